@@ -1,0 +1,224 @@
+//! Element types: `DType` at run time, the `Element` and `Float` traits for generic kernels.
+
+use crate::storage::CpuStorage;
+use std::fmt::Debug;
+use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
+
+/// The element type of a tensor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DType {
+    /// 32-bit float: the working type.
+    F32,
+    /// 64-bit float: for gradient checks and reference computations.
+    F64,
+    /// 64-bit signed integer: indices and class labels (argmax, gather, index_select).
+    I64,
+}
+
+impl DType {
+    /// Size of one element in bytes.
+    pub fn size_in_bytes(self) -> usize {
+        match self {
+            DType::F32 => 4,
+            DType::F64 | DType::I64 => 8,
+        }
+    }
+    /// Whether the dtype is a floating point type (and so can carry gradients).
+    pub fn is_float(self) -> bool {
+        matches!(self, DType::F32 | DType::F64)
+    }
+}
+
+/// A type that can be stored in a tensor.
+pub trait Element: Copy + Send + Sync + Debug + PartialOrd + 'static {
+    /// The run-time tag of this type.
+    const DTYPE: DType;
+    /// Converts from `f64` (rounding, or truncating toward zero for integers).
+    fn from_f64(v: f64) -> Self;
+    /// Converts to `f64`.
+    fn to_f64(self) -> f64;
+    /// Borrows the storage as a slice of this type, if it holds this type.
+    fn slice(s: &CpuStorage) -> Option<&[Self]>;
+    /// Mutably borrows the storage as a slice of this type, if it holds this type.
+    fn slice_mut(s: &mut CpuStorage) -> Option<&mut [Self]>;
+    /// Wraps a vector as storage.
+    fn wrap(v: Vec<Self>) -> CpuStorage;
+}
+
+/// A floating point element: the types every differentiable kernel is written for.
+pub trait Float:
+    Element
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+    + AddAssign
+    + SubAssign
+    + MulAssign
+{
+    /// 0.
+    const ZERO: Self;
+    /// 1.
+    const ONE: Self;
+    /// Negative infinity (the identity of `max`).
+    const NEG_INFINITY: Self;
+    /// Positive infinity (the identity of `min`).
+    const INFINITY: Self;
+    /// e^x.
+    fn exp(self) -> Self;
+    /// Natural logarithm.
+    fn ln(self) -> Self;
+    /// Square root.
+    fn sqrt(self) -> Self;
+    /// Hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// Absolute value.
+    fn abs(self) -> Self;
+    /// `self^e`.
+    fn powf(self, e: Self) -> Self;
+    /// The larger of two values (NaN-propagating like PyTorch's `maximum`).
+    fn max(self, o: Self) -> Self;
+    /// The smaller of two values (NaN-propagating).
+    fn min(self, o: Self) -> Self;
+    /// ln(1 + x), accurate near 0.
+    fn ln_1p(self) -> Self;
+    /// Whether the value is NaN.
+    fn is_nan(self) -> bool;
+    /// Whether the value is finite.
+    fn is_finite(self) -> bool;
+    /// The error function.
+    fn erf_value(self) -> Self {
+        Self::from_f64(crate::cpu::math::erf(self.to_f64()))
+    }
+}
+
+macro_rules! impl_element {
+    ($t:ty, $variant:ident) => {
+        impl Element for $t {
+            const DTYPE: DType = DType::$variant;
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                v as $t
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                self as f64
+            }
+            fn slice(s: &CpuStorage) -> Option<&[Self]> {
+                match s {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn slice_mut(s: &mut CpuStorage) -> Option<&mut [Self]> {
+                match s {
+                    CpuStorage::$variant(v) => Some(v),
+                    _ => None,
+                }
+            }
+            fn wrap(v: Vec<Self>) -> CpuStorage {
+                CpuStorage::$variant(v)
+            }
+        }
+    };
+}
+impl_element!(f32, F32);
+impl_element!(f64, F64);
+impl_element!(i64, I64);
+
+macro_rules! impl_float {
+    ($t:ident) => {
+        impl Float for $t {
+            const ZERO: Self = 0.0;
+            const ONE: Self = 1.0;
+            const NEG_INFINITY: Self = $t::NEG_INFINITY;
+            const INFINITY: Self = $t::INFINITY;
+            #[inline(always)]
+            fn exp(self) -> Self {
+                $t::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                $t::ln(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                $t::sqrt(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                $t::tanh(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                $t::abs(self)
+            }
+            #[inline(always)]
+            fn powf(self, e: Self) -> Self {
+                $t::powf(self, e)
+            }
+            #[inline(always)]
+            fn max(self, o: Self) -> Self {
+                if self.is_nan() || self > o { self } else { o }
+            }
+            #[inline(always)]
+            fn min(self, o: Self) -> Self {
+                if self.is_nan() || self < o { self } else { o }
+            }
+            #[inline(always)]
+            fn ln_1p(self) -> Self {
+                $t::ln_1p(self)
+            }
+            #[inline(always)]
+            fn is_nan(self) -> bool {
+                $t::is_nan(self)
+            }
+            #[inline(always)]
+            fn is_finite(self) -> bool {
+                $t::is_finite(self)
+            }
+        }
+    };
+}
+impl_float!(f32);
+impl_float!(f64);
+
+/// Runs `$body` with `$T` bound to the Rust type of a floating point `DType`, or returns
+/// [`crate::Error::UnsupportedDType`] for integer dtypes.
+macro_rules! with_float {
+    ($dtype:expr, $op:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            dtype => return Err($crate::Error::UnsupportedDType { op: $op, dtype }),
+        }
+    };
+}
+/// Runs `$body` with `$T` bound to the Rust type of any `DType`.
+macro_rules! with_any {
+    ($dtype:expr, $T:ident => $body:expr) => {
+        match $dtype {
+            $crate::DType::F32 => {
+                type $T = f32;
+                $body
+            }
+            $crate::DType::F64 => {
+                type $T = f64;
+                $body
+            }
+            $crate::DType::I64 => {
+                type $T = i64;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_any;
+pub(crate) use with_float;

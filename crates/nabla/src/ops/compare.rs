@@ -1,0 +1,95 @@
+//! Comparisons and selection: eq, ne, lt, le, gt, ge give 0/1 masks of the input's dtype
+//! (no gradient); `where_cond` picks between two tensors and passes gradients to the one
+//! picked.
+
+use super::{rule, zip_float};
+use crate::dtype::{with_float, Float};
+use crate::{broadcast_shape, Error, Result, Tensor};
+
+macro_rules! comparison {
+    ($(#[$doc:meta])* $name:ident, $op:tt) => {
+        $(#[$doc])*
+        pub fn $name(&self, rhs: &Tensor) -> Result<Tensor> {
+            zip_float!(self, rhs, stringify!($name), |a: T, b: T| if a $op b { T::ONE } else { T::ZERO })
+        }
+    };
+}
+
+impl Tensor {
+    comparison!(
+        /// 1 where `self == rhs`, else 0 (broadcasting; no gradient).
+        eq, ==);
+    comparison!(
+        /// 1 where `self != rhs`, else 0.
+        ne, !=);
+    comparison!(
+        /// 1 where `self < rhs`, else 0.
+        lt, <);
+    comparison!(
+        /// 1 where `self <= rhs`, else 0.
+        le, <=);
+    comparison!(
+        /// 1 where `self > rhs`, else 0.
+        gt, >);
+    comparison!(
+        /// 1 where `self >= rhs`, else 0.
+        ge, >=);
+
+    /// Element-wise `if cond != 0 { on_true } else { on_false }`, with broadcasting of all
+    /// three. Gradients flow to the branch that was picked; `cond` gets none.
+    pub fn where_cond(cond: &Tensor, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
+        let dtype = on_true.dtype();
+        if on_false.dtype() != dtype {
+            return Err(Error::DType { op: "where_cond", expected: dtype, got: on_false.dtype() });
+        }
+        let shape = broadcast_shape(&broadcast_shape(cond.shape(), on_true.shape(), "where_cond")?, on_false.shape(), "where_cond")?;
+        let mask = cond.to_dtype_untracked(dtype)?.broadcast_to(shape.dims())?;
+        let y = with_float!(dtype, "where_cond", T => {
+            let m = mask.contiguous_vec::<T>("where_cond")?;
+            let a = on_true.detach().broadcast_to(shape.dims())?.contiguous_vec::<T>("where_cond")?;
+            let b = on_false.detach().broadcast_to(shape.dims())?.contiguous_vec::<T>("where_cond")?;
+            let v: Vec<T> = m.iter().zip(a.iter().zip(&b)).map(|(&m, (&a, &b))| if m != T::ZERO { a } else { b }).collect();
+            Tensor::from_data(v, shape)
+        });
+        Ok(y.record(
+            rule("WhereBackward", move |_, _, g| {
+                let ga = zip_float!(g, &mask, "where_cond", |g: T, m: T| if m != T::ZERO { g } else { T::ZERO })?;
+                let gb = zip_float!(g, &mask, "where_cond", |g: T, m: T| if m != T::ZERO { T::ZERO } else { g })?;
+                Ok(vec![Some(ga), Some(gb)])
+            }),
+            &[on_true, on_false],
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{assert_close, gradcheck, tensor};
+    use crate::{Result, Tensor};
+
+    #[test]
+    fn comparisons_give_masks() -> Result<()> {
+        let a = tensor(&[1.0, 2.0, 3.0], &[3])?;
+        let b = tensor(&[2.0], &[1])?;
+        assert_close(&a.lt(&b)?, &[1.0, 0.0, 0.0], 0.0)?;
+        assert_close(&a.le(&b)?, &[1.0, 1.0, 0.0], 0.0)?;
+        assert_close(&a.eq(&b)?, &[0.0, 1.0, 0.0], 0.0)?;
+        assert_close(&a.ne(&b)?, &[1.0, 0.0, 1.0], 0.0)?;
+        assert_close(&a.gt(&b)?, &[0.0, 0.0, 1.0], 0.0)?;
+        assert_close(&a.ge(&b)?, &[0.0, 1.0, 1.0], 0.0)
+    }
+
+    #[test]
+    fn where_cond_picks_and_routes_gradients() -> Result<()> {
+        let cond = tensor(&[1.0, 0.0, 1.0], &[3])?;
+        let a = tensor(&[1.0, f64::INFINITY, 3.0], &[3])?.requires_grad();
+        let b = tensor(&[-1.0], &[1])?.requires_grad();
+        let y = Tensor::where_cond(&cond, &a, &b)?;
+        assert_close(&y, &[1.0, -1.0, 3.0], 0.0)?;
+        let g = y.sum_all()?.backward()?;
+        assert_close(g.get(&a).unwrap(), &[1.0, 0.0, 1.0], 0.0)?;
+        assert_close(g.get(&b).unwrap(), &[1.0], 0.0)?;
+        let c = tensor(&[1.0, 0.0, 0.0, 1.0], &[2, 2])?;
+        gradcheck(&[&[2, 2], &[2, 1]], |x| Tensor::where_cond(&c, &x[0], &x[1]))
+    }
+}

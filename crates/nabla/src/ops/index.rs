@@ -1,0 +1,199 @@
+//! Indexing with index tensors: index_select, gather, scatter_add.
+
+use super::rule;
+use crate::dtype::with_float;
+use crate::storage::alloc_zeroed;
+use crate::{Dim, Error, Result, Shape, Tensor};
+
+impl Tensor {
+    /// The values as indices into a dimension of size `size`: integral, in `0..size`.
+    ///
+    /// # Errors
+    /// [`Error::IndexOutOfRange`] naming the first bad index.
+    pub fn to_indices(&self, size: usize, op: &'static str) -> Result<Vec<usize>> {
+        let raw = self.to_vec::<f64>()?;
+        raw.iter()
+            .map(|&v| {
+                if v.fract() != 0.0 || v < 0.0 || v >= size as f64 {
+                    Err(Error::IndexOutOfRange { op, index: v as i64, size })
+                } else {
+                    Ok(v as usize)
+                }
+            })
+            .collect()
+    }
+
+    /// Picks entries `indices` (1-D) along `dim`: `out.dims()[dim] = indices.len()`.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedShape`] when `indices` is not 1-D; [`Error::IndexOutOfRange`].
+    pub fn index_select<D: Dim>(&self, dim: D, indices: &Tensor) -> Result<Tensor> {
+        let d = dim.resolve(self.rank(), "index_select")?;
+        if indices.rank() != 1 {
+            return Err(Error::UnexpectedShape { op: "index_select", expected: "1-D indices".into(), got: indices.shape().clone() });
+        }
+        let idx = indices.to_indices(self.dims()[d], "index_select")?;
+        let (outer, size, inner) = split_at_dim(self.dims(), d);
+        let mut out_dims = self.dims().to_vec();
+        out_dims[d] = idx.len();
+        let y = with_float!(self.dtype(), "index_select", T => {
+            self.with_contiguous::<T, _>("index_select", |x| {
+                let mut out = crate::storage::alloc::<T>(outer * idx.len() * inner);
+                for o in 0..outer {
+                    for (j, &i) in idx.iter().enumerate() {
+                        let src = &x[(o * size + i) * inner..(o * size + i + 1) * inner];
+                        out[(o * idx.len() + j) * inner..(o * idx.len() + j + 1) * inner].copy_from_slice(src);
+                    }
+                }
+                Tensor::from_data(out, Shape(out_dims))
+            })?
+        });
+        // The gradient of a selected row adds into the row it came from (rows picked twice
+        // receive both gradients).
+        Ok(y.record(
+            rule("IndexSelectBackward", move |x, _, g| {
+                let x = &x[0];
+                let gx = with_float!(g.dtype(), "index_select", T => {
+                    g.with_contiguous::<T, _>("index_select", |g| {
+                        let mut gx = alloc_zeroed::<T>(x.numel());
+                        for o in 0..outer {
+                            for (j, &i) in idx.iter().enumerate() {
+                                let src = &g[(o * idx.len() + j) * inner..(o * idx.len() + j + 1) * inner];
+                                for (a, &b) in gx[(o * size + i) * inner..(o * size + i + 1) * inner].iter_mut().zip(src) {
+                                    *a += b;
+                                }
+                            }
+                        }
+                        Tensor::from_data(gx, x.shape().clone())
+                    })?
+                });
+                Ok(vec![Some(gx)])
+            }),
+            &[self],
+        ))
+    }
+
+    /// Gathers values along `dim`: `out[i][j][k] = self[i][index[i][j][k]][k]` for `dim = 1`
+    /// (as `torch.gather`). `index` has the rank of `self`; its size along each other dim must
+    /// not exceed `self`'s. The output has the shape of `index`.
+    pub fn gather<D: Dim>(&self, dim: D, index: &Tensor) -> Result<Tensor> {
+        let d = dim.resolve(self.rank(), "gather")?;
+        let positions = scatter_positions(self.shape(), d, index, "gather")?;
+        let y = with_float!(self.dtype(), "gather", T => {
+            self.with_contiguous::<T, _>("gather", |x| {
+                let v: Vec<T> = positions.iter().map(|&p| x[p]).collect();
+                Tensor::from_data(v, index.shape().clone())
+            })?
+        });
+        let index = index.clone();
+        // ∂out/∂self scatters the gradient back to the gathered positions.
+        Ok(y.record(
+            rule("GatherBackward", move |x, _, g| Ok(vec![Some(x[0].zeros_like().scatter_add(d, &index, g)?)])),
+            &[self],
+        ))
+    }
+
+    /// `self` with `src` added at the positions `index` names along `dim` (as
+    /// `torch.scatter_add`): `out[i][index[i][j][k]][k] += src[i][j][k]` for `dim = 1`.
+    /// `index` and `src` have the same shape.
+    pub fn scatter_add<D: Dim>(&self, dim: D, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        let d = dim.resolve(self.rank(), "scatter_add")?;
+        if index.shape() != src.shape() {
+            return Err(Error::ShapeMismatch { op: "scatter_add", lhs: index.shape().clone(), rhs: src.shape().clone() });
+        }
+        if src.dtype() != self.dtype() {
+            return Err(Error::DType { op: "scatter_add", expected: self.dtype(), got: src.dtype() });
+        }
+        let positions = scatter_positions(self.shape(), d, index, "scatter_add")?;
+        let y = with_float!(self.dtype(), "scatter_add", T => {
+            let mut out = self.contiguous_vec::<T>("scatter_add")?;
+            src.with_contiguous::<T, _>("scatter_add", |s| {
+                for (&p, &v) in positions.iter().zip(s) {
+                    out[p] += v;
+                }
+            })?;
+            Tensor::from_data(out, self.shape().clone())
+        });
+        let index = index.clone();
+        Ok(y.record(
+            rule("ScatterAddBackward", move |_, _, g| Ok(vec![Some(g.clone()), Some(g.gather(d, &index)?)])),
+            &[self, src],
+        ))
+    }
+}
+
+/// (product of dims before `d`, size of `d`, product of dims after `d`).
+pub(crate) fn split_at_dim(dims: &[usize], d: usize) -> (usize, usize, usize) {
+    (dims[..d].iter().product(), dims[d], dims[d + 1..].iter().product())
+}
+
+/// For each element of `index` (row-major), the flat position in a contiguous tensor of
+/// `shape` it addresses along `dim`.
+fn scatter_positions(shape: &Shape, dim: usize, index: &Tensor, op: &'static str) -> Result<Vec<usize>> {
+    let dims = shape.dims();
+    if index.rank() != dims.len() || index.dims().iter().zip(dims).enumerate().any(|(i, (&a, &b))| i != dim && a > b) {
+        return Err(Error::UnexpectedShape {
+            op,
+            expected: format!("an index of rank {} no larger than {shape} outside dim {dim}", dims.len()),
+            got: index.shape().clone(),
+        });
+    }
+    let idx = index.to_indices(dims[dim], op)?;
+    let strides = shape.contiguous_strides();
+    let idims = index.dims();
+    let mut out = Vec::with_capacity(idx.len());
+    let mut multi = vec![0usize; idims.len()];
+    for &i in &idx {
+        let mut pos = 0;
+        for (k, &m) in multi.iter().enumerate() {
+            pos += if k == dim { i } else { m } * strides[k];
+        }
+        out.push(pos);
+        for k in (0..idims.len()).rev() {
+            multi[k] += 1;
+            if multi[k] < idims[k] {
+                break;
+            }
+            multi[k] = 0;
+        }
+    }
+    Ok(out)
+}
+
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{assert_close, gradcheck, tensor};
+    use crate::{Device, Error, Result, Tensor};
+
+    fn idx(v: &[i64], shape: &[usize]) -> Tensor {
+        Tensor::from_slice(v, shape, &Device::Cpu).unwrap()
+    }
+
+    #[test]
+    fn index_select_gather_scatter_add_match_pytorch_semantics() -> Result<()> {
+        let x = tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2])?;
+        assert_close(&x.index_select(0, &idx(&[2, 0, 2], &[3]))?, &[5.0, 6.0, 1.0, 2.0, 5.0, 6.0], 0.0)?;
+        assert_close(&x.index_select(1, &idx(&[1], &[1]))?, &[2.0, 4.0, 6.0], 0.0)?;
+        // torch.gather(x, 1, [[1],[0],[1]]) = [[2],[3],[6]]
+        assert_close(&x.gather(1, &idx(&[1, 0, 1], &[3, 1]))?, &[2.0, 3.0, 6.0], 0.0)?;
+        // zeros(2,3).scatter_add(1, [[0,2,2]], [[1,2,3]]) = [[1,0,5],[0,0,0]]
+        let z = tensor(&[0.0; 6], &[2, 3])?;
+        let s = z.scatter_add(1, &idx(&[0, 2, 2], &[1, 3]), &tensor(&[1.0, 2.0, 3.0], &[1, 3])?)?;
+        assert_close(&s, &[1.0, 0.0, 5.0, 0.0, 0.0, 0.0], 0.0)
+    }
+
+    #[test]
+    fn out_of_range_indices_are_errors() {
+        let x = tensor(&[1.0, 2.0], &[2]).unwrap();
+        assert!(matches!(x.index_select(0, &idx(&[2], &[1])), Err(Error::IndexOutOfRange { index: 2, size: 2, .. })));
+        assert!(x.gather(0, &idx(&[-1], &[1])).is_err());
+    }
+
+    #[test]
+    fn index_gradients_match_finite_differences() -> Result<()> {
+        gradcheck(&[&[4, 3]], |x| x[0].index_select(0, &idx(&[3, 0, 3], &[3])))?;
+        gradcheck(&[&[3, 4]], |x| x[0].gather(1, &idx(&[0, 3, 1, 1, 2, 2], &[3, 2])))?;
+        gradcheck(&[&[3, 4], &[3, 2]], |x| x[0].scatter_add(1, &idx(&[0, 3, 1, 1, 2, 2], &[3, 2]), &x[1]))
+    }
+}

@@ -1,0 +1,327 @@
+//! Pooling over 2-D windows: max_pool2d (indices kept for the gradient), avg_pool2d and
+//! adaptive_avg_pool2d.
+//!
+//! Each output pixel pools a rectangle of its input plane; the rectangles are computed once
+//! per axis ([`Windows`]) and shared by the forward and backward loops.
+
+use super::rule;
+use crate::dtype::{with_float, Element, Float};
+use crate::storage::{alloc, alloc_zeroed};
+use crate::{Error, Result, Shape, Tensor};
+use rayon::prelude::*;
+use std::sync::Arc;
+
+/// Options of [`Tensor::max_pool2d`] and [`Tensor::avg_pool2d`] (square windows).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dConfig {
+    /// Window size.
+    pub kernel: usize,
+    /// Step between windows (PyTorch's default is the window size).
+    pub stride: usize,
+    /// Implicit padding on each side (-inf for max, 0 for average).
+    pub padding: usize,
+    /// Round the output size up instead of down, so that a last partial window is kept.
+    pub ceil_mode: bool,
+    /// Average pooling: count padded positions in the divisor (PyTorch's default `true`).
+    pub count_include_pad: bool,
+}
+
+impl Pool2dConfig {
+    /// Windows of `kernel × kernel` with stride `kernel`, no padding.
+    pub fn new(kernel: usize) -> Self {
+        Pool2dConfig { kernel, stride: kernel, padding: 0, ceil_mode: false, count_include_pad: true }
+    }
+    /// The same with another stride.
+    pub fn stride(self, stride: usize) -> Self {
+        Pool2dConfig { stride, ..self }
+    }
+    /// The same with padding.
+    pub fn padding(self, padding: usize) -> Self {
+        Pool2dConfig { padding, ..self }
+    }
+    /// The same with ceil mode on.
+    pub fn ceil_mode(self, ceil_mode: bool) -> Self {
+        Pool2dConfig { ceil_mode, ..self }
+    }
+}
+
+/// The windows along one axis: for output `i`, input positions `start[i]..end[i]` (inside
+/// the input) and the window's length counting padding (`padded[i]`).
+#[derive(Clone, Debug)]
+struct Windows {
+    start: Vec<usize>,
+    end: Vec<usize>,
+    padded: Vec<usize>,
+}
+
+impl Windows {
+    fn sliding(input: usize, cfg: &Pool2dConfig) -> Option<Windows> {
+        let (k, s, p) = (cfg.kernel, cfg.stride, cfg.padding);
+        let span = (input + 2 * p).checked_sub(k)?;
+        let mut n = if cfg.ceil_mode { span.div_ceil(s) + 1 } else { span / s + 1 };
+        // In ceil mode the last window must start inside the input or the left padding.
+        if cfg.ceil_mode && (n - 1) * s >= input + p {
+            n -= 1;
+        }
+        let mut w = Windows { start: vec![], end: vec![], padded: vec![] };
+        for i in 0..n {
+            let lo = (i * s) as isize - p as isize;
+            let hi_padded = (lo + k as isize).min((input + p) as isize);
+            w.padded.push((hi_padded - lo) as usize);
+            w.start.push(lo.max(0) as usize);
+            w.end.push((lo + k as isize).min(input as isize).max(0) as usize);
+        }
+        Some(w)
+    }
+
+    fn adaptive(input: usize, output: usize) -> Windows {
+        let start: Vec<usize> = (0..output).map(|i| i * input / output).collect();
+        let end: Vec<usize> = (0..output).map(|i| ((i + 1) * input).div_ceil(output)).collect();
+        let padded = start.iter().zip(&end).map(|(s, e)| e - s).collect();
+        Windows { start, end, padded }
+    }
+
+    fn len(&self) -> usize {
+        self.start.len()
+    }
+}
+
+/// Pooling geometry of one call.
+#[derive(Clone, Debug)]
+struct PoolGeometry {
+    planes: usize,
+    h: usize,
+    w: usize,
+    rows: Windows,
+    cols: Windows,
+}
+
+impl PoolGeometry {
+    fn out_plane(&self) -> usize {
+        self.rows.len() * self.cols.len()
+    }
+}
+
+fn check_4d(op: &'static str, x: &Tensor) -> Result<()> {
+    if x.rank() != 4 {
+        return Err(Error::UnexpectedShape { op, expected: "an input of shape [batch, channels, height, width]".into(), got: x.shape().clone() });
+    }
+    Ok(())
+}
+
+fn sliding_geometry(op: &'static str, x: &Tensor, cfg: &Pool2dConfig) -> Result<PoolGeometry> {
+    check_4d(op, x)?;
+    if cfg.kernel == 0 || cfg.stride == 0 {
+        return Err(Error::invalid(op, "kernel and stride must be at least 1"));
+    }
+    if cfg.padding * 2 > cfg.kernel {
+        return Err(Error::invalid(op, format!("padding {} must be at most half the kernel {}", cfg.padding, cfg.kernel)));
+    }
+    let (h, w) = (x.dims()[2], x.dims()[3]);
+    let (Some(rows), Some(cols)) = (Windows::sliding(h, cfg), Windows::sliding(w, cfg)) else {
+        return Err(Error::invalid(op, format!("the {0}x{0} window does not fit in the padded input {1}", cfg.kernel, x.shape())));
+    };
+    Ok(PoolGeometry { planes: x.dims()[0] * x.dims()[1], h, w, rows, cols })
+}
+
+/// Runs `f(plane_in, plane_out)` over all planes, in parallel when the work is large.
+fn per_plane<T: Float, U: Send>(x: &[T], in_len: usize, out: &mut [U], out_len: usize, f: impl Fn(&[T], &mut [U]) + Sync) {
+    if in_len == 0 || out_len == 0 {
+        return;
+    }
+    if x.len() >= crate::cpu::elementwise::PAR_MIN_LEN {
+        out.par_chunks_mut(out_len).zip(x.par_chunks(in_len)).for_each(|(o, x)| f(x, o));
+    } else {
+        out.chunks_mut(out_len).zip(x.chunks(in_len)).for_each(|(o, x)| f(x, o));
+    }
+}
+
+fn out_shape(x: &Tensor, g: &PoolGeometry) -> Shape {
+    Shape(vec![x.dims()[0], x.dims()[1], g.rows.len(), g.cols.len()])
+}
+
+impl Tensor {
+    /// Max pooling over `kernel × kernel` windows of each channel. `self` is `[n, c, h, w]`.
+    /// The gradient goes to the position of each window's maximum (the first on ties).
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedShape`] for a non-4-D input; [`Error::InvalidArgument`] for a
+    /// window that does not fit or a zero stride.
+    pub fn max_pool2d(&self, cfg: Pool2dConfig) -> Result<Tensor> {
+        let g = sliding_geometry("max_pool2d", self, &cfg)?;
+        let (in_len, out_len) = (g.h * g.w, g.out_plane());
+        let (y, idx) = with_float!(self.dtype(), "max_pool2d", T => {
+            let mut pairs: Vec<(T, u32)> = vec![(T::ZERO, 0); g.planes * out_len];
+            self.with_contiguous::<T, _>("max_pool2d", |x| {
+                per_plane(x, in_len, &mut pairs, out_len, |x, o| {
+                    let mut k = 0;
+                    for oy in 0..g.rows.len() {
+                        for ox in 0..g.cols.len() {
+                            let mut best = T::NEG_INFINITY;
+                            let mut at = g.rows.start[oy] * g.w + g.cols.start[ox];
+                            for iy in g.rows.start[oy]..g.rows.end[oy] {
+                                for ix in g.cols.start[ox]..g.cols.end[ox] {
+                                    let v = x[iy * g.w + ix];
+                                    if v > best || v.is_nan() {
+                                        best = v;
+                                        at = iy * g.w + ix;
+                                    }
+                                }
+                            }
+                            o[k] = (best, at as u32);
+                            k += 1;
+                        }
+                    }
+                })
+            })?;
+            let mut y = alloc::<T>(pairs.len());
+            for (d, p) in y.iter_mut().zip(&pairs) {
+                *d = p.0;
+            }
+            (Tensor::from_data(y, out_shape(self, &g)), Arc::new(pairs.iter().map(|p| p.1).collect::<Vec<u32>>()))
+        });
+        Ok(y.record(
+            rule("MaxPool2DWithIndicesBackward", move |x, _, dy| {
+                let gx = with_float!(dy.dtype(), "max_pool2d", T => {
+                    let mut gx = alloc_zeroed::<T>(x[0].numel());
+                    dy.with_contiguous::<T, _>("max_pool2d", |dy| {
+                        for (p, (gp, dyp)) in gx.chunks_mut(in_len).zip(dy.chunks(out_len)).enumerate() {
+                            for (k, &d) in dyp.iter().enumerate() {
+                                gp[idx[p * out_len + k] as usize] += d;
+                            }
+                        }
+                    })?;
+                    Tensor::from_data(gx, x[0].shape().clone())
+                });
+                Ok(vec![Some(gx)])
+            }),
+            &[self],
+        ))
+    }
+
+    /// Average pooling over `kernel × kernel` windows. With `count_include_pad` the divisor
+    /// counts padded positions (PyTorch's default).
+    pub fn avg_pool2d(&self, cfg: Pool2dConfig) -> Result<Tensor> {
+        let g = sliding_geometry("avg_pool2d", self, &cfg)?;
+        self.average_pool(g, cfg.count_include_pad, "avg_pool2d")
+    }
+
+    /// Average pooling to a fixed output size `(oh, ow)`: output pixel `i` averages input rows
+    /// `⌊i·h/oh⌋ .. ⌈(i+1)·h/oh⌉` (and likewise for columns), as PyTorch.
+    pub fn adaptive_avg_pool2d(&self, output: (usize, usize)) -> Result<Tensor> {
+        check_4d("adaptive_avg_pool2d", self)?;
+        let (h, w) = (self.dims()[2], self.dims()[3]);
+        if output.0 == 0 || output.1 == 0 || (h == 0 || w == 0) {
+            return Err(Error::invalid("adaptive_avg_pool2d", format!("cannot pool {} to {output:?}", self.shape())));
+        }
+        let g = PoolGeometry { planes: self.dims()[0] * self.dims()[1], h, w, rows: Windows::adaptive(h, output.0), cols: Windows::adaptive(w, output.1) };
+        self.average_pool(g, false, "adaptive_avg_pool2d")
+    }
+
+    fn average_pool(&self, g: PoolGeometry, count_pad: bool, op: &'static str) -> Result<Tensor> {
+        let (in_len, out_len) = (g.h * g.w, g.out_plane());
+        let divisor = move |g: &PoolGeometry, oy: usize, ox: usize| -> f64 {
+            if count_pad {
+                (g.rows.padded[oy] * g.cols.padded[ox]) as f64
+            } else {
+                ((g.rows.end[oy] - g.rows.start[oy]) * (g.cols.end[ox] - g.cols.start[ox])).max(1) as f64
+            }
+        };
+        let y = with_float!(self.dtype(), op, T => {
+            let mut y = alloc::<T>(g.planes * out_len);
+            self.with_contiguous::<T, _>(op, |x| {
+                per_plane(x, in_len, &mut y, out_len, |x, o| {
+                    for oy in 0..g.rows.len() {
+                        for ox in 0..g.cols.len() {
+                            let mut s = T::ZERO;
+                            for iy in g.rows.start[oy]..g.rows.end[oy] {
+                                for &v in &x[iy * g.w + g.cols.start[ox]..iy * g.w + g.cols.end[ox]] {
+                                    s += v;
+                                }
+                            }
+                            o[oy * g.cols.len() + ox] = s / T::from_f64(divisor(&g, oy, ox));
+                        }
+                    }
+                })
+            })?;
+            Tensor::from_data(y, out_shape(self, &g))
+        });
+        Ok(y.record(
+            rule("AvgPool2DBackward", move |x, _, dy| {
+                let gx = with_float!(dy.dtype(), op, T => {
+                    let mut gx = alloc_zeroed::<T>(x[0].numel());
+                    dy.with_contiguous::<T, _>(op, |dy| {
+                        for (gp, dyp) in gx.chunks_mut(in_len).zip(dy.chunks(out_len)) {
+                            for oy in 0..g.rows.len() {
+                                for ox in 0..g.cols.len() {
+                                    let share = dyp[oy * g.cols.len() + ox] / T::from_f64(divisor(&g, oy, ox));
+                                    for iy in g.rows.start[oy]..g.rows.end[oy] {
+                                        for v in &mut gp[iy * g.w + g.cols.start[ox]..iy * g.w + g.cols.end[ox]] {
+                                            *v += share;
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    })?;
+                    Tensor::from_data(gx, x[0].shape().clone())
+                });
+                Ok(vec![Some(gx)])
+            }),
+            &[self],
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{assert_close, gradcheck, gradcheck_with, tensor, GradcheckOpts};
+
+    fn img() -> Tensor {
+        // 4x4 image with values 1..16
+        tensor(&(1..=16).map(|v| v as f64).collect::<Vec<_>>(), &[1, 1, 4, 4]).unwrap()
+    }
+
+    #[test]
+    fn pooling_matches_hand_values() -> Result<()> {
+        assert_close(&img().max_pool2d(Pool2dConfig::new(2))?, &[6.0, 8.0, 14.0, 16.0], 0.0)?;
+        assert_close(&img().avg_pool2d(Pool2dConfig::new(2))?, &[3.5, 5.5, 11.5, 13.5], 0.0)?;
+        // 3x3 windows, stride 2, padding 1: windows start at rows/cols -1 and 1; the top-left
+        // one covers {1,2,5,6}, the next {2,3,4,6,7,8}; every window counts 9 with padding.
+        let c = Pool2dConfig::new(3).stride(2).padding(1);
+        assert_close(&img().max_pool2d(c)?, &[6.0, 8.0, 14.0, 16.0], 0.0)?;
+        assert_close(&img().avg_pool2d(c)?, &[14.0 / 9.0, 30.0 / 9.0, 57.0 / 9.0, 99.0 / 9.0], 1e-12)?;
+        let no_pad = Pool2dConfig { count_include_pad: false, ..c };
+        assert_close(&img().avg_pool2d(no_pad)?, &[14.0 / 4.0, 30.0 / 6.0, 57.0 / 6.0, 99.0 / 9.0], 1e-12)?;
+        // ceil mode keeps a partial last window: 3x3 stride 2 on 4x4 → 2x2 instead of 1x1
+        assert_eq!(img().max_pool2d(Pool2dConfig::new(3).stride(2))?.dims(), &[1, 1, 1, 1]);
+        assert_close(&img().max_pool2d(Pool2dConfig::new(3).stride(2).ceil_mode(true))?, &[11.0, 12.0, 15.0, 16.0], 0.0)?;
+        assert_close(&img().adaptive_avg_pool2d((1, 1))?, &[8.5], 0.0)?;
+        // 4 → 3 adaptive: windows 0..2, 1..3, 2..4
+        let a = img().adaptive_avg_pool2d((3, 3))?;
+        assert_close(&a.narrow(2, 0, 1)?, &[3.5, 4.5, 5.5], 1e-12)
+    }
+
+    #[test]
+    fn pooling_rejects_bad_configs() -> Result<()> {
+        assert!(img().max_pool2d(Pool2dConfig::new(5)).is_err());
+        assert!(img().max_pool2d(Pool2dConfig::new(2).stride(0)).is_err());
+        assert!(img().max_pool2d(Pool2dConfig::new(2).padding(2)).is_err());
+        assert!(img().reshape(&[4, 4])?.avg_pool2d(Pool2dConfig::new(2)).is_err());
+        assert!(img().adaptive_avg_pool2d((0, 1)).is_err());
+        Ok(())
+    }
+
+    #[test]
+    fn pooling_gradients_match_finite_differences() -> Result<()> {
+        gradcheck(&[&[2, 2, 5, 5]], |x| x[0].max_pool2d(Pool2dConfig::new(2)))?;
+        gradcheck(&[&[1, 2, 5, 5]], |x| x[0].max_pool2d(Pool2dConfig::new(3).stride(2).padding(1)))?;
+        gradcheck(&[&[1, 2, 6, 6]], |x| x[0].max_pool2d(Pool2dConfig::new(3).stride(2).ceil_mode(true)))?;
+        gradcheck(&[&[2, 2, 5, 5]], |x| x[0].avg_pool2d(Pool2dConfig::new(3).stride(2).padding(1)))?;
+        gradcheck(&[&[1, 2, 5, 5]], |x| x[0].avg_pool2d(Pool2dConfig { count_include_pad: false, ..Pool2dConfig::new(3).stride(2).padding(1) }))?;
+        gradcheck(&[&[1, 2, 7, 5]], |x| x[0].adaptive_avg_pool2d((3, 2)))?;
+        let nc = GradcheckOpts { non_contiguous: true, ..Default::default() };
+        gradcheck_with(&[&[2, 2, 4, 4]], nc, |x| x[0].max_pool2d(Pool2dConfig::new(2)))
+    }
+}

@@ -1,0 +1,419 @@
+//! The `Tensor` handle: creation, accessors and raw data access (no math; ops live in `ops/`).
+
+use crate::autograd::GradInfo;
+use crate::dtype::{with_any, Element};
+use crate::layout::{for_each_row, Layout};
+use crate::rng::{with_global_rng, Rng};
+use crate::storage::{alloc, CpuStorage};
+use crate::{DType, Device, Error, Result, Shape};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+
+/// A unique identity for a tensor handle, the key of [`crate::Grads`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct TensorId(u64);
+
+impl TensorId {
+    fn fresh() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        TensorId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// An n-dimensional array with reverse-mode automatic differentiation.
+///
+/// `Tensor` is a cheap handle (an `Arc`): cloning it shares the data and the graph. Views
+/// (reshape, transpose, narrow, broadcast) share storage with the tensor they come from.
+#[derive(Clone)]
+pub struct Tensor(pub(crate) Arc<TensorInner>);
+
+pub(crate) struct TensorInner {
+    pub(crate) id: TensorId,
+    pub(crate) storage: Arc<RwLock<CpuStorage>>,
+    pub(crate) layout: Layout,
+    pub(crate) dtype: DType,
+    pub(crate) device: Device,
+    pub(crate) grad: GradInfo,
+}
+
+impl Tensor {
+    // ---------------------------------------------------------------- construction (internal)
+
+    /// A tensor over existing storage with the given layout, not tracked by autograd.
+    pub(crate) fn from_storage(storage: Arc<RwLock<CpuStorage>>, layout: Layout, dtype: DType, device: Device) -> Tensor {
+        Tensor(Arc::new(TensorInner { id: TensorId::fresh(), storage, layout, dtype, device, grad: GradInfo::None }))
+    }
+
+    /// A contiguous tensor owning `data` (whose length must equal the shape's element count).
+    pub(crate) fn from_data<T: Element>(data: Vec<T>, shape: Shape) -> Tensor {
+        debug_assert_eq!(data.len(), shape.numel(), "data length and shape disagree");
+        Tensor::from_storage(Arc::new(RwLock::new(T::wrap(data))), Layout::contiguous(shape), T::DTYPE, Device::Cpu)
+    }
+
+    /// A view of this tensor's storage with another layout (not tracked).
+    pub(crate) fn view_with(&self, layout: Layout) -> Tensor {
+        Tensor::from_storage(self.0.storage.clone(), layout, self.0.dtype, self.0.device)
+    }
+
+    // ---------------------------------------------------------------- public constructors
+
+    /// A tensor holding a copy of `data` with the given shape.
+    ///
+    /// # Errors
+    /// [`Error::DataLength`] when `data.len()` is not the shape's element count.
+    ///
+    /// # Examples
+    /// ```
+    /// # use nabla::{Device, Tensor};
+    /// let t = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2], &Device::Cpu)?;
+    /// assert_eq!(t.dims(), &[2, 2]);
+    /// # Ok::<(), nabla::Error>(())
+    /// ```
+    pub fn from_slice<T: Element>(data: &[T], shape: &[usize], _device: &Device) -> Result<Tensor> {
+        Tensor::from_vec(data.to_vec(), shape, _device)
+    }
+
+    /// A tensor taking ownership of `data` with the given shape.
+    ///
+    /// # Errors
+    /// [`Error::DataLength`] when `data.len()` is not the shape's element count.
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], _device: &Device) -> Result<Tensor> {
+        let shape = Shape::from(shape);
+        if data.len() != shape.numel() {
+            return Err(Error::DataLength { op: "from_vec", len: data.len(), numel: shape.numel(), shape });
+        }
+        Ok(Tensor::from_data(data, shape))
+    }
+
+    /// A rank-0 tensor holding one value converted to `dtype`.
+    pub fn scalar(value: f64, dtype: DType, device: &Device) -> Tensor {
+        Tensor::full(value, &[], dtype, device)
+    }
+
+    /// A tensor of the given shape filled with `value`.
+    pub fn full(value: f64, shape: &[usize], dtype: DType, _device: &Device) -> Tensor {
+        let shape = Shape::from(shape);
+        with_any!(dtype, T => {
+            let mut v = alloc::<T>(shape.numel());
+            v.fill(T::from_f64(value));
+            Tensor::from_data(v, shape)
+        })
+    }
+
+    /// A tensor of zeros.
+    pub fn zeros(shape: &[usize], dtype: DType, device: &Device) -> Tensor {
+        Tensor::full(0.0, shape, dtype, device)
+    }
+
+    /// A tensor of ones.
+    pub fn ones(shape: &[usize], dtype: DType, device: &Device) -> Tensor {
+        Tensor::full(1.0, shape, dtype, device)
+    }
+
+    /// Zeros with the shape, dtype and device of `self`.
+    pub fn zeros_like(&self) -> Tensor {
+        Tensor::zeros(self.dims(), self.dtype(), &self.device())
+    }
+
+    /// Ones with the shape, dtype and device of `self`.
+    pub fn ones_like(&self) -> Tensor {
+        Tensor::ones(self.dims(), self.dtype(), &self.device())
+    }
+
+    /// The 1-D tensor `[start, start + step, ...]` up to but excluding `end`.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `step` is zero or has the wrong sign for the range.
+    pub fn arange(start: f64, end: f64, step: f64, dtype: DType, _device: &Device) -> Result<Tensor> {
+        if step == 0.0 || !step.is_finite() || (end - start) / step < 0.0 {
+            return Err(Error::invalid("arange", format!("cannot step from {start} to {end} by {step}")));
+        }
+        let n = ((end - start) / step).ceil() as usize;
+        with_any!(dtype, T => {
+            let v: Vec<T> = (0..n).map(|i| T::from_f64(start + i as f64 * step)).collect();
+            Ok(Tensor::from_data(v, Shape(vec![n])))
+        })
+    }
+
+    /// The `n × n` identity matrix.
+    pub fn eye(n: usize, dtype: DType, _device: &Device) -> Tensor {
+        with_any!(dtype, T => {
+            let mut v = vec![T::from_f64(0.0); n * n];
+            for i in 0..n {
+                v[i * n + i] = T::from_f64(1.0);
+            }
+            Tensor::from_data(v, Shape(vec![n, n]))
+        })
+    }
+
+    /// Uniform samples in `[low, high)` drawn from `rng`.
+    pub fn uniform_with(rng: &mut Rng, low: f64, high: f64, shape: &[usize], dtype: DType, _device: &Device) -> Result<Tensor> {
+        let shape = Shape::from(shape);
+        let n = shape.numel();
+        crate::dtype::with_float!(dtype, "uniform", T => {
+            let v: Vec<T> = (0..n).map(|_| T::from_f64(low + (high - low) * rng.next_f64())).collect();
+            Ok(Tensor::from_data(v, shape))
+        })
+    }
+
+    /// Normal samples with the given mean and standard deviation drawn from `rng`.
+    pub fn normal_with(rng: &mut Rng, mean: f64, std: f64, shape: &[usize], dtype: DType, _device: &Device) -> Result<Tensor> {
+        let shape = Shape::from(shape);
+        let n = shape.numel();
+        crate::dtype::with_float!(dtype, "normal", T => {
+            let v: Vec<T> = (0..n).map(|_| T::from_f64(mean + std * rng.normal())).collect();
+            Ok(Tensor::from_data(v, shape))
+        })
+    }
+
+    /// Uniform samples in `[low, high)` from the process-wide generator (see [`crate::manual_seed`]).
+    pub fn uniform(low: f64, high: f64, shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
+        with_global_rng(|r| Tensor::uniform_with(r, low, high, shape, dtype, device))
+    }
+
+    /// Uniform samples in `[0, 1)` from the process-wide generator.
+    pub fn rand(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
+        Tensor::uniform(0.0, 1.0, shape, dtype, device)
+    }
+
+    /// Standard normal samples from the process-wide generator.
+    pub fn randn(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
+        with_global_rng(|r| Tensor::normal_with(r, 0.0, 1.0, shape, dtype, device))
+    }
+
+    // ---------------------------------------------------------------- accessors
+
+    /// The identity of this handle (the key of its gradient in [`crate::Grads`]).
+    pub fn id(&self) -> TensorId {
+        self.0.id
+    }
+    /// The shape.
+    pub fn shape(&self) -> &Shape {
+        self.0.layout.shape()
+    }
+    /// The sizes of the dimensions.
+    pub fn dims(&self) -> &[usize] {
+        self.0.layout.dims()
+    }
+    /// The size of one dimension (negative counts from the back).
+    ///
+    /// # Errors
+    /// [`Error::DimOutOfRange`] for a dimension the tensor does not have.
+    pub fn dim<D: crate::Dim>(&self, d: D) -> Result<usize> {
+        Ok(self.dims()[d.resolve(self.rank(), "dim")?])
+    }
+    /// Number of dimensions.
+    pub fn rank(&self) -> usize {
+        self.dims().len()
+    }
+    /// Number of elements.
+    pub fn numel(&self) -> usize {
+        self.0.layout.numel()
+    }
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        self.0.dtype
+    }
+    /// The device holding the data.
+    pub fn device(&self) -> Device {
+        self.0.device
+    }
+    /// Shape, strides and offset.
+    pub fn layout(&self) -> &Layout {
+        &self.0.layout
+    }
+    /// Whether the data is row-major without gaps.
+    pub fn is_contiguous(&self) -> bool {
+        self.0.layout.is_contiguous()
+    }
+    /// Whether two handles view the same storage buffer.
+    pub fn same_storage(&self, other: &Tensor) -> bool {
+        Arc::ptr_eq(&self.0.storage, &other.0.storage)
+    }
+
+    // ---------------------------------------------------------------- data out
+
+    /// The elements in row-major order, converted to `T`.
+    ///
+    /// # Examples
+    /// ```
+    /// # use nabla::{Device, Tensor};
+    /// let t = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2], &Device::Cpu)?;
+    /// assert_eq!(t.t()?.to_vec::<f32>()?, vec![1.0, 3.0, 2.0, 4.0]);
+    /// # Ok::<(), nabla::Error>(())
+    /// ```
+    pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
+        let storage = self.read_storage();
+        with_any!(self.dtype(), S => {
+            let data = S::slice(&storage).expect("storage dtype matches the tensor's dtype");
+            let mut out = Vec::with_capacity(self.numel());
+            let l = &self.0.layout;
+            visit_strided(data, l, |x: S| out.push(T::from_f64(x.to_f64())));
+            Ok(out)
+        })
+    }
+
+    /// The single value of a one-element tensor, converted to `T`.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedShape`] when the tensor has more or fewer than one element.
+    pub fn to_scalar<T: Element>(&self) -> Result<T> {
+        if self.numel() != 1 {
+            return Err(Error::UnexpectedShape {
+                op: "to_scalar",
+                expected: "a tensor with one element".into(),
+                got: self.shape().clone(),
+            });
+        }
+        Ok(self.to_vec::<T>()?[0])
+    }
+
+    /// The value at a multi-index, converted to `f64`.
+    ///
+    /// # Errors
+    /// [`Error::IndexOutOfRange`] or [`Error::UnexpectedShape`] for a bad index.
+    pub fn get(&self, index: &[usize]) -> Result<f64> {
+        if index.len() != self.rank() {
+            return Err(Error::UnexpectedShape {
+                op: "get",
+                expected: format!("an index of rank {}", index.len()),
+                got: self.shape().clone(),
+            });
+        }
+        let l = &self.0.layout;
+        let mut off = l.offset();
+        for (i, (&ix, &d)) in index.iter().zip(l.dims()).enumerate() {
+            if ix >= d {
+                return Err(Error::IndexOutOfRange { op: "get", index: ix as i64, size: d });
+            }
+            off += ix * l.strides()[i];
+        }
+        let storage = self.read_storage();
+        with_any!(self.dtype(), S => Ok(S::slice(&storage).expect("dtype matches")[off].to_f64()))
+    }
+
+    // ---------------------------------------------------------------- raw access for kernels
+
+    pub(crate) fn read_storage(&self) -> RwLockReadGuard<'_, CpuStorage> {
+        self.0.storage.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn write_storage(&self) -> RwLockWriteGuard<'_, CpuStorage> {
+        self.0.storage.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Calls `f` with the elements in row-major order as one slice: borrowed when the tensor
+    /// is contiguous, copied otherwise.
+    pub(crate) fn with_contiguous<T: Element, R>(&self, op: &'static str, f: impl FnOnce(&[T]) -> R) -> Result<R> {
+        if self.dtype() != T::DTYPE {
+            return Err(Error::DType { op, expected: T::DTYPE, got: self.dtype() });
+        }
+        let storage = self.read_storage();
+        let data = T::slice(&storage).expect("dtype checked above");
+        let l = &self.0.layout;
+        if l.is_contiguous() {
+            let start = l.offset();
+            Ok(f(&data[start..start + l.numel()]))
+        } else {
+            let copy = gather_strided(data, l);
+            drop(storage);
+            let r = f(&copy);
+            crate::storage::recycle(copy);
+            Ok(r)
+        }
+    }
+
+    /// The elements in row-major order as a new (pooled) vector.
+    pub(crate) fn contiguous_vec<T: Element>(&self, op: &'static str) -> Result<Vec<T>> {
+        if self.dtype() != T::DTYPE {
+            return Err(Error::DType { op, expected: T::DTYPE, got: self.dtype() });
+        }
+        let storage = self.read_storage();
+        Ok(gather_strided(T::slice(&storage).expect("dtype checked above"), &self.0.layout))
+    }
+
+    /// Runs `f` on the tensor's storage slice, mutably, in place. Only for contiguous tensors
+    /// that are not tracked by autograd (optimizer updates, running statistics).
+    ///
+    /// # Errors
+    /// [`Error::DType`] when `T` is not the tensor's dtype; [`Error::InvalidArgument`] when the
+    /// tensor is not contiguous.
+    pub fn update_data<T: Element>(&self, f: impl FnOnce(&mut [T])) -> Result<()> {
+        if self.dtype() != T::DTYPE {
+            return Err(Error::DType { op: "update_data", expected: T::DTYPE, got: self.dtype() });
+        }
+        let l = &self.0.layout;
+        if !l.is_contiguous() {
+            return Err(Error::invalid("update_data", "the tensor must be contiguous"));
+        }
+        let mut storage = self.write_storage();
+        let data = T::slice_mut(&mut storage).expect("dtype checked above");
+        f(&mut data[l.offset()..l.offset() + l.numel()]);
+        Ok(())
+    }
+
+    /// Overwrites this tensor's elements with those of `src` (same shape), in place, without
+    /// recording anything for autograd. Every handle sharing the storage sees the new values.
+    ///
+    /// # Errors
+    /// [`Error::ShapeMismatch`] or [`Error::DType`] when `src` does not match.
+    pub fn copy_from(&self, src: &Tensor) -> Result<()> {
+        if src.shape() != self.shape() {
+            return Err(Error::ShapeMismatch { op: "copy_from", lhs: self.shape().clone(), rhs: src.shape().clone() });
+        }
+        with_any!(self.dtype(), T => {
+            let values = src.to_dtype_untracked(self.dtype())?.contiguous_vec::<T>("copy_from")?;
+            self.update_data::<T>(|d| d.copy_from_slice(&values))
+        })
+    }
+}
+
+/// Calls `f` on every element of a strided layout in row-major order.
+pub(crate) fn visit_strided<T: Copy>(data: &[T], l: &Layout, mut f: impl FnMut(T)) {
+    if l.numel() == 0 {
+        return;
+    }
+    if l.is_contiguous() {
+        data[l.offset()..l.offset() + l.numel()].iter().for_each(|&x| f(x));
+        return;
+    }
+    let inner = *l.dims().last().unwrap_or(&1);
+    let inner_stride = *l.strides().last().unwrap_or(&1);
+    for_each_row(l.dims(), l.strides(), l.offset(), |_, off| {
+        for j in 0..inner {
+            f(data[off + j * inner_stride]);
+        }
+    });
+}
+
+/// Copies a strided layout's elements into a new row-major vector (from the pool).
+pub(crate) fn gather_strided<T: Element>(data: &[T], l: &Layout) -> Vec<T> {
+    let n = l.numel();
+    let mut out = alloc::<T>(n);
+    if n == 0 {
+        return out;
+    }
+    if l.is_contiguous() {
+        out.copy_from_slice(&data[l.offset()..l.offset() + n]);
+        return out;
+    }
+    let inner = *l.dims().last().unwrap_or(&1);
+    let inner_stride = *l.strides().last().unwrap_or(&1);
+    for_each_row(l.dims(), l.strides(), l.offset(), |row, off| {
+        let dst = &mut out[row * inner..(row + 1) * inner];
+        if inner_stride == 1 {
+            dst.copy_from_slice(&data[off..off + inner]);
+        } else {
+            for (j, d) in dst.iter_mut().enumerate() {
+                *d = data[off + j * inner_stride];
+            }
+        }
+    });
+    out
+}
+
+impl std::fmt::Debug for Tensor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Tensor[{}, {:?}, id={}]", self.shape(), self.dtype(), self.0.id.0)
+    }
+}

@@ -1,0 +1,169 @@
+//! Test helpers shared by every crate: `gradcheck` (finite differences against autograd),
+//! `assert_close`, and `tensor` (an F64 tensor from values).
+
+use crate::rng::Rng;
+use crate::{no_grad, DType, Device, Error, Result, Tensor};
+
+/// An `F64` tensor from values and a shape (panics on a length mismatch: test code only).
+pub fn tensor(values: &[f64], shape: &[usize]) -> Result<Tensor> {
+    Tensor::from_slice(values, shape, &Device::Cpu)
+}
+
+/// Asserts that a tensor's elements equal `expected` within `tol` (absolute, plus `tol`
+/// relative to the expected magnitude). Panics with the first differing element.
+pub fn assert_close(t: &Tensor, expected: &[f64], tol: f64) -> Result<()> {
+    let got = t.to_vec::<f64>()?;
+    assert_eq!(got.len(), expected.len(), "element count: got {} ({}), expected {}", got.len(), t.shape(), expected.len());
+    for (i, (&g, &e)) in got.iter().zip(expected).enumerate() {
+        let ok = (g - e).abs() <= tol * (1.0 + e.abs()) || (g.is_nan() && e.is_nan()) || g == e;
+        assert!(ok, "element {i}: got {g}, expected {e} (tol {tol}); all: {got:?}");
+    }
+    Ok(())
+}
+
+/// Options of [`gradcheck_with`].
+#[derive(Clone, Debug)]
+pub struct GradcheckOpts {
+    /// Inputs are drawn uniformly from `[low, high)`.
+    pub low: f64,
+    /// Upper bound of the inputs.
+    pub high: f64,
+    /// Step of the central difference.
+    pub eps: f64,
+    /// Absolute tolerance.
+    pub atol: f64,
+    /// Relative tolerance (relative to the numeric gradient).
+    pub rtol: f64,
+    /// Seed of the input and projection draws.
+    pub seed: u64,
+    /// Pass inputs as non-contiguous (transposed) views to exercise strided code paths.
+    pub non_contiguous: bool,
+    /// Points (kinks, like relu's 0) that inputs are kept at least 0.05 away from.
+    pub avoid: Vec<f64>,
+}
+
+impl Default for GradcheckOpts {
+    fn default() -> Self {
+        GradcheckOpts { low: -2.0, high: 2.0, eps: 1e-6, atol: 1e-6, rtol: 1e-4, seed: 17, non_contiguous: false, avoid: vec![] }
+    }
+}
+
+/// [`gradcheck_with`] using the default options.
+pub fn gradcheck(shapes: &[&[usize]], f: impl Fn(&[Tensor]) -> Result<Tensor>) -> Result<()> {
+    gradcheck_with(shapes, GradcheckOpts::default(), f)
+}
+
+/// Checks autograd's gradients of `f` against central finite differences in F64.
+///
+/// Draws seeded inputs of the given shapes, reduces `f`'s output to a scalar with a fixed
+/// random projection `L = Σ f(x) ⊙ r`, and compares `∂L/∂x` from `backward()` with
+/// `(L(x + h) - L(x - h)) / 2h` for every element of every input.
+///
+/// # Errors
+/// [`Error::GradientCheck`] naming the input, the element and both values at the first
+/// disagreement; any error `f` returns.
+pub fn gradcheck_with(shapes: &[&[usize]], opts: GradcheckOpts, f: impl Fn(&[Tensor]) -> Result<Tensor>) -> Result<()> {
+    let mut rng = Rng::new(opts.seed);
+    let values: Vec<Vec<f64>> = shapes
+        .iter()
+        .map(|s| {
+            let n: usize = s.iter().product();
+            (0..n)
+                .map(|_| {
+                    let mut v = opts.low + (opts.high - opts.low) * rng.next_f64();
+                    for &a in &opts.avoid {
+                        if (v - a).abs() < 0.05 {
+                            v = a + if v >= a { 0.05 } else { -0.05 };
+                        }
+                    }
+                    v
+                })
+                .collect()
+        })
+        .collect();
+    let build = |vals: &[Vec<f64>], track: bool| -> Result<Vec<Tensor>> {
+        vals.iter()
+            .zip(shapes)
+            .map(|(v, s)| {
+                let t = if opts.non_contiguous && s.len() >= 2 {
+                    // Store the data transposed, then view it with the wanted shape.
+                    let rev: Vec<usize> = s.iter().rev().copied().collect();
+                    let base = tensor(v, s)?;
+                    let perm: Vec<usize> = (0..s.len()).rev().collect();
+                    let stored = base.permute(&perm)?.contiguous()?;
+                    debug_assert_eq!(stored.dims(), &rev[..]);
+                    stored.permute(&perm)?
+                } else {
+                    tensor(v, s)?
+                };
+                Ok(if track { t.requires_grad() } else { t })
+            })
+            .collect()
+    };
+    let inputs = build(&values, true)?;
+    let out = f(&inputs)?;
+    let projection = Tensor::normal_with(&mut rng, 0.0, 1.0, out.dims(), DType::F64, &Device::Cpu)?;
+    let loss = |xs: &[Tensor]| -> Result<f64> {
+        let y = f(xs)?;
+        y.to_dtype(DType::F64)?.mul(&projection)?.sum_all()?.to_scalar::<f64>()
+    };
+    let grads = if out.tracks_grad() {
+        out.to_dtype(DType::F64)?.mul(&projection)?.sum_all()?.backward()?
+    } else {
+        crate::Grads::default()
+    };
+    for (i, input) in inputs.iter().enumerate() {
+        let analytic = match grads.get(input) {
+            Some(g) => g.to_vec::<f64>()?,
+            None => vec![0.0; input.numel()],
+        };
+        for j in 0..values[i].len() {
+            let mut plus = values.clone();
+            plus[i][j] += opts.eps;
+            let mut minus = values.clone();
+            minus[i][j] -= opts.eps;
+            let numeric = no_grad(|| -> Result<f64> { Ok((loss(&build(&plus, false)?)? - loss(&build(&minus, false)?)?) / (2.0 * opts.eps)) })?;
+            let a = analytic[j];
+            if !((a - numeric).abs() <= opts.atol + opts.rtol * numeric.abs()) {
+                return Err(Error::GradientCheck(format!(
+                    "input {i} (shape {:?}) element {j}: autograd gives {a}, finite differences {numeric}",
+                    shapes[i]
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::autograd::Backward;
+
+    /// sin with a deliberately wrong gradient rule (claims d sin/dx = sin x).
+    fn wrong_sin(x: &Tensor) -> Result<Tensor> {
+        struct WrongBackward;
+        impl Backward for WrongBackward {
+            fn backward(&self, inputs: &[Tensor], y: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+                let _ = &inputs[0];
+                Ok(vec![Some(grad.mul(y)?)])
+            }
+        }
+        let v: Vec<f64> = x.to_vec::<f64>()?.iter().map(|v| v.sin()).collect();
+        let y = Tensor::from_vec(v, x.dims(), &Device::Cpu)?;
+        Ok(y.record(WrongBackward, &[x]))
+    }
+
+    #[test]
+    fn gradcheck_catches_a_wrong_backward() {
+        let err = gradcheck(&[&[3]], |x| wrong_sin(&x[0])).unwrap_err();
+        assert!(matches!(err, Error::GradientCheck(_)), "{err}");
+        assert!(err.to_string().contains("input 0"), "{err}");
+    }
+
+    #[test]
+    fn gradcheck_catches_a_missing_gradient() {
+        let err = gradcheck(&[&[3]], |x| Ok(x[0].detach().exp()?.add(&x[0].mul_scalar(0.0)?)?)).unwrap_err();
+        assert!(matches!(err, Error::GradientCheck(_)));
+    }
+}
