@@ -3,7 +3,7 @@
 use super::rule;
 use crate::dtype::{with_float, Float};
 use crate::storage::alloc;
-use crate::{Dim, Result, Tensor};
+use crate::{Dim, Error, Result, Tensor};
 
 impl Tensor {
     /// Runs a row kernel over `dim` (moved last, made contiguous) and moves the dim back.
@@ -45,6 +45,34 @@ impl Tensor {
         let y = self.along_dim_rows(d, "log_softmax", true)?;
         // ∂L/∂x = g - softmax(x) · Σ_j g_j, softmax = e^y
         Ok(y.record(rule("LogSoftmaxBackward", move |_, y, g| Ok(vec![Some(g.sub(&y.exp()?.mul(&g.sum_keepdim(&[d])?)?)?)])), &[self]))
+    }
+}
+
+impl Tensor {
+    /// Mean cross-entropy between logits `self` (`[batch, classes]`) and integer class
+    /// `targets` (`[batch]`), computed through `log_softmax` for stability. With label
+    /// smoothing `s` the target distribution is `(1 - s)·onehot + s / classes`.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedShape`] for mismatched shapes; [`Error::IndexOutOfRange`] for a
+    /// target outside `0..classes`; [`Error::InvalidArgument`] for `s` outside `[0, 1]`.
+    pub fn cross_entropy(&self, targets: &Tensor, label_smoothing: f64) -> Result<Tensor> {
+        let op = "cross_entropy";
+        if self.rank() != 2 || targets.rank() != 1 || targets.dims()[0] != self.dims()[0] {
+            return Err(Error::UnexpectedShape { op, expected: format!("logits [batch, classes] with targets [batch], targets are {}", targets.shape()), got: self.shape().clone() });
+        }
+        if !(0.0..=1.0).contains(&label_smoothing) {
+            return Err(Error::invalid(op, format!("label smoothing must be in [0, 1], got {label_smoothing}")));
+        }
+        let (n, classes) = (self.dims()[0], self.dims()[1]);
+        let logp = self.log_softmax(1)?;
+        let idx = Tensor::from_vec(targets.to_indices(classes, op)?.into_iter().map(|i| i as i64).collect(), &[n, 1], &self.device())?;
+        let nll = logp.gather(1, &idx)?.neg()?.mean_all()?;
+        if label_smoothing == 0.0 {
+            return Ok(nll);
+        }
+        let smooth = logp.mean(&[1])?.neg()?.mean_all()?;
+        nll.mul_scalar(1.0 - label_smoothing)?.add(&smooth.mul_scalar(label_smoothing)?)
     }
 }
 
@@ -90,6 +118,17 @@ mod tests {
         assert_close(&x.log_softmax(-1)?, &logs, 1e-12)?;
         // along dim 0 of the transpose
         assert_close(&x.t()?.softmax(0)?.t()?.contiguous()?, &both, 1e-12)
+    }
+
+    #[test]
+    fn cross_entropy_matches_hand_values() -> Result<()> {
+        // logits [0, 0] with target 0: -log(1/2) = ln 2
+        let logits = tensor(&[0.0, 0.0, 2.0, 0.0], &[2, 2])?;
+        let t = tensor(&[0.0, 0.0], &[2])?;
+        let l1 = (1.0 + (-2f64).exp()).ln(); // -log softmax([2, 0])[0]
+        assert_close(&logits.cross_entropy(&t, 0.0)?, &[(std::f64::consts::LN_2 + l1) / 2.0], 1e-12)?;
+        assert!(logits.cross_entropy(&tensor(&[0.0, 2.0], &[2])?, 0.0).is_err());
+        gradcheck(&[&[3, 4]], |x| x[0].cross_entropy(&tensor(&[3.0, 0.0, 1.0], &[3])?, 0.1))
     }
 
     #[test]
