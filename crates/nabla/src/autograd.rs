@@ -20,7 +20,8 @@ use std::sync::Arc;
 pub trait Backward: Send + Sync {
     /// Given the op's `inputs`, its output `y` and `grad` = dLoss/dy (shape of `y`), returns
     /// dLoss/dinput for each input (`None` where an input takes no gradient).
-    fn backward(&self, inputs: &[Tensor], y: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>>;
+    fn backward(&self, inputs: &[Tensor], y: &Tensor, grad: &Tensor)
+        -> Result<Vec<Option<Tensor>>>;
 
     /// The op's name, shown by `Display` as `grad_fn=<...>`.
     fn name(&self) -> &'static str {
@@ -83,7 +84,12 @@ impl Tensor {
     /// (with a new [`TensorId`]) sharing the data.
     pub fn requires_grad(self) -> Tensor {
         let inner = &self.0;
-        let t = Tensor::from_storage(inner.storage.clone(), inner.layout.clone(), inner.dtype, inner.device);
+        let t = Tensor::from_storage(
+            inner.storage.clone(),
+            inner.layout.clone(),
+            inner.dtype,
+            inner.device,
+        );
         t.with_grad(GradInfo::Leaf)
     }
 
@@ -117,7 +123,12 @@ impl Tensor {
                 Tensor(Arc::new(inner))
             }
             Err(shared) => {
-                let t = Tensor::from_storage(shared.storage.clone(), shared.layout.clone(), shared.dtype, shared.device);
+                let t = Tensor::from_storage(
+                    shared.storage.clone(),
+                    shared.layout.clone(),
+                    shared.dtype,
+                    shared.device,
+                );
                 t.with_grad(grad)
             }
         }
@@ -129,7 +140,10 @@ impl Tensor {
         if !is_grad_enabled() || !inputs.iter().any(|t| t.tracks_grad()) {
             return self;
         }
-        let node = Node { inputs: inputs.iter().map(|&t| t.clone()).collect(), rule: Box::new(rule) };
+        let node = Node {
+            inputs: inputs.iter().map(|&t| t.clone()).collect(),
+            rule: Box::new(rule),
+        };
         self.with_grad(GradInfo::Op(node))
     }
 
@@ -169,7 +183,11 @@ impl Tensor {
             ));
         }
         if grad.shape() != self.shape() {
-            return Err(Error::ShapeMismatch { op: "backward", lhs: self.shape().clone(), rhs: grad.shape().clone() });
+            return Err(Error::ShapeMismatch {
+                op: "backward",
+                lhs: self.shape().clone(),
+                rhs: grad.shape().clone(),
+            });
         }
         no_grad(|| run_backward(self, grad))
     }
@@ -190,7 +208,12 @@ fn topological_order(root: &Tensor) -> Vec<Tensor> {
             continue;
         }
         let children: Vec<Tensor> = match &t.0.grad {
-            GradInfo::Op(node) => node.inputs.iter().filter(|c| c.tracks_grad() && !visited.contains(&c.id())).cloned().collect(),
+            GradInfo::Op(node) => node
+                .inputs
+                .iter()
+                .filter(|c| c.tracks_grad() && !visited.contains(&c.id()))
+                .cloned()
+                .collect(),
             _ => Vec::new(),
         };
         stack.push((t, true));
@@ -205,7 +228,9 @@ fn run_backward(root: &Tensor, seed: &Tensor) -> Result<Grads> {
     pending.insert(root.id(), seed.clone());
     let mut grads = Grads::default();
     for t in order.iter().rev() {
-        let Some(grad) = pending.remove(&t.id()) else { continue };
+        let Some(grad) = pending.remove(&t.id()) else {
+            continue;
+        };
         match &t.0.grad {
             GradInfo::Leaf => grads.accumulate(t.id(), grad)?,
             GradInfo::Op(node) => {
@@ -217,7 +242,11 @@ fn run_backward(root: &Tensor, seed: &Tensor) -> Result<Grads> {
                         continue;
                     }
                     let g = g.sum_to(input.shape())?;
-                    let g = if g.dtype() != input.dtype() { g.to_dtype(input.dtype())? } else { g };
+                    let g = if g.dtype() != input.dtype() {
+                        g.to_dtype(input.dtype())?
+                    } else {
+                        g
+                    };
                     match pending.remove(&input.id()) {
                         Some(prev) => pending.insert(input.id(), prev.add(&g)?),
                         None => pending.insert(input.id(), g),
@@ -233,6 +262,14 @@ fn run_backward(root: &Tensor, seed: &Tensor) -> Result<Grads> {
 /// Gradients of a scalar with respect to the leaves it depends on, keyed by tensor identity.
 #[derive(Default, Clone)]
 pub struct Grads(HashMap<TensorId, Tensor>);
+
+impl std::fmt::Debug for Grads {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(k, v)| (k, v.shape())))
+            .finish()
+    }
+}
 
 impl Grads {
     /// The gradient of `t`, if `t` is a leaf the loss depends on.
@@ -277,7 +314,10 @@ impl Drop for TensorInner {
     /// Frees long graphs iteratively: the default recursive drop of a chain of 100,000 nodes
     /// (an RNN unrolled over a long sequence) would overflow the stack.
     fn drop(&mut self) {
-        let GradInfo::Op(node) = std::mem::take(&mut self.grad) else { return };
+        crate::tensor::tensor_dropped();
+        let GradInfo::Op(node) = std::mem::take(&mut self.grad) else {
+            return;
+        };
         let mut stack = node.inputs;
         while let Some(t) = stack.pop() {
             if let Ok(mut inner) = Arc::try_unwrap(t.0) {

@@ -22,10 +22,25 @@ impl Style {
         let int_dtype = dtype == DType::I64;
         let integral = int_dtype || finite.iter().all(|v| v.fract() == 0.0);
         let max = finite.iter().fold(0.0f64, |m, v| m.max(v.abs()));
-        let min = finite.iter().filter(|v| **v != 0.0).fold(f64::INFINITY, |m, v| m.min(v.abs()));
-        let scientific = !int_dtype && (max >= 1e8 || (!integral && min < 1e-4) || (min.is_finite() && max / min > 1e3 && !integral));
-        let mut style = Style { integral, scientific, int_dtype, width: 0 };
-        style.width = values.iter().map(|&v| style.format(v).len()).max().unwrap_or(0);
+        let min = finite
+            .iter()
+            .filter(|v| **v != 0.0)
+            .fold(f64::INFINITY, |m, v| m.min(v.abs()));
+        let scientific = !int_dtype
+            && (max >= 1e8
+                || (!integral && min < 1e-4)
+                || (min.is_finite() && max / min > 1e3 && !integral));
+        let mut style = Style {
+            integral,
+            scientific,
+            int_dtype,
+            width: 0,
+        };
+        style.width = values
+            .iter()
+            .map(|&v| style.format(v).len())
+            .max()
+            .unwrap_or(0);
         style
     }
 
@@ -33,7 +48,11 @@ impl Style {
         if v.is_nan() {
             "nan".into()
         } else if v.is_infinite() {
-            if v > 0.0 { "inf".into() } else { "-inf".into() }
+            if v > 0.0 {
+                "inf".into()
+            } else {
+                "-inf".into()
+            }
         } else if self.int_dtype {
             format!("{}", v as i64)
         } else if self.scientific {
@@ -41,7 +60,11 @@ impl Style {
             let text = format!("{v:.4e}");
             let (mantissa, exp) = text.split_once('e').expect("{:e} output has an exponent");
             let exp: i32 = exp.parse().expect("{:e} exponent is an integer");
-            format!("{mantissa}e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs())
+            format!(
+                "{mantissa}e{}{:02}",
+                if exp < 0 { '-' } else { '+' },
+                exp.abs()
+            )
         } else if self.integral {
             format!("{v:.0}.")
         } else {
@@ -50,7 +73,14 @@ impl Style {
     }
 }
 
-fn write_dim(f: &mut fmt::Formatter<'_>, t: &Tensor, style: &Style, index: &mut Vec<usize>, indent: usize, summarize: bool) -> fmt::Result {
+fn write_dim(
+    f: &mut fmt::Formatter<'_>,
+    t: &Tensor,
+    style: &Style,
+    index: &mut Vec<usize>,
+    indent: usize,
+    summarize: bool,
+) -> fmt::Result {
     let dims = t.dims();
     let d = index.len();
     if d == dims.len() {
@@ -59,7 +89,11 @@ fn write_dim(f: &mut fmt::Formatter<'_>, t: &Tensor, style: &Style, index: &mut 
     }
     let n = dims[d];
     let shown: Vec<Option<usize>> = if summarize && n > 2 * EDGE {
-        (0..EDGE).map(Some).chain(std::iter::once(None)).chain((n - EDGE..n).map(Some)).collect()
+        (0..EDGE)
+            .map(Some)
+            .chain(std::iter::once(None))
+            .chain((n - EDGE..n).map(Some))
+            .collect()
     } else {
         (0..n).map(Some).collect()
     };
@@ -69,7 +103,12 @@ fn write_dim(f: &mut fmt::Formatter<'_>, t: &Tensor, style: &Style, index: &mut 
             if d + 1 == dims.len() {
                 write!(f, ", ")?;
             } else {
-                write!(f, ",{}{}", "\n".repeat(dims.len() - d - 1), " ".repeat(indent + 1))?;
+                write!(
+                    f,
+                    ",{}{}",
+                    "\n".repeat(dims.len() - d - 1),
+                    " ".repeat(indent + 1)
+                )?;
             }
         }
         match i {
@@ -126,7 +165,9 @@ mod tests {
         assert_eq!(t.to_string(), "tensor([1., 2., 3.])");
         let s = Tensor::scalar(0.5, DType::F64, &dev);
         assert_eq!(s.to_string(), "tensor(0.5000, dtype=f64)");
-        let x = Tensor::from_slice(&[-2.0f32], &[1], &dev).unwrap().requires_grad();
+        let x = Tensor::from_slice(&[-2.0f32], &[1], &dev)
+            .unwrap()
+            .requires_grad();
         assert_eq!(x.to_string(), "tensor([-2.], requires_grad=True)");
         let y = x.mul_scalar(2.0).unwrap();
         assert_eq!(y.to_string(), "tensor([-4.], grad_fn=<MulBackward>)");
@@ -136,7 +177,15 @@ mod tests {
         assert_eq!(i.to_string(), "tensor([3, 1], dtype=i64)");
         let e = Tensor::from_slice(&[1e-6f32, 1.0], &[2], &dev).unwrap();
         assert_eq!(e.to_string(), "tensor([1.0000e-06, 1.0000e+00])");
-        let m = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0], &[2, 2, 2], &dev).unwrap();
-        assert_eq!(m.to_string(), "tensor([[[1., 2.],\n         [3., 4.]],\n\n        [[5., 6.],\n         [7., 8.]]])");
+        let m = Tensor::from_slice(
+            &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0],
+            &[2, 2, 2],
+            &dev,
+        )
+        .unwrap();
+        assert_eq!(
+            m.to_string(),
+            "tensor([[[1., 2.],\n         [3., 4.]],\n\n        [[5., 6.],\n         [7., 8.]]])"
+        );
     }
 }

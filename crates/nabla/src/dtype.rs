@@ -160,11 +160,19 @@ macro_rules! impl_float {
             }
             #[inline(always)]
             fn max(self, o: Self) -> Self {
-                if self.is_nan() || self > o { self } else { o }
+                if self.is_nan() || self > o {
+                    self
+                } else {
+                    o
+                }
             }
             #[inline(always)]
             fn min(self, o: Self) -> Self {
-                if self.is_nan() || self < o { self } else { o }
+                if self.is_nan() || self < o {
+                    self
+                } else {
+                    o
+                }
             }
             #[inline(always)]
             fn ln_1p(self) -> Self {

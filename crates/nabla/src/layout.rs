@@ -18,11 +18,19 @@ impl Layout {
     /// The layout of a fresh contiguous tensor.
     pub fn contiguous(shape: Shape) -> Self {
         let strides = shape.contiguous_strides();
-        Layout { shape, strides, offset: 0 }
+        Layout {
+            shape,
+            strides,
+            offset: 0,
+        }
     }
     /// A layout from its parts (the caller guarantees that it stays inside the storage).
     pub(crate) fn new(shape: Shape, strides: Vec<usize>, offset: usize) -> Self {
-        Layout { shape, strides, offset }
+        Layout {
+            shape,
+            strides,
+            offset,
+        }
     }
     /// The shape.
     pub fn shape(&self) -> &Shape {
@@ -82,7 +90,11 @@ impl Layout {
     pub(crate) fn broadcast_to(&self, target: &Shape, op: &'static str) -> Result<Layout> {
         let rank = target.rank();
         if rank < self.shape.rank() {
-            return Err(Error::Broadcast { op, lhs: self.shape.clone(), rhs: target.clone() });
+            return Err(Error::Broadcast {
+                op,
+                lhs: self.shape.clone(),
+                rhs: target.clone(),
+            });
         }
         let lead = rank - self.shape.rank();
         let mut strides = vec![0; rank];
@@ -96,10 +108,18 @@ impl Layout {
             } else if d == 1 {
                 strides[i] = 0;
             } else {
-                return Err(Error::Broadcast { op, lhs: self.shape.clone(), rhs: target.clone() });
+                return Err(Error::Broadcast {
+                    op,
+                    lhs: self.shape.clone(),
+                    rhs: target.clone(),
+                });
             }
         }
-        Ok(Layout { shape: target.clone(), strides, offset: self.offset })
+        Ok(Layout {
+            shape: target.clone(),
+            strides,
+            offset: self.offset,
+        })
     }
 
     /// Strides for viewing this layout with a new shape without copying, when possible
@@ -183,7 +203,12 @@ impl Layout {
 /// row's index in row-major order and `offset` its first element's position in storage. The
 /// row has `dims.last()` elements spaced `strides.last()` apart (a rank-0 layout is one row
 /// of one element).
-pub(crate) fn for_each_row(dims: &[usize], strides: &[usize], offset: usize, mut f: impl FnMut(usize, usize)) {
+pub(crate) fn for_each_row(
+    dims: &[usize],
+    strides: &[usize],
+    offset: usize,
+    mut f: impl FnMut(usize, usize),
+) {
     let rank = dims.len();
     if rank <= 1 {
         f(0, offset);
@@ -273,8 +298,14 @@ mod tests {
     fn reshape_of_a_narrowed_view_keeps_strides() {
         // [4, 6] narrowed to columns 0..6 of rows 1..3 is contiguous rows; split rows.
         let l = Layout::contiguous(Shape(vec![4, 6])).narrow(1, 0, 3); // [4,3] strides [6,1]
-        assert_eq!(l.reshape_strides(&Shape(vec![4, 3, 1])), Some(vec![6, 1, 1]));
-        assert_eq!(l.reshape_strides(&Shape(vec![2, 2, 3])), Some(vec![12, 6, 1]));
+        assert_eq!(
+            l.reshape_strides(&Shape(vec![4, 3, 1])),
+            Some(vec![6, 1, 1])
+        );
+        assert_eq!(
+            l.reshape_strides(&Shape(vec![2, 2, 3])),
+            Some(vec![12, 6, 1])
+        );
         assert_eq!(l.reshape_strides(&Shape(vec![12])), None);
         let t = Layout::contiguous(Shape(vec![2, 3])).permute(&[1, 0]);
         assert_eq!(t.reshape_strides(&Shape(vec![6])), None);

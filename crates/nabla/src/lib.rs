@@ -21,6 +21,7 @@
 //! # Ok::<(), nabla::Error>(())
 //! ```
 #![warn(missing_docs)]
+#![allow(clippy::excessive_precision)] // published coefficients are kept as printed
 
 pub mod autograd;
 pub(crate) mod cpu;
@@ -44,11 +45,10 @@ pub use device::Device;
 pub use dtype::{DType, Element, Float};
 pub use error::{Error, Result};
 
-
 pub use ops::batch_norm::RunningStats;
 pub use ops::conv::{Conv2dConfig, ConvTranspose2dConfig};
 pub use ops::pool::Pool2dConfig;
 pub use rng::{manual_seed, Rng};
 pub use shape::{broadcast_shape, Dim, Shape};
-pub use tensor::{Tensor, TensorId};
+pub use tensor::{live_tensors, Tensor, TensorId};
 pub use threads::{num_threads, set_num_threads};

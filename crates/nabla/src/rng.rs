@@ -26,8 +26,16 @@ impl Rng {
     /// A generator whose whole sequence is determined by `seed`.
     pub fn new(seed: u64) -> Self {
         let mut x = seed;
-        let s = [splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x)];
-        Rng { s, spare_normal: None }
+        let s = [
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+        ];
+        Rng {
+            s,
+            spare_normal: None,
+        }
     }
 
     /// The next 64 random bits.
@@ -96,8 +104,15 @@ impl Rng {
 
     /// Restores a state saved by [`Rng::state`].
     pub fn from_state(state: [u64; 5]) -> Self {
-        let spare = if state[4] == u64::MAX { None } else { Some(state[4]) };
-        Rng { s: [state[0], state[1], state[2], state[3]], spare_normal: spare }
+        let spare = if state[4] == u64::MAX {
+            None
+        } else {
+            Some(state[4])
+        };
+        Rng {
+            s: [state[0], state[1], state[2], state[3]],
+            spare_normal: spare,
+        }
     }
 }
 

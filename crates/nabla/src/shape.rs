@@ -108,7 +108,11 @@ impl Dim for isize {
 }
 
 /// Resolves a list of dimensions, rejecting duplicates; the result is sorted.
-pub(crate) fn resolve_dims<D: Dim>(dims: &[D], rank: usize, op: &'static str) -> Result<Vec<usize>> {
+pub(crate) fn resolve_dims<D: Dim>(
+    dims: &[D],
+    rank: usize,
+    op: &'static str,
+) -> Result<Vec<usize>> {
     let mut out = Vec::with_capacity(dims.len());
     for &d in dims {
         let r = d.resolve(rank, op)?;
@@ -127,13 +131,27 @@ pub fn broadcast_shape(lhs: &Shape, rhs: &Shape, op: &'static str) -> Result<Sha
     let rank = lhs.rank().max(rhs.rank());
     let mut out = vec![0; rank];
     for i in 0..rank {
-        let l = if i < rank - lhs.rank() { 1 } else { lhs.0[i - (rank - lhs.rank())] };
-        let r = if i < rank - rhs.rank() { 1 } else { rhs.0[i - (rank - rhs.rank())] };
+        let l = if i < rank - lhs.rank() {
+            1
+        } else {
+            lhs.0[i - (rank - lhs.rank())]
+        };
+        let r = if i < rank - rhs.rank() {
+            1
+        } else {
+            rhs.0[i - (rank - rhs.rank())]
+        };
         out[i] = match (l, r) {
             (a, b) if a == b => a,
             (1, b) => b,
             (a, 1) => a,
-            _ => return Err(Error::Broadcast { op, lhs: lhs.clone(), rhs: rhs.clone() }),
+            _ => {
+                return Err(Error::Broadcast {
+                    op,
+                    lhs: lhs.clone(),
+                    rhs: rhs.clone(),
+                })
+            }
         };
     }
     Ok(Shape(out))

@@ -169,7 +169,11 @@ fn give_back<T: Pooled>(v: Vec<T>) {
 
 /// Reinterprets a `Vec<A>` as `Vec<B>` when `A` and `B` are the same type.
 fn cast_vec<A: 'static, B: 'static>(v: Vec<A>) -> Vec<B> {
-    assert_eq!(std::any::TypeId::of::<A>(), std::any::TypeId::of::<B>(), "cast_vec between different types");
+    assert_eq!(
+        std::any::TypeId::of::<A>(),
+        std::any::TypeId::of::<B>(),
+        "cast_vec between different types"
+    );
     let mut v = std::mem::ManuallyDrop::new(v);
     // SAFETY: A and B are the same type (checked above), so layout and drop are identical.
     unsafe { Vec::from_raw_parts(v.as_mut_ptr() as *mut B, v.len(), v.capacity()) }

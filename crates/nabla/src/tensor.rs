@@ -6,7 +6,7 @@ use crate::layout::{for_each_row, Layout};
 use crate::rng::{with_global_rng, Rng};
 use crate::storage::{alloc, CpuStorage};
 use crate::{DType, Device, Error, Result, Shape};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 /// A unique identity for a tensor handle, the key of [`crate::Grads`].
@@ -36,18 +36,49 @@ pub(crate) struct TensorInner {
     pub(crate) grad: GradInfo,
 }
 
+/// Number of tensor handles alive in the process (all threads).
+static LIVE_TENSORS: AtomicUsize = AtomicUsize::new(0);
+
+/// How many tensors (distinct handles, views included) are alive: a leak check for training
+/// loops — after a step, only the parameters and optimizer state should remain.
+pub fn live_tensors() -> usize {
+    LIVE_TENSORS.load(Ordering::Relaxed)
+}
+
+pub(crate) fn tensor_dropped() {
+    LIVE_TENSORS.fetch_sub(1, Ordering::Relaxed);
+}
+
 impl Tensor {
     // ---------------------------------------------------------------- construction (internal)
 
     /// A tensor over existing storage with the given layout, not tracked by autograd.
-    pub(crate) fn from_storage(storage: Arc<RwLock<CpuStorage>>, layout: Layout, dtype: DType, device: Device) -> Tensor {
-        Tensor(Arc::new(TensorInner { id: TensorId::fresh(), storage, layout, dtype, device, grad: GradInfo::None }))
+    pub(crate) fn from_storage(
+        storage: Arc<RwLock<CpuStorage>>,
+        layout: Layout,
+        dtype: DType,
+        device: Device,
+    ) -> Tensor {
+        LIVE_TENSORS.fetch_add(1, Ordering::Relaxed);
+        Tensor(Arc::new(TensorInner {
+            id: TensorId::fresh(),
+            storage,
+            layout,
+            dtype,
+            device,
+            grad: GradInfo::None,
+        }))
     }
 
     /// A contiguous tensor owning `data` (whose length must equal the shape's element count).
     pub(crate) fn from_data<T: Element>(data: Vec<T>, shape: Shape) -> Tensor {
         debug_assert_eq!(data.len(), shape.numel(), "data length and shape disagree");
-        Tensor::from_storage(Arc::new(RwLock::new(T::wrap(data))), Layout::contiguous(shape), T::DTYPE, Device::Cpu)
+        Tensor::from_storage(
+            Arc::new(RwLock::new(T::wrap(data))),
+            Layout::contiguous(shape),
+            T::DTYPE,
+            Device::Cpu,
+        )
     }
 
     /// A view of this tensor's storage with another layout (not tracked).
@@ -80,7 +111,12 @@ impl Tensor {
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], _device: &Device) -> Result<Tensor> {
         let shape = Shape::from(shape);
         if data.len() != shape.numel() {
-            return Err(Error::DataLength { op: "from_vec", len: data.len(), numel: shape.numel(), shape });
+            return Err(Error::DataLength {
+                op: "from_vec",
+                len: data.len(),
+                numel: shape.numel(),
+                shape,
+            });
         }
         Ok(Tensor::from_data(data, shape))
     }
@@ -124,9 +160,18 @@ impl Tensor {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] when `step` is zero or has the wrong sign for the range.
-    pub fn arange(start: f64, end: f64, step: f64, dtype: DType, _device: &Device) -> Result<Tensor> {
+    pub fn arange(
+        start: f64,
+        end: f64,
+        step: f64,
+        dtype: DType,
+        _device: &Device,
+    ) -> Result<Tensor> {
         if step == 0.0 || !step.is_finite() || (end - start) / step < 0.0 {
-            return Err(Error::invalid("arange", format!("cannot step from {start} to {end} by {step}")));
+            return Err(Error::invalid(
+                "arange",
+                format!("cannot step from {start} to {end} by {step}"),
+            ));
         }
         let n = ((end - start) / step).ceil() as usize;
         with_any!(dtype, T => {
@@ -147,7 +192,14 @@ impl Tensor {
     }
 
     /// Uniform samples in `[low, high)` drawn from `rng`.
-    pub fn uniform_with(rng: &mut Rng, low: f64, high: f64, shape: &[usize], dtype: DType, _device: &Device) -> Result<Tensor> {
+    pub fn uniform_with(
+        rng: &mut Rng,
+        low: f64,
+        high: f64,
+        shape: &[usize],
+        dtype: DType,
+        _device: &Device,
+    ) -> Result<Tensor> {
         let shape = Shape::from(shape);
         let n = shape.numel();
         crate::dtype::with_float!(dtype, "uniform", T => {
@@ -157,7 +209,14 @@ impl Tensor {
     }
 
     /// Normal samples with the given mean and standard deviation drawn from `rng`.
-    pub fn normal_with(rng: &mut Rng, mean: f64, std: f64, shape: &[usize], dtype: DType, _device: &Device) -> Result<Tensor> {
+    pub fn normal_with(
+        rng: &mut Rng,
+        mean: f64,
+        std: f64,
+        shape: &[usize],
+        dtype: DType,
+        _device: &Device,
+    ) -> Result<Tensor> {
         let shape = Shape::from(shape);
         let n = shape.numel();
         crate::dtype::with_float!(dtype, "normal", T => {
@@ -167,7 +226,13 @@ impl Tensor {
     }
 
     /// Uniform samples in `[low, high)` from the process-wide generator (see [`crate::manual_seed`]).
-    pub fn uniform(low: f64, high: f64, shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
+    pub fn uniform(
+        low: f64,
+        high: f64,
+        shape: &[usize],
+        dtype: DType,
+        device: &Device,
+    ) -> Result<Tensor> {
         with_global_rng(|r| Tensor::uniform_with(r, low, high, shape, dtype, device))
     }
 
@@ -284,7 +349,11 @@ impl Tensor {
         let mut off = l.offset();
         for (i, (&ix, &d)) in index.iter().zip(l.dims()).enumerate() {
             if ix >= d {
-                return Err(Error::IndexOutOfRange { op: "get", index: ix as i64, size: d });
+                return Err(Error::IndexOutOfRange {
+                    op: "get",
+                    index: ix as i64,
+                    size: d,
+                });
             }
             off += ix * l.strides()[i];
         }
@@ -304,9 +373,17 @@ impl Tensor {
 
     /// Calls `f` with the elements in row-major order as one slice: borrowed when the tensor
     /// is contiguous, copied otherwise.
-    pub(crate) fn with_contiguous<T: Element, R>(&self, op: &'static str, f: impl FnOnce(&[T]) -> R) -> Result<R> {
+    pub(crate) fn with_contiguous<T: Element, R>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&[T]) -> R,
+    ) -> Result<R> {
         if self.dtype() != T::DTYPE {
-            return Err(Error::DType { op, expected: T::DTYPE, got: self.dtype() });
+            return Err(Error::DType {
+                op,
+                expected: T::DTYPE,
+                got: self.dtype(),
+            });
         }
         let storage = self.read_storage();
         let data = T::slice(&storage).expect("dtype checked above");
@@ -326,10 +403,17 @@ impl Tensor {
     /// The elements in row-major order as a new (pooled) vector.
     pub(crate) fn contiguous_vec<T: Element>(&self, op: &'static str) -> Result<Vec<T>> {
         if self.dtype() != T::DTYPE {
-            return Err(Error::DType { op, expected: T::DTYPE, got: self.dtype() });
+            return Err(Error::DType {
+                op,
+                expected: T::DTYPE,
+                got: self.dtype(),
+            });
         }
         let storage = self.read_storage();
-        Ok(gather_strided(T::slice(&storage).expect("dtype checked above"), &self.0.layout))
+        Ok(gather_strided(
+            T::slice(&storage).expect("dtype checked above"),
+            &self.0.layout,
+        ))
     }
 
     /// Runs `f` on the tensor's storage slice, mutably, in place. Only for contiguous tensors
@@ -340,11 +424,18 @@ impl Tensor {
     /// tensor is not contiguous.
     pub fn update_data<T: Element>(&self, f: impl FnOnce(&mut [T])) -> Result<()> {
         if self.dtype() != T::DTYPE {
-            return Err(Error::DType { op: "update_data", expected: T::DTYPE, got: self.dtype() });
+            return Err(Error::DType {
+                op: "update_data",
+                expected: T::DTYPE,
+                got: self.dtype(),
+            });
         }
         let l = &self.0.layout;
         if !l.is_contiguous() {
-            return Err(Error::invalid("update_data", "the tensor must be contiguous"));
+            return Err(Error::invalid(
+                "update_data",
+                "the tensor must be contiguous",
+            ));
         }
         let mut storage = self.write_storage();
         let data = T::slice_mut(&mut storage).expect("dtype checked above");
@@ -359,11 +450,15 @@ impl Tensor {
     /// [`Error::ShapeMismatch`] or [`Error::DType`] when `src` does not match.
     pub fn copy_from(&self, src: &Tensor) -> Result<()> {
         if src.shape() != self.shape() {
-            return Err(Error::ShapeMismatch { op: "copy_from", lhs: self.shape().clone(), rhs: src.shape().clone() });
+            return Err(Error::ShapeMismatch {
+                op: "copy_from",
+                lhs: self.shape().clone(),
+                rhs: src.shape().clone(),
+            });
         }
         with_any!(self.dtype(), T => {
-            let values = src.to_dtype_untracked(self.dtype())?.contiguous_vec::<T>("copy_from")?;
-            self.update_data::<T>(|d| d.copy_from_slice(&values))
+            let src = src.to_dtype_untracked(self.dtype())?;
+            src.with_contiguous::<T, _>("copy_from", |values| self.update_data::<T>(|d| d.copy_from_slice(values)))?
         })
     }
 }
@@ -374,7 +469,9 @@ pub(crate) fn visit_strided<T: Copy>(data: &[T], l: &Layout, mut f: impl FnMut(T
         return;
     }
     if l.is_contiguous() {
-        data[l.offset()..l.offset() + l.numel()].iter().for_each(|&x| f(x));
+        data[l.offset()..l.offset() + l.numel()]
+            .iter()
+            .for_each(|&x| f(x));
         return;
     }
     let inner = *l.dims().last().unwrap_or(&1);
@@ -414,6 +511,12 @@ pub(crate) fn gather_strided<T: Element>(data: &[T], l: &Layout) -> Vec<T> {
 
 impl std::fmt::Debug for Tensor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Tensor[{}, {:?}, id={}]", self.shape(), self.dtype(), self.0.id.0)
+        write!(
+            f,
+            "Tensor[{}, {:?}, id={}]",
+            self.shape(),
+            self.dtype(),
+            self.0.id.0
+        )
     }
 }

@@ -13,10 +13,20 @@ pub fn tensor(values: &[f64], shape: &[usize]) -> Result<Tensor> {
 /// relative to the expected magnitude). Panics with the first differing element.
 pub fn assert_close(t: &Tensor, expected: &[f64], tol: f64) -> Result<()> {
     let got = t.to_vec::<f64>()?;
-    assert_eq!(got.len(), expected.len(), "element count: got {} ({}), expected {}", got.len(), t.shape(), expected.len());
+    assert_eq!(
+        got.len(),
+        expected.len(),
+        "element count: got {} ({}), expected {}",
+        got.len(),
+        t.shape(),
+        expected.len()
+    );
     for (i, (&g, &e)) in got.iter().zip(expected).enumerate() {
         let ok = (g - e).abs() <= tol * (1.0 + e.abs()) || (g.is_nan() && e.is_nan()) || g == e;
-        assert!(ok, "element {i}: got {g}, expected {e} (tol {tol}); all: {got:?}");
+        assert!(
+            ok,
+            "element {i}: got {g}, expected {e} (tol {tol}); all: {got:?}"
+        );
     }
     Ok(())
 }
@@ -44,7 +54,16 @@ pub struct GradcheckOpts {
 
 impl Default for GradcheckOpts {
     fn default() -> Self {
-        GradcheckOpts { low: -2.0, high: 2.0, eps: 1e-6, atol: 1e-6, rtol: 1e-4, seed: 17, non_contiguous: false, avoid: vec![] }
+        GradcheckOpts {
+            low: -2.0,
+            high: 2.0,
+            eps: 1e-6,
+            atol: 1e-6,
+            rtol: 1e-4,
+            seed: 17,
+            non_contiguous: false,
+            avoid: vec![],
+        }
     }
 }
 
@@ -62,7 +81,11 @@ pub fn gradcheck(shapes: &[&[usize]], f: impl Fn(&[Tensor]) -> Result<Tensor>) -
 /// # Errors
 /// [`Error::GradientCheck`] naming the input, the element and both values at the first
 /// disagreement; any error `f` returns.
-pub fn gradcheck_with(shapes: &[&[usize]], opts: GradcheckOpts, f: impl Fn(&[Tensor]) -> Result<Tensor>) -> Result<()> {
+pub fn gradcheck_with(
+    shapes: &[&[usize]],
+    opts: GradcheckOpts,
+    f: impl Fn(&[Tensor]) -> Result<Tensor>,
+) -> Result<()> {
     let mut rng = Rng::new(opts.seed);
     let values: Vec<Vec<f64>> = shapes
         .iter()
@@ -105,10 +128,16 @@ pub fn gradcheck_with(shapes: &[&[usize]], opts: GradcheckOpts, f: impl Fn(&[Ten
     let projection = Tensor::normal_with(&mut rng, 0.0, 1.0, out.dims(), DType::F64, &Device::Cpu)?;
     let loss = |xs: &[Tensor]| -> Result<f64> {
         let y = f(xs)?;
-        y.to_dtype(DType::F64)?.mul(&projection)?.sum_all()?.to_scalar::<f64>()
+        y.to_dtype(DType::F64)?
+            .mul(&projection)?
+            .sum_all()?
+            .to_scalar::<f64>()
     };
     let grads = if out.tracks_grad() {
-        out.to_dtype(DType::F64)?.mul(&projection)?.sum_all()?.backward()?
+        out.to_dtype(DType::F64)?
+            .mul(&projection)?
+            .sum_all()?
+            .backward()?
     } else {
         crate::Grads::default()
     };
@@ -122,9 +151,15 @@ pub fn gradcheck_with(shapes: &[&[usize]], opts: GradcheckOpts, f: impl Fn(&[Ten
             plus[i][j] += opts.eps;
             let mut minus = values.clone();
             minus[i][j] -= opts.eps;
-            let numeric = no_grad(|| -> Result<f64> { Ok((loss(&build(&plus, false)?)? - loss(&build(&minus, false)?)?) / (2.0 * opts.eps)) })?;
+            let numeric = no_grad(|| -> Result<f64> {
+                Ok(
+                    (loss(&build(&plus, false)?)? - loss(&build(&minus, false)?)?)
+                        / (2.0 * opts.eps),
+                )
+            })?;
             let a = analytic[j];
-            if !((a - numeric).abs() <= opts.atol + opts.rtol * numeric.abs()) {
+            let within = (a - numeric).abs() <= opts.atol + opts.rtol * numeric.abs();
+            if !within {
                 return Err(Error::GradientCheck(format!(
                     "input {i} (shape {:?}) element {j}: autograd gives {a}, finite differences {numeric}",
                     shapes[i]
@@ -144,7 +179,12 @@ mod tests {
     fn wrong_sin(x: &Tensor) -> Result<Tensor> {
         struct WrongBackward;
         impl Backward for WrongBackward {
-            fn backward(&self, inputs: &[Tensor], y: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+            fn backward(
+                &self,
+                inputs: &[Tensor],
+                y: &Tensor,
+                grad: &Tensor,
+            ) -> Result<Vec<Option<Tensor>>> {
                 let _ = &inputs[0];
                 Ok(vec![Some(grad.mul(y)?)])
             }
@@ -163,7 +203,10 @@ mod tests {
 
     #[test]
     fn gradcheck_catches_a_missing_gradient() {
-        let err = gradcheck(&[&[3]], |x| Ok(x[0].detach().exp()?.add(&x[0].mul_scalar(0.0)?)?)).unwrap_err();
+        let err = gradcheck(&[&[3]], |x| {
+            x[0].detach().exp()?.add(&x[0].mul_scalar(0.0)?)
+        })
+        .unwrap_err();
         assert!(matches!(err, Error::GradientCheck(_)));
     }
 }

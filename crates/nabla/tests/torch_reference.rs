@@ -13,33 +13,60 @@ const RTOL: f64 = 1e-5;
 const ATOL: f64 = 1e-5;
 
 fn floats(v: &Value) -> Vec<f64> {
-    v.as_array().expect("array").iter().map(|x| x.as_f64().expect("number")).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_f64().expect("number"))
+        .collect()
 }
 
 fn dims(v: &Value) -> Vec<usize> {
-    v.as_array().expect("array").iter().map(|x| x.as_u64().expect("size") as usize).collect()
+    v.as_array()
+        .expect("array")
+        .iter()
+        .map(|x| x.as_u64().expect("size") as usize)
+        .collect()
 }
 
 fn tensor_of(v: &Value) -> Result<Tensor> {
     let shape = dims(&v["shape"]);
     let data = floats(&v["data"]);
     match v.get("dtype").and_then(Value::as_str) {
-        Some("i64") => Tensor::from_vec(data.iter().map(|&x| x as i64).collect(), &shape, &Device::Cpu),
-        _ => Tensor::from_vec(data.iter().map(|&x| x as f32).collect(), &shape, &Device::Cpu),
+        Some("i64") => Tensor::from_vec(
+            data.iter().map(|&x| x as i64).collect(),
+            &shape,
+            &Device::Cpu,
+        ),
+        _ => Tensor::from_vec(
+            data.iter().map(|&x| x as f32).collect(),
+            &shape,
+            &Device::Cpu,
+        ),
     }
 }
 
 fn p_usize(params: &Value, key: &str) -> usize {
-    params[key].as_u64().unwrap_or_else(|| panic!("param {key}")) as usize
+    params[key]
+        .as_u64()
+        .unwrap_or_else(|| panic!("param {key}")) as usize
 }
 fn p_f64(params: &Value, key: &str) -> f64 {
-    params[key].as_f64().unwrap_or_else(|| panic!("param {key}"))
+    params[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("param {key}"))
 }
 fn p_bool(params: &Value, key: &str) -> bool {
-    params[key].as_bool().unwrap_or_else(|| panic!("param {key}"))
+    params[key]
+        .as_bool()
+        .unwrap_or_else(|| panic!("param {key}"))
 }
 fn p_dims(params: &Value, key: &str) -> Vec<i64> {
-    params[key].as_array().unwrap_or_else(|| panic!("param {key}")).iter().map(|v| v.as_i64().expect("dim")).collect()
+    params[key]
+        .as_array()
+        .unwrap_or_else(|| panic!("param {key}"))
+        .iter()
+        .map(|v| v.as_i64().expect("dim"))
+        .collect()
 }
 fn p_dim(params: &Value) -> i64 {
     params["dim"].as_i64().expect("param dim")
@@ -47,13 +74,21 @@ fn p_dim(params: &Value) -> i64 {
 
 /// Runs one case's op in nabla.
 fn run(op: &str, p: &Value, x: &[Tensor]) -> Result<Tensor> {
-    let conv = || Conv2dConfig { stride: p_usize(p, "stride"), padding: p_usize(p, "padding"), dilation: p_usize(p, "dilation"), groups: p_usize(p, "groups") };
+    let conv = || Conv2dConfig {
+        stride: p_usize(p, "stride"),
+        padding: p_usize(p, "padding"),
+        dilation: p_usize(p, "dilation"),
+        groups: p_usize(p, "groups"),
+    };
     let pool = || Pool2dConfig {
         kernel: p_usize(p, "kernel"),
         stride: p_usize(p, "stride"),
         padding: p_usize(p, "padding"),
         ceil_mode: p_bool(p, "ceil_mode"),
-        count_include_pad: p.get("count_include_pad").and_then(Value::as_bool).unwrap_or(true),
+        count_include_pad: p
+            .get("count_include_pad")
+            .and_then(Value::as_bool)
+            .unwrap_or(true),
     };
     let keep = p.get("keepdim").and_then(Value::as_bool).unwrap_or(false);
     Ok(match op {
@@ -103,7 +138,17 @@ fn run(op: &str, p: &Value, x: &[Tensor]) -> Result<Tensor> {
         "cat" => Tensor::cat(&x.iter().collect::<Vec<_>>(), p_dim(p))?,
         "stack" => Tensor::stack(&x.iter().collect::<Vec<_>>(), p_dim(p))?,
         "pad" => {
-            let pads: Vec<(usize, usize)> = p["pads"].as_array().expect("pads").iter().map(|b| (b[0].as_u64().expect("pad") as usize, b[1].as_u64().expect("pad") as usize)).collect();
+            let pads: Vec<(usize, usize)> = p["pads"]
+                .as_array()
+                .expect("pads")
+                .iter()
+                .map(|b| {
+                    (
+                        b[0].as_u64().expect("pad") as usize,
+                        b[1].as_u64().expect("pad") as usize,
+                    )
+                })
+                .collect();
             x[0].pad(&pads, p_f64(p, "value"))?
         }
         "index_select" => x[0].index_select(p_dim(p), &x[1])?,
@@ -132,7 +177,12 @@ fn run(op: &str, p: &Value, x: &[Tensor]) -> Result<Tensor> {
             let o = dims(&p["output"]);
             x[0].adaptive_avg_pool2d((o[0], o[1]))?
         }
-        "local_response_norm" => x[0].local_response_norm(p_usize(p, "size"), p_f64(p, "alpha"), p_f64(p, "beta"), p_f64(p, "k"))?,
+        "local_response_norm" => x[0].local_response_norm(
+            p_usize(p, "size"),
+            p_f64(p, "alpha"),
+            p_f64(p, "beta"),
+            p_f64(p, "k"),
+        )?,
         "batch_norm_train" => x[0].batch_norm(None, x.get(1), x.get(2), true, p_f64(p, "eps"))?,
         other => panic!("the reference file has an op this test does not know: {other}"),
     })
@@ -141,7 +191,11 @@ fn run(op: &str, p: &Value, x: &[Tensor]) -> Result<Tensor> {
 fn compare(what: &str, got: &Tensor, want: &Value) -> std::result::Result<(), String> {
     let want_shape = dims(&want["shape"]);
     if got.dims() != want_shape.as_slice() {
-        return Err(format!("{what}: shape {:?}, PyTorch {:?}", got.dims(), want_shape));
+        return Err(format!(
+            "{what}: shape {:?}, PyTorch {:?}",
+            got.dims(),
+            want_shape
+        ));
     }
     let g = got.to_vec::<f64>().map_err(|e| e.to_string())?;
     for (i, (a, b)) in g.iter().zip(floats(&want["data"])).enumerate() {
@@ -154,7 +208,10 @@ fn compare(what: &str, got: &Tensor, want: &Value) -> std::result::Result<(), St
 
 #[test]
 fn every_op_matches_pytorch() -> Result<()> {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/torch_reference.json"))?;
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/torch_reference.json"
+    ))?;
     let doc: Value = serde_json::from_str(&text).expect("valid JSON");
     let cases = doc["cases"].as_array().expect("cases");
     let mut failures = Vec::new();
@@ -164,7 +221,13 @@ fn every_op_matches_pytorch() -> Result<()> {
             .as_array()
             .expect("inputs")
             .iter()
-            .map(|i| Ok(if i["requires_grad"].as_bool() == Some(true) { tensor_of(i)?.requires_grad() } else { tensor_of(i)? }))
+            .map(|i| {
+                Ok(if i["requires_grad"].as_bool() == Some(true) {
+                    tensor_of(i)?.requires_grad()
+                } else {
+                    tensor_of(i)?
+                })
+            })
             .collect::<Result<_>>()?;
         let y = match run(case["op"].as_str().expect("op"), &case["params"], &inputs) {
             Ok(y) => y,
@@ -182,7 +245,11 @@ fn every_op_matches_pytorch() -> Result<()> {
         }
         let proj = tensor_of(&case["proj"])?;
         let grads = y.mul(&proj)?.sum_all()?.backward()?;
-        for (k, (input, want)) in inputs.iter().zip(case["grads"].as_array().expect("grads")).enumerate() {
+        for (k, (input, want)) in inputs
+            .iter()
+            .zip(case["grads"].as_array().expect("grads"))
+            .enumerate()
+        {
             if want.is_null() {
                 continue;
             }
@@ -195,7 +262,17 @@ fn every_op_matches_pytorch() -> Result<()> {
             }
         }
     }
-    assert!(failures.is_empty(), "{} of {} cases differ from PyTorch:\n{}", failures.len(), cases.len(), failures.join("\n"));
-    assert!(cases.len() >= 100, "expected the full reference set, found {} cases", cases.len());
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases differ from PyTorch:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
+    assert!(
+        cases.len() >= 100,
+        "expected the full reference set, found {} cases",
+        cases.len()
+    );
     Ok(())
 }

@@ -17,11 +17,13 @@ const CHUNK: usize = 1 << 13;
 pub(crate) fn map<T: Element, U: Element>(x: &[T], f: impl Fn(T) -> U + Sync) -> Vec<U> {
     let mut out = alloc::<U>(x.len());
     if x.len() >= PAR_MIN_LEN {
-        out.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).for_each(|(o, x)| {
-            for (o, &x) in o.iter_mut().zip(x) {
-                *o = f(x);
-            }
-        });
+        out.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(|(o, x)| {
+                for (o, &x) in o.iter_mut().zip(x) {
+                    *o = f(x);
+                }
+            });
     } else {
         for (o, &x) in out.iter_mut().zip(x) {
             *o = f(x);
@@ -31,14 +33,20 @@ pub(crate) fn map<T: Element, U: Element>(x: &[T], f: impl Fn(T) -> U + Sync) ->
 }
 
 /// `out[i] = f(a[i], b[i])` for slices of equal length.
-pub(crate) fn zip_map<T: Element, U: Element>(a: &[T], b: &[T], f: impl Fn(T, T) -> U + Sync) -> Vec<U> {
+pub(crate) fn zip_map<T: Element, U: Element>(
+    a: &[T],
+    b: &[T],
+    f: impl Fn(T, T) -> U + Sync,
+) -> Vec<U> {
     let mut out = alloc::<U>(a.len());
     if a.len() >= PAR_MIN_LEN {
-        out.par_chunks_mut(CHUNK).zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK))).for_each(|(o, (a, b))| {
-            for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
-                *o = f(a, b);
-            }
-        });
+        out.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+            .for_each(|(o, (a, b))| {
+                for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+                    *o = f(a, b);
+                }
+            });
     } else {
         for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
             *o = f(a, b);
@@ -57,7 +65,10 @@ pub(crate) fn coalesce(dims: &[usize], strides: &[&[usize]]) -> (Vec<usize>, Vec
             continue;
         }
         if let Some(&last) = out_dims.last() {
-            let mergeable = strides.iter().zip(&out_strides).all(|(s, os)| *os.last().expect("same length as dims") == s[i] * d);
+            let mergeable = strides
+                .iter()
+                .zip(&out_strides)
+                .all(|(s, os)| *os.last().expect("same length as dims") == s[i] * d);
             if mergeable {
                 let n = out_dims.len();
                 out_dims[n - 1] = last * d;
@@ -101,15 +112,30 @@ pub(crate) fn broadcast_zip<T: Element, U: Element>(
     f: impl Fn(T, T) -> U + Sync,
 ) -> Vec<U> {
     let n = out_shape.numel();
-    if la.is_contiguous() && lb.is_contiguous() && la.shape() == out_shape && lb.shape() == out_shape {
-        return zip_map(&a[la.offset()..la.offset() + n], &b[lb.offset()..lb.offset() + n], f);
+    if la.is_contiguous()
+        && lb.is_contiguous()
+        && la.shape() == out_shape
+        && lb.shape() == out_shape
+    {
+        return zip_map(
+            &a[la.offset()..la.offset() + n],
+            &b[lb.offset()..lb.offset() + n],
+            f,
+        );
     }
-    let ba = la.broadcast_to(out_shape, "broadcast").expect("shapes were checked by the caller");
-    let bb = lb.broadcast_to(out_shape, "broadcast").expect("shapes were checked by the caller");
+    let ba = la
+        .broadcast_to(out_shape, "broadcast")
+        .expect("shapes were checked by the caller");
+    let bb = lb
+        .broadcast_to(out_shape, "broadcast")
+        .expect("shapes were checked by the caller");
     let (dims, strides) = coalesce(out_shape.dims(), &[ba.strides(), bb.strides()]);
     let (sa, sb) = (&strides[0], &strides[1]);
     let inner = *dims.last().expect("coalesce returns at least one dim");
-    let (isa, isb) = (*sa.last().expect("non-empty"), *sb.last().expect("non-empty"));
+    let (isa, isb) = (
+        *sa.last().expect("non-empty"),
+        *sb.last().expect("non-empty"),
+    );
     let mut out = alloc::<U>(n);
     if n == 0 {
         return out;
@@ -122,7 +148,9 @@ pub(crate) fn broadcast_zip<T: Element, U: Element>(
             let ob = row_offset(&dims, sb, bb.offset(), row);
             match (isa, isb) {
                 (1, 1) => {
-                    for ((o, &x), &y) in o.iter_mut().zip(&a[oa..oa + inner]).zip(&b[ob..ob + inner]) {
+                    for ((o, &x), &y) in
+                        o.iter_mut().zip(&a[oa..oa + inner]).zip(&b[ob..ob + inner])
+                    {
                         *o = f(x, y);
                     }
                 }
@@ -148,7 +176,9 @@ pub(crate) fn broadcast_zip<T: Element, U: Element>(
     };
     if n >= PAR_MIN_LEN && rows > 1 {
         let rows_per_chunk = (CHUNK / inner).max(1);
-        out.par_chunks_mut(rows_per_chunk * inner).enumerate().for_each(|(c, chunk)| do_rows(c * rows_per_chunk, chunk));
+        out.par_chunks_mut(rows_per_chunk * inner)
+            .enumerate()
+            .for_each(|(c, chunk)| do_rows(c * rows_per_chunk, chunk));
     } else {
         do_rows(0, &mut out);
     }

@@ -39,7 +39,8 @@ pub(crate) unsafe fn gemm<T: Float>(
         if !accumulate {
             for i in 0..m {
                 // SAFETY: dst covers m rows of n elements at stride dst_rs (caller contract).
-                unsafe { std::slice::from_raw_parts_mut(dst.offset(i as isize * dst_rs), n) }.fill(T::ZERO);
+                unsafe { std::slice::from_raw_parts_mut(dst.offset(i as isize * dst_rs), n) }
+                    .fill(T::ZERO);
             }
         }
         return;

@@ -27,7 +27,11 @@ pub(crate) fn sum_slice<T: Float>(x: &[T]) -> T {
 }
 
 /// `out[i] = f(x[i*r .. (i+1)*r])` for each of the `x.len() / r` rows, in parallel when large.
-pub(crate) fn per_row<T: Float, U: Copy + Send + Sync>(x: &[T], r: usize, f: impl Fn(&[T]) -> U + Sync) -> Vec<U> {
+pub(crate) fn per_row<T: Float, U: Copy + Send + Sync>(
+    x: &[T],
+    r: usize,
+    f: impl Fn(&[T]) -> U + Sync,
+) -> Vec<U> {
     if r == 0 {
         return Vec::new();
     }
@@ -66,7 +70,9 @@ pub(crate) fn sum_cols<T: Float>(x: &[T], m: usize, r: usize) -> Vec<T> {
     };
     if x.len() >= PAR_MIN_LEN && r >= 64 {
         let chunk = r.div_ceil(rayon::current_num_threads().max(1) * 4).max(16);
-        out.par_chunks_mut(chunk).enumerate().for_each(|(c, o)| add_rows(o, c * chunk));
+        out.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(c, o)| add_rows(o, c * chunk));
     } else {
         add_rows(&mut out, 0);
     }
@@ -88,5 +94,8 @@ pub(crate) fn extremum_rows<T: Float>(x: &[T], r: usize, want_max: bool) -> (Vec
         }
         (best.to_f64(), at as i64)
     });
-    (pairs.iter().map(|p| T::from_f64(p.0)).collect(), pairs.iter().map(|p| p.1).collect())
+    (
+        pairs.iter().map(|p| T::from_f64(p.0)).collect(),
+        pairs.iter().map(|p| p.1).collect(),
+    )
 }

@@ -10,7 +10,10 @@ use std::path::Path;
 const MAGIC: &[u8] = b"\x93NUMPY";
 
 fn bad(path: &str, msg: impl Into<String>) -> Error {
-    Error::Format { path: path.to_string(), msg: msg.into() }
+    Error::Format {
+        path: path.to_string(),
+        msg: msg.into(),
+    }
 }
 
 /// The parsed header: element type string, shape.
@@ -22,7 +25,9 @@ struct Header {
 fn parse_header(text: &str, src: &str) -> Result<Header> {
     let get = |key: &str| -> Result<&str> {
         let pat = format!("'{key}':");
-        let at = text.find(&pat).ok_or_else(|| bad(src, format!("header has no '{key}' entry")))?;
+        let at = text
+            .find(&pat)
+            .ok_or_else(|| bad(src, format!("header has no '{key}' entry")))?;
         Ok(text[at + pat.len()..].trim_start())
     };
     let descr_raw = get("descr")?;
@@ -33,7 +38,10 @@ fn parse_header(text: &str, src: &str) -> Result<Header> {
         .to_string();
     let fortran = get("fortran_order")?;
     if fortran.starts_with("True") {
-        return Err(bad(src, "Fortran-order arrays are not supported (save with np.ascontiguousarray)"));
+        return Err(bad(
+            src,
+            "Fortran-order arrays are not supported (save with np.ascontiguousarray)",
+        ));
     }
     if !fortran.starts_with("False") {
         return Err(bad(src, "header 'fortran_order' is neither True nor False"));
@@ -45,7 +53,10 @@ fn parse_header(text: &str, src: &str) -> Result<Header> {
         .ok_or_else(|| bad(src, "header 'shape' is not a tuple"))?;
     let mut shape = Vec::new();
     for part in inner.split(',').map(str::trim).filter(|p| !p.is_empty()) {
-        let d: usize = part.trim_end_matches('L').parse().map_err(|_| bad(src, format!("shape entry '{part}' is not a size")))?;
+        let d: usize = part
+            .trim_end_matches('L')
+            .parse()
+            .map_err(|_| bad(src, format!("shape entry '{part}' is not a size")))?;
         shape.push(d);
     }
     Ok(Header { descr, shape })
@@ -67,14 +78,33 @@ pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Tensor> {
             if bytes.len() < 12 {
                 return Err(bad(src, "truncated header"));
             }
-            (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+            (
+                u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+                12,
+            )
         }
         v => return Err(bad(src, format!("unsupported .npy version {v}"))),
     };
-    let end = start.checked_add(header_len).filter(|&e| e <= bytes.len()).ok_or_else(|| bad(src, format!("header of {header_len} bytes runs past the end of the file ({} bytes)", bytes.len())))?;
-    let text = std::str::from_utf8(&bytes[start..end]).map_err(|_| bad(src, "header is not text"))?;
+    let end = start
+        .checked_add(header_len)
+        .filter(|&e| e <= bytes.len())
+        .ok_or_else(|| {
+            bad(
+                src,
+                format!(
+                    "header of {header_len} bytes runs past the end of the file ({} bytes)",
+                    bytes.len()
+                ),
+            )
+        })?;
+    let text =
+        std::str::from_utf8(&bytes[start..end]).map_err(|_| bad(src, "header is not text"))?;
     let header = parse_header(text, src)?;
-    let numel = header.shape.iter().try_fold(1usize, |a, &d| a.checked_mul(d)).ok_or_else(|| bad(src, "shape is too large"))?;
+    let numel = header
+        .shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d))
+        .ok_or_else(|| bad(src, "shape is too large"))?;
     let data = &bytes[end..];
     let (size, dtype): (usize, DType) = match header.descr.as_str() {
         "<f4" => (4, DType::F32),
@@ -85,21 +115,75 @@ pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Tensor> {
         "|u1" | "|i1" | "|b1" => (1, DType::I64),
         other => return Err(bad(src, format!("unsupported dtype '{other}' (expected <f4, <f8, <i8, <i4, <i2, <u2, |u1, |i1 or |b1)"))),
     };
-    let expected = numel.checked_mul(size).ok_or_else(|| bad(src, "shape is too large"))?;
+    let expected = numel
+        .checked_mul(size)
+        .ok_or_else(|| bad(src, "shape is too large"))?;
     if data.len() != expected {
-        return Err(bad(src, format!("shape {:?} of {} needs {expected} data bytes, found {}", header.shape, header.descr, data.len())));
+        return Err(bad(
+            src,
+            format!(
+                "shape {:?} of {} needs {expected} data bytes, found {}",
+                header.shape,
+                header.descr,
+                data.len()
+            ),
+        ));
     }
     let dev = Device::Cpu;
     let chunks = data.chunks_exact(size);
     match (header.descr.as_str(), dtype) {
-        ("<f4", _) => Tensor::from_vec(chunks.map(|c| f32::from_le_bytes(c.try_into().expect("4-byte chunk"))).collect(), &header.shape, &dev),
-        ("<f8", _) => Tensor::from_vec(chunks.map(|c| f64::from_le_bytes(c.try_into().expect("8-byte chunk"))).collect(), &header.shape, &dev),
-        ("<i8", _) => Tensor::from_vec(chunks.map(|c| i64::from_le_bytes(c.try_into().expect("8-byte chunk"))).collect(), &header.shape, &dev),
-        ("<i4", _) => Tensor::from_vec(chunks.map(|c| i32::from_le_bytes(c.try_into().expect("4-byte chunk")) as i64).collect(), &header.shape, &dev),
-        ("<i2", _) => Tensor::from_vec(chunks.map(|c| i16::from_le_bytes(c.try_into().expect("2-byte chunk")) as i64).collect(), &header.shape, &dev),
-        ("<u2", _) => Tensor::from_vec(chunks.map(|c| u16::from_le_bytes(c.try_into().expect("2-byte chunk")) as i64).collect(), &header.shape, &dev),
-        ("|i1", _) => Tensor::from_vec(data.iter().map(|&b| b as i8 as i64).collect(), &header.shape, &dev),
-        _ => Tensor::from_vec(data.iter().map(|&b| b as i64).collect(), &header.shape, &dev),
+        ("<f4", _) => Tensor::from_vec(
+            chunks
+                .map(|c| f32::from_le_bytes(c.try_into().expect("4-byte chunk")))
+                .collect(),
+            &header.shape,
+            &dev,
+        ),
+        ("<f8", _) => Tensor::from_vec(
+            chunks
+                .map(|c| f64::from_le_bytes(c.try_into().expect("8-byte chunk")))
+                .collect(),
+            &header.shape,
+            &dev,
+        ),
+        ("<i8", _) => Tensor::from_vec(
+            chunks
+                .map(|c| i64::from_le_bytes(c.try_into().expect("8-byte chunk")))
+                .collect(),
+            &header.shape,
+            &dev,
+        ),
+        ("<i4", _) => Tensor::from_vec(
+            chunks
+                .map(|c| i32::from_le_bytes(c.try_into().expect("4-byte chunk")) as i64)
+                .collect(),
+            &header.shape,
+            &dev,
+        ),
+        ("<i2", _) => Tensor::from_vec(
+            chunks
+                .map(|c| i16::from_le_bytes(c.try_into().expect("2-byte chunk")) as i64)
+                .collect(),
+            &header.shape,
+            &dev,
+        ),
+        ("<u2", _) => Tensor::from_vec(
+            chunks
+                .map(|c| u16::from_le_bytes(c.try_into().expect("2-byte chunk")) as i64)
+                .collect(),
+            &header.shape,
+            &dev,
+        ),
+        ("|i1", _) => Tensor::from_vec(
+            data.iter().map(|&b| b as i8 as i64).collect(),
+            &header.shape,
+            &dev,
+        ),
+        _ => Tensor::from_vec(
+            data.iter().map(|&b| b as i64).collect(),
+            &header.shape,
+            &dev,
+        ),
     }
 }
 
@@ -112,7 +196,14 @@ pub fn to_bytes(t: &Tensor) -> Result<Vec<u8>> {
     };
     let shape = match t.rank() {
         1 => format!("({},)", t.dims()[0]),
-        _ => format!("({})", t.dims().iter().map(|d| d.to_string()).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            t.dims()
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
     };
     let mut header = format!("{{'descr': '{descr}', 'fortran_order': False, 'shape': {shape}, }}");
     // Pad with spaces so that the data starts on a 64-byte boundary; end with a newline.
@@ -125,9 +216,18 @@ pub fn to_bytes(t: &Tensor) -> Result<Vec<u8>> {
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
     match t.dtype() {
-        DType::F32 => t.to_vec::<f32>()?.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        DType::F64 => t.to_vec::<f64>()?.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        DType::I64 => t.to_vec::<i64>()?.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        DType::F32 => t
+            .to_vec::<f32>()?
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        DType::F64 => t
+            .to_vec::<f64>()?
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
+        DType::I64 => t
+            .to_vec::<i64>()?
+            .iter()
+            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
     }
     Ok(out)
 }
@@ -205,7 +305,10 @@ mod tests {
         }
         let mut wrong = good.clone();
         wrong[6] = 9;
-        assert!(from_bytes(&wrong, "x").unwrap_err().to_string().contains("version 9"));
+        assert!(from_bytes(&wrong, "x")
+            .unwrap_err()
+            .to_string()
+            .contains("version 9"));
         Ok(())
     }
 }

@@ -10,7 +10,11 @@ impl Tensor {
     /// 0 almost everywhere, so no gradient flows through it (the perceptron learns with its
     /// own rule, not by backpropagation).
     pub fn step(&self) -> Result<Tensor> {
-        map_float!(self, "step", |v: T| if v > T::ZERO { T::ONE } else { T::ZERO })
+        map_float!(self, "step", |v: T| if v > T::ZERO {
+            T::ONE
+        } else {
+            T::ZERO
+        })
     }
 
     /// Logistic sigmoid `1 / (1 + e^-x)`.
@@ -23,30 +27,67 @@ impl Tensor {
             e / (T::ONE + e)
         })?;
         // σ'(x) = σ(x)(1 - σ(x)) = y(1 - y)
-        Ok(y.record(rule("SigmoidBackward", |_, y, g| Ok(vec![Some(zip_float!(g, y, "sigmoid", |g: T, y: T| g * y * (T::ONE - y))?)])), &[self]))
+        Ok(y.record(
+            rule("SigmoidBackward", |_, y, g| {
+                Ok(vec![Some(zip_float!(g, y, "sigmoid", |g: T, y: T| g
+                    * y
+                    * (T::ONE - y))?)])
+            }),
+            &[self],
+        ))
     }
 
     /// Hyperbolic tangent.
     pub fn tanh(&self) -> Result<Tensor> {
         let y = map_float!(self, "tanh", |v: T| v.tanh())?;
         // tanh'(x) = 1 - tanh²(x) = 1 - y²
-        Ok(y.record(rule("TanhBackward", |_, y, g| Ok(vec![Some(zip_float!(g, y, "tanh", |g: T, y: T| g * (T::ONE - y * y))?)])), &[self]))
+        Ok(y.record(
+            rule("TanhBackward", |_, y, g| {
+                Ok(vec![Some(
+                    zip_float!(g, y, "tanh", |g: T, y: T| g * (T::ONE - y * y))?
+                )])
+            }),
+            &[self],
+        ))
     }
 
     /// Rectified linear unit `max(0, x)`.
     pub fn relu(&self) -> Result<Tensor> {
         let y = map_float!(self, "relu", |v: T| if v > T::ZERO { v } else { T::ZERO })?;
         // relu'(x) = 1 for x > 0, else 0 (0 at the kink, as PyTorch). Read from y: y > 0 ⇔ x > 0.
-        Ok(y.record(rule("ReluBackward", |_, y, g| Ok(vec![Some(zip_float!(g, y, "relu", |g: T, y: T| if y > T::ZERO { g } else { T::ZERO })?)])), &[self]))
+        Ok(y.record(
+            rule("ReluBackward", |_, y, g| {
+                Ok(vec![Some(zip_float!(
+                    g,
+                    y,
+                    "relu",
+                    |g: T, y: T| if y > T::ZERO { g } else { T::ZERO }
+                )?)])
+            }),
+            &[self],
+        ))
     }
 
     /// Leaky ReLU: `x` for x > 0, `slope · x` otherwise.
     pub fn leaky_relu(&self, slope: f64) -> Result<Tensor> {
-        let y = map_float!(self, "leaky_relu", |v: T| if v > T::ZERO { v } else { v * T::from_f64(slope) })?;
+        let y = map_float!(self, "leaky_relu", |v: T| if v > T::ZERO {
+            v
+        } else {
+            v * T::from_f64(slope)
+        })?;
         // derivative 1 for x > 0, slope otherwise
         Ok(y.record(
             rule("LeakyReluBackward", move |x, _, g| {
-                Ok(vec![Some(zip_float!(g, &x[0], "leaky_relu", |g: T, x: T| if x > T::ZERO { g } else { g * T::from_f64(slope) })?)])
+                Ok(vec![Some(zip_float!(
+                    g,
+                    &x[0],
+                    "leaky_relu",
+                    |g: T, x: T| if x > T::ZERO {
+                        g
+                    } else {
+                        g * T::from_f64(slope)
+                    }
+                )?)])
             }),
             &[self],
         ))
@@ -54,11 +95,19 @@ impl Tensor {
 
     /// Exponential linear unit: `x` for x > 0, `alpha (e^x - 1)` otherwise.
     pub fn elu(&self, alpha: f64) -> Result<Tensor> {
-        let y = map_float!(self, "elu", |v: T| if v > T::ZERO { v } else { T::from_f64(alpha) * (v.exp() - T::ONE) })?;
+        let y = map_float!(self, "elu", |v: T| if v > T::ZERO {
+            v
+        } else {
+            T::from_f64(alpha) * (v.exp() - T::ONE)
+        })?;
         // derivative 1 for x > 0, alpha·e^x = y + alpha otherwise
         Ok(y.record(
             rule("EluBackward", move |x, y, g| {
-                let d = zip_float!(&x[0], y, "elu", |x: T, y: T| if x > T::ZERO { T::ONE } else { y + T::from_f64(alpha) })?;
+                let d = zip_float!(&x[0], y, "elu", |x: T, y: T| if x > T::ZERO {
+                    T::ONE
+                } else {
+                    y + T::from_f64(alpha)
+                })?;
                 Ok(vec![Some(g.mul(&d)?)])
             }),
             &[self],
@@ -69,13 +118,17 @@ impl Tensor {
     /// default `gelu`).
     pub fn gelu(&self) -> Result<Tensor> {
         const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
-        let y = map_float!(self, "gelu", |v: T| v * T::from_f64(0.5) * (T::ONE + (v * T::from_f64(FRAC_1_SQRT_2)).erf_value()))?;
+        let y = map_float!(self, "gelu", |v: T| v
+            * T::from_f64(0.5)
+            * (T::ONE + (v * T::from_f64(FRAC_1_SQRT_2)).erf_value()))?;
         // gelu'(x) = Φ(x) + x·φ(x), φ(x) = e^(-x²/2)/√(2π)
         Ok(y.record(
             rule("GeluBackward", |x, _, g| {
                 let d = map_float!(&x[0], "gelu", |v: T| {
-                    let cdf = T::from_f64(0.5) * (T::ONE + (v * T::from_f64(FRAC_1_SQRT_2)).erf_value());
-                    let pdf = (-(v * v) * T::from_f64(0.5)).exp() * T::from_f64(0.398_942_280_401_432_7);
+                    let cdf =
+                        T::from_f64(0.5) * (T::ONE + (v * T::from_f64(FRAC_1_SQRT_2)).erf_value());
+                    let pdf =
+                        (-(v * v) * T::from_f64(0.5)).exp() * T::from_f64(0.398_942_280_401_432_7);
                     cdf + v * pdf
                 })?;
                 Ok(vec![Some(g.mul(&d)?)])
@@ -86,9 +139,18 @@ impl Tensor {
 
     /// Softplus `ln(1 + e^x)`, a smooth ReLU (linear above x = 20, as PyTorch's threshold).
     pub fn softplus(&self) -> Result<Tensor> {
-        let y = map_float!(self, "softplus", |v: T| if v > T::from_f64(20.0) { v } else { v.exp().ln_1p() })?;
+        let y = map_float!(self, "softplus", |v: T| if v > T::from_f64(20.0) {
+            v
+        } else {
+            v.exp().ln_1p()
+        })?;
         // softplus'(x) = σ(x)
-        Ok(y.record(rule("SoftplusBackward", |x, _, g| Ok(vec![Some(g.mul(&x[0].detach().sigmoid()?)?)])), &[self]))
+        Ok(y.record(
+            rule("SoftplusBackward", |x, _, g| {
+                Ok(vec![Some(g.mul(&x[0].detach().sigmoid()?)?)])
+            }),
+            &[self],
+        ))
     }
 
     /// Gaussian bump `exp(-x² / σ²)`, the course's radial activation.
@@ -97,14 +159,19 @@ impl Tensor {
     /// [`Error::InvalidArgument`] when `sigma` is not positive.
     pub fn gaussian(&self, sigma: f64) -> Result<Tensor> {
         if sigma.is_nan() || sigma <= 0.0 {
-            return Err(Error::invalid("gaussian", format!("sigma must be positive, got {sigma}")));
+            return Err(Error::invalid(
+                "gaussian",
+                format!("sigma must be positive, got {sigma}"),
+            ));
         }
         let inv = 1.0 / (sigma * sigma);
         let y = map_float!(self, "gaussian", |v: T| (-(v * v) * T::from_f64(inv)).exp())?;
         // d/dx exp(-x²/σ²) = -2x/σ² · y
         Ok(y.record(
             rule("GaussianBackward", move |x, y, g| {
-                let d = zip_float!(&x[0], y, "gaussian", |x: T, y: T| T::from_f64(-2.0 * inv) * x * y)?;
+                let d = zip_float!(&x[0], y, "gaussian", |x: T, y: T| T::from_f64(-2.0 * inv)
+                    * x
+                    * y)?;
                 Ok(vec![Some(g.mul(&d)?)])
             }),
             &[self],
@@ -132,9 +199,21 @@ mod tests {
         assert_close(&x.leaky_relu(0.1)?, &[-0.2, 0.0, 1.0], 1e-12)?;
         assert_close(&x.elu(1.0)?, &[-0.864_664_717, 0.0, 1.0], 1e-8)?;
         // torch.nn.functional.gelu(torch.tensor([-2., 0., 1.], dtype=torch.float64))
-        assert_close(&x.gelu()?, &[-0.045_500_263_896_358_4, 0.0, 0.841_344_746_068_542_9], 1e-12)?;
-        assert_close(&x.softplus()?, &[0.126_928_011, std::f64::consts::LN_2, 1.313_261_687], 1e-8)?;
-        assert_close(&x.gaussian(1.0)?, &[(-4f64).exp(), 1.0, (-1f64).exp()], 1e-12)?;
+        assert_close(
+            &x.gelu()?,
+            &[-0.045_500_263_896_358_4, 0.0, 0.841_344_746_068_542_9],
+            1e-12,
+        )?;
+        assert_close(
+            &x.softplus()?,
+            &[0.126_928_011, std::f64::consts::LN_2, 1.313_261_687],
+            1e-8,
+        )?;
+        assert_close(
+            &x.gaussian(1.0)?,
+            &[(-4f64).exp(), 1.0, (-1f64).exp()],
+            1e-12,
+        )?;
         // sigmoid does not overflow for large negative inputs
         assert_close(&tensor(&[-800.0], &[1])?.sigmoid()?, &[0.0], 0.0)
     }
@@ -148,7 +227,10 @@ mod tests {
 
     #[test]
     fn activation_gradients_match_finite_differences() -> Result<()> {
-        let off_kink = GradcheckOpts { avoid: vec![0.0], ..Default::default() };
+        let off_kink = GradcheckOpts {
+            avoid: vec![0.0],
+            ..Default::default()
+        };
         gradcheck(&[&[3, 4]], |x| x[0].sigmoid())?;
         gradcheck(&[&[3, 4]], |x| x[0].tanh())?;
         gradcheck_with(&[&[3, 4]], off_kink.clone(), |x| x[0].relu())?;

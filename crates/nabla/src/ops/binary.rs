@@ -9,7 +9,11 @@ use crate::{Error, Result, Shape, Tensor};
 /// Checks that two tensors can be combined element-wise and returns the broadcast shape.
 pub(crate) fn check_binary(a: &Tensor, b: &Tensor, op: &'static str) -> Result<Shape> {
     if a.dtype() != b.dtype() {
-        return Err(Error::DType { op, expected: a.dtype(), got: b.dtype() });
+        return Err(Error::DType {
+            op,
+            expected: a.dtype(),
+            got: b.dtype(),
+        });
     }
     broadcast_shape(a.shape(), b.shape(), op)
 }
@@ -21,13 +25,23 @@ impl Tensor {
     /// [`Error::Broadcast`] when the shapes do not broadcast; [`Error::DType`] when dtypes differ.
     pub fn add(&self, rhs: &Tensor) -> Result<Tensor> {
         let y = zip_float!(self, rhs, "add", |a: T, b: T| a + b)?;
-        Ok(y.record(rule("AddBackward", |_, _, g| Ok(vec![Some(g.clone()), Some(g.clone())])), &[self, rhs]))
+        Ok(y.record(
+            rule("AddBackward", |_, _, g| {
+                Ok(vec![Some(g.clone()), Some(g.clone())])
+            }),
+            &[self, rhs],
+        ))
     }
 
     /// `a - b` with broadcasting.
     pub fn sub(&self, rhs: &Tensor) -> Result<Tensor> {
         let y = zip_float!(self, rhs, "sub", |a: T, b: T| a - b)?;
-        Ok(y.record(rule("SubBackward", |_, _, g| Ok(vec![Some(g.clone()), Some(g.neg()?)])), &[self, rhs]))
+        Ok(y.record(
+            rule("SubBackward", |_, _, g| {
+                Ok(vec![Some(g.clone()), Some(g.neg()?)])
+            }),
+            &[self, rhs],
+        ))
     }
 
     /// `a · b` element-wise with broadcasting.
@@ -36,8 +50,16 @@ impl Tensor {
         // ∂(ab)/∂a = b, ∂(ab)/∂b = a
         Ok(y.record(
             rule("MulBackward", |x, _, g| {
-                let da = if x[0].tracks_grad() { Some(g.mul(&x[1])?) } else { None };
-                let db = if x[1].tracks_grad() { Some(g.mul(&x[0])?) } else { None };
+                let da = if x[0].tracks_grad() {
+                    Some(g.mul(&x[1])?)
+                } else {
+                    None
+                };
+                let db = if x[1].tracks_grad() {
+                    Some(g.mul(&x[0])?)
+                } else {
+                    None
+                };
                 Ok(vec![da, db])
             }),
             &[self, rhs],
@@ -50,8 +72,16 @@ impl Tensor {
         // ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = -a/b² = -y/b
         Ok(y.record(
             rule("DivBackward", |x, y, g| {
-                let da = if x[0].tracks_grad() { Some(g.div(&x[1])?) } else { None };
-                let db = if x[1].tracks_grad() { Some(g.mul(y)?.div(&x[1])?.neg()?) } else { None };
+                let da = if x[0].tracks_grad() {
+                    Some(g.div(&x[1])?)
+                } else {
+                    None
+                };
+                let db = if x[1].tracks_grad() {
+                    Some(g.mul(y)?.div(&x[1])?.neg()?)
+                } else {
+                    None
+                };
                 Ok(vec![da, db])
             }),
             &[self, rhs],
@@ -65,11 +95,19 @@ impl Tensor {
         Ok(y.record(
             rule("PowBackward", |x, y, g| {
                 let da = if x[0].tracks_grad() {
-                    Some(g.mul(&x[1])?.mul(&zip_float!(&x[0], &x[1], "pow", |a: T, b: T| a.powf(b - T::ONE))?)?)
+                    Some(
+                        g.mul(&x[1])?.mul(
+                            &zip_float!(&x[0], &x[1], "pow", |a: T, b: T| a.powf(b - T::ONE))?
+                        )?,
+                    )
                 } else {
                     None
                 };
-                let db = if x[1].tracks_grad() { Some(g.mul(y)?.mul(&x[0].log()?)?) } else { None };
+                let db = if x[1].tracks_grad() {
+                    Some(g.mul(y)?.mul(&x[0].log()?)?)
+                } else {
+                    None
+                };
                 Ok(vec![da, db])
             }),
             &[self, rhs],
@@ -94,21 +132,28 @@ impl Tensor {
             zip_float!(self, rhs, "minimum", |a: T, b: T| a.min(b))?
         };
         Ok(y.record(
-            rule(if max { "MaximumBackward" } else { "MinimumBackward" }, move |x, _, g| {
-                // share_a = 1 where a wins, 0.5 on ties, 0 where b wins.
-                let share_a = zip_float!(&x[0], &x[1], "maximum", |a: T, b: T| {
-                    let a_wins = if max { a > b } else { a < b };
-                    if a_wins {
-                        T::ONE
-                    } else if a == b {
-                        T::from_f64(0.5)
-                    } else {
-                        T::ZERO
-                    }
-                })?;
-                let share_b = map_float!(&share_a, "maximum", |s: T| T::ONE - s)?;
-                Ok(vec![Some(g.mul(&share_a)?), Some(g.mul(&share_b)?)])
-            }),
+            rule(
+                if max {
+                    "MaximumBackward"
+                } else {
+                    "MinimumBackward"
+                },
+                move |x, _, g| {
+                    // share_a = 1 where a wins, 0.5 on ties, 0 where b wins.
+                    let share_a = zip_float!(&x[0], &x[1], "maximum", |a: T, b: T| {
+                        let a_wins = if max { a > b } else { a < b };
+                        if a_wins {
+                            T::ONE
+                        } else if a == b {
+                            T::from_f64(0.5)
+                        } else {
+                            T::ZERO
+                        }
+                    })?;
+                    let share_b = map_float!(&share_a, "maximum", |s: T| T::ONE - s)?;
+                    Ok(vec![Some(g.mul(&share_a)?), Some(g.mul(&share_b)?)])
+                },
+            ),
             &[self, rhs],
         ))
     }
@@ -147,7 +192,11 @@ mod tests {
         let a = tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3])?;
         let s = a.t()?.sub(&a.t()?.mul_scalar(2.0)?)?;
         assert_close(&s, &[-1.0, -4.0, -2.0, -5.0, -3.0, -6.0], 0.0)?;
-        assert_close(&a.div(&tensor(&[2.0], &[1])?)?, &[0.5, 1.0, 1.5, 2.0, 2.5, 3.0], 0.0)
+        assert_close(
+            &a.div(&tensor(&[2.0], &[1])?)?,
+            &[0.5, 1.0, 1.5, 2.0, 2.5, 3.0],
+            0.0,
+        )
     }
 
     #[test]
@@ -173,7 +222,11 @@ mod tests {
         gradcheck(&[&[2, 3, 4], &[3, 1]], |x| x[0].add(&x[1]))?;
         gradcheck(&[&[2, 3, 4], &[4]], |x| x[0].sub(&x[1]))?;
         gradcheck(&[&[3, 1], &[1, 4]], |x| x[0].mul(&x[1]))?;
-        let pos = GradcheckOpts { low: 0.5, high: 2.0, ..Default::default() };
+        let pos = GradcheckOpts {
+            low: 0.5,
+            high: 2.0,
+            ..Default::default()
+        };
         gradcheck_with(&[&[3, 4], &[4]], pos.clone(), |x| x[0].div(&x[1]))?;
         gradcheck_with(&[&[3, 4], &[3, 4]], pos, |x| x[0].pow(&x[1]))?;
         gradcheck(&[&[3, 4], &[3, 4]], |x| x[0].maximum(&x[1]))?;
@@ -182,7 +235,10 @@ mod tests {
 
     #[test]
     fn gradients_flow_through_non_contiguous_inputs() -> Result<()> {
-        let opts = GradcheckOpts { non_contiguous: true, ..Default::default() };
+        let opts = GradcheckOpts {
+            non_contiguous: true,
+            ..Default::default()
+        };
         gradcheck_with(&[&[3, 4], &[3, 4]], opts, |x| x[0].mul(&x[1])?.add(&x[0]))
     }
 }

@@ -40,21 +40,38 @@ impl Tensor {
     pub fn where_cond(cond: &Tensor, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
         let dtype = on_true.dtype();
         if on_false.dtype() != dtype {
-            return Err(Error::DType { op: "where_cond", expected: dtype, got: on_false.dtype() });
+            return Err(Error::DType {
+                op: "where_cond",
+                expected: dtype,
+                got: on_false.dtype(),
+            });
         }
-        let shape = broadcast_shape(&broadcast_shape(cond.shape(), on_true.shape(), "where_cond")?, on_false.shape(), "where_cond")?;
+        let shape = broadcast_shape(
+            &broadcast_shape(cond.shape(), on_true.shape(), "where_cond")?,
+            on_false.shape(),
+            "where_cond",
+        )?;
         let mask = cond.to_dtype_untracked(dtype)?.broadcast_to(shape.dims())?;
         let y = with_float!(dtype, "where_cond", T => {
             let m = mask.contiguous_vec::<T>("where_cond")?;
             let a = on_true.detach().broadcast_to(shape.dims())?.contiguous_vec::<T>("where_cond")?;
             let b = on_false.detach().broadcast_to(shape.dims())?.contiguous_vec::<T>("where_cond")?;
             let v: Vec<T> = m.iter().zip(a.iter().zip(&b)).map(|(&m, (&a, &b))| if m != T::ZERO { a } else { b }).collect();
+            [m, a, b].into_iter().for_each(crate::storage::recycle);
             Tensor::from_data(v, shape)
         });
         Ok(y.record(
             rule("WhereBackward", move |_, _, g| {
-                let ga = zip_float!(g, &mask, "where_cond", |g: T, m: T| if m != T::ZERO { g } else { T::ZERO })?;
-                let gb = zip_float!(g, &mask, "where_cond", |g: T, m: T| if m != T::ZERO { T::ZERO } else { g })?;
+                let ga = zip_float!(g, &mask, "where_cond", |g: T, m: T| if m != T::ZERO {
+                    g
+                } else {
+                    T::ZERO
+                })?;
+                let gb = zip_float!(g, &mask, "where_cond", |g: T, m: T| if m != T::ZERO {
+                    T::ZERO
+                } else {
+                    g
+                })?;
                 Ok(vec![Some(ga), Some(gb)])
             }),
             &[on_true, on_false],
@@ -90,6 +107,8 @@ mod tests {
         assert_close(g.get(&a).unwrap(), &[1.0, 0.0, 1.0], 0.0)?;
         assert_close(g.get(&b).unwrap(), &[1.0], 0.0)?;
         let c = tensor(&[1.0, 0.0, 0.0, 1.0], &[2, 2])?;
-        gradcheck(&[&[2, 2], &[2, 1]], |x| Tensor::where_cond(&c, &x[0], &x[1]))
+        gradcheck(&[&[2, 2], &[2, 1]], |x| {
+            Tensor::where_cond(&c, &x[0], &x[1])
+        })
     }
 }

@@ -36,7 +36,10 @@ impl Tensor {
 
 fn check_p(p: f64) -> Result<()> {
     if !(0.0..=1.0).contains(&p) {
-        return Err(Error::invalid("dropout", format!("probability must be in [0, 1], got {p}")));
+        return Err(Error::invalid(
+            "dropout",
+            format!("probability must be in [0, 1], got {p}"),
+        ));
     }
     Ok(())
 }
@@ -64,7 +67,10 @@ mod tests {
         let x = tensor(&[1.0, 2.0], &[2])?;
         assert_eq!(x.dropout(0.5, false)?.to_vec::<f64>()?, vec![1.0, 2.0]);
         assert!(x.dropout(1.5, true).is_err());
-        assert_eq!(x.dropout_with(&mut Rng::new(0), 1.0)?.to_vec::<f64>()?, vec![0.0, 0.0]);
+        assert_eq!(
+            x.dropout_with(&mut Rng::new(0), 1.0)?.to_vec::<f64>()?,
+            vec![0.0, 0.0]
+        );
         Ok(())
     }
 

@@ -12,11 +12,16 @@ impl Tensor {
     /// index outside the vocabulary.
     pub fn embedding(&self, indices: &Tensor) -> Result<Tensor> {
         if self.rank() != 2 {
-            return Err(Error::UnexpectedShape { op: "embedding", expected: "a weight of shape [vocab, dim]".into(), got: self.shape().clone() });
+            return Err(Error::UnexpectedShape {
+                op: "embedding",
+                expected: "a weight of shape [vocab, dim]".into(),
+                got: self.shape().clone(),
+            });
         }
         let mut out_dims = indices.dims().to_vec();
         out_dims.push(self.dims()[1]);
-        self.index_select(0, &indices.reshape(&[indices.numel()])?)?.reshape(&out_dims)
+        self.index_select(0, &indices.reshape(&[indices.numel()])?)?
+            .reshape(&out_dims)
     }
 }
 
@@ -34,7 +39,9 @@ mod tests {
         assert_close(&e, &[20.0, 21.0, 0.0, 1.0, 20.0, 21.0, 10.0, 11.0], 0.0)?;
         let g = e.sum_all()?.backward()?;
         assert_close(g.get(&w).unwrap(), &[1.0, 1.0, 1.0, 1.0, 2.0, 2.0], 0.0)?;
-        assert!(w.embedding(&Tensor::from_slice(&[3i64], &[1], &Device::Cpu)?).is_err());
+        assert!(w
+            .embedding(&Tensor::from_slice(&[3i64], &[1], &Device::Cpu)?)
+            .is_err());
         gradcheck(&[&[4, 3]], |x| x[0].embedding(&idx))
     }
 }

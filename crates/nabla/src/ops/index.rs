@@ -15,7 +15,11 @@ impl Tensor {
         raw.iter()
             .map(|&v| {
                 if v.fract() != 0.0 || v < 0.0 || v >= size as f64 {
-                    Err(Error::IndexOutOfRange { op, index: v as i64, size })
+                    Err(Error::IndexOutOfRange {
+                        op,
+                        index: v as i64,
+                        size,
+                    })
                 } else {
                     Ok(v as usize)
                 }
@@ -30,7 +34,11 @@ impl Tensor {
     pub fn index_select<D: Dim>(&self, dim: D, indices: &Tensor) -> Result<Tensor> {
         let d = dim.resolve(self.rank(), "index_select")?;
         if indices.rank() != 1 {
-            return Err(Error::UnexpectedShape { op: "index_select", expected: "1-D indices".into(), got: indices.shape().clone() });
+            return Err(Error::UnexpectedShape {
+                op: "index_select",
+                expected: "1-D indices".into(),
+                got: indices.shape().clone(),
+            });
         }
         let idx = indices.to_indices(self.dims()[d], "index_select")?;
         let (outer, size, inner) = split_at_dim(self.dims(), d);
@@ -88,7 +96,9 @@ impl Tensor {
         let index = index.clone();
         // ∂out/∂self scatters the gradient back to the gathered positions.
         Ok(y.record(
-            rule("GatherBackward", move |x, _, g| Ok(vec![Some(x[0].zeros_like().scatter_add(d, &index, g)?)])),
+            rule("GatherBackward", move |x, _, g| {
+                Ok(vec![Some(x[0].zeros_like().scatter_add(d, &index, g)?)])
+            }),
             &[self],
         ))
     }
@@ -99,10 +109,18 @@ impl Tensor {
     pub fn scatter_add<D: Dim>(&self, dim: D, index: &Tensor, src: &Tensor) -> Result<Tensor> {
         let d = dim.resolve(self.rank(), "scatter_add")?;
         if index.shape() != src.shape() {
-            return Err(Error::ShapeMismatch { op: "scatter_add", lhs: index.shape().clone(), rhs: src.shape().clone() });
+            return Err(Error::ShapeMismatch {
+                op: "scatter_add",
+                lhs: index.shape().clone(),
+                rhs: src.shape().clone(),
+            });
         }
         if src.dtype() != self.dtype() {
-            return Err(Error::DType { op: "scatter_add", expected: self.dtype(), got: src.dtype() });
+            return Err(Error::DType {
+                op: "scatter_add",
+                expected: self.dtype(),
+                got: src.dtype(),
+            });
         }
         let positions = scatter_positions(self.shape(), d, index, "scatter_add")?;
         let y = with_float!(self.dtype(), "scatter_add", T => {
@@ -116,7 +134,9 @@ impl Tensor {
         });
         let index = index.clone();
         Ok(y.record(
-            rule("ScatterAddBackward", move |_, _, g| Ok(vec![Some(g.clone()), Some(g.gather(d, &index)?)])),
+            rule("ScatterAddBackward", move |_, _, g| {
+                Ok(vec![Some(g.clone()), Some(g.gather(d, &index)?)])
+            }),
             &[self, src],
         ))
     }
@@ -124,17 +144,36 @@ impl Tensor {
 
 /// (product of dims before `d`, size of `d`, product of dims after `d`).
 pub(crate) fn split_at_dim(dims: &[usize], d: usize) -> (usize, usize, usize) {
-    (dims[..d].iter().product(), dims[d], dims[d + 1..].iter().product())
+    (
+        dims[..d].iter().product(),
+        dims[d],
+        dims[d + 1..].iter().product(),
+    )
 }
 
 /// For each element of `index` (row-major), the flat position in a contiguous tensor of
 /// `shape` it addresses along `dim`.
-fn scatter_positions(shape: &Shape, dim: usize, index: &Tensor, op: &'static str) -> Result<Vec<usize>> {
+fn scatter_positions(
+    shape: &Shape,
+    dim: usize,
+    index: &Tensor,
+    op: &'static str,
+) -> Result<Vec<usize>> {
     let dims = shape.dims();
-    if index.rank() != dims.len() || index.dims().iter().zip(dims).enumerate().any(|(i, (&a, &b))| i != dim && a > b) {
+    if index.rank() != dims.len()
+        || index
+            .dims()
+            .iter()
+            .zip(dims)
+            .enumerate()
+            .any(|(i, (&a, &b))| i != dim && a > b)
+    {
         return Err(Error::UnexpectedShape {
             op,
-            expected: format!("an index of rank {} no larger than {shape} outside dim {dim}", dims.len()),
+            expected: format!(
+                "an index of rank {} no larger than {shape} outside dim {dim}",
+                dims.len()
+            ),
             got: index.shape().clone(),
         });
     }
@@ -160,7 +199,6 @@ fn scatter_positions(shape: &Shape, dim: usize, index: &Tensor, op: &'static str
     Ok(out)
 }
 
-
 #[cfg(test)]
 mod tests {
     use crate::testing::{assert_close, gradcheck, tensor};
@@ -173,27 +211,50 @@ mod tests {
     #[test]
     fn index_select_gather_scatter_add_match_pytorch_semantics() -> Result<()> {
         let x = tensor(&[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[3, 2])?;
-        assert_close(&x.index_select(0, &idx(&[2, 0, 2], &[3]))?, &[5.0, 6.0, 1.0, 2.0, 5.0, 6.0], 0.0)?;
+        assert_close(
+            &x.index_select(0, &idx(&[2, 0, 2], &[3]))?,
+            &[5.0, 6.0, 1.0, 2.0, 5.0, 6.0],
+            0.0,
+        )?;
         assert_close(&x.index_select(1, &idx(&[1], &[1]))?, &[2.0, 4.0, 6.0], 0.0)?;
         // torch.gather(x, 1, [[1],[0],[1]]) = [[2],[3],[6]]
-        assert_close(&x.gather(1, &idx(&[1, 0, 1], &[3, 1]))?, &[2.0, 3.0, 6.0], 0.0)?;
+        assert_close(
+            &x.gather(1, &idx(&[1, 0, 1], &[3, 1]))?,
+            &[2.0, 3.0, 6.0],
+            0.0,
+        )?;
         // zeros(2,3).scatter_add(1, [[0,2,2]], [[1,2,3]]) = [[1,0,5],[0,0,0]]
         let z = tensor(&[0.0; 6], &[2, 3])?;
-        let s = z.scatter_add(1, &idx(&[0, 2, 2], &[1, 3]), &tensor(&[1.0, 2.0, 3.0], &[1, 3])?)?;
+        let s = z.scatter_add(
+            1,
+            &idx(&[0, 2, 2], &[1, 3]),
+            &tensor(&[1.0, 2.0, 3.0], &[1, 3])?,
+        )?;
         assert_close(&s, &[1.0, 0.0, 5.0, 0.0, 0.0, 0.0], 0.0)
     }
 
     #[test]
     fn out_of_range_indices_are_errors() {
         let x = tensor(&[1.0, 2.0], &[2]).unwrap();
-        assert!(matches!(x.index_select(0, &idx(&[2], &[1])), Err(Error::IndexOutOfRange { index: 2, size: 2, .. })));
+        assert!(matches!(
+            x.index_select(0, &idx(&[2], &[1])),
+            Err(Error::IndexOutOfRange {
+                index: 2,
+                size: 2,
+                ..
+            })
+        ));
         assert!(x.gather(0, &idx(&[-1], &[1])).is_err());
     }
 
     #[test]
     fn index_gradients_match_finite_differences() -> Result<()> {
         gradcheck(&[&[4, 3]], |x| x[0].index_select(0, &idx(&[3, 0, 3], &[3])))?;
-        gradcheck(&[&[3, 4]], |x| x[0].gather(1, &idx(&[0, 3, 1, 1, 2, 2], &[3, 2])))?;
-        gradcheck(&[&[3, 4], &[3, 2]], |x| x[0].scatter_add(1, &idx(&[0, 3, 1, 1, 2, 2], &[3, 2]), &x[1]))
+        gradcheck(&[&[3, 4]], |x| {
+            x[0].gather(1, &idx(&[0, 3, 1, 1, 2, 2], &[3, 2]))
+        })?;
+        gradcheck(&[&[3, 4], &[3, 2]], |x| {
+            x[0].scatter_add(1, &idx(&[0, 3, 1, 1, 2, 2], &[3, 2]), &x[1])
+        })
     }
 }

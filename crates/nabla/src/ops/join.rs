@@ -14,16 +14,26 @@ pub(crate) fn copy_into<T: Element>(dst: &mut [T], ld: &Layout, src: &[T], ls: &
     }
     let dims = ld.dims();
     let inner = *dims.last().unwrap_or(&1);
-    let (sd, ss) = (*ld.strides().last().unwrap_or(&1), *ls.strides().last().unwrap_or(&1));
-    for_each_row2(dims, ld.strides(), ld.offset(), ls.strides(), ls.offset(), |_, od, os| {
-        if sd == 1 && ss == 1 {
-            dst[od..od + inner].copy_from_slice(&src[os..os + inner]);
-        } else {
-            for j in 0..inner {
-                dst[od + j * sd] = src[os + j * ss];
+    let (sd, ss) = (
+        *ld.strides().last().unwrap_or(&1),
+        *ls.strides().last().unwrap_or(&1),
+    );
+    for_each_row2(
+        dims,
+        ld.strides(),
+        ld.offset(),
+        ls.strides(),
+        ls.offset(),
+        |_, od, os| {
+            if sd == 1 && ss == 1 {
+                dst[od..od + inner].copy_from_slice(&src[os..os + inner]);
+            } else {
+                for j in 0..inner {
+                    dst[od + j * sd] = src[os + j * ss];
+                }
             }
-        }
-    });
+        },
+    );
 }
 
 impl Tensor {
@@ -33,17 +43,28 @@ impl Tensor {
     /// [`Error::InvalidArgument`] for an empty list; [`Error::ShapeMismatch`] or
     /// [`Error::DType`] when the tensors do not fit together.
     pub fn cat<D: Dim>(tensors: &[&Tensor], dim: D) -> Result<Tensor> {
-        let first = tensors.first().ok_or_else(|| Error::invalid("cat", "needs at least one tensor"))?;
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::invalid("cat", "needs at least one tensor"))?;
         let d = dim.resolve(first.rank(), "cat")?;
         let mut out_dims = first.dims().to_vec();
         out_dims[d] = 0;
         for t in tensors {
             if t.dtype() != first.dtype() {
-                return Err(Error::DType { op: "cat", expected: first.dtype(), got: t.dtype() });
+                return Err(Error::DType {
+                    op: "cat",
+                    expected: first.dtype(),
+                    got: t.dtype(),
+                });
             }
-            let same_rest = t.rank() == first.rank() && (0..t.rank()).all(|i| i == d || t.dims()[i] == first.dims()[i]);
+            let same_rest = t.rank() == first.rank()
+                && (0..t.rank()).all(|i| i == d || t.dims()[i] == first.dims()[i]);
             if !same_rest {
-                return Err(Error::ShapeMismatch { op: "cat", lhs: first.shape().clone(), rhs: t.shape().clone() });
+                return Err(Error::ShapeMismatch {
+                    op: "cat",
+                    lhs: first.shape().clone(),
+                    rhs: t.shape().clone(),
+                });
             }
             out_dims[d] += t.dims()[d];
         }
@@ -78,14 +99,23 @@ impl Tensor {
 
     /// Stacks tensors of one shape along a new dim `dim`.
     pub fn stack<D: Dim>(tensors: &[&Tensor], dim: D) -> Result<Tensor> {
-        let first = tensors.first().ok_or_else(|| Error::invalid("stack", "needs at least one tensor"))?;
+        let first = tensors
+            .first()
+            .ok_or_else(|| Error::invalid("stack", "needs at least one tensor"))?;
         let d = dim.resolve(first.rank() + 1, "stack")?;
         for t in tensors {
             if t.shape() != first.shape() {
-                return Err(Error::ShapeMismatch { op: "stack", lhs: first.shape().clone(), rhs: t.shape().clone() });
+                return Err(Error::ShapeMismatch {
+                    op: "stack",
+                    lhs: first.shape().clone(),
+                    rhs: t.shape().clone(),
+                });
             }
         }
-        let expanded: Vec<Tensor> = tensors.iter().map(|t| t.unsqueeze(d)).collect::<Result<_>>()?;
+        let expanded: Vec<Tensor> = tensors
+            .iter()
+            .map(|t| t.unsqueeze(d))
+            .collect::<Result<_>>()?;
         Tensor::cat(&expanded.iter().collect::<Vec<_>>(), d)
     }
 
@@ -94,7 +124,13 @@ impl Tensor {
     pub fn split<D: Dim>(&self, sizes: &[usize], dim: D) -> Result<Vec<Tensor>> {
         let d = dim.resolve(self.rank(), "split")?;
         if sizes.iter().sum::<usize>() != self.dims()[d] {
-            return Err(Error::invalid("split", format!("sizes {sizes:?} do not add up to dim {d} of {}", self.shape())));
+            return Err(Error::invalid(
+                "split",
+                format!(
+                    "sizes {sizes:?} do not add up to dim {d} of {}",
+                    self.shape()
+                ),
+            ));
         }
         let mut start = 0;
         let mut out = Vec::with_capacity(sizes.len());
@@ -109,7 +145,10 @@ impl Tensor {
     pub fn chunk<D: Dim>(&self, n: usize, dim: D) -> Result<Vec<Tensor>> {
         let d = dim.resolve(self.rank(), "chunk")?;
         if n == 0 {
-            return Err(Error::invalid("chunk", "the number of chunks must be at least 1"));
+            return Err(Error::invalid(
+                "chunk",
+                "the number of chunks must be at least 1",
+            ));
         }
         let size = self.dims()[d];
         let step = size.div_ceil(n).max(1);
@@ -131,7 +170,10 @@ impl Tensor {
     pub fn pad(&self, pads: &[(usize, usize)], value: f64) -> Result<Tensor> {
         let rank = self.rank();
         if pads.len() > rank {
-            return Err(Error::invalid("pad", format!("{} pads given for a tensor of rank {rank}", pads.len())));
+            return Err(Error::invalid(
+                "pad",
+                format!("{} pads given for a tensor of rank {rank}", pads.len()),
+            ));
         }
         let first = rank - pads.len();
         let mut out_dims = self.dims().to_vec();
@@ -181,22 +223,37 @@ mod tests {
     fn cat_stack_split_chunk() -> Result<()> {
         let a = tensor(&[1.0, 2.0, 3.0, 4.0], &[2, 2])?;
         let b = tensor(&[5.0, 6.0], &[2, 1])?;
-        assert_close(&Tensor::cat(&[&a, &b], 1)?, &[1.0, 2.0, 5.0, 3.0, 4.0, 6.0], 0.0)?;
-        assert_close(&Tensor::cat(&[&a, &a.t()?], 0)?, &[1.0, 2.0, 3.0, 4.0, 1.0, 3.0, 2.0, 4.0], 0.0)?;
+        assert_close(
+            &Tensor::cat(&[&a, &b], 1)?,
+            &[1.0, 2.0, 5.0, 3.0, 4.0, 6.0],
+            0.0,
+        )?;
+        assert_close(
+            &Tensor::cat(&[&a, &a.t()?], 0)?,
+            &[1.0, 2.0, 3.0, 4.0, 1.0, 3.0, 2.0, 4.0],
+            0.0,
+        )?;
         assert!(Tensor::cat(&[&a, &b], 0).is_err());
         let s = Tensor::stack(&[&a, &a], 0)?;
         assert_eq!(s.dims(), &[2, 2, 2]);
         let parts = tensor(&[0.0, 1.0, 2.0, 3.0, 4.0], &[5])?.split(&[2, 3], 0)?;
         assert_close(&parts[1], &[2.0, 3.0, 4.0], 0.0)?;
         let chunks = tensor(&[0.0, 1.0, 2.0, 3.0, 4.0], &[5])?.chunk(2, 0)?;
-        assert_eq!(chunks.iter().map(|c| c.numel()).collect::<Vec<_>>(), vec![3, 2]);
+        assert_eq!(
+            chunks.iter().map(|c| c.numel()).collect::<Vec<_>>(),
+            vec![3, 2]
+        );
         Ok(())
     }
 
     #[test]
     fn pad_pads_the_trailing_dims() -> Result<()> {
         let a = tensor(&[1.0, 2.0], &[1, 2])?;
-        assert_close(&a.pad(&[(1, 0), (0, 1)], -1.0)?, &[-1.0, -1.0, -1.0, 1.0, 2.0, -1.0], 0.0)?;
+        assert_close(
+            &a.pad(&[(1, 0), (0, 1)], -1.0)?,
+            &[-1.0, -1.0, -1.0, 1.0, 2.0, -1.0],
+            0.0,
+        )?;
         assert_eq!(a.pad_dim(0, 2, 1)?.dims(), &[4, 2]);
         assert!(a.pad(&[(1, 1); 3], 0.0).is_err());
         Ok(())
@@ -206,8 +263,13 @@ mod tests {
     fn join_gradients_match_finite_differences() -> Result<()> {
         gradcheck(&[&[2, 3], &[2, 2]], |x| Tensor::cat(&[&x[0], &x[1]], 1))?;
         gradcheck(&[&[2, 3], &[2, 3]], |x| Tensor::stack(&[&x[0], &x[1]], 2))?;
-        gradcheck(&[&[2, 5]], |x| x[0].split(&[2, 3], 1)?[1].mul(&x[0].split(&[2, 3], 1)?[1]))?;
-        let nc = GradcheckOpts { non_contiguous: true, ..Default::default() };
+        gradcheck(&[&[2, 5]], |x| {
+            x[0].split(&[2, 3], 1)?[1].mul(&x[0].split(&[2, 3], 1)?[1])
+        })?;
+        let nc = GradcheckOpts {
+            non_contiguous: true,
+            ..Default::default()
+        };
         gradcheck_with(&[&[2, 3, 4]], nc, |x| x[0].pad(&[(1, 2), (0, 1)], 0.5))
     }
 }

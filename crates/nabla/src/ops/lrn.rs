@@ -14,12 +14,25 @@ impl Tensor {
     /// # Errors
     /// [`Error::UnexpectedShape`] for inputs of rank < 3; [`Error::InvalidArgument`] for
     /// `size == 0`.
-    pub fn local_response_norm(&self, size: usize, alpha: f64, beta: f64, k: f64) -> Result<Tensor> {
+    pub fn local_response_norm(
+        &self,
+        size: usize,
+        alpha: f64,
+        beta: f64,
+        k: f64,
+    ) -> Result<Tensor> {
         if self.rank() < 3 {
-            return Err(Error::UnexpectedShape { op: "local_response_norm", expected: "an input of shape [batch, channels, ...]".into(), got: self.shape().clone() });
+            return Err(Error::UnexpectedShape {
+                op: "local_response_norm",
+                expected: "an input of shape [batch, channels, ...]".into(),
+                got: self.shape().clone(),
+            });
         }
         if size == 0 {
-            return Err(Error::invalid("local_response_norm", "size must be at least 1"));
+            return Err(Error::invalid(
+                "local_response_norm",
+                "size must be at least 1",
+            ));
         }
         let c = self.dims()[1];
         let padded = self.sqr()?.pad_dim(1, size / 2, (size - 1) / 2)?;
@@ -27,7 +40,10 @@ impl Tensor {
         for j in 1..size {
             window = window.add(&padded.narrow(1, j, c)?)?;
         }
-        let div = window.mul_scalar(alpha / size as f64)?.add_scalar(k)?.powf(beta)?;
+        let div = window
+            .mul_scalar(alpha / size as f64)?
+            .add_scalar(k)?
+            .powf(beta)?;
         self.div(&div)
     }
 }
@@ -42,12 +58,20 @@ mod tests {
         // 3 channels of one pixel: a = [1, 2, 3], size 3, alpha 3 (α/n = 1), beta 1, k 1:
         // b0 = 1/(1 + 1 + 4) , b1 = 2/(1 + 1 + 4 + 9), b2 = 3/(1 + 4 + 9)
         let x = tensor(&[1.0, 2.0, 3.0], &[1, 3, 1])?;
-        assert_close(&x.local_response_norm(3, 3.0, 1.0, 1.0)?, &[1.0 / 6.0, 2.0 / 15.0, 3.0 / 14.0], 1e-12)
+        assert_close(
+            &x.local_response_norm(3, 3.0, 1.0, 1.0)?,
+            &[1.0 / 6.0, 2.0 / 15.0, 3.0 / 14.0],
+            1e-12,
+        )
     }
 
     #[test]
     fn lrn_gradient_matches_finite_differences() -> Result<()> {
-        gradcheck(&[&[2, 6, 2, 2]], |x| x[0].local_response_norm(5, 0.5, 0.75, 2.0))?;
-        gradcheck(&[&[1, 4, 3]], |x| x[0].local_response_norm(2, 1.0, 0.75, 1.0))
+        gradcheck(&[&[2, 6, 2, 2]], |x| {
+            x[0].local_response_norm(5, 0.5, 0.75, 2.0)
+        })?;
+        gradcheck(&[&[1, 4, 3]], |x| {
+            x[0].local_response_norm(2, 1.0, 0.75, 1.0)
+        })
     }
 }

@@ -31,15 +31,27 @@ fn batch_offset(l: &Layout, nb: usize, mut b: usize) -> usize {
 }
 
 /// `out[b] = lhs[b] · rhs[b]` for broadcast layouts `[batch.., m, k]` and `[batch.., k, n]`.
-fn batched_gemm<T: Float>(lhs: &[T], ll: &Layout, rhs: &[T], lr: &Layout, out_shape: &Shape) -> Vec<T> {
+fn batched_gemm<T: Float>(
+    lhs: &[T],
+    ll: &Layout,
+    rhs: &[T],
+    lr: &Layout,
+    out_shape: &Shape,
+) -> Vec<T> {
     let rank = out_shape.rank();
     let nb = rank - 2;
     let (m, n) = (out_shape.dims()[rank - 2], out_shape.dims()[rank - 1]);
     let k = ll.dims()[rank - 1];
     let batch: usize = out_shape.dims()[..nb].iter().product();
     let mut out = alloc::<T>(out_shape.numel());
-    let (lrs, lcs) = (ll.strides()[rank - 2] as isize, ll.strides()[rank - 1] as isize);
-    let (rrs, rcs) = (lr.strides()[rank - 2] as isize, lr.strides()[rank - 1] as isize);
+    let (lrs, lcs) = (
+        ll.strides()[rank - 2] as isize,
+        ll.strides()[rank - 1] as isize,
+    );
+    let (rrs, rcs) = (
+        lr.strides()[rank - 2] as isize,
+        lr.strides()[rank - 1] as isize,
+    );
     let (lp, rp) = (SendPtr(lhs.as_ptr()), SendPtr(rhs.as_ptr()));
     let one = |b: usize, dst: &mut [T], parallel: bool| {
         let (lp, rp) = (&lp, &rp);
@@ -53,8 +65,16 @@ fn batched_gemm<T: Float>(lhs: &[T], ll: &Layout, rhs: &[T], lr: &Layout, out_sh
                 dst.as_mut_ptr(),
                 n as isize,
                 false,
-                MatRef { ptr: lp.0.add(batch_offset(ll, nb, b)), rs: lrs, cs: lcs },
-                MatRef { ptr: rp.0.add(batch_offset(lr, nb, b)), rs: rrs, cs: rcs },
+                MatRef {
+                    ptr: lp.0.add(batch_offset(ll, nb, b)),
+                    rs: lrs,
+                    cs: lcs,
+                },
+                MatRef {
+                    ptr: rp.0.add(batch_offset(lr, nb, b)),
+                    rs: rrs,
+                    cs: rcs,
+                },
                 parallel,
             )
         }
@@ -63,7 +83,9 @@ fn batched_gemm<T: Float>(lhs: &[T], ll: &Layout, rhs: &[T], lr: &Layout, out_sh
         return out;
     }
     if batch > 1 && m * n * k < SMALL_PRODUCT_FLOPS {
-        out.par_chunks_mut(m * n).enumerate().for_each(|(b, dst)| one(b, dst, false));
+        out.par_chunks_mut(m * n)
+            .enumerate()
+            .for_each(|(b, dst)| one(b, dst, false));
     } else {
         for (b, dst) in out.chunks_mut(m * n).enumerate() {
             one(b, dst, true);
@@ -92,7 +114,11 @@ impl Tensor {
     pub fn matmul(&self, rhs: &Tensor) -> Result<Tensor> {
         for t in [self, rhs] {
             if t.rank() == 0 {
-                return Err(Error::UnexpectedShape { op: "matmul", expected: "at least 1 dim".into(), got: t.shape().clone() });
+                return Err(Error::UnexpectedShape {
+                    op: "matmul",
+                    expected: "at least 1 dim".into(),
+                    got: t.shape().clone(),
+                });
             }
         }
         if self.rank() == 1 {
@@ -102,16 +128,33 @@ impl Tensor {
             return self.matmul(&rhs.unsqueeze(1)?)?.squeeze(-1);
         }
         if self.dtype() != rhs.dtype() {
-            return Err(Error::DType { op: "matmul", expected: self.dtype(), got: rhs.dtype() });
+            return Err(Error::DType {
+                op: "matmul",
+                expected: self.dtype(),
+                got: rhs.dtype(),
+            });
         }
         let (lr, rr) = (self.rank(), rhs.rank());
         let (m, k) = (self.dims()[lr - 2], self.dims()[lr - 1]);
         let (k2, n) = (rhs.dims()[rr - 2], rhs.dims()[rr - 1]);
         if k != k2 {
-            return Err(Error::MatmulInner { lhs: self.shape().clone(), rhs: rhs.shape().clone(), k_lhs: k, k_rhs: k2 });
+            return Err(Error::MatmulInner {
+                lhs: self.shape().clone(),
+                rhs: rhs.shape().clone(),
+                k_lhs: k,
+                k_rhs: k2,
+            });
         }
-        let batch = broadcast_shape(&Shape::from(&self.dims()[..lr - 2]), &Shape::from(&rhs.dims()[..rr - 2]), "matmul")
-            .map_err(|_| Error::Broadcast { op: "matmul", lhs: self.shape().clone(), rhs: rhs.shape().clone() })?;
+        let batch = broadcast_shape(
+            &Shape::from(&self.dims()[..lr - 2]),
+            &Shape::from(&rhs.dims()[..rr - 2]),
+            "matmul",
+        )
+        .map_err(|_| Error::Broadcast {
+            op: "matmul",
+            lhs: self.shape().clone(),
+            rhs: rhs.shape().clone(),
+        })?;
         let with_tail = |a: usize, b: usize| {
             let mut d = batch.dims().to_vec();
             d.extend([a, b]);
@@ -128,8 +171,16 @@ impl Tensor {
         // ∂L/∂A = G·Bᵀ, ∂L/∂B = Aᵀ·G (batch dims are summed back by the engine).
         Ok(y.record(
             rule("MmBackward", |x, _, g| {
-                let da = if x[0].tracks_grad() { Some(g.matmul(&x[1].t()?)?) } else { None };
-                let db = if x[1].tracks_grad() { Some(x[0].t()?.matmul(g)?) } else { None };
+                let da = if x[0].tracks_grad() {
+                    Some(g.matmul(&x[1].t()?)?)
+                } else {
+                    None
+                };
+                let db = if x[1].tracks_grad() {
+                    Some(x[0].t()?.matmul(g)?)
+                } else {
+                    None
+                };
                 Ok(vec![da, db])
             }),
             &[self, rhs],
@@ -142,7 +193,11 @@ impl Tensor {
     /// # Errors
     /// [`Error::UnexpectedShape`] when the shapes do not fit together.
     pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
-        let bad = |what: &str, got: &Tensor| Error::UnexpectedShape { op: "linear", expected: what.to_string(), got: got.shape().clone() };
+        let bad = |what: &str, got: &Tensor| Error::UnexpectedShape {
+            op: "linear",
+            expected: what.to_string(),
+            got: got.shape().clone(),
+        };
         if weight.rank() != 2 {
             return Err(bad("a weight of shape [out, in]", weight));
         }
@@ -157,7 +212,11 @@ impl Tensor {
         }
         for t in std::iter::once(weight).chain(bias) {
             if t.dtype() != self.dtype() {
-                return Err(Error::DType { op: "linear", expected: self.dtype(), got: t.dtype() });
+                return Err(Error::DType {
+                    op: "linear",
+                    expected: self.dtype(),
+                    got: t.dtype(),
+                });
             }
         }
         let rows = self.numel() / in_f.max(1);
@@ -168,10 +227,11 @@ impl Tensor {
             let mut out = alloc::<T>(rows * out_f);
             match bias {
                 Some(b) => {
-                    let bv = b.contiguous_vec::<T>("linear")?;
-                    for row in out.chunks_mut(out_f.max(1)) {
-                        row.copy_from_slice(&bv);
-                    }
+                    b.with_contiguous::<T, _>("linear", |bv| {
+                        for row in out.chunks_mut(out_f.max(1)) {
+                            row.copy_from_slice(bv);
+                        }
+                    })?;
                 }
                 None => out.fill(T::ZERO),
             }
@@ -200,11 +260,23 @@ impl Tensor {
         Ok(y.record(
             rule("AddmmBackward", move |x, _, g| {
                 let g2 = g.reshape(&[rows, out_f])?;
-                let dx = if x[0].tracks_grad() { Some(g.matmul(&x[1])?) } else { None };
-                let dw = if x[1].tracks_grad() { Some(g2.t()?.matmul(&x[0].reshape(&[rows, in_f])?)?) } else { None };
+                let dx = if x[0].tracks_grad() {
+                    Some(g.matmul(&x[1])?)
+                } else {
+                    None
+                };
+                let dw = if x[1].tracks_grad() {
+                    Some(g2.t()?.matmul(&x[0].reshape(&[rows, in_f])?)?)
+                } else {
+                    None
+                };
                 let mut grads = vec![dx, dw];
                 if x.len() == 3 {
-                    grads.push(if x[2].tracks_grad() { Some(g2.sum(&[0])?) } else { None });
+                    grads.push(if x[2].tracks_grad() {
+                        Some(g2.sum(&[0])?)
+                    } else {
+                        None
+                    });
                 }
                 Ok(grads)
             }),
@@ -237,14 +309,28 @@ mod tests {
         let c = a.matmul(&b)?;
         assert_eq!(c.dims(), &[2, 2, 2]);
         assert_close(&c, &[2.0, 3.0, 8.0, 9.0, 14.0, 15.0, 20.0, 21.0], 0.0)?;
-        assert_eq!(a.unsqueeze(0)?.matmul(&b.unsqueeze(0)?.unsqueeze(0)?)?.dims(), &[1, 2, 2, 2]);
+        assert_eq!(
+            a.unsqueeze(0)?
+                .matmul(&b.unsqueeze(0)?.unsqueeze(0)?)?
+                .dims(),
+            &[1, 2, 2, 2]
+        );
         Ok(())
     }
 
     #[test]
     fn matmul_rejects_mismatched_inner_dims() -> Result<()> {
-        let err = tensor(&[0.0; 6], &[2, 3])?.matmul(&tensor(&[0.0; 8], &[4, 2])?).unwrap_err();
-        assert!(matches!(err, Error::MatmulInner { k_lhs: 3, k_rhs: 4, .. }));
+        let err = tensor(&[0.0; 6], &[2, 3])?
+            .matmul(&tensor(&[0.0; 8], &[4, 2])?)
+            .unwrap_err();
+        assert!(matches!(
+            err,
+            Error::MatmulInner {
+                k_lhs: 3,
+                k_rhs: 4,
+                ..
+            }
+        ));
         Ok(())
     }
 
@@ -265,9 +351,16 @@ mod tests {
         gradcheck(&[&[2, 3, 4], &[4, 2]], |x| x[0].matmul(&x[1]))?;
         gradcheck(&[&[2, 1, 3, 4], &[3, 4, 2]], |x| x[0].matmul(&x[1]))?;
         gradcheck(&[&[4], &[4, 3]], |x| x[0].matmul(&x[1]))?;
-        gradcheck(&[&[2, 3, 4], &[5, 4], &[5]], |x| x[0].linear(&x[1], Some(&x[2])))?;
-        let nc = GradcheckOpts { non_contiguous: true, ..Default::default() };
+        gradcheck(&[&[2, 3, 4], &[5, 4], &[5]], |x| {
+            x[0].linear(&x[1], Some(&x[2]))
+        })?;
+        let nc = GradcheckOpts {
+            non_contiguous: true,
+            ..Default::default()
+        };
         gradcheck_with(&[&[3, 4], &[4, 5]], nc.clone(), |x| x[0].matmul(&x[1]))?;
-        gradcheck_with(&[&[3, 4], &[5, 4], &[5]], nc, |x| x[0].linear(&x[1], Some(&x[2])))
+        gradcheck_with(&[&[3, 4], &[5, 4], &[5]], nc, |x| {
+            x[0].linear(&x[1], Some(&x[2]))
+        })
     }
 }

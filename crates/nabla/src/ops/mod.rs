@@ -39,7 +39,12 @@ impl<F> Backward for Rule<F>
 where
     F: Fn(&[Tensor], &Tensor, &Tensor) -> Result<Vec<Option<Tensor>>> + Send + Sync + 'static,
 {
-    fn backward(&self, inputs: &[Tensor], y: &Tensor, grad: &Tensor) -> Result<Vec<Option<Tensor>>> {
+    fn backward(
+        &self,
+        inputs: &[Tensor],
+        y: &Tensor,
+        grad: &Tensor,
+    ) -> Result<Vec<Option<Tensor>>> {
         (self.f)(inputs, y, grad)
     }
     fn name(&self) -> &'static str {

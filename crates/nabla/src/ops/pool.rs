@@ -29,7 +29,13 @@ pub struct Pool2dConfig {
 impl Pool2dConfig {
     /// Windows of `kernel × kernel` with stride `kernel`, no padding.
     pub fn new(kernel: usize) -> Self {
-        Pool2dConfig { kernel, stride: kernel, padding: 0, ceil_mode: false, count_include_pad: true }
+        Pool2dConfig {
+            kernel,
+            stride: kernel,
+            padding: 0,
+            ceil_mode: false,
+            count_include_pad: true,
+        }
     }
     /// The same with another stride.
     pub fn stride(self, stride: usize) -> Self {
@@ -58,25 +64,36 @@ impl Windows {
     fn sliding(input: usize, cfg: &Pool2dConfig) -> Option<Windows> {
         let (k, s, p) = (cfg.kernel, cfg.stride, cfg.padding);
         let span = (input + 2 * p).checked_sub(k)?;
-        let mut n = if cfg.ceil_mode { span.div_ceil(s) + 1 } else { span / s + 1 };
+        let mut n = if cfg.ceil_mode {
+            span.div_ceil(s) + 1
+        } else {
+            span / s + 1
+        };
         // In ceil mode the last window must start inside the input or the left padding.
         if cfg.ceil_mode && (n - 1) * s >= input + p {
             n -= 1;
         }
-        let mut w = Windows { start: vec![], end: vec![], padded: vec![] };
+        let mut w = Windows {
+            start: vec![],
+            end: vec![],
+            padded: vec![],
+        };
         for i in 0..n {
             let lo = (i * s) as isize - p as isize;
             let hi_padded = (lo + k as isize).min((input + p) as isize);
             w.padded.push((hi_padded - lo) as usize);
             w.start.push(lo.max(0) as usize);
-            w.end.push((lo + k as isize).min(input as isize).max(0) as usize);
+            w.end
+                .push((lo + k as isize).min(input as isize).max(0) as usize);
         }
         Some(w)
     }
 
     fn adaptive(input: usize, output: usize) -> Windows {
         let start: Vec<usize> = (0..output).map(|i| i * input / output).collect();
-        let end: Vec<usize> = (0..output).map(|i| ((i + 1) * input).div_ceil(output)).collect();
+        let end: Vec<usize> = (0..output)
+            .map(|i| ((i + 1) * input).div_ceil(output))
+            .collect();
         let padded = start.iter().zip(&end).map(|(s, e)| e - s).collect();
         Windows { start, end, padded }
     }
@@ -104,7 +121,11 @@ impl PoolGeometry {
 
 fn check_4d(op: &'static str, x: &Tensor) -> Result<()> {
     if x.rank() != 4 {
-        return Err(Error::UnexpectedShape { op, expected: "an input of shape [batch, channels, height, width]".into(), got: x.shape().clone() });
+        return Err(Error::UnexpectedShape {
+            op,
+            expected: "an input of shape [batch, channels, height, width]".into(),
+            got: x.shape().clone(),
+        });
     }
     Ok(())
 }
@@ -115,24 +136,53 @@ fn sliding_geometry(op: &'static str, x: &Tensor, cfg: &Pool2dConfig) -> Result<
         return Err(Error::invalid(op, "kernel and stride must be at least 1"));
     }
     if cfg.padding * 2 > cfg.kernel {
-        return Err(Error::invalid(op, format!("padding {} must be at most half the kernel {}", cfg.padding, cfg.kernel)));
+        return Err(Error::invalid(
+            op,
+            format!(
+                "padding {} must be at most half the kernel {}",
+                cfg.padding, cfg.kernel
+            ),
+        ));
     }
     let (h, w) = (x.dims()[2], x.dims()[3]);
     let (Some(rows), Some(cols)) = (Windows::sliding(h, cfg), Windows::sliding(w, cfg)) else {
-        return Err(Error::invalid(op, format!("the {0}x{0} window does not fit in the padded input {1}", cfg.kernel, x.shape())));
+        return Err(Error::invalid(
+            op,
+            format!(
+                "the {0}x{0} window does not fit in the padded input {1}",
+                cfg.kernel,
+                x.shape()
+            ),
+        ));
     };
-    Ok(PoolGeometry { planes: x.dims()[0] * x.dims()[1], h, w, rows, cols })
+    Ok(PoolGeometry {
+        planes: x.dims()[0] * x.dims()[1],
+        h,
+        w,
+        rows,
+        cols,
+    })
 }
 
 /// Runs `f(plane_in, plane_out)` over all planes, in parallel when the work is large.
-fn per_plane<T: Float, U: Send>(x: &[T], in_len: usize, out: &mut [U], out_len: usize, f: impl Fn(&[T], &mut [U]) + Sync) {
+fn per_plane<T: Float, U: Send>(
+    x: &[T],
+    in_len: usize,
+    out: &mut [U],
+    out_len: usize,
+    f: impl Fn(&[T], &mut [U]) + Sync,
+) {
     if in_len == 0 || out_len == 0 {
         return;
     }
     if x.len() >= crate::cpu::elementwise::PAR_MIN_LEN {
-        out.par_chunks_mut(out_len).zip(x.par_chunks(in_len)).for_each(|(o, x)| f(x, o));
+        out.par_chunks_mut(out_len)
+            .zip(x.par_chunks(in_len))
+            .for_each(|(o, x)| f(x, o));
     } else {
-        out.chunks_mut(out_len).zip(x.chunks(in_len)).for_each(|(o, x)| f(x, o));
+        out.chunks_mut(out_len)
+            .zip(x.chunks(in_len))
+            .for_each(|(o, x)| f(x, o));
     }
 }
 
@@ -212,9 +262,18 @@ impl Tensor {
         check_4d("adaptive_avg_pool2d", self)?;
         let (h, w) = (self.dims()[2], self.dims()[3]);
         if output.0 == 0 || output.1 == 0 || (h == 0 || w == 0) {
-            return Err(Error::invalid("adaptive_avg_pool2d", format!("cannot pool {} to {output:?}", self.shape())));
+            return Err(Error::invalid(
+                "adaptive_avg_pool2d",
+                format!("cannot pool {} to {output:?}", self.shape()),
+            ));
         }
-        let g = PoolGeometry { planes: self.dims()[0] * self.dims()[1], h, w, rows: Windows::adaptive(h, output.0), cols: Windows::adaptive(w, output.1) };
+        let g = PoolGeometry {
+            planes: self.dims()[0] * self.dims()[1],
+            h,
+            w,
+            rows: Windows::adaptive(h, output.0),
+            cols: Windows::adaptive(w, output.1),
+        };
         self.average_pool(g, false, "adaptive_avg_pool2d")
     }
 
@@ -224,7 +283,8 @@ impl Tensor {
             if count_pad {
                 (g.rows.padded[oy] * g.cols.padded[ox]) as f64
             } else {
-                ((g.rows.end[oy] - g.rows.start[oy]) * (g.cols.end[ox] - g.cols.start[ox])).max(1) as f64
+                ((g.rows.end[oy] - g.rows.start[oy]) * (g.cols.end[ox] - g.cols.start[ox])).max(1)
+                    as f64
             }
         };
         let y = with_float!(self.dtype(), op, T => {
@@ -280,23 +340,53 @@ mod tests {
 
     fn img() -> Tensor {
         // 4x4 image with values 1..16
-        tensor(&(1..=16).map(|v| v as f64).collect::<Vec<_>>(), &[1, 1, 4, 4]).unwrap()
+        tensor(
+            &(1..=16).map(|v| v as f64).collect::<Vec<_>>(),
+            &[1, 1, 4, 4],
+        )
+        .unwrap()
     }
 
     #[test]
     fn pooling_matches_hand_values() -> Result<()> {
-        assert_close(&img().max_pool2d(Pool2dConfig::new(2))?, &[6.0, 8.0, 14.0, 16.0], 0.0)?;
-        assert_close(&img().avg_pool2d(Pool2dConfig::new(2))?, &[3.5, 5.5, 11.5, 13.5], 0.0)?;
+        assert_close(
+            &img().max_pool2d(Pool2dConfig::new(2))?,
+            &[6.0, 8.0, 14.0, 16.0],
+            0.0,
+        )?;
+        assert_close(
+            &img().avg_pool2d(Pool2dConfig::new(2))?,
+            &[3.5, 5.5, 11.5, 13.5],
+            0.0,
+        )?;
         // 3x3 windows, stride 2, padding 1: windows start at rows/cols -1 and 1; the top-left
         // one covers {1,2,5,6}, the next {2,3,4,6,7,8}; every window counts 9 with padding.
         let c = Pool2dConfig::new(3).stride(2).padding(1);
         assert_close(&img().max_pool2d(c)?, &[6.0, 8.0, 14.0, 16.0], 0.0)?;
-        assert_close(&img().avg_pool2d(c)?, &[14.0 / 9.0, 30.0 / 9.0, 57.0 / 9.0, 99.0 / 9.0], 1e-12)?;
-        let no_pad = Pool2dConfig { count_include_pad: false, ..c };
-        assert_close(&img().avg_pool2d(no_pad)?, &[14.0 / 4.0, 30.0 / 6.0, 57.0 / 6.0, 99.0 / 9.0], 1e-12)?;
+        assert_close(
+            &img().avg_pool2d(c)?,
+            &[14.0 / 9.0, 30.0 / 9.0, 57.0 / 9.0, 99.0 / 9.0],
+            1e-12,
+        )?;
+        let no_pad = Pool2dConfig {
+            count_include_pad: false,
+            ..c
+        };
+        assert_close(
+            &img().avg_pool2d(no_pad)?,
+            &[14.0 / 4.0, 30.0 / 6.0, 57.0 / 6.0, 99.0 / 9.0],
+            1e-12,
+        )?;
         // ceil mode keeps a partial last window: 3x3 stride 2 on 4x4 → 2x2 instead of 1x1
-        assert_eq!(img().max_pool2d(Pool2dConfig::new(3).stride(2))?.dims(), &[1, 1, 1, 1]);
-        assert_close(&img().max_pool2d(Pool2dConfig::new(3).stride(2).ceil_mode(true))?, &[11.0, 12.0, 15.0, 16.0], 0.0)?;
+        assert_eq!(
+            img().max_pool2d(Pool2dConfig::new(3).stride(2))?.dims(),
+            &[1, 1, 1, 1]
+        );
+        assert_close(
+            &img().max_pool2d(Pool2dConfig::new(3).stride(2).ceil_mode(true))?,
+            &[11.0, 12.0, 15.0, 16.0],
+            0.0,
+        )?;
         assert_close(&img().adaptive_avg_pool2d((1, 1))?, &[8.5], 0.0)?;
         // 4 → 3 adaptive: windows 0..2, 1..3, 2..4
         let a = img().adaptive_avg_pool2d((3, 3))?;
@@ -308,7 +398,10 @@ mod tests {
         assert!(img().max_pool2d(Pool2dConfig::new(5)).is_err());
         assert!(img().max_pool2d(Pool2dConfig::new(2).stride(0)).is_err());
         assert!(img().max_pool2d(Pool2dConfig::new(2).padding(2)).is_err());
-        assert!(img().reshape(&[4, 4])?.avg_pool2d(Pool2dConfig::new(2)).is_err());
+        assert!(img()
+            .reshape(&[4, 4])?
+            .avg_pool2d(Pool2dConfig::new(2))
+            .is_err());
         assert!(img().adaptive_avg_pool2d((0, 1)).is_err());
         Ok(())
     }
@@ -316,12 +409,28 @@ mod tests {
     #[test]
     fn pooling_gradients_match_finite_differences() -> Result<()> {
         gradcheck(&[&[2, 2, 5, 5]], |x| x[0].max_pool2d(Pool2dConfig::new(2)))?;
-        gradcheck(&[&[1, 2, 5, 5]], |x| x[0].max_pool2d(Pool2dConfig::new(3).stride(2).padding(1)))?;
-        gradcheck(&[&[1, 2, 6, 6]], |x| x[0].max_pool2d(Pool2dConfig::new(3).stride(2).ceil_mode(true)))?;
-        gradcheck(&[&[2, 2, 5, 5]], |x| x[0].avg_pool2d(Pool2dConfig::new(3).stride(2).padding(1)))?;
-        gradcheck(&[&[1, 2, 5, 5]], |x| x[0].avg_pool2d(Pool2dConfig { count_include_pad: false, ..Pool2dConfig::new(3).stride(2).padding(1) }))?;
+        gradcheck(&[&[1, 2, 5, 5]], |x| {
+            x[0].max_pool2d(Pool2dConfig::new(3).stride(2).padding(1))
+        })?;
+        gradcheck(&[&[1, 2, 6, 6]], |x| {
+            x[0].max_pool2d(Pool2dConfig::new(3).stride(2).ceil_mode(true))
+        })?;
+        gradcheck(&[&[2, 2, 5, 5]], |x| {
+            x[0].avg_pool2d(Pool2dConfig::new(3).stride(2).padding(1))
+        })?;
+        gradcheck(&[&[1, 2, 5, 5]], |x| {
+            x[0].avg_pool2d(Pool2dConfig {
+                count_include_pad: false,
+                ..Pool2dConfig::new(3).stride(2).padding(1)
+            })
+        })?;
         gradcheck(&[&[1, 2, 7, 5]], |x| x[0].adaptive_avg_pool2d((3, 2)))?;
-        let nc = GradcheckOpts { non_contiguous: true, ..Default::default() };
-        gradcheck_with(&[&[2, 2, 4, 4]], nc, |x| x[0].max_pool2d(Pool2dConfig::new(2)))
+        let nc = GradcheckOpts {
+            non_contiguous: true,
+            ..Default::default()
+        };
+        gradcheck_with(&[&[2, 2, 4, 4]], nc, |x| {
+            x[0].max_pool2d(Pool2dConfig::new(2))
+        })
     }
 }

@@ -38,7 +38,10 @@ impl Tensor {
         let m: usize = kept.iter().map(|&d| shape[d]).product();
         let out_shape = Shape(reduced_shape(shape, dims, true));
         if kind != Kind::Sum && r == 0 {
-            return Err(Error::invalid(op, format!("cannot reduce an empty dimension of {}", self.shape())));
+            return Err(Error::invalid(
+                op,
+                format!("cannot reduce an empty dimension of {}", self.shape()),
+            ));
         }
         with_float!(self.dtype(), op, T => {
             let leading = dims.iter().enumerate().all(|(i, &d)| i == d);
@@ -58,12 +61,24 @@ impl Tensor {
         })
     }
 
-    fn reduce<D: Dim>(&self, dims: &[D], keepdim: bool, kind: Kind, op: &'static str) -> Result<Tensor> {
+    fn reduce<D: Dim>(
+        &self,
+        dims: &[D],
+        keepdim: bool,
+        kind: Kind,
+        op: &'static str,
+    ) -> Result<Tensor> {
         let dims = resolve_dims(dims, self.rank(), op)?;
         self.reduce_resolved(&dims, keepdim, kind, op)
     }
 
-    fn reduce_resolved(&self, dims: &[usize], keepdim: bool, kind: Kind, op: &'static str) -> Result<Tensor> {
+    fn reduce_resolved(
+        &self,
+        dims: &[usize],
+        keepdim: bool,
+        kind: Kind,
+        op: &'static str,
+    ) -> Result<Tensor> {
         let y = self.reduce_keepdim(dims, kind, op)?;
         let keep_shape = y.dims().to_vec();
         let y = y.record(
@@ -82,8 +97,16 @@ impl Tensor {
                         // The gradient goes to the elements equal to the extremum, split evenly.
                         Kind::Max | Kind::Min => {
                             let y = y.reshape(&keep_shape)?;
-                            let hit = zip_float!(x, &y, "amax", |a: T, b: T| if a == b { T::ONE } else { T::ZERO })?;
-                            let count = hit.reduce_keepdim(&resolved_from(&keep_shape, x.dims()), Kind::Sum, "amax")?;
+                            let hit = zip_float!(x, &y, "amax", |a: T, b: T| if a == b {
+                                T::ONE
+                            } else {
+                                T::ZERO
+                            })?;
+                            let count = hit.reduce_keepdim(
+                                &resolved_from(&keep_shape, x.dims()),
+                                Kind::Sum,
+                                "amax",
+                            )?;
                             Ok(vec![Some(hit.mul(&g.div(&count)?)?)])
                         }
                     }
@@ -131,7 +154,10 @@ impl Tensor {
     }
 
     fn count<D: Dim>(&self, dims: &[D], op: &'static str) -> Result<usize> {
-        Ok(resolve_dims(dims, self.rank(), op)?.iter().map(|&d| self.dims()[d]).product())
+        Ok(resolve_dims(dims, self.rank(), op)?
+            .iter()
+            .map(|&d| self.dims()[d])
+            .product())
     }
 
     /// Variance over `dims` (dropping them): `Σ(x - mean)² / (n - 1)` when `unbiased`,
@@ -190,26 +216,37 @@ impl Tensor {
         let d = dim.resolve(self.rank(), op)?;
         let r = self.dims()[d];
         if r == 0 {
-            return Err(Error::invalid(op, format!("dimension {d} of {} is empty", self.shape())));
+            return Err(Error::invalid(
+                op,
+                format!("dimension {d} of {} is empty", self.shape()),
+            ));
         }
         let mut perm: Vec<usize> = (0..self.rank()).filter(|&i| i != d).collect();
         perm.push(d);
         let moved = self.detach().permute(&perm)?;
         let idx = with_float!(self.dtype(), op, T => moved.with_contiguous::<T, _>(op, |x| extremum_rows(x, r, want_max).1)?);
-        Ok(Tensor::from_data(idx, Shape(reduced_shape(self.dims(), &[d], false))))
+        Ok(Tensor::from_data(
+            idx,
+            Shape(reduced_shape(self.dims(), &[d], false)),
+        ))
     }
 
     /// `log Σ exp(x)` over `dims` (dropping them), computed stably by subtracting the max.
     pub fn logsumexp<D: Dim>(&self, dims: &[D]) -> Result<Tensor> {
         let d = resolve_dims(dims, self.rank(), "logsumexp")?;
-        self.logsumexp_keepdim(dims)?.reshape(&reduced_shape(self.dims(), &d, false))
+        self.logsumexp_keepdim(dims)?
+            .reshape(&reduced_shape(self.dims(), &d, false))
     }
     /// `log Σ exp(x)` over `dims`, keeping them as size 1.
     pub fn logsumexp_keepdim<D: Dim>(&self, dims: &[D]) -> Result<Tensor> {
         // The shift m cancels mathematically, so it is taken without gradient; infinite
         // maxima (all -inf rows) are replaced by 0 to avoid inf - inf.
         let m = self.detach().max_keepdim(dims)?;
-        let m = super::map_float!(&m, "logsumexp", |v: T| if v.is_finite() { v } else { T::ZERO })?;
+        let m = super::map_float!(&m, "logsumexp", |v: T| if v.is_finite() {
+            v
+        } else {
+            T::ZERO
+        })?;
         self.sub(&m)?.exp()?.sum_keepdim(dims)?.log()?.add(&m)
     }
 
@@ -224,7 +261,11 @@ impl Tensor {
         }
         let (rank, target_rank) = (self.rank(), shape.rank());
         if target_rank > rank {
-            return Err(Error::Broadcast { op: "sum_to", lhs: self.shape().clone(), rhs: shape.clone() });
+            return Err(Error::Broadcast {
+                op: "sum_to",
+                lhs: self.shape().clone(),
+                rhs: shape.clone(),
+            });
         }
         let lead = rank - target_rank;
         let mut dims: Vec<usize> = (0..lead).collect();
@@ -232,12 +273,17 @@ impl Tensor {
             let (have, want) = (self.dims()[lead + i], shape.dims()[i]);
             if have != want {
                 if want != 1 {
-                    return Err(Error::Broadcast { op: "sum_to", lhs: self.shape().clone(), rhs: shape.clone() });
+                    return Err(Error::Broadcast {
+                        op: "sum_to",
+                        lhs: self.shape().clone(),
+                        rhs: shape.clone(),
+                    });
                 }
                 dims.push(lead + i);
             }
         }
-        self.reduce_resolved(&dims, true, Kind::Sum, "sum_to")?.reshape(shape.dims())
+        self.reduce_resolved(&dims, true, Kind::Sum, "sum_to")?
+            .reshape(shape.dims())
     }
 
     /// Whether every element is finite (no NaN or infinity).
@@ -248,7 +294,9 @@ impl Tensor {
 
 /// The dims along which `keep_shape` (keepdim result) has size 1 but `full` does not.
 fn resolved_from(keep_shape: &[usize], full: &[usize]) -> Vec<usize> {
-    (0..full.len()).filter(|&i| keep_shape[i] == 1 && full[i] != 1).collect()
+    (0..full.len())
+        .filter(|&i| keep_shape[i] == 1 && full[i] != 1)
+        .collect()
 }
 
 #[cfg(test)]
@@ -267,7 +315,11 @@ mod tests {
         assert_eq!(x.sum_keepdim(&[0, 2])?.dims(), &[1, 2, 1]);
         assert_close(&x.sum_all()?, &[66.0], 0.0)?;
         assert_close(&x.mean(&[2])?, &[1.0, 4.0, 7.0, 10.0], 0.0)?;
-        assert_close(&x.permute(&[0, 2, 1])?.sum(&[2])?, &[3.0, 5.0, 7.0, 15.0, 17.0, 19.0], 0.0)
+        assert_close(
+            &x.permute(&[0, 2, 1])?.sum(&[2])?,
+            &[3.0, 5.0, 7.0, 15.0, 17.0, 19.0],
+            0.0,
+        )
     }
 
     #[test]

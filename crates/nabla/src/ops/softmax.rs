@@ -36,7 +36,12 @@ impl Tensor {
         let d = dim.resolve(self.rank(), "softmax")?;
         let y = self.along_dim_rows(d, "softmax", false)?;
         // ∂L/∂x = y ⊙ (g - Σ_j g_j y_j)
-        Ok(y.record(rule("SoftmaxBackward", move |_, y, g| Ok(vec![Some(y.mul(&g.sub(&g.mul(y)?.sum_keepdim(&[d])?)?)?)])), &[self]))
+        Ok(y.record(
+            rule("SoftmaxBackward", move |_, y, g| {
+                Ok(vec![Some(y.mul(&g.sub(&g.mul(y)?.sum_keepdim(&[d])?)?)?)])
+            }),
+            &[self],
+        ))
     }
 
     /// `log softmax(x)` along `dim`, computed as `x - logsumexp(x)` without forming softmax.
@@ -44,7 +49,12 @@ impl Tensor {
         let d = dim.resolve(self.rank(), "log_softmax")?;
         let y = self.along_dim_rows(d, "log_softmax", true)?;
         // ∂L/∂x = g - softmax(x) · Σ_j g_j, softmax = e^y
-        Ok(y.record(rule("LogSoftmaxBackward", move |_, y, g| Ok(vec![Some(g.sub(&y.exp()?.mul(&g.sum_keepdim(&[d])?)?)?)])), &[self]))
+        Ok(y.record(
+            rule("LogSoftmaxBackward", move |_, y, g| {
+                Ok(vec![Some(g.sub(&y.exp()?.mul(&g.sum_keepdim(&[d])?)?)?)])
+            }),
+            &[self],
+        ))
     }
 }
 
@@ -59,20 +69,39 @@ impl Tensor {
     pub fn cross_entropy(&self, targets: &Tensor, label_smoothing: f64) -> Result<Tensor> {
         let op = "cross_entropy";
         if self.rank() != 2 || targets.rank() != 1 || targets.dims()[0] != self.dims()[0] {
-            return Err(Error::UnexpectedShape { op, expected: format!("logits [batch, classes] with targets [batch], targets are {}", targets.shape()), got: self.shape().clone() });
+            return Err(Error::UnexpectedShape {
+                op,
+                expected: format!(
+                    "logits [batch, classes] with targets [batch], targets are {}",
+                    targets.shape()
+                ),
+                got: self.shape().clone(),
+            });
         }
         if !(0.0..=1.0).contains(&label_smoothing) {
-            return Err(Error::invalid(op, format!("label smoothing must be in [0, 1], got {label_smoothing}")));
+            return Err(Error::invalid(
+                op,
+                format!("label smoothing must be in [0, 1], got {label_smoothing}"),
+            ));
         }
         let (n, classes) = (self.dims()[0], self.dims()[1]);
         let logp = self.log_softmax(1)?;
-        let idx = Tensor::from_vec(targets.to_indices(classes, op)?.into_iter().map(|i| i as i64).collect(), &[n, 1], &self.device())?;
+        let idx = Tensor::from_vec(
+            targets
+                .to_indices(classes, op)?
+                .into_iter()
+                .map(|i| i as i64)
+                .collect(),
+            &[n, 1],
+            &self.device(),
+        )?;
         let nll = logp.gather(1, &idx)?.neg()?.mean_all()?;
         if label_smoothing == 0.0 {
             return Ok(nll);
         }
         let smooth = logp.mean(&[1])?.neg()?.mean_all()?;
-        nll.mul_scalar(1.0 - label_smoothing)?.add(&smooth.mul_scalar(label_smoothing)?)
+        nll.mul_scalar(1.0 - label_smoothing)?
+            .add(&smooth.mul_scalar(label_smoothing)?)
     }
 }
 
@@ -111,7 +140,11 @@ mod tests {
     fn softmax_matches_hand_values_and_is_stable() -> Result<()> {
         // softmax([1, 2, 3]) = e^(x - 3) / Σ = [0.09003057, 0.24472847, 0.66524096]
         let x = tensor(&[1.0, 2.0, 3.0, 1001.0, 1002.0, 1003.0], &[2, 3])?;
-        let p = [0.090_030_573_170_380_46, 0.244_728_471_054_797_6, 0.665_240_955_774_821_8];
+        let p = [
+            0.090_030_573_170_380_46,
+            0.244_728_471_054_797_6,
+            0.665_240_955_774_821_8,
+        ];
         let both: Vec<f64> = p.iter().chain(p.iter()).copied().collect();
         assert_close(&x.softmax(1)?, &both, 1e-12)?;
         let logs: Vec<f64> = both.iter().map(|v| v.ln()).collect();
@@ -126,9 +159,17 @@ mod tests {
         let logits = tensor(&[0.0, 0.0, 2.0, 0.0], &[2, 2])?;
         let t = tensor(&[0.0, 0.0], &[2])?;
         let l1 = (1.0 + (-2f64).exp()).ln(); // -log softmax([2, 0])[0]
-        assert_close(&logits.cross_entropy(&t, 0.0)?, &[(std::f64::consts::LN_2 + l1) / 2.0], 1e-12)?;
-        assert!(logits.cross_entropy(&tensor(&[0.0, 2.0], &[2])?, 0.0).is_err());
-        gradcheck(&[&[3, 4]], |x| x[0].cross_entropy(&tensor(&[3.0, 0.0, 1.0], &[3])?, 0.1))
+        assert_close(
+            &logits.cross_entropy(&t, 0.0)?,
+            &[(std::f64::consts::LN_2 + l1) / 2.0],
+            1e-12,
+        )?;
+        assert!(logits
+            .cross_entropy(&tensor(&[0.0, 2.0], &[2])?, 0.0)
+            .is_err());
+        gradcheck(&[&[3, 4]], |x| {
+            x[0].cross_entropy(&tensor(&[3.0, 0.0, 1.0], &[3])?, 0.1)
+        })
     }
 
     #[test]
@@ -136,7 +177,10 @@ mod tests {
         gradcheck(&[&[3, 4]], |x| x[0].softmax(1))?;
         gradcheck(&[&[3, 4, 2]], |x| x[0].softmax(1))?;
         gradcheck(&[&[3, 4]], |x| x[0].log_softmax(0))?;
-        let nc = GradcheckOpts { non_contiguous: true, ..Default::default() };
+        let nc = GradcheckOpts {
+            non_contiguous: true,
+            ..Default::default()
+        };
         gradcheck_with(&[&[3, 4]], nc, |x| x[0].log_softmax(-1))
     }
 }

@@ -9,35 +9,54 @@ impl Tensor {
     pub fn neg(&self) -> Result<Tensor> {
         let y = map_float!(self, "neg", |v: T| -v)?;
         // d(-x)/dx = -1
-        Ok(y.record(rule("NegBackward", |_, _, g| Ok(vec![Some(g.neg()?)])), &[self]))
+        Ok(y.record(
+            rule("NegBackward", |_, _, g| Ok(vec![Some(g.neg()?)])),
+            &[self],
+        ))
     }
 
     /// `e^x`.
     pub fn exp(&self) -> Result<Tensor> {
         let y = map_float!(self, "exp", |v: T| v.exp())?;
         // d e^x/dx = e^x = y
-        Ok(y.record(rule("ExpBackward", |_, y, g| Ok(vec![Some(g.mul(y)?)])), &[self]))
+        Ok(y.record(
+            rule("ExpBackward", |_, y, g| Ok(vec![Some(g.mul(y)?)])),
+            &[self],
+        ))
     }
 
     /// Natural logarithm `ln x` (NaN for x < 0, -inf at 0).
     pub fn log(&self) -> Result<Tensor> {
         let y = map_float!(self, "log", |v: T| v.ln())?;
         // d ln x/dx = 1/x
-        Ok(y.record(rule("LogBackward", |x, _, g| Ok(vec![Some(g.div(&x[0])?)])), &[self]))
+        Ok(y.record(
+            rule("LogBackward", |x, _, g| Ok(vec![Some(g.div(&x[0])?)])),
+            &[self],
+        ))
     }
 
     /// `√x`.
     pub fn sqrt(&self) -> Result<Tensor> {
         let y = map_float!(self, "sqrt", |v: T| v.sqrt())?;
         // d √x/dx = 1 / (2√x) = 0.5 / y
-        Ok(y.record(rule("SqrtBackward", |_, y, g| Ok(vec![Some(g.div(y)?.mul_scalar(0.5)?)])), &[self]))
+        Ok(y.record(
+            rule("SqrtBackward", |_, y, g| {
+                Ok(vec![Some(g.div(y)?.mul_scalar(0.5)?)])
+            }),
+            &[self],
+        ))
     }
 
     /// `|x|`.
     pub fn abs(&self) -> Result<Tensor> {
         let y = map_float!(self, "abs", |v: T| v.abs())?;
         // d|x|/dx = sign(x) (0 at 0, as PyTorch)
-        Ok(y.record(rule("AbsBackward", |x, _, g| Ok(vec![Some(g.mul(&x[0].sign()?)?)])), &[self]))
+        Ok(y.record(
+            rule("AbsBackward", |x, _, g| {
+                Ok(vec![Some(g.mul(&x[0].sign()?)?)])
+            }),
+            &[self],
+        ))
     }
 
     /// `sign(x)`: -1, 0 or 1 (no gradient).
@@ -55,21 +74,36 @@ impl Tensor {
     pub fn recip(&self) -> Result<Tensor> {
         let y = map_float!(self, "recip", |v: T| T::ONE / v)?;
         // d(1/x)/dx = -1/x² = -y²
-        Ok(y.record(rule("RecipBackward", |_, y, g| Ok(vec![Some(g.mul(&y.mul(y)?)?.neg()?)])), &[self]))
+        Ok(y.record(
+            rule("RecipBackward", |_, y, g| {
+                Ok(vec![Some(g.mul(&y.mul(y)?)?.neg()?)])
+            }),
+            &[self],
+        ))
     }
 
     /// `x²`.
     pub fn sqr(&self) -> Result<Tensor> {
         let y = map_float!(self, "sqr", |v: T| v * v)?;
         // d x²/dx = 2x
-        Ok(y.record(rule("SqrBackward", |x, _, g| Ok(vec![Some(g.mul(&x[0])?.mul_scalar(2.0)?)])), &[self]))
+        Ok(y.record(
+            rule("SqrBackward", |x, _, g| {
+                Ok(vec![Some(g.mul(&x[0])?.mul_scalar(2.0)?)])
+            }),
+            &[self],
+        ))
     }
 
     /// `x^e` for a scalar exponent.
     pub fn powf(&self, e: f64) -> Result<Tensor> {
         let y = map_float!(self, "powf", |v: T| v.powf(T::from_f64(e)))?;
         // d x^e/dx = e·x^(e-1)
-        Ok(y.record(rule("PowBackward", move |x, _, g| Ok(vec![Some(g.mul(&x[0].powf(e - 1.0)?.mul_scalar(e)?)?)])), &[self]))
+        Ok(y.record(
+            rule("PowBackward", move |x, _, g| {
+                Ok(vec![Some(g.mul(&x[0].powf(e - 1.0)?.mul_scalar(e)?)?)])
+            }),
+            &[self],
+        ))
     }
 
     /// Clamps every element into `[min, max]`.
@@ -78,13 +112,20 @@ impl Tensor {
     /// [`Error::InvalidArgument`] when `min > max` or either is NaN.
     pub fn clamp(&self, min: f64, max: f64) -> Result<Tensor> {
         if min.is_nan() || max.is_nan() || min > max {
-            return Err(Error::invalid("clamp", format!("min {min} must not exceed max {max}")));
+            return Err(Error::invalid(
+                "clamp",
+                format!("min {min} must not exceed max {max}"),
+            ));
         }
-        let y = map_float!(self, "clamp", |v: T| v.max(T::from_f64(min)).min(T::from_f64(max)))?;
+        let y = map_float!(self, "clamp", |v: T| v
+            .max(T::from_f64(min))
+            .min(T::from_f64(max)))?;
         // The gradient passes where min ≤ x ≤ max and is 0 where the clamp is active.
         Ok(y.record(
             rule("ClampBackward", move |x, _, g| {
-                let inside = map_float!(&x[0], "clamp", |v: T| if v >= T::from_f64(min) && v <= T::from_f64(max) {
+                let inside = map_float!(&x[0], "clamp", |v: T| if v >= T::from_f64(min)
+                    && v <= T::from_f64(max)
+                {
                     T::ONE
                 } else {
                     T::ZERO
@@ -101,7 +142,9 @@ impl Tensor {
         // d erf(x)/dx = 2/√π · e^(−x²)
         Ok(y.record(
             rule("ErfBackward", |x, _, g| {
-                let d = map_float!(&x[0], "erf", |v: T| T::from_f64(std::f64::consts::FRAC_2_SQRT_PI) * (-(v * v)).exp())?;
+                let d = map_float!(&x[0], "erf", |v: T| T::from_f64(
+                    std::f64::consts::FRAC_2_SQRT_PI
+                ) * (-(v * v)).exp())?;
                 Ok(vec![Some(g.mul(&d)?)])
             }),
             &[self],
@@ -111,7 +154,10 @@ impl Tensor {
     /// `x + s`.
     pub fn add_scalar(&self, s: f64) -> Result<Tensor> {
         let y = map_float!(self, "add_scalar", |v: T| v + T::from_f64(s))?;
-        Ok(y.record(rule("AddBackward", |_, _, g| Ok(vec![Some(g.clone())])), &[self]))
+        Ok(y.record(
+            rule("AddBackward", |_, _, g| Ok(vec![Some(g.clone())])),
+            &[self],
+        ))
     }
 
     /// `x - s`.
@@ -122,7 +168,12 @@ impl Tensor {
     /// `x · s`.
     pub fn mul_scalar(&self, s: f64) -> Result<Tensor> {
         let y = map_float!(self, "mul_scalar", |v: T| v * T::from_f64(s))?;
-        Ok(y.record(rule("MulBackward", move |_, _, g| Ok(vec![Some(g.mul_scalar(s)?)])), &[self]))
+        Ok(y.record(
+            rule("MulBackward", move |_, _, g| {
+                Ok(vec![Some(g.mul_scalar(s)?)])
+            }),
+            &[self],
+        ))
     }
 
     /// `x / s`.
@@ -144,7 +195,11 @@ mod tests {
     #[test]
     fn unary_ops_match_closed_forms() -> Result<()> {
         let x = tensor(&[0.25, 1.0, 4.0], &[3])?;
-        assert_close(&x.exp()?, &[1.284_025_4, std::f64::consts::E, 54.598_150], 1e-6)?;
+        assert_close(
+            &x.exp()?,
+            &[1.284_025_4, std::f64::consts::E, 54.598_150],
+            1e-6,
+        )?;
         assert_close(&x.log()?, &[-1.386_294_4, 0.0, 1.386_294_4], 1e-6)?;
         assert_close(&x.sqrt()?, &[0.5, 1.0, 2.0], 1e-6)?;
         assert_close(&x.recip()?, &[4.0, 1.0, 0.25], 1e-6)?;
@@ -152,7 +207,14 @@ mod tests {
         assert_close(&x.neg()?.abs()?, &[0.25, 1.0, 4.0], 1e-6)?;
         assert_close(&x.clamp(0.5, 2.0)?, &[0.5, 1.0, 2.0], 1e-6)?;
         assert_close(&x.erf()?, &[0.276_326_4, 0.842_700_8, 1.0], 1e-6)?;
-        assert_close(&x.add_scalar(1.0)?.mul_scalar(2.0)?.div_scalar(4.0)?.sub_scalar(1.0)?, &[-0.375, 0.0, 1.5], 1e-6)
+        assert_close(
+            &x.add_scalar(1.0)?
+                .mul_scalar(2.0)?
+                .div_scalar(4.0)?
+                .sub_scalar(1.0)?,
+            &[-0.375, 0.0, 1.5],
+            1e-6,
+        )
     }
 
     #[test]
@@ -162,16 +224,29 @@ mod tests {
 
     #[test]
     fn unary_gradients_match_finite_differences() -> Result<()> {
-        let pos = GradcheckOpts { low: 0.2, high: 2.0, ..Default::default() };
+        let pos = GradcheckOpts {
+            low: 0.2,
+            high: 2.0,
+            ..Default::default()
+        };
         gradcheck(&[&[3, 4]], |x| x[0].exp())?;
         gradcheck_with(&[&[3, 4]], pos.clone(), |x| x[0].log())?;
         gradcheck_with(&[&[3, 4]], pos.clone(), |x| x[0].sqrt())?;
         gradcheck_with(&[&[3, 4]], pos.clone(), |x| x[0].recip())?;
         gradcheck_with(&[&[3, 4]], pos.clone(), |x| x[0].powf(2.5))?;
         gradcheck_with(&[&[3, 4]], pos, |x| x[0].neg()?.abs())?;
-        gradcheck(&[&[3, 4]], |x| x[0].sqr()?.add_scalar(1.0)?.mul_scalar(-3.0))?;
+        gradcheck(&[&[3, 4]], |x| {
+            x[0].sqr()?.add_scalar(1.0)?.mul_scalar(-3.0)
+        })?;
         gradcheck(&[&[3, 4]], |x| x[0].erf())?;
         // Keep inputs off the clamp's kinks at ±0.5.
-        gradcheck_with(&[&[5, 5]], GradcheckOpts { avoid: vec![-0.5, 0.5], ..Default::default() }, |x| x[0].clamp(-0.5, 0.5))
+        gradcheck_with(
+            &[&[5, 5]],
+            GradcheckOpts {
+                avoid: vec![-0.5, 0.5],
+                ..Default::default()
+            },
+            |x| x[0].clamp(-0.5, 0.5),
+        )
     }
 }

@@ -16,7 +16,12 @@ impl Tensor {
     pub fn reshape(&self, shape: &[usize]) -> Result<Tensor> {
         let to = Shape::from(shape);
         if to.numel() != self.numel() {
-            return Err(Error::Reshape { from: self.shape().clone(), from_len: self.numel(), to: to.clone(), to_len: to.numel() });
+            return Err(Error::Reshape {
+                from: self.shape().clone(),
+                from_len: self.numel(),
+                to: to.clone(),
+                to_len: to.numel(),
+            });
         }
         if to == *self.shape() {
             return Ok(self.clone());
@@ -26,7 +31,12 @@ impl Tensor {
             None => self.detach().contiguous()?.reshape(shape)?,
         };
         let from = self.dims().to_vec();
-        Ok(y.record(rule("ReshapeBackward", move |_, _, g| Ok(vec![Some(g.reshape(&from)?)])), &[self]))
+        Ok(y.record(
+            rule("ReshapeBackward", move |_, _, g| {
+                Ok(vec![Some(g.reshape(&from)?)])
+            }),
+            &[self],
+        ))
     }
 
     /// Reorders dimensions: output dim `i` is input dim `perm[i]`. A view.
@@ -35,22 +45,39 @@ impl Tensor {
     /// [`Error::InvalidArgument`] when `perm` is not a permutation of `0..rank`.
     pub fn permute<D: Dim>(&self, perm: &[D]) -> Result<Tensor> {
         let rank = self.rank();
-        let p: Vec<usize> = perm.iter().map(|&d| d.resolve(rank, "permute")).collect::<Result<_>>()?;
+        let p: Vec<usize> = perm
+            .iter()
+            .map(|&d| d.resolve(rank, "permute"))
+            .collect::<Result<_>>()?;
         let mut seen = vec![false; rank];
         if p.len() != rank || p.iter().any(|&d| std::mem::replace(&mut seen[d], true)) {
-            return Err(Error::invalid("permute", format!("{p:?} is not a permutation of the {rank} dims of {}", self.shape())));
+            return Err(Error::invalid(
+                "permute",
+                format!(
+                    "{p:?} is not a permutation of the {rank} dims of {}",
+                    self.shape()
+                ),
+            ));
         }
         let y = self.view_with(self.layout().permute(&p));
         let mut inverse = vec![0usize; rank];
         for (i, &d) in p.iter().enumerate() {
             inverse[d] = i;
         }
-        Ok(y.record(rule("PermuteBackward", move |_, _, g| Ok(vec![Some(g.permute(&inverse)?)])), &[self]))
+        Ok(y.record(
+            rule("PermuteBackward", move |_, _, g| {
+                Ok(vec![Some(g.permute(&inverse)?)])
+            }),
+            &[self],
+        ))
     }
 
     /// Swaps two dimensions. A view.
     pub fn transpose<D: Dim>(&self, d0: D, d1: D) -> Result<Tensor> {
-        let (a, b) = (d0.resolve(self.rank(), "transpose")?, d1.resolve(self.rank(), "transpose")?);
+        let (a, b) = (
+            d0.resolve(self.rank(), "transpose")?,
+            d1.resolve(self.rank(), "transpose")?,
+        );
         let mut perm: Vec<usize> = (0..self.rank()).collect();
         perm.swap(a, b);
         self.permute(&perm)
@@ -62,7 +89,11 @@ impl Tensor {
     /// [`Error::UnexpectedShape`] for tensors of rank < 2.
     pub fn t(&self) -> Result<Tensor> {
         if self.rank() < 2 {
-            return Err(Error::UnexpectedShape { op: "t", expected: "at least 2 dims".into(), got: self.shape().clone() });
+            return Err(Error::UnexpectedShape {
+                op: "t",
+                expected: "at least 2 dims".into(),
+                got: self.shape().clone(),
+            });
         }
         self.transpose(-2, -1)
     }
@@ -75,10 +106,23 @@ impl Tensor {
         let d = dim.resolve(self.rank(), "narrow")?;
         let size = self.dims()[d];
         if start + len > size {
-            return Err(Error::IndexOutOfRange { op: "narrow", index: (start + len) as i64, size });
+            return Err(Error::IndexOutOfRange {
+                op: "narrow",
+                index: (start + len) as i64,
+                size,
+            });
         }
         let y = self.view_with(self.layout().narrow(d, start, len));
-        Ok(y.record(rule("NarrowBackward", move |x, _, g| Ok(vec![Some(g.pad_dim(d, start, x[0].dims()[d] - start - len)?)])), &[self]))
+        Ok(y.record(
+            rule("NarrowBackward", move |x, _, g| {
+                Ok(vec![Some(g.pad_dim(
+                    d,
+                    start,
+                    x[0].dims()[d] - start - len,
+                )?)])
+            }),
+            &[self],
+        ))
     }
 
     /// The tensor expanded to `shape` by NumPy broadcasting (size-1 and missing leading dims
@@ -90,7 +134,10 @@ impl Tensor {
         }
         let y = self.view_with(self.layout().broadcast_to(&target, "broadcast_to")?);
         // The engine sums the gradient back to the input's shape.
-        Ok(y.record(rule("ExpandBackward", |_, _, g| Ok(vec![Some(g.clone())])), &[self]))
+        Ok(y.record(
+            rule("ExpandBackward", |_, _, g| Ok(vec![Some(g.clone())])),
+            &[self],
+        ))
     }
 
     /// Inserts a dimension of size 1 at `dim` (which may equal the rank, to append).
@@ -142,7 +189,10 @@ impl Tensor {
             return Ok(self.clone());
         }
         let y = with_any!(self.dtype(), T => Tensor::from_data(self.contiguous_vec::<T>("contiguous")?, self.shape().clone()));
-        Ok(y.record(rule("CloneBackward", |_, _, g| Ok(vec![Some(g.clone())])), &[self]))
+        Ok(y.record(
+            rule("CloneBackward", |_, _, g| Ok(vec![Some(g.clone())])),
+            &[self],
+        ))
     }
 
     /// The tensor converted to another dtype (differentiable between float types).
@@ -155,7 +205,12 @@ impl Tensor {
             return Ok(y);
         }
         let from = self.dtype();
-        Ok(y.record(rule("ToCopyBackward", move |_, _, g| Ok(vec![Some(g.to_dtype(from)?)])), &[self]))
+        Ok(y.record(
+            rule("ToCopyBackward", move |_, _, g| {
+                Ok(vec![Some(g.to_dtype(from)?)])
+            }),
+            &[self],
+        ))
     }
 
     pub(crate) fn to_dtype_untracked(&self, dtype: DType) -> Result<Tensor> {
@@ -214,7 +269,11 @@ mod tests {
     #[test]
     fn to_dtype_passes_gradient_back_in_the_source_dtype() -> Result<()> {
         let x = tensor(&[1.0, 2.0], &[2])?.requires_grad();
-        let g = x.to_dtype(DType::F32)?.mul_scalar(3.0)?.sum_all()?.backward()?;
+        let g = x
+            .to_dtype(DType::F32)?
+            .mul_scalar(3.0)?
+            .sum_all()?
+            .backward()?;
         let gx = g.get(&x).unwrap();
         assert_eq!(gx.dtype(), DType::F64);
         assert_close(gx, &[3.0, 3.0], 0.0)
@@ -233,7 +292,10 @@ mod tests {
         gradcheck(&[&[2, 3, 4]], |x| x[0].permute(&[2, 0, 1]))?;
         gradcheck(&[&[2, 3, 4]], |x| x[0].narrow(2, 1, 2))?;
         gradcheck(&[&[3, 1]], |x| x[0].broadcast_to(&[2, 3, 4]))?;
-        let nc = GradcheckOpts { non_contiguous: true, ..Default::default() };
+        let nc = GradcheckOpts {
+            non_contiguous: true,
+            ..Default::default()
+        };
         gradcheck_with(&[&[3, 4]], nc, |x| x[0].reshape(&[12])?.narrow(0, 2, 5))
     }
 }

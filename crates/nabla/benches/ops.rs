@@ -1,0 +1,272 @@
+//! Kernel benchmarks of the engine, the nabla side of `bench/pytorch/ops.py` (same workload
+//! names, shapes and iteration bodies).
+//!
+//! `cargo bench -p nabla --bench ops -- [--threads 2] [--repeat 10] [--json] [--only NAME]...`
+//!
+//! Each workload runs 2 warm-up iterations, then `--repeat` timed ones; it prints the median
+//! and minimum seconds per iteration, GFLOP/s where defined, and the process's peak resident
+//! memory so far. `peak_fma` measures the machine's f32 FMA throughput (the peak that GEMM
+//! efficiency is quoted against): independent AVX-512 FMA chains on every thread.
+
+use nabla::{Conv2dConfig, DType, Device, Result, Tensor};
+use std::time::Instant;
+
+struct Args {
+    threads: usize,
+    repeat: usize,
+    json: bool,
+    only: Vec<String>,
+}
+
+fn parse_args() -> std::result::Result<Args, String> {
+    let mut args = Args {
+        threads: 2,
+        repeat: 10,
+        json: false,
+        only: vec![],
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
+        match a.as_str() {
+            "--threads" => {
+                args.threads = value("--threads")?
+                    .parse()
+                    .map_err(|e| format!("--threads: {e}"))?
+            }
+            "--repeat" => {
+                args.repeat = value("--repeat")?
+                    .parse()
+                    .map_err(|e| format!("--repeat: {e}"))?
+            }
+            "--only" => args.only.push(value("--only")?),
+            "--json" => args.json = true,
+            "--bench" => {} // passed by `cargo bench`
+            other => {
+                return Err(format!(
+                    "unknown argument {other} (use --threads N --repeat N --json --only NAME)"
+                ))
+            }
+        }
+    }
+    if args.threads == 0 || args.repeat == 0 {
+        return Err("--threads and --repeat must be at least 1".into());
+    }
+    Ok(args)
+}
+
+/// Peak resident set size of this process in MiB (Linux `VmHWM`).
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The body of one timed iteration.
+type Body = Box<dyn FnMut() -> Result<()>>;
+
+struct Workload {
+    name: &'static str,
+    /// Floating point operations of one iteration (None: not meaningful).
+    flops: Option<f64>,
+    /// Prepares inputs and returns the iteration body.
+    setup: fn() -> Result<Body>,
+}
+
+fn randn(shape: &[usize]) -> Result<Tensor> {
+    Tensor::randn(shape, DType::F32, &Device::Cpu)
+}
+
+fn sgemm(n: usize) -> Result<Body> {
+    let (a, b) = (randn(&[n, n])?, randn(&[n, n])?);
+    Ok(Box::new(move || {
+        std::hint::black_box(a.matmul(&b)?);
+        Ok(())
+    }))
+}
+
+/// One conv2d forward + backward (input, weight and bias gradients) with a fixed upstream
+/// gradient, as `y.backward(g)` in PyTorch.
+fn conv(x: [usize; 4], w: [usize; 4], bias: bool, padding: usize) -> Result<Body> {
+    let xt = randn(&x)?.requires_grad();
+    let wt = randn(&w)?.mul_scalar(0.1)?.requires_grad();
+    let bt = if bias {
+        Some(randn(&[w[0]])?.requires_grad())
+    } else {
+        None
+    };
+    let cfg = Conv2dConfig {
+        padding,
+        ..Default::default()
+    };
+    let y = xt.conv2d(&wt, bt.as_ref(), cfg)?;
+    let g = randn(y.dims())?;
+    Ok(Box::new(move || {
+        let y = xt.conv2d(&wt, bt.as_ref(), cfg)?;
+        std::hint::black_box(y.backward_with(&g)?);
+        Ok(())
+    }))
+}
+
+fn conv_flops(x: [usize; 4], w: [usize; 4], padding: usize) -> f64 {
+    let oh = x[2] + 2 * padding - w[2] + 1;
+    let ow = x[3] + 2 * padding - w[3] + 1;
+    // forward, input gradient and weight gradient each cost one product of this size
+    3.0 * 2.0 * (x[0] * w[0] * oh * ow * w[1] * w[2] * w[3]) as f64
+}
+
+#[cfg(target_arch = "x86_64")]
+mod fma {
+    use std::arch::x86_64::*;
+
+    pub const CHAINS: usize = 12;
+    pub const ITERS: usize = 20_000_000;
+
+    /// Runs `ITERS` rounds of `CHAINS` independent 16-lane FMAs; returns a value so the work
+    /// cannot be optimized away.
+    #[target_feature(enable = "avx512f")]
+    pub unsafe fn avx512_chains() -> f32 {
+        let mut acc = [_mm512_set1_ps(1.0); CHAINS];
+        let a = _mm512_set1_ps(0.999_999);
+        let b = _mm512_set1_ps(1e-7);
+        for _ in 0..ITERS {
+            for r in acc.iter_mut() {
+                *r = _mm512_fmadd_ps(*r, a, b);
+            }
+        }
+        let mut s = _mm512_setzero_ps();
+        for r in acc {
+            s = _mm512_add_ps(s, r);
+        }
+        _mm512_reduce_add_ps(s)
+    }
+}
+
+fn peak_fma() -> Result<Body> {
+    Ok(Box::new(|| {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            let threads = nabla::num_threads();
+            let sums: Vec<f32> = std::thread::scope(|s| {
+                // SAFETY: avx512f support was checked above.
+                let handles: Vec<_> = (0..threads)
+                    .map(|_| s.spawn(|| unsafe { fma::avx512_chains() }))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("fma thread"))
+                    .collect()
+            });
+            std::hint::black_box(sums);
+        }
+        Ok(())
+    }))
+}
+
+fn workloads(threads: usize) -> Vec<Workload> {
+    let gemm_flops = |n: usize| Some(2.0 * (n * n * n) as f64);
+    #[cfg(target_arch = "x86_64")]
+    let fma_flops = Some((threads * fma::CHAINS * fma::ITERS * 16 * 2) as f64);
+    #[cfg(not(target_arch = "x86_64"))]
+    let fma_flops = None;
+    vec![
+        Workload {
+            name: "peak_fma",
+            flops: fma_flops,
+            setup: peak_fma,
+        },
+        Workload {
+            name: "sgemm_256",
+            flops: gemm_flops(256),
+            setup: || sgemm(256),
+        },
+        Workload {
+            name: "sgemm_1024",
+            flops: gemm_flops(1024),
+            setup: || sgemm(1024),
+        },
+        Workload {
+            name: "sgemm_2048",
+            flops: gemm_flops(2048),
+            setup: || sgemm(2048),
+        },
+        Workload {
+            name: "conv_lenet1",
+            flops: Some(conv_flops([64, 1, 32, 32], [6, 1, 5, 5], 0)),
+            setup: || conv([64, 1, 32, 32], [6, 1, 5, 5], true, 0),
+        },
+        Workload {
+            name: "conv_lenet2",
+            flops: Some(conv_flops([64, 6, 14, 14], [16, 6, 5, 5], 0)),
+            setup: || conv([64, 6, 14, 14], [16, 6, 5, 5], true, 0),
+        },
+        Workload {
+            name: "conv_resnet",
+            flops: Some(conv_flops([8, 64, 56, 56], [64, 64, 3, 3], 1)),
+            setup: || conv([8, 64, 56, 56], [64, 64, 3, 3], false, 1),
+        },
+        Workload {
+            name: "conv_vgg",
+            flops: Some(conv_flops([8, 256, 28, 28], [256, 256, 3, 3], 1)),
+            setup: || conv([8, 256, 28, 28], [256, 256, 3, 3], true, 1),
+        },
+    ]
+}
+
+fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
+    let args = parse_args()?;
+    nabla::set_num_threads(args.threads)?;
+    nabla::manual_seed(0);
+    let all = workloads(args.threads);
+    for name in &args.only {
+        if !all.iter().any(|w| w.name == name) {
+            let names: Vec<_> = all.iter().map(|w| w.name).collect();
+            return Err(
+                format!("unknown workload {name}; choose from {}", names.join(", ")).into(),
+            );
+        }
+    }
+    for w in all
+        .iter()
+        .filter(|w| args.only.is_empty() || args.only.iter().any(|o| o == w.name))
+    {
+        let mut body = (w.setup)()?;
+        let (warmup, repeat) = if w.name == "peak_fma" {
+            (0, args.repeat.min(3))
+        } else {
+            (2, args.repeat)
+        };
+        for _ in 0..warmup {
+            body()?;
+        }
+        let mut times: Vec<f64> = (0..repeat)
+            .map(|_| {
+                let t = Instant::now();
+                body().map(|_| t.elapsed().as_secs_f64())
+            })
+            .collect::<Result<_>>()?;
+        times.sort_by(f64::total_cmp);
+        let (median, min) = (times[times.len() / 2], times[0]);
+        let gflops = w.flops.map(|f| f / median / 1e9);
+        let rss = peak_rss_mb();
+        if args.json {
+            let g = gflops.map_or("null".to_string(), |g| format!("{g:.3}"));
+            let r = rss.map_or("null".to_string(), |r| format!("{r:.1}"));
+            println!(
+                r#"{{"workload": "{}", "median_s": {median:.6}, "min_s": {min:.6}, "gflops": {g}, "repeat": {repeat}, "threads": {}, "peak_rss_mb": {r}}}"#,
+                w.name, args.threads
+            );
+        } else {
+            let g = gflops.map_or(String::new(), |g| format!("{g:8.1} GFLOP/s"));
+            println!(
+                "{:<12} median {:9.3} ms  min {:9.3} ms {g}  peak RSS {:.0} MiB",
+                w.name,
+                median * 1e3,
+                min * 1e3,
+                rss.unwrap_or(0.0)
+            );
+        }
+    }
+    Ok(())
+}
