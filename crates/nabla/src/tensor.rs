@@ -373,7 +373,10 @@ impl Tensor {
 
     /// Calls `f` with the elements in row-major order as one slice: borrowed when the tensor
     /// is contiguous, copied otherwise.
-    pub(crate) fn with_contiguous<T: Element, R>(
+    ///
+    /// # Errors
+    /// [`Error::DType`] when `T` is not the tensor's dtype.
+    pub fn with_contiguous<T: Element, R>(
         &self,
         op: &'static str,
         f: impl FnOnce(&[T]) -> R,

@@ -1,0 +1,448 @@
+//! Checkpoints in the safetensors format (an 8-byte little-endian header length, a JSON
+//! header `{name: {dtype, shape, data_offsets}}`, then the raw little-endian data), so that
+//! PyTorch's `safetensors.torch.load_file` + `load_state_dict` reads nabla's models and nabla
+//! reads PyTorch's. Writes are atomic.
+
+use crate::var_store::VarStore;
+use crate::{Error, Result};
+use nabla::{DType, Device, Tensor};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// Largest header accepted (a guard against hostile files).
+const MAX_HEADER: u64 = 100 << 20;
+
+fn bad(path: &str, msg: impl Into<String>) -> Error {
+    Error::Checkpoint {
+        path: path.to_string(),
+        msg: msg.into(),
+    }
+}
+
+/// Serializes named tensors (in the given order) and string metadata as safetensors bytes.
+///
+/// # Errors
+/// Engine errors reading the tensors.
+pub fn to_bytes(
+    tensors: &[(String, Tensor)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<Vec<u8>> {
+    let mut header = Map::new();
+    if !metadata.is_empty() {
+        header.insert("__metadata__".into(), json!(metadata));
+    }
+    let mut data: Vec<u8> = Vec::new();
+    for (name, t) in tensors {
+        let begin = data.len();
+        let dtype = match t.dtype() {
+            DType::F32 => {
+                t.to_vec::<f32>()?
+                    .iter()
+                    .for_each(|v| data.extend_from_slice(&v.to_le_bytes()));
+                "F32"
+            }
+            DType::F64 => {
+                t.to_vec::<f64>()?
+                    .iter()
+                    .for_each(|v| data.extend_from_slice(&v.to_le_bytes()));
+                "F64"
+            }
+            DType::I64 => {
+                t.to_vec::<i64>()?
+                    .iter()
+                    .for_each(|v| data.extend_from_slice(&v.to_le_bytes()));
+                "I64"
+            }
+        };
+        header.insert(
+            name.clone(),
+            json!({"dtype": dtype, "shape": t.dims(), "data_offsets": [begin, data.len()]}),
+        );
+    }
+    let mut text = Value::Object(header).to_string();
+    // Pad the header with spaces to a multiple of 8 bytes, as the reference implementation.
+    while text.len() % 8 != 0 {
+        text.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + text.len() + data.len());
+    out.extend_from_slice(&(text.len() as u64).to_le_bytes());
+    out.extend_from_slice(text.as_bytes());
+    out.extend_from_slice(&data);
+    Ok(out)
+}
+
+/// The content of a safetensors file: tensors in file order and metadata.
+pub struct Checkpoint {
+    /// Named tensors, in the order of their data.
+    pub tensors: Vec<(String, Tensor)>,
+    /// String metadata (`__metadata__`).
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Parses safetensors bytes; `src` names the source in errors. Every malformed input is an
+/// error naming the entry and the problem.
+///
+/// # Errors
+/// [`Error::Checkpoint`] for truncation, a bad header, an unknown dtype, or offsets that do
+/// not match the shapes.
+pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Checkpoint> {
+    if bytes.len() < 8 {
+        return Err(bad(
+            src,
+            format!(
+                "file of {} bytes is too short for a safetensors header",
+                bytes.len()
+            ),
+        ));
+    }
+    let n = u64::from_le_bytes(bytes[..8].try_into().expect("8 bytes"));
+    if n > MAX_HEADER || 8 + n > bytes.len() as u64 {
+        return Err(bad(src, format!("header of {n} bytes does not fit in the file of {} bytes (truncated or not safetensors)", bytes.len())));
+    }
+    let header: Value = serde_json::from_slice(&bytes[8..8 + n as usize])
+        .map_err(|e| bad(src, format!("header is not valid JSON: {e}")))?;
+    let Value::Object(entries) = header else {
+        return Err(bad(src, "header is not a JSON object"));
+    };
+    let data = &bytes[8 + n as usize..];
+    let mut metadata = BTreeMap::new();
+    let mut tensors = Vec::new();
+    for (name, entry) in entries {
+        if name == "__metadata__" {
+            if let Value::Object(m) = entry {
+                for (k, v) in m {
+                    metadata.insert(k, v.as_str().unwrap_or_default().to_string());
+                }
+            }
+            continue;
+        }
+        let field = |key: &str| {
+            entry
+                .get(key)
+                .ok_or_else(|| bad(src, format!("tensor {name}: missing '{key}'")))
+        };
+        let dtype = field("dtype")?
+            .as_str()
+            .ok_or_else(|| bad(src, format!("tensor {name}: dtype is not a string")))?;
+        let shape: Vec<usize> = field("shape")?
+            .as_array()
+            .ok_or_else(|| bad(src, format!("tensor {name}: shape is not a list")))?
+            .iter()
+            .map(|d| {
+                d.as_u64()
+                    .map(|d| d as usize)
+                    .ok_or_else(|| bad(src, format!("tensor {name}: bad shape entry {d}")))
+            })
+            .collect::<Result<_>>()?;
+        let offsets = field("data_offsets")?
+            .as_array()
+            .filter(|o| o.len() == 2)
+            .ok_or_else(|| {
+                bad(
+                    src,
+                    format!("tensor {name}: data_offsets must be [begin, end]"),
+                )
+            })?;
+        let (begin, end) = match (offsets[0].as_u64(), offsets[1].as_u64()) {
+            (Some(b), Some(e)) if b <= e && e <= data.len() as u64 => (b as usize, e as usize),
+            _ => return Err(bad(src, format!("tensor {name}: data_offsets {offsets:?} lie outside the {} data bytes (truncated file?)", data.len()))),
+        };
+        let size =
+            match dtype {
+                "F32" => 4,
+                "F64" | "I64" => 8,
+                other => return Err(bad(
+                    src,
+                    format!(
+                        "tensor {name}: unsupported dtype {other} (F32, F64 and I64 are supported)"
+                    ),
+                )),
+            };
+        let numel = shape
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d))
+            .ok_or_else(|| bad(src, format!("tensor {name}: shape {shape:?} is too large")))?;
+        if numel.checked_mul(size) != Some(end - begin) {
+            return Err(bad(
+                src,
+                format!(
+                    "tensor {name}: shape {shape:?} of {dtype} needs {} bytes, the offsets give {}",
+                    numel.saturating_mul(size),
+                    end - begin
+                ),
+            ));
+        }
+        let raw = &data[begin..end];
+        let dev = Device::Cpu;
+        let t = match dtype {
+            "F32" => Tensor::from_vec(
+                raw.chunks_exact(4)
+                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
+                    .collect(),
+                &shape,
+                &dev,
+            )?,
+            "F64" => Tensor::from_vec(
+                raw.chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect(),
+                &shape,
+                &dev,
+            )?,
+            _ => Tensor::from_vec(
+                raw.chunks_exact(8)
+                    .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
+                    .collect(),
+                &shape,
+                &dev,
+            )?,
+        };
+        tensors.push((name, t));
+    }
+    Ok(Checkpoint { tensors, metadata })
+}
+
+/// Writes named tensors to a safetensors file, atomically (temporary file + rename).
+///
+/// # Errors
+/// I/O errors, with the path.
+pub fn save(
+    path: impl AsRef<Path>,
+    tensors: &[(String, Tensor)],
+    metadata: &BTreeMap<String, String>,
+) -> Result<()> {
+    nabla::io::write_atomic(path.as_ref(), &to_bytes(tensors, metadata)?)
+        .map_err(|e| bad(&path.as_ref().display().to_string(), e.to_string()))
+}
+
+/// Reads a safetensors file.
+///
+/// # Errors
+/// I/O errors and every malformation [`from_bytes`] reports.
+pub fn load(path: impl AsRef<Path>) -> Result<Checkpoint> {
+    let name = path.as_ref().display().to_string();
+    let bytes = std::fs::read(path.as_ref()).map_err(|e| Error::Io {
+        path: name.clone(),
+        source: e,
+    })?;
+    from_bytes(&bytes, &name)
+}
+
+/// What loading a checkpoint into a model found.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct LoadReport {
+    /// Model variables the file does not have (left unchanged).
+    pub missing: Vec<String>,
+    /// File entries the model does not have (ignored).
+    pub unexpected: Vec<String>,
+    /// Entries present in both whose shape or dtype differ, with both (not loaded).
+    pub mismatched: Vec<String>,
+}
+
+impl LoadReport {
+    /// Whether everything matched.
+    pub fn is_clean(&self) -> bool {
+        self.missing.is_empty() && self.unexpected.is_empty() && self.mismatched.is_empty()
+    }
+}
+
+impl std::fmt::Display for LoadReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut parts = Vec::new();
+        if !self.missing.is_empty() {
+            parts.push(format!("missing keys: {}", self.missing.join(", ")));
+        }
+        if !self.unexpected.is_empty() {
+            parts.push(format!("unexpected keys: {}", self.unexpected.join(", ")));
+        }
+        if !self.mismatched.is_empty() {
+            parts.push(format!("mismatched: {}", self.mismatched.join("; ")));
+        }
+        write!(f, "{}", parts.join("; "))
+    }
+}
+
+impl VarStore {
+    /// Every variable as (name, tensor), in creation order: the model's `state_dict`.
+    pub fn state_dict(&self) -> Vec<(String, Tensor)> {
+        self.vars()
+            .iter()
+            .map(|v| (v.name().to_string(), v.leaf().detach()))
+            .collect()
+    }
+
+    /// Saves every variable to a safetensors file (atomically), loadable by PyTorch's
+    /// `load_state_dict`.
+    ///
+    /// # Errors
+    /// I/O errors, with the path.
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
+        save(path, &self.state_dict(), &BTreeMap::new())
+    }
+
+    /// Loads a checkpoint strictly: every variable must be present with its shape and dtype,
+    /// and nothing else may be in the file.
+    ///
+    /// # Errors
+    /// [`Error::Checkpoint`] naming the missing, unexpected and mismatched entries; nothing is
+    /// changed in that case.
+    pub fn load(&self, path: impl AsRef<Path>) -> Result<()> {
+        let name = path.as_ref().display().to_string();
+        let ckpt = load(path)?;
+        let report = self.check(&ckpt.tensors);
+        if !report.is_clean() {
+            return Err(bad(&name, format!("does not fit the model: {report}")));
+        }
+        self.load_tensors(&ckpt.tensors).map(|_| ())
+    }
+
+    /// Loads what fits (non-strict), as `load_state_dict(strict=False)`, and reports the rest.
+    ///
+    /// # Errors
+    /// I/O and format errors only.
+    pub fn load_partial(&self, path: impl AsRef<Path>) -> Result<LoadReport> {
+        self.load_tensors(&load(path)?.tensors)
+    }
+
+    fn check(&self, tensors: &[(String, Tensor)]) -> LoadReport {
+        let mut report = LoadReport::default();
+        let vars = self.vars();
+        for v in &vars {
+            match tensors.iter().find(|(n, _)| n == v.name()) {
+                None => report.missing.push(v.name().to_string()),
+                Some((_, t)) if t.shape() != v.leaf().shape() || t.dtype() != v.leaf().dtype() => {
+                    report.mismatched.push(format!(
+                        "{}: model {} {:?}, file {} {:?}",
+                        v.name(),
+                        v.leaf().shape(),
+                        v.leaf().dtype(),
+                        t.shape(),
+                        t.dtype()
+                    ))
+                }
+                Some(_) => {}
+            }
+        }
+        for (n, _) in tensors {
+            if !vars.iter().any(|v| v.name() == n) {
+                report.unexpected.push(n.clone());
+            }
+        }
+        report
+    }
+
+    /// Copies every fitting tensor into its variable; returns the report of the rest.
+    pub(crate) fn load_tensors(&self, tensors: &[(String, Tensor)]) -> Result<LoadReport> {
+        let report = self.check(tensors);
+        for (name, t) in tensors {
+            if let Some(v) = self.get(name) {
+                if !report
+                    .mismatched
+                    .iter()
+                    .any(|m| m.starts_with(&format!("{name}:")))
+                {
+                    v.set(t)?;
+                }
+            }
+        }
+        Ok(report)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Init;
+
+    fn model(vs: &VarStore) -> Result<()> {
+        vs.root().sub("fc1").param(
+            "weight",
+            &[3, 2],
+            Init::Normal {
+                mean: 0.0,
+                std: 1.0,
+            },
+        )?;
+        vs.root()
+            .sub("fc1")
+            .param("bias", &[3], Init::Constant(0.5))?;
+        vs.root().sub("bn").buffer(
+            "num_batches_tracked",
+            Tensor::zeros(&[], DType::I64, &Device::Cpu),
+        )?;
+        Ok(())
+    }
+
+    fn tmp(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!("nabla-ckpt-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    #[test]
+    fn save_then_load_restores_every_variable() -> Result<()> {
+        let a = VarStore::new(&Device::Cpu);
+        model(&a)?;
+        let path = tmp("roundtrip.safetensors");
+        a.save(&path)?;
+        let b = VarStore::new(&Device::Cpu);
+        model(&b)?;
+        b.load(&path)?;
+        for (x, y) in a.state_dict().iter().zip(b.state_dict()) {
+            assert_eq!(x.0, y.0);
+            assert_eq!(x.1.to_vec::<f64>()?, y.1.to_vec::<f64>()?);
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn loading_reports_missing_unexpected_and_mismatched_keys() -> Result<()> {
+        let a = VarStore::new(&Device::Cpu);
+        a.root()
+            .sub("fc1")
+            .param("weight", &[3, 3], Init::Constant(1.0))?;
+        a.root()
+            .sub("extra")
+            .param("w", &[1], Init::Constant(1.0))?;
+        let path = tmp("other.safetensors");
+        a.save(&path)?;
+        let b = VarStore::new(&Device::Cpu);
+        model(&b)?;
+        let err = b.load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("missing keys: fc1.bias, bn.num_batches_tracked"),
+            "{err}"
+        );
+        assert!(err.contains("unexpected keys: extra.w"), "{err}");
+        assert!(err.contains("fc1.weight: model [3, 2]"), "{err}");
+        let report = b.load_partial(&path)?;
+        assert_eq!(report.unexpected, vec!["extra.w".to_string()]);
+        Ok(())
+    }
+
+    #[test]
+    fn corrupted_and_truncated_files_are_errors() -> Result<()> {
+        let a = VarStore::new(&Device::Cpu);
+        model(&a)?;
+        let bytes = to_bytes(&a.state_dict(), &BTreeMap::new())?;
+        for cut in [0, 4, 8, 20, bytes.len() - 1] {
+            let err = from_bytes(&bytes[..cut], "x.safetensors")
+                .err()
+                .map(|e| e.to_string());
+            assert!(err.is_some(), "cut at {cut} accepted");
+        }
+        let err = from_bytes(&bytes[..bytes.len() - 1], "x.safetensors")
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(err.contains("x.safetensors"), "{err}");
+        let mut garbage = bytes.clone();
+        garbage[8] = b'#'; // the header's opening brace
+        assert!(from_bytes(&garbage, "x").is_err());
+        let mut huge = bytes;
+        huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        assert!(from_bytes(&huge, "x").is_err());
+        Ok(())
+    }
+}

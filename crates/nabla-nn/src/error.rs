@@ -1,0 +1,64 @@
+//! The error type of `nabla-nn`.
+
+/// Errors from layers, optimizers, checkpoints and training.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An error of the tensor engine.
+    #[error(transparent)]
+    Tensor(#[from] nabla::Error),
+
+    /// A layer, loss or optimizer got an argument it cannot use.
+    #[error("{op}: {msg}")]
+    InvalidArgument {
+        /// Where it happened.
+        op: &'static str,
+        /// What was wrong.
+        msg: String,
+    },
+
+    /// A parameter name was registered twice.
+    #[error("parameter {0} is defined twice")]
+    DuplicateName(String),
+
+    /// A checkpoint file is malformed, truncated, or does not fit the model.
+    #[error("checkpoint {path}: {msg}")]
+    Checkpoint {
+        /// The file.
+        path: String,
+        /// What was wrong.
+        msg: String,
+    },
+
+    /// Training stopped because the loss became NaN or infinite.
+    #[error("the loss became {value} at epoch {epoch}, step {step}: training stopped (lower the learning rate or check the data)")]
+    NonFiniteLoss {
+        /// The non-finite value.
+        value: f32,
+        /// Epoch (1-based).
+        epoch: usize,
+        /// Step within the epoch (1-based).
+        step: usize,
+    },
+
+    /// An I/O error.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// Result type of `nabla-nn`.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn invalid(op: &'static str, msg: impl Into<String>) -> Self {
+        Error::InvalidArgument {
+            op,
+            msg: msg.into(),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! Batch normalization layers (Ioffe & Szegedy 2015).
+
+use crate::init::Init;
+use crate::{Error, Module, Path, Result, Var};
+use nabla::{DType, RunningStats, Tensor};
+
+/// Batch normalization over channel dim 1: `BatchNorm1d` for `[n, c]` / `[n, c, l]` inputs,
+/// `BatchNorm2d` for `[n, c, h, w]`. Variables (PyTorch's names): `weight` (γ, ones),
+/// `bias` (β, zeros), buffers `running_mean` (zeros), `running_var` (ones),
+/// `num_batches_tracked`.
+pub struct BatchNorm {
+    /// γ, `[c]`.
+    pub weight: Var,
+    /// β, `[c]`.
+    pub bias: Var,
+    /// Running mean, `[c]`.
+    pub running_mean: Var,
+    /// Running unbiased variance, `[c]`.
+    pub running_var: Var,
+    /// Number of training batches seen (I64 scalar, as PyTorch saves it).
+    pub num_batches_tracked: Var,
+    eps: f64,
+    momentum: f64,
+    ranks: &'static [usize],
+}
+
+impl BatchNorm {
+    fn new(p: &Path, channels: usize, ranks: &'static [usize]) -> Result<Self> {
+        let dev = p.device();
+        Ok(BatchNorm {
+            weight: p.param("weight", &[channels], Init::Constant(1.0))?,
+            bias: p.param("bias", &[channels], Init::Constant(0.0))?,
+            running_mean: p.buffer("running_mean", Tensor::zeros(&[channels], DType::F32, &dev))?,
+            running_var: p.buffer("running_var", Tensor::ones(&[channels], DType::F32, &dev))?,
+            num_batches_tracked: p
+                .buffer("num_batches_tracked", Tensor::zeros(&[], DType::I64, &dev))?,
+            eps: 1e-5,
+            momentum: 0.1,
+            ranks,
+        })
+    }
+
+    /// For `[n, c]` or `[n, c, l]` inputs.
+    ///
+    /// # Errors
+    /// When the names exist.
+    pub fn new1d(p: &Path, channels: usize) -> Result<Self> {
+        BatchNorm::new(p, channels, &[2, 3])
+    }
+
+    /// For `[n, c, h, w]` inputs.
+    ///
+    /// # Errors
+    /// When the names exist.
+    pub fn new2d(p: &Path, channels: usize) -> Result<Self> {
+        BatchNorm::new(p, channels, &[4])
+    }
+
+    /// The same layer with another epsilon (added to the variance) and momentum (weight of the
+    /// batch statistic in the running average).
+    pub fn with(self, eps: f64, momentum: f64) -> Self {
+        BatchNorm {
+            eps,
+            momentum,
+            ..self
+        }
+    }
+}
+
+impl Module for BatchNorm {
+    fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
+        if !self.ranks.contains(&x.rank()) {
+            return Err(Error::invalid(
+                "BatchNorm",
+                format!(
+                    "expected an input of rank {:?}, got shape {}",
+                    self.ranks,
+                    x.shape()
+                ),
+            ));
+        }
+        let (mean, var) = (self.running_mean.leaf(), self.running_var.leaf());
+        let stats = RunningStats {
+            mean,
+            var,
+            momentum: self.momentum,
+        };
+        let y = x.batch_norm(
+            Some(stats),
+            Some(&self.weight.tensor()),
+            Some(&self.bias.tensor()),
+            train,
+            self.eps,
+        )?;
+        if train {
+            self.num_batches_tracked
+                .leaf()
+                .update_data::<i64>(|n| n[0] += 1)?;
+        }
+        Ok(y)
+    }
+}
