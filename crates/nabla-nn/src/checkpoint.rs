@@ -62,7 +62,7 @@ pub fn to_bytes(
     }
     let mut text = Value::Object(header).to_string();
     // Pad the header with spaces to a multiple of 8 bytes, as the reference implementation.
-    while text.len() % 8 != 0 {
+    while !text.len().is_multiple_of(8) {
         text.push(' ');
     }
     let mut out = Vec::with_capacity(8 + text.len() + data.len());
@@ -148,17 +148,18 @@ pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Checkpoint> {
             (Some(b), Some(e)) if b <= e && e <= data.len() as u64 => (b as usize, e as usize),
             _ => return Err(bad(src, format!("tensor {name}: data_offsets {offsets:?} lie outside the {} data bytes (truncated file?)", data.len()))),
         };
-        let size =
-            match dtype {
-                "F32" => 4,
-                "F64" | "I64" => 8,
-                other => return Err(bad(
+        let size = match dtype {
+            "F32" => 4,
+            "F64" | "I64" => 8,
+            other => {
+                return Err(bad(
                     src,
                     format!(
                         "tensor {name}: unsupported dtype {other} (F32, F64 and I64 are supported)"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let numel = shape
             .iter()
             .try_fold(1usize, |a, &d| a.checked_mul(d))

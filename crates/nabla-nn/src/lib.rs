@@ -32,10 +32,12 @@ pub mod loss;
 mod module;
 pub mod optim;
 mod perceptron;
+pub mod trainer;
 mod var_store;
 
 pub use error::{Error, Result};
 pub use init::{fans, Init};
 pub use module::{seq, Func, Module, Residual, Sequential};
 pub use perceptron::{Perceptron, PerceptronReport};
+pub use trainer::{Evaluation, Loader, Trainer, TrainerConfig};
 pub use var_store::{Path, Var, VarKind, VarStore};

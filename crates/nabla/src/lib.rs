@@ -21,7 +21,6 @@
 //! # Ok::<(), nabla::Error>(())
 //! ```
 #![warn(missing_docs)]
-#![allow(clippy::excessive_precision)] // published coefficients are kept as printed
 
 pub mod autograd;
 pub(crate) mod cpu;

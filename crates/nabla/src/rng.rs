@@ -1,10 +1,10 @@
-//! Seedable random numbers: xoshiro256++ with a process-wide default generator.
+//! Seedable random numbers: xoshiro256++ with a default generator per thread.
 //!
 //! `manual_seed(s)` makes every later `rand`/`randn`/dropout mask reproducible, as
 //! `torch.manual_seed` does. The generator's state can be read and restored, so a training
 //! checkpoint can carry it and a resumed run draws the same numbers.
 
-use std::sync::Mutex;
+use std::cell::RefCell;
 
 /// A xoshiro256++ generator (Blackman & Vigna), seeded through splitmix64.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -116,28 +116,33 @@ impl Rng {
     }
 }
 
-static GLOBAL: Mutex<Option<Rng>> = Mutex::new(None);
-
-/// Default seed of the process-wide generator before any `manual_seed`.
-pub const DEFAULT_SEED: u64 = 0x5EED;
-
-/// Runs `f` with the process-wide generator.
-pub fn with_global_rng<R>(f: impl FnOnce(&mut Rng) -> R) -> R {
-    let mut g = GLOBAL.lock().unwrap_or_else(|e| e.into_inner());
-    f(g.get_or_insert_with(|| Rng::new(DEFAULT_SEED)))
+thread_local! {
+    static GLOBAL: RefCell<Rng> = RefCell::new(Rng::new(DEFAULT_SEED));
 }
 
-/// Seeds the process-wide generator (as `torch.manual_seed`).
+/// Default seed of the default generator before any `manual_seed`.
+pub const DEFAULT_SEED: u64 = 0x5EED;
+
+/// Runs `f` with this thread's default generator.
+///
+/// The default generator is per thread: a training loop draws its dropout masks and
+/// initial weights on its own thread, so other threads (tests running in parallel, data
+/// loader workers) cannot perturb its sequence.
+pub fn with_global_rng<R>(f: impl FnOnce(&mut Rng) -> R) -> R {
+    GLOBAL.with(|g| f(&mut g.borrow_mut()))
+}
+
+/// Seeds this thread's default generator (as `torch.manual_seed`).
 pub fn manual_seed(seed: u64) {
     with_global_rng(|r| *r = Rng::new(seed));
 }
 
-/// The process-wide generator's state (for checkpoints).
+/// The default generator's state (for checkpoints).
 pub fn global_rng_state() -> [u64; 5] {
     with_global_rng(|r| r.state())
 }
 
-/// Restores the process-wide generator's state.
+/// Restores the default generator's state.
 pub fn set_global_rng_state(state: [u64; 5]) {
     with_global_rng(|r| *r = Rng::from_state(state));
 }

@@ -309,6 +309,13 @@ impl Tensor {
     /// ```
     pub fn to_vec<T: Element>(&self) -> Result<Vec<T>> {
         let storage = self.read_storage();
+        if T::DTYPE == self.dtype() {
+            // Same type: copy exactly (going through f64 would round large i64 values).
+            let data = T::slice(&storage).expect("storage dtype matches the tensor's dtype");
+            let mut out = Vec::with_capacity(self.numel());
+            visit_strided(data, &self.0.layout, |x: T| out.push(x));
+            return Ok(out);
+        }
         with_any!(self.dtype(), S => {
             let data = S::slice(&storage).expect("storage dtype matches the tensor's dtype");
             let mut out = Vec::with_capacity(self.numel());

@@ -78,3 +78,14 @@ fn integer_tensors_are_rejected_by_float_ops() -> Result<()> {
     assert!(matches!(i.exp(), Err(Error::UnsupportedDType { .. })));
     Ok(())
 }
+
+#[test]
+fn large_integers_survive_to_vec_exactly() -> Result<()> {
+    // i64 values above 2^53 must not pass through f64 (RNG states are saved this way).
+    let v = vec![i64::MAX, -7, 3_628_211_495_174_958_697];
+    assert_eq!(
+        Tensor::from_slice(&v, &[3], &Device::Cpu)?.to_vec::<i64>()?,
+        v
+    );
+    Ok(())
+}

@@ -5,7 +5,7 @@ use crate::{Error, Module, Path, Result, Var};
 use nabla::{Conv2dConfig, ConvTranspose2dConfig, Tensor};
 
 fn check_groups(op: &'static str, cin: usize, cout: usize, groups: usize) -> Result<()> {
-    if groups == 0 || cin % groups != 0 || cout % groups != 0 {
+    if groups == 0 || !cin.is_multiple_of(groups) || !cout.is_multiple_of(groups) {
         return Err(Error::invalid(
             op,
             format!(

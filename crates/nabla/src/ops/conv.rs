@@ -464,25 +464,29 @@ fn conv_backward_weight<T: Float>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
     let (chunk, parallel) = plan_chunks(g);
     let starts: Vec<usize> = (0..g.n).step_by(chunk).collect();
     if parallel {
-        starts
-            .par_iter()
-            .fold(
-                || alloc_zeroed::<T>(wlen),
-                |mut dw, &i0| {
+        // A fixed split of the chunks into one group per thread, summed in group order: the
+        // result does not depend on scheduling, so training runs are bitwise reproducible.
+        let threads = rayon::current_num_threads().min(starts.len()).max(1);
+        let per_group = starts.len().div_ceil(threads);
+        let partials: Vec<Vec<T>> = starts
+            .par_chunks(per_group)
+            .map(|group| {
+                let mut dw = alloc_zeroed::<T>(wlen);
+                for &i0 in group {
                     chunk_into(&mut dw, i0, chunk.min(g.n - i0), false);
-                    dw
-                },
-            )
-            .reduce(
-                || alloc_zeroed::<T>(wlen),
-                |mut a, b| {
-                    for (x, y) in a.iter_mut().zip(&b) {
-                        *x += *y;
-                    }
-                    recycle(b);
-                    a
-                },
-            )
+                }
+                dw
+            })
+            .collect();
+        let mut parts = partials.into_iter();
+        let mut total = parts.next().unwrap_or_else(|| alloc_zeroed::<T>(wlen));
+        for p in parts {
+            for (a, b) in total.iter_mut().zip(&p) {
+                *a += *b;
+            }
+            recycle(p);
+        }
+        total
     } else {
         let mut dw = alloc_zeroed::<T>(wlen);
         for &i0 in &starts {
