@@ -70,7 +70,7 @@ fn out_dir(name: &str) -> PathBuf {
 fn config(epochs: usize, dir: &Path) -> TrainerConfig {
     TrainerConfig {
         epochs,
-        out_dir: Some(dir.clone()),
+        out_dir: Some(dir.to_path_buf()),
         progress: false,
         verbose: false,
         ..Default::default()
