@@ -41,6 +41,10 @@ pub enum Error {
         step: usize,
     },
 
+    /// The data source of a training loop failed (a reader or loader error).
+    #[error("data: {0}")]
+    Data(Box<dyn std::error::Error + Send + Sync>),
+
     /// An I/O error.
     #[error("{path}: {source}")]
     Io {

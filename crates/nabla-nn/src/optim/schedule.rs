@@ -129,6 +129,11 @@ impl ReduceOnPlateau {
         }
     }
 
+    /// The same rule with another patience.
+    pub fn patience(self, patience: usize) -> Self {
+        ReduceOnPlateau { patience, ..self }
+    }
+
     /// Records the epoch's metric and returns the (possibly reduced) learning rate.
     pub fn step(&mut self, metric: f64, lr: f64) -> f64 {
         if metric < self.best * (1.0 - self.threshold) {

@@ -8,7 +8,7 @@ mod plot;
 mod progress;
 
 pub use metrics::{hits, EpochRecord, Hits, CSV_HEADER};
-pub use plot::write_curves;
+pub use plot::{register_font as register_plot_font, write_curves};
 
 use crate::checkpoint;
 use crate::optim::{clip_grad_norm, Optimizer, ReduceOnPlateau, Schedule};

@@ -9,7 +9,9 @@ use std::sync::Once;
 static FONT: &[u8] = include_bytes!("../../assets/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
 
-fn register_font() {
+/// Makes the bundled DejaVu Sans the "sans-serif" font of plotters (idempotent); every
+/// plot of nabla draws text with it, so no system font is needed.
+pub fn register_font() {
     REGISTER.call_once(|| {
         // The bundled font is valid; registration can only fail on a corrupt byte array.
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, FONT);

@@ -1,0 +1,118 @@
+//! The subcommands, and what they share: building a model from a run config, loaders that
+//! preprocess like training did.
+
+pub mod eval;
+pub mod predict;
+pub mod summary;
+pub mod train;
+pub mod zoo;
+
+use crate::run_config::RunConfig;
+use anyhow::{bail, Result};
+use nabla::Tensor;
+use nabla_data::transforms::{Compose, Normalize, PadCrop, RandomRotation, Transform};
+use nabla_data::{DataLoader, Dataset};
+use nabla_nn::models::{self, ModelConfig};
+use nabla_nn::{Module, VarStore};
+use std::sync::Arc;
+
+/// A `nabla-data` loader seen as the Trainer's batch source.
+pub struct Batches(pub DataLoader);
+
+impl nabla_nn::Loader for Batches {
+    fn epoch(
+        &self,
+        epoch: usize,
+    ) -> Box<dyn Iterator<Item = nabla_nn::Result<(Tensor, Tensor)>> + '_> {
+        Box::new(self.0.epoch(epoch as u64).map(|b| {
+            b.map(|b| (b.inputs, b.targets))
+                .map_err(|e| nabla_nn::Error::Data(Box::new(e)))
+        }))
+    }
+    fn num_batches(&self) -> usize {
+        self.0.len()
+    }
+}
+
+/// The model configuration for inputs of `shape` and `outputs` outputs.
+pub fn model_config(shape: &[usize], outputs: usize) -> ModelConfig {
+    match shape {
+        [c, h, _w] => ModelConfig {
+            num_classes: outputs,
+            in_channels: *c,
+            image_size: *h,
+        },
+        // Flat inputs (CSV, toy sets): one "channel", image_size² ≥ features is not used by
+        // the MLP, which reads input_len; keep it exact with a 1×d "image".
+        _ => ModelConfig {
+            num_classes: outputs,
+            in_channels: shape.iter().product(),
+            image_size: 1,
+        },
+    }
+}
+
+/// Builds the model a run config describes into a fresh store.
+pub fn build_model(cfg: &RunConfig) -> Result<(VarStore, Box<dyn Module>)> {
+    let vs = VarStore::new(&nabla::Device::Cpu);
+    let model = models::build(
+        &cfg.model,
+        &vs.root(),
+        &model_config(&cfg.input_shape, cfg.outputs),
+    )?;
+    Ok((vs, model))
+}
+
+/// The per-sample preprocessing of a run: normalization, plus augmentation in training.
+pub fn transform(cfg: &RunConfig, augment: bool) -> Result<Box<dyn Transform>> {
+    if cfg.mean.is_empty() {
+        if augment {
+            bail!(
+                "--augment works on images only (this data has inputs of shape {:?})",
+                cfg.input_shape
+            );
+        }
+        return Ok(Box::new(Compose(vec![])));
+    }
+    let normalize = Normalize::new(cfg.mean.clone(), cfg.std.clone())?;
+    if !augment {
+        return Ok(Box::new(normalize));
+    }
+    if cfg.input_shape.len() != 3 {
+        bail!(
+            "--augment works on images only (this data has inputs of shape {:?})",
+            cfg.input_shape
+        );
+    }
+    let size = cfg.input_shape[1];
+    Ok(Box::new(Compose(vec![
+        Box::new(RandomRotation::new(10.0)?),
+        Box::new(PadCrop::new(2, size)),
+        Box::new(normalize),
+    ])))
+}
+
+/// A loader over `ds` preprocessing like the run did.
+pub fn loader(
+    ds: Arc<dyn Dataset>,
+    batch: usize,
+    cfg: &RunConfig,
+    shuffle: bool,
+    seed: u64,
+    augment: bool,
+) -> Result<DataLoader> {
+    struct Boxed(Box<dyn Transform>);
+    impl Transform for Boxed {
+        fn apply(
+            &self,
+            s: nabla_data::Sample,
+            rng: &mut nabla::Rng,
+        ) -> nabla_data::Result<nabla_data::Sample> {
+            self.0.apply(s, rng)
+        }
+    }
+    Ok(DataLoader::new(ds, batch)?
+        .shuffle(shuffle)
+        .seed(seed)
+        .transform(Boxed(transform(cfg, augment)?)))
+}

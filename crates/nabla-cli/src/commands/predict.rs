@@ -1,0 +1,190 @@
+//! `nabla predict`: class probabilities for image files, or the raw output for a .npy batch.
+
+use super::build_model;
+use crate::args::PredictArgs;
+use crate::run_config::{resolve_weights, RunConfig};
+use anyhow::{bail, Context, Result};
+use nabla::{Device, Tensor};
+use nabla_data::readers::folder::{load_image, ImageOptions};
+use nabla_nn::checkpoint;
+use serde_json::Value;
+
+fn is_npy(p: &std::path::Path) -> bool {
+    p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+}
+
+/// The run config of the weights, or one made from `--model` and the checkpoint for bare
+/// weights (the output count is read from the last tensor, the output layer's bias).
+fn config_for(
+    args: &PredictArgs,
+    weights: &std::path::Path,
+    dir: &std::path::Path,
+    input_shape: Option<Vec<usize>>,
+) -> Result<RunConfig> {
+    if dir.join("config.json").exists() {
+        let cfg = RunConfig::load(dir)?;
+        if let Some(m) = &args.model {
+            if *m != cfg.model {
+                bail!(
+                    "--model {m} does not match the run, which trained {}",
+                    cfg.model
+                );
+            }
+        }
+        return Ok(cfg);
+    }
+    let Some(model) = args.model.clone() else {
+        bail!(
+            "{} is not in a run folder (no config.json): pass --model NAME",
+            weights.display()
+        );
+    };
+    let Some(input_shape) = input_shape else {
+        bail!("image inputs need the run folder's config.json for their preprocessing; pass a .npy input for bare weights");
+    };
+    let ckpt = checkpoint::load(weights)?;
+    let outputs = ckpt
+        .tensors
+        .last()
+        .map(|(_, t)| t.dims().first().copied().unwrap_or(1))
+        .context("the checkpoint is empty")?;
+    Ok(RunConfig {
+        model,
+        data: String::new(),
+        input_shape,
+        outputs,
+        classification: true,
+        mean: vec![],
+        std: vec![],
+        class_names: None,
+        training: Value::Null,
+    })
+}
+
+/// Runs `nabla predict`.
+pub fn run(args: &PredictArgs) -> Result<()> {
+    let (weights, dir) = resolve_weights(&args.weights)?;
+    let npy = args.inputs.iter().filter(|p| is_npy(p)).count();
+    if npy > 0 && (npy != 1 || args.inputs.len() != 1) {
+        bail!("give either one .npy batch or image files, not both");
+    }
+    let (x, names): (Tensor, Vec<String>) = if npy == 1 {
+        let path = &args.inputs[0];
+        let t = Tensor::read_npy(path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .to_dtype(nabla::DType::F32)?;
+        if t.rank() < 2 {
+            bail!(
+                "{} holds a tensor of shape {}; expected a batch [n, ...]",
+                path.display(),
+                t.shape()
+            );
+        }
+        let names = (0..t.dims()[0])
+            .map(|i| format!("{}[{i}]", path.display()))
+            .collect();
+        (t, names)
+    } else {
+        (
+            Tensor::zeros(&[0], nabla::DType::F32, &Device::Cpu),
+            args.inputs
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect(),
+        )
+    };
+    let cfg = config_for(
+        args,
+        &weights,
+        &dir,
+        (npy == 1).then(|| x.dims()[1..].to_vec()),
+    )?;
+    let x = if npy == 1 {
+        if x.dims()[1..] != cfg.input_shape[..] {
+            bail!(
+                "the model takes inputs of shape {:?}, the .npy batch has {:?}",
+                cfg.input_shape,
+                &x.dims()[1..]
+            );
+        }
+        x
+    } else {
+        images(&args.inputs, &cfg)?
+    };
+    let (vs, model) = build_model(&cfg)?;
+    vs.load(&weights)
+        .with_context(|| format!("loading {} into {}", weights.display(), cfg.model))?;
+    let out = nabla::no_grad(|| model.forward(&x))?;
+    if let Some(path) = &args.output {
+        out.write_npy(path)?;
+        println!(
+            "wrote outputs of shape {} to {}",
+            out.shape(),
+            path.display()
+        );
+        return Ok(());
+    }
+    if !cfg.classification {
+        for (name, row) in names
+            .iter()
+            .zip(out.to_vec::<f32>()?.chunks(cfg.outputs.max(1)))
+        {
+            println!("{name}: {row:?}");
+        }
+        return Ok(());
+    }
+    let probs = out.softmax(-1)?.to_vec::<f32>()?;
+    let k = args.topk.clamp(1, cfg.outputs);
+    for (name, row) in names.iter().zip(probs.chunks(cfg.outputs.max(1))) {
+        let mut order: Vec<usize> = (0..row.len()).collect();
+        order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
+        let top: Vec<String> = order[..k]
+            .iter()
+            .map(|&c| {
+                let label = cfg
+                    .class_names
+                    .as_ref()
+                    .and_then(|n| n.get(c).cloned())
+                    .unwrap_or_else(|| c.to_string());
+                format!("{label} {:.2}%", 100.0 * row[c])
+            })
+            .collect();
+        println!("{name}: {}", top.join(", "));
+    }
+    Ok(())
+}
+
+/// Loads and preprocesses image files as in training: resized to the model's input, grey or
+/// RGB, normalized per channel.
+fn images(paths: &[std::path::PathBuf], cfg: &RunConfig) -> Result<Tensor> {
+    let [c, h, w] = cfg.input_shape[..] else {
+        bail!(
+            "the model takes inputs of shape {:?}, not images",
+            cfg.input_shape
+        );
+    };
+    let opts = ImageOptions::new(h, w).grayscale(c == 1);
+    let mut data = Vec::with_capacity(paths.len() * c * h * w);
+    for p in paths {
+        let mut img =
+            load_image(p, &opts).with_context(|| format!("reading image {}", p.display()))?;
+        if img.len() != c * h * w {
+            bail!(
+                "{}: decoded to {} values, the model needs {c}x{h}x{w}",
+                p.display(),
+                img.len()
+            );
+        }
+        for ch in 0..c.min(cfg.mean.len()) {
+            for v in &mut img[ch * h * w..(ch + 1) * h * w] {
+                *v = (*v - cfg.mean[ch]) / cfg.std[ch];
+            }
+        }
+        data.extend(img);
+    }
+    Ok(Tensor::from_vec(
+        data,
+        &[paths.len(), c, h, w],
+        &Device::Cpu,
+    )?)
+}

@@ -1,0 +1,233 @@
+//! `nabla train`: the main job. Loads a dataset, builds a model, trains it with a progress
+//! bar, evaluates it on the test set, and leaves everything in `runs/NAME/`.
+
+use super::{build_model, loader, Batches};
+use crate::args::{OptimizerKind, ScheduleKind, TrainArgs};
+use crate::data_spec::{self, SpecOptions};
+use crate::run_config::{new_run_dir, RunConfig};
+use anyhow::{bail, Context, Result};
+use nabla_nn::optim::{Adagrad, Adam, AdamW, Optimizer, ReduceOnPlateau, RmsProp, Schedule, Sgd};
+use nabla_nn::{loss, Trainer, TrainerConfig, Var};
+use serde_json::json;
+use std::io::Write;
+use std::time::Instant;
+
+/// The default learning rate of each optimizer.
+fn default_lr(kind: OptimizerKind) -> f64 {
+    match kind {
+        OptimizerKind::Adam | OptimizerKind::Adamw | OptimizerKind::Rmsprop => 2e-3,
+        OptimizerKind::Sgd | OptimizerKind::Momentum | OptimizerKind::Nesterov => 0.05,
+        OptimizerKind::Adagrad => 0.01,
+    }
+}
+
+fn optimizer(kind: OptimizerKind, vars: Vec<Var>, lr: f64, wd: f64) -> Box<dyn Optimizer> {
+    match kind {
+        OptimizerKind::Sgd => Box::new(Sgd::new(vars, lr).weight_decay(wd)),
+        OptimizerKind::Momentum => Box::new(Sgd::new(vars, lr).momentum(0.9).weight_decay(wd)),
+        OptimizerKind::Nesterov => Box::new(
+            Sgd::new(vars, lr)
+                .momentum(0.9)
+                .nesterov(true)
+                .weight_decay(wd),
+        ),
+        OptimizerKind::Adam => Box::new(Adam::new(vars, lr).weight_decay(wd)),
+        OptimizerKind::Adamw => Box::new(AdamW::new(vars, lr).weight_decay(wd)),
+        OptimizerKind::Rmsprop => Box::new(RmsProp::new(vars, lr).weight_decay(wd)),
+        OptimizerKind::Adagrad => Box::new(Adagrad::new(vars, lr).weight_decay(wd)),
+    }
+}
+
+fn schedule(kind: ScheduleKind, epochs: usize) -> (Schedule, Option<ReduceOnPlateau>) {
+    let cosine = Schedule::Cosine {
+        t_max: epochs,
+        eta_min: 0.0,
+    };
+    match kind {
+        ScheduleKind::Constant => (Schedule::Constant, None),
+        ScheduleKind::Cosine => (cosine, None),
+        ScheduleKind::Step => (
+            Schedule::MultiStep {
+                milestones: vec![epochs / 2, epochs * 3 / 4],
+                gamma: 0.1,
+            },
+            None,
+        ),
+        ScheduleKind::Exponential => (Schedule::Exponential { gamma: 0.9 }, None),
+        ScheduleKind::WarmupCosine => (
+            Schedule::Warmup {
+                warmup: 1,
+                start_factor: 0.1,
+                then: Box::new(Schedule::Cosine {
+                    t_max: epochs.saturating_sub(1).max(1),
+                    eta_min: 0.0,
+                }),
+            },
+            None,
+        ),
+        ScheduleKind::Plateau => (Schedule::Constant, Some(ReduceOnPlateau::new().patience(2))),
+    }
+}
+
+/// Runs `nabla train`.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    let started = Instant::now();
+    nabla::manual_seed(args.seed);
+    let spec_opts = SpecOptions {
+        label_col: args.label_col,
+        test_split: args.test_split,
+        seed: args.seed,
+        ..Default::default()
+    };
+    let data = data_spec::load(&args.data, &spec_opts)
+        .with_context(|| format!("loading dataset '{}'", args.data))?;
+    let train_set = match args.train_size {
+        Some(0) => bail!("--train-size must be at least 1"),
+        Some(n) => data_spec::take(data.train.clone(), n),
+        None => data.train.clone(),
+    };
+    let lr = args.lr.unwrap_or_else(|| default_lr(args.optimizer));
+    if !(lr > 0.0 && lr.is_finite()) {
+        bail!("--lr must be a positive number, got {lr}");
+    }
+    let cfg = RunConfig {
+        model: args.model.clone(),
+        data: args.data.clone(),
+        input_shape: data.input_shape.clone(),
+        outputs: data.outputs,
+        classification: data.num_classes.is_some(),
+        mean: data.normalize.0.clone(),
+        std: data.normalize.1.clone(),
+        class_names: data.class_names.clone(),
+        training: json!({
+            "epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size, "lr": lr,
+            "optimizer": format!("{:?}", args.optimizer).to_lowercase(), "schedule": format!("{:?}", args.schedule).to_lowercase(),
+            "weight_decay": args.weight_decay, "seed": args.seed, "train_size": train_set.len(), "augment": args.augment,
+            "threads": nabla::num_threads(), "clip_grad_norm": args.clip_grad_norm, "patience": args.patience,
+        }),
+    };
+    let (vs, model) =
+        build_model(&cfg).with_context(|| format!("building model '{}'", args.model))?;
+    let base = format!(
+        "{}-{}",
+        args.model,
+        args.data.split(':').next().unwrap_or("data")
+    );
+    let dir = new_run_dir(args.out.as_deref(), &base, args.resume)?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    if args.resume {
+        let saved = RunConfig::load(&dir)?;
+        if saved.model != cfg.model
+            || saved.input_shape != cfg.input_shape
+            || saved.outputs != cfg.outputs
+        {
+            bail!(
+                "{} holds a run of {} on {}; it cannot be resumed as {} on {}",
+                dir.display(),
+                saved.model,
+                saved.data,
+                cfg.model,
+                cfg.data
+            );
+        }
+    }
+    cfg.save(&dir)?;
+
+    let batch = args.batch_size as usize;
+    let train = Batches(loader(
+        train_set.clone(),
+        batch,
+        &cfg,
+        true,
+        args.seed,
+        args.augment,
+    )?);
+    let test = Batches(loader(
+        data.test.clone(),
+        256,
+        &cfg,
+        false,
+        args.seed,
+        false,
+    )?);
+    let (sched, plateau) = schedule(args.schedule, args.epochs);
+    let trainer_cfg = TrainerConfig {
+        epochs: args.epochs,
+        max_steps: args.max_steps,
+        out_dir: Some(dir.clone()),
+        progress: !args.quiet,
+        verbose: true,
+        topk: 5.min(data.outputs),
+        schedule: sched,
+        plateau,
+        early_stopping: args.patience,
+        clip_grad_norm: args.clip_grad_norm,
+    };
+    let opt = optimizer(args.optimizer, vs.trainable(), lr, args.weight_decay);
+    let mut trainer = Trainer::new(model.as_ref(), &vs, opt, trainer_cfg);
+    if !cfg.classification {
+        trainer = trainer.with_loss(Box::new(|out, y| loss::mse(out, y, loss::Reduction::Mean)));
+    }
+    println!(
+        "training {} ({} parameters) on {}: {} training / {} test examples, batch {batch}, {} lr {lr}, {} epochs, {} threads",
+        args.model,
+        vs.num_params(),
+        args.data,
+        train_set.len(),
+        data.test.len(),
+        format!("{:?}", args.optimizer).to_lowercase(),
+        args.epochs,
+        nabla::num_threads()
+    );
+    if args.resume {
+        if trainer.resume()? {
+            println!(
+                "resuming {} after epoch {}",
+                dir.display(),
+                trainer.history().len()
+            );
+        } else {
+            println!(
+                "{} has no checkpoint yet; starting from scratch",
+                dir.display()
+            );
+        }
+    }
+    let train_started = Instant::now();
+    trainer.fit(&train, Some(&test))?;
+    let train_secs = train_started.elapsed().as_secs_f64();
+    let eval = trainer.evaluate(&test)?;
+    let summary = match eval.accuracy {
+        Some(acc) => format!(
+            "test accuracy {:.2}% (top-{} {:.2}%), test loss {:.4}",
+            100.0 * acc,
+            5.min(data.outputs),
+            100.0 * eval.topk.unwrap_or(0.0),
+            eval.loss
+        ),
+        None => format!("test loss (MSE) {:.6}", eval.loss),
+    };
+    let lines = [
+        summary,
+        format!(
+            "training took {train_secs:.1}s; total {:.1}s",
+            started.elapsed().as_secs_f64()
+        ),
+        format!(
+            "saved {}/model.safetensors, metrics.csv, curves.png, config.json, train.log",
+            dir.display()
+        ),
+    ];
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(dir.join("train.log"))?;
+    for l in &lines {
+        println!("{l}");
+        writeln!(log, "{l}")?;
+    }
+    Ok(())
+}

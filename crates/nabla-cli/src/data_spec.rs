@@ -1,0 +1,188 @@
+//! Dataset specs (`mnist`, `idx:DIR`, `cifar:DIR`, `folder:DIR`, `csv:FILE`, `npy:X,Y`,
+//! `toy:NAME`) turned into train/test datasets with what a model needs to know about them.
+
+use anyhow::{bail, Context, Result};
+use nabla_data::readers::{cifar, csv, folder, npy};
+use nabla_data::{mnist, random_split, toy, Dataset, Subset, Task};
+use std::sync::Arc;
+
+/// The dataset kinds, for error messages.
+pub const KINDS: &str =
+    "mnist, idx:DIR, cifar:DIR, folder:DIR, csv:FILE, npy:FEATURES.npy,LABELS.npy, toy:NAME";
+
+/// Options that some specs use.
+#[derive(Clone, Debug)]
+pub struct SpecOptions {
+    /// CSV label column.
+    pub label_col: Option<usize>,
+    /// Held-out fraction for sets without a test part.
+    pub test_split: f64,
+    /// Seed of the held-out split and toy generators.
+    pub seed: u64,
+    /// Image side for image folders.
+    pub image_size: usize,
+}
+
+impl Default for SpecOptions {
+    fn default() -> Self {
+        SpecOptions {
+            label_col: None,
+            test_split: 0.2,
+            seed: 0,
+            image_size: 224,
+        }
+    }
+}
+
+/// A loaded dataset: its training and test parts and their shape.
+pub struct DataBundle {
+    /// Training examples.
+    pub train: Arc<dyn Dataset>,
+    /// Test (held-out) examples.
+    pub test: Arc<dyn Dataset>,
+    /// Shape of one input.
+    pub input_shape: Vec<usize>,
+    /// Number of classes; `None` for regression.
+    pub num_classes: Option<usize>,
+    /// Model outputs: the classes, or the regression targets' width.
+    pub outputs: usize,
+    /// Per-channel mean and standard deviation of the training images, to normalize with
+    /// (empty for feature vectors).
+    pub normalize: (Vec<f32>, Vec<f32>),
+    /// Class names, when the data has them.
+    pub class_names: Option<Vec<String>>,
+}
+
+/// MNIST's training-set pixel mean and standard deviation (the values the PyTorch examples use).
+const MNIST_STATS: (f32, f32) = (0.1307, 0.3081);
+
+/// Per-channel mean and standard deviation over (up to 10,000 of) a dataset's images;
+/// empty for non-image inputs (feature vectors), which are used as they are.
+fn channel_stats(ds: &dyn Dataset) -> Result<(Vec<f32>, Vec<f32>)> {
+    let shape = ds.input_shape().to_vec();
+    if shape.len() < 3 {
+        return Ok((vec![], vec![]));
+    }
+    let c = shape[0];
+    let per_channel: usize = shape[1..].iter().product();
+    let (mut sum, mut sq, mut n) = (vec![0f64; c], vec![0f64; c], 0f64);
+    let take = ds.len().min(10_000);
+    let step = (ds.len() / take.max(1)).max(1);
+    for i in (0..ds.len()).step_by(step).take(take) {
+        let s = ds.get(i)?;
+        for ch in 0..c {
+            for &v in &s.input[ch * per_channel..(ch + 1) * per_channel] {
+                sum[ch] += v as f64;
+                sq[ch] += (v as f64) * (v as f64);
+            }
+        }
+        n += per_channel as f64;
+    }
+    let mean: Vec<f32> = sum.iter().map(|s| (s / n.max(1.0)) as f32).collect();
+    let std: Vec<f32> = sq
+        .iter()
+        .zip(&mean)
+        .map(|(q, &m)| ((q / n.max(1.0) - (m as f64).powi(2)).max(1e-12).sqrt() as f32).max(1e-6))
+        .collect();
+    Ok((mean, std))
+}
+
+fn bundle(
+    train: Arc<dyn Dataset>,
+    test: Arc<dyn Dataset>,
+    stats: Option<(Vec<f32>, Vec<f32>)>,
+) -> Result<DataBundle> {
+    let (num_classes, outputs) = match train.task() {
+        Task::Classification { num_classes } => (Some(num_classes), num_classes),
+        Task::Regression { outputs } => (None, outputs),
+        Task::SequenceClassification { .. } => {
+            bail!("sequence datasets need a recurrent model (not available in `nabla train` yet)")
+        }
+    };
+    let normalize = match stats {
+        Some(s) => s,
+        None => channel_stats(train.as_ref())?,
+    };
+    Ok(DataBundle {
+        input_shape: train.input_shape().to_vec(),
+        class_names: train.class_names().map(|c| c.to_vec()),
+        train,
+        test,
+        num_classes,
+        outputs,
+        normalize,
+    })
+}
+
+/// Splits a dataset without a test part.
+fn split(ds: Arc<dyn Dataset>, opts: &SpecOptions) -> Result<(Arc<dyn Dataset>, Arc<dyn Dataset>)> {
+    if !(opts.test_split > 0.0 && opts.test_split < 1.0) {
+        bail!(
+            "--test-split must be between 0 and 1 (exclusive), got {}",
+            opts.test_split
+        );
+    }
+    let (train, test) = random_split(ds, opts.test_split, opts.seed)?;
+    Ok((Arc::new(train), Arc::new(test)))
+}
+
+/// Loads the dataset a spec names.
+///
+/// # Errors
+/// An unknown kind (listing the valid ones) and every reader error, with the spec.
+pub fn load(spec: &str, opts: &SpecOptions) -> Result<DataBundle> {
+    let (kind, arg) = spec.split_once(':').unwrap_or((spec, ""));
+    let need_arg = |what: &str| -> Result<&str> {
+        if arg.is_empty() {
+            bail!(
+                "dataset '{kind}:' needs {what}, e.g. {kind}:{}",
+                if kind == "toy" {
+                    "spiral"
+                } else {
+                    "path/to/data"
+                }
+            );
+        }
+        Ok(arg)
+    };
+    let mnist_stats = || Some((vec![MNIST_STATS.0], vec![MNIST_STATS.1]));
+    let b = match kind {
+        "mnist" if arg.is_empty() => bundle(Arc::new(mnist::bundled_train()?), Arc::new(mnist::bundled_test()?), mnist_stats())?,
+        "idx" => {
+            let (train, test) = mnist::load_dir(need_arg("a folder")?)?;
+            bundle(Arc::new(train), Arc::new(test), None)?
+        }
+        "cifar" => {
+            let (train, test) = cifar::load_dir(need_arg("a folder")?)?;
+            bundle(Arc::new(train), Arc::new(test), None)?
+        }
+        "folder" => {
+            let options = folder::ImageOptions::new(opts.image_size, opts.image_size).center_crop(true);
+            let (train, test) = folder::load_train_val(need_arg("a folder")?, options)?;
+            bundle(Arc::new(train), Arc::new(test), None)?
+        }
+        "csv" => {
+            let options = csv::CsvOptions { label_column: opts.label_col, ..Default::default() };
+            let (train, test) = split(Arc::new(csv::read(need_arg("a file")?, &options)?), opts)?;
+            bundle(train, test, None)?
+        }
+        "npy" => {
+            let (x, y) = need_arg("two files")?.split_once(',').context("npy: give features and labels as npy:FEATURES.npy,LABELS.npy")?;
+            let (train, test) = split(Arc::new(npy::load(x, y, None)?), opts)?;
+            bundle(train, test, None)?
+        }
+        "toy" => {
+            let t = toy::Toy::from_name(need_arg("a name")?)?;
+            let (train, test) = split(Arc::new(toy::generate(t, 1000, 0.0, opts.seed)?), opts)?;
+            bundle(train, test, None)?
+        }
+        "text" => bail!("text data trains character-level language models (char-lstm), which nabla does not have yet"),
+        _ => bail!("unknown dataset '{spec}'; use one of: {KINDS}"),
+    };
+    Ok(b)
+}
+
+/// The first `n` examples of a training set.
+pub fn take(ds: Arc<dyn Dataset>, n: usize) -> Arc<dyn Dataset> {
+    Arc::new(Subset::take(ds, n))
+}

@@ -1,0 +1,34 @@
+//! The `nabla` command: train, evaluate and inspect models.
+
+mod args;
+mod commands;
+mod confusion;
+mod data_spec;
+mod run_config;
+
+use args::{Cli, Command};
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = (|| -> anyhow::Result<()> {
+        if let Some(t) = cli.threads {
+            nabla::set_num_threads(t as usize)?;
+        }
+        match &cli.command {
+            Command::Train(a) => commands::train::run(a),
+            Command::Eval(a) => commands::eval::run(a),
+            Command::Predict(a) => commands::predict::run(a),
+            Command::Summary(a) => commands::summary::run(a),
+            Command::Zoo => commands::zoo::run(),
+        }
+    })();
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
