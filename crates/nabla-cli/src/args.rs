@@ -80,9 +80,9 @@ pub struct TrainArgs {
     #[arg(long)]
     pub max_steps: Option<usize>,
     /// Examples per batch.
-    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..))]
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
     pub batch_size: u64,
-    /// Learning rate (default: 2e-3 for adam/adamw/rmsprop, 0.05 for sgd/momentum/nesterov, 0.01 for adagrad).
+    /// Learning rate (default: 3e-3 for adam/adamw, 1e-3 for rmsprop, 0.05 for sgd/momentum/nesterov, 0.01 for adagrad).
     #[arg(long)]
     pub lr: Option<f64>,
     /// Optimizer.

@@ -109,6 +109,17 @@ fn conv(x: [usize; 4], w: [usize; 4], bias: bool, padding: usize) -> Result<Body
     }))
 }
 
+/// One max-pool forward + backward, as after LeNet's first convolution (batch 128).
+fn maxpool() -> Result<Body> {
+    let x = randn(&[128, 6, 28, 28])?.requires_grad();
+    let g = randn(&[128, 6, 14, 14])?;
+    Ok(Box::new(move || {
+        let y = x.max_pool2d(nabla::Pool2dConfig::new(2))?;
+        std::hint::black_box(y.backward_with(&g)?);
+        Ok(())
+    }))
+}
+
 fn conv_flops(x: [usize; 4], w: [usize; 4], padding: usize) -> f64 {
     let oh = x[2] + 2 * padding - w[2] + 1;
     let ow = x[3] + 2 * padding - w[3] + 1;
@@ -191,6 +202,7 @@ fn workloads(threads: usize) -> Vec<Workload> {
             flops: gemm_flops(2048),
             setup: || sgemm(2048),
         },
+        Workload { name: "maxpool_lenet", flops: None, setup: maxpool },
         Workload {
             name: "conv_lenet1",
             flops: Some(conv_flops([64, 1, 32, 32], [6, 1, 5, 5], 0)),

@@ -15,7 +15,8 @@ use std::time::Instant;
 /// The default learning rate of each optimizer.
 fn default_lr(kind: OptimizerKind) -> f64 {
     match kind {
-        OptimizerKind::Adam | OptimizerKind::Adamw | OptimizerKind::Rmsprop => 2e-3,
+        OptimizerKind::Adam | OptimizerKind::Adamw => 3e-3,
+        OptimizerKind::Rmsprop => 1e-3,
         OptimizerKind::Sgd | OptimizerKind::Momentum | OptimizerKind::Nesterov => 0.05,
         OptimizerKind::Adagrad => 0.01,
     }

@@ -117,6 +117,12 @@ impl PoolGeometry {
     fn out_plane(&self) -> usize {
         self.rows.len() * self.cols.len()
     }
+
+    /// Whether every window is a full `k × k` block inside the image.
+    fn uniform(&self, k: usize) -> bool {
+        let full = |w: &Windows| w.start.iter().zip(&w.end).zip(&w.padded).all(|((s, e), p)| e - s == k && *p == k);
+        full(&self.rows) && full(&self.cols)
+    }
 }
 
 fn check_4d(op: &'static str, x: &Tensor) -> Result<()> {
@@ -186,6 +192,55 @@ fn per_plane<T: Float, U: Send>(
     }
 }
 
+/// Max and first argmax of each window, any geometry (padding, partial windows).
+fn max_plane_general<T: Float>(x: &[T], g: &PoolGeometry, o: &mut [(T, u32)]) {
+    let mut k = 0;
+    for oy in 0..g.rows.len() {
+        for ox in 0..g.cols.len() {
+            let mut best = T::NEG_INFINITY;
+            let mut at = g.rows.start[oy] * g.w + g.cols.start[ox];
+            for iy in g.rows.start[oy]..g.rows.end[oy] {
+                for ix in g.cols.start[ox]..g.cols.end[ox] {
+                    let v = x[iy * g.w + ix];
+                    if v > best || v.is_nan() {
+                        best = v;
+                        at = iy * g.w + ix;
+                    }
+                }
+            }
+            o[k] = (best, at as u32);
+            k += 1;
+        }
+    }
+}
+
+/// The same for windows that all lie inside the image (no padding, no partial window): the
+/// taps are visited in window order but the loop over output columns is innermost and
+/// branch-free, so neighbouring windows proceed in parallel in the CPU.
+fn max_plane_uniform<T: Float>(x: &[T], g: &PoolGeometry, k: usize, s: usize, o: &mut [(T, u32)]) {
+    let ow = g.cols.len();
+    for (oy, row) in o.chunks_mut(ow.max(1)).enumerate() {
+        let top = oy * s * g.w;
+        for (ox, cell) in row.iter_mut().enumerate() {
+            *cell = (x[top + ox * s], (top + ox * s) as u32);
+        }
+        for ky in 0..k {
+            for kx in 0..k {
+                if ky == 0 && kx == 0 {
+                    continue;
+                }
+                let off = top + ky * g.w + kx;
+                for (ox, cell) in row.iter_mut().enumerate() {
+                    let i = off + ox * s;
+                    let v = x[i];
+                    let take = (v > cell.0) | (v.is_nan() & !cell.0.is_nan());
+                    *cell = if take { (v, i as u32) } else { *cell };
+                }
+            }
+        }
+    }
+}
+
 fn out_shape(x: &Tensor, g: &PoolGeometry) -> Shape {
     Shape(vec![x.dims()[0], x.dims()[1], g.rows.len(), g.cols.len()])
 }
@@ -200,27 +255,15 @@ impl Tensor {
     pub fn max_pool2d(&self, cfg: Pool2dConfig) -> Result<Tensor> {
         let g = sliding_geometry("max_pool2d", self, &cfg)?;
         let (in_len, out_len) = (g.h * g.w, g.out_plane());
+        let uniform = g.uniform(cfg.kernel);
         let (y, idx) = with_float!(self.dtype(), "max_pool2d", T => {
             let mut pairs: Vec<(T, u32)> = vec![(T::ZERO, 0); g.planes * out_len];
             self.with_contiguous::<T, _>("max_pool2d", |x| {
                 per_plane(x, in_len, &mut pairs, out_len, |x, o| {
-                    let mut k = 0;
-                    for oy in 0..g.rows.len() {
-                        for ox in 0..g.cols.len() {
-                            let mut best = T::NEG_INFINITY;
-                            let mut at = g.rows.start[oy] * g.w + g.cols.start[ox];
-                            for iy in g.rows.start[oy]..g.rows.end[oy] {
-                                for ix in g.cols.start[ox]..g.cols.end[ox] {
-                                    let v = x[iy * g.w + ix];
-                                    if v > best || v.is_nan() {
-                                        best = v;
-                                        at = iy * g.w + ix;
-                                    }
-                                }
-                            }
-                            o[k] = (best, at as u32);
-                            k += 1;
-                        }
+                    if uniform {
+                        max_plane_uniform(x, &g, cfg.kernel, cfg.stride, o);
+                    } else {
+                        max_plane_general(x, &g, o);
                     }
                 })
             })?;
