@@ -15,7 +15,10 @@ struct Batches(DataLoader);
 
 impl Loader for Batches {
     fn epoch(&self, epoch: usize) -> Box<dyn Iterator<Item = Result<(Tensor, Tensor)>> + '_> {
-        Box::new(self.0.epoch(epoch as u64).map(|b| b.map(|b| (b.inputs, b.targets)).map_err(|e| nabla_nn::Error::Data(Box::new(e)))))
+        Box::new(self.0.epoch(epoch as u64).map(|b| {
+            b.map(|b| (b.inputs, b.targets))
+                .map_err(|e| nabla_nn::Error::Data(Box::new(e)))
+        }))
     }
     fn num_batches(&self) -> usize {
         self.0.len()
@@ -24,12 +27,23 @@ impl Loader for Batches {
 
 fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     nabla::manual_seed(0);
-    let train = DataLoader::new(Arc::new(mnist::bundled_train()?), 128)?.shuffle(true).seed(0).transform(Normalize::mnist());
-    let test = DataLoader::new(Arc::new(mnist::bundled_test()?), 512)?.transform(Normalize::mnist());
+    let train = DataLoader::new(Arc::new(mnist::bundled_train()?), 128)?
+        .shuffle(true)
+        .seed(0)
+        .transform(Normalize::mnist());
+    let test =
+        DataLoader::new(Arc::new(mnist::bundled_test()?), 512)?.transform(Normalize::mnist());
     let vs = VarStore::new(&nabla::Device::Cpu);
     let net = mlp(&vs.root(), &MlpConfig::for_model(&ModelConfig::mnist()))?;
     let epochs = 6;
-    let cfg = TrainerConfig { epochs, schedule: Schedule::Cosine { t_max: epochs, eta_min: 0.0 }, ..Default::default() };
+    let cfg = TrainerConfig {
+        epochs,
+        schedule: Schedule::Cosine {
+            t_max: epochs,
+            eta_min: 0.0,
+        },
+        ..Default::default()
+    };
     let mut trainer = Trainer::new(&net, &vs, Box::new(Adam::new(vs.trainable(), 1e-3)), cfg);
     trainer.fit(&Batches(train), Some(&Batches(test.clone())))?;
     let eval = trainer.evaluate(&Batches(test))?;

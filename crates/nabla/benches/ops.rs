@@ -202,7 +202,11 @@ fn workloads(threads: usize) -> Vec<Workload> {
             flops: gemm_flops(2048),
             setup: || sgemm(2048),
         },
-        Workload { name: "maxpool_lenet", flops: None, setup: maxpool },
+        Workload {
+            name: "maxpool_lenet",
+            flops: None,
+            setup: maxpool,
+        },
         Workload {
             name: "conv_lenet1",
             flops: Some(conv_flops([64, 1, 32, 32], [6, 1, 5, 5], 0)),

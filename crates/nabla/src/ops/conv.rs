@@ -145,7 +145,9 @@ fn im2col<T: Float>(x: &[T], g: &Geometry, col: &mut [T], ld: usize) {
                     let src = &plane[iy as usize * g.w..(iy as usize + 1) * g.w];
                     out_row[..lo].fill(T::ZERO);
                     out_row[hi..].fill(T::ZERO);
-                    if sw == 1 {
+                    // `lo == hi` when the tap never lands inside the image (a kernel wider
+                    // than the image plus the padding on that side): nothing to copy.
+                    if sw == 1 && hi > lo {
                         let start = (lo as isize + col_off) as usize;
                         out_row[lo..hi].copy_from_slice(&src[start..start + (hi - lo)]);
                     } else {
@@ -931,6 +933,21 @@ mod tests {
             &[-1.0, -3.0, 0.0, -9.0, -5.0, 8.0, 0.0, 14.0, 16.0],
             0.0,
         )
+    }
+
+    #[test]
+    fn conv2d_kernel_wider_than_a_1x1_image_sees_only_its_centre_tap() -> Result<()> {
+        // A 5×5 kernel with padding 2 on a 1×1 image (GoogLeNet's 5×5 branch on its last
+        // 1×1 maps): only the centre tap meets the pixel, y = 2·w[2][2] = 2·12 = 24.
+        let x = tensor(&[2.0], &[1, 1, 1, 1])?;
+        let w = tensor(
+            &(0..25).map(|v| v as f64).collect::<Vec<_>>(),
+            &[1, 1, 5, 5],
+        )?;
+        assert_close(&x.conv2d(&w, None, cfg(1, 2, 1, 1))?, &[24.0], 0.0)?;
+        gradcheck(&[&[1, 2, 1, 1], &[3, 2, 5, 5]], |xs| {
+            xs[0].conv2d(&xs[1], None, cfg(1, 2, 1, 1))
+        })
     }
 
     #[test]

@@ -120,7 +120,13 @@ impl PoolGeometry {
 
     /// Whether every window is a full `k × k` block inside the image.
     fn uniform(&self, k: usize) -> bool {
-        let full = |w: &Windows| w.start.iter().zip(&w.end).zip(&w.padded).all(|((s, e), p)| e - s == k && *p == k);
+        let full = |w: &Windows| {
+            w.start
+                .iter()
+                .zip(&w.end)
+                .zip(&w.padded)
+                .all(|((s, e), p)| e - s == k && *p == k)
+        };
         full(&self.rows) && full(&self.cols)
     }
 }
