@@ -1,6 +1,6 @@
 //! Adagrad (Duchi et al. 2011), as `torch.optim.Adagrad`.
 
-use super::{for_each_update, Buffers, Optimizer};
+use super::{for_each_update, per_variable_state, Buffers, Optimizer};
 use crate::{Result, Var};
 use nabla::{Grads, Tensor};
 use std::collections::HashMap;
@@ -47,18 +47,7 @@ impl Optimizer for Adagrad {
             }
         })
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn state(&self) -> Vec<(String, Tensor)> {
-        self.buffers.to_tensors()
-    }
-    fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<()> {
-        self.buffers.load(&self.vars, state)
-    }
+    per_variable_state!();
 }
 
 #[cfg(test)]

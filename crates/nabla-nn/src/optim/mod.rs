@@ -39,6 +39,26 @@ pub trait Optimizer: Send {
     fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<()>;
 }
 
+/// The `lr`, `set_lr`, `state` and `load_state` methods of an optimizer whose fields `lr`,
+/// `vars` and `buffers` hold its whole state.
+macro_rules! per_variable_state {
+    () => {
+        fn lr(&self) -> f64 {
+            self.lr
+        }
+        fn set_lr(&mut self, lr: f64) {
+            self.lr = lr;
+        }
+        fn state(&self) -> Vec<(String, Tensor)> {
+            self.buffers.to_tensors()
+        }
+        fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<()> {
+            self.buffers.load(&self.vars, state)
+        }
+    };
+}
+pub(crate) use per_variable_state;
+
 /// Per-variable buffers of an optimizer, created on first use and saved by name.
 #[derive(Default, Clone)]
 pub(crate) struct Buffers {

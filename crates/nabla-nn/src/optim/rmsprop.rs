@@ -1,6 +1,6 @@
 //! RMSprop (Hinton's lecture 6e), as `torch.optim.RMSprop`.
 
-use super::{for_each_update, Buffers, Optimizer};
+use super::{for_each_update, per_variable_state, Buffers, Optimizer};
 use crate::{Result, Var};
 use nabla::{Grads, Tensor};
 use std::collections::HashMap;
@@ -74,18 +74,7 @@ impl Optimizer for RmsProp {
             *buffers.get(var, "square_avg") = v;
         })
     }
-    fn lr(&self) -> f64 {
-        self.lr
-    }
-    fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
-    }
-    fn state(&self) -> Vec<(String, Tensor)> {
-        self.buffers.to_tensors()
-    }
-    fn load_state(&mut self, state: &HashMap<String, Tensor>) -> Result<()> {
-        self.buffers.load(&self.vars, state)
-    }
+    per_variable_state!();
 }
 
 #[cfg(test)]
