@@ -221,14 +221,18 @@ fn max_plane_general<T: Float>(x: &[T], g: &PoolGeometry, o: &mut [(T, u32)]) {
 }
 
 /// The same for windows that all lie inside the image (no padding, no partial window): the
-/// taps are visited in window order but the loop over output columns is innermost and
-/// branch-free, so neighbouring windows proceed in parallel in the CPU.
+/// taps are visited in window order, and for each tap the loop runs over a whole output row
+/// with branch-free selects (random data makes a branch per comparison mispredict half the
+/// time).
 fn max_plane_uniform<T: Float>(x: &[T], g: &PoolGeometry, k: usize, s: usize, o: &mut [(T, u32)]) {
     let ow = g.cols.len();
+    let mut best = vec![T::ZERO; ow];
+    let mut at = vec![0u32; ow];
     for (oy, row) in o.chunks_mut(ow.max(1)).enumerate() {
         let top = oy * s * g.w;
-        for (ox, cell) in row.iter_mut().enumerate() {
-            *cell = (x[top + ox * s], (top + ox * s) as u32);
+        for ox in 0..ow {
+            best[ox] = x[top + ox * s];
+            at[ox] = (top + ox * s) as u32;
         }
         for ky in 0..k {
             for kx in 0..k {
@@ -236,13 +240,19 @@ fn max_plane_uniform<T: Float>(x: &[T], g: &PoolGeometry, k: usize, s: usize, o:
                     continue;
                 }
                 let off = top + ky * g.w + kx;
-                for (ox, cell) in row.iter_mut().enumerate() {
+                for ox in 0..ow {
                     let i = off + ox * s;
                     let v = x[i];
-                    let take = (v > cell.0) | (v.is_nan() & !cell.0.is_nan());
-                    *cell = if take { (v, i as u32) } else { *cell };
+                    let take = (v > best[ox]) | (v.is_nan() & !best[ox].is_nan());
+                    // Integer select by mask: compiles to a blend, not a branch.
+                    let mask = (take as u32).wrapping_neg();
+                    at[ox] = (at[ox] & !mask) | (i as u32 & mask);
+                    best[ox] = if take { v } else { best[ox] };
                 }
             }
+        }
+        for ((cell, &b), &a) in row.iter_mut().zip(&best).zip(&at) {
+            *cell = (b, a);
         }
     }
 }
