@@ -91,10 +91,25 @@ def conv(
     return build
 
 
+def maxpool() -> Workload:
+    """max_pool2d(2) forward + backward after LeNet's first convolution (batch 128)."""
+    x = torch.randn(128, 6, 28, 28, requires_grad=True)
+    g = torch.randn(128, 6, 14, 14)
+
+    def prepare() -> None:
+        x.grad = None
+
+    def run() -> None:
+        F.max_pool2d(x, 2).backward(g)
+
+    return Workload(run=run, flops=None, prepare=prepare)
+
+
 WORKLOADS: dict[str, Callable[[], Workload]] = {
     "sgemm_256": sgemm(256),
     "sgemm_1024": sgemm(1024),
     "sgemm_2048": sgemm(2048),
+    "maxpool_lenet": maxpool,
     "conv_lenet1": conv((64, 1, 32, 32), (6, 1, 5, 5), bias=True),
     "conv_lenet2": conv((64, 6, 14, 14), (16, 6, 5, 5), bias=True),
     "conv_resnet": conv((8, 64, 56, 56), (64, 64, 3, 3), bias=False, padding=1),
