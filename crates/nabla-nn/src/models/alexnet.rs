@@ -1,7 +1,9 @@
 //! AlexNet (Krizhevsky, Sutskever & Hinton 2012): torchvision's single-tower layout and the
 //! paper's network with local response normalization and its two-GPU grouped convolutions.
 
-use super::blocks::{check_config, conv2d, conv_cfg, krizhevsky_lrn, linear, min_input_size, Spatial};
+use super::blocks::{
+    check_config, conv2d, conv_cfg, krizhevsky_lrn, linear, min_input_size, Spatial,
+};
 use super::ModelConfig;
 use crate::init::Init;
 use crate::layers::{Activation, AdaptiveAvgPool2d, Conv2d, Dropout, Flatten, Linear, MaxPool2d};
@@ -132,7 +134,15 @@ pub fn alexnet_paper(p: &Path, c: &ModelConfig) -> Result<Sequential> {
     };
     let f = p.sub("features");
     let features = seq()
-        .add(conv2d(&f.sub(0), c.in_channels, 96, 11, conv_cfg(4, 2), w, Some(zero))?)
+        .add(conv2d(
+            &f.sub(0),
+            c.in_channels,
+            96,
+            11,
+            conv_cfg(4, 2),
+            w,
+            Some(zero),
+        )?)
         .add(Activation::Relu)
         .add(krizhevsky_lrn())
         .add(MaxPool2d(overlapping_pool()))
@@ -140,7 +150,15 @@ pub fn alexnet_paper(p: &Path, c: &ModelConfig) -> Result<Sequential> {
         .add(Activation::Relu)
         .add(krizhevsky_lrn())
         .add(MaxPool2d(overlapping_pool()))
-        .add(conv2d(&f.sub(8), 256, 384, 3, conv_cfg(1, 1), w, Some(zero))?)
+        .add(conv2d(
+            &f.sub(8),
+            256,
+            384,
+            3,
+            conv_cfg(1, 1),
+            w,
+            Some(zero),
+        )?)
         .add(Activation::Relu)
         .add(conv2d(&f.sub(10), 384, 384, 3, grouped(1), w, Some(one))?)
         .add(Activation::Relu)
@@ -163,50 +181,55 @@ pub fn alexnet_paper(p: &Path, c: &ModelConfig) -> Result<Sequential> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::models::testing::{assert_torchvision_layout, count};
+    use crate::models::testing::assert_torchvision_layout;
     use crate::{Module, VarStore};
     use nabla::{DType, Device, Tensor};
 
+    /// A model built for 224×224 takes any image from 63×63 up.
+    fn forward_63(net: &Sequential) -> Result<Vec<usize>> {
+        let x = Tensor::randn(&[1, 3, 63, 63], DType::F32, &Device::Cpu)?;
+        Ok(net.forward(&x)?.dims().to_vec())
+    }
+
     #[test]
-    fn alexnet_has_torchvisions_parameters() -> Result<()> {
+    fn alexnet_is_torchvisions() -> Result<()> {
         let vs = VarStore::new(&Device::Cpu);
-        alexnet(&vs.root(), &ModelConfig::imagenet())?;
+        let net = alexnet(&vs.root(), &ModelConfig::imagenet())?;
         assert_eq!(vs.num_params(), 61_100_840);
         assert_torchvision_layout(&vs, "alexnet");
+        assert_eq!(forward_63(&net)?, vec![1, 1000]);
         Ok(())
     }
 
     #[test]
     fn alexnet_paper_has_the_papers_sixty_million_parameters() -> Result<()> {
+        let vs = VarStore::new(&Device::Cpu);
+        let net = alexnet_paper(&vs.root(), &ModelConfig::imagenet())?;
         // conv 34,944 + 307,456 + 885,120 + 663,936 + 442,624; fc 37,752,832 + 16,781,312
         // + 4,097,000.
-        let (n, names) = count(|p| alexnet_paper(p, &ModelConfig::imagenet()))?;
-        assert_eq!(n, 60_965_224);
-        assert_eq!(names.first().map(String::as_str), Some("features.0.weight"));
-        assert!(names.contains(&"features.4.weight".to_string()));
-        assert_eq!(names.last().map(String::as_str), Some("classifier.6.bias"));
+        assert_eq!(vs.num_params(), 60_965_224);
+        let shape = |name: &str| vs.get(name).map(|v| v.leaf().dims().to_vec());
+        assert_eq!(shape("features.4.weight"), Some(vec![256, 48, 5, 5])); // grouped
+        assert_eq!(shape("features.8.weight"), Some(vec![384, 256, 3, 3])); // not grouped
+        assert_eq!(shape("classifier.6.bias"), Some(vec![1000]));
+        assert_eq!(forward_63(&net)?, vec![1, 1000]);
         Ok(())
     }
 
     #[test]
-    fn alexnet_runs_at_its_minimum_size_and_refuses_smaller() -> Result<()> {
-        let c = ModelConfig {
-            num_classes: 7,
-            in_channels: 3,
-            image_size: 63,
-        };
+    fn small_images_are_refused_with_the_minimum_size() {
+        assert_eq!(alexnet_min_image_size(), 63);
         for build in [alexnet, alexnet_paper] {
             let vs = VarStore::new(&Device::Cpu);
-            let net = build(&vs.root(), &c)?;
-            let y = net.forward(&Tensor::randn(&[1, 3, 63, 63], DType::F32, &Device::Cpu)?)?;
-            assert_eq!(y.dims(), &[1, 7]);
-            let small = ModelConfig::mnist();
-            let err = build(&VarStore::new(&Device::Cpu).root(), &small)
+            let err = build(&vs.root(), &ModelConfig::cifar10())
                 .err()
-                .expect("28×28 is refused")
+                .expect("32×32 is refused")
                 .to_string();
-            assert!(err.contains("at least 63×63") && err.contains("28×28"), "{err}");
+            assert!(
+                err.contains("at least 63×63") && err.contains("32×32"),
+                "{err}"
+            );
+            assert!(vs.vars().is_empty());
         }
-        Ok(())
     }
 }

@@ -180,10 +180,15 @@ mod tests {
     #[test]
     fn spatial_arithmetic_follows_the_pooling_rules() {
         let pool = |k: usize, s: usize| Spatial::Pool(Pool2dConfig::new(k).stride(s));
-        let ceil = |k: usize, s: usize| Spatial::Pool(Pool2dConfig::new(k).stride(s).ceil_mode(true));
+        let ceil =
+            |k: usize, s: usize| Spatial::Pool(Pool2dConfig::new(k).stride(s).ceil_mode(true));
         // AlexNet at 224: 11×11/4 pad 2 gives 55, then 27, 13, 6.
         let alex = [
-            Spatial::Conv { kernel: 11, stride: 4, padding: 2 },
+            Spatial::Conv {
+                kernel: 11,
+                stride: 4,
+                padding: 2,
+            },
             pool(3, 2),
             pool(3, 2),
             pool(3, 2),

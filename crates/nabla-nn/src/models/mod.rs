@@ -3,11 +3,23 @@
 //! `build("lenet5", &vs.root(), &ModelConfig::mnist())` creates a model; [`registry`] lists
 //! what exists (the CLI's `nabla zoo`).
 
+mod alexnet;
+mod blocks;
+mod googlenet;
 mod lenet;
 mod mlp;
+mod resnet;
+#[cfg(test)]
+mod testing;
+pub mod transfer;
+mod vgg;
 
+pub use alexnet::{alexnet, alexnet_min_image_size, alexnet_paper};
+pub use googlenet::{googlenet, googlenet_paper, GoogLeNet, GoogLeNetVariant};
 pub use lenet::{lenet5, lenet5_classic};
 pub use mlp::{mlp, MlpConfig};
+pub use resnet::{resnet, RESNET_SMALL_STEM_MAX};
+pub use vgg::{vgg, vgg_min_image_size, VggConfig};
 
 use crate::{Error, Module, Path, Result};
 
@@ -76,6 +88,25 @@ pub fn registry() -> Vec<ModelSpec> {
             native: ModelConfig::mnist(),
             build: |p, c| Ok(Box::new(lenet5_classic(p, c)?)),
         },
+        ModelSpec { name: "alexnet", description: "AlexNet in torchvision's single-tower layout (Krizhevsky et al. 2012; Krizhevsky 2014), 61.1M parameters; images ≥ 63×63", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(alexnet(p, c)?)) },
+        ModelSpec { name: "alexnet_paper", description: "AlexNet as Krizhevsky, Sutskever & Hinton 2012: LRN, overlapping pooling, grouped conv2/4/5 of the two-GPU split, 61.0M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(alexnet_paper(p, c)?)) },
+        ModelSpec { name: "vgg11", description: "VGG configuration A, 11 weight layers (Simonyan & Zisserman 2014), 133M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::A, false)?)) },
+        ModelSpec { name: "vgg11_lrn", description: "VGG configuration A-LRN: A with local response normalization after the first layer (Simonyan & Zisserman 2014)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::ALrn, false)?)) },
+        ModelSpec { name: "vgg13", description: "VGG configuration B, 13 weight layers (Simonyan & Zisserman 2014), 133M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::B, false)?)) },
+        ModelSpec { name: "vgg16_c", description: "VGG configuration C, 16 weight layers with 1×1 convolutions ending blocks 3–5 (Simonyan & Zisserman 2014), 134M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::C, false)?)) },
+        ModelSpec { name: "vgg16", description: "VGG configuration D, 16 weight layers (Simonyan & Zisserman 2014), 138M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::D, false)?)) },
+        ModelSpec { name: "vgg19", description: "VGG configuration E, 19 weight layers (Simonyan & Zisserman 2014), 144M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::E, false)?)) },
+        ModelSpec { name: "vgg11_bn", description: "VGG A with batch normalization after each convolution (torchvision's vgg11_bn)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::A, true)?)) },
+        ModelSpec { name: "vgg13_bn", description: "VGG B with batch normalization after each convolution (torchvision's vgg13_bn)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::B, true)?)) },
+        ModelSpec { name: "vgg16_bn", description: "VGG D with batch normalization after each convolution (torchvision's vgg16_bn)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::D, true)?)) },
+        ModelSpec { name: "vgg19_bn", description: "VGG E with batch normalization after each convolution (torchvision's vgg19_bn)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::E, true)?)) },
+        ModelSpec { name: "googlenet", description: "GoogLeNet/Inception v1 as torchvision builds it: batch norm, two auxiliary classifiers in training (Szegedy et al. 2014), 13.0M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(googlenet(p, c)?)) },
+        ModelSpec { name: "googlenet_paper", description: "GoogLeNet as Szegedy et al. 2014: LRN, 5×5 branches, no batch norm, dropout 0.4, two auxiliary classifiers", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(googlenet_paper(p, c)?)) },
+        ModelSpec { name: "resnet18", description: "ResNet-18, basic blocks (He et al. 2015), 11.7M parameters; 3×3 stem without max-pool for images ≤ 64", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 18)?)) },
+        ModelSpec { name: "resnet34", description: "ResNet-34, basic blocks (He et al. 2015), 21.8M parameters; 3×3 stem for images ≤ 64", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 34)?)) },
+        ModelSpec { name: "resnet50", description: "ResNet-50, bottleneck blocks striding in the 3×3 (He et al. 2015; torchvision v1.5), 25.6M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 50)?)) },
+        ModelSpec { name: "resnet101", description: "ResNet-101, bottleneck blocks (He et al. 2015; torchvision v1.5), 44.5M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 101)?)) },
+        ModelSpec { name: "resnet152", description: "ResNet-152, bottleneck blocks (He et al. 2015; torchvision v1.5), 60.2M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 152)?)) },
     ]
 }
 

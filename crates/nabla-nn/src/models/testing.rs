@@ -1,11 +1,11 @@
 //! Test helpers of the zoo: torchvision's state_dict layouts (recorded by
-//! `testdata/torchvision_state_dicts.py`) and parameter counting.
+//! `tools/torchvision_state_dicts.py`) and parameter counting.
 
 use crate::{Path, Result, VarStore};
 use nabla::Device;
 
 /// Every torchvision model's parameter count and state_dict entries.
-const TORCHVISION: &str = include_str!("../../../../testdata/torchvision_state_dicts.txt");
+const TORCHVISION: &str = include_str!("../../testdata/torchvision_state_dicts.txt");
 
 /// torchvision's parameter count and `(name, shape)` entries, in state_dict order, of `model`.
 pub(crate) fn torchvision(model: &str) -> (usize, Vec<(String, Vec<usize>)>) {
@@ -46,7 +46,11 @@ pub(crate) fn assert_torchvision_layout(vs: &VarStore, model: &str) {
     for (i, (g, w)) in got.iter().zip(&want).enumerate() {
         assert_eq!(g, w, "{model}: entry {i} differs from torchvision's");
     }
-    assert_eq!(got.len(), want.len(), "{model}: number of state_dict entries");
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{model}: number of state_dict entries"
+    );
     assert_eq!(vs.num_params(), params, "{model}: number of parameters");
 }
 

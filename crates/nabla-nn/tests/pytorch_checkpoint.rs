@@ -1,0 +1,44 @@
+//! A LeNet-5 initialized and saved by PyTorch (`tools/pytorch_checkpoints.py`) loads strictly
+//! into nabla's `lenet5` and gives PyTorch's logits on the first 8 MNIST test images.
+//! (The other direction, nabla's checkpoint into PyTorch with the same test accuracy, is
+//! checked by the same script.)
+
+use nabla::Device;
+use nabla_data::{mnist, transforms::Normalize, DataLoader, Subset};
+use nabla_nn::models::{lenet5, ModelConfig};
+use nabla_nn::{Module, VarStore};
+use std::sync::Arc;
+
+#[test]
+fn pytorch_lenet5_weights_give_pytorch_logits() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata");
+    let vs = VarStore::new(&Device::Cpu);
+    let net = lenet5(&vs.root(), &ModelConfig::mnist())?;
+    vs.load(format!("{dir}/pytorch_lenet5.safetensors"))?;
+
+    let first8 = Subset::take(Arc::new(mnist::bundled_test()?), 8);
+    let batch = DataLoader::new(Arc::new(first8), 8)?
+        .transform(Normalize::mnist())
+        .epoch(0)
+        .next()
+        .ok_or("no batch")??;
+    let logits = net.forward(&batch.inputs)?.to_vec::<f32>()?;
+
+    let text = std::fs::read_to_string(format!("{dir}/pytorch_lenet5_logits.json"))?;
+    let doc: serde_json::Value = serde_json::from_str(&text)?;
+    let want: Vec<f64> = doc["logits"]
+        .as_array()
+        .ok_or("logits")?
+        .iter()
+        .flat_map(|r| r.as_array().into_iter().flatten())
+        .filter_map(|v| v.as_f64())
+        .collect();
+    assert_eq!(want.len(), logits.len());
+    for (i, (g, w)) in logits.iter().zip(&want).enumerate() {
+        assert!(
+            (*g as f64 - w).abs() < 1e-4,
+            "logit {i}: nabla {g}, PyTorch {w}"
+        );
+    }
+    Ok(())
+}
