@@ -224,6 +224,16 @@ fn a_checkpoint_of_another_model_is_rejected() {
 }
 
 #[test]
+fn threads_flag_sets_the_kernel_pool() {
+    let dir = workdir("threads");
+    let o = nabla(&dir, &["--threads", "1", "train", "--model", "mlp", "--train-size", "64", "--max-steps", "1", "--out", "t1", "--quiet"]);
+    let out = text(&o);
+    assert!(o.status.success() && out.contains(", 1 threads"), "{out}");
+    let cfg = std::fs::read_to_string(dir.join("runs/t1/config.json")).expect("config");
+    assert!(cfg.contains("\"threads\": 1"), "{cfg}");
+}
+
+#[test]
 fn help_explains_every_subcommand() {
     let dir = workdir("help");
     for sub in ["train", "eval", "predict", "summary", "zoo"] {
