@@ -92,6 +92,12 @@ pub(crate) struct Geometry {
 }
 
 impl Geometry {
+    /// Multiply-accumulates of the forward convolution: each of the `n·cout·oh·ow` outputs is
+    /// a dot product of `cin/groups·kh·kw` terms.
+    fn macs(&self) -> usize {
+        self.n * self.cout * self.oh * self.ow * (self.cin / self.groups.max(1)) * self.kh * self.kw
+    }
+
     fn cin_g(&self) -> usize {
         self.cin / self.groups
     }
@@ -184,8 +190,16 @@ fn col2im<T: Float>(col: &[T], g: &Geometry, x: &mut [T], ld: usize) {
                     }
                     let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
                     let s = &src[oy * g.ow..(oy + 1) * g.ow];
-                    for ox in lo..hi {
-                        dst[((ox * sw) as isize + col_off) as usize] += s[ox];
+                    if sw == 1 {
+                        // Contiguous on both sides: a slice add the compiler vectorizes.
+                        let start = (lo as isize + col_off) as usize;
+                        for (d, &v) in dst[start..start + (hi - lo)].iter_mut().zip(&s[lo..hi]) {
+                            *d += v;
+                        }
+                    } else {
+                        for ox in lo..hi {
+                            dst[((ox * sw) as isize + col_off) as usize] += s[ox];
+                        }
                     }
                 }
                 row += 1;
@@ -697,6 +711,7 @@ impl Tensor {
         bias: Option<&Tensor>,
         g: Geometry,
     ) -> Result<Tensor> {
+        crate::macs::add_macs(g.macs());
         let y = run(Kernel::Forward, &g, self, Some(weight), bias, "conv2d")?;
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
@@ -868,6 +883,7 @@ impl Tensor {
                 ),
             ));
         }
+        crate::macs::add_macs(g.macs());
         let mut y = run(Kernel::BackwardData, &g, self, Some(weight), None, op)?;
         if let Some(b) = bias {
             y = y.add(&b.detach().reshape(&[1, cout, 1, 1])?)?.detach();
