@@ -190,7 +190,7 @@ fn col2im<T: Float>(col: &[T], g: &Geometry, x: &mut [T], ld: usize) {
                     }
                     let dst = &mut plane[iy as usize * g.w..(iy as usize + 1) * g.w];
                     let s = &src[oy * g.ow..(oy + 1) * g.ow];
-                    if sw == 1 {
+                    if sw == 1 && hi > lo {
                         // Contiguous on both sides: a slice add the compiler vectorizes.
                         let start = (lo as isize + col_off) as usize;
                         for (d, &v) in dst[start..start + (hi - lo)].iter_mut().zip(&s[lo..hi]) {
