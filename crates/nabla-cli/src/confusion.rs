@@ -88,7 +88,8 @@ pub fn draw_confusion(path: &Path, cm: &ConfusionMatrix, names: &[String]) -> Re
         .x_labels(n.min(20))
         .y_labels(n.min(20))
         .x_label_formatter(&label)
-        .y_label_formatter(&|i| label(&(n - 1 - i)))
+        // plotters may ask for the label at n (the axis end), past the last row.
+        .y_label_formatter(&|i| n.checked_sub(1 + i).map(|r| label(&r)).unwrap_or_default())
         .label_style(("sans-serif", 13))
         .draw()
         .map_err(|e| anyhow!("{}: {e}", path.display()))?;

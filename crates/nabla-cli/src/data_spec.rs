@@ -3,12 +3,70 @@
 
 use anyhow::{bail, Context, Result};
 use nabla_data::readers::{cifar, csv, folder, npy};
-use nabla_data::{mnist, random_split, toy, Dataset, Subset, Task};
+use nabla_data::{mnist, random_split, toy, ClassSubset, Dataset, Subset, Task};
 use std::sync::Arc;
 
 /// The dataset kinds, for error messages.
 pub const KINDS: &str =
-    "mnist, idx:DIR, cifar:DIR, folder:DIR, csv:FILE, npy:FEATURES.npy,LABELS.npy, toy:NAME";
+    "mnist, idx:DIR, cifar:DIR, folder:DIR, csv:FILE, npy:FEATURES.npy,LABELS.npy, toy:NAME; select classes with mnist:0-4 or SPEC@0-4";
+
+/// Parses a class selection: `0-4`, `5,7,9`, `0-2,8` (in the order given).
+///
+/// # Errors
+/// Anything else, or a class listed twice.
+pub fn parse_classes(s: &str) -> Result<Vec<usize>> {
+    let bad = || anyhow::anyhow!("classes '{s}': write them as 0-4, 5,7,9 or 0-2,8");
+    let mut classes = Vec::new();
+    for part in s.split(',') {
+        let (lo, hi) = match part.split_once('-') {
+            Some((a, b)) => (a.trim().parse::<usize>(), b.trim().parse::<usize>()),
+            None => (part.trim().parse(), part.trim().parse()),
+        };
+        let (lo, hi) = (lo.map_err(|_| bad())?, hi.map_err(|_| bad())?);
+        if lo > hi || hi - lo > 100_000 {
+            return Err(bad());
+        }
+        for c in lo..=hi {
+            if classes.contains(&c) {
+                bail!("classes '{s}': class {c} is listed twice");
+            }
+            classes.push(c);
+        }
+    }
+    Ok(classes)
+}
+
+/// `spec` without a trailing class selection `@CLASSES`, and the selection.
+fn split_classes(spec: &str) -> Result<(&str, Option<Vec<usize>>)> {
+    match spec.rsplit_once('@') {
+        Some((base, classes))
+            if !classes.is_empty()
+                && classes
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || c == ',' || c == '-' || c == ' ') =>
+        {
+            Ok((base, Some(parse_classes(classes)?)))
+        }
+        _ => Ok((spec, None)),
+    }
+}
+
+/// Keeps the selected classes of both parts, relabelled `0..k`.
+fn select_classes(b: DataBundle, classes: &[usize]) -> Result<DataBundle> {
+    if b.num_classes.is_none() {
+        bail!("selecting classes needs a classification dataset");
+    }
+    let train = Arc::new(ClassSubset::new(b.train, classes)?);
+    let test = Arc::new(ClassSubset::new(b.test, classes)?);
+    Ok(DataBundle {
+        num_classes: Some(classes.len()),
+        outputs: classes.len(),
+        class_names: train.class_names().map(|c| c.to_vec()),
+        train,
+        test,
+        ..b
+    })
+}
 
 /// Options that some specs use.
 #[derive(Clone, Debug)]
@@ -131,7 +189,14 @@ fn split(ds: Arc<dyn Dataset>, opts: &SpecOptions) -> Result<(Arc<dyn Dataset>, 
 /// # Errors
 /// An unknown kind (listing the valid ones) and every reader error, with the spec.
 pub fn load(spec: &str, opts: &SpecOptions) -> Result<DataBundle> {
+    let (spec, mut classes) = split_classes(spec)?;
     let (kind, arg) = spec.split_once(':').unwrap_or((spec, ""));
+    if kind == "mnist" && !arg.is_empty() {
+        if classes.is_some() {
+            bail!("give the MNIST digits once: mnist:0-4");
+        }
+        classes = Some(parse_classes(arg)?);
+    }
     let need_arg = |what: &str| -> Result<&str> {
         if arg.is_empty() {
             bail!(
@@ -147,7 +212,7 @@ pub fn load(spec: &str, opts: &SpecOptions) -> Result<DataBundle> {
     };
     let mnist_stats = || Some((vec![MNIST_STATS.0], vec![MNIST_STATS.1]));
     let b = match kind {
-        "mnist" if arg.is_empty() => bundle(Arc::new(mnist::bundled_train()?), Arc::new(mnist::bundled_test()?), mnist_stats())?,
+        "mnist" => bundle(Arc::new(mnist::bundled_train()?), Arc::new(mnist::bundled_test()?), mnist_stats())?,
         "idx" => {
             let (train, test) = mnist::load_dir(need_arg("a folder")?)?;
             bundle(Arc::new(train), Arc::new(test), None)?
@@ -179,10 +244,54 @@ pub fn load(spec: &str, opts: &SpecOptions) -> Result<DataBundle> {
         "text" => bail!("text data trains character-level language models (char-lstm), which nabla does not have yet"),
         _ => bail!("unknown dataset '{spec}'; use one of: {KINDS}"),
     };
-    Ok(b)
+    match classes {
+        Some(c) => select_classes(b, &c),
+        None => Ok(b),
+    }
 }
 
 /// The first `n` examples of a training set.
 pub fn take(ds: Arc<dyn Dataset>, n: usize) -> Arc<dyn Dataset> {
     Arc::new(Subset::take(ds, n))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn class_selections_parse_in_order() {
+        assert_eq!(parse_classes("0-4").unwrap(), vec![0, 1, 2, 3, 4]);
+        assert_eq!(parse_classes("7,5, 9").unwrap(), vec![7, 5, 9]);
+        assert_eq!(parse_classes("0-1,8").unwrap(), vec![0, 1, 8]);
+        for bad in ["", "4-0", "a", "1,1", "0-2,2", "-3"] {
+            assert!(parse_classes(bad).is_err(), "{bad}");
+        }
+        let (base, c) = split_classes("idx:data/mnist@5-9").unwrap();
+        assert_eq!((base, c), ("idx:data/mnist", Some(vec![5, 6, 7, 8, 9])));
+        assert_eq!(split_classes("folder:a@b").unwrap(), ("folder:a@b", None));
+    }
+
+    #[test]
+    fn mnist_digits_subset_is_relabelled() -> Result<()> {
+        let b = load("mnist:5-9", &SpecOptions::default())?;
+        assert_eq!((b.num_classes, b.outputs), (Some(5), 5));
+        assert_eq!(
+            b.class_names.as_deref().map(|c| c.join("")),
+            Some("56789".into())
+        );
+        for i in 0..20 {
+            let nabla_data::Target::Class(label) = b.train.get(i)?.target else {
+                panic!("classes")
+            };
+            assert!((0..5).contains(&label));
+        }
+        assert!(
+            b.test.len() < 6000 && b.test.len() > 3000,
+            "{}",
+            b.test.len()
+        );
+        assert!(load("mnist:3-12", &SpecOptions::default()).is_err());
+        Ok(())
+    }
 }

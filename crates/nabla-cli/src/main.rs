@@ -21,7 +21,8 @@ fn main() -> ExitCode {
             Command::Eval(a) => commands::eval::run(a),
             Command::Predict(a) => commands::predict::run(a),
             Command::Summary(a) => commands::summary::run(a),
-            Command::Zoo => commands::zoo::run(),
+            Command::Zoo(a) => commands::zoo::run(a),
+            Command::Viz(v) => commands::viz::run(v),
         }
     })();
     match result {

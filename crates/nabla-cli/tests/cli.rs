@@ -226,7 +226,23 @@ fn a_checkpoint_of_another_model_is_rejected() {
 #[test]
 fn threads_flag_sets_the_kernel_pool() {
     let dir = workdir("threads");
-    let o = nabla(&dir, &["--threads", "1", "train", "--model", "mlp", "--train-size", "64", "--max-steps", "1", "--out", "t1", "--quiet"]);
+    let o = nabla(
+        &dir,
+        &[
+            "--threads",
+            "1",
+            "train",
+            "--model",
+            "mlp",
+            "--train-size",
+            "64",
+            "--max-steps",
+            "1",
+            "--out",
+            "t1",
+            "--quiet",
+        ],
+    );
     let out = text(&o);
     assert!(o.status.success() && out.contains(", 1 threads"), "{out}");
     let cfg = std::fs::read_to_string(dir.join("runs/t1/config.json")).expect("config");
@@ -236,15 +252,431 @@ fn threads_flag_sets_the_kernel_pool() {
 #[test]
 fn help_explains_every_subcommand() {
     let dir = workdir("help");
-    for sub in ["train", "eval", "predict", "summary", "zoo"] {
-        let o = nabla(&dir, &[sub, "--help"]);
+    for sub in [
+        "train",
+        "eval",
+        "predict",
+        "summary",
+        "zoo",
+        "viz",
+        "viz filters",
+        "viz activations",
+    ] {
+        let mut args: Vec<&str> = sub.split(' ').collect();
+        args.push("--help");
+        let o = nabla(&dir, &args);
         assert!(o.status.success(), "{sub} --help failed");
         assert!(text(&o).contains("Usage: nabla"), "{sub}");
     }
     let o = nabla(&dir, &["summary", "--model", "lenet5"]);
     let out = text(&o);
     assert!(
-        o.status.success() && out.contains("parameters: 61706") && out.contains("[1, 10]"),
+        o.status.success() && out.contains("total parameters: 61,706") && out.contains("[1, 10]"),
         "{out}"
     );
+}
+
+#[test]
+fn summary_prints_layers_and_torchvision_totals() {
+    let dir = workdir("summary");
+    let o = nabla(
+        &dir,
+        &[
+            "summary",
+            "--model",
+            "resnet18",
+            "--input",
+            "3x224x224",
+            "--classes",
+            "1000",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("total parameters: 11,689,512"), "{out}");
+    for layer in ["conv1", "layer4", "fc"] {
+        assert!(
+            out.lines().any(|l| l.starts_with(layer)),
+            "no row {layer}:\n{out}"
+        );
+    }
+    assert!(
+        out.contains("[1, 512, 7, 7]") && out.contains("[1, 1000]"),
+        "{out}"
+    );
+    // 1.81 GMACs, as torchinfo reports for resnet18 at 224×224.
+    assert!(out.contains("(1.81G)"), "{out}");
+
+    // LeNet-5 on MNIST: every layer's parameters and MACs by hand.
+    let o = nabla(&dir, &["summary", "--model", "lenet5", "--data", "mnist"]);
+    let out = text(&o);
+    let row = |name: &str| -> Vec<String> {
+        out.lines()
+            .find(|l| l.split_whitespace().next() == Some(name))
+            .unwrap_or_else(|| panic!("no row {name}:\n{out}"))
+            .split("  ")
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect()
+    };
+    // conv1: 6·(25+1) parameters; 6·28·28·25 MACs.
+    assert_eq!(row("conv1"), ["conv1", "[1, 6, 28, 28]", "156", "117,600"]);
+    // conv2: 16·(6·25+1); 16·10·10·150.
+    assert_eq!(
+        row("conv2"),
+        ["conv2", "[1, 16, 10, 10]", "2,416", "240,000"]
+    );
+    assert_eq!(row("fc3"), ["fc3", "[1, 10]", "850", "840"]);
+    assert!(out.contains("total parameters: 61,706"), "{out}");
+    assert!(out.contains("multiply-accumulates: 416,520"), "{out}");
+
+    // GoogLeNet: the auxiliary classifiers are listed apart, the total is torchvision's.
+    let o = nabla(
+        &dir,
+        &[
+            "summary",
+            "--model",
+            "googlenet",
+            "--input",
+            "3x64x64",
+            "--classes",
+            "1000",
+        ],
+    );
+    let out = text(&o);
+    assert!(
+        o.status.success() && out.contains("total parameters: 13,004,888"),
+        "{out}"
+    );
+    assert!(out.contains("aux1, aux2"), "{out}");
+
+    let o = nabla(&dir, &["summary", "--model", "lenet5", "--input", "3xq"]);
+    assert!(
+        !o.status.success() && text(&o).contains("--input"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn zoo_lists_models_with_their_papers() {
+    let dir = workdir("zoo");
+    let o = nabla(&dir, &["zoo"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let lenet = out
+        .lines()
+        .find(|l| l.starts_with("lenet5 "))
+        .expect("lenet5 row");
+    assert!(
+        lenet.contains("61,706") && lenet.contains("416.5K"),
+        "{lenet}"
+    );
+    let vgg16 = out
+        .lines()
+        .find(|l| l.starts_with("vgg16 "))
+        .expect("vgg16 row");
+    assert!(
+        vgg16.contains("138,357,544") && vgg16.contains("15.47G"),
+        "{vgg16}"
+    );
+    assert!(
+        out.contains("LeCun, Bottou, Bengio & Haffner 1998"),
+        "{out}"
+    );
+    assert!(out.contains("He, Zhang, Ren & Sun 2015"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("vgg19_bn")), "{out}");
+}
+
+#[test]
+fn transfer_from_digits_0_4_to_5_9_loads_the_backbone_and_freezes_it() {
+    let dir = workdir("transfer");
+    let common = [
+        "--model",
+        "lenet5",
+        "--epochs",
+        "1",
+        "--quiet",
+        "--batch-size",
+        "32",
+    ];
+    let mut pre = vec![
+        "train",
+        "--data",
+        "mnist:0-4",
+        "--train-size",
+        "256",
+        "--max-steps",
+        "4",
+        "--out",
+        "pre",
+    ];
+    pre.extend(common);
+    let o = nabla(&dir, &pre);
+    assert!(o.status.success(), "{}", text(&o));
+    let cfg = std::fs::read_to_string(dir.join("runs/pre/config.json")).expect("config");
+    assert!(cfg.contains("\"outputs\": 5"), "{cfg}");
+
+    let mut tr = vec![
+        "train",
+        "--data",
+        "mnist:5-9",
+        "--train-size",
+        "64",
+        "--max-steps",
+        "2",
+        "--out",
+        "tr",
+        "--init",
+        "runs/pre",
+        "--freeze",
+        "conv1",
+        "--freeze",
+        "conv2",
+        "--backbone-lr-scale",
+        "0.1",
+    ];
+    tr.extend(common);
+    let o = nabla(&dir, &tr);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    // 8 variables loaded (conv1, conv2, fc1, fc2), the head fc3 skipped and new.
+    assert!(
+        out.contains("loaded 8 variables") && out.contains("new: fc3.weight, fc3.bias"),
+        "{out}"
+    );
+    // Frozen: conv1 (156) and conv2 (2416) of 61,706 − 10·84 − 10 + 5·84 + 5 = 61,281.
+    assert!(
+        out.contains("58709 of 61281 parameters are trained"),
+        "{out}"
+    );
+    let pre_w = std::fs::read(dir.join("runs/pre/model.safetensors")).expect("weights");
+    let tr_w = std::fs::read(dir.join("runs/tr/model.safetensors")).expect("weights");
+    assert_ne!(pre_w, tr_w);
+
+    // --num-classes: more outputs than the data's classes are fine, fewer are not.
+    let mut wide = vec![
+        "train",
+        "--data",
+        "mnist:5-9",
+        "--train-size",
+        "32",
+        "--max-steps",
+        "1",
+        "--out",
+        "wide",
+        "--num-classes",
+        "10",
+    ];
+    wide.extend(common);
+    let o = nabla(&dir, &wide);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = nabla(&dir, &["eval", "--weights", "runs/wide"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut narrow = vec![
+        "train",
+        "--data",
+        "mnist:5-9",
+        "--out",
+        "narrow",
+        "--num-classes",
+        "3",
+    ];
+    narrow.extend(common);
+    let o = nabla(&dir, &narrow);
+    assert!(
+        !o.status.success() && text(&o).contains("--num-classes 3"),
+        "{}",
+        text(&o)
+    );
+
+    // Errors: a prefix that names nothing, a checkpoint of another model.
+    let mut bad = vec![
+        "train",
+        "--data",
+        "mnist:5-9",
+        "--out",
+        "bad",
+        "--freeze",
+        "conv9",
+    ];
+    bad.extend(common);
+    let o = nabla(&dir, &bad);
+    assert!(
+        !o.status.success() && text(&o).contains("conv1, conv2"),
+        "{}",
+        text(&o)
+    );
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "mlp",
+            "--data",
+            "mnist:5-9",
+            "--out",
+            "bad2",
+            "--init",
+            "runs/pre",
+            "--quiet",
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("--init"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn viz_draws_filters_and_activations_as_png() {
+    let dir = workdir("viz");
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "lenet5",
+            "--train-size",
+            "64",
+            "--max-steps",
+            "1",
+            "--out",
+            "v",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = nabla(
+        &dir,
+        &["viz", "filters", "--weights", "runs/v", "--output", "f.png"],
+    );
+    let out = text(&o);
+    assert!(
+        o.status.success() && out.contains("6 filters of conv1.weight"),
+        "{out}"
+    );
+    let png = std::fs::read(dir.join("f.png")).expect("png");
+    assert_eq!(&png[1..4], b"PNG");
+    let o = nabla(
+        &dir,
+        &[
+            "viz",
+            "filters",
+            "--weights",
+            "runs/v/model.safetensors",
+            "--layer",
+            "conv2",
+            "--output",
+            "f2.png",
+        ],
+    );
+    assert!(
+        o.status.success() && text(&o).contains("one row per filter"),
+        "{}",
+        text(&o)
+    );
+    let o = nabla(
+        &dir,
+        &["viz", "filters", "--weights", "runs/v", "--layer", "fc1"],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("conv1, conv2"),
+        "{}",
+        text(&o)
+    );
+
+    // A digit as a PNG: write one with the bundled data through `predict`'s image path.
+    let img = dir.join("digit.png");
+    write_grey_png(&img, 28, 28);
+    let o = nabla(
+        &dir,
+        &[
+            "viz",
+            "activations",
+            "--weights",
+            "runs/v",
+            "--input",
+            "digit.png",
+            "--layer",
+            "pool2",
+            "--output",
+            "a.png",
+        ],
+    );
+    let out = text(&o);
+    assert!(
+        o.status.success() && out.contains("16 feature maps (5x5) of pool2"),
+        "{out}"
+    );
+    assert!(dir.join("a.png").exists());
+    let o = nabla(
+        &dir,
+        &[
+            "viz",
+            "activations",
+            "--weights",
+            "runs/v",
+            "--input",
+            "digit.png",
+            "--layer",
+            "fc1",
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("not feature maps"),
+        "{}",
+        text(&o)
+    );
+}
+
+/// A small grey PNG with a vertical bar, written without an image library: stored (level 0)
+/// deflate blocks inside zlib, with the CRCs and Adler-32 PNG needs.
+fn write_grey_png(path: &Path, w: usize, h: usize) {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut c = 0xffff_ffffu32;
+        for &b in bytes {
+            c ^= b as u32;
+            for _ in 0..8 {
+                c = if c & 1 != 0 {
+                    0xedb8_8320 ^ (c >> 1)
+                } else {
+                    c >> 1
+                };
+            }
+        }
+        !c
+    }
+    let mut raw = Vec::new();
+    for _y in 0..h {
+        raw.push(0u8); // filter: none
+        raw.extend((0..w).map(|x| if (10..18).contains(&x) { 255u8 } else { 0 }));
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &v in &raw {
+        a = (a + v as u32) % 65521;
+        b = (b + a) % 65521;
+    }
+    let mut z = vec![0x78, 0x01, 1];
+    z.extend((raw.len() as u16).to_le_bytes());
+    z.extend((!(raw.len() as u16)).to_le_bytes());
+    z.extend(&raw);
+    z.extend(((b << 16) | a).to_be_bytes());
+    let chunk = |kind: &[u8], data: &[u8]| {
+        let mut c = (data.len() as u32).to_be_bytes().to_vec();
+        let mut body = kind.to_vec();
+        body.extend(data);
+        c.extend(&body);
+        c.extend(crc32(&body).to_be_bytes());
+        c
+    };
+    let mut ihdr = (w as u32).to_be_bytes().to_vec();
+    ihdr.extend((h as u32).to_be_bytes());
+    ihdr.extend([8, 0, 0, 0, 0]); // 8-bit greyscale
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(chunk(b"IHDR", &ihdr));
+    png.extend(chunk(b"IDAT", &z));
+    png.extend(chunk(b"IEND", &[]));
+    std::fs::write(path, png).expect("write png");
 }

@@ -407,6 +407,108 @@ impl Dataset for Subset {
     }
 }
 
+/// The samples of some classes of a classification dataset, relabelled `0..k` in the order the
+/// classes are given: `ClassSubset::new(mnist, &[5, 6, 7, 8, 9])` is the digits 5–9 with
+/// labels 0–4 (the transfer-learning task of "pre-train on 0–4, transfer to 5–9").
+pub struct ClassSubset {
+    base: Arc<dyn Dataset>,
+    /// Base indices of the kept samples, in base order.
+    indices: Vec<usize>,
+    /// New label of each base class (`None`: dropped).
+    relabel: Vec<Option<i64>>,
+    class_names: Vec<String>,
+}
+
+impl ClassSubset {
+    /// Keeps the samples of `base` whose class is in `classes` (reading every sample's
+    /// label once; for image folders that decodes every image), class `classes[i]` becoming
+    /// class `i`. The class names are the base's names of the kept classes, or their numbers.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when `base` is not a classification dataset, `classes` is
+    /// empty, repeats a class or names one outside `0..num_classes`; errors reading samples.
+    pub fn new(base: Arc<dyn Dataset>, classes: &[usize]) -> Result<Self> {
+        const OP: &str = "ClassSubset";
+        let Task::Classification { num_classes } = base.task() else {
+            return Err(Error::invalid(
+                OP,
+                "selecting classes needs a classification dataset",
+            ));
+        };
+        if classes.is_empty() {
+            return Err(Error::invalid(OP, "no classes selected"));
+        }
+        let mut relabel = vec![None; num_classes];
+        for (new, &c) in classes.iter().enumerate() {
+            match relabel.get_mut(c) {
+                None => {
+                    return Err(Error::invalid(
+                        OP,
+                        format!("class {c} is outside 0..{num_classes}"),
+                    ))
+                }
+                Some(Some(_)) => return Err(Error::invalid(OP, format!("class {c} is repeated"))),
+                Some(slot) => *slot = Some(new as i64),
+            }
+        }
+        let mut indices = Vec::new();
+        for i in 0..base.len() {
+            if let Target::Class(label) = base.get(i)?.target {
+                if usize::try_from(label).is_ok_and(|l| relabel.get(l).is_some_and(Option::is_some))
+                {
+                    indices.push(i);
+                }
+            }
+        }
+        let class_names = classes
+            .iter()
+            .map(|&c| {
+                base.class_names()
+                    .and_then(|n| n.get(c).cloned())
+                    .unwrap_or_else(|| c.to_string())
+            })
+            .collect();
+        Ok(ClassSubset {
+            base,
+            indices,
+            relabel,
+            class_names,
+        })
+    }
+}
+
+impl Dataset for ClassSubset {
+    fn len(&self) -> usize {
+        self.indices.len()
+    }
+    fn get(&self, index: usize) -> Result<Sample> {
+        let &base_index = self.indices.get(index).ok_or(Error::IndexOutOfRange {
+            index,
+            len: self.indices.len(),
+        })?;
+        let mut s = self.base.get(base_index)?;
+        if let Target::Class(label) = s.target {
+            let new = usize::try_from(label)
+                .ok()
+                .and_then(|l| self.relabel.get(l).copied().flatten())
+                .expect("only samples of kept classes are indexed");
+            s.target = Target::Class(new);
+        }
+        Ok(s)
+    }
+    fn input_shape(&self) -> &[usize] {
+        self.base.input_shape()
+    }
+    fn task(&self) -> Task {
+        Task::Classification {
+            num_classes: self.class_names.len(),
+        }
+    }
+    fn class_names(&self) -> Option<&[String]> {
+        Some(&self.class_names)
+    }
+}
+
 /// Splits `base` at random into `(train, validation)`, the validation part holding
 /// `round(fraction * len)` samples. The same `seed` gives the same split; each part lists its
 /// indices in increasing order.
@@ -462,6 +564,26 @@ mod tests {
             },
         )
         .unwrap()
+    }
+
+    #[test]
+    fn class_subset_keeps_the_chosen_classes_relabelled_in_order() -> Result<()> {
+        let base: Arc<dyn Dataset> = Arc::new(small());
+        let ds = ClassSubset::new(base.clone(), &[2, 0])?;
+        // Labels 0,1,2,0,1,2,0,1,2,0: classes 0 and 2 are samples 0,2,3,5,6,8,9.
+        assert_eq!(ds.len(), 7);
+        assert_eq!(ds.task(), Task::Classification { num_classes: 2 });
+        assert_eq!(ds.get(0)?.target, Target::Class(1)); // base class 0 → 1
+        assert_eq!(ds.get(1)?.target, Target::Class(0)); // base class 2 → 0
+        assert_eq!(ds.get(1)?.input, vec![4.0, 5.0]);
+        assert_eq!(
+            ds.class_names(),
+            Some(&["2".to_string(), "0".to_string()][..])
+        );
+        assert!(ClassSubset::new(base.clone(), &[3]).is_err());
+        assert!(ClassSubset::new(base.clone(), &[1, 1]).is_err());
+        assert!(ClassSubset::new(base, &[]).is_err());
+        Ok(())
     }
 
     #[test]

@@ -37,7 +37,9 @@ pub mod readers;
 pub mod toy;
 pub mod transforms;
 
-pub use dataset::{random_split, Dataset, InMemoryDataset, Sample, Subset, Target, Targets, Task};
+pub use dataset::{
+    random_split, ClassSubset, Dataset, InMemoryDataset, Sample, Subset, Target, Targets, Task,
+};
 pub use error::{Error, Result};
 pub use loader::{Batch, DataLoader, Epoch};
 pub use transforms::Transform;

@@ -41,4 +41,4 @@ pub use init::{fans, Init};
 pub use module::{seq, Func, Module, Residual, Sequential};
 pub use perceptron::{Perceptron, PerceptronReport};
 pub use trainer::{Evaluation, Loader, Trainer, TrainerConfig};
-pub use var_store::{Path, Var, VarKind, VarStore};
+pub use var_store::{under_prefix, Path, Var, VarKind, VarStore};

@@ -15,11 +15,27 @@ pub trait Module: Send + Sync {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.forward_t(x, false)
     }
+
+    /// The layers this module chains, in order, with their names: feeding an input through
+    /// them one after another is this module's forward pass in evaluation mode. A name is
+    /// the layer's parameter prefix in the [`crate::VarStore`] when it has parameters
+    /// (`"conv1"`, `"features"`, `"layer2"`), so its parameters are the variables under it.
+    ///
+    /// Empty (the default) for a single layer, or a module whose forward is not such a
+    /// chain. [`Sequential`] returns its layers; `nabla summary` uses this to print per-layer
+    /// output shapes, parameters and multiply-accumulates.
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        Vec::new()
+    }
 }
 
 impl<M: Module + ?Sized> Module for Box<M> {
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         (**self).forward_t(x, train)
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        (**self).children()
     }
 }
 
@@ -35,10 +51,11 @@ where
     }
 }
 
-/// Layers applied one after another.
+/// Layers applied one after another, each with an optional name (see
+/// [`Sequential::add_named`]).
 #[derive(Default)]
 pub struct Sequential {
-    layers: Vec<Box<dyn Module>>,
+    layers: Vec<(Option<String>, Box<dyn Module>)>,
 }
 
 /// An empty [`Sequential`].
@@ -50,8 +67,31 @@ impl Sequential {
     /// Appends a layer.
     #[allow(clippy::should_implement_trait)]
     pub fn add<M: Module + 'static>(mut self, layer: M) -> Self {
-        self.layers.push(Box::new(layer));
+        self.layers.push((None, Box::new(layer)));
         self
+    }
+
+    /// Appends a layer with a name, as PyTorch's `nn.Sequential(OrderedDict(...))`: the
+    /// layer's parameter prefix when it has parameters (`"conv1"` for `conv1.weight`), a
+    /// descriptive name (`"relu1"`, `"pool1"`) otherwise. Names show in
+    /// [`Module::children`] and `nabla summary`; they do not change parameter names, which
+    /// come from the [`crate::Path`] the layer was built under.
+    pub fn add_named<M: Module + 'static>(mut self, name: impl Into<String>, layer: M) -> Self {
+        self.layers.push((Some(name.into()), Box::new(layer)));
+        self
+    }
+
+    /// The layers with their names; an unnamed layer is called by its position (`"3"`),
+    /// which is also its parameter prefix in the torchvision layouts (`features.3`).
+    pub fn layers(&self) -> Vec<(String, &dyn Module)> {
+        self.layers
+            .iter()
+            .enumerate()
+            .map(|(i, (name, layer))| {
+                let name = name.clone().unwrap_or_else(|| i.to_string());
+                (name, layer.as_ref() as &dyn Module)
+            })
+            .collect()
     }
 
     /// Appends a parameter-free function, e.g. `.add_fn(|x| x.relu())`.
@@ -76,10 +116,14 @@ impl Sequential {
 impl Module for Sequential {
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let mut h = x.clone();
-        for layer in &self.layers {
+        for (_, layer) in &self.layers {
             h = layer.forward_t(&h, train)?;
         }
         Ok(h)
+    }
+
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        self.layers()
     }
 }
 
@@ -131,6 +175,25 @@ mod tests {
         assert_eq!(net.forward(&x)?.to_vec::<f32>()?, vec![0.0, 6.0]);
         let res = Residual::new(seq().add_fn(|x| x.mul_scalar(2.0)));
         assert_eq!(res.forward(&x)?.to_vec::<f32>()?, vec![-3.0, 6.0]);
+        Ok(())
+    }
+
+    #[test]
+    fn sequential_children_are_named_or_numbered_and_chain_to_the_forward() -> Result<()> {
+        let x = Tensor::from_slice(&[-1.0f32, 2.0], &[2], &Device::Cpu)?;
+        let net = seq()
+            .add_named("relu", Func(|x: &Tensor| x.relu()))
+            .add_fn(|x| x.mul_scalar(3.0));
+        let boxed: Box<dyn Module> = Box::new(net);
+        let children = boxed.children();
+        let names: Vec<&str> = children.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(names, ["relu", "1"]);
+        let mut h = x.clone();
+        for (_, layer) in &children {
+            h = layer.forward(&h)?;
+        }
+        assert_eq!(h.to_vec::<f32>()?, boxed.forward(&x)?.to_vec::<f32>()?);
+        assert!(children[0].1.children().is_empty());
         Ok(())
     }
 }

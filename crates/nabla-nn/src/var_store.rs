@@ -200,7 +200,7 @@ impl VarStore {
 
 /// Whether `name` is `prefix` or lies under it (`features` covers `features.0.weight`, not
 /// `features2.weight`).
-pub(crate) fn under_prefix(name: &str, prefix: &str) -> bool {
+pub fn under_prefix(name: &str, prefix: &str) -> bool {
     prefix.is_empty()
         || name == prefix
         || (name.starts_with(prefix) && name.as_bytes().get(prefix.len()) == Some(&b'.'))

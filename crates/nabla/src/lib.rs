@@ -30,6 +30,7 @@ pub mod dtype;
 mod error;
 pub mod io;
 pub mod layout;
+mod macs;
 mod ops;
 pub mod rng;
 mod shape;
@@ -43,6 +44,7 @@ pub use autograd::{is_grad_enabled, no_grad, Backward, Grads};
 pub use device::Device;
 pub use dtype::{DType, Element, Float};
 pub use error::{Error, Result};
+pub use macs::count_macs;
 
 pub use ops::batch_norm::RunningStats;
 pub use ops::conv::{Conv2dConfig, ConvTranspose2dConfig};

@@ -19,7 +19,13 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let spec = args.data.clone().unwrap_or_else(|| cfg.data.clone());
     let data = data_spec::load(&spec, &SpecOptions::default())
         .with_context(|| format!("loading dataset '{spec}'"))?;
-    if data.input_shape != cfg.input_shape || data.outputs != cfg.outputs {
+    // A classifier may have more outputs than the data has classes (`train --num-classes`).
+    let outputs_fit = if cfg.classification {
+        data.outputs <= cfg.outputs
+    } else {
+        data.outputs == cfg.outputs
+    };
+    if data.input_shape != cfg.input_shape || !outputs_fit {
         bail!(
             "the model in {} takes inputs {:?} with {} outputs; dataset '{spec}' has inputs {:?} with {} outputs",
             weights.display(),
@@ -78,10 +84,8 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     println!("loss: {:.4}", loss_sum / nf);
     println!("top-1 accuracy: {:.2}%", 100.0 * top1 as f64 / nf);
     println!("top-{k} accuracy: {:.2}%", 100.0 * topk as f64 / nf);
-    let names: Vec<String> = cfg
-        .class_names
-        .clone()
-        .unwrap_or_else(|| (0..classes).map(|c| c.to_string()).collect());
+    let mut names: Vec<String> = cfg.class_names.clone().unwrap_or_default();
+    names.extend((names.len()..classes).map(|c| c.to_string()));
     println!("\nper-class accuracy:");
     for (c, acc) in cm.per_class_accuracy().iter().enumerate() {
         match acc {

@@ -5,6 +5,7 @@ pub mod eval;
 pub mod predict;
 pub mod summary;
 pub mod train;
+pub mod viz;
 pub mod zoo;
 
 use crate::run_config::RunConfig;

@@ -156,7 +156,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
 
 /// Loads and preprocesses image files as in training: resized to the model's input, grey or
 /// RGB, normalized per channel.
-fn images(paths: &[std::path::PathBuf], cfg: &RunConfig) -> Result<Tensor> {
+pub(crate) fn images(paths: &[std::path::PathBuf], cfg: &RunConfig) -> Result<Tensor> {
     let [c, h, w] = cfg.input_shape[..] else {
         bail!(
             "the model takes inputs of shape {:?}, not images",

@@ -1,43 +1,251 @@
-//! `nabla summary`: a model's parameters and output shape.
+//! `nabla summary`: a model's layers with output shapes, parameters and multiply-accumulates,
+//! and the totals, like torchinfo's or Keras's `summary()`.
 
 use crate::args::SummaryArgs;
 use crate::data_spec::{self, SpecOptions};
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use nabla::{DType, Device, Tensor};
-use nabla_nn::models;
+use nabla_nn::models::{self, ModelConfig};
+use nabla_nn::{Module, VarKind, VarStore};
 
-/// Prints each variable (name, shape, count), the totals, and the output shape for one input.
-pub fn run(args: &SummaryArgs) -> Result<()> {
-    let data = data_spec::load(&args.data, &SpecOptions::default())?;
-    let cfg = super::model_config(&data.input_shape, data.outputs);
-    let vs = nabla_nn::VarStore::new(&Device::Cpu);
-    let model = models::build(&args.model, &vs.root(), &cfg)?;
-    println!(
-        "{} for {} (input {:?}, {} outputs)\n",
-        args.model, args.data, data.input_shape, data.outputs
-    );
-    println!("{:<40} {:<20} {:>12}", "variable", "shape", "elements");
+/// `1234567` as `1,234,567`.
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A count in engineering units: `1.82G`, `61.7K`, `850`.
+pub fn short(n: u64) -> String {
+    let x = n as f64;
+    match n {
+        0..=9_999 => n.to_string(),
+        10_000..=999_999 => format!("{:.1}K", x / 1e3),
+        1_000_000..=999_999_999 => format!("{:.2}M", x / 1e6),
+        _ => format!("{:.2}G", x / 1e9),
+    }
+}
+
+/// Parses `3x224x224` (or `784`, `1x28x28`) into dimensions.
+pub fn parse_shape(s: &str) -> Result<Vec<usize>> {
+    let dims: Option<Vec<usize>> = s
+        .split(['x', 'X', ','])
+        .map(|d| d.trim().parse().ok().filter(|&d: &usize| d > 0))
+        .collect();
+    match dims {
+        Some(d) if !d.is_empty() => Ok(d),
+        _ => bail!("--input wants positive sizes like 3x224x224, got '{s}'"),
+    }
+}
+
+/// The input shape and class count to summarize at: the data's when `--data` is given, the
+/// model's native ones otherwise, each overridden by `--input` and `--classes`.
+fn shape_and_classes(args: &SummaryArgs) -> Result<(Vec<usize>, usize)> {
+    let (mut shape, mut classes) = match &args.data {
+        Some(spec) => {
+            let data = data_spec::load(spec, &SpecOptions::default())
+                .with_context(|| format!("loading dataset '{spec}'"))?;
+            (data.input_shape, data.outputs)
+        }
+        None => {
+            let spec = models::registry()
+                .into_iter()
+                .find(|s| s.name == args.model)
+                .map(|s| s.native)
+                .unwrap_or_else(ModelConfig::mnist);
+            let n = spec;
+            (
+                vec![n.in_channels, n.image_size, n.image_size],
+                n.num_classes,
+            )
+        }
+    };
+    if let Some(input) = &args.input {
+        shape = parse_shape(input)?;
+    }
+    if let Some(k) = args.classes {
+        if k == 0 {
+            bail!("--classes must be at least 1");
+        }
+        classes = k;
+    }
+    Ok((shape, classes))
+}
+
+/// Parameter elements of the variables named `prefix` or `prefix.…`.
+fn params_under(vs: &VarStore, prefix: &str) -> u64 {
+    vs.vars()
+        .iter()
+        .filter(|v| v.kind() == VarKind::Parameter && nabla_nn::under_prefix(v.name(), prefix))
+        .map(|v| v.numel() as u64)
+        .sum()
+}
+
+/// One row of the table.
+struct Row {
+    name: String,
+    shape: String,
+    params: u64,
+    macs: u64,
+}
+
+/// Feeds one zero input through `model`'s children (or the whole model when it has none),
+/// measuring each one's output shape, parameters and multiply-accumulates.
+fn rows(model: &dyn Module, vs: &VarStore, name: &str, x: Tensor) -> Result<Vec<Row>> {
+    let children = model.children();
+    if children.is_empty() {
+        let (y, macs) = nabla::count_macs(|| nabla::no_grad(|| model.forward(&x)));
+        let y = y.with_context(|| format!("running {name} on an input of shape {}", x.shape()))?;
+        return Ok(vec![Row {
+            name: name.to_string(),
+            shape: y.shape().to_string(),
+            params: vs.num_params() as u64,
+            macs,
+        }]);
+    }
+    let mut h = x;
+    let mut out = Vec::new();
+    for (child, layer) in children {
+        let (y, macs) = nabla::count_macs(|| nabla::no_grad(|| layer.forward(&h)));
+        h = y.with_context(|| format!("layer {child} on an input of shape {}", h.shape()))?;
+        out.push(Row {
+            params: params_under(vs, &child),
+            name: child,
+            shape: h.shape().to_string(),
+            macs,
+        });
+    }
+    Ok(out)
+}
+
+/// The top-level names of parameters that no row accounts for (GoogLeNet's auxiliary
+/// classifiers, which run in training only).
+fn unlisted(vs: &VarStore, rows: &[Row]) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
     for v in vs.vars() {
-        let kind = if v.kind() == nabla_nn::VarKind::Buffer {
-            " (buffer)"
-        } else {
-            ""
-        };
+        if v.kind() != VarKind::Parameter
+            || rows
+                .iter()
+                .any(|r| nabla_nn::under_prefix(v.name(), &r.name))
+        {
+            continue;
+        }
+        let top = v.name().split('.').next().unwrap_or("").to_string();
+        if !names.contains(&top) {
+            names.push(top);
+        }
+    }
+    names
+}
+
+/// Prints the layer table and the totals.
+pub fn run(args: &SummaryArgs) -> Result<()> {
+    let (shape, classes) = shape_and_classes(args)?;
+    let cfg = super::model_config(&shape, classes);
+    let vs = VarStore::new(&Device::Cpu);
+    let model = models::build(&args.model, &vs.root(), &cfg)
+        .with_context(|| format!("building {} for inputs {shape:?}", args.model))?;
+    let mut batch = vec![1];
+    batch.extend(&shape);
+    let x = Tensor::zeros(&batch, DType::F32, &Device::Cpu);
+    let mut rows = rows(model.as_ref(), &vs, &args.model, x)?;
+    let shape_text = shape
+        .iter()
+        .map(|d| d.to_string())
+        .collect::<Vec<_>>()
+        .join("x");
+    println!(
+        "{} for input {shape_text}, {classes} classes (batch 1)\n",
+        args.model
+    );
+    let listed: u64 = rows.iter().map(|r| r.params).sum();
+    let other = unlisted(&vs, &rows);
+    if !other.is_empty() {
+        rows.push(Row {
+            name: format!("({}, not in the forward pass)", other.join(", ")),
+            shape: "-".into(),
+            params: vs.num_params() as u64 - listed,
+            macs: 0,
+        });
+    }
+    let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
+    let line = "-".repeat(width + 2 + 22 + 2 + 14 + 2 + 16);
+    println!(
+        "{:<width$}  {:<22}  {:>14}  {:>16}",
+        "layer", "output shape", "parameters", "MACs"
+    );
+    println!("{line}");
+    for r in &rows {
         println!(
-            "{:<40} {:<20} {:>12}",
-            format!("{}{kind}", v.name()),
-            v.leaf().shape().to_string(),
-            v.numel()
+            "{:<width$}  {:<22}  {:>14}  {:>16}",
+            r.name,
+            r.shape,
+            thousands(r.params),
+            thousands(r.macs)
         );
     }
-    let mut shape = vec![1];
-    shape.extend(&data.input_shape);
-    let y = nabla::no_grad(|| model.forward(&Tensor::zeros(&shape, DType::F32, &Device::Cpu)))?;
+    println!("{line}");
+    let macs: u64 = rows.iter().map(|r| r.macs).sum();
+    println!("total parameters: {}", thousands(vs.num_params() as u64));
     println!(
-        "\nparameters: {} ({} trainable)",
-        vs.num_params(),
-        vs.num_trainable()
+        "trainable parameters: {}",
+        thousands(vs.num_trainable() as u64)
     );
-    println!("output for one input: {}", y.shape());
+    let buffers: usize = vs
+        .vars()
+        .iter()
+        .filter(|v| v.kind() == VarKind::Buffer)
+        .map(|v| v.numel())
+        .sum();
+    if buffers > 0 {
+        println!(
+            "buffers (batch-norm statistics): {}",
+            thousands(buffers as u64)
+        );
+    }
+    println!(
+        "multiply-accumulates: {} ({}) per input",
+        thousands(macs),
+        short(macs)
+    );
+    if args.vars {
+        println!("\n{:<48} {:<20} {:>12}", "variable", "shape", "elements");
+        for v in vs.vars() {
+            let kind = if v.kind() == VarKind::Buffer {
+                " (buffer)"
+            } else {
+                ""
+            };
+            println!(
+                "{:<48} {:<20} {:>12}",
+                format!("{}{kind}", v.name()),
+                v.leaf().shape().to_string(),
+                v.numel()
+            );
+        }
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_are_grouped_and_shortened() {
+        assert_eq!(thousands(11_689_512), "11,689,512");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1000), "1,000");
+        assert_eq!(short(1_818_558_976), "1.82G");
+        assert_eq!(short(416_520), "416.5K");
+        assert_eq!(parse_shape("3x224x224").unwrap(), vec![3, 224, 224]);
+        assert!(parse_shape("3x0").is_err());
+        assert!(parse_shape("abc").is_err());
+    }
 }

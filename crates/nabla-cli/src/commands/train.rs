@@ -6,8 +6,11 @@ use crate::args::{OptimizerKind, ScheduleKind, TrainArgs};
 use crate::data_spec::{self, SpecOptions};
 use crate::run_config::{new_run_dir, RunConfig};
 use anyhow::{bail, Context, Result};
-use nabla_nn::optim::{Adagrad, Adam, AdamW, Optimizer, ReduceOnPlateau, RmsProp, Schedule, Sgd};
-use nabla_nn::{loss, Trainer, TrainerConfig, Var};
+use nabla_nn::models::transfer;
+use nabla_nn::optim::{
+    Adagrad, Adam, AdamW, Optimizer, ParamGroups, ReduceOnPlateau, RmsProp, Schedule, Sgd,
+};
+use nabla_nn::{loss, Trainer, TrainerConfig, Var, VarStore};
 use serde_json::json;
 use std::io::Write;
 use std::time::Instant;
@@ -70,6 +73,99 @@ fn schedule(kind: ScheduleKind, epochs: usize) -> (Schedule, Option<ReduceOnPlat
     }
 }
 
+/// The model's outputs: the data's, or `--num-classes` when it can hold the data's classes.
+fn outputs(args: &TrainArgs, data: &data_spec::DataBundle) -> Result<usize> {
+    match (args.num_classes, data.num_classes) {
+        (None, _) => Ok(data.outputs),
+        (Some(k), Some(n)) if k >= n => Ok(k),
+        (Some(k), Some(n)) => {
+            bail!(
+                "--num-classes {k} is fewer than the {n} classes of '{}'",
+                args.data
+            )
+        }
+        (Some(_), None) => bail!(
+            "--num-classes is for classification data; '{}' is a regression set",
+            args.data
+        ),
+    }
+}
+
+/// `--init`: loads the checkpoint non-strictly (all but the head unless `--keep-head`) and
+/// prints what happened.
+fn init_from(args: &TrainArgs, vs: &VarStore, path: &std::path::Path) -> Result<()> {
+    let (file, _) = crate::run_config::resolve_weights(path)?;
+    let head = transfer::head_prefixes(&args.model)?;
+    let skip: &[&str] = if args.keep_head { &[] } else { head };
+    let report = transfer::load_checkpoint_except(vs, &file, skip)
+        .with_context(|| format!("loading {}", file.display()))?;
+    if report.loaded.is_empty() {
+        bail!(
+            "--init {}: no variable of {} was found in it with the same name and shape ({})",
+            file.display(),
+            args.model,
+            report.other
+        );
+    }
+    println!("initialized from {}: {report}", file.display());
+    Ok(())
+}
+
+/// `--freeze`: freezes each prefix, refusing one that names no parameter.
+fn freeze(args: &TrainArgs, vs: &VarStore) -> Result<()> {
+    for prefix in &args.freeze {
+        if prefix.is_empty() || vs.freeze(prefix) == 0 {
+            let mut tops: Vec<&str> = Vec::new();
+            let vars = vs.vars();
+            for v in &vars {
+                let top = v.name().split('.').next().unwrap_or("");
+                if !tops.contains(&top) {
+                    tops.push(top);
+                }
+            }
+            bail!(
+                "--freeze '{prefix}': no parameter of {} is under it; its layers are {}",
+                args.model,
+                tops.join(", ")
+            );
+        }
+    }
+    if !args.freeze.is_empty() {
+        println!(
+            "froze {}: {} of {} parameters are trained",
+            args.freeze.join(", "),
+            vs.num_trainable(),
+            vs.num_params()
+        );
+    }
+    Ok(())
+}
+
+/// The optimizer over the trainable variables; with `--backbone-lr-scale`, two groups: the
+/// head at `lr`, the rest at `lr · scale`.
+fn build_optimizer(args: &TrainArgs, vs: &VarStore, lr: f64) -> Result<Box<dyn Optimizer>> {
+    let Some(scale) = args.backbone_lr_scale else {
+        return Ok(optimizer(
+            args.optimizer,
+            vs.trainable(),
+            lr,
+            args.weight_decay,
+        ));
+    };
+    if !(scale > 0.0 && scale.is_finite()) {
+        bail!("--backbone-lr-scale must be a positive number, got {scale}");
+    }
+    let (backbone, head) = transfer::split_head(vs, transfer::head_prefixes(&args.model)?);
+    Ok(Box::new(
+        ParamGroups::new(lr)
+            .group(
+                optimizer(args.optimizer, backbone, lr * scale, args.weight_decay),
+                scale,
+            )
+            .group(optimizer(args.optimizer, head, lr, args.weight_decay), 1.0),
+    ))
+}
+
 /// Runs `nabla train`.
 pub fn run(args: &TrainArgs) -> Result<()> {
     if args.epochs == 0 {
@@ -98,7 +194,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         model: args.model.clone(),
         data: args.data.clone(),
         input_shape: data.input_shape.clone(),
-        outputs: data.outputs,
+        outputs: outputs(args, &data)?,
         classification: data.num_classes.is_some(),
         mean: data.normalize.0.clone(),
         std: data.normalize.1.clone(),
@@ -108,10 +204,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             "optimizer": format!("{:?}", args.optimizer).to_lowercase(), "schedule": format!("{:?}", args.schedule).to_lowercase(),
             "weight_decay": args.weight_decay, "seed": args.seed, "train_size": train_set.len(), "augment": args.augment,
             "threads": nabla::num_threads(), "clip_grad_norm": args.clip_grad_norm, "patience": args.patience,
+            "init": args.init.as_ref().map(|p| p.display().to_string()), "keep_head": args.keep_head,
+            "freeze": args.freeze, "backbone_lr_scale": args.backbone_lr_scale,
         }),
     };
     let (vs, model) =
         build_model(&cfg).with_context(|| format!("building model '{}'", args.model))?;
+    if let Some(path) = &args.init {
+        init_from(args, &vs, path)?;
+    }
+    freeze(args, &vs)?;
     let base = format!(
         "{}-{}",
         args.model,
@@ -161,13 +263,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         out_dir: Some(dir.clone()),
         progress: !args.quiet,
         verbose: true,
-        topk: 5.min(data.outputs),
+        topk: 5.min(cfg.outputs),
         schedule: sched,
         plateau,
         early_stopping: args.patience,
         clip_grad_norm: args.clip_grad_norm,
     };
-    let opt = optimizer(args.optimizer, vs.trainable(), lr, args.weight_decay);
+    let opt = build_optimizer(args, &vs, lr)?;
     let mut trainer = Trainer::new(model.as_ref(), &vs, opt, trainer_cfg);
     if !cfg.classification {
         trainer = trainer.with_loss(Box::new(|out, y| loss::mse(out, y, loss::Reduction::Mean)));
@@ -205,7 +307,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         Some(acc) => format!(
             "test accuracy {:.2}% (top-{} {:.2}%), test loss {:.4}",
             100.0 * acc,
-            5.min(data.outputs),
+            5.min(cfg.outputs),
             100.0 * eval.topk.unwrap_or(0.0),
             eval.loss
         ),

@@ -86,16 +86,19 @@ pub fn alexnet(p: &Path, c: &ModelConfig) -> Result<Sequential> {
         .add(Activation::Relu)
         .add(MaxPool2d(overlapping_pool()));
     let cl = p.sub("classifier");
-    Ok(features
-        .add(AdaptiveAvgPool2d((6, 6)))
-        .add(Flatten)
+    let classifier = seq()
         .add(Dropout::new(0.5)?)
         .add(Linear::new(&cl.sub(1), 256 * 6 * 6, 4096, true)?)
         .add(Activation::Relu)
         .add(Dropout::new(0.5)?)
         .add(Linear::new(&cl.sub(4), 4096, 4096, true)?)
         .add(Activation::Relu)
-        .add(Linear::new(&cl.sub(6), 4096, c.num_classes, true)?))
+        .add(Linear::new(&cl.sub(6), 4096, c.num_classes, true)?);
+    Ok(seq()
+        .add_named("features", features)
+        .add_named("avgpool", AdaptiveAvgPool2d((6, 6)))
+        .add_named("flatten", Flatten)
+        .add_named("classifier", classifier))
 }
 
 /// AlexNet as Krizhevsky et al. 2012 describe it: 96@11×11/4, 256@5×5, 384, 384, 256@3×3
@@ -166,16 +169,19 @@ pub fn alexnet_paper(p: &Path, c: &ModelConfig) -> Result<Sequential> {
         .add(Activation::Relu)
         .add(MaxPool2d(overlapping_pool()));
     let cl = p.sub("classifier");
-    Ok(features
-        .add(AdaptiveAvgPool2d((6, 6)))
-        .add(Flatten)
+    let classifier = seq()
         .add(linear(&cl.sub(0), 256 * 6 * 6, 4096, w, one)?)
         .add(Activation::Relu)
         .add(Dropout::new(0.5)?)
         .add(linear(&cl.sub(3), 4096, 4096, w, one)?)
         .add(Activation::Relu)
         .add(Dropout::new(0.5)?)
-        .add(linear(&cl.sub(6), 4096, c.num_classes, w, zero)?))
+        .add(linear(&cl.sub(6), 4096, c.num_classes, w, zero)?);
+    Ok(seq()
+        .add_named("features", features)
+        .add_named("avgpool", AdaptiveAvgPool2d((6, 6)))
+        .add_named("flatten", Flatten)
+        .add_named("classifier", classifier))
 }
 
 #[cfg(test)]

@@ -270,24 +270,27 @@ impl GoogLeNet {
         let paper = v == GoogLeNetVariant::Paper;
         let min = GoogLeNet::min_image_size(v);
         let mut stem = if c.image_size < min {
-            seq().add(PadTo(min))
+            seq().add_named("pad", PadTo(min))
         } else {
             seq()
         };
         stem = stem
-            .add(basic_conv(&p.sub("conv1"), v, c.in_channels, 64, 7, 2)?)
-            .add(pool(3));
+            .add_named(
+                "conv1",
+                basic_conv(&p.sub("conv1"), v, c.in_channels, 64, 7, 2)?,
+            )
+            .add_named("maxpool1", pool(3));
         if paper {
-            stem = stem.add(LocalResponseNorm::new(5));
+            stem = stem.add_named("lrn1", LocalResponseNorm::new(5));
         }
         stem = stem
-            .add(basic_conv(&p.sub("conv2"), v, 64, 64, 1, 1)?)
-            .add(basic_conv(&p.sub("conv3"), v, 64, 192, 3, 1)?);
+            .add_named("conv2", basic_conv(&p.sub("conv2"), v, 64, 64, 1, 1)?)
+            .add_named("conv3", basic_conv(&p.sub("conv3"), v, 64, 192, 3, 1)?);
         if paper {
-            stem = stem.add(LocalResponseNorm::new(5));
+            stem = stem.add_named("lrn2", LocalResponseNorm::new(5));
         }
-        stem = stem.add(pool(3));
-        let mut parts = [seq(), seq(), seq()];
+        stem = stem.add_named("maxpool2", pool(3));
+        let mut parts = [stem, seq(), seq()];
         for (i, (name, cin, widths)) in MODULES.iter().enumerate() {
             let part = match i {
                 0..=2 => 0,
@@ -295,12 +298,13 @@ impl GoogLeNet {
                 _ => 2,
             };
             let m = Inception::new(&p.sub(name), v, *cin, widths)?;
-            parts[part] = std::mem::take(&mut parts[part]).add(m);
+            parts[part] = std::mem::take(&mut parts[part]).add_named(*name, m);
             if *name == "inception3b" {
-                parts[0] = std::mem::take(&mut parts[0]).add(pool(3));
+                parts[0] = std::mem::take(&mut parts[0]).add_named("maxpool3", pool(3));
             }
             if *name == "inception4e" {
-                parts[2] = std::mem::take(&mut parts[2]).add(pool(if paper { 3 } else { 2 }));
+                let last = pool(if paper { 3 } else { 2 });
+                parts[2] = std::mem::take(&mut parts[2]).add_named("maxpool4", last);
             }
         }
         let [to_aux1, to_aux2, tail] = parts;
@@ -329,12 +333,12 @@ impl GoogLeNet {
             )?,
         };
         let rest = tail
-            .add(AdaptiveAvgPool2d((1, 1)))
-            .add(Flatten)
-            .add(Dropout::new(if paper { 0.4 } else { 0.2 })?)
-            .add(fc);
+            .add_named("avgpool", AdaptiveAvgPool2d((1, 1)))
+            .add_named("flatten", Flatten)
+            .add_named("dropout", Dropout::new(if paper { 0.4 } else { 0.2 })?)
+            .add_named("fc", fc);
         Ok(GoogLeNet {
-            to_aux1: stem.add(to_aux1),
+            to_aux1,
             to_aux2,
             rest,
             aux1,
@@ -436,6 +440,19 @@ impl Module for GoogLeNet {
         let h = self.to_aux1.forward_t(&x, train)?;
         let h = self.to_aux2.forward_t(&h, train)?;
         self.rest.forward_t(&h, train)
+    }
+
+    /// The stem, the Inception modules and the classifier, in order (the auxiliary
+    /// classifiers, which run in training only, are not among them); empty when the model
+    /// transforms its input ([`GoogLeNet::with_transform_input`]), which is no layer.
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        if self.transform.is_some() {
+            return Vec::new();
+        }
+        let mut layers = self.to_aux1.layers();
+        layers.extend(self.to_aux2.layers());
+        layers.extend(self.rest.layers());
+        layers
     }
 }
 

@@ -2,8 +2,8 @@
 
 use super::ModelConfig;
 use crate::init::Init;
-use crate::layers::{Activation, Conv2d, Linear, MaxPool2d};
-use crate::{seq, Error, Module, Path, Result, Sequential, Var};
+use crate::layers::{Activation, Conv2d, Flatten, Linear, MaxPool2d};
+use crate::{seq, Error, Func, Module, Path, Result, Sequential, Var};
 use nabla::{Conv2dConfig, Device, Pool2dConfig, Tensor};
 
 /// Padding of C1 that makes an `image_size` input look like the paper's 32×32.
@@ -26,35 +26,34 @@ fn c1_padding(c: &ModelConfig) -> Result<usize> {
 pub fn lenet5(p: &Path, c: &ModelConfig) -> Result<Sequential> {
     let pad = c1_padding(c)?;
     Ok(seq()
-        .add(Conv2d::new(
-            &p.sub("conv1"),
-            c.in_channels,
-            6,
-            5,
-            Conv2dConfig {
-                padding: pad,
-                ..Default::default()
-            },
-            true,
-        )?)
-        .add(Activation::Relu)
-        .add(MaxPool2d(Pool2dConfig::new(2)))
-        .add(Conv2d::new(
-            &p.sub("conv2"),
-            6,
-            16,
-            5,
-            Conv2dConfig::default(),
-            true,
-        )?)
-        .add(Activation::Relu)
-        .add(MaxPool2d(Pool2dConfig::new(2)))
-        .add_fn(|x| x.flatten(1, -1))
-        .add(Linear::new(&p.sub("fc1"), 16 * 5 * 5, 120, true)?)
-        .add(Activation::Relu)
-        .add(Linear::new(&p.sub("fc2"), 120, 84, true)?)
-        .add(Activation::Relu)
-        .add(Linear::new(&p.sub("fc3"), 84, c.num_classes, true)?))
+        .add_named(
+            "conv1",
+            Conv2d::new(
+                &p.sub("conv1"),
+                c.in_channels,
+                6,
+                5,
+                Conv2dConfig {
+                    padding: pad,
+                    ..Default::default()
+                },
+                true,
+            )?,
+        )
+        .add_named("relu1", Activation::Relu)
+        .add_named("pool1", MaxPool2d(Pool2dConfig::new(2)))
+        .add_named(
+            "conv2",
+            Conv2d::new(&p.sub("conv2"), 6, 16, 5, Conv2dConfig::default(), true)?,
+        )
+        .add_named("relu2", Activation::Relu)
+        .add_named("pool2", MaxPool2d(Pool2dConfig::new(2)))
+        .add_named("flatten", Flatten)
+        .add_named("fc1", Linear::new(&p.sub("fc1"), 16 * 5 * 5, 120, true)?)
+        .add_named("relu3", Activation::Relu)
+        .add_named("fc2", Linear::new(&p.sub("fc2"), 120, 84, true)?)
+        .add_named("relu4", Activation::Relu)
+        .add_named("fc3", Linear::new(&p.sub("fc3"), 84, c.num_classes, true)?))
 }
 
 /// LeCun's scaled hyperbolic tangent `1.7159·tanh(2x/3)`.
@@ -142,35 +141,37 @@ pub fn lenet5_classic(p: &Path, c: &ModelConfig) -> Result<Sequential> {
         mask: Tensor::from_vec(mask, &[16, 6, 1, 1], &Device::Cpu)?,
     };
     Ok(seq()
-        .add(Conv2d::new(
-            &p.sub("c1"),
-            c.in_channels,
-            6,
-            5,
-            Conv2dConfig {
-                padding: pad,
-                ..Default::default()
-            },
-            true,
-        )?)
-        .add_fn(scaled_tanh)
-        .add(Subsampling::new(&p.sub("s2"), 6)?)
-        .add(c3)
-        .add_fn(scaled_tanh)
-        .add(Subsampling::new(&p.sub("s4"), 16)?)
-        .add(Conv2d::new(
-            &p.sub("c5"),
-            16,
-            120,
-            5,
-            Conv2dConfig::default(),
-            true,
-        )?)
-        .add_fn(scaled_tanh)
-        .add_fn(|x| x.flatten(1, -1))
-        .add(Linear::new(&p.sub("f6"), 120, 84, true)?)
-        .add_fn(scaled_tanh)
-        .add(Linear::new(&p.sub("output"), 84, c.num_classes, true)?))
+        .add_named(
+            "c1",
+            Conv2d::new(
+                &p.sub("c1"),
+                c.in_channels,
+                6,
+                5,
+                Conv2dConfig {
+                    padding: pad,
+                    ..Default::default()
+                },
+                true,
+            )?,
+        )
+        .add_named("tanh1", Func(scaled_tanh))
+        .add_named("s2", Subsampling::new(&p.sub("s2"), 6)?)
+        .add_named("c3", c3)
+        .add_named("tanh3", Func(scaled_tanh))
+        .add_named("s4", Subsampling::new(&p.sub("s4"), 16)?)
+        .add_named(
+            "c5",
+            Conv2d::new(&p.sub("c5"), 16, 120, 5, Conv2dConfig::default(), true)?,
+        )
+        .add_named("tanh5", Func(scaled_tanh))
+        .add_named("flatten", Flatten)
+        .add_named("f6", Linear::new(&p.sub("f6"), 120, 84, true)?)
+        .add_named("tanh6", Func(scaled_tanh))
+        .add_named(
+            "output",
+            Linear::new(&p.sub("output"), 84, c.num_classes, true)?,
+        ))
 }
 
 #[cfg(test)]

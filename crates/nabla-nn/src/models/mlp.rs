@@ -47,21 +47,28 @@ pub fn mlp(p: &Path, c: &MlpConfig) -> Result<Sequential> {
             ),
         ));
     }
-    let mut net = seq().add(Flatten);
+    let mut net = seq().add_named("flatten", Flatten);
     let mut width = c.inputs;
     for (i, &h) in c.hidden.iter().enumerate() {
+        let n = i + 1;
         net = net
-            .add(Linear::new(&p.sub(format!("fc{}", i + 1)), width, h, true)?)
-            .add(c.activation);
+            .add_named(
+                format!("fc{n}"),
+                Linear::new(&p.sub(format!("fc{n}")), width, h, true)?,
+            )
+            .add_named(format!("act{n}"), c.activation);
         if c.dropout > 0.0 {
-            net = net.add(Dropout::new(c.dropout)?);
+            net = net.add_named(format!("dropout{n}"), Dropout::new(c.dropout)?);
         }
         width = h;
     }
-    Ok(net.add(Linear::new(
-        &p.sub(format!("fc{}", c.hidden.len() + 1)),
-        width,
-        c.outputs,
-        true,
-    )?))
+    Ok(net.add_named(
+        format!("fc{}", c.hidden.len() + 1),
+        Linear::new(
+            &p.sub(format!("fc{}", c.hidden.len() + 1)),
+            width,
+            c.outputs,
+            true,
+        )?,
+    ))
 }

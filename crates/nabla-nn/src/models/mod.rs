@@ -71,6 +71,8 @@ pub struct ModelSpec {
     pub name: &'static str,
     /// One line: what it is and where it comes from.
     pub description: &'static str,
+    /// The paper it comes from: authors, year, title.
+    pub paper: &'static str,
     /// The input it was designed for.
     pub native: ModelConfig,
     /// Builds it under a path.
@@ -80,33 +82,33 @@ pub struct ModelSpec {
 /// Every model of the zoo.
 pub fn registry() -> Vec<ModelSpec> {
     vec![
-        ModelSpec { name: "mlp", description: "multilayer perceptron 784-512-256-10 with ReLU (any input, flattened)", native: ModelConfig::mnist(), build: |p, c| Ok(Box::new(mlp(p, &MlpConfig::for_model(c))?)) },
-        ModelSpec { name: "lenet5", description: "LeNet-5 with ReLU and max-pooling (the modern variant); 28×28 input is zero-padded to 32×32", native: ModelConfig::mnist(), build: |p, c| Ok(Box::new(lenet5(p, c)?)) },
+        ModelSpec { name: "mlp", paper: "Rumelhart, Hinton & Williams 1986, Learning representations by back-propagating errors", description: "multilayer perceptron 784-512-256-10 with ReLU (any input, flattened)", native: ModelConfig::mnist(), build: |p, c| Ok(Box::new(mlp(p, &MlpConfig::for_model(c))?)) },
+        ModelSpec { name: "lenet5", paper: "LeCun, Bottou, Bengio & Haffner 1998, Gradient-based learning applied to document recognition", description: "LeNet-5 with ReLU and max-pooling (the modern variant); 28×28 input is zero-padded to 32×32", native: ModelConfig::mnist(), build: |p, c| Ok(Box::new(lenet5(p, c)?)) },
         ModelSpec {
-            name: "lenet5_classic",
+            name: "lenet5_classic", paper: "LeCun, Bottou, Bengio & Haffner 1998, Gradient-based learning applied to document recognition",
             description: "LeNet-5 as LeCun et al. 1998: scaled tanh, trainable subsampling, C3's partial connection table",
             native: ModelConfig::mnist(),
             build: |p, c| Ok(Box::new(lenet5_classic(p, c)?)),
         },
-        ModelSpec { name: "alexnet", description: "AlexNet in torchvision's single-tower layout (Krizhevsky et al. 2012; Krizhevsky 2014), 61.1M parameters; images ≥ 63×63", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(alexnet(p, c)?)) },
-        ModelSpec { name: "alexnet_paper", description: "AlexNet as Krizhevsky, Sutskever & Hinton 2012: LRN, overlapping pooling, grouped conv2/4/5 of the two-GPU split, 61.0M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(alexnet_paper(p, c)?)) },
-        ModelSpec { name: "vgg11", description: "VGG configuration A, 11 weight layers (Simonyan & Zisserman 2014), 133M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::A, false)?)) },
-        ModelSpec { name: "vgg11_lrn", description: "VGG configuration A-LRN: A with local response normalization after the first layer (Simonyan & Zisserman 2014)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::ALrn, false)?)) },
-        ModelSpec { name: "vgg13", description: "VGG configuration B, 13 weight layers (Simonyan & Zisserman 2014), 133M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::B, false)?)) },
-        ModelSpec { name: "vgg16_c", description: "VGG configuration C, 16 weight layers with 1×1 convolutions ending blocks 3–5 (Simonyan & Zisserman 2014), 134M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::C, false)?)) },
-        ModelSpec { name: "vgg16", description: "VGG configuration D, 16 weight layers (Simonyan & Zisserman 2014), 138M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::D, false)?)) },
-        ModelSpec { name: "vgg19", description: "VGG configuration E, 19 weight layers (Simonyan & Zisserman 2014), 144M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::E, false)?)) },
-        ModelSpec { name: "vgg11_bn", description: "VGG A with batch normalization after each convolution (torchvision's vgg11_bn)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::A, true)?)) },
-        ModelSpec { name: "vgg13_bn", description: "VGG B with batch normalization after each convolution (torchvision's vgg13_bn)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::B, true)?)) },
-        ModelSpec { name: "vgg16_bn", description: "VGG D with batch normalization after each convolution (torchvision's vgg16_bn)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::D, true)?)) },
-        ModelSpec { name: "vgg19_bn", description: "VGG E with batch normalization after each convolution (torchvision's vgg19_bn)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::E, true)?)) },
-        ModelSpec { name: "googlenet", description: "GoogLeNet/Inception v1 as torchvision builds it: batch norm, two auxiliary classifiers in training (Szegedy et al. 2014), 13.0M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(googlenet(p, c)?)) },
-        ModelSpec { name: "googlenet_paper", description: "GoogLeNet as Szegedy et al. 2014: LRN, 5×5 branches, no batch norm, dropout 0.4, two auxiliary classifiers", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(googlenet_paper(p, c)?)) },
-        ModelSpec { name: "resnet18", description: "ResNet-18, basic blocks (He et al. 2015), 11.7M parameters; 3×3 stem without max-pool for images ≤ 64", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 18)?)) },
-        ModelSpec { name: "resnet34", description: "ResNet-34, basic blocks (He et al. 2015), 21.8M parameters; 3×3 stem for images ≤ 64", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 34)?)) },
-        ModelSpec { name: "resnet50", description: "ResNet-50, bottleneck blocks striding in the 3×3 (He et al. 2015; torchvision v1.5), 25.6M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 50)?)) },
-        ModelSpec { name: "resnet101", description: "ResNet-101, bottleneck blocks (He et al. 2015; torchvision v1.5), 44.5M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 101)?)) },
-        ModelSpec { name: "resnet152", description: "ResNet-152, bottleneck blocks (He et al. 2015; torchvision v1.5), 60.2M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 152)?)) },
+        ModelSpec { name: "alexnet", paper: "Krizhevsky, Sutskever & Hinton 2012, ImageNet classification with deep convolutional neural networks", description: "AlexNet in torchvision's single-tower layout (Krizhevsky et al. 2012; Krizhevsky 2014), 61.1M parameters; images ≥ 63×63", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(alexnet(p, c)?)) },
+        ModelSpec { name: "alexnet_paper", paper: "Krizhevsky, Sutskever & Hinton 2012, ImageNet classification with deep convolutional neural networks", description: "AlexNet as Krizhevsky, Sutskever & Hinton 2012: LRN, overlapping pooling, grouped conv2/4/5 of the two-GPU split, 61.0M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(alexnet_paper(p, c)?)) },
+        ModelSpec { name: "vgg11", paper: "Simonyan & Zisserman 2014, Very deep convolutional networks for large-scale image recognition", description: "VGG configuration A, 11 weight layers (Simonyan & Zisserman 2014), 133M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::A, false)?)) },
+        ModelSpec { name: "vgg11_lrn", paper: "Simonyan & Zisserman 2014, Very deep convolutional networks for large-scale image recognition", description: "VGG configuration A-LRN: A with local response normalization after the first layer (Simonyan & Zisserman 2014)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::ALrn, false)?)) },
+        ModelSpec { name: "vgg13", paper: "Simonyan & Zisserman 2014, Very deep convolutional networks for large-scale image recognition", description: "VGG configuration B, 13 weight layers (Simonyan & Zisserman 2014), 133M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::B, false)?)) },
+        ModelSpec { name: "vgg16_c", paper: "Simonyan & Zisserman 2014, Very deep convolutional networks for large-scale image recognition", description: "VGG configuration C, 16 weight layers with 1×1 convolutions ending blocks 3–5 (Simonyan & Zisserman 2014), 134M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::C, false)?)) },
+        ModelSpec { name: "vgg16", paper: "Simonyan & Zisserman 2014, Very deep convolutional networks for large-scale image recognition", description: "VGG configuration D, 16 weight layers (Simonyan & Zisserman 2014), 138M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::D, false)?)) },
+        ModelSpec { name: "vgg19", paper: "Simonyan & Zisserman 2014, Very deep convolutional networks for large-scale image recognition", description: "VGG configuration E, 19 weight layers (Simonyan & Zisserman 2014), 144M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::E, false)?)) },
+        ModelSpec { name: "vgg11_bn", paper: "Simonyan & Zisserman 2014 (VGG); Ioffe & Szegedy 2015, Batch normalization", description: "VGG A with batch normalization after each convolution (torchvision's vgg11_bn)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::A, true)?)) },
+        ModelSpec { name: "vgg13_bn", paper: "Simonyan & Zisserman 2014 (VGG); Ioffe & Szegedy 2015, Batch normalization", description: "VGG B with batch normalization after each convolution (torchvision's vgg13_bn)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::B, true)?)) },
+        ModelSpec { name: "vgg16_bn", paper: "Simonyan & Zisserman 2014 (VGG); Ioffe & Szegedy 2015, Batch normalization", description: "VGG D with batch normalization after each convolution (torchvision's vgg16_bn)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::D, true)?)) },
+        ModelSpec { name: "vgg19_bn", paper: "Simonyan & Zisserman 2014 (VGG); Ioffe & Szegedy 2015, Batch normalization", description: "VGG E with batch normalization after each convolution (torchvision's vgg19_bn)", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(vgg(p, c, VggConfig::E, true)?)) },
+        ModelSpec { name: "googlenet", paper: "Szegedy et al. 2014, Going deeper with convolutions", description: "GoogLeNet/Inception v1 as torchvision builds it: batch norm, two auxiliary classifiers in training (Szegedy et al. 2014), 13.0M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(googlenet(p, c)?)) },
+        ModelSpec { name: "googlenet_paper", paper: "Szegedy et al. 2014, Going deeper with convolutions", description: "GoogLeNet as Szegedy et al. 2014: LRN, 5×5 branches, no batch norm, dropout 0.4, two auxiliary classifiers", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(googlenet_paper(p, c)?)) },
+        ModelSpec { name: "resnet18", paper: "He, Zhang, Ren & Sun 2015, Deep residual learning for image recognition", description: "ResNet-18, basic blocks (He et al. 2015), 11.7M parameters; 3×3 stem without max-pool for images ≤ 64", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 18)?)) },
+        ModelSpec { name: "resnet34", paper: "He, Zhang, Ren & Sun 2015, Deep residual learning for image recognition", description: "ResNet-34, basic blocks (He et al. 2015), 21.8M parameters; 3×3 stem for images ≤ 64", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 34)?)) },
+        ModelSpec { name: "resnet50", paper: "He, Zhang, Ren & Sun 2015, Deep residual learning for image recognition", description: "ResNet-50, bottleneck blocks striding in the 3×3 (He et al. 2015; torchvision v1.5), 25.6M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 50)?)) },
+        ModelSpec { name: "resnet101", paper: "He, Zhang, Ren & Sun 2015, Deep residual learning for image recognition", description: "ResNet-101, bottleneck blocks (He et al. 2015; torchvision v1.5), 44.5M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 101)?)) },
+        ModelSpec { name: "resnet152", paper: "He, Zhang, Ren & Sun 2015, Deep residual learning for image recognition", description: "ResNet-152, bottleneck blocks (He et al. 2015; torchvision v1.5), 60.2M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 152)?)) },
     ]
 }
 

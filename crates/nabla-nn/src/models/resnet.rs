@@ -123,23 +123,29 @@ pub fn resnet(p: &Path, c: &ModelConfig, depth: usize) -> Result<Sequential> {
     };
     let mut net = if c.image_size <= RESNET_SMALL_STEM_MAX {
         seq()
-            .add(conv(&p.sub("conv1"), c.in_channels, 64, 3, 1)?)
-            .add(BatchNorm::new2d(&p.sub("bn1"), 64)?)
-            .add(Activation::Relu)
+            .add_named("conv1", conv(&p.sub("conv1"), c.in_channels, 64, 3, 1)?)
+            .add_named("bn1", BatchNorm::new2d(&p.sub("bn1"), 64)?)
+            .add_named("relu", Activation::Relu)
     } else {
         seq()
-            .add(conv2d(
-                &p.sub("conv1"),
-                c.in_channels,
-                64,
-                7,
-                conv_cfg(2, 3),
-                kaiming_normal_fan_out(64, 7),
-                None,
-            )?)
-            .add(BatchNorm::new2d(&p.sub("bn1"), 64)?)
-            .add(Activation::Relu)
-            .add(MaxPool2d(Pool2dConfig::new(3).stride(2).padding(1)))
+            .add_named(
+                "conv1",
+                conv2d(
+                    &p.sub("conv1"),
+                    c.in_channels,
+                    64,
+                    7,
+                    conv_cfg(2, 3),
+                    kaiming_normal_fan_out(64, 7),
+                    None,
+                )?,
+            )
+            .add_named("bn1", BatchNorm::new2d(&p.sub("bn1"), 64)?)
+            .add_named("relu", Activation::Relu)
+            .add_named(
+                "maxpool",
+                MaxPool2d(Pool2dConfig::new(3).stride(2).padding(1)),
+            )
     };
     let mut inplanes = 64;
     for (stage, (&blocks, planes)) in layers.iter().zip([64, 128, 256, 512]).enumerate() {
@@ -150,12 +156,15 @@ pub fn resnet(p: &Path, c: &ModelConfig, depth: usize) -> Result<Sequential> {
             layer = layer.add(block(&lp.sub(b), kind, inplanes, planes, stride)?);
             inplanes = planes * kind.expansion();
         }
-        net = net.add(layer);
+        net = net.add_named(format!("layer{}", stage + 1), layer);
     }
     Ok(net
-        .add(AdaptiveAvgPool2d((1, 1)))
-        .add(Flatten)
-        .add(Linear::new(&p.sub("fc"), inplanes, c.num_classes, true)?))
+        .add_named("avgpool", AdaptiveAvgPool2d((1, 1)))
+        .add_named("flatten", Flatten)
+        .add_named(
+            "fc",
+            Linear::new(&p.sub("fc"), inplanes, c.num_classes, true)?,
+        ))
 }
 
 #[cfg(test)]

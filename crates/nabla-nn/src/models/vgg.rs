@@ -131,10 +131,17 @@ pub fn vgg_min_image_size() -> usize {
 /// For A-LRN with batch norm (not a configuration of either source), and for a configuration
 /// with a zero size.
 pub fn vgg(p: &Path, c: &ModelConfig, config: VggConfig, batch_norm: bool) -> Result<Sequential> {
-    Ok(features(&p.sub("features"), c, config, batch_norm)?
-        .add(AdaptiveAvgPool2d((7, 7)))
-        .add(Flatten)
-        .add(classifier(&p.sub("classifier"), c.num_classes)?))
+    Ok(seq()
+        .add_named(
+            "features",
+            features(&p.sub("features"), c, config, batch_norm)?,
+        )
+        .add_named("avgpool", AdaptiveAvgPool2d((7, 7)))
+        .add_named("flatten", Flatten)
+        .add_named(
+            "classifier",
+            classifier(&p.sub("classifier"), c.num_classes)?,
+        ))
 }
 
 /// The convolutional part, `features.N` (see [`vgg`]): `[n, c, h, w]` to `[n, 512, h/32, w/32]`.

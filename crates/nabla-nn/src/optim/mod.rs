@@ -4,12 +4,14 @@
 
 mod adagrad;
 mod adam;
+mod groups;
 mod rmsprop;
 mod schedule;
 mod sgd;
 
 pub use adagrad::Adagrad;
 pub use adam::{Adam, AdamW};
+pub use groups::ParamGroups;
 pub use rmsprop::RmsProp;
 pub use schedule::{ReduceOnPlateau, Schedule};
 pub use sgd::Sgd;

@@ -163,6 +163,7 @@ impl Tensor {
         let ll = self.layout().broadcast_to(&with_tail(m, k), "matmul")?;
         let rl = rhs.layout().broadcast_to(&with_tail(k, n), "matmul")?;
         let out_shape = with_tail(m, n);
+        crate::macs::add_macs(batch.dims().iter().product::<usize>() * m * k * n);
         let y = with_float!(self.dtype(), "matmul", T => {
             let (sl, sr) = (self.read_storage(), rhs.read_storage());
             let out = batched_gemm(T::slice(&sl).expect("dtype checked"), &ll, T::slice(&sr).expect("dtype checked"), &rl, &out_shape);
@@ -220,6 +221,7 @@ impl Tensor {
             }
         }
         let rows = self.numel() / in_f.max(1);
+        crate::macs::add_macs(rows * in_f * out_f);
         let mut out_dims = self.dims().to_vec();
         *out_dims.last_mut().expect("rank checked above") = out_f;
         let x2 = self.detach().reshape(&[rows, in_f])?;
