@@ -1059,6 +1059,14 @@ mod tests {
         })?;
         gradcheck(&[&[5, 4, 3, 3], &[2, 4, 1, 1]], |x| {
             x[0].conv2d(&x[1], None, cfg(1, 0, 1, 1))
+        })?;
+        // Grouped convolution with several images per chunk (AlexNet's two towers).
+        gradcheck(&[&[5, 4, 5, 5], &[6, 2, 3, 3], &[6]], |x| {
+            x[0].conv2d(&x[1], Some(&x[2]), cfg(1, 1, 1, 2))
+        })?;
+        // A large kernel with a large stride and padding (AlexNet's first layer, scaled down).
+        gradcheck(&[&[3, 2, 13, 13], &[2, 2, 5, 5]], |x| {
+            x[0].conv2d(&x[1], None, cfg(4, 2, 1, 1))
         })
     }
 
