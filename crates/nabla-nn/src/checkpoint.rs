@@ -80,6 +80,16 @@ pub struct Checkpoint {
     pub metadata: BTreeMap<String, String>,
 }
 
+/// The number of elements of `shape`, or `None` when its sizes multiply past `usize` even with
+/// the zeros left out: a tensor's strides are such products, so `[0, 2^32, 2^32]`, empty as it
+/// is, cannot be laid out.
+fn numel(shape: &[usize]) -> Option<usize> {
+    let nonzero = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d.max(1)))?;
+    Some(if shape.contains(&0) { 0 } else { nonzero })
+}
+
 /// Parses safetensors bytes; `src` names the source in errors. Every malformed input is an
 /// error naming the entry and the problem.
 ///
@@ -160,9 +170,7 @@ pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Checkpoint> {
                 ))
             }
         };
-        let numel = shape
-            .iter()
-            .try_fold(1usize, |a, &d| a.checked_mul(d))
+        let numel = numel(&shape)
             .ok_or_else(|| bad(src, format!("tensor {name}: shape {shape:?} is too large")))?;
         if numel.checked_mul(size) != Some(end - begin) {
             return Err(bad(
@@ -445,5 +453,28 @@ mod tests {
         huge[..8].copy_from_slice(&u64::MAX.to_le_bytes());
         assert!(from_bytes(&huge, "x").is_err());
         Ok(())
+    }
+
+    /// Found by review after `cargo fuzz run npy` hit the same bug there: an empty shape whose
+    /// other sizes multiply past `usize` made the tensor's strides overflow (a panic).
+    #[test]
+    fn empty_shape_with_overflowing_sizes_is_an_error() {
+        let file = |shape: &str| {
+            let header =
+                format!(r#"{{"w":{{"dtype":"F32","shape":{shape},"data_offsets":[0,0]}}}}"#);
+            let mut b = (header.len() as u64).to_le_bytes().to_vec();
+            b.extend_from_slice(header.as_bytes());
+            b
+        };
+        let err = from_bytes(&file("[0,4294967296,4294967296]"), "x.safetensors")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(
+            err.contains("tensor w: shape [0, 4294967296, 4294967296] is too large"),
+            "{err}"
+        );
+        let empty = from_bytes(&file("[0,3]"), "x.safetensors").unwrap();
+        assert_eq!(empty.tensors[0].1.dims(), [0, 3]);
     }
 }

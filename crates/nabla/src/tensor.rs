@@ -110,6 +110,14 @@ impl Tensor {
     /// [`Error::DataLength`] when `data.len()` is not the shape's element count.
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], _device: &Device) -> Result<Tensor> {
         let shape = Shape::from(shape);
+        // Strides multiply the sizes: they must fit even when a zero size makes numel 0.
+        let mut nonzero = shape.dims().iter().filter(|&&d| d != 0);
+        if nonzero.try_fold(1usize, |a, &d| a.checked_mul(d)).is_none() {
+            return Err(Error::invalid(
+                "from_vec",
+                format!("shape {shape} is too large"),
+            ));
+        }
         if data.len() != shape.numel() {
             return Err(Error::DataLength {
                 op: "from_vec",

@@ -89,3 +89,9 @@ fn large_integers_survive_to_vec_exactly() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn a_shape_whose_strides_overflow_is_an_error_even_when_empty() {
+    let huge = 1usize << 40;
+    assert!(Tensor::from_vec(Vec::<f32>::new(), &[0, huge, huge], &Device::Cpu).is_err());
+}

@@ -33,7 +33,8 @@ fn normalize(values: &[f32]) -> Vec<f32> {
         .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &v| {
             (lo.min(v), hi.max(v))
         });
-    if !(hi > lo) {
+    // A constant (or empty, or NaN) filter has no range to stretch: draw it mid-grey.
+    if hi.partial_cmp(&lo) != Some(std::cmp::Ordering::Greater) {
         return vec![0.5; values.len()];
     }
     values.iter().map(|v| (v - lo) / (hi - lo)).collect()

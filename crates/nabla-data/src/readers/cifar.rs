@@ -78,31 +78,62 @@ impl CifarKind {
 /// number of records (saying both sizes); [`Error::LabelOutOfRange`] naming the file and
 /// record of a bad label.
 pub fn read_batches(paths: &[PathBuf], kind: CifarKind) -> Result<InMemoryDataset> {
-    let record = kind.record_bytes();
     let mut pixels = Vec::new();
     let mut labels = Vec::new();
     for path in paths {
-        let src = path.display().to_string();
         let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        if bytes.is_empty() || bytes.len() % record != 0 {
-            return Err(Error::format(
-                &src,
-                format!(
-                    "{} bytes is not a whole, non-zero number of {record}-byte records ({} records and {} bytes left over)",
-                    bytes.len(),
-                    bytes.len() / record,
-                    bytes.len() % record
-                ),
-            ));
-        }
-        let first_label = labels.len();
-        pixels.reserve(bytes.len() / record * IMAGE_BYTES);
-        for rec in bytes.chunks_exact(record) {
-            labels.push(i64::from(rec[kind.label_offset()]));
-            pixels.extend_from_slice(&rec[kind.label_bytes()..]);
-        }
-        check_labels(&labels[first_label..], kind.num_classes(), &src)?;
+        append_records(
+            &bytes,
+            kind,
+            &path.display().to_string(),
+            &mut pixels,
+            &mut labels,
+        )?;
     }
+    dataset(pixels, labels, kind)
+}
+
+/// Parses the bytes of one batch file; `src` names the source in errors.
+///
+/// # Errors
+/// As [`read_batches`], I/O errors aside.
+pub fn parse_batch(bytes: &[u8], kind: CifarKind, src: &str) -> Result<InMemoryDataset> {
+    let (mut pixels, mut labels) = (Vec::new(), Vec::new());
+    append_records(bytes, kind, src, &mut pixels, &mut labels)?;
+    dataset(pixels, labels, kind)
+}
+
+/// Checks one batch's size and labels and appends its pixels and labels.
+fn append_records(
+    bytes: &[u8],
+    kind: CifarKind,
+    src: &str,
+    pixels: &mut Vec<u8>,
+    labels: &mut Vec<i64>,
+) -> Result<()> {
+    let record = kind.record_bytes();
+    if bytes.is_empty() || !bytes.len().is_multiple_of(record) {
+        return Err(Error::format(
+            src,
+            format!(
+                "{} bytes is not a whole, non-zero number of {record}-byte records ({} records and {} bytes left over)",
+                bytes.len(),
+                bytes.len() / record,
+                bytes.len() % record
+            ),
+        ));
+    }
+    let first_label = labels.len();
+    pixels.reserve(bytes.len() / record * IMAGE_BYTES);
+    for rec in bytes.chunks_exact(record) {
+        labels.push(i64::from(rec[kind.label_offset()]));
+        pixels.extend_from_slice(&rec[kind.label_bytes()..]);
+    }
+    check_labels(&labels[first_label..], kind.num_classes(), src)
+}
+
+/// The dataset of `[3, 32, 32]` images with `kind`'s class labels.
+fn dataset(pixels: Vec<u8>, labels: Vec<i64>, kind: CifarKind) -> Result<InMemoryDataset> {
     let targets = Targets::Classes {
         labels,
         num_classes: kind.num_classes(),
@@ -280,5 +311,18 @@ mod tests {
         let err = load_dir(dir.join("missing")).unwrap_err().to_string();
         assert!(err.contains("no CIFAR batches"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
+    }
+
+    #[test]
+    fn parse_batch_reads_records_from_bytes() -> Result<()> {
+        let ds = parse_batch(
+            &records(&[&[3, 77], &[19, 99]]),
+            CifarKind::Cifar100Fine,
+            "mem",
+        )?;
+        assert_eq!((ds.len(), ds.get(1)?.target), (2, Target::Class(99)));
+        let err = parse_batch(&[], CifarKind::Cifar10, "mem").unwrap_err();
+        assert!(err.to_string().starts_with("mem: 0 bytes"), "{err}");
+        Ok(())
     }
 }

@@ -62,6 +62,16 @@ fn parse_header(text: &str, src: &str) -> Result<Header> {
     Ok(Header { descr, shape })
 }
 
+/// The number of elements of `shape`, or `None` when its sizes multiply past `usize` even with
+/// the zeros left out: a tensor's strides are such products, so `(0, 2**40, 2**40)`, empty as
+/// it is, cannot be laid out.
+fn numel(shape: &[usize]) -> Option<usize> {
+    let nonzero = shape
+        .iter()
+        .try_fold(1usize, |a, &d| a.checked_mul(d.max(1)))?;
+    Some(if shape.contains(&0) { 0 } else { nonzero })
+}
+
 /// Parses `.npy` bytes; `src` names the source in errors.
 ///
 /// # Errors
@@ -100,11 +110,8 @@ pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Tensor> {
     let text =
         std::str::from_utf8(&bytes[start..end]).map_err(|_| bad(src, "header is not text"))?;
     let header = parse_header(text, src)?;
-    let numel = header
-        .shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d))
-        .ok_or_else(|| bad(src, "shape is too large"))?;
+    let numel = numel(&header.shape)
+        .ok_or_else(|| bad(src, format!("shape {:?} is too large", header.shape)))?;
     let data = &bytes[end..];
     let (size, dtype): (usize, DType) = match header.descr.as_str() {
         "<f4" => (4, DType::F32),
@@ -310,5 +317,35 @@ mod tests {
             .to_string()
             .contains("version 9"));
         Ok(())
+    }
+
+    /// A version 1.0 file with `header` and no data.
+    fn header_only(header: &str) -> Vec<u8> {
+        let mut b = MAGIC.to_vec();
+        b.extend_from_slice(&[1, 0]);
+        b.extend_from_slice(&(header.len() as u16).to_le_bytes());
+        b.extend_from_slice(header.as_bytes());
+        b
+    }
+
+    /// Found by `cargo fuzz run npy`: an empty shape whose other sizes multiply past `usize`
+    /// made the tensor's strides overflow (a panic) instead of an error.
+    #[test]
+    fn empty_shape_with_overflowing_sizes_is_an_error() {
+        let huge =
+            "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 4294967296, 4294967296), }";
+        let err = from_bytes(&header_only(huge), "x.npy").unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("shape [0, 4294967296, 4294967296] is too large"),
+            "{err}"
+        );
+        // The fuzzer's own input, as it found it.
+        let found = b"\x93NUMPY\x01\x00v\x00{'des',PY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, 'shape': (0, 1, 3, 1, 32, 1, 1, 32777,7777777777700777,777777777";
+        assert!(from_bytes(found, "x.npy").is_err());
+        // Zeros alone are fine: an empty tensor.
+        let empty = "{'descr': '<f8', 'fortran_order': False, 'shape': (0, 3), }";
+        let t = from_bytes(&header_only(empty), "x.npy").unwrap();
+        assert_eq!(t.dims(), [0, 3]);
     }
 }
