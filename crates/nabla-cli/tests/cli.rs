@@ -110,6 +110,28 @@ fn mlp_on_2000_mnist_images_for_one_epoch_beats_85_percent_then_eval_and_predict
     assert!(o.status.success(), "{}", text(&o));
     let logits = nabla::Tensor::read_npy(dir.join("logits.npy")).expect("read logits");
     assert_eq!(logits.dims(), &[3, 10]);
+    // Bare weights (no run folder) with --model give the same outputs.
+    std::fs::copy(run.join("model.safetensors"), dir.join("bare.safetensors"))
+        .expect("copy weights");
+    let o = nabla(
+        &dir,
+        &[
+            "predict",
+            "--model",
+            "mlp",
+            "--weights",
+            "bare.safetensors",
+            "x.npy",
+            "--output",
+            "bare.npy",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let bare = nabla::Tensor::read_npy(dir.join("bare.npy")).expect("read bare logits");
+    assert_eq!(
+        bare.to_vec::<f32>().expect("values"),
+        logits.to_vec::<f32>().expect("values")
+    );
     let o = nabla(&dir, &["predict", "--weights", "runs/mlp2k", "x.npy"]);
     assert!(
         o.status.success() && text(&o).contains("x.npy[2]:"),

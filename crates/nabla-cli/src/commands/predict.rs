@@ -42,12 +42,41 @@ fn config_for(
     let Some(input_shape) = input_shape else {
         bail!("image inputs need the run folder's config.json for their preprocessing; pass a .npy input for bare weights");
     };
+    // The output count is the first dim of the model's last parameter (its head's bias or
+    // weight) as stored in the checkpoint: build the model once for 1 output to learn the
+    // head's name. (Checkpoint entries are not in creation order: safetensors headers are
+    // sorted by name.)
+    let probe = RunConfig {
+        model: model.clone(),
+        data: String::new(),
+        input_shape: input_shape.clone(),
+        outputs: 1,
+        classification: true,
+        mean: vec![],
+        std: vec![],
+        class_names: None,
+        training: Value::Null,
+    };
+    let (probe_vs, _) = super::build_model(&probe)?;
+    let head = probe_vs
+        .vars()
+        .into_iter()
+        .rev()
+        .find(|v| v.kind() == nabla_nn::VarKind::Parameter)
+        .context("the model has no parameters")?;
     let ckpt = checkpoint::load(weights)?;
     let outputs = ckpt
         .tensors
-        .last()
-        .map(|(_, t)| t.dims().first().copied().unwrap_or(1))
-        .context("the checkpoint is empty")?;
+        .iter()
+        .find(|(name, _)| name == head.name())
+        .and_then(|(_, t)| t.dims().first().copied())
+        .with_context(|| {
+            format!(
+                "{} has no '{}' (the head of {model}); is it a checkpoint of {model}?",
+                weights.display(),
+                head.name()
+            )
+        })?;
     Ok(RunConfig {
         model,
         data: String::new(),
