@@ -72,7 +72,7 @@ pub struct TrainArgs {
     /// Model to train (see `nabla zoo`).
     #[arg(long, default_value = "lenet5")]
     pub model: String,
-    /// Dataset: mnist (bundled), idx:DIR, cifar:DIR, folder:DIR, csv:FILE, npy:FEATURES,LABELS,
+    /// Dataset: mnist (bundled), idx:DIR, cifar:DIR, folder:DIR, csv:FILE, npy:FEATURES,LABELS, text:FILE,
     /// toy:NAME (circle, xor, gauss, spiral, plane, multigauss). Select classes with
     /// mnist:0-4 or SPEC@CLASSES (cifar:DIR@0,1,8): they are relabelled 0..k in that order.
     #[arg(long, default_value = "mnist")]

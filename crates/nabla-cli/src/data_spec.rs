@@ -2,7 +2,7 @@
 //! `toy:NAME`) turned into train/test datasets with what a model needs to know about them.
 
 use anyhow::{bail, Context, Result};
-use nabla_data::readers::{cifar, csv, folder, npy};
+use nabla_data::readers::{cifar, csv, folder, npy, text};
 use nabla_data::{mnist, random_split, toy, ClassSubset, Dataset, Subset, Task};
 use std::sync::Arc;
 
@@ -212,7 +212,11 @@ pub fn load(spec: &str, opts: &SpecOptions) -> Result<DataBundle> {
     };
     let mnist_stats = || Some((vec![MNIST_STATS.0], vec![MNIST_STATS.1]));
     let b = match kind {
-        "mnist" => bundle(Arc::new(mnist::bundled_train()?), Arc::new(mnist::bundled_test()?), mnist_stats())?,
+        "mnist" => bundle(
+            Arc::new(mnist::bundled_train()?),
+            Arc::new(mnist::bundled_test()?),
+            mnist_stats(),
+        )?,
         "idx" => {
             let (train, test) = mnist::load_dir(need_arg("a folder")?)?;
             bundle(Arc::new(train), Arc::new(test), None)?
@@ -222,17 +226,23 @@ pub fn load(spec: &str, opts: &SpecOptions) -> Result<DataBundle> {
             bundle(Arc::new(train), Arc::new(test), None)?
         }
         "folder" => {
-            let options = folder::ImageOptions::new(opts.image_size, opts.image_size).center_crop(true);
+            let options =
+                folder::ImageOptions::new(opts.image_size, opts.image_size).center_crop(true);
             let (train, test) = folder::load_train_val(need_arg("a folder")?, options)?;
             bundle(Arc::new(train), Arc::new(test), None)?
         }
         "csv" => {
-            let options = csv::CsvOptions { label_column: opts.label_col, ..Default::default() };
+            let options = csv::CsvOptions {
+                label_column: opts.label_col,
+                ..Default::default()
+            };
             let (train, test) = split(Arc::new(csv::read(need_arg("a file")?, &options)?), opts)?;
             bundle(train, test, None)?
         }
         "npy" => {
-            let (x, y) = need_arg("two files")?.split_once(',').context("npy: give features and labels as npy:FEATURES.npy,LABELS.npy")?;
+            let (x, y) = need_arg("two files")?
+                .split_once(',')
+                .context("npy: give features and labels as npy:FEATURES.npy,LABELS.npy")?;
             let (train, test) = split(Arc::new(npy::load(x, y, None)?), opts)?;
             bundle(train, test, None)?
         }
@@ -241,12 +251,84 @@ pub fn load(spec: &str, opts: &SpecOptions) -> Result<DataBundle> {
             let (train, test) = split(Arc::new(toy::generate(t, 1000, 0.0, opts.seed)?), opts)?;
             bundle(train, test, None)?
         }
-        "text" => bail!("text data trains character-level language models (char-lstm), which nabla does not have yet"),
+        "text" => {
+            let text = nabla_data::readers::text::read_file(need_arg("a file")?)?;
+            let (train, test) = split(Arc::new(NextChar::new(&text)?), opts)?;
+            bundle(train, test, None)?
+        }
         _ => bail!("unknown dataset '{spec}'; use one of: {KINDS}"),
     };
     match classes {
         Some(c) => select_classes(b, &c),
         None => Ok(b),
+    }
+}
+
+/// Characters of context a text example holds.
+const TEXT_CONTEXT: usize = 16;
+/// Step between text examples (every 4th position, to keep epochs short).
+const TEXT_STRIDE: usize = 4;
+
+/// A text as a classification set: each example is a one-hot window of
+/// [`TEXT_CONTEXT`] characters (flattened to `context × vocabulary` inputs) and its class is
+/// the character that follows — the character-level n-gram model of Bengio et al. (2003),
+/// which an MLP can learn. Recurrent models that read the text as a sequence are issue 6's.
+struct NextChar {
+    windows: text::TextDataset,
+    shape: Vec<usize>,
+    names: Vec<String>,
+}
+
+impl NextChar {
+    fn new(content: &str) -> Result<Self> {
+        let windows = text::TextDataset::new(content, TEXT_CONTEXT)?
+            .stride(TEXT_STRIDE)?
+            .one_hot(true);
+        let vocab = windows.vocab().len();
+        let names = windows
+            .vocab()
+            .chars()
+            .iter()
+            .map(|c| format!("{c:?}"))
+            .collect();
+        Ok(NextChar {
+            windows,
+            shape: vec![TEXT_CONTEXT * vocab],
+            names,
+        })
+    }
+}
+
+impl Dataset for NextChar {
+    fn len(&self) -> usize {
+        self.windows.len()
+    }
+    fn get(&self, index: usize) -> nabla_data::Result<nabla_data::Sample> {
+        let s = self.windows.get(index)?;
+        let next = match &s.target {
+            nabla_data::Target::Classes(next) => next.last().copied(),
+            _ => None,
+        };
+        let next = next.ok_or_else(|| nabla_data::Error::SampleMismatch {
+            op: "text",
+            msg: "a text window without a next character".into(),
+        })?;
+        Ok(nabla_data::Sample {
+            input: s.input,
+            shape: self.shape.clone(),
+            target: nabla_data::Target::Class(next),
+        })
+    }
+    fn input_shape(&self) -> &[usize] {
+        &self.shape
+    }
+    fn task(&self) -> Task {
+        Task::Classification {
+            num_classes: self.names.len(),
+        }
+    }
+    fn class_names(&self) -> Option<&[String]> {
+        Some(&self.names)
     }
 }
 

@@ -702,3 +702,34 @@ fn write_grey_png(path: &Path, w: usize, h: usize) {
     png.extend(chunk(b"IEND", &[]));
     std::fs::write(path, png).expect("write png");
 }
+
+#[test]
+fn a_text_file_trains_a_next_character_model() {
+    // 16 one-hot characters in, the next character out (a character n-gram MLP). Always
+    // guessing the most frequent character (the space) scores about 16%.
+    let dir = workdir("text");
+    let corpus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/shakespeare/tragedies.txt"
+    );
+    let spec = format!("text:{corpus}");
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "mlp",
+            "--data",
+            &spec,
+            "--max-steps",
+            "100",
+            "--out",
+            "chars",
+            "--quiet",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let acc = percent_after(&out, "test accuracy");
+    assert!(acc > 22.0, "next-character accuracy {acc}%\n{out}");
+}
