@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 /// The dataset kinds, for error messages.
 pub const KINDS: &str =
-    "mnist, idx:DIR, cifar:DIR, folder:DIR, csv:FILE, npy:FEATURES.npy,LABELS.npy, toy:NAME; select classes with mnist:0-4 or SPEC@0-4";
+    "mnist, idx:DIR, cifar:DIR, folder:DIR, csv:FILE, npy:FEATURES.npy,LABELS.npy, toy:NAME, text:FILE; select classes with mnist:0-4 or SPEC@0-4";
 
 /// Parses a class selection: `0-4`, `5,7,9`, `0-2,8` (in the order given).
 ///
