@@ -292,11 +292,22 @@ impl Tensor {
         Ok(y.record(
             rule("MaxPool2DWithIndicesBackward", move |x, _, dy| {
                 let gx = with_float!(dy.dtype(), "max_pool2d", T => {
-                    let mut gx = alloc_zeroed::<T>(x[0].numel());
+                    let mut gx = alloc::<T>(x[0].numel());
                     dy.with_contiguous::<T, _>("max_pool2d", |dy| {
-                        for (p, (gp, dyp)) in gx.chunks_mut(in_len).zip(dy.chunks(out_len)).enumerate() {
+                        // Each plane zeroes and fills its own gradient: parallel over planes.
+                        let scatter = |(p, (gp, dyp)): (usize, (&mut [T], &[T]))| {
+                            gp.fill(T::ZERO);
                             for (k, &d) in dyp.iter().enumerate() {
                                 gp[idx[p * out_len + k] as usize] += d;
+                            }
+                        };
+                        if out_len == 0 {
+                            gx.fill(T::ZERO);
+                        } else if in_len > 0 {
+                            if gx.len() >= crate::cpu::elementwise::PAR_MIN_LEN {
+                                gx.par_chunks_mut(in_len).zip(dy.par_chunks(out_len)).enumerate().for_each(scatter);
+                            } else {
+                                gx.chunks_mut(in_len).zip(dy.chunks(out_len)).enumerate().for_each(scatter);
                             }
                         }
                     })?;
