@@ -87,6 +87,9 @@ pub trait Float:
     fn is_nan(self) -> bool;
     /// Whether the value is finite.
     fn is_finite(self) -> bool;
+    /// `if take { yes } else { no }` without a branch (a bit mask): for loops over data whose
+    /// comparisons the CPU cannot predict.
+    fn select(take: bool, yes: Self, no: Self) -> Self;
     /// The error function.
     fn erf_value(self) -> Self {
         Self::from_f64(crate::cpu::math::erf(self.to_f64()))
@@ -128,8 +131,13 @@ impl_element!(f64, F64);
 impl_element!(i64, I64);
 
 macro_rules! impl_float {
-    ($t:ident) => {
+    ($t:ident, $bits:ty) => {
         impl Float for $t {
+            #[inline(always)]
+            fn select(take: bool, yes: Self, no: Self) -> Self {
+                let m = (take as $bits).wrapping_neg();
+                $t::from_bits((yes.to_bits() & m) | (no.to_bits() & !m))
+            }
             const ZERO: Self = 0.0;
             const ONE: Self = 1.0;
             const NEG_INFINITY: Self = $t::NEG_INFINITY;
@@ -189,8 +197,8 @@ macro_rules! impl_float {
         }
     };
 }
-impl_float!(f32);
-impl_float!(f64);
+impl_float!(f32, u32);
+impl_float!(f64, u64);
 
 /// Runs `$body` with `$T` bound to the Rust type of a floating point `DType`, or returns
 /// [`crate::Error::UnsupportedDType`] for integer dtypes.

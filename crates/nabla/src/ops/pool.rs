@@ -220,6 +220,30 @@ fn max_plane_general<T: Float>(x: &[T], g: &PoolGeometry, o: &mut [(T, u32)]) {
     }
 }
 
+/// The larger of two window entries and its index, the first on ties; NaN wins (PyTorch).
+#[inline(always)]
+fn pick<T: Float>(a: (T, u32), b: (T, u32)) -> (T, u32) {
+    // Branch-free: on random data a branch per comparison mispredicts half the time.
+    let take = (b.0 > a.0) | (b.0.is_nan() & !a.0.is_nan());
+    let mask = (take as u32).wrapping_neg();
+    (T::select(take, b.0, a.0), (b.1 & mask) | (a.1 & !mask))
+}
+
+/// 2×2 windows with stride 2 (LeNet, VGG, most CNNs): each output reads its four inputs
+/// from two rows directly.
+fn max_plane_2x2<T: Float>(x: &[T], g: &PoolGeometry, o: &mut [(T, u32)]) {
+    let ow = g.cols.len();
+    for (oy, row) in o.chunks_mut(ow.max(1)).enumerate() {
+        let (r0, r1) = (2 * oy * g.w, (2 * oy + 1) * g.w);
+        for (ox, cell) in row.iter_mut().enumerate() {
+            let (i0, i1) = (r0 + 2 * ox, r1 + 2 * ox);
+            let top = pick((x[i0], i0 as u32), (x[i0 + 1], i0 as u32 + 1));
+            let bottom = pick((x[i1], i1 as u32), (x[i1 + 1], i1 as u32 + 1));
+            *cell = pick(top, bottom);
+        }
+    }
+}
+
 /// The same for windows that all lie inside the image (no padding, no partial window): the
 /// taps are visited in window order, and for each tap the loop runs over a whole output row
 /// with branch-free selects (random data makes a branch per comparison mispredict half the
@@ -247,7 +271,7 @@ fn max_plane_uniform<T: Float>(x: &[T], g: &PoolGeometry, k: usize, s: usize, o:
                     // Integer select by mask: compiles to a blend, not a branch.
                     let mask = (take as u32).wrapping_neg();
                     at[ox] = (at[ox] & !mask) | (i as u32 & mask);
-                    best[ox] = if take { v } else { best[ox] };
+                    best[ox] = T::select(take, v, best[ox]);
                 }
             }
         }
@@ -276,7 +300,9 @@ impl Tensor {
             let mut pairs: Vec<(T, u32)> = vec![(T::ZERO, 0); g.planes * out_len];
             self.with_contiguous::<T, _>("max_pool2d", |x| {
                 per_plane(x, in_len, &mut pairs, out_len, |x, o| {
-                    if uniform {
+                    if uniform && cfg.kernel == 2 && cfg.stride == 2 {
+                        max_plane_2x2(x, &g, o);
+                    } else if uniform {
                         max_plane_uniform(x, &g, cfg.kernel, cfg.stride, o);
                     } else {
                         max_plane_general(x, &g, o);
