@@ -80,16 +80,6 @@ pub struct Checkpoint {
     pub metadata: BTreeMap<String, String>,
 }
 
-/// The number of elements of `shape`, or `None` when its sizes multiply past `usize` even with
-/// the zeros left out: a tensor's strides are such products, so `[0, 2^32, 2^32]`, empty as it
-/// is, cannot be laid out.
-fn numel(shape: &[usize]) -> Option<usize> {
-    let nonzero = shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d.max(1)))?;
-    Some(if shape.contains(&0) { 0 } else { nonzero })
-}
-
 /// Parses safetensors bytes; `src` names the source in errors. Every malformed input is an
 /// error naming the entry and the problem.
 ///
@@ -170,7 +160,7 @@ pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Checkpoint> {
                 ))
             }
         };
-        let numel = numel(&shape)
+        let numel = nabla::Shape::checked_numel(&shape)
             .ok_or_else(|| bad(src, format!("tensor {name}: shape {shape:?} is too large")))?;
         if numel.checked_mul(size) != Some(end - begin) {
             return Err(bad(

@@ -20,6 +20,16 @@ impl Shape {
     pub fn dims(&self) -> &[usize] {
         &self.0
     }
+    /// The element count of `dims`, or `None` when the sizes multiply past `usize` even with
+    /// the zeros left out: strides are such products, so `[0, 2^40, 2^40]`, empty as it is,
+    /// cannot be laid out. Readers of untrusted headers check shapes with this.
+    pub fn checked_numel(dims: &[usize]) -> Option<usize> {
+        let nonzero = dims
+            .iter()
+            .try_fold(1usize, |a, &d| a.checked_mul(d.max(1)))?;
+        Some(if dims.contains(&0) { 0 } else { nonzero })
+    }
+
     /// Row-major (C order) strides of a contiguous tensor of this shape.
     pub fn contiguous_strides(&self) -> Vec<usize> {
         let mut strides = vec![1; self.0.len()];

@@ -110,9 +110,7 @@ impl Tensor {
     /// [`Error::DataLength`] when `data.len()` is not the shape's element count.
     pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], _device: &Device) -> Result<Tensor> {
         let shape = Shape::from(shape);
-        // Strides multiply the sizes: they must fit even when a zero size makes numel 0.
-        let mut nonzero = shape.dims().iter().filter(|&&d| d != 0);
-        if nonzero.try_fold(1usize, |a, &d| a.checked_mul(d)).is_none() {
+        if Shape::checked_numel(shape.dims()).is_none() {
             return Err(Error::invalid(
                 "from_vec",
                 format!("shape {shape} is too large"),

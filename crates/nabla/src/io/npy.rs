@@ -62,16 +62,6 @@ fn parse_header(text: &str, src: &str) -> Result<Header> {
     Ok(Header { descr, shape })
 }
 
-/// The number of elements of `shape`, or `None` when its sizes multiply past `usize` even with
-/// the zeros left out: a tensor's strides are such products, so `(0, 2**40, 2**40)`, empty as
-/// it is, cannot be laid out.
-fn numel(shape: &[usize]) -> Option<usize> {
-    let nonzero = shape
-        .iter()
-        .try_fold(1usize, |a, &d| a.checked_mul(d.max(1)))?;
-    Some(if shape.contains(&0) { 0 } else { nonzero })
-}
-
 /// Parses `.npy` bytes; `src` names the source in errors.
 ///
 /// # Errors
@@ -110,7 +100,7 @@ pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Tensor> {
     let text =
         std::str::from_utf8(&bytes[start..end]).map_err(|_| bad(src, "header is not text"))?;
     let header = parse_header(text, src)?;
-    let numel = numel(&header.shape)
+    let numel = crate::Shape::checked_numel(&header.shape)
         .ok_or_else(|| bad(src, format!("shape {:?} is too large", header.shape)))?;
     let data = &bytes[end..];
     let (size, dtype): (usize, DType) = match header.descr.as_str() {
