@@ -411,9 +411,8 @@ impl Dataset for Subset {
 /// classes are given: `ClassSubset::new(mnist, &[5, 6, 7, 8, 9])` is the digits 5–9 with
 /// labels 0–4 (the transfer-learning task of "pre-train on 0–4, transfer to 5–9").
 pub struct ClassSubset {
-    base: Arc<dyn Dataset>,
-    /// Base indices of the kept samples, in base order.
-    indices: Vec<usize>,
+    /// The kept samples, in base order.
+    kept: Subset,
     /// New label of each base class (`None`: dropped).
     relabel: Vec<Option<i64>>,
     class_names: Vec<String>,
@@ -469,8 +468,7 @@ impl ClassSubset {
             })
             .collect();
         Ok(ClassSubset {
-            base,
-            indices,
+            kept: Subset::new(base, indices)?,
             relabel,
             class_names,
         })
@@ -479,14 +477,10 @@ impl ClassSubset {
 
 impl Dataset for ClassSubset {
     fn len(&self) -> usize {
-        self.indices.len()
+        self.kept.len()
     }
     fn get(&self, index: usize) -> Result<Sample> {
-        let &base_index = self.indices.get(index).ok_or(Error::IndexOutOfRange {
-            index,
-            len: self.indices.len(),
-        })?;
-        let mut s = self.base.get(base_index)?;
+        let mut s = self.kept.get(index)?;
         if let Target::Class(label) = s.target {
             let new = usize::try_from(label)
                 .ok()
@@ -497,7 +491,7 @@ impl Dataset for ClassSubset {
         Ok(s)
     }
     fn input_shape(&self) -> &[usize] {
-        self.base.input_shape()
+        self.kept.input_shape()
     }
     fn task(&self) -> Task {
         Task::Classification {
