@@ -33,6 +33,7 @@ pub mod models;
 mod module;
 pub mod optim;
 mod perceptron;
+pub mod testing;
 pub mod trainer;
 mod var_store;
 

@@ -4,7 +4,7 @@
 use crate::init::Init;
 use crate::{Error, Result};
 use nabla::rng::with_global_rng;
-use nabla::{Device, Tensor};
+use nabla::{DType, Device, Tensor};
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -93,14 +93,22 @@ struct StoreInner {
 pub struct VarStore {
     inner: Arc<Mutex<StoreInner>>,
     device: Device,
+    dtype: DType,
 }
 
 impl VarStore {
     /// An empty store on `device`.
     pub fn new(device: &Device) -> Self {
+        VarStore::with_dtype(device, DType::F32)
+    }
+
+    /// An empty store whose parameters are created in `dtype` (F64 for finite-difference
+    /// gradient checks of whole layers).
+    pub fn with_dtype(device: &Device, dtype: DType) -> Self {
         VarStore {
             inner: Arc::new(Mutex::new(StoreInner::default())),
             device: *device,
+            dtype,
         }
     }
 
@@ -248,7 +256,10 @@ impl Path {
     /// # Errors
     /// [`Error::DuplicateName`] when the name exists.
     pub fn param(&self, name: &str, shape: &[usize], init: Init) -> Result<Var> {
-        let t = with_global_rng(|rng| init.tensor(shape, rng, &self.store.device))?;
+        let mut t = with_global_rng(|rng| init.tensor(shape, rng, &self.store.device))?;
+        if self.store.dtype != t.dtype() {
+            t = t.to_dtype(self.store.dtype)?;
+        }
         self.store.add(self.full_name(name), t, VarKind::Parameter)
     }
 

@@ -9,6 +9,7 @@ mod embedding;
 mod linear;
 mod lrn;
 mod pool;
+mod recurrent;
 
 pub use activation::Activation;
 pub use batch_norm::BatchNorm;
@@ -18,6 +19,7 @@ pub use embedding::Embedding;
 pub use linear::Linear;
 pub use lrn::LocalResponseNorm;
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, Flatten, MaxPool2d};
+pub use recurrent::{CellKind, Recurrent, RecurrentCell, RnnConfig, RnnState};
 
 use crate::init::Init;
 

@@ -13,6 +13,7 @@ pub(crate) mod join;
 pub(crate) mod lrn;
 pub(crate) mod matmul;
 pub(crate) mod pool;
+pub(crate) mod recurrent;
 pub(crate) mod reduce;
 pub(crate) mod softmax;
 pub(crate) mod unary;

@@ -1,0 +1,345 @@
+//! The point-wise parts of the LSTM and GRU cells as single fused ops.
+//!
+//! A recurrent layer computes, at every time step, two gate projections: `xg = x·W_ihᵀ + b_ih`
+//! (for all steps at once) and `hg = h·W_hhᵀ + b_hh` (one product per step). Everything after
+//! those products — the gate non-linearities, the cell update and the new hidden state — is
+//! one op here with its gradient rule beside it, instead of a dozen element-wise ops each
+//! allocating and recording a graph node. Gate order and formulas are PyTorch's.
+
+use super::rule;
+use crate::dtype::{with_float, Float};
+use crate::storage::alloc;
+use crate::{Element, Error, Result, Shape, Tensor};
+
+impl Tensor {
+    /// One LSTM step after the matrix products. `xg` and `hg` are `[batch, 4·hidden]` with the
+    /// gates in PyTorch's order input, forget, cell, output; `c` is the previous cell state
+    /// `[batch, hidden]`. With `a = xg + hg`:
+    ///
+    /// `i = σ(a_i)`, `f = σ(a_f)`, `g = tanh(a_g)`, `o = σ(a_o)`,
+    /// `c' = f·c + i·g`, `h' = o·tanh(c')`.
+    ///
+    /// Returns `[batch, 2·hidden]`: `h'` in the first `hidden` columns, `c'` in the rest
+    /// (take them apart with `narrow(1, ..)`).
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedShape`] when the shapes disagree, [`Error::DType`] when the dtypes do.
+    pub fn lstm_cell(xg: &Tensor, hg: &Tensor, c: &Tensor) -> Result<Tensor> {
+        let (batch, hidden) = check_cell("lstm_cell", xg, hg, c, 4)?;
+        let y = with_float!(xg.dtype(), "lstm_cell", T => {
+            with3::<T, _>("lstm_cell", xg, hg, c, |xg, hg, c| {
+                let mut out = alloc::<T>(batch * 2 * hidden);
+                for b in 0..batch {
+                    let (xr, hr) = (&xg[b * 4 * hidden..], &hg[b * 4 * hidden..]);
+                    let cr = &c[b * hidden..];
+                    let (ho, co) = out[b * 2 * hidden..(b + 1) * 2 * hidden].split_at_mut(hidden);
+                    for j in 0..hidden {
+                        let [i, f, g, o] = lstm_gates(xr, hr, hidden, j);
+                        let cn = f * cr[j] + i * g;
+                        co[j] = cn;
+                        ho[j] = o * cn.tanh();
+                    }
+                }
+                Tensor::from_data(out, Shape(vec![batch, 2 * hidden]))
+            })
+        })?;
+        Ok(y.record(
+            rule("LstmCellBackward", move |x, y, g| {
+                let (dgates, dc) = with_float!(g.dtype(), "lstm_cell", T => {
+                    with3::<T, _>("lstm_cell", &x[0], &x[1], &x[2], |xg, hg, c| {
+                        y.with_contiguous::<T, _>("lstm_cell", |y| {
+                            g.with_contiguous::<T, _>("lstm_cell", |g| {
+                                lstm_backward(xg, hg, c, y, g, batch, hidden)
+                            })
+                        })
+                    })???
+                });
+                Ok(vec![Some(dgates.clone()), Some(dgates), Some(dc)])
+            }),
+            &[xg, hg, c],
+        ))
+    }
+
+    /// One GRU step after the matrix products. `xg` and `hg` are `[batch, 3·hidden]` with the
+    /// gates in PyTorch's order reset, update, new; `h` is the previous hidden state
+    /// `[batch, hidden]`. `hg` must include `b_hh`, because the reset gate scales it:
+    ///
+    /// `r = σ(xg_r + hg_r)`, `z = σ(xg_z + hg_z)`, `n = tanh(xg_n + r·hg_n)`,
+    /// `h' = (1 - z)·n + z·h`.
+    ///
+    /// Returns `h'`, `[batch, hidden]`.
+    ///
+    /// # Errors
+    /// [`Error::UnexpectedShape`] when the shapes disagree, [`Error::DType`] when the dtypes do.
+    pub fn gru_cell(xg: &Tensor, hg: &Tensor, h: &Tensor) -> Result<Tensor> {
+        let (batch, hidden) = check_cell("gru_cell", xg, hg, h, 3)?;
+        let y = with_float!(xg.dtype(), "gru_cell", T => {
+            with3::<T, _>("gru_cell", xg, hg, h, |xg, hg, h| {
+                let mut out = alloc::<T>(batch * hidden);
+                for b in 0..batch {
+                    let (xr, hr) = (&xg[b * 3 * hidden..], &hg[b * 3 * hidden..]);
+                    for j in 0..hidden {
+                        let [_, z, n] = gru_gates(xr, hr, hidden, j);
+                        out[b * hidden + j] = n + z * (h[b * hidden + j] - n);
+                    }
+                }
+                Tensor::from_data(out, Shape(vec![batch, hidden]))
+            })
+        })?;
+        Ok(y.record(
+            rule("GruCellBackward", move |x, _, g| {
+                let (dxg, dhg, dh) = with_float!(g.dtype(), "gru_cell", T => {
+                    with3::<T, _>("gru_cell", &x[0], &x[1], &x[2], |xg, hg, h| {
+                        g.with_contiguous::<T, _>("gru_cell", |g| {
+                            gru_backward(xg, hg, h, g, batch, hidden)
+                        })
+                    })??
+                });
+                Ok(vec![Some(dxg), Some(dhg), Some(dh)])
+            }),
+            &[xg, hg, h],
+        ))
+    }
+}
+
+/// Checks `xg`, `hg`: `[batch, gates·hidden]` and `state`: `[batch, hidden]`, all one float
+/// dtype; returns `(batch, hidden)`.
+fn check_cell(
+    op: &'static str,
+    xg: &Tensor,
+    hg: &Tensor,
+    state: &Tensor,
+    gates: usize,
+) -> Result<(usize, usize)> {
+    if state.rank() != 2 {
+        return Err(Error::UnexpectedShape {
+            op,
+            expected: "a state of shape [batch, hidden]".into(),
+            got: state.shape().clone(),
+        });
+    }
+    let (batch, hidden) = (state.dims()[0], state.dims()[1]);
+    for t in [xg, hg] {
+        if t.dims() != [batch, gates * hidden] {
+            return Err(Error::UnexpectedShape {
+                op,
+                expected: format!("gates of shape [{batch}, {}]", gates * hidden),
+                got: t.shape().clone(),
+            });
+        }
+    }
+    for t in [hg, state] {
+        if t.dtype() != xg.dtype() {
+            return Err(Error::DType {
+                op,
+                expected: xg.dtype(),
+                got: t.dtype(),
+            });
+        }
+    }
+    Ok((batch, hidden))
+}
+
+/// Calls `f` with the row-major elements of three tensors of dtype `T`.
+fn with3<T: Element, R>(
+    op: &'static str,
+    a: &Tensor,
+    b: &Tensor,
+    c: &Tensor,
+    f: impl FnOnce(&[T], &[T], &[T]) -> R,
+) -> Result<R> {
+    a.with_contiguous::<T, _>(op, |a| {
+        b.with_contiguous::<T, _>(op, |b| c.with_contiguous::<T, _>(op, |c| f(a, b, c)))
+    })?
+    .and_then(|r| r)
+}
+
+fn sigmoid<T: Float>(v: T) -> T {
+    if v >= T::ZERO {
+        T::ONE / (T::ONE + (-v).exp())
+    } else {
+        let e = v.exp();
+        e / (T::ONE + e)
+    }
+}
+
+/// `[i, f, g, o]` of hidden unit `j` from one row of each gate projection.
+#[inline]
+fn lstm_gates<T: Float>(xr: &[T], hr: &[T], hidden: usize, j: usize) -> [T; 4] {
+    let a = |k: usize| xr[k * hidden + j] + hr[k * hidden + j];
+    [sigmoid(a(0)), sigmoid(a(1)), a(2).tanh(), sigmoid(a(3))]
+}
+
+/// `[r, z, n]` of hidden unit `j`.
+#[inline]
+fn gru_gates<T: Float>(xr: &[T], hr: &[T], hidden: usize, j: usize) -> [T; 3] {
+    let r = sigmoid(xr[j] + hr[j]);
+    let z = sigmoid(xr[hidden + j] + hr[hidden + j]);
+    let n = (xr[2 * hidden + j] + r * hr[2 * hidden + j]).tanh();
+    [r, z, n]
+}
+
+/// Gradients of one LSTM step: `(∂L/∂gates [batch, 4·hidden], ∂L/∂c [batch, hidden])` from
+/// the output gradient `g = [∂L/∂h' | ∂L/∂c']`. Gates are recomputed from the inputs, `c'`
+/// is read from the output `y`.
+fn lstm_backward<T: Float>(
+    xg: &[T],
+    hg: &[T],
+    c: &[T],
+    y: &[T],
+    g: &[T],
+    batch: usize,
+    hidden: usize,
+) -> (Tensor, Tensor) {
+    let mut dgates = alloc::<T>(batch * 4 * hidden);
+    let mut dc = alloc::<T>(batch * hidden);
+    for b in 0..batch {
+        let (xr, hr) = (&xg[b * 4 * hidden..], &hg[b * 4 * hidden..]);
+        let (gh, gc) = g[b * 2 * hidden..(b + 1) * 2 * hidden].split_at(hidden);
+        let cn = &y[b * 2 * hidden + hidden..];
+        let dg = &mut dgates[b * 4 * hidden..(b + 1) * 4 * hidden];
+        for j in 0..hidden {
+            let [i, f, gg, o] = lstm_gates(xr, hr, hidden, j);
+            let tc = cn[j].tanh();
+            // c' feeds h' = o·tanh(c') and the next step directly.
+            let dcn = gc[j] + gh[j] * o * (T::ONE - tc * tc);
+            dg[j] = dcn * gg * i * (T::ONE - i);
+            dg[hidden + j] = dcn * c[b * hidden + j] * f * (T::ONE - f);
+            dg[2 * hidden + j] = dcn * i * (T::ONE - gg * gg);
+            dg[3 * hidden + j] = gh[j] * tc * o * (T::ONE - o);
+            dc[b * hidden + j] = dcn * f;
+        }
+    }
+    (
+        Tensor::from_data(dgates, Shape(vec![batch, 4 * hidden])),
+        Tensor::from_data(dc, Shape(vec![batch, hidden])),
+    )
+}
+
+/// Gradients of one GRU step: `(∂L/∂xg, ∂L/∂hg, ∂L/∂h)` from `g = ∂L/∂h'`.
+fn gru_backward<T: Float>(
+    xg: &[T],
+    hg: &[T],
+    h: &[T],
+    g: &[T],
+    batch: usize,
+    hidden: usize,
+) -> (Tensor, Tensor, Tensor) {
+    let mut dxg = alloc::<T>(batch * 3 * hidden);
+    let mut dhg = alloc::<T>(batch * 3 * hidden);
+    let mut dh = alloc::<T>(batch * hidden);
+    for b in 0..batch {
+        let (xr, hr) = (&xg[b * 3 * hidden..], &hg[b * 3 * hidden..]);
+        let row = b * 3 * hidden;
+        for j in 0..hidden {
+            let [r, z, n] = gru_gates(xr, hr, hidden, j);
+            let k = b * hidden + j;
+            let gy = g[k];
+            // h' = n + z·(h - n)
+            let dn = gy * (T::ONE - z) * (T::ONE - n * n);
+            let dz = gy * (h[k] - n) * z * (T::ONE - z);
+            let dr = dn * hr[2 * hidden + j] * r * (T::ONE - r);
+            dxg[row + j] = dr;
+            dxg[row + hidden + j] = dz;
+            dxg[row + 2 * hidden + j] = dn;
+            dhg[row + j] = dr;
+            dhg[row + hidden + j] = dz;
+            dhg[row + 2 * hidden + j] = dn * r;
+            dh[k] = gy * z;
+        }
+    }
+    let gates = Shape(vec![batch, 3 * hidden]);
+    (
+        Tensor::from_data(dxg, gates.clone()),
+        Tensor::from_data(dhg, gates),
+        Tensor::from_data(dh, Shape(vec![batch, hidden])),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::testing::{assert_close, gradcheck, tensor};
+    use crate::{DType, Device, Result, Rng, Tensor};
+
+    fn randn(shape: &[usize], seed: u64) -> Result<Tensor> {
+        Tensor::normal_with(
+            &mut Rng::new(seed),
+            0.0,
+            1.0,
+            shape,
+            DType::F64,
+            &Device::Cpu,
+        )
+    }
+
+    /// The fused LSTM cell equals the same formulas written with element-wise ops.
+    #[test]
+    fn lstm_cell_matches_composed_ops() -> Result<()> {
+        let (b, h) = (3, 4);
+        let (xg, hg, c) = (
+            randn(&[b, 4 * h], 1)?,
+            randn(&[b, 4 * h], 2)?,
+            randn(&[b, h], 3)?,
+        );
+        let y = Tensor::lstm_cell(&xg, &hg, &c)?;
+        let a = xg.add(&hg)?;
+        let gate = |k: usize| a.narrow(1, k * h, h);
+        let (i, f, g, o) = (
+            gate(0)?.sigmoid()?,
+            gate(1)?.sigmoid()?,
+            gate(2)?.tanh()?,
+            gate(3)?.sigmoid()?,
+        );
+        let cn = f.mul(&c)?.add(&i.mul(&g)?)?;
+        let hn = o.mul(&cn.tanh()?)?;
+        let want = Tensor::cat(&[&hn, &cn], 1)?;
+        assert_close(&y, &want.to_vec::<f64>()?, 1e-12)
+    }
+
+    /// The fused GRU cell equals PyTorch's formulas written with element-wise ops.
+    #[test]
+    fn gru_cell_matches_composed_ops() -> Result<()> {
+        let (b, h) = (2, 5);
+        let (xg, hg, hp) = (
+            randn(&[b, 3 * h], 4)?,
+            randn(&[b, 3 * h], 5)?,
+            randn(&[b, h], 6)?,
+        );
+        let y = Tensor::gru_cell(&xg, &hg, &hp)?;
+        let (x, hh) = (
+            |k: usize| xg.narrow(1, k * h, h),
+            |k: usize| hg.narrow(1, k * h, h),
+        );
+        let r = x(0)?.add(&hh(0)?)?.sigmoid()?;
+        let z = x(1)?.add(&hh(1)?)?.sigmoid()?;
+        let n = x(2)?.add(&r.mul(&hh(2)?)?)?.tanh()?;
+        let want = z.neg()?.add_scalar(1.0)?.mul(&n)?.add(&z.mul(&hp)?)?;
+        assert_close(&y, &want.to_vec::<f64>()?, 1e-12)
+    }
+
+    #[test]
+    fn lstm_cell_gradcheck() -> Result<()> {
+        let (b, h) = (2, 3);
+        gradcheck(&[&[b, 4 * h], &[b, 4 * h], &[b, h]], |x| {
+            Tensor::lstm_cell(&x[0], &x[1], &x[2])
+        })
+    }
+
+    #[test]
+    fn gru_cell_gradcheck() -> Result<()> {
+        let (b, h) = (2, 3);
+        gradcheck(&[&[b, 3 * h], &[b, 3 * h], &[b, h]], |x| {
+            Tensor::gru_cell(&x[0], &x[1], &x[2])
+        })
+    }
+
+    #[test]
+    fn cells_reject_mismatched_shapes() -> Result<()> {
+        let c = tensor(&[0.0; 6], &[2, 3])?;
+        let bad = tensor(&[0.0; 12], &[2, 6])?;
+        let err = Tensor::lstm_cell(&bad, &bad, &c).unwrap_err().to_string();
+        assert!(err.contains("[2, 12]"), "{err}");
+        assert!(Tensor::gru_cell(&bad, &bad, &c).is_err());
+        Ok(())
+    }
+}
