@@ -9,6 +9,7 @@ mod googlenet;
 mod lenet;
 mod mlp;
 mod resnet;
+pub mod rnn;
 #[cfg(test)]
 mod testing;
 pub mod transfer;
@@ -21,6 +22,7 @@ pub use mlp::{mlp, MlpConfig};
 pub use resnet::{resnet, RESNET_SMALL_STEM_MAX};
 pub use vgg::{vgg, vgg_min_image_size, VggConfig};
 
+use crate::layers::CellKind;
 use crate::{Error, Module, Path, Result};
 
 /// What a model is built for: classes out, image channels and size in.
@@ -108,6 +110,10 @@ pub fn registry() -> Vec<ModelSpec> {
         ModelSpec { name: "resnet34", paper: "He, Zhang, Ren & Sun 2015, Deep residual learning for image recognition", description: "ResNet-34, basic blocks (He et al. 2015), 21.8M parameters; 3×3 stem for images ≤ 64", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 34)?)) },
         ModelSpec { name: "resnet50", paper: "He, Zhang, Ren & Sun 2015, Deep residual learning for image recognition", description: "ResNet-50, bottleneck blocks striding in the 3×3 (He et al. 2015; torchvision v1.5), 25.6M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 50)?)) },
         ModelSpec { name: "resnet101", paper: "He, Zhang, Ren & Sun 2015, Deep residual learning for image recognition", description: "ResNet-101, bottleneck blocks (He et al. 2015; torchvision v1.5), 44.5M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 101)?)) },
+        ModelSpec { name: "char-lstm", paper: "Hochreiter & Schmidhuber 1997, Long short-term memory; Graves 2013, Generating sequences with recurrent neural networks", description: "character language model: embedding 64, 2 LSTM layers of 256, next-character logits per step (data text:FILE)", native: ModelConfig { num_classes: 65, in_channels: 100, image_size: 1 }, build: |p, c| Ok(Box::new(rnn::CharLm::new(p, rnn::CharLmConfig::new(CellKind::Lstm, c.num_classes))?)) },
+        ModelSpec { name: "char-gru", paper: "Cho et al. 2014, Learning phrase representations using RNN encoder-decoder", description: "character language model: embedding 64, 2 GRU layers of 256 (data text:FILE)", native: ModelConfig { num_classes: 65, in_channels: 100, image_size: 1 }, build: |p, c| Ok(Box::new(rnn::CharLm::new(p, rnn::CharLmConfig::new(CellKind::Gru, c.num_classes))?)) },
+        ModelSpec { name: "char-rnn", paper: "Elman 1990, Finding structure in time", description: "character language model: embedding 64, 2 tanh RNN layers of 256 (data text:FILE)", native: ModelConfig { num_classes: 65, in_channels: 100, image_size: 1 }, build: |p, c| Ok(Box::new(rnn::CharLm::new(p, rnn::CharLmConfig::new(CellKind::RnnTanh, c.num_classes))?)) },
+        ModelSpec { name: "row-lstm", paper: "Hochreiter & Schmidhuber 1997; Le, Jaitly & Hinton 2015 (sequential MNIST)", description: "many-to-one LSTM of 128 reading an image row by row (28 steps of 28 pixels for MNIST), classifying its last state", native: ModelConfig::mnist(), build: |p, c| Ok(Box::new(rnn::RowLstm::new(p, c.in_channels * c.image_size, 128, c.num_classes)?)) },
         ModelSpec { name: "resnet152", paper: "He, Zhang, Ren & Sun 2015, Deep residual learning for image recognition", description: "ResNet-152, bottleneck blocks (He et al. 2015; torchvision v1.5), 60.2M parameters", native: ModelConfig::imagenet(), build: |p, c| Ok(Box::new(resnet(p, c, 152)?)) },
     ]
 }

@@ -37,6 +37,7 @@ pub fn head_prefixes(model: &str) -> Result<&'static [&'static str]> {
         "googlenet" | "googlenet_paper" => &["fc", "aux1.fc2", "aux2.fc2"],
         m if m.starts_with("alexnet") || m.starts_with("vgg") => &["classifier.6"],
         m if m.starts_with("resnet") => &["fc"],
+        m if m.starts_with("char-") || m == "row-lstm" => &["head"],
         other => {
             return Err(Error::invalid(
                 "transfer",

@@ -14,16 +14,19 @@ pub struct Hits {
     pub topk: usize,
 }
 
-/// Top-1 and top-k hits of logits `[n, C]` against integer targets `[n]`; `None` when the
-/// targets are not class indices (regression).
+/// Top-1 and top-k hits of logits `[n, C]` against integer targets `[n]` — or, for
+/// sequence models, logits `[.., C]` against targets `[..]`, one prediction per position;
+/// `None` when the targets are not class indices (regression).
 ///
 /// # Errors
 /// Engine errors only.
 pub fn hits(logits: &Tensor, targets: &Tensor, k: usize) -> Result<Option<Hits>> {
-    if targets.dtype() != DType::I64 || logits.rank() != 2 || targets.dims() != [logits.dims()[0]] {
+    let rank = logits.rank();
+    if targets.dtype() != DType::I64 || rank < 2 || targets.dims() != &logits.dims()[..rank - 1] {
         return Ok(None);
     }
-    let (n, c) = (logits.dims()[0], logits.dims()[1]);
+    let c = logits.dims()[rank - 1];
+    let n = targets.numel();
     let scores = logits.to_vec::<f32>()?;
     let labels = targets.to_vec::<i64>()?;
     let mut h = Hits {

@@ -135,7 +135,7 @@ impl<'a> Trainer<'a> {
             model,
             vs: vs.clone(),
             opt,
-            loss: Box::new(|out, y| Ok(out.cross_entropy(y, 0.0)?)),
+            loss: Box::new(classification_loss),
             cfg,
             base_lr,
             lr: base_lr,
@@ -232,7 +232,8 @@ impl<'a> Trainer<'a> {
             train.num_batches(),
             self.cfg.progress,
         );
-        let (mut loss_sum, mut n, mut hits_sum, mut classified) = (0.0f64, 0usize, 0usize, false);
+        let (mut loss_sum, mut n) = (0.0f64, 0usize);
+        let (mut hits_sum, mut predictions, mut classified) = (0usize, 0usize, false);
         for (step, batch) in train.epoch(epoch).enumerate() {
             let (x, y) = batch?;
             let out = self.model.forward_t(&x, true)?;
@@ -257,20 +258,20 @@ impl<'a> Trainer<'a> {
             n += b;
             if let Some(h) = hits(&out.detach(), &y, 1)? {
                 hits_sum += h.top1;
+                predictions += h.n;
                 classified = true;
             }
-            progress.step(
-                b,
-                loss_sum / n as f64,
-                classified.then(|| hits_sum as f64 / n as f64),
-            );
+            let acc = classified.then(|| hits_sum as f64 / predictions.max(1) as f64);
+            progress.step(b, loss_sum / n as f64, acc);
             if self.cfg.max_steps.is_some_and(|m| self.global_step >= m) {
                 break;
             }
         }
         progress.finish();
-        let n = n.max(1) as f64;
-        Ok((loss_sum / n, classified.then(|| hits_sum as f64 / n)))
+        Ok((
+            loss_sum / n.max(1) as f64,
+            classified.then(|| hits_sum as f64 / predictions.max(1) as f64),
+        ))
     }
 
     fn early_stop(&mut self, monitored: f64) -> bool {
@@ -453,6 +454,22 @@ impl<'a> Trainer<'a> {
     }
 }
 
+/// The default loss: cross-entropy of logits `[n, C]` against class indices `[n]`, or of
+/// a sequence model's logits `[.., C]` against targets `[..]` averaged over every position
+/// (nats per prediction).
+///
+/// # Errors
+/// Shape mismatches.
+pub fn classification_loss(logits: &Tensor, targets: &Tensor) -> Result<Tensor> {
+    let rank = logits.rank();
+    if rank > 2 && targets.dims() == &logits.dims()[..rank - 1] {
+        let c = logits.dims()[rank - 1];
+        let flat = logits.reshape(&[logits.numel() / c.max(1), c])?;
+        return Ok(flat.cross_entropy(&targets.reshape(&[targets.numel()])?, 0.0)?);
+    }
+    Ok(logits.cross_entropy(targets, 0.0)?)
+}
+
 /// Loss and accuracy of `model` over `loader` in evaluation mode.
 ///
 /// # Errors
@@ -464,7 +481,8 @@ pub fn evaluate(
     topk: usize,
 ) -> Result<Evaluation> {
     no_grad(|| {
-        let (mut loss_sum, mut n, mut top1, mut topk_hits, mut classified) = (0.0, 0, 0, 0, false);
+        let (mut loss_sum, mut n, mut predictions) = (0.0, 0, 0);
+        let (mut top1, mut topk_hits, mut classified) = (0, 0, false);
         for batch in loader.epoch(0) {
             let (x, y) = batch?;
             let out = model.forward_t(&x, false)?;
@@ -474,14 +492,15 @@ pub fn evaluate(
             if let Some(h) = hits(&out, &y, topk)? {
                 top1 += h.top1;
                 topk_hits += h.topk;
+                predictions += h.n;
                 classified = true;
             }
         }
-        let d = n.max(1) as f64;
+        let p = predictions.max(1) as f64;
         Ok(Evaluation {
-            loss: loss_sum / d,
-            accuracy: classified.then(|| top1 as f64 / d),
-            topk: classified.then(|| topk_hits as f64 / d),
+            loss: loss_sum / n.max(1) as f64,
+            accuracy: classified.then(|| top1 as f64 / p),
+            topk: classified.then(|| topk_hits as f64 / p),
             n,
         })
     })
