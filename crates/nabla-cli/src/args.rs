@@ -29,6 +29,8 @@ pub enum Command {
     /// Look inside a trained model: first-layer filters or a layer's feature maps as PNG.
     #[command(subcommand)]
     Viz(VizCommand),
+    /// Generate text with a character model trained by `nabla train --model char-lstm`.
+    Sample(SampleArgs),
 }
 
 /// Optimizers.
@@ -149,6 +151,29 @@ pub struct TrainArgs {
     /// learning rate, e.g. 0.1.
     #[arg(long, requires = "init")]
     pub backbone_lr_scale: Option<f64>,
+    /// Character models (char-lstm, char-gru, char-rnn) on text:FILE: characters per
+    /// training sequence (backpropagation through time runs over this many steps).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
+    pub seq_len: u64,
+}
+
+#[derive(Args, Debug)]
+pub struct SampleArgs {
+    /// A character model's checkpoint (runs/NAME/model.safetensors) or its run folder.
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Text to start from; generation continues it.
+    #[arg(long, default_value = "\n")]
+    pub prime: String,
+    /// Softmax temperature: below 1 is more conservative, above 1 more surprising.
+    #[arg(long, default_value_t = 0.8)]
+    pub temperature: f64,
+    /// Characters to generate.
+    #[arg(long, default_value_t = 500)]
+    pub length: usize,
+    /// Seed of the sampling.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
 }
 
 #[derive(Args, Debug)]

@@ -79,6 +79,9 @@ pub struct SpecOptions {
     pub seed: u64,
     /// Image side for image folders.
     pub image_size: usize,
+    /// Text: read it as windows of this many characters for a sequence model (each
+    /// position's target is the next character) instead of as a next-character n-gram set.
+    pub seq_len: Option<usize>,
 }
 
 impl Default for SpecOptions {
@@ -88,6 +91,7 @@ impl Default for SpecOptions {
             test_split: 0.2,
             seed: 0,
             image_size: 224,
+            seq_len: None,
         }
     }
 }
@@ -153,9 +157,7 @@ fn bundle(
     let (num_classes, outputs) = match train.task() {
         Task::Classification { num_classes } => (Some(num_classes), num_classes),
         Task::Regression { outputs } => (None, outputs),
-        Task::SequenceClassification { .. } => {
-            bail!("sequence datasets need a recurrent model (not available in `nabla train` yet)")
-        }
+        Task::SequenceClassification { num_classes, .. } => (Some(num_classes), num_classes),
     };
     let normalize = match stats {
         Some(s) => s,
@@ -252,9 +254,15 @@ pub fn load(spec: &str, opts: &SpecOptions) -> Result<DataBundle> {
             bundle(train, test, None)?
         }
         "text" => {
-            let text = nabla_data::readers::text::read_file(need_arg("a file")?)?;
-            let (train, test) = split(Arc::new(NextChar::new(&text)?), opts)?;
-            bundle(train, test, None)?
+            let path = need_arg("a file")?;
+            let text = read_text(path)?;
+            match opts.seq_len {
+                Some(len) => text_sequences(path, &text, len, opts.test_split)?,
+                None => {
+                    let (train, test) = split(Arc::new(NextChar::new(&text)?), opts)?;
+                    bundle(train, test, None)?
+                }
+            }
         }
         _ => bail!("unknown dataset '{spec}'; use one of: {KINDS}"),
     };
@@ -262,6 +270,52 @@ pub fn load(spec: &str, opts: &SpecOptions) -> Result<DataBundle> {
         Some(c) => select_classes(b, &c),
         None => Ok(b),
     }
+}
+
+/// Reads a text file, refusing an empty or binary one with a message that says so.
+fn read_text(path: &str) -> Result<String> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading text file {path}"))?;
+    if bytes.is_empty() {
+        bail!("text file {path} is empty");
+    }
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        bail!("{path} looks binary (a NUL byte at offset {at}); give a UTF-8 text file");
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        anyhow::anyhow!(
+            "{path} is not UTF-8 text (invalid byte at offset {}); give a UTF-8 text file",
+            e.utf8_error().valid_up_to()
+        )
+    })
+}
+
+/// A text for a sequence model: the first `1 - held_out` of it as training windows of
+/// `len` characters, the rest (a contiguous tail, so no window straddles the two) as
+/// validation windows; the vocabulary is the whole text's, and the class names are its
+/// characters (what `nabla sample` decodes with).
+fn text_sequences(path: &str, content: &str, len: usize, held_out: f64) -> Result<DataBundle> {
+    if !(held_out > 0.0 && held_out < 1.0) {
+        bail!("--test-split must be between 0 and 1 (exclusive), got {held_out}");
+    }
+    let chars: Vec<char> = content.chars().collect();
+    let cut = ((chars.len() as f64) * (1.0 - held_out)) as usize;
+    let (head, tail): (String, String) =
+        (chars[..cut].iter().collect(), chars[cut..].iter().collect());
+    if tail.chars().count() <= len || head.chars().count() <= len {
+        bail!(
+            "text file {path} has {} characters: too short for sequences of {len} with {:.0}% held out \
+             for validation (both parts need more than {len}); use a longer text or a smaller --seq-len",
+            chars.len(),
+            100.0 * held_out
+        );
+    }
+    let vocab = text::Vocab::from_text(content);
+    let names: Vec<String> = vocab.chars().iter().map(|c| c.to_string()).collect();
+    let train = Arc::new(text::TextDataset::with_vocab(&head, vocab.clone(), len)?);
+    let test = Arc::new(text::TextDataset::with_vocab(&tail, vocab, len)?);
+    let mut b = bundle(train, test, Some((vec![], vec![])))?;
+    b.class_names = Some(names);
+    Ok(b)
 }
 
 /// Characters of context a text example holds.

@@ -49,6 +49,7 @@ pub use macs::count_macs;
 pub use ops::batch_norm::RunningStats;
 pub use ops::conv::{Conv2dConfig, ConvTranspose2dConfig};
 pub use ops::pool::Pool2dConfig;
+pub use ops::recurrent_scan::ScanCell;
 pub use rng::{manual_seed, Rng};
 pub use shape::{broadcast_shape, Dim, Shape};
 pub use tensor::{live_tensors, Tensor, TensorId};

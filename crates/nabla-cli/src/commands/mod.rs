@@ -3,6 +3,7 @@
 
 pub mod eval;
 pub mod predict;
+pub mod sample;
 pub mod summary;
 pub mod train;
 pub mod viz;

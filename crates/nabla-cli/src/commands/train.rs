@@ -166,6 +166,11 @@ fn build_optimizer(args: &TrainArgs, vs: &VarStore, lr: f64) -> Result<Box<dyn O
     ))
 }
 
+/// Whether `model` is a character language model (reads `text:FILE` as sequences).
+pub fn is_char_model(model: &str) -> bool {
+    model.starts_with("char-")
+}
+
 /// Runs `nabla train`.
 pub fn run(args: &TrainArgs) -> Result<()> {
     if args.epochs == 0 {
@@ -177,6 +182,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         label_col: args.label_col,
         test_split: args.test_split,
         seed: args.seed,
+        seq_len: is_char_model(&args.model).then_some(args.seq_len as usize),
         ..Default::default()
     };
     let data = data_spec::load(&args.data, &spec_opts)
@@ -205,7 +211,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             "weight_decay": args.weight_decay, "seed": args.seed, "train_size": train_set.len(), "augment": args.augment,
             "threads": nabla::num_threads(), "clip_grad_norm": args.clip_grad_norm, "patience": args.patience,
             "init": args.init.as_ref().map(|p| p.display().to_string()), "keep_head": args.keep_head,
-            "freeze": args.freeze, "backbone_lr_scale": args.backbone_lr_scale,
+            "freeze": args.freeze, "backbone_lr_scale": args.backbone_lr_scale, "seq_len": args.seq_len,
         }),
     };
     let (vs, model) =
@@ -304,6 +310,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let train_secs = train_started.elapsed().as_secs_f64();
     let eval = trainer.evaluate(&test)?;
     let summary = match eval.accuracy {
+        Some(acc) if is_char_model(&cfg.model) => format!(
+            "validation loss {:.4} nats per character ({:.3} bits), next-character accuracy {:.2}%",
+            eval.loss,
+            eval.loss / std::f64::consts::LN_2,
+            100.0 * acc
+        ),
         Some(acc) => format!(
             "test accuracy {:.2}% (top-{} {:.2}%), test loss {:.4}",
             100.0 * acc,

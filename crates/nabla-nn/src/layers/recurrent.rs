@@ -3,9 +3,10 @@
 //!
 //! A recurrent layer applies the same cell at every time step; autograd sees the unrolled
 //! graph, so `backward()` is backpropagation through time. Per layer and direction the input
-//! projection `x·W_ihᵀ + b_ih` is one matrix product over all time steps; each step then
-//! does one product `h·W_hhᵀ` for all gates and one fused point-wise op
-//! ([`Tensor::lstm_cell`], [`Tensor::gru_cell`]).
+//! projection `x·W_ihᵀ + b_ih` is one matrix product over all time steps, and the time loop
+//! is one op, [`Tensor::recurrent_scan`]: one product `h·W_hhᵀ` for all gates per step, and
+//! in backward one product `∂W_hh = Σ_t ∂gates_tᵀ·h_{t-1}` over all steps. The single-step
+//! cells use the fused point-wise ops [`Tensor::lstm_cell`] and [`Tensor::gru_cell`].
 //!
 //! Parameter names, shapes, gate order and initialization are PyTorch's (`weight_ih_l0`,
 //! `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, `…_reverse` for the backward direction;
@@ -14,7 +15,7 @@
 
 use crate::init::Init;
 use crate::{Error, Module, Path, Result, Var};
-use nabla::{DType, Tensor};
+use nabla::{DType, ScanCell, Tensor};
 
 /// The recurrence a cell computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -436,8 +437,8 @@ impl Recurrent {
             x.clone()
         };
         let (steps, batch) = (xs.dims()[0], xs.dims()[1]);
-        let masks = match lengths {
-            Some(l) => Some(step_masks(l, steps, batch, x.dtype())?),
+        let mask = match lengths {
+            Some(l) => Some((l, padding_mask(l, steps, batch, x.dtype())?)),
             None => None,
         };
         let dirs = self.directions();
@@ -466,8 +467,13 @@ impl Recurrent {
                         None => None,
                     },
                 );
-                let (out, (h, c)) =
-                    self.run_direction(&self.cells[k], &input, start, dir == 1, masks.as_deref())?;
+                let (out, (h, c)) = self.run_direction(
+                    &self.cells[k],
+                    &input,
+                    start,
+                    dir == 1,
+                    mask.as_ref().map(|(l, m)| (*l, m)),
+                )?;
                 outputs.push(out);
                 final_h.push(h);
                 final_c.extend(c);
@@ -512,40 +518,62 @@ impl Recurrent {
         input: &Tensor,
         start: (Tensor, Option<Tensor>),
         reverse: bool,
-        masks: Option<&[Tensor]>,
+        lengths: Option<(&[usize], &Tensor)>,
     ) -> Result<(Tensor, (Tensor, Option<Tensor>))> {
         let (steps, batch, features) = (input.dims()[0], input.dims()[1], input.dims()[2]);
-        let xg = cell.project_input(&input.reshape(&[steps * batch, features])?)?;
-        let (mut h, mut c) = start;
-        let mut outputs: Vec<Option<Tensor>> = vec![None; steps];
-        for i in 0..steps {
-            let t = if reverse { steps - 1 - i } else { i };
-            let (h_new, c_new) = cell.step(&xg.narrow(0, t * batch, batch)?, &h, c.as_ref())?;
-            match masks {
-                // Past its end a sequence keeps its state and outputs zeros:
-                // h ← h + m·(h' - h), out = m·h'.
-                Some(m) => {
-                    let m = &m[t];
-                    outputs[t] = Some(h_new.mul(m)?);
-                    h = h.add(&h_new.sub(&h)?.mul(m)?)?;
-                    if let (Some(c_old), Some(c_new)) = (&c, c_new) {
-                        c = Some(c_old.add(&c_new.sub(c_old)?.mul(m)?)?);
-                    }
-                }
-                None => {
-                    outputs[t] = Some(h_new.clone());
-                    h = h_new;
-                    c = c_new;
-                }
-            }
-        }
-        let outs: Vec<&Tensor> = outputs.iter().flatten().collect();
-        Ok((Tensor::stack(&outs, 0)?, (h, c)))
+        let gh = self.kind.gates() * self.hidden;
+        let xg = cell
+            .project_input(&input.reshape(&[steps * batch, features])?)?
+            .reshape(&[steps, batch, gh])?;
+        let b_hh = match (&cell.b_hh, cell.folds_hidden_bias()) {
+            (Some(b), false) => Some(b.tensor()),
+            _ => None,
+        };
+        let y = Tensor::recurrent_scan(
+            scan_cell(self.kind),
+            &xg,
+            &cell.w_hh.tensor(),
+            b_hh.as_ref(),
+            &start.0,
+            start.1.as_ref(),
+            lengths.map(|l| l.0),
+            reverse,
+        )?;
+        let n = self.hidden;
+        let width = y.dims()[2];
+        let last = y
+            .narrow(0, if reverse { 0 } else { steps - 1 }, 1)?
+            .reshape(&[batch, width])?;
+        let (out, h, c) = if self.kind == CellKind::Lstm {
+            (
+                y.narrow(2, 0, n)?,
+                last.narrow(1, 0, n)?,
+                Some(last.narrow(1, n, n)?),
+            )
+        } else {
+            (y, last, None)
+        };
+        // Past its end a sequence outputs zeros (its state is carried unchanged).
+        let out = match lengths {
+            Some((_, mask)) => out.mul(mask)?,
+            None => out,
+        };
+        Ok((out, (h, c)))
     }
 }
 
-/// For each step `t`, a `[batch, 1]` mask: 1 where `t < lengths[b]`, else 0.
-fn step_masks(lengths: &[usize], steps: usize, batch: usize, dtype: DType) -> Result<Vec<Tensor>> {
+/// The engine's scan op for a cell kind.
+fn scan_cell(kind: CellKind) -> ScanCell {
+    match kind {
+        CellKind::RnnTanh => ScanCell::Tanh,
+        CellKind::RnnRelu => ScanCell::Relu,
+        CellKind::Lstm => ScanCell::Lstm,
+        CellKind::Gru => ScanCell::Gru,
+    }
+}
+
+/// Checks `lengths` and gives the `[time, batch, 1]` mask: 1 where `t < lengths[b]`, else 0.
+fn padding_mask(lengths: &[usize], steps: usize, batch: usize, dtype: DType) -> Result<Tensor> {
     if lengths.len() != batch {
         return Err(Error::invalid(
             "recurrent layer",
@@ -562,15 +590,10 @@ fn step_masks(lengths: &[usize], steps: usize, batch: usize, dtype: DType) -> Re
             format!("length {l} of sequence {b} is outside 1..={steps}"),
         ));
     }
-    (0..steps)
-        .map(|t| {
-            let m: Vec<f64> = lengths
-                .iter()
-                .map(|&l| f64::from(u8::from(t < l)))
-                .collect();
-            Ok(Tensor::from_vec(m, &[batch, 1], &nabla::Device::Cpu)?.to_dtype(dtype)?)
-        })
-        .collect()
+    let m: Vec<f64> = (0..steps)
+        .flat_map(|t| lengths.iter().map(move |&l| f64::from(u8::from(t < l))))
+        .collect();
+    Ok(Tensor::from_vec(m, &[steps, batch, 1], &nabla::Device::Cpu)?.to_dtype(dtype)?)
 }
 
 impl Module for Recurrent {

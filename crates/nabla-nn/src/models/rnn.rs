@@ -132,12 +132,14 @@ impl CharLm {
             ));
         }
         no_grad(|| {
-            let to_input = |codes: &[i64]| {
-                Tensor::from_vec(codes.to_vec(), &[1, codes.len()], &Device::Cpu)
-            };
+            let to_input =
+                |codes: &[i64]| Tensor::from_vec(codes.to_vec(), &[1, codes.len()], &Device::Cpu);
             let (logits, mut state) = self.forward_state(&to_input(prime)?, None, false)?;
             let v = self.cfg.vocab;
-            let mut last = logits.narrow(1, prime.len() - 1, 1)?.reshape(&[v])?.to_vec::<f64>()?;
+            let mut last = logits
+                .narrow(1, prime.len() - 1, 1)?
+                .reshape(&[v])?
+                .to_vec::<f64>()?;
             let mut out = Vec::with_capacity(length);
             for _ in 0..length {
                 let next = draw(&last, temperature, rng);
@@ -349,7 +351,9 @@ mod tests {
         let m = RowLstm::new(&vs.root(), 6, 5, 3)?;
         let x = Tensor::zeros(&[2, 1, 4, 6], nabla::DType::F32, &Device::Cpu);
         assert_eq!(m.forward(&x)?.dims(), &[2, 3]);
-        assert!(m.forward(&Tensor::zeros(&[2, 6], nabla::DType::F32, &Device::Cpu)).is_err());
+        assert!(m
+            .forward(&Tensor::zeros(&[2, 6], nabla::DType::F32, &Device::Cpu))
+            .is_err());
         Ok(())
     }
 }

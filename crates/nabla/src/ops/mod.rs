@@ -14,6 +14,7 @@ pub(crate) mod lrn;
 pub(crate) mod matmul;
 pub(crate) mod pool;
 pub(crate) mod recurrent;
+pub(crate) mod recurrent_scan;
 pub(crate) mod reduce;
 pub(crate) mod softmax;
 pub(crate) mod unary;

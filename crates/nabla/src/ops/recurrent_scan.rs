@@ -1,0 +1,705 @@
+//! A whole recurrent layer direction as one op: the time loop of an RNN, LSTM or GRU with
+//! backpropagation through time written out by hand.
+//!
+//! Autograd over an unrolled loop records several nodes per step and, in backward, one small
+//! weight-gradient product per step plus a sum of them. Here the forward runs the steps
+//! with one `h·W_hhᵀ` product each, saving the gate activations; the backward walks the steps
+//! in reverse with one `∂gates·W_hh` product each, and finishes with a single large product
+//! `∂W_hh = Σ_t ∂gates_tᵀ·h_{t-1}` over all steps at once (as cuDNN does).
+
+use super::rule;
+use crate::cpu::gemm::{gemm, MatRef};
+use crate::dtype::{with_float, Float};
+use crate::storage::alloc;
+use crate::{Error, Result, Shape, Tensor};
+
+/// The recurrence of [`Tensor::recurrent_scan`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScanCell {
+    /// `h' = tanh(a)`, `a = xg + h·W_hhᵀ` (biases folded into `xg`).
+    Tanh,
+    /// `h' = relu(a)`.
+    Relu,
+    /// LSTM, gates i, f, g, o; `c' = f·c + i·g`, `h' = o·tanh(c')`.
+    Lstm,
+    /// GRU, gates r, z, n; `n = tanh(xg_n + r·(W_hn h + b_hn))`, `h' = (1 - z)·n + z·h`.
+    Gru,
+}
+
+impl ScanCell {
+    fn gates(self) -> usize {
+        match self {
+            ScanCell::Tanh | ScanCell::Relu => 1,
+            ScanCell::Lstm => 4,
+            ScanCell::Gru => 3,
+        }
+    }
+    /// Values saved per unit per step for the backward pass.
+    fn saved(self) -> usize {
+        match self {
+            ScanCell::Tanh | ScanCell::Relu => 0,
+            ScanCell::Lstm | ScanCell::Gru => 4,
+        }
+    }
+    /// Width of the output per unit: `h` and, for the LSTM, `c`.
+    fn width(self) -> usize {
+        if self == ScanCell::Lstm {
+            2
+        } else {
+            1
+        }
+    }
+}
+
+/// The sizes and options of one scan.
+#[derive(Clone, Copy)]
+struct Dims {
+    cell: ScanCell,
+    steps: usize,
+    batch: usize,
+    hidden: usize,
+    reverse: bool,
+}
+
+impl Dims {
+    /// The time index of the `s`-th step processed.
+    fn t(&self, s: usize) -> usize {
+        if self.reverse {
+            self.steps - 1 - s
+        } else {
+            s
+        }
+    }
+}
+
+impl Tensor {
+    /// Runs a recurrent cell over a whole sequence (one layer, one direction).
+    ///
+    /// - `xg`: `[time, batch, gates·hidden]`, the input projection `x·W_ihᵀ + b_ih` of every
+    ///   step (plus `b_hh` except for the GRU);
+    /// - `w_hh`: `[gates·hidden, hidden]`; `b_hh`: `[gates·hidden]`, GRU only (optional);
+    /// - `h0` (and `c0` for the LSTM): `[batch, hidden]`;
+    /// - `lengths`: per sequence, the number of real steps; at `t ≥ lengths[b]` the state of
+    ///   sequence `b` is carried unchanged;
+    /// - `reverse`: process steps from the last to the first.
+    ///
+    /// Returns the state after every step, `[time, batch, hidden]` — `[time, batch, 2·hidden]`
+    /// with `h` then `c` for the LSTM. Gate orders are PyTorch's.
+    ///
+    /// # Errors
+    /// Shape and dtype mismatches; lengths of the wrong count or above `time`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn recurrent_scan(
+        cell: ScanCell,
+        xg: &Tensor,
+        w_hh: &Tensor,
+        b_hh: Option<&Tensor>,
+        h0: &Tensor,
+        c0: Option<&Tensor>,
+        lengths: Option<&[usize]>,
+        reverse: bool,
+    ) -> Result<Tensor> {
+        let d = check_scan(cell, xg, w_hh, b_hh, h0, c0, lengths, reverse)?;
+        let lengths: Option<Vec<usize>> = lengths.map(<[usize]>::to_vec);
+        let (y, saved) = with_float!(xg.dtype(), "recurrent_scan", T => {
+            let xg_v = xg.contiguous_vec::<T>("recurrent_scan")?;
+            let w = w_hh.contiguous_vec::<T>("recurrent_scan")?;
+            let b = match b_hh {
+                Some(b) => Some(b.contiguous_vec::<T>("recurrent_scan")?),
+                None => None,
+            };
+            let h0v = h0.contiguous_vec::<T>("recurrent_scan")?;
+            let c0v = match c0 {
+                Some(c) => Some(c.contiguous_vec::<T>("recurrent_scan")?),
+                None => None,
+            };
+            let (y, saved) = scan_forward(&d, &xg_v, &w, b.as_deref(), &h0v, c0v.as_deref(), lengths.as_deref());
+            for v in [xg_v, w, h0v].into_iter().chain(b).chain(c0v) {
+                crate::storage::recycle(v);
+            }
+            (
+                Tensor::from_data(y, Shape(vec![d.steps, d.batch, cell.width() * d.hidden])),
+                Tensor::from_data(saved, Shape(vec![d.steps * d.batch * cell.saved() * d.hidden])),
+            )
+        });
+        let mut inputs = vec![xg, w_hh, h0];
+        inputs.extend(c0);
+        inputs.extend(b_hh);
+        let has_bias = b_hh.is_some();
+        Ok(y.record(
+            rule("RecurrentScanBackward", move |x, y, g| {
+                with_float!(g.dtype(), "recurrent_scan", T => {
+                    let w = x[1].contiguous_vec::<T>("recurrent_scan")?;
+                    let h0 = x[2].contiguous_vec::<T>("recurrent_scan")?;
+                    let c0 = if cell == ScanCell::Lstm {
+                        Some(x[3].contiguous_vec::<T>("recurrent_scan")?)
+                    } else {
+                        None
+                    };
+                    let yv = y.contiguous_vec::<T>("recurrent_scan")?;
+                    let gv = g.contiguous_vec::<T>("recurrent_scan")?;
+                    let sv = saved.contiguous_vec::<T>("recurrent_scan")?;
+                    let grads = scan_backward(&d, &w, &h0, c0.as_deref(), &yv, &sv, &gv, lengths.as_deref());
+                    let dims = |s: &[usize]| Shape(s.to_vec());
+                    let gh = d.gates_hidden();
+                    let mut out = vec![
+                        Some(Tensor::from_data(grads.dxg, dims(&[d.steps, d.batch, gh]))),
+                        Some(Tensor::from_data(grads.dw, dims(&[gh, d.hidden]))),
+                        Some(Tensor::from_data(grads.dh0, dims(&[d.batch, d.hidden]))),
+                    ];
+                    if let Some(dc0) = grads.dc0 {
+                        out.push(Some(Tensor::from_data(dc0, dims(&[d.batch, d.hidden]))));
+                    }
+                    if has_bias {
+                        out.push(grads.db.map(|db| Tensor::from_data(db, dims(&[gh]))));
+                    }
+                    Ok(out)
+                })
+            }),
+            &inputs,
+        ))
+    }
+}
+
+impl Dims {
+    fn gates_hidden(&self) -> usize {
+        self.cell.gates() * self.hidden
+    }
+    fn active(&self, lengths: Option<&[usize]>, t: usize, b: usize) -> bool {
+        match lengths {
+            Some(l) => t < l[b],
+            None => true,
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn check_scan(
+    cell: ScanCell,
+    xg: &Tensor,
+    w_hh: &Tensor,
+    b_hh: Option<&Tensor>,
+    h0: &Tensor,
+    c0: Option<&Tensor>,
+    lengths: Option<&[usize]>,
+    reverse: bool,
+) -> Result<Dims> {
+    let op = "recurrent_scan";
+    let bad = |expected: String, got: &Tensor| Error::UnexpectedShape {
+        op,
+        expected,
+        got: got.shape().clone(),
+    };
+    if h0.rank() != 2 {
+        return Err(bad("h0 of shape [batch, hidden]".into(), h0));
+    }
+    let (batch, hidden) = (h0.dims()[0], h0.dims()[1]);
+    let gh = cell.gates() * hidden;
+    if xg.rank() != 3 || xg.dims()[1..] != [batch, gh] {
+        return Err(bad(
+            format!("input gates of shape [time, {batch}, {gh}]"),
+            xg,
+        ));
+    }
+    if w_hh.dims() != [gh, hidden] {
+        return Err(bad(format!("w_hh of shape [{gh}, {hidden}]"), w_hh));
+    }
+    if let Some(b) = b_hh {
+        if cell != ScanCell::Gru || b.dims() != [gh] {
+            return Err(bad(format!("b_hh of shape [{gh}] (GRU only)"), b));
+        }
+    }
+    match (cell == ScanCell::Lstm, c0) {
+        (true, Some(c)) if c.dims() != h0.dims() => {
+            return Err(bad(format!("c0 of shape [{batch}, {hidden}]"), c))
+        }
+        (true, None) => return Err(Error::invalid(op, "an LSTM needs c0")),
+        (false, Some(_)) => return Err(Error::invalid(op, "only an LSTM has c0")),
+        _ => {}
+    }
+    for t in [w_hh, h0].into_iter().chain(b_hh).chain(c0) {
+        if t.dtype() != xg.dtype() {
+            return Err(Error::DType {
+                op,
+                expected: xg.dtype(),
+                got: t.dtype(),
+            });
+        }
+    }
+    let steps = xg.dims()[0];
+    if let Some(l) = lengths {
+        if l.len() != batch || l.iter().any(|&n| n > steps) {
+            return Err(Error::invalid(
+                op,
+                format!("need {batch} lengths of at most {steps}, got {l:?}"),
+            ));
+        }
+    }
+    Ok(Dims {
+        cell,
+        steps,
+        batch,
+        hidden,
+        reverse,
+    })
+}
+
+fn sigmoid<T: Float>(v: T) -> T {
+    if v >= T::ZERO {
+        T::ONE / (T::ONE + (-v).exp())
+    } else {
+        let e = v.exp();
+        e / (T::ONE + e)
+    }
+}
+
+/// `dst[batch, gh] (+)= h[batch, hidden] (row stride h_rs) · W_hhᵀ`.
+///
+/// # Safety
+/// Pointers valid for the shapes.
+unsafe fn times_w_t<T: Float>(
+    d: &Dims,
+    dst: &mut [T],
+    accumulate: bool,
+    h: *const T,
+    h_rs: usize,
+    w: &[T],
+) {
+    let gh = d.gates_hidden();
+    // SAFETY: caller's contract; W_hhᵀ[k][n] = W[n][k] in the row-major [gh, hidden] W.
+    unsafe {
+        gemm(
+            d.batch,
+            gh,
+            d.hidden,
+            dst.as_mut_ptr(),
+            gh as isize,
+            accumulate,
+            MatRef {
+                ptr: h,
+                rs: h_rs as isize,
+                cs: 1,
+            },
+            MatRef {
+                ptr: w.as_ptr(),
+                rs: 1,
+                cs: d.hidden as isize,
+            },
+            true,
+        )
+    }
+}
+
+/// The forward loop: the state after every step `[steps, batch, width·hidden]` and the
+/// saved activations `[steps, batch, saved·hidden]`.
+fn scan_forward<T: Float>(
+    d: &Dims,
+    xg: &[T],
+    w: &[T],
+    b: Option<&[T]>,
+    h0: &[T],
+    c0: Option<&[T]>,
+    lengths: Option<&[usize]>,
+) -> (Vec<T>, Vec<T>) {
+    let (bsz, n) = (d.batch, d.hidden);
+    let gh = d.gates_hidden();
+    let width = d.cell.width() * n;
+    let saved_w = d.cell.saved() * n;
+    let mut y = alloc::<T>(d.steps * bsz * width);
+    let mut saved = alloc::<T>(d.steps * bsz * saved_w);
+    let mut a = alloc::<T>(bsz * gh);
+    for s in 0..d.steps {
+        let t = d.t(s);
+        // The previous state: h0/c0, or the last step's output row.
+        let (hp, hp_rs, cp): (&[T], usize, Option<&[T]>) = if s == 0 {
+            (h0, n, c0)
+        } else {
+            let prev = d.t(s - 1) * bsz * width;
+            let block = &y[prev..prev + bsz * width];
+            (
+                block,
+                width,
+                (d.cell == ScanCell::Lstm).then(|| &block[n..]),
+            )
+        };
+        // Hidden projection: a = h·W_hhᵀ (+ b_hh for the GRU), plus xg for the others.
+        let xt = &xg[t * bsz * gh..(t + 1) * bsz * gh];
+        match (d.cell, b) {
+            (ScanCell::Gru, Some(b)) => a.chunks_mut(gh).for_each(|r| r.copy_from_slice(b)),
+            (ScanCell::Gru, None) => a.fill(T::ZERO),
+            _ => a.copy_from_slice(xt),
+        }
+        // SAFETY: hp holds batch rows of n at stride hp_rs; a is batch × gh.
+        unsafe { times_w_t(d, &mut a, true, hp.as_ptr(), hp_rs, w) };
+        // The previous state is another block of `y`, which is written below: copy its rows.
+        let rows = |m: &[T]| -> Vec<T> {
+            (0..bsz)
+                .flat_map(|r| m[r * hp_rs..r * hp_rs + n].iter().copied())
+                .collect()
+        };
+        let (hp, cp) = (rows(hp), cp.map(rows));
+        let yt = &mut y[t * bsz * width..(t + 1) * bsz * width];
+        let st = &mut saved[t * bsz * saved_w..(t + 1) * bsz * saved_w];
+        for bi in 0..bsz {
+            let ar = &a[bi * gh..(bi + 1) * gh];
+            let yr = &mut yt[bi * width..(bi + 1) * width];
+            let sr = &mut st[bi * saved_w..(bi + 1) * saved_w];
+            let hpr = &hp[bi * n..(bi + 1) * n];
+            if !d.active(lengths, t, bi) {
+                yr[..n].copy_from_slice(hpr);
+                if let Some(c) = &cp {
+                    yr[n..].copy_from_slice(&c[bi * n..(bi + 1) * n]);
+                }
+                continue;
+            }
+            match d.cell {
+                ScanCell::Tanh => (0..n).for_each(|j| yr[j] = ar[j].tanh()),
+                ScanCell::Relu => {
+                    (0..n).for_each(|j| yr[j] = if ar[j] > T::ZERO { ar[j] } else { T::ZERO })
+                }
+                ScanCell::Lstm => {
+                    let cpr = &cp.as_ref().expect("LSTM has c")[bi * n..(bi + 1) * n];
+                    for j in 0..n {
+                        let (i, f) = (sigmoid(ar[j]), sigmoid(ar[n + j]));
+                        let (g, o) = (ar[2 * n + j].tanh(), sigmoid(ar[3 * n + j]));
+                        let c = f * cpr[j] + i * g;
+                        yr[j] = o * c.tanh();
+                        yr[n + j] = c;
+                        (sr[j], sr[n + j], sr[2 * n + j], sr[3 * n + j]) = (i, f, g, o);
+                    }
+                }
+                ScanCell::Gru => {
+                    let xr = &xt[bi * gh..(bi + 1) * gh];
+                    for j in 0..n {
+                        let r = sigmoid(xr[j] + ar[j]);
+                        let z = sigmoid(xr[n + j] + ar[n + j]);
+                        let hn = ar[2 * n + j];
+                        let nn = (xr[2 * n + j] + r * hn).tanh();
+                        yr[j] = nn + z * (hpr[j] - nn);
+                        (sr[j], sr[n + j], sr[2 * n + j], sr[3 * n + j]) = (r, z, nn, hn);
+                    }
+                }
+            }
+        }
+    }
+    crate::storage::recycle(a);
+    (y, saved)
+}
+
+/// Gradients of one scan.
+struct ScanGrads<T> {
+    dxg: Vec<T>,
+    dw: Vec<T>,
+    dh0: Vec<T>,
+    dc0: Option<Vec<T>>,
+    db: Option<Vec<T>>,
+}
+
+/// Backpropagation through time over the saved forward pass; `g` is `∂L/∂y`.
+#[allow(clippy::too_many_arguments)]
+fn scan_backward<T: Float>(
+    d: &Dims,
+    w: &[T],
+    h0: &[T],
+    c0: Option<&[T]>,
+    y: &[T],
+    saved: &[T],
+    g: &[T],
+    lengths: Option<&[usize]>,
+) -> ScanGrads<T> {
+    let (bsz, n) = (d.batch, d.hidden);
+    let gh = d.gates_hidden();
+    let width = d.cell.width() * n;
+    let saved_w = d.cell.saved() * n;
+    let is_gru = d.cell == ScanCell::Gru;
+    // ∂ of the input gates per step, and (GRU) of the hidden projection.
+    let mut dxg = alloc::<T>(d.steps * bsz * gh);
+    let mut dhg = if is_gru {
+        alloc::<T>(d.steps * bsz * gh)
+    } else {
+        Vec::new()
+    };
+    // The previous state of every step, [steps, batch, hidden], for the weight gradient.
+    let mut hprev_all = alloc::<T>(d.steps * bsz * n);
+    let mut dh = alloc::<T>(bsz * n);
+    dh.fill(T::ZERO);
+    let mut dc = vec![T::ZERO; if d.cell == ScanCell::Lstm { bsz * n } else { 0 }];
+    for s in (0..d.steps).rev() {
+        let t = d.t(s);
+        let prev_block = (s > 0).then(|| d.t(s - 1) * bsz * width);
+        for bi in 0..bsz {
+            let hpr: &[T] = match prev_block {
+                Some(p) => &y[p + bi * width..p + bi * width + n],
+                None => &h0[bi * n..(bi + 1) * n],
+            };
+            hprev_all[(t * bsz + bi) * n..(t * bsz + bi + 1) * n].copy_from_slice(hpr);
+            let gy = &g[(t * bsz + bi) * width..(t * bsz + bi + 1) * width];
+            let dhr = &mut dh[bi * n..(bi + 1) * n];
+            let dxr = &mut dxg[(t * bsz + bi) * gh..(t * bsz + bi + 1) * gh];
+            // The total gradient reaching this step's h (and c).
+            for j in 0..n {
+                dhr[j] += gy[j];
+            }
+            if d.cell == ScanCell::Lstm {
+                for j in 0..n {
+                    dc[bi * n + j] += gy[n + j];
+                }
+            }
+            if !d.active(lengths, t, bi) {
+                // The state passed through unchanged: its gradient flows on as it is.
+                dxr.fill(T::ZERO);
+                if is_gru {
+                    dhg[(t * bsz + bi) * gh..(t * bsz + bi + 1) * gh].fill(T::ZERO);
+                }
+                continue;
+            }
+            let yr = &y[(t * bsz + bi) * width..(t * bsz + bi + 1) * width];
+            let sr = &saved[(t * bsz + bi) * saved_w..(t * bsz + bi + 1) * saved_w];
+            match d.cell {
+                ScanCell::Tanh => {
+                    for j in 0..n {
+                        dxr[j] = dhr[j] * (T::ONE - yr[j] * yr[j]);
+                        dhr[j] = T::ZERO;
+                    }
+                }
+                ScanCell::Relu => {
+                    for j in 0..n {
+                        dxr[j] = if yr[j] > T::ZERO { dhr[j] } else { T::ZERO };
+                        dhr[j] = T::ZERO;
+                    }
+                }
+                ScanCell::Lstm => {
+                    let cpr: &[T] = match prev_block {
+                        Some(p) => &y[p + bi * width + n..p + (bi + 1) * width],
+                        None => &c0.expect("LSTM has c0")[bi * n..(bi + 1) * n],
+                    };
+                    let dcr = &mut dc[bi * n..(bi + 1) * n];
+                    for j in 0..n {
+                        let (i, f, gg, o) = (sr[j], sr[n + j], sr[2 * n + j], sr[3 * n + j]);
+                        let tc = yr[n + j].tanh();
+                        let dcj = dcr[j] + dhr[j] * o * (T::ONE - tc * tc);
+                        dxr[j] = dcj * gg * i * (T::ONE - i);
+                        dxr[n + j] = dcj * cpr[j] * f * (T::ONE - f);
+                        dxr[2 * n + j] = dcj * i * (T::ONE - gg * gg);
+                        dxr[3 * n + j] = dhr[j] * tc * o * (T::ONE - o);
+                        dcr[j] = dcj * f;
+                        dhr[j] = T::ZERO;
+                    }
+                }
+                ScanCell::Gru => {
+                    let dhgr = &mut dhg[(t * bsz + bi) * gh..(t * bsz + bi + 1) * gh];
+                    for j in 0..n {
+                        let (r, z, nn, hn) = (sr[j], sr[n + j], sr[2 * n + j], sr[3 * n + j]);
+                        let dn = dhr[j] * (T::ONE - z) * (T::ONE - nn * nn);
+                        let dz = dhr[j] * (hpr[j] - nn) * z * (T::ONE - z);
+                        let dr = dn * hn * r * (T::ONE - r);
+                        (dxr[j], dxr[n + j], dxr[2 * n + j]) = (dr, dz, dn);
+                        (dhgr[j], dhgr[n + j], dhgr[2 * n + j]) = (dr, dz, dn * r);
+                        dhr[j] = dhr[j] * z;
+                    }
+                }
+            }
+        }
+        // ∂h_{t-1} += ∂(hidden projection)_t · W_hh
+        let src = if is_gru { &dhg } else { &dxg };
+        let rows = &src[t * bsz * gh..(t + 1) * bsz * gh];
+        // SAFETY: rows is batch × gh, W is gh × hidden, dh is batch × hidden.
+        unsafe {
+            gemm(
+                bsz,
+                n,
+                gh,
+                dh.as_mut_ptr(),
+                n as isize,
+                true,
+                MatRef {
+                    ptr: rows.as_ptr(),
+                    rs: gh as isize,
+                    cs: 1,
+                },
+                MatRef {
+                    ptr: w.as_ptr(),
+                    rs: n as isize,
+                    cs: 1,
+                },
+                true,
+            )
+        };
+    }
+    // ∂W_hh = Σ_t ∂(hidden projection)_tᵀ · h_{t-1}, one product over all steps.
+    let src = if is_gru { &dhg } else { &dxg };
+    let rows = d.steps * bsz;
+    let mut dw = alloc::<T>(gh * n);
+    // SAFETY: src is rows × gh (read transposed), hprev_all rows × hidden, dw gh × hidden.
+    unsafe {
+        gemm(
+            gh,
+            n,
+            rows,
+            dw.as_mut_ptr(),
+            n as isize,
+            false,
+            MatRef {
+                ptr: src.as_ptr(),
+                rs: 1,
+                cs: gh as isize,
+            },
+            MatRef {
+                ptr: hprev_all.as_ptr(),
+                rs: n as isize,
+                cs: 1,
+            },
+            true,
+        )
+    };
+    let db = is_gru.then(|| {
+        let mut db = vec![T::ZERO; gh];
+        for row in dhg.chunks(gh) {
+            for (a, &v) in db.iter_mut().zip(row) {
+                *a += v;
+            }
+        }
+        db
+    });
+    crate::storage::recycle(hprev_all);
+    if is_gru {
+        crate::storage::recycle(dhg);
+    }
+    ScanGrads {
+        dxg,
+        dw,
+        dh0: dh,
+        dc0: (d.cell == ScanCell::Lstm).then_some(dc),
+        db,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ScanCell;
+    use crate::testing::{gradcheck_with, GradcheckOpts};
+    use crate::{Result, Tensor};
+
+    /// The scan equals the per-step cell ops chained by hand.
+    #[test]
+    fn scan_matches_the_step_by_step_cells() -> Result<()> {
+        let (t, b, h) = (4, 2, 3);
+        let x = |s: &[usize], seed: u64| {
+            Tensor::normal_with(
+                &mut crate::Rng::new(seed),
+                0.0,
+                1.0,
+                s,
+                crate::DType::F64,
+                &crate::Device::Cpu,
+            )
+        };
+        let (xg, w, h0, c0) = (
+            x(&[t, b, 4 * h], 1)?,
+            x(&[4 * h, h], 2)?,
+            x(&[b, h], 3)?,
+            x(&[b, h], 4)?,
+        );
+        let y = Tensor::recurrent_scan(ScanCell::Lstm, &xg, &w, None, &h0, Some(&c0), None, true)?;
+        let (mut hh, mut cc) = (h0.clone(), c0.clone());
+        for s in (0..t).rev() {
+            let hg = hh.linear(&w, None)?;
+            let hc = Tensor::lstm_cell(&xg.narrow(0, s, 1)?.reshape(&[b, 4 * h])?, &hg, &cc)?;
+            let want = hc.to_vec::<f64>()?;
+            let got = y.narrow(0, s, 1)?.to_vec::<f64>()?;
+            for (a, w) in got.iter().zip(&want) {
+                assert!((a - w).abs() < 1e-12, "step {s}: {a} vs {w}");
+            }
+            (hh, cc) = (hc.narrow(1, 0, h)?, hc.narrow(1, h, h)?);
+        }
+        Ok(())
+    }
+
+    fn check(cell: ScanCell, lengths: Option<&'static [usize]>, reverse: bool) -> Result<()> {
+        let (t, b, h) = (3, 2, 2);
+        let g = match cell {
+            ScanCell::Lstm => 4,
+            ScanCell::Gru => 3,
+            _ => 1,
+        } * h;
+        let mut shapes: Vec<Vec<usize>> = vec![vec![t, b, g], vec![g, h], vec![b, h]];
+        match cell {
+            ScanCell::Lstm => shapes.push(vec![b, h]),
+            ScanCell::Gru => shapes.push(vec![g]),
+            _ => {}
+        }
+        let refs: Vec<&[usize]> = shapes.iter().map(Vec::as_slice).collect();
+        let opts = GradcheckOpts {
+            avoid: vec![0.0],
+            ..GradcheckOpts::default()
+        };
+        gradcheck_with(&refs, opts, |x| {
+            let (c0, b_hh) = match cell {
+                ScanCell::Lstm => (Some(&x[3]), None),
+                ScanCell::Gru => (None, Some(&x[3])),
+                _ => (None, None),
+            };
+            Tensor::recurrent_scan(cell, &x[0], &x[1], b_hh, &x[2], c0, lengths, reverse)
+        })
+    }
+
+    #[test]
+    fn every_cell_scan_passes_a_gradient_check() -> Result<()> {
+        for cell in [
+            ScanCell::Tanh,
+            ScanCell::Relu,
+            ScanCell::Lstm,
+            ScanCell::Gru,
+        ] {
+            for (lengths, reverse) in [
+                (None, false),
+                (None, true),
+                (Some(&[3usize, 1][..]), false),
+                (Some(&[2usize, 3][..]), true),
+            ] {
+                check(cell, lengths, reverse)
+                    .unwrap_or_else(|e| panic!("{cell:?} {lengths:?} reverse={reverse}: {e}"));
+            }
+        }
+        Ok(())
+    }
+
+    #[test]
+    fn mismatched_inputs_are_errors() -> Result<()> {
+        let z = |s: &[usize]| Tensor::zeros(s, crate::DType::F32, &crate::Device::Cpu);
+        assert!(Tensor::recurrent_scan(
+            ScanCell::Lstm,
+            &z(&[2, 1, 8]),
+            &z(&[8, 2]),
+            None,
+            &z(&[1, 2]),
+            None,
+            None,
+            false
+        )
+        .is_err());
+        assert!(Tensor::recurrent_scan(
+            ScanCell::Gru,
+            &z(&[2, 1, 8]),
+            &z(&[8, 2]),
+            None,
+            &z(&[1, 2]),
+            None,
+            None,
+            false
+        )
+        .is_err());
+        assert!(Tensor::recurrent_scan(
+            ScanCell::Tanh,
+            &z(&[2, 1, 2]),
+            &z(&[2, 2]),
+            None,
+            &z(&[1, 2]),
+            None,
+            Some(&[3]),
+            false
+        )
+        .is_err());
+        Ok(())
+    }
+}
