@@ -105,6 +105,25 @@ def maxpool() -> Workload:
     return Workload(run=run, flops=None, prepare=prepare)
 
 
+def lstm() -> Workload:
+    """nn.LSTM(256, 256, num_layers=2) forward + backward on [100, 32, 256] (time-major)."""
+    layer = torch.nn.LSTM(256, 256, num_layers=2)
+    x = torch.randn(100, 32, 256, requires_grad=True)
+    g = torch.randn(100, 32, 256)
+    t, b, h = 100, 32, 256
+    flops = 3.0 * 2 * 2.0 * 2.0 * (t * b * h * 4 * h)
+
+    def prepare() -> None:
+        x.grad = None
+        layer.zero_grad(set_to_none=True)
+
+    def run() -> None:
+        out, _ = layer(x)
+        out.backward(g)
+
+    return Workload(run=run, flops=flops, prepare=prepare)
+
+
 WORKLOADS: dict[str, Callable[[], Workload]] = {
     "sgemm_256": sgemm(256),
     "sgemm_1024": sgemm(1024),
@@ -114,6 +133,7 @@ WORKLOADS: dict[str, Callable[[], Workload]] = {
     "conv_lenet2": conv((64, 6, 14, 14), (16, 6, 5, 5), bias=True),
     "conv_resnet": conv((8, 64, 56, 56), (64, 64, 3, 3), bias=False, padding=1),
     "conv_vgg": conv((8, 256, 28, 28), (256, 256, 3, 3), bias=True, padding=1),
+    "lstm": lstm,
 }
 
 

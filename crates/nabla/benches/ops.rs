@@ -120,6 +120,55 @@ fn maxpool() -> Result<Body> {
     }))
 }
 
+/// LSTM sizes of the benchmark: batch, steps, input = hidden, layers.
+const LSTM: (usize, usize, usize, usize) = (32, 100, 256, 2);
+
+/// Forward and backward of a 2-layer LSTM (batch 32, 100 steps, 256 inputs and hidden
+/// units), built from the ops `nabla_nn::layers::Recurrent` uses: one input projection per
+/// layer over all steps, then `recurrent_scan`.
+fn lstm() -> Result<Body> {
+    let (b, t, h, layers) = LSTM;
+    let k = 1.0 / (h as f64).sqrt();
+    let u = |s: &[usize]| -> Result<Tensor> {
+        Ok(Tensor::uniform(-k, k, s, DType::F32, &Device::Cpu)?.requires_grad())
+    };
+    let mut weights = Vec::new();
+    for _ in 0..layers {
+        weights.push((u(&[4 * h, h])?, u(&[4 * h, h])?, u(&[4 * h])?, u(&[4 * h])?));
+    }
+    let x = randn(&[t, b, h])?.requires_grad();
+    let h0 = Tensor::zeros(&[b, h], DType::F32, &Device::Cpu);
+    let g = randn(&[t, b, h])?;
+    Ok(Box::new(move || {
+        let mut input = x.clone();
+        for (w_ih, w_hh, b_ih, b_hh) in &weights {
+            let xg = input
+                .reshape(&[t * b, h])?
+                .linear(w_ih, Some(&b_ih.add(b_hh)?))?
+                .reshape(&[t, b, 4 * h])?;
+            let y = Tensor::recurrent_scan(
+                nabla::ScanCell::Lstm,
+                &xg,
+                w_hh,
+                None,
+                &h0,
+                Some(&h0),
+                None,
+                false,
+            )?;
+            input = y.narrow(2, 0, h)?;
+        }
+        std::hint::black_box(input.backward_with(&g)?);
+        Ok(())
+    }))
+}
+
+fn lstm_flops() -> Option<f64> {
+    let (b, t, h, layers) = LSTM;
+    // Per layer: input and hidden products, 2·(T·B)·H·4H each; backward twice the forward.
+    Some(3.0 * layers as f64 * 2.0 * 2.0 * (t * b * h * 4 * h) as f64)
+}
+
 fn conv_flops(x: [usize; 4], w: [usize; 4], padding: usize) -> f64 {
     let oh = x[2] + 2 * padding - w[2] + 1;
     let ow = x[3] + 2 * padding - w[3] + 1;
@@ -221,6 +270,11 @@ fn workloads(threads: usize) -> Vec<Workload> {
             name: "conv_resnet",
             flops: Some(conv_flops([8, 64, 56, 56], [64, 64, 3, 3], 1)),
             setup: || conv([8, 64, 56, 56], [64, 64, 3, 3], false, 1),
+        },
+        Workload {
+            name: "lstm",
+            flops: lstm_flops(),
+            setup: lstm,
         },
         Workload {
             name: "conv_vgg",

@@ -1,4 +1,5 @@
-//! Scalar special functions that `std` lacks.
+//! Scalar special functions that `std` lacks, and branch-free f32 `exp`/`tanh` that the
+//! compiler vectorizes (libm's are scalar calls: in an LSTM they took a third of the time).
 
 /// The error function, to about 1e-15 relative error.
 ///
@@ -106,5 +107,78 @@ mod tests {
             );
             assert!((erf(-x) + want).abs() < 1e-13);
         }
+    }
+}
+
+/// e^x for f32 without branches or calls, so loops over it vectorize: `x = n·ln 2 + r` with
+/// `|r| ≤ ln 2 / 2`, e^r by a degree-6 minimax polynomial, then `2^n` put into the exponent
+/// bits. Inputs are clamped to `[-87.3, 88.3]` (so that `2^n` stays a normal f32) (the normal range; below it the result is
+/// about 1e-38 instead of a subnormal or 0, above it about 2e38 instead of infinity).
+/// Relative error below 2e-7 (tested against `f64::exp` over the whole range).
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    const LOG2E: f32 = std::f32::consts::LOG2_E;
+    // ln 2 split in two so that n·LN2_HI is exact.
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let x = x.clamp(-87.3, 88.3);
+    let n = (x * LOG2E).round();
+    let r = x - n * LN2_HI - n * LN2_LO;
+    let p = 1.987_569_1e-4_f32;
+    let p = p * r + 1.398_2e-3;
+    let p = p * r + 8.333_452e-3;
+    let p = p * r + 4.166_579_6e-2;
+    let p = p * r + 1.666_666_5e-1;
+    let p = p * r + 5.000_000_1e-1;
+    let er = p * r * r + r + 1.0;
+    er * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+/// tanh for f32 from [`exp_f32`]: `sign(x)·(1 - 2 / (e^{2|x|} + 1))`, and for `|x| < 0.1`
+/// the Taylor series `x - x³/3 + 2x⁵/15 - 17x⁷/315` (where the first form cancels).
+/// Absolute error below 3e-7 (tested).
+#[inline(always)]
+pub fn tanh_f32(x: f32) -> f32 {
+    let a = x.abs();
+    let big = 1.0 - 2.0 / (exp_f32(2.0 * a) + 1.0);
+    let x2 = x * x;
+    let small = x * (1.0 + x2 * (-1.0 / 3.0 + x2 * (2.0 / 15.0 - x2 * (17.0 / 315.0))));
+    if a < 0.1 {
+        small
+    } else {
+        big.copysign(x)
+    }
+}
+
+#[cfg(test)]
+mod fast_tests {
+    use super::{exp_f32, tanh_f32};
+
+    #[test]
+    fn exp_f32_is_accurate_over_its_range() {
+        let mut worst = 0.0f64;
+        let mut x = -87.0f32;
+        while x < 88.3 {
+            let want = (x as f64).exp();
+            worst = worst.max(((exp_f32(x) as f64) - want).abs() / want);
+            x += 0.0137;
+        }
+        assert!(worst < 2e-7, "worst relative error {worst}");
+        assert!(exp_f32(-1000.0) < 1e-37 && exp_f32(-1000.0) >= 0.0);
+        assert!(exp_f32(1000.0).is_finite());
+    }
+
+    #[test]
+    fn tanh_f32_is_accurate_everywhere() {
+        let mut worst = 0.0f64;
+        let mut x = -20.0f32;
+        while x < 20.0 {
+            worst = worst.max(((tanh_f32(x) as f64) - (x as f64).tanh()).abs());
+            x += 0.000_731;
+        }
+        assert!(worst < 3e-7, "worst absolute error {worst}");
+        assert_eq!(tanh_f32(0.0), 0.0);
+        assert_eq!(tanh_f32(100.0), 1.0);
+        assert_eq!(tanh_f32(-100.0), -1.0);
     }
 }

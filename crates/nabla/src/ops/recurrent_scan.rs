@@ -244,15 +244,6 @@ fn check_scan(
     })
 }
 
-fn sigmoid<T: Float>(v: T) -> T {
-    if v >= T::ZERO {
-        T::ONE / (T::ONE + (-v).exp())
-    } else {
-        let e = v.exp();
-        e / (T::ONE + e)
-    }
-}
-
 /// `dst[batch, gh] (+)= h[batch, hidden] (row stride h_rs) · W_hhᵀ`.
 ///
 /// # Safety
@@ -341,7 +332,7 @@ fn scan_forward<T: Float>(
         let yt = &mut y[t * bsz * width..(t + 1) * bsz * width];
         let st = &mut saved[t * bsz * saved_w..(t + 1) * bsz * saved_w];
         for bi in 0..bsz {
-            let ar = &a[bi * gh..(bi + 1) * gh];
+            let ar = &mut a[bi * gh..(bi + 1) * gh];
             let yr = &mut yt[bi * width..(bi + 1) * width];
             let sr = &mut st[bi * saved_w..(bi + 1) * saved_w];
             let hpr = &hp[bi * n..(bi + 1) * n];
@@ -352,31 +343,48 @@ fn scan_forward<T: Float>(
                 }
                 continue;
             }
+            // Activations over contiguous gate blocks, so that the loops vectorize.
             match d.cell {
-                ScanCell::Tanh => (0..n).for_each(|j| yr[j] = ar[j].tanh()),
+                ScanCell::Tanh => {
+                    for (y, &v) in yr.iter_mut().zip(ar.iter()) {
+                        *y = v.tanh_fast();
+                    }
+                }
                 ScanCell::Relu => {
-                    (0..n).for_each(|j| yr[j] = if ar[j] > T::ZERO { ar[j] } else { T::ZERO })
+                    for (y, &v) in yr.iter_mut().zip(ar.iter()) {
+                        *y = T::select(v > T::ZERO, v, T::ZERO);
+                    }
                 }
                 ScanCell::Lstm => {
+                    let (ifg, o) = ar.split_at_mut(3 * n);
+                    let (if_, g) = ifg.split_at_mut(2 * n);
+                    if_.iter_mut()
+                        .chain(o.iter_mut())
+                        .for_each(|v| *v = v.sigmoid_fast());
+                    g.iter_mut().for_each(|v| *v = v.tanh_fast());
+                    sr.copy_from_slice(ar);
                     let cpr = &cp.as_ref().expect("LSTM has c")[bi * n..(bi + 1) * n];
+                    let (yh, yc) = yr.split_at_mut(n);
                     for j in 0..n {
-                        let (i, f) = (sigmoid(ar[j]), sigmoid(ar[n + j]));
-                        let (g, o) = (ar[2 * n + j].tanh(), sigmoid(ar[3 * n + j]));
-                        let c = f * cpr[j] + i * g;
-                        yr[j] = o * c.tanh();
-                        yr[n + j] = c;
-                        (sr[j], sr[n + j], sr[2 * n + j], sr[3 * n + j]) = (i, f, g, o);
+                        let c = ar[n + j] * cpr[j] + ar[j] * ar[2 * n + j];
+                        yc[j] = c;
+                        yh[j] = ar[3 * n + j] * c.tanh_fast();
                     }
                 }
                 ScanCell::Gru => {
                     let xr = &xt[bi * gh..(bi + 1) * gh];
+                    let (rz, hn) = ar.split_at_mut(2 * n);
+                    for (v, &x) in rz.iter_mut().zip(&xr[..2 * n]) {
+                        *v = (x + *v).sigmoid_fast();
+                    }
+                    let (sr_rz, rest) = sr.split_at_mut(2 * n);
+                    let (sr_n, sr_hn) = rest.split_at_mut(n);
+                    sr_rz.copy_from_slice(rz);
+                    sr_hn.copy_from_slice(hn);
                     for j in 0..n {
-                        let r = sigmoid(xr[j] + ar[j]);
-                        let z = sigmoid(xr[n + j] + ar[n + j]);
-                        let hn = ar[2 * n + j];
-                        let nn = (xr[2 * n + j] + r * hn).tanh();
-                        yr[j] = nn + z * (hpr[j] - nn);
-                        (sr[j], sr[n + j], sr[2 * n + j], sr[3 * n + j]) = (r, z, nn, hn);
+                        let nn = (xr[2 * n + j] + rz[j] * hn[j]).tanh_fast();
+                        sr_n[j] = nn;
+                        yr[j] = nn + rz[n + j] * (hpr[j] - nn);
                     }
                 }
             }
@@ -476,7 +484,7 @@ fn scan_backward<T: Float>(
                     let dcr = &mut dc[bi * n..(bi + 1) * n];
                     for j in 0..n {
                         let (i, f, gg, o) = (sr[j], sr[n + j], sr[2 * n + j], sr[3 * n + j]);
-                        let tc = yr[n + j].tanh();
+                        let tc = yr[n + j].tanh_fast();
                         let dcj = dcr[j] + dhr[j] * o * (T::ONE - tc * tc);
                         dxr[j] = dcj * gg * i * (T::ONE - i);
                         dxr[n + j] = dcj * cpr[j] * f * (T::ONE - f);
