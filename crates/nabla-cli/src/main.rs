@@ -23,6 +23,7 @@ fn main() -> ExitCode {
             Command::Summary(a) => commands::summary::run(a),
             Command::Zoo(a) => commands::zoo::run(a),
             Command::Viz(v) => commands::viz::run(v),
+            Command::Playground(a) => commands::playground::run(a),
         }
     })();
     match result {
