@@ -482,7 +482,8 @@ function drawFrame(f) {
   $('fps').dataset.value = fps;
   setPlaying(f.playing);
   // The frame may describe a network the page has already reconfigured: draw what fits.
-  const shapeOk = f.neurons.length === cfg.hidden.length && f.neurons.every((l, i) => l.length === cfg.hidden[i]);
+  const shapeOk = f.neurons.length === neuronCanvases.length - 1
+    && f.neurons.every((l, i) => l.length === neuronCanvases[i].length);
   if (shapeOk) {
     f.neurons.forEach((layer, i) => layer.forEach((b64, j) => paint(neuronCanvases[i][j], decode(b64), f.neuron_grid, false)));
     drawLinks(f);

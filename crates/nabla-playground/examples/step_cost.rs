@@ -13,9 +13,17 @@ use std::time::Instant;
 
 fn main() -> nabla_playground::Result<()> {
     let cases = [
-        ("x1,x2 → 4 → 2 (default)", Feature::ALL[..2].to_vec(), vec![4, 2]),
+        (
+            "x1,x2 → 4 → 2 (default)",
+            Feature::ALL[..2].to_vec(),
+            vec![4, 2],
+        ),
         ("7 features → 8 → 8", Feature::ALL.to_vec(), vec![8, 8]),
-        ("7 features → 6 × 8 (largest)", Feature::ALL.to_vec(), vec![8; 6]),
+        (
+            "7 features → 6 × 8 (largest)",
+            Feature::ALL.to_vec(),
+            vec![8; 6],
+        ),
     ];
     for (name, features, hidden) in cases {
         let cfg = Config {

@@ -25,7 +25,8 @@ const ASSETS: &[(&str, &str, &[u8])] = &[
 ];
 
 /// Only the server itself may be contacted or loaded from: no CDN, no inline script.
-const CSP: &str = "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; frame-ancestors 'none'";
+const CSP: &str =
+    "default-src 'self'; img-src 'self' data: blob:; object-src 'none'; frame-ancestors 'none'";
 
 /// The asset called `name`, if there is one.
 pub fn asset(name: &str) -> Option<(&'static str, &'static [u8])> {
@@ -73,7 +74,14 @@ mod tests {
     #[test]
     fn only_listed_names_resolve() {
         assert!(asset("app.js").is_some());
-        for bad in ["../Cargo.toml", "/etc/passwd", "", "app.js/", "APP.JS", "assets/app.js"] {
+        for bad in [
+            "../Cargo.toml",
+            "/etc/passwd",
+            "",
+            "app.js/",
+            "APP.JS",
+            "assets/app.js",
+        ] {
             assert!(asset(bad).is_none(), "{bad}");
         }
     }

@@ -302,12 +302,7 @@ impl Config {
         }
         in_range("learning_rate", self.learning_rate, 0.00001, 10.0)?;
         in_range("reg_rate", self.reg_rate, 0.0, 10.0)?;
-        in_range(
-            "epochs_per_frame",
-            self.epochs_per_frame as f64,
-            1.0,
-            50.0,
-        )?;
+        in_range("epochs_per_frame", self.epochs_per_frame as f64, 1.0, 50.0)?;
         Ok(())
     }
 
@@ -358,7 +353,8 @@ mod tests {
     use super::*;
 
     fn check(json: &str) -> Result<()> {
-        let cfg: Config = serde_json::from_str(json).map_err(|e| Error::invalid("body", e.to_string()))?;
+        let cfg: Config =
+            serde_json::from_str(json).map_err(|e| Error::invalid("body", e.to_string()))?;
         cfg.validate(&Limits::default())
     }
 
@@ -419,7 +415,10 @@ mod tests {
             ..a.clone()
         };
         assert!(a.network_differs(&c) && !a.data_differs(&c));
-        let d = Config { noise: 10.0, ..a.clone() };
+        let d = Config {
+            noise: 10.0,
+            ..a.clone()
+        };
         assert!(d.data_differs(&a));
     }
 }

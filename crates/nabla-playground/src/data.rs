@@ -173,11 +173,19 @@ mod tests {
         )?;
         assert_eq!(p.xy, vec![[5.0, 0.0], [-1.0, 2.0]]);
         assert_eq!(p.target, vec![1.0, -1.0]);
-        let small = upload(&[[1.0, 2.0, 0.5], [3.0, 4.0, -0.5]], Problem::Regression, 10)?;
+        let small = upload(
+            &[[1.0, 2.0, 0.5], [3.0, 4.0, -0.5]],
+            Problem::Regression,
+            10,
+        )?;
         assert_eq!(small.xy, vec![[1.0, 2.0], [3.0, 4.0]]);
-        let err = upload(&[[1.0, 2.0, 0.5], [3.0, 4.0, 1.0]], Problem::Classification, 10)
-            .unwrap_err()
-            .to_string();
+        let err = upload(
+            &[[1.0, 2.0, 0.5], [3.0, 4.0, 1.0]],
+            Problem::Classification,
+            10,
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("row 0") && err.contains("0.5"), "{err}");
         assert!(upload(&[[1.0, f64::NAN, 1.0]; 3], Problem::Regression, 10).is_err());
         assert!(upload(&[[1.0, 1.0, 1.0]; 11], Problem::Regression, 10).is_err());

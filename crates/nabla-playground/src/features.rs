@@ -73,10 +73,7 @@ mod tests {
 
     #[test]
     fn names_are_lowercase_in_json() {
-        assert_eq!(
-            serde_json::to_string(&Feature::Sinx1).unwrap(),
-            "\"sinx1\""
-        );
+        assert_eq!(serde_json::to_string(&Feature::Sinx1).unwrap(), "\"sinx1\"");
         assert!(serde_json::from_str::<Feature>("\"x3\"").is_err());
     }
 }

@@ -72,7 +72,11 @@ pub fn base64(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         for i in 0..4 {
             if i <= chunk.len() {
@@ -160,7 +164,13 @@ mod tests {
     #[test]
     fn quantization_maps_the_unit_interval_onto_bytes() {
         assert_eq!(
-            [quantize(-1.0), quantize(0.0), quantize(1.0), quantize(7.0), quantize(f32::NAN)],
+            [
+                quantize(-1.0),
+                quantize(0.0),
+                quantize(1.0),
+                quantize(7.0),
+                quantize(f32::NAN)
+            ],
             [0, 128, 255, 255, 127]
         );
     }
@@ -181,7 +191,10 @@ mod tests {
         assert_eq!(f.output.len(), (GRID * GRID).div_ceil(3) * 4);
         let widths: Vec<usize> = f.neurons.iter().map(Vec::len).collect();
         assert_eq!(widths, [4, 2]);
-        assert_eq!(f.neurons[0][0].len(), (NEURON_GRID * NEURON_GRID).div_ceil(3) * 4);
+        assert_eq!(
+            f.neurons[0][0].len(),
+            (NEURON_GRID * NEURON_GRID).div_ceil(3) * 4
+        );
         let sizes: Vec<usize> = f.weights.iter().map(Vec::len).collect();
         assert_eq!(sizes, [8, 8, 2]);
         // The output map is the network's output at the grid's centres.

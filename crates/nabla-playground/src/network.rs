@@ -34,11 +34,13 @@ impl Network {
         for (i, io) in sizes.windows(2).enumerate() {
             let p = vs.root().sub("fc").sub(i);
             let weight = p.param("weight", &[io[1], io[0]], Init::Constant(0.0))?;
-            weight.set(&Init::Uniform {
-                low: -0.5,
-                high: 0.5,
-            }
-            .tensor(&[io[1], io[0]], rng, &dev)?)?;
+            weight.set(
+                &Init::Uniform {
+                    low: -0.5,
+                    high: 0.5,
+                }
+                .tensor(&[io[1], io[0]], rng, &dev)?,
+            )?;
             let bias = p.param("bias", &[io[1]], Init::Constant(0.1))?;
             layers.push(Linear {
                 weight,
@@ -185,7 +187,14 @@ mod tests {
             .collect();
         assert_eq!(
             names,
-            ["fc.0.weight", "fc.0.bias", "fc.1.weight", "fc.1.bias", "fc.2.weight", "fc.2.bias"]
+            [
+                "fc.0.weight",
+                "fc.0.bias",
+                "fc.1.weight",
+                "fc.1.bias",
+                "fc.2.weight",
+                "fc.2.bias"
+            ]
         );
         // 3·4+4 + 4·2+2 + 2·1+1
         assert_eq!(net.var_store().num_params(), 29);
@@ -216,8 +225,14 @@ mod tests {
         let w = net.weights()?;
         let l1: f32 = w.iter().flat_map(|(w, _)| w).map(|v| v.abs()).sum();
         let l2: f32 = w.iter().flat_map(|(w, _)| w).map(|v| v * v).sum();
-        let got1 = net.penalty(Regularization::L1, 0.1)?.unwrap().to_scalar::<f32>()?;
-        let got2 = net.penalty(Regularization::L2, 0.1)?.unwrap().to_scalar::<f32>()?;
+        let got1 = net
+            .penalty(Regularization::L1, 0.1)?
+            .unwrap()
+            .to_scalar::<f32>()?;
+        let got2 = net
+            .penalty(Regularization::L2, 0.1)?
+            .unwrap()
+            .to_scalar::<f32>()?;
         assert!((got1 - 0.1 * l1).abs() < 1e-6);
         assert!((got2 - 0.05 * l2).abs() < 1e-6);
         assert!(net.penalty(Regularization::None, 0.1)?.is_none());

@@ -180,8 +180,8 @@ impl Session {
         }
         if self.cfg.data_differs(&next) && next.dataset != DataSet::Custom {
             let all = data::generate(&next)?;
-            *self = Session::with_points(std::mem::take(&mut self.id), next, all)
-                .map(|s| Session {
+            *self =
+                Session::with_points(std::mem::take(&mut self.id), next, all).map(|s| Session {
                     playing: self.playing,
                     network_version: self.network_version + 1,
                     ..s
@@ -191,13 +191,12 @@ impl Session {
         if self.cfg.data_differs(&next) {
             // Custom data: only the split can change.
             let all = std::mem::take(&mut self.all);
-            *self = Session::with_points(std::mem::take(&mut self.id), next, all).map(|s| {
-                Session {
+            *self =
+                Session::with_points(std::mem::take(&mut self.id), next, all).map(|s| Session {
                     playing: self.playing,
                     network_version: self.network_version + 1,
                     ..s
-                }
-            })?;
+                })?;
             return Ok(());
         }
         let rebuild = self.cfg.network_differs(&next);
