@@ -152,3 +152,68 @@ test('circle, x1 and x2, one hidden layer of 4 tanh neurons: test loss < 0.05', 
   assert.deepStrictEqual(errors, []);
   await page.close();
 });
+
+test('the other controls: regression, step, reset, regenerate, discretize, upload, export', { timeout: 120000 }, async () => {
+  const [page, errors] = await openPage();
+  const epoch = () => page.getAttribute('#epoch', 'data-value');
+  await page.selectOption('#problem', 'regression');
+  await page.waitForFunction(() => location.hash.includes('dataset=plane'));
+  await clickAndWait(page, '#dataset-multigauss', 'dataset=multigauss');
+  await page.selectOption('#optimizer', 'adam');
+  await page.waitForFunction(() => location.hash.includes('optimizer=adam'));
+  await page.selectOption('#activation', 'relu');
+  await page.waitForFunction(() => location.hash.includes('activation=relu'));
+  await page.selectOption('#regularization', 'l2');
+  await page.selectOption('#reg-rate', '0.001');
+  await page.waitForFunction(() => location.hash.includes('reg_rate=0.001'));
+  await page.selectOption('#dropout-0', '0.1');
+  await page.waitForFunction(() => location.hash.includes('dropout=0.1'));
+
+  await page.click('#step');
+  await page.waitForFunction(() => document.getElementById('epoch').dataset.value === '1');
+  await page.click('#step');
+  await page.waitForFunction(() => document.getElementById('epoch').dataset.value === '2');
+  await page.click('#reset');
+  await page.waitForFunction(() => document.getElementById('epoch').dataset.value === '0');
+  await clickAndWait(page, '#regenerate', 'seed=2');
+  assert.strictEqual(await epoch(), '0');
+
+  // Discretized output has two colours only.
+  await page.selectOption('#problem', 'classification');
+  await page.waitForFunction(() => location.hash.includes('dataset=circle'));
+  await page.check('#discretize');
+  await page.waitForFunction(() => location.hash.includes('discretize=1'));
+  const colours = await page.evaluate(() => {
+    const c = document.getElementById('output-node').querySelector('canvas');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    const set = new Set();
+    for (let i = 0; i < d.length; i += 4) set.add(`${d[i]},${d[i + 1]},${d[i + 2]}`);
+    return set.size;
+  });
+  assert.ok(colours <= 2, `${colours} colours in the discretized output`);
+
+  // Your own data: a CSV with a header line, labels 0/1.
+  const rows = ['x1,x2,label'];
+  for (let i = 0; i < 40; i++) rows.push(`${i / 4 - 5},${(i % 7) - 3},${i < 20 ? 0 : 1}`);
+  await page.setInputFiles('#upload', { name: 'mine.csv', mimeType: 'text/csv', buffer: Buffer.from(rows.join('\n')) });
+  await page.waitForFunction(() => location.hash.includes('dataset=custom'));
+  assert.ok(await page.isVisible('#dataset-custom'));
+  await page.click('#step');
+  await page.waitForFunction(() => document.getElementById('epoch').dataset.value === '1');
+
+  // A bad upload shows the server's message and keeps the data.
+  await page.setInputFiles('#upload', { name: 'bad.csv', mimeType: 'text/csv', buffer: Buffer.from('1,2,5\n3,4,1\n') });
+  await page.waitForFunction(() => !document.getElementById('message').hidden);
+  assert.match(await page.textContent('#message'), /row 0: a class label is 0, 1 or -1, got 5/);
+
+  // Export: a safetensors file whose header names the layers.
+  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#export')]);
+  const file = await download.path();
+  const bytes = fs.readFileSync(file);
+  const headerLen = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + headerLen).toString());
+  assert.ok('fc.0.weight' in header && 'fc.2.bias' in header, Object.keys(header).join());
+  assert.deepStrictEqual(header['fc.0.weight'].shape, [4, 2]);
+  assert.deepStrictEqual(errors, []);
+  await page.close();
+});
