@@ -644,4 +644,9 @@ async function main() {
   }
 }
 
+// Leaving the page ends its session at once instead of after the idle timeout.
+window.addEventListener('pagehide', () => {
+  if (sessionId) fetch(`/api/sessions/${sessionId}`, { method: 'DELETE', keepalive: true }).catch(() => {});
+});
+
 main().catch((e) => showMessage(`Cannot reach the server: ${e.message}`));

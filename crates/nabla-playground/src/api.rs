@@ -83,7 +83,7 @@ async fn with_session(
     .await
     .map_err(|e| Error::invalid("request", format!("the worker stopped: {e}")))??;
     if playing {
-        start_trainer(handle, app.limits().fps);
+        start_trainer(handle, app.limits());
     }
     Ok(Json(value))
 }

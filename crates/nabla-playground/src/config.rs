@@ -187,6 +187,9 @@ pub struct Limits {
     pub max_body_bytes: usize,
     /// Seconds after which a session with no request and no open event stream is dropped.
     pub idle_secs: u64,
+    /// Seconds after which a playing session with no open event stream and no request
+    /// pauses itself.
+    pub unwatched_secs: u64,
     /// Epochs one `step` request may ask for.
     pub max_step_epochs: usize,
     /// Frames per second sent while training.
@@ -202,6 +205,7 @@ impl Default for Limits {
             max_points: 2000,
             max_body_bytes: 256 * 1024,
             idle_secs: 600,
+            unwatched_secs: 30,
             max_step_epochs: 1000,
             fps: 30,
         }

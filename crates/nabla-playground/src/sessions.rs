@@ -198,12 +198,15 @@ impl Sessions {
 
 /// Starts the trainer of a playing session unless one runs already. Each round trains
 /// `epochs_per_frame` epochs, then renders and publishes a frame; rounds start at most
-/// `limits.fps` times a second, and the trainer ends when the session is paused or removed.
-pub fn start_trainer(handle: Arc<Handle>, fps: u32) {
+/// `limits.fps` times a second, and the trainer ends when the session is paused or removed,
+/// or pauses it after `limits.unwatched_secs` without a watcher.
+pub fn start_trainer(handle: Arc<Handle>, limits: &Limits) {
     if handle.trainer_running.swap(true, Ordering::AcqRel) {
         return;
     }
-    let period = Duration::from_secs_f64(1.0 / f64::from(fps.max(1)));
+    let period = Duration::from_secs_f64(1.0 / f64::from(limits.fps.max(1)));
+    let unwatched = Duration::from_secs(limits.unwatched_secs);
+    let limits = limits.clone();
     tokio::spawn(async move {
         loop {
             let started = Instant::now();
@@ -212,6 +215,11 @@ pub fn start_trainer(handle: Arc<Handle>, fps: u32) {
             let go_on = tokio::task::spawn_blocking(move || {
                 let mut s = h.lock();
                 if h.should_stop(&s) {
+                    return false;
+                }
+                // A page that went away without pausing: stop spending CPU on it.
+                if h.is_idle(unwatched) {
+                    s.playing = false;
                     return false;
                 }
                 let epochs = s.config().epochs_per_frame;
@@ -238,7 +246,7 @@ pub fn start_trainer(handle: Arc<Handle>, fps: u32) {
             s.playing && !handle.closed.load(Ordering::Relaxed)
         };
         if restart {
-            start_trainer(handle, fps);
+            start_trainer(handle, &limits);
         }
     });
 }

@@ -391,3 +391,30 @@ async fn playing_streams_frames_until_paused() {
     let (_, state) = json_of(&app, Method::GET, &format!("/api/sessions/{id}"), None).await;
     assert_eq!(state["epoch"].as_u64().unwrap(), paused_at);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_playing_session_nobody_watches_pauses_itself() {
+    let app = app(Limits {
+        unwatched_secs: 0,
+        ..Limits::default()
+    });
+    let id = create(&app, json!({})).await;
+    let (_, state) = json_of(
+        &app,
+        Method::POST,
+        &format!("/api/sessions/{id}/play"),
+        None,
+    )
+    .await;
+    assert_eq!(state["playing"], true);
+    let mut playing = true;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        let (_, state) = json_of(&app, Method::GET, &format!("/api/sessions/{id}"), None).await;
+        playing = state["playing"].as_bool().unwrap();
+        if !playing {
+            break;
+        }
+    }
+    assert!(!playing, "still playing after 2 s without a watcher");
+}
