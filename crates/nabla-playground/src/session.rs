@@ -178,26 +178,13 @@ impl Session {
                 "upload the points again to change the problem type of custom data",
             ));
         }
-        if self.cfg.data_differs(&next) && next.dataset != DataSet::Custom {
-            let all = data::generate(&next)?;
-            *self =
-                Session::with_points(std::mem::take(&mut self.id), next, all).map(|s| Session {
-                    playing: self.playing,
-                    network_version: self.network_version + 1,
-                    ..s
-                })?;
-            return Ok(());
-        }
         if self.cfg.data_differs(&next) {
-            // Custom data: only the split can change.
-            let all = std::mem::take(&mut self.all);
-            *self =
-                Session::with_points(std::mem::take(&mut self.id), next, all).map(|s| Session {
-                    playing: self.playing,
-                    network_version: self.network_version + 1,
-                    ..s
-                })?;
-            return Ok(());
+            // Custom data is kept (only its split can change); built-in sets are generated.
+            let all = match next.dataset {
+                DataSet::Custom => self.all.clone(),
+                _ => data::generate(&next)?,
+            };
+            return self.restart_with(next, all);
         }
         let rebuild = self.cfg.network_differs(&next);
         self.cfg = next;
@@ -225,11 +212,18 @@ impl Session {
             num_points: all.len(),
             ..self.cfg.clone()
         };
-        let playing = self.playing;
-        let version = self.network_version + 1;
-        *self = Session::with_points(std::mem::take(&mut self.id), cfg, all)?;
-        self.playing = playing;
-        self.network_version = version;
+        self.restart_with(cfg, all)
+    }
+
+    /// Starts over with `cfg` on the points `all`: a new split, network and optimizer at
+    /// epoch 0; the id and the playing state stay, and the network version goes up.
+    fn restart_with(&mut self, cfg: Config, all: Points) -> Result<()> {
+        let fresh = Session::with_points(self.id.clone(), cfg, all)?;
+        *self = Session {
+            playing: self.playing,
+            network_version: self.network_version + 1,
+            ..fresh
+        };
         Ok(())
     }
 

@@ -54,6 +54,19 @@ async fn create(app: &Router, cfg: Value) -> String {
     state["id"].as_str().unwrap().to_string()
 }
 
+/// `POST /api/sessions/{id}/{action}`; returns the state.
+async fn post(app: &Router, id: &str, action: &str) -> Value {
+    let (status, state) = json_of(
+        app,
+        Method::POST,
+        &format!("/api/sessions/{id}/{action}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{action}: {state}");
+    state
+}
+
 /// The error message of a 400 answer.
 async fn bad_request(app: &Router, method: Method, uri: &str, body: Option<&str>) -> String {
     let (status, value) = json_of(app, method, uri, body).await;
@@ -102,9 +115,9 @@ async fn create_configure_step_and_read_state() {
     assert_eq!(frame["neurons"][0].as_array().unwrap().len(), 3);
     assert_eq!(frame["weights"][0].as_array().unwrap().len(), 9);
 
-    let (_, state) = json_of(&app, Method::POST, &format!("{base}/reset"), None).await;
+    let state = post(&app, &id, "reset").await;
     assert_eq!(state["epoch"], 0);
-    let (_, state) = json_of(&app, Method::POST, &format!("{base}/regenerate"), None).await;
+    let state = post(&app, &id, "regenerate").await;
     assert_eq!(state["config"]["seed"], 2);
 
     let (status, _, _) = send(&app, Method::DELETE, &base, None).await;
@@ -366,25 +379,13 @@ async fn playing_streams_frames_until_paused() {
     let res = app.clone().oneshot(req).await.unwrap();
     assert_eq!(res.headers()[header::CONTENT_TYPE], "text/event-stream");
     let body = res.into_body();
-    let (_, state) = json_of(
-        &app,
-        Method::POST,
-        &format!("/api/sessions/{id}/play"),
-        None,
-    )
-    .await;
+    let state = post(&app, &id, "play").await;
     assert_eq!(state["playing"], true);
     let got = frames(body, 6).await;
     let epochs: Vec<u64> = got.iter().map(|f| f["epoch"].as_u64().unwrap()).collect();
     assert!(epochs.windows(2).all(|w| w[0] <= w[1]), "{epochs:?}");
     assert!(*epochs.last().unwrap() >= 3, "{epochs:?}");
-    let (_, state) = json_of(
-        &app,
-        Method::POST,
-        &format!("/api/sessions/{id}/pause"),
-        None,
-    )
-    .await;
+    let state = post(&app, &id, "pause").await;
     assert_eq!(state["playing"], false);
     let paused_at = state["epoch"].as_u64().unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
@@ -399,13 +400,7 @@ async fn a_playing_session_nobody_watches_pauses_itself() {
         ..Limits::default()
     });
     let id = create(&app, json!({})).await;
-    let (_, state) = json_of(
-        &app,
-        Method::POST,
-        &format!("/api/sessions/{id}/play"),
-        None,
-    )
-    .await;
+    let state = post(&app, &id, "play").await;
     assert_eq!(state["playing"], true);
     let mut playing = true;
     for _ in 0..100 {
