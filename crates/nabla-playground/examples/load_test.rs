@@ -7,8 +7,8 @@
 //! kill $SERVER
 //! ```
 //!
-//! Each client thread creates a session (spiral, all seven features, two hidden layers of
-//! 8: the E2E test's network), opens its event stream, presses play and counts the frames
+//! Each client thread creates a session (by default spiral, all seven features, two hidden
+//! layers of 8: the E2E test's network; `--config JSON` gives another), opens its event stream, presses play and counts the frames
 //! it receives; after a warm-up, frames are counted for `--seconds`. Meanwhile the main
 //! thread times `GET /api/limits` to show the server keeps answering. Prints frames per
 //! second per session (min / median / max), the longest gap between two frames, the probe
@@ -20,12 +20,16 @@ use std::net::TcpStream;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
+/// The session every client creates unless `--config` gives another (the E2E test's).
+const SPIRAL: &str = r#"{"dataset":"spiral","features":["x1","x2","x1sq","x2sq","x1x2","sinx1","sinx2"],"hidden":[8,8]}"#;
+
 struct Args {
     addr: String,
     pid: Option<u32>,
     sessions: usize,
     seconds: f64,
     warmup: f64,
+    config: String,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -35,6 +39,7 @@ fn parse_args() -> Result<Args, String> {
         sessions: 50,
         seconds: 20.0,
         warmup: 3.0,
+        config: SPIRAL.to_string(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -51,6 +56,7 @@ fn parse_args() -> Result<Args, String> {
             "--sessions" => a.sessions = num(&value)? as usize,
             "--seconds" => a.seconds = num(&value)?,
             "--warmup" => a.warmup = num(&value)?,
+            "--config" => a.config = value,
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -104,7 +110,7 @@ struct ClientReport {
 
 /// Creates a session, streams its frames while it plays, counts the frames that arrive in
 /// the measurement window.
-fn client(addr: &str, i: usize, start: &Barrier, window: (Duration, Duration)) -> ClientReport {
+fn client(addr: &str, cfg: &str, start: &Barrier, window: (Duration, Duration)) -> ClientReport {
     let mut report = ClientReport {
         frames: 0,
         bytes: 0,
@@ -112,11 +118,8 @@ fn client(addr: &str, i: usize, start: &Barrier, window: (Duration, Duration)) -
         error: None,
     };
     let result = (|| -> Result<(), String> {
-        let cfg = format!(
-            r#"{{"dataset":"spiral","features":["x1","x2","x1sq","x2sq","x1x2","sinx1","sinx2"],"hidden":[8,8],"seed":{i}}}"#
-        );
         let (status, body) =
-            request(addr, "POST", "/api/sessions", &cfg).map_err(|e| e.to_string())?;
+            request(addr, "POST", "/api/sessions", cfg).map_err(|e| e.to_string())?;
         if status != 201 {
             return Err(format!("create: {status} {body}"));
         }
@@ -186,9 +189,9 @@ fn main() {
     );
     let barrier = Arc::new(Barrier::new(args.sessions + 1));
     let handles: Vec<_> = (0..args.sessions)
-        .map(|i| {
-            let (addr, barrier) = (args.addr.clone(), barrier.clone());
-            std::thread::spawn(move || client(&addr, i, &barrier, window))
+        .map(|_| {
+            let (addr, barrier, cfg) = (args.addr.clone(), barrier.clone(), args.config.clone());
+            std::thread::spawn(move || client(&addr, &cfg, &barrier, window))
         })
         .collect();
     barrier.wait();
