@@ -74,18 +74,24 @@ async fn with_session(
 ) -> Result<Json<Value>> {
     let handle = app.get(id)?;
     let (h, app2) = (handle.clone(), app.clone());
-    let (value, playing) = tokio::task::spawn_blocking(move || -> Result<(Value, bool)> {
+    let (value, playing) = blocking(move || -> Result<(Value, bool)> {
         let mut s = h.lock();
         f(&mut s, &app2)?;
         h.publish(&s)?;
         Ok((state_json(&s), s.playing))
     })
-    .await
-    .map_err(|e| Error::invalid("request", format!("the worker stopped: {e}")))??;
+    .await?;
     if playing {
         start_trainer(handle, app.limits());
     }
     Ok(Json(value))
+}
+
+/// Runs CPU work `f` on the blocking pool; a panic in it is an internal error (500).
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> Result<T> + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| Error::Internal(format!("a worker stopped: {e}")))?
 }
 
 fn state_json(s: &Session) -> Value {
@@ -98,16 +104,19 @@ async fn limits(State(app): State<App>) -> Json<Value> {
 
 async fn create(State(app): State<App>, ApiJson(cfg): ApiJson<Config>) -> Result<Response> {
     let app2 = app.clone();
-    let handle: Arc<Handle> = tokio::task::spawn_blocking(move || app2.create(cfg))
-        .await
-        .map_err(|e| Error::invalid("request", format!("the worker stopped: {e}")))??;
-    let value = state_json(&handle.lock());
+    let value = blocking(move || {
+        let handle: Arc<Handle> = app2.create(cfg)?;
+        let value = state_json(&handle.lock());
+        Ok(value)
+    })
+    .await?;
     Ok((StatusCode::CREATED, Json(value)).into_response())
 }
 
+/// The session's state. Read on the blocking pool: a long `step` may hold the session.
 async fn state(State(app): State<App>, Path(id): Path<String>) -> Result<Json<Value>> {
     let handle = app.get(&id)?;
-    let value = state_json(&handle.lock());
+    let value = blocking(move || Ok(state_json(&handle.lock()))).await?;
     Ok(Json(value))
 }
 
@@ -197,12 +206,11 @@ async fn step(
 
 async fn frame(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {
     let handle = app.get(&id)?;
-    let json = tokio::task::spawn_blocking(move || -> Result<String> {
+    let json = blocking(move || -> Result<String> {
         let frame = crate::frame::render(&handle.lock())?;
         Ok(serde_json::to_string(&frame).expect("a Frame always serializes"))
     })
-    .await
-    .map_err(|e| Error::invalid("request", format!("the worker stopped: {e}")))??;
+    .await?;
     Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response())
 }
 
@@ -223,9 +231,7 @@ async fn events(
 
 async fn checkpoint(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {
     let handle = app.get(&id)?;
-    let bytes = tokio::task::spawn_blocking(move || handle.lock().checkpoint())
-        .await
-        .map_err(|e| Error::invalid("request", format!("the worker stopped: {e}")))??;
+    let bytes = blocking(move || handle.lock().checkpoint()).await?;
     let mut res = bytes.into_response();
     let h = res.headers_mut();
     h.insert(

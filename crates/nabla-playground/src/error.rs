@@ -30,6 +30,10 @@ pub enum Error {
     #[error("training failed: {0}")]
     Engine(#[from] nabla_nn::Error),
 
+    /// A worker thread panicked: a bug (500).
+    #[error("internal error: {0}")]
+    Internal(String),
+
     /// The toy data generator rejected its arguments (400).
     #[error("data: {0}")]
     Data(#[from] nabla_data::Error),
@@ -53,7 +57,7 @@ impl Error {
             Error::Invalid { .. } | Error::Data(_) => StatusCode::BAD_REQUEST,
             Error::NoSession(_) => StatusCode::NOT_FOUND,
             Error::TooManySessions(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::Engine(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            Error::Engine(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
