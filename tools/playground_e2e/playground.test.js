@@ -71,6 +71,10 @@ async function openPage(url = baseUrl) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // Everything comes from the playground's own server: no CDN, no other host.
+  page.on('request', (r) => {
+    if (!r.url().startsWith(baseUrl) && !r.url().startsWith('blob:')) errors.push(`external request: ${r.url()}`);
+  });
   page.on('requestfailed', (r) => {
     if (!r.url().includes('/events')) errors.push(`request failed: ${r.url()}`);
   });
