@@ -31,6 +31,8 @@ pub enum Command {
     Viz(VizCommand),
     /// Generate text with a character model trained by `nabla train --model char-lstm`.
     Sample(SampleArgs),
+    /// Serve the playground: a network you configure and watch learn in the browser.
+    Playground(PlaygroundArgs),
 }
 
 /// Optimizers.
@@ -280,4 +282,21 @@ pub struct VizActivationsArgs {
     /// Output PNG.
     #[arg(long, default_value = "activations.png")]
     pub output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct PlaygroundArgs {
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, default_value_t = 7860)]
+    pub port: u16,
+    /// Address to bind; the default serves this machine only. 0.0.0.0 exposes the
+    /// playground to the network.
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Sessions held at once (one per open page).
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_sessions: u16,
+    /// Seconds after which a session with no request and no open page is dropped.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub idle_secs: u64,
 }

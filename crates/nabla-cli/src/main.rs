@@ -24,6 +24,7 @@ fn main() -> ExitCode {
             Command::Zoo(a) => commands::zoo::run(a),
             Command::Viz(v) => commands::viz::run(v),
             Command::Sample(a) => commands::sample::run(a),
+            Command::Playground(a) => commands::playground::run(a),
         }
     })();
     match result {

@@ -2,6 +2,7 @@
 //! preprocess like training did.
 
 pub mod eval;
+pub mod playground;
 pub mod predict;
 pub mod sample;
 pub mod summary;
