@@ -733,3 +733,133 @@ fn a_text_file_trains_a_next_character_model() {
     let acc = percent_after(&out, "test accuracy");
     assert!(acc > 22.0, "next-character accuracy {acc}%\n{out}");
 }
+
+#[test]
+fn char_lstm_trains_on_text_and_samples_from_a_prime() {
+    let dir = workdir("charlm");
+    let corpus = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/shakespeare/tragedies.txt"
+    );
+    let head: String = std::fs::read_to_string(corpus)
+        .expect("corpus")
+        .chars()
+        .take(30_000)
+        .collect();
+    std::fs::write(dir.join("small.txt"), head).expect("write text");
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "char-lstm",
+            "--data",
+            "text:small.txt",
+            "--seq-len",
+            "50",
+            "--batch-size",
+            "32",
+            "--max-steps",
+            "30",
+            "--out",
+            "lm",
+            "--quiet",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    // Uniform guessing over ~60 characters costs ln 60 ≈ 4.1 nats; 30 steps learn the
+    // character frequencies at least.
+    let at = out.find("validation loss ").expect("validation loss line") + 16;
+    let loss: f64 = out[at..]
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("a number");
+    assert!(loss < 3.4, "validation loss {loss}\n{out}");
+    let o = nabla(
+        &dir,
+        &[
+            "sample",
+            "--weights",
+            "runs/lm",
+            "--prime",
+            "ROMEO",
+            "--length",
+            "80",
+            "--seed",
+            "3",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.starts_with("ROMEO") && out.trim_end().chars().count() >= 60,
+        "{out}"
+    );
+    // The same seed gives the same text.
+    let again = text(&nabla(
+        &dir,
+        &[
+            "sample",
+            "--weights",
+            "runs/lm",
+            "--prime",
+            "ROMEO",
+            "--length",
+            "80",
+            "--seed",
+            "3",
+        ],
+    ));
+    assert_eq!(out, again);
+    let o = nabla(
+        &dir,
+        &["sample", "--weights", "runs/lm", "--prime", "ROMEO\u{263a}"],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("never occurs in the training text"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn bad_text_files_and_foreign_checkpoints_are_clear_errors() {
+    let dir = workdir("badtext");
+    std::fs::write(dir.join("empty.txt"), "").expect("write");
+    std::fs::write(dir.join("binary.bin"), [0x7fu8, b'E', b'L', b'F', 0, 1, 2]).expect("write");
+    std::fs::write(dir.join("latin1.txt"), [b'c', b'a', b'f', 0xe9]).expect("write");
+    std::fs::write(dir.join("short.txt"), "To be, or not to be").expect("write");
+    for (file, msg) in [
+        ("empty.txt", "is empty"),
+        ("binary.bin", "looks binary"),
+        ("latin1.txt", "not UTF-8"),
+        ("short.txt", "too short for sequences of 100"),
+    ] {
+        let spec = format!("text:{file}");
+        let o = nabla(
+            &dir,
+            &["train", "--model", "char-lstm", "--data", &spec, "--quiet"],
+        );
+        let out = text(&o);
+        assert!(!o.status.success() && out.contains(msg), "{file}: {out}");
+        assert!(!out.contains("panicked"), "{out}");
+    }
+    let o = nabla(
+        &dir,
+        &[
+            "train", "--model", "mlp", "--data", "toy:xor", "--epochs", "1", "--out", "xor",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = nabla(&dir, &["sample", "--weights", "runs/xor"]);
+    let out = text(&o);
+    assert!(
+        !o.status.success()
+            && out.contains("model 'mlp'")
+            && out.contains("not of a character model"),
+        "{out}"
+    );
+}
