@@ -102,7 +102,6 @@ impl Tensor {
         let d = check_scan(cell, xg, w_hh, b_hh, h0, c0, lengths, reverse)?;
         let lengths: Option<Vec<usize>> = lengths.map(<[usize]>::to_vec);
         let (y, saved) = with_float!(xg.dtype(), "recurrent_scan", T => {
-            let xg_v = xg.contiguous_vec::<T>("recurrent_scan")?;
             let w = w_hh.contiguous_vec::<T>("recurrent_scan")?;
             let b = match b_hh {
                 Some(b) => Some(b.contiguous_vec::<T>("recurrent_scan")?),
@@ -113,8 +112,11 @@ impl Tensor {
                 Some(c) => Some(c.contiguous_vec::<T>("recurrent_scan")?),
                 None => None,
             };
-            let (y, saved) = scan_forward(&d, &xg_v, &w, b.as_deref(), &h0v, c0v.as_deref(), lengths.as_deref());
-            for v in [xg_v, w, h0v].into_iter().chain(b).chain(c0v) {
+            // The input gates are borrowed (they are the largest input), the rest copied.
+            let (y, saved) = xg.with_contiguous::<T, _>("recurrent_scan", |xg_v| {
+                scan_forward(&d, xg_v, &w, b.as_deref(), &h0v, c0v.as_deref(), lengths.as_deref())
+            })?;
+            for v in [w, h0v].into_iter().chain(b).chain(c0v) {
                 crate::storage::recycle(v);
             }
             (
@@ -136,10 +138,13 @@ impl Tensor {
                     } else {
                         None
                     };
-                    let yv = y.contiguous_vec::<T>("recurrent_scan")?;
-                    let gv = g.contiguous_vec::<T>("recurrent_scan")?;
-                    let sv = saved.contiguous_vec::<T>("recurrent_scan")?;
-                    let grads = scan_backward(&d, &w, &h0, c0.as_deref(), &yv, &sv, &gv, lengths.as_deref());
+                    let grads = y.with_contiguous::<T, _>("recurrent_scan", |yv| {
+                        saved.with_contiguous::<T, _>("recurrent_scan", |sv| {
+                            g.with_contiguous::<T, _>("recurrent_scan", |gv| {
+                                scan_backward(&d, &w, &h0, c0.as_deref(), yv, sv, gv, lengths.as_deref())
+                            })
+                        })
+                    })???;
                     let dims = |s: &[usize]| Shape(s.to_vec());
                     let gh = d.gates_hidden();
                     let mut out = vec![
