@@ -67,6 +67,13 @@ pub enum ScheduleKind {
     Plateau,
 }
 
+/// Transports of data-parallel training.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DistributedKind {
+    /// MPI (Open MPI): launch with `mpirun -np N nabla train --distributed mpi ...`.
+    Mpi,
+}
+
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// Model to train (see `nabla zoo`).
@@ -149,6 +156,19 @@ pub struct TrainArgs {
     /// learning rate, e.g. 0.1.
     #[arg(long, requires = "init")]
     pub backbone_lr_scale: Option<f64>,
+    /// Train data-parallel across the processes of an MPI job: start with
+    /// `mpirun -np N nabla --threads T train --distributed mpi ...`. Each rank takes
+    /// --batch-size examples of every step (N × that in all), gradients are averaged, and
+    /// rank 0 writes the run folder. Needs a build with `--features distributed`.
+    #[arg(long, value_enum)]
+    pub distributed: Option<DistributedKind>,
+    /// With --distributed: seconds a rank waits for the others at a synchronization point
+    /// before ending the job, naming the rank that did not arrive.
+    #[arg(long, default_value_t = 300.0)]
+    pub dist_timeout: f64,
+    /// With --distributed: gradients are averaged in all-reduce calls of this many MB each.
+    #[arg(long, default_value_t = 25.0)]
+    pub bucket_mb: f64,
 }
 
 #[derive(Args, Debug)]
