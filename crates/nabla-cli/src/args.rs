@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train a model; with no options, LeNet-5 on the bundled MNIST.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Evaluate a trained model: loss, top-1/top-k accuracy, per-class accuracy, confusion matrix.
     Eval(EvalArgs),
     /// Predict classes of image files or run a model on a .npy input batch.

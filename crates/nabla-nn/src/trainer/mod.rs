@@ -360,14 +360,14 @@ impl<'a> Trainer<'a> {
         let Some(dir) = &self.cfg.out_dir else {
             return Ok(());
         };
-        let (tensors, meta) = self.training_state()?;
-        checkpoint::save(dir.join(CHECKPOINT), &tensors, &meta)?;
+        let state = self.training_state()?;
+        checkpoint::save(dir.join(CHECKPOINT), &state.tensors, &state.metadata)?;
         self.vs.save(dir.join("model.safetensors"))
     }
 
     /// The model, optimizer, random generator and trainer state as named tensors and
     /// metadata (the content of `checkpoint.safetensors`).
-    fn training_state(&self) -> Result<(Vec<(String, Tensor)>, BTreeMap<String, String>)> {
+    fn training_state(&self) -> Result<Checkpoint> {
         let mut tensors: Vec<(String, Tensor)> = self
             .vs
             .state_dict()
@@ -400,7 +400,10 @@ impl<'a> Trainer<'a> {
                 .collect::<Vec<_>>()
                 .join("\n"),
         );
-        Ok((tensors, meta))
+        Ok(Checkpoint {
+            tensors,
+            metadata: meta,
+        })
     }
 
     /// Continues a previous run from `out_dir/checkpoint.safetensors` when it exists: restores

@@ -51,8 +51,8 @@ impl<'a> Trainer<'a> {
             return Ok(());
         };
         let mut bytes = if dp.is_root() {
-            let (tensors, meta) = self.training_state()?;
-            checkpoint::to_bytes(&tensors, &meta)?
+            let state = self.training_state()?;
+            checkpoint::to_bytes(&state.tensors, &state.metadata)?
         } else {
             Vec::new()
         };
