@@ -10,6 +10,8 @@ mod buckets;
 mod local;
 #[cfg(feature = "mpi")]
 mod mpi;
+#[cfg(any(test, feature = "mpi"))]
+mod watchdog;
 
 pub use buckets::buckets;
 pub use local::LocalGroup;
@@ -19,7 +21,7 @@ pub use mpi::{Mpi, MpiTiming};
 use crate::{Result, Var, VarKind, VarStore};
 use nabla::rng::{global_rng_state, set_global_rng_state};
 use nabla::{DType, Grads, Rng, Tensor};
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::Instant;
 
 /// Collective operations among the ranks of a data-parallel job. Every rank must make the
@@ -72,6 +74,8 @@ pub struct DataParallel<'a> {
     comm: &'a dyn Communicator,
     bucket_bytes: usize,
     stats: Cell<SyncStats>,
+    /// The bucket being reduced, kept between steps (no page faults for a new one).
+    flat: RefCell<Vec<f32>>,
 }
 
 impl<'a> DataParallel<'a> {
@@ -81,6 +85,7 @@ impl<'a> DataParallel<'a> {
             comm,
             bucket_bytes: DEFAULT_BUCKET_BYTES,
             stats: Cell::new(SyncStats::default()),
+            flat: RefCell::new(Vec::new()),
         }
     }
 
@@ -123,13 +128,13 @@ impl<'a> DataParallel<'a> {
         let sizes: Vec<usize> = vars.iter().map(Var::numel).collect();
         let ranges = buckets(&sizes, self.bucket_bytes / 4);
         let scale = 1.0 / self.size() as f32;
-        let mut flat = Vec::new();
+        let mut flat = self.flat.borrow_mut();
         for (b, range) in ranges.iter().enumerate() {
             flat.clear();
             for var in &vars[range.clone()] {
                 match grads.get(var.leaf()) {
                     Some(g) => flat.extend(g.to_vec::<f32>()?),
-                    None => flat.resize(flat.len() + var.numel(), 0.0),
+                    None => flat.extend(std::iter::repeat_n(0.0, var.numel())),
                 }
             }
             let what = format!(

@@ -1,6 +1,7 @@
 //! `Mpi`: the communicator over MPI's world (Open MPI through the `mpi` crate), with a
 //! timeout that ends the job naming a dead or hung rank instead of waiting forever.
 
+use super::watchdog::Watchdog;
 use super::Communicator;
 use crate::{Error, Result};
 use mpi::collective::SystemOperation;
@@ -10,7 +11,7 @@ use mpi::request::{scope, Request, Scope};
 use mpi::topology::Communicator as _;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::*;
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::time::{Duration, Instant};
 
 /// Tag of the arrival messages that precede each collective call.
@@ -35,18 +36,42 @@ pub struct MpiTiming {
 /// thread could call MPI; MPI is finalized when it is dropped.
 ///
 /// Before each collective, every rank sends its call number to every other rank and waits
-/// for theirs (N − 1 messages of 8 bytes per rank). A rank that has not arrived within the
-/// timeout is named on stderr and the whole job is ended with `MPI_Abort`, the only way out
-/// of MPI calls that cannot complete; a rank that dies outright is noticed by `mpirun`
-/// itself, which ends the job naming it. Calls are polled (`MPI_Test`) rather than blocking
-/// so that the deadline can be kept.
+/// for theirs (N − 1 messages of 8 bytes per rank), testing the receives with `MPI_Test`
+/// until a deadline. A rank that has not arrived within the timeout is named on stderr and
+/// the whole job is ended with `MPI_Abort`, the only way out of MPI calls that cannot
+/// complete. Once all have arrived, the transfer itself is a blocking `MPI_Allreduce` or
+/// `MPI_Bcast` (MPI's tuned algorithms; measured as fast as a bare `MPI_Allreduce` by
+/// `examples/allreduce.rs`), watched by a thread that aborts this process if it outlasts
+/// the timeout. A rank that dies outright is noticed by `mpirun` itself, which ends the job
+/// naming it.
 pub struct Mpi {
     world: SimpleCommunicator,
+    watchdog: Watchdog,
     // Dropped after `world`: finalizes MPI.
     _universe: Universe,
     timeout: Duration,
     calls: Cell<u64>,
     timing: Cell<MpiTiming>,
+    // Send buffers kept between calls: a fresh 25 MB vector each call costs page faults.
+    send_f32: RefCell<Vec<f32>>,
+    send_f64: RefCell<Vec<f64>>,
+}
+
+/// Element types `Mpi` reduces, each with its kept send buffer.
+trait Reducible: Equivalence + Copy {
+    fn send_buffer(mpi: &Mpi) -> &RefCell<Vec<Self>>;
+}
+
+impl Reducible for f32 {
+    fn send_buffer(mpi: &Mpi) -> &RefCell<Vec<f32>> {
+        &mpi.send_f32
+    }
+}
+
+impl Reducible for f64 {
+    fn send_buffer(mpi: &Mpi) -> &RefCell<Vec<f64>> {
+        &mpi.send_f64
+    }
 }
 
 impl Mpi {
@@ -60,12 +85,25 @@ impl Mpi {
             rank: 0,
             msg: "MPI is initialized already in this process".into(),
         })?;
+        let world = universe.world();
+        let (rank, size) = (world.rank(), world.size());
+        let secs = timeout.as_secs_f64();
+        let watchdog = Watchdog::new(timeout, move |what| {
+            eprintln!(
+                "nabla: rank {rank} of {size}: {what} did not finish within {secs} s after every rank had arrived (a rank died or hangs); ending the job"
+            );
+            // MPI may not be called from this thread; mpirun ends the job when a rank dies.
+            std::process::abort();
+        });
         Ok(Mpi {
-            world: universe.world(),
+            world,
+            watchdog,
             _universe: universe,
             timeout,
             calls: Cell::new(0),
             timing: Cell::new(MpiTiming::default()),
+            send_f32: RefCell::new(Vec::new()),
+            send_f64: RefCell::new(Vec::new()),
         })
     }
 
@@ -120,7 +158,7 @@ impl Mpi {
                     process.immediate_receive_into_with_tag(sc, &mut slot[..], ARRIVAL_TAG),
                 ));
             }
-            let missing = wait_until(recvs, deadline);
+            let missing = wait_until(recvs, deadline, Polling::Gentle);
             if !missing.is_empty() {
                 let names: Vec<String> = missing.iter().map(|r| format!("rank {r}")).collect();
                 self.fail(&format!(
@@ -129,7 +167,7 @@ impl Mpi {
                     self.timeout.as_secs_f64()
                 ));
             }
-            if !wait_until(sends, deadline).is_empty() {
+            if !wait_until(sends, deadline, Polling::Busy).is_empty() {
                 self.fail(&format!("{what}: arrival messages were not delivered"));
             }
         });
@@ -143,22 +181,17 @@ impl Mpi {
     }
 
     /// Sum over ranks of `buf`, in place.
-    fn reduce<T: Equivalence + Copy>(&self, buf: &mut [T], what: &str) {
+    fn reduce<T: Reducible>(&self, buf: &mut [T], what: &str) {
         let started = Instant::now();
         self.arrive(what);
         let arrived = Instant::now();
-        let send = buf.to_vec();
-        scope(|sc| {
-            let req =
-                self.world
-                    .immediate_all_reduce_into(sc, &send[..], buf, SystemOperation::sum());
-            if !wait_until(vec![(0, req)], arrived + self.timeout).is_empty() {
-                self.fail(&format!(
-                    "the all-reduce of {what} did not finish within {} s after every rank had arrived",
-                    self.timeout.as_secs_f64()
-                ));
-            }
-        });
+        let mut send = T::send_buffer(self).borrow_mut();
+        send.clear();
+        send.extend_from_slice(buf);
+        self.watchdog.start(&format!("the all-reduce of {what}"));
+        self.world
+            .all_reduce_into(&send[..], buf, SystemOperation::sum());
+        self.watchdog.stop();
         self.record(
             (arrived - started).as_secs_f64(),
             arrived.elapsed().as_secs_f64(),
@@ -167,18 +200,20 @@ impl Mpi {
 
     /// Rank 0's `buf` on every rank.
     fn bcast<T: Equivalence>(&self, buf: &mut [T], what: &str) {
-        let deadline = Instant::now() + self.timeout;
-        let root = self.world.process_at_rank(0);
-        scope(|sc| {
-            let req = root.immediate_broadcast_into(sc, buf);
-            if !wait_until(vec![(0, req)], deadline).is_empty() {
-                self.fail(&format!(
-                    "the broadcast of {what} did not finish within {} s after every rank had arrived",
-                    self.timeout.as_secs_f64()
-                ));
-            }
-        });
+        self.watchdog.start(&format!("the broadcast of {what}"));
+        self.world.process_at_rank(0).broadcast_into(buf);
+        self.watchdog.stop();
     }
+}
+
+/// How to wait between tests of pending requests.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Polling {
+    /// Yield the core but test again at once (messages already on their way).
+    Busy,
+    /// Waiting for other ranks to arrive (they compute, or write a checkpoint): spin for
+    /// 2 ms, then test every 100 µs, leaving the cores to the ranks being waited for.
+    Gentle,
 }
 
 /// Tests `pending` requests (each with a peer rank) until all have completed or `deadline`
@@ -187,6 +222,7 @@ impl Mpi {
 fn wait_until<'a, D: ?Sized, S: Scope<'a>>(
     mut pending: Vec<(usize, Request<'a, D, S>)>,
     deadline: Instant,
+    polling: Polling,
 ) -> Vec<usize> {
     let started = Instant::now();
     loop {
@@ -202,9 +238,7 @@ fn wait_until<'a, D: ?Sized, S: Scope<'a>>(
             std::mem::forget(pending);
             return missing;
         }
-        // Spin briefly (a collective among ranks that are all there takes microseconds),
-        // then poll gently so that a waiting rank leaves the cores to the others.
-        if started.elapsed() < Duration::from_millis(2) {
+        if polling == Polling::Busy || started.elapsed() < Duration::from_millis(2) {
             std::thread::yield_now();
         } else {
             std::thread::sleep(Duration::from_micros(100));
