@@ -122,7 +122,7 @@ fn connect(_args: &TrainArgs, _fault: Option<Fault>) -> Result<Job> {
     bail!(
         "--distributed mpi needs nabla built with MPI: install Open MPI and libclang \
          (apt-get install -y libopenmpi-dev openmpi-bin libclang-dev), then \
-         cargo build --release --features distributed (see docs/distributed.md)"
+         cargo build --release -p nabla-cli --features distributed (see docs/distributed.md)"
     )
 }
 

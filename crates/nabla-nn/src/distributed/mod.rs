@@ -10,8 +10,6 @@ mod buckets;
 mod local;
 #[cfg(feature = "mpi")]
 mod mpi;
-#[cfg(any(test, feature = "mpi"))]
-mod watchdog;
 
 pub use buckets::buckets;
 pub use local::LocalGroup;
