@@ -166,7 +166,8 @@ pub struct TrainArgs {
     /// before ending the job, naming the rank that did not arrive.
     #[arg(long, default_value_t = 300.0)]
     pub dist_timeout: f64,
-    /// With --distributed: gradients are averaged in all-reduce calls of this many MB each.
+    /// With --distributed: gradients are averaged in all-reduce calls of about this many MiB
+    /// each (a larger tensor gets a call of its own).
     #[arg(long, default_value_t = 25.0)]
     pub bucket_mb: f64,
 }

@@ -129,7 +129,7 @@ fn connect(_args: &TrainArgs, _fault: Option<Fault>) -> Result<Job> {
 impl Job {
     /// The Trainer's side of the job.
     pub fn data_parallel(&self, args: &TrainArgs) -> DataParallel<'_> {
-        DataParallel::new(self).bucket_bytes((args.bucket_mb * 1e6) as usize)
+        DataParallel::new(self).bucket_bytes((args.bucket_mb * (1 << 20) as f64) as usize)
     }
 
     /// Prints `err` naming this rank and ends every rank of the job (exit status non-zero),

@@ -62,7 +62,7 @@ pub struct SyncStats {
     pub seconds: f64,
 }
 
-/// Bucket size of gradient all-reduce: 25 MB (as PyTorch's DistributedDataParallel), large
+/// Bucket size of gradient all-reduce: 25 MiB (as PyTorch's DistributedDataParallel), large
 /// enough that per-call latency does not matter, small enough to bound the copy buffer.
 pub const DEFAULT_BUCKET_BYTES: usize = 25 << 20;
 
