@@ -193,6 +193,10 @@ fn only_rank_0_writes_and_a_resumed_run_continues_exactly() -> Result<()> {
         .unwrap()
     };
     let uninterrupted = on_ranks(2, |r, m| run(r, m, &full, 3, false));
+    // Same weights on both ranks, and the same BatchNorm statistics: averaged after each
+    // epoch (each rank's own would differ, from different halves of the batches).
+    assert_eq!(uninterrupted[0], uninterrupted[1]);
+    assert!(uninterrupted[0].iter().any(|(n, _)| n == "bn.running_var"));
     on_ranks(2, |r, m| run(r, m, &part, 1, false));
     assert!(part.join("checkpoint.safetensors").exists());
     assert!(!quiet.exists(), "rank 1 wrote into its output folder");
