@@ -733,3 +733,18 @@ fn a_text_file_trains_a_next_character_model() {
     let acc = percent_after(&out, "test accuracy");
     assert!(acc > 22.0, "next-character accuracy {acc}%\n{out}");
 }
+
+#[test]
+#[cfg(not(feature = "distributed"))]
+fn distributed_training_without_the_feature_says_how_to_build_it() {
+    let dir = workdir("no-mpi");
+    let o = nabla(&dir, &["train", "--distributed", "mpi"]);
+    assert!(!o.status.success());
+    let out = text(&o);
+    assert!(
+        out.contains("--features distributed") && out.contains("libopenmpi-dev"),
+        "{out}"
+    );
+    assert!(!dir.join("runs").exists(), "a run folder was created");
+    let _ = std::fs::remove_dir_all(dir);
+}
