@@ -50,17 +50,19 @@ impl Fault {
         })
     }
 
-    /// Sends this process the fault's signal (through `kill`, to need no libc bindings).
+    /// Sends this process the fault's signal (through the shell's `kill`, to need no libc
+    /// bindings).
     fn strike(&self) {
         let signal = match self.kind {
-            FaultKind::Kill => "-KILL",
-            FaultKind::Hang => "-STOP",
+            FaultKind::Kill => "KILL",
+            FaultKind::Hang => "STOP",
         };
         eprintln!(
-            "nabla: {FAULT_ENV}: rank {} sends itself {signal}",
+            "nabla: {FAULT_ENV}: rank {} sends itself SIG{signal}",
             self.rank
         );
-        let _ = std::process::Command::new("kill")
+        let _ = std::process::Command::new("sh")
+            .args(["-c", "kill -s \"$0\" \"$1\""])
             .args([signal, &std::process::id().to_string()])
             .status();
         // If no signal could be sent, hang all the same.
