@@ -17,7 +17,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Train a model; with no options, LeNet-5 on the bundled MNIST.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Evaluate a trained model: loss, top-1/top-k accuracy, per-class accuracy, confusion matrix.
     Eval(EvalArgs),
     /// Predict classes of image files or run a model on a .npy input batch.
@@ -69,6 +69,13 @@ pub enum ScheduleKind {
     WarmupCosine,
     /// Divide by 10 when the validation loss stops improving for 2 epochs.
     Plateau,
+}
+
+/// Transports of data-parallel training.
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DistributedKind {
+    /// MPI (Open MPI): launch with `mpirun -np N nabla train --distributed mpi ...`.
+    Mpi,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -157,6 +164,20 @@ pub struct TrainArgs {
     /// training sequence (backpropagation through time runs over this many steps).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub seq_len: u64,
+    /// Train data-parallel across the processes of an MPI job: start with
+    /// `mpirun -np N nabla --threads T train --distributed mpi ...`. Each rank takes
+    /// --batch-size examples of every step (N × that in all), gradients are averaged, and
+    /// rank 0 writes the run folder. Needs a build with `--features distributed`.
+    #[arg(long, value_enum)]
+    pub distributed: Option<DistributedKind>,
+    /// With --distributed: seconds a rank waits for the others at a synchronization point
+    /// before ending the job, naming the rank that did not arrive.
+    #[arg(long, default_value_t = 300.0)]
+    pub dist_timeout: f64,
+    /// With --distributed: gradients are averaged in all-reduce calls of about this many MiB
+    /// each (a larger tensor gets a call of its own).
+    #[arg(long, default_value_t = 25.0)]
+    pub bucket_mb: f64,
 }
 
 #[derive(Args, Debug)]

@@ -4,6 +4,7 @@ mod args;
 mod commands;
 mod confusion;
 mod data_spec;
+mod distributed;
 mod run_config;
 
 use args::{Cli, Command};

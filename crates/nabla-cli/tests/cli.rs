@@ -863,3 +863,18 @@ fn bad_text_files_and_foreign_checkpoints_are_clear_errors() {
         "{out}"
     );
 }
+
+#[test]
+#[cfg(not(feature = "distributed"))]
+fn distributed_training_without_the_feature_says_how_to_build_it() {
+    let dir = workdir("no-mpi");
+    let o = nabla(&dir, &["train", "--distributed", "mpi"]);
+    assert!(!o.status.success());
+    let out = text(&o);
+    assert!(
+        out.contains("--features distributed") && out.contains("libopenmpi-dev"),
+        "{out}"
+    );
+    assert!(!dir.join("runs").exists(), "a run folder was created");
+    let _ = std::fs::remove_dir_all(dir);
+}

@@ -34,6 +34,7 @@ mod error;
 mod loader;
 pub mod mnist;
 pub mod readers;
+mod shard;
 pub mod toy;
 pub mod transforms;
 
@@ -42,4 +43,5 @@ pub use dataset::{
 };
 pub use error::{Error, Result};
 pub use loader::{Batch, DataLoader, Epoch};
+pub use shard::Shard;
 pub use transforms::Transform;

@@ -1,6 +1,6 @@
 //! The `DataLoader`: shuffled, batched, augmented epochs, prefetched on a background thread.
 
-use crate::{transforms::Transform, Dataset, Error, Result, Target};
+use crate::{transforms::Transform, Dataset, Error, Result, Shard, Target};
 use nabla::{Device, Rng, Tensor};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
@@ -68,6 +68,7 @@ pub struct DataLoader {
     prefetch: usize,
     transform: Option<Arc<dyn Transform>>,
     device: Device,
+    shard: Shard,
 }
 
 impl std::fmt::Debug for DataLoader {
@@ -79,6 +80,7 @@ impl std::fmt::Debug for DataLoader {
             .field("seed", &self.seed)
             .field("drop_last", &self.drop_last)
             .field("prefetch", &self.prefetch)
+            .field("shard", &self.shard)
             .finish()
     }
 }
@@ -105,6 +107,7 @@ impl DataLoader {
             prefetch: 2,
             transform: None,
             device: Device::Cpu,
+            shard: Shard::single(),
         })
     }
 
@@ -145,14 +148,18 @@ impl DataLoader {
         self
     }
 
-    /// The number of batches in an epoch.
+    /// Makes this loader one rank's part of data-parallel training: its batches (of the batch
+    /// size) are its share of global batches of `world ×` the batch size, as [`Shard`]
+    /// describes; every rank must use the same dataset, seed, batch size and `drop_last`.
+    pub fn shard(mut self, shard: Shard) -> Self {
+        self.shard = shard;
+        self
+    }
+
+    /// The number of batches in an epoch (on this rank).
     pub fn len(&self) -> usize {
-        let n = self.dataset.len();
-        if self.drop_last {
-            n / self.batch_size
-        } else {
-            n.div_ceil(self.batch_size)
-        }
+        self.shard
+            .num_batches(self.dataset.len(), self.batch_size, self.drop_last)
     }
 
     /// Whether an epoch holds no batch.
@@ -170,7 +177,8 @@ impl DataLoader {
         &self.dataset
     }
 
-    /// The order in which epoch `epoch` visits the dataset (before dropping a partial batch).
+    /// The order in which epoch `epoch` visits the dataset (the same on every rank: before
+    /// sharding and dropping a partial batch).
     pub fn order(&self, epoch: u64) -> Vec<usize> {
         let mut order: Vec<usize> = (0..self.dataset.len()).collect();
         if self.shuffle {
@@ -186,7 +194,9 @@ impl DataLoader {
         let plan = Plan {
             dataset: self.dataset.clone(),
             transform: self.transform.clone(),
-            order: self.order(epoch),
+            order: self
+                .shard
+                .indices(&self.order(epoch), self.batch_size, self.drop_last),
             batch_size: self.batch_size,
             num_batches: self.len(),
             seed: self.seed,
@@ -444,5 +454,31 @@ mod tests {
         let c = derive_seed(&[0, STREAM_TRANSFORM, 1]);
         assert!(a != b && a != c && b != c);
         assert_eq!(a, derive_seed(&[0, STREAM_ORDER, 1]));
+    }
+
+    #[test]
+    fn sharded_loaders_split_each_shuffled_batch_of_the_single_loader() -> Result<()> {
+        let ds: Arc<dyn Dataset> =
+            Arc::new(crate::toy::generate(crate::toy::Toy::Xor, 40, 0.0, 1)?);
+        let loader = |batch, shard| {
+            DataLoader::new(ds.clone(), batch).map(|l| l.shuffle(true).seed(9).shard(shard))
+        };
+        let single = loader(8, Shard::single())?;
+        let ranks = [loader(4, Shard::new(0, 2)?)?, loader(4, Shard::new(1, 2)?)?];
+        let indices = |l: &DataLoader, e| -> Result<Vec<Vec<usize>>> {
+            l.epoch(e).map(|b| b.map(|b| b.indices)).collect()
+        };
+        for epoch in 0..2 {
+            let whole = indices(&single, epoch)?;
+            let (a, b) = (indices(&ranks[0], epoch)?, indices(&ranks[1], epoch)?);
+            assert_eq!(whole.len(), 5);
+            assert_eq!((a.len(), b.len()), (5, 5));
+            for k in 0..5 {
+                assert_eq!([a[k].clone(), b[k].clone()].concat(), whole[k]);
+            }
+        }
+        // a fresh order each epoch, the same on both ranks
+        assert_ne!(indices(&ranks[0], 0)?, indices(&ranks[0], 1)?);
+        Ok(())
     }
 }

@@ -18,7 +18,14 @@ const MAX_LEN: usize = 20;
 
 /// A padded batch: one-hot inputs `[batch, MAX_LEN, 10]`, targets `[batch · MAX_LEN]`, a
 /// mask `[batch · MAX_LEN]` of real steps, and the lengths.
-fn batch(rng: &mut Rng, size: usize) -> nabla::Result<(Tensor, Vec<i64>, Vec<f32>, Vec<usize>)> {
+struct Batch {
+    x: Tensor,
+    y: Vec<i64>,
+    mask: Vec<f32>,
+    lengths: Vec<usize>,
+}
+
+fn batch(rng: &mut Rng, size: usize) -> nabla::Result<Batch> {
     let mut x = vec![0f32; size * MAX_LEN * 10];
     let (mut y, mut mask, mut lengths) = (
         vec![0i64; size * MAX_LEN],
@@ -41,12 +48,12 @@ fn batch(rng: &mut Rng, size: usize) -> nabla::Result<(Tensor, Vec<i64>, Vec<f32
             mask[b * MAX_LEN + t] = 1.0;
         }
     }
-    Ok((
-        Tensor::from_vec(x, &[size, MAX_LEN, 10], &Device::Cpu)?,
+    Ok(Batch {
+        x: Tensor::from_vec(x, &[size, MAX_LEN, 10], &Device::Cpu)?,
         y,
         mask,
         lengths,
-    ))
+    })
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -61,7 +68,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let head = Linear::new(&vs.root().sub("head"), 64, 11, true)?;
     let mut opt = Adam::new(vs.trainable(), 1e-2);
     for step in 1..=300 {
-        let (x, y, mask, lengths) = batch(&mut rng, 32)?;
+        let Batch {
+            x,
+            y,
+            mask,
+            lengths,
+        } = batch(&mut rng, 32)?;
         let (h, _) = lstm.forward_seq(&x, None, Some(&lengths), true)?;
         let logits = head.forward(&h)?.reshape(&[32 * MAX_LEN, 11])?;
         // Cross-entropy per step, averaged over the real (unpadded) steps.

@@ -45,6 +45,16 @@ pub enum Error {
     #[error("data: {0}")]
     Data(Box<dyn std::error::Error + Send + Sync>),
 
+    /// Ranks of a data-parallel run could not exchange data (a peer is missing, hung, or
+    /// out of step).
+    #[error("distributed training, rank {rank}: {msg}")]
+    Distributed {
+        /// The rank that saw the problem.
+        rank: usize,
+        /// What went wrong, naming the peer rank when it is known.
+        msg: String,
+    },
+
     /// An I/O error.
     #[error("{path}: {source}")]
     Io {

@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod checkpoint;
+pub mod distributed;
 mod error;
 mod init;
 pub mod layers;

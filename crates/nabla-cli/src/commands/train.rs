@@ -4,8 +4,11 @@
 use super::{build_model, loader, Batches};
 use crate::args::{OptimizerKind, ScheduleKind, TrainArgs};
 use crate::data_spec::{self, SpecOptions};
+use crate::distributed::{self, Job};
 use crate::run_config::{new_run_dir, RunConfig};
 use anyhow::{bail, Context, Result};
+use nabla_data::{Dataset, Shard, Subset};
+use nabla_nn::distributed::Communicator;
 use nabla_nn::models::transfer;
 use nabla_nn::optim::{
     Adagrad, Adam, AdamW, Optimizer, ParamGroups, ReduceOnPlateau, RmsProp, Schedule, Sgd,
@@ -13,6 +16,7 @@ use nabla_nn::optim::{
 use nabla_nn::{loss, Trainer, TrainerConfig, Var, VarStore};
 use serde_json::json;
 use std::io::Write;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// The default learning rate of each optimizer.
@@ -171,8 +175,58 @@ pub fn is_char_model(model: &str) -> bool {
     model.starts_with("char-")
 }
 
-/// Runs `nabla train`.
+/// Creates the run folder and writes `config.json`; with `--resume`, first checks that the
+/// folder holds a run of the same model.
+fn prepare_run_dir(args: &TrainArgs, cfg: &RunConfig, dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    if args.resume {
+        let saved = RunConfig::load(dir)?;
+        if saved.model != cfg.model
+            || saved.input_shape != cfg.input_shape
+            || saved.outputs != cfg.outputs
+        {
+            bail!(
+                "{} holds a run of {} on {}; it cannot be resumed as {} on {}",
+                dir.display(),
+                saved.model,
+                saved.data,
+                cfg.model,
+                cfg.data
+            );
+        }
+    }
+    cfg.save(dir)
+}
+
+/// Runs `nabla train`; with `--distributed`, as one rank of the job, ending the whole job
+/// when this rank fails.
 pub fn run(args: &TrainArgs) -> Result<()> {
+    match distributed::start(args)? {
+        None => train(args, None),
+        Some(job) => train(args, Some(&job)).or_else(|e| job.fail(e)),
+    }
+}
+
+/// Rank `rank` of `world`'s contiguous share of `ds`, for evaluation (no padding: the
+/// ranks' results are summed).
+fn eval_share(ds: Arc<dyn Dataset>, rank: usize, world: usize) -> Result<Arc<dyn Dataset>> {
+    if world == 1 {
+        return Ok(ds);
+    }
+    let n = ds.len();
+    let indices = (rank * n / world..(rank + 1) * n / world).collect();
+    Ok(Arc::new(Subset::new(ds, indices)?))
+}
+
+fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
+    let (rank, world) = job.map_or((0, 1), |j| (j.rank(), j.size()));
+    let root = rank == 0;
+    // Only rank 0 prints (and writes files).
+    let say = |line: String| {
+        if root {
+            println!("{line}");
+        }
+    };
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
@@ -211,7 +265,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             "weight_decay": args.weight_decay, "seed": args.seed, "train_size": train_set.len(), "augment": args.augment,
             "threads": nabla::num_threads(), "clip_grad_norm": args.clip_grad_norm, "patience": args.patience,
             "init": args.init.as_ref().map(|p| p.display().to_string()), "keep_head": args.keep_head,
-            "freeze": args.freeze, "backbone_lr_scale": args.backbone_lr_scale, "seq_len": args.seq_len,
+            "freeze": args.freeze, "backbone_lr_scale": args.backbone_lr_scale, "seq_len": args.seq_len, "ranks": world,
         }),
     };
     let (vs, model) =
@@ -226,36 +280,24 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         args.data.split(':').next().unwrap_or("data")
     );
     let dir = new_run_dir(args.out.as_deref(), &base, args.resume)?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    if args.resume {
-        let saved = RunConfig::load(&dir)?;
-        if saved.model != cfg.model
-            || saved.input_shape != cfg.input_shape
-            || saved.outputs != cfg.outputs
-        {
-            bail!(
-                "{} holds a run of {} on {}; it cannot be resumed as {} on {}",
-                dir.display(),
-                saved.model,
-                saved.data,
-                cfg.model,
-                cfg.data
-            );
-        }
+    if root {
+        prepare_run_dir(args, &cfg, &dir)?;
     }
-    cfg.save(&dir)?;
 
     let batch = args.batch_size as usize;
-    let train = Batches(loader(
-        train_set.clone(),
-        batch,
-        &cfg,
-        true,
-        args.seed,
-        args.augment,
-    )?);
+    let train = Batches(
+        loader(
+            train_set.clone(),
+            batch,
+            &cfg,
+            true,
+            args.seed,
+            args.augment,
+        )?
+        .shard(Shard::new(rank, world)?),
+    );
     let test = Batches(loader(
-        data.test.clone(),
+        eval_share(data.test.clone(), rank, world)?,
         256,
         &cfg,
         false,
@@ -280,8 +322,16 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     if !cfg.classification {
         trainer = trainer.with_loss(Box::new(|out, y| loss::mse(out, y, loss::Reduction::Mean)));
     }
-    println!(
-        "training {} ({} parameters) on {}: {} training / {} test examples, batch {batch}, {} lr {lr}, {} epochs, {} threads",
+    if let Some(job) = job {
+        trainer = trainer.data_parallel(job.data_parallel(args));
+    }
+    let ranks = if world > 1 {
+        format!(" per rank × {world} ranks")
+    } else {
+        String::new()
+    };
+    say(format!(
+        "training {} ({} parameters) on {}: {} training / {} test examples, batch {batch}{ranks}, {} lr {lr}, {} epochs, {} threads",
         args.model,
         vs.num_params(),
         args.data,
@@ -290,19 +340,19 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         format!("{:?}", args.optimizer).to_lowercase(),
         args.epochs,
         nabla::num_threads()
-    );
+    ));
     if args.resume {
         if trainer.resume()? {
-            println!(
+            say(format!(
                 "resuming {} after epoch {}",
                 dir.display(),
                 trainer.history().len()
-            );
+            ));
         } else {
-            println!(
+            say(format!(
                 "{} has no checkpoint yet; starting from scratch",
                 dir.display()
-            );
+            ));
         }
     }
     let train_started = Instant::now();
@@ -325,7 +375,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         ),
         None => format!("test loss (MSE) {:.6}", eval.loss),
     };
-    let lines = [
+    let mut lines = vec![
         summary,
         format!(
             "training took {train_secs:.1}s; total {:.1}s",
@@ -336,6 +386,20 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             dir.display()
         ),
     ];
+    if let (Some(job), Some(dp)) = (job, trainer.parallel()) {
+        let s = dp.stats();
+        lines.push(format!(
+            "gradient all-reduce: {:.3} ms per step ({} steps, {:.1} calls of {} values per step); {}",
+            1e3 * s.seconds / s.steps.max(1) as f64,
+            s.steps,
+            s.calls as f64 / s.steps.max(1) as f64,
+            s.values / s.steps.max(1),
+            job.timing_summary()
+        ));
+    }
+    if !root {
+        return Ok(());
+    }
     let mut log = std::fs::OpenOptions::new()
         .append(true)
         .create(true)

@@ -4,13 +4,16 @@
 //! bitwise-exactly, early stopping, and a clear stop when the loss becomes NaN.
 
 mod metrics;
+mod parallel;
 mod plot;
 mod progress;
 
 pub use metrics::{hits, EpochRecord, Hits, CSV_HEADER};
+use parallel::EpochSums;
 pub use plot::{register_font as register_plot_font, write_curves};
 
-use crate::checkpoint;
+use crate::checkpoint::{self, Checkpoint};
+use crate::distributed::DataParallel;
 use crate::optim::{clip_grad_norm, Optimizer, ReduceOnPlateau, Schedule};
 use crate::{Error, Module, Result, VarStore};
 use nabla::rng::{global_rng_state, set_global_rng_state};
@@ -111,6 +114,7 @@ pub struct Trainer<'a> {
     global_step: usize,
     best: f64,
     bad_epochs: usize,
+    parallel: Option<DataParallel<'a>>,
 }
 
 const CHECKPOINT: &str = "checkpoint.safetensors";
@@ -143,6 +147,7 @@ impl<'a> Trainer<'a> {
             global_step: 0,
             best: f64::INFINITY,
             bad_epochs: 0,
+            parallel: None,
         }
     }
 
@@ -168,7 +173,8 @@ impl<'a> Trainer<'a> {
     /// # Errors
     /// Data and model errors.
     pub fn evaluate(&self, loader: &dyn Loader) -> Result<Evaluation> {
-        evaluate(self.model, &self.loss, loader, self.cfg.topk)
+        let local = evaluate(self.model, &self.loss, loader, self.cfg.topk)?;
+        self.combine_evaluations(local)
     }
 
     /// Trains from the current epoch up to `cfg.epochs`, validating after each epoch.
@@ -184,6 +190,7 @@ impl<'a> Trainer<'a> {
         if let Some(dir) = &self.cfg.out_dir {
             std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
         }
+        self.share_state()?;
         let first = self.history.len();
         for epoch in first..self.cfg.epochs {
             if self.cfg.max_steps.is_some_and(|m| self.global_step >= m) {
@@ -194,7 +201,11 @@ impl<'a> Trainer<'a> {
                 self.lr = self.cfg.schedule.lr(self.base_lr, epoch);
             }
             self.opt.set_lr(self.lr);
-            let (train_loss, train_acc) = self.train_epoch(train, epoch)?;
+            if let Some(dp) = &self.parallel {
+                dp.split_rng(&format!("random state of epoch {}", epoch + 1))?;
+            }
+            let sums = self.train_epoch(train, epoch)?;
+            let (train_loss, train_acc) = self.combine_epoch(sums, epoch)?;
             let val = valid.map(|v| self.evaluate(v)).transpose()?;
             let record = EpochRecord {
                 epoch: epoch + 1,
@@ -225,7 +236,9 @@ impl<'a> Trainer<'a> {
         Ok(&self.history)
     }
 
-    fn train_epoch(&mut self, train: &dyn Loader, epoch: usize) -> Result<(f64, Option<f64>)> {
+    /// One pass over `train`; returns this rank's sums (loss × examples, examples, top-1
+    /// hits, whether any batch was classification).
+    fn train_epoch(&mut self, train: &dyn Loader, epoch: usize) -> Result<EpochSums> {
         let mut progress = EpochProgress::new(
             epoch + 1,
             self.cfg.epochs,
@@ -248,6 +261,9 @@ impl<'a> Trainer<'a> {
                 });
             }
             let mut grads = loss.backward()?;
+            if let Some(dp) = &self.parallel {
+                dp.average_gradients(&mut grads, &self.vs.trainable(), self.global_step + 1)?;
+            }
             if let Some(c) = self.cfg.clip_grad_norm {
                 clip_grad_norm(&mut grads, &self.vs.trainable(), c)?;
             }
@@ -268,10 +284,13 @@ impl<'a> Trainer<'a> {
             }
         }
         progress.finish();
-        Ok((
-            loss_sum / n.max(1) as f64,
-            classified.then(|| hits_sum as f64 / predictions.max(1) as f64),
-        ))
+        Ok(EpochSums {
+            loss_sum,
+            n,
+            hits: hits_sum,
+            predictions,
+            classified,
+        })
     }
 
     fn early_stop(&mut self, monitored: f64) -> bool {
@@ -341,6 +360,14 @@ impl<'a> Trainer<'a> {
         let Some(dir) = &self.cfg.out_dir else {
             return Ok(());
         };
+        let state = self.training_state()?;
+        checkpoint::save(dir.join(CHECKPOINT), &state.tensors, &state.metadata)?;
+        self.vs.save(dir.join("model.safetensors"))
+    }
+
+    /// The model, optimizer, random generator and trainer state as named tensors and
+    /// metadata (the content of `checkpoint.safetensors`).
+    fn training_state(&self) -> Result<Checkpoint> {
         let mut tensors: Vec<(String, Tensor)> = self
             .vs
             .state_dict()
@@ -373,8 +400,10 @@ impl<'a> Trainer<'a> {
                 .collect::<Vec<_>>()
                 .join("\n"),
         );
-        checkpoint::save(dir.join(CHECKPOINT), &tensors, &meta)?;
-        self.vs.save(dir.join("model.safetensors"))
+        Ok(Checkpoint {
+            tensors,
+            metadata: meta,
+        })
     }
 
     /// Continues a previous run from `out_dir/checkpoint.safetensors` when it exists: restores
@@ -391,12 +420,19 @@ impl<'a> Trainer<'a> {
         if !path.exists() {
             return Ok(false);
         }
-        let name = path.display().to_string();
+        let ckpt = checkpoint::load(&path)?;
+        self.restore(ckpt, &path.display().to_string())?;
+        Ok(true)
+    }
+
+    /// Restores a state written by [`Trainer::training_state`]; `name` says where it came
+    /// from in errors.
+    fn restore(&mut self, ckpt: Checkpoint, name: &str) -> Result<()> {
+        let name = name.to_string();
         let bad = |msg: String| Error::Checkpoint {
             path: name.clone(),
             msg,
         };
-        let ckpt = checkpoint::load(&path)?;
         if ckpt.metadata.get("format").map(String::as_str) != Some("nabla-trainer-1") {
             return Err(bad("not a nabla training checkpoint (no format tag)".into()));
         }
@@ -450,7 +486,7 @@ impl<'a> Trainer<'a> {
                 EpochRecord::from_csv_line(l).ok_or_else(|| bad(format!("bad history line '{l}'")))
             })
             .collect::<Result<_>>()?;
-        Ok(true)
+        Ok(())
     }
 }
 

@@ -508,7 +508,7 @@ fn scan_backward<T: Float>(
                         let dr = dn * hn * r * (T::ONE - r);
                         (dxr[j], dxr[n + j], dxr[2 * n + j]) = (dr, dz, dn);
                         (dhgr[j], dhgr[n + j], dhgr[2 * n + j]) = (dr, dz, dn * r);
-                        dhr[j] = dhr[j] * z;
+                        dhr[j] *= z;
                     }
                 }
             }
