@@ -54,16 +54,22 @@ fn shape_and_classes(args: &SummaryArgs) -> Result<(Vec<usize>, usize)> {
             (data.input_shape, data.outputs)
         }
         None => {
-            let spec = models::registry()
+            match models::registry()
                 .into_iter()
                 .find(|s| s.name == args.model)
-                .map(|s| s.native)
-                .unwrap_or_else(ModelConfig::mnist);
-            let n = spec;
-            (
-                vec![n.in_channels, n.image_size, n.image_size],
-                n.num_classes,
-            )
+            {
+                Some(spec) => (
+                    super::zoo::native_input(&spec)[1..].to_vec(),
+                    spec.native.num_classes,
+                ),
+                None => {
+                    let n = ModelConfig::mnist();
+                    (
+                        vec![n.in_channels, n.image_size, n.image_size],
+                        n.num_classes,
+                    )
+                }
+            }
         }
     };
     if let Some(input) = &args.input {

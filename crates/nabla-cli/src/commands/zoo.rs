@@ -35,7 +35,22 @@ pub const MEASURED: &[(&str, u64, u64)] = &[
     ("resnet50", 25_557_032, 4_089_184_256),
     ("resnet101", 44_549_160, 7_801_405_440),
     ("resnet152", 60_192_808, 11_513_626_624),
+    ("char-lstm", 876_929, 86_860_800),
+    ("char-gru", 662_913, 65_561_600),
+    ("char-rnn", 234_881, 22_963_200),
+    ("row-lstm", 82_186, 2_237_696),
 ];
+
+/// The shape of one native input: `[1, C, H, W]` images, or `[1, T]` character indices for
+/// the character models (`in_channels` holds their sequence length).
+pub fn native_input(spec: &ModelSpec) -> Vec<usize> {
+    let n = spec.native;
+    if spec.name.starts_with("char-") {
+        vec![1, n.in_channels]
+    } else {
+        vec![1, n.in_channels, n.image_size, n.image_size]
+    }
+}
 
 /// Parameters and multiply-accumulates of `spec` at its native input (batch 1): the model
 /// is built and run once on zeros, with [`nabla::count_macs`] counting.
@@ -43,12 +58,7 @@ pub fn measure(spec: &ModelSpec) -> Result<(u64, u64)> {
     let vs = VarStore::new(&Device::Cpu);
     let model = (spec.build)(&vs.root(), &spec.native)
         .with_context(|| format!("building {}", spec.name))?;
-    let n = spec.native;
-    let x = Tensor::zeros(
-        &[1, n.in_channels, n.image_size, n.image_size],
-        DType::F32,
-        &Device::Cpu,
-    );
+    let x = Tensor::zeros(&native_input(spec), DType::F32, &Device::Cpu);
     let (y, macs) = nabla::count_macs(|| nabla::no_grad(|| model.forward(&x)));
     y.with_context(|| format!("running {}", spec.name))?;
     Ok((vs.num_params() as u64, macs))
@@ -71,7 +81,10 @@ pub fn run(args: &ZooArgs) -> Result<()> {
         println!(
             "{:<16} {:<10} {:>13} {:>8}  {}",
             spec.name,
-            format!("{}x{}x{}", n.in_channels, n.image_size, n.image_size),
+            match native_input(&spec)[..] {
+                [_, t] => format!("{t} chars"),
+                _ => format!("{}x{}x{}", n.in_channels, n.image_size, n.image_size),
+            },
             params,
             macs,
             spec.paper
@@ -100,7 +113,14 @@ mod tests {
             );
         }
         // The small ones here; `nabla zoo --measure` checks the rest in ~40 s.
-        for name in ["mlp", "lenet5", "lenet5_classic", "resnet18"] {
+        for name in [
+            "mlp",
+            "lenet5",
+            "lenet5_classic",
+            "resnet18",
+            "char-lstm",
+            "row-lstm",
+        ] {
             let spec = specs.iter().find(|s| s.name == name).expect("in the zoo");
             let &(_, p, m) = MEASURED
                 .iter()

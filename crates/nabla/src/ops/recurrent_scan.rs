@@ -101,6 +101,7 @@ impl Tensor {
     ) -> Result<Tensor> {
         let d = check_scan(cell, xg, w_hh, b_hh, h0, c0, lengths, reverse)?;
         let lengths: Option<Vec<usize>> = lengths.map(<[usize]>::to_vec);
+        crate::macs::add_macs(d.steps * d.batch * d.gates_hidden() * d.hidden);
         let (y, saved) = with_float!(xg.dtype(), "recurrent_scan", T => {
             let w = w_hh.contiguous_vec::<T>("recurrent_scan")?;
             let b = match b_hh {
