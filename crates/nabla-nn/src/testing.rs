@@ -103,18 +103,23 @@ mod tests {
     use crate::layers::Linear;
     use crate::Module;
 
-    #[test]
-    fn a_correct_layer_passes() -> Result<()> {
-        let vs = VarStore::with_dtype(&Device::Cpu, DType::F64);
-        let layer = Linear::new(&vs.root(), 3, 2, true)?;
-        let x = Tensor::normal_with(
-            &mut Rng::new(1),
+    fn input() -> Result<Tensor> {
+        let mut rng = Rng::new(1);
+        Ok(Tensor::normal_with(
+            &mut rng,
             0.0,
             1.0,
             &[4, 3],
             DType::F64,
             &Device::Cpu,
-        )?;
+        )?)
+    }
+
+    #[test]
+    fn a_correct_layer_passes() -> Result<()> {
+        let vs = VarStore::with_dtype(&Device::Cpu, DType::F64);
+        let layer = Linear::new(&vs.root(), 3, 2, true)?;
+        let x = input()?;
         gradcheck_vars(&vs, &[x], |xs| Ok(layer.forward(&xs[0])?.tanh()?))
     }
 
@@ -123,14 +128,7 @@ mod tests {
     fn a_lost_weight_gradient_is_caught() -> Result<()> {
         let vs = VarStore::with_dtype(&Device::Cpu, DType::F64);
         let layer = Linear::new(&vs.root(), 3, 2, false)?;
-        let x = Tensor::normal_with(
-            &mut Rng::new(1),
-            0.0,
-            1.0,
-            &[4, 3],
-            DType::F64,
-            &Device::Cpu,
-        )?;
+        let x = input()?;
         let err = gradcheck_vars(&vs, &[x], |xs| {
             Ok(xs[0].linear(&layer.weight.tensor().detach(), None)?)
         })

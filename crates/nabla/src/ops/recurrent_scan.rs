@@ -681,39 +681,17 @@ mod tests {
     #[test]
     fn mismatched_inputs_are_errors() -> Result<()> {
         let z = |s: &[usize]| Tensor::zeros(s, crate::DType::F32, &crate::Device::Cpu);
-        assert!(Tensor::recurrent_scan(
-            ScanCell::Lstm,
-            &z(&[2, 1, 8]),
-            &z(&[8, 2]),
-            None,
-            &z(&[1, 2]),
-            None,
-            None,
-            false
-        )
-        .is_err());
-        assert!(Tensor::recurrent_scan(
-            ScanCell::Gru,
-            &z(&[2, 1, 8]),
-            &z(&[8, 2]),
-            None,
-            &z(&[1, 2]),
-            None,
-            None,
-            false
-        )
-        .is_err());
-        assert!(Tensor::recurrent_scan(
-            ScanCell::Tanh,
-            &z(&[2, 1, 2]),
-            &z(&[2, 2]),
-            None,
-            &z(&[1, 2]),
-            None,
-            Some(&[3]),
-            false
-        )
-        .is_err());
+        // An LSTM without c0, a GRU with LSTM-sized gates, more lengths than steps allow.
+        let cases: [(ScanCell, usize, Option<&[usize]>); 3] = [
+            (ScanCell::Lstm, 8, None),
+            (ScanCell::Gru, 8, None),
+            (ScanCell::Tanh, 2, Some(&[3])),
+        ];
+        for (cell, gates, lengths) in cases {
+            let (xg, w) = (z(&[2, 1, gates]), z(&[gates, 2]));
+            let r = Tensor::recurrent_scan(cell, &xg, &w, None, &z(&[1, 2]), None, lengths, false);
+            assert!(r.is_err(), "{cell:?}");
+        }
         Ok(())
     }
 }
