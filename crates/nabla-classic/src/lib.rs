@@ -18,8 +18,12 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod forest;
+pub mod hmm;
 pub mod io;
 pub mod kernel;
+pub mod linear;
+pub mod markov;
 pub mod matrix;
 pub mod svm;
 

@@ -1,0 +1,325 @@
+//! One CART classification tree grown on binned features: at each node the best split of a
+//! random subset of features by Gini impurity or entropy, until nodes are pure or a depth
+//! or size limit is hit.
+
+use super::bins::Binned;
+use serde::{Deserialize, Serialize};
+
+/// How a node's impurity is measured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Criterion {
+    /// `1 - Σ p_k²`.
+    Gini,
+    /// `-Σ p_k log2 p_k`.
+    Entropy,
+}
+
+impl Criterion {
+    /// The impurity of class counts `counts` summing to `n`.
+    pub fn impurity(&self, counts: &[u32], n: u32) -> f64 {
+        if n == 0 {
+            return 0.0;
+        }
+        let n = n as f64;
+        match self {
+            Criterion::Gini => 1.0 - counts.iter().map(|&c| (c as f64 / n).powi(2)).sum::<f64>(),
+            Criterion::Entropy => -counts
+                .iter()
+                .filter(|&&c| c > 0)
+                .map(|&c| {
+                    let p = c as f64 / n;
+                    p * p.log2()
+                })
+                .sum::<f64>(),
+        }
+    }
+}
+
+/// A node: a split (`x[feature] <= threshold` goes left) or a leaf.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Node {
+    /// The feature tested, or `u32::MAX` for a leaf.
+    pub feature: u32,
+    /// The split value.
+    pub threshold: f32,
+    /// Left child, or for a leaf the index of its class distribution.
+    pub left: u32,
+    /// Right child (unused in a leaf).
+    pub right: u32,
+}
+
+/// A trained tree.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Tree {
+    /// Nodes; the root is `nodes[0]`.
+    pub nodes: Vec<Node>,
+    /// Class distributions of the leaves, `num_classes` each.
+    pub leaves: Vec<f32>,
+}
+
+/// Growth limits and the split criterion.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Growth {
+    pub criterion: Criterion,
+    pub max_depth: usize,
+    pub min_samples_split: usize,
+    pub min_samples_leaf: usize,
+    pub max_features: usize,
+}
+
+const LEAF: u32 = u32::MAX;
+
+impl Tree {
+    /// The leaf class distribution of `x` (`d` features).
+    pub fn leaf(&self, x: &[f32], num_classes: usize) -> &[f32] {
+        let mut k = 0;
+        loop {
+            let node = self.nodes[k];
+            if node.feature == LEAF {
+                let at = node.left as usize * num_classes;
+                return &self.leaves[at..at + num_classes];
+            }
+            k = if x[node.feature as usize] <= node.threshold {
+                node.left
+            } else {
+                node.right
+            } as usize;
+        }
+    }
+
+    /// Whether child indices, features and leaf indices are in range (for loaded models).
+    pub fn is_consistent(&self, d: usize, num_classes: usize) -> bool {
+        let n = self.nodes.len();
+        let leaves = self.leaves.len() / num_classes.max(1);
+        n > 0
+            && self.nodes.iter().enumerate().all(|(k, node)| {
+                if node.feature == LEAF {
+                    (node.left as usize) < leaves
+                } else {
+                    // Children come after their parent, so traversal ends.
+                    (node.feature as usize) < d
+                        && node.left as usize > k
+                        && node.right as usize > k
+                        && (node.left as usize) < n
+                        && (node.right as usize) < n
+                }
+            })
+    }
+}
+
+/// The best split found at a node.
+struct Split {
+    feature: usize,
+    bin: u8,
+    /// `n·I(node) - n_L·I(L) - n_R·I(R)`, the weighted impurity decrease.
+    gain: f64,
+}
+
+/// Grows a tree on the examples `samples` (indices into the data, repeats allowed for a
+/// bootstrap). Adds each split's weighted impurity decrease to `importance[feature]`.
+pub(crate) fn grow(
+    data: &Binned,
+    y: &[usize],
+    num_classes: usize,
+    mut samples: Vec<u32>,
+    g: &Growth,
+    rng: &mut nabla::Rng,
+    importance: &mut [f64],
+) -> Tree {
+    let d = data.edges.len();
+    let mut tree = Tree {
+        nodes: vec![],
+        leaves: vec![],
+    };
+    let mut features: Vec<usize> = (0..d).collect();
+    let mut hist = vec![0u32; 256 * num_classes];
+    // (node index, range in `samples`, depth)
+    let mut stack = vec![(0usize, 0usize, samples.len(), 0usize)];
+    tree.nodes.push(Node {
+        feature: LEAF,
+        threshold: 0.0,
+        left: 0,
+        right: 0,
+    });
+    while let Some((k, lo, hi, depth)) = stack.pop() {
+        let node = &mut samples[lo..hi];
+        let mut counts = vec![0u32; num_classes];
+        for &i in node.iter() {
+            counts[y[i as usize]] += 1;
+        }
+        let n = (hi - lo) as u32;
+        let pure = counts.iter().filter(|&&c| c > 0).count() <= 1;
+        let split = if pure || depth >= g.max_depth || (n as usize) < g.min_samples_split {
+            None
+        } else {
+            best_split(data, y, node, &counts, g, rng, &mut features, &mut hist)
+        };
+        let Some(split) = split else {
+            tree.nodes[k].left = (tree.leaves.len() / num_classes) as u32;
+            tree.leaves.extend(counts.iter().map(|&c| c as f32 / n as f32));
+            continue;
+        };
+        importance[split.feature] += split.gain;
+        let codes = data.feature(split.feature);
+        // Partition: left part first.
+        let mut mid = 0;
+        for t in 0..node.len() {
+            if codes[node[t] as usize] <= split.bin {
+                node.swap(t, mid);
+                mid += 1;
+            }
+        }
+        let (left, right) = (tree.nodes.len() as u32, tree.nodes.len() as u32 + 1);
+        let blank = tree.nodes[k];
+        tree.nodes.extend([blank, blank]);
+        tree.nodes[k] = Node {
+            feature: split.feature as u32,
+            threshold: data.edges[split.feature][split.bin as usize],
+            left,
+            right,
+        };
+        stack.push((right as usize, lo + mid, hi, depth + 1));
+        stack.push((left as usize, lo, lo + mid, depth + 1));
+    }
+    tree
+}
+
+/// The best split over up to `max_features` randomly drawn features that are not constant
+/// in the node (more are drawn while those seen are constant, as scikit-learn does). A split
+/// without gain is still taken, as scikit-learn does: XOR-like patterns need one.
+#[allow(clippy::too_many_arguments)]
+fn best_split(
+    data: &Binned,
+    y: &[usize],
+    node: &[u32],
+    counts: &[u32],
+    g: &Growth,
+    rng: &mut nabla::Rng,
+    features: &mut [usize],
+    hist: &mut [u32],
+) -> Option<Split> {
+    let k = counts.len();
+    let n = node.len() as u32;
+    let parent = n as f64 * g.criterion.impurity(counts, n);
+    let mut best: Option<Split> = None;
+    let mut tried = 0;
+    for t in 0..features.len() {
+        if tried >= g.max_features {
+            break;
+        }
+        // Partial Fisher-Yates: features[..=t] is a random draw without replacement.
+        let r = t + rng.below((features.len() - t) as u64) as usize;
+        features.swap(t, r);
+        let f = features[t];
+        let codes = data.feature(f);
+        hist.fill(0);
+        let (mut lo_bin, mut hi_bin) = (255u8, 0u8);
+        for &i in node {
+            let b = codes[i as usize];
+            hist[b as usize * k + y[i as usize]] += 1;
+            lo_bin = lo_bin.min(b);
+            hi_bin = hi_bin.max(b);
+        }
+        if lo_bin == hi_bin {
+            continue; // constant here
+        }
+        tried += 1;
+        let mut left = vec![0u32; k];
+        let mut right = counts.to_vec();
+        let mut n_left = 0u32;
+        for b in lo_bin..hi_bin {
+            let row = &hist[b as usize * k..(b as usize + 1) * k];
+            let moved: u32 = row.iter().sum();
+            if moved == 0 {
+                continue;
+            }
+            for c in 0..k {
+                left[c] += row[c];
+                right[c] -= row[c];
+            }
+            n_left += moved;
+            let n_right = n - n_left;
+            if (n_left as usize) < g.min_samples_leaf || (n_right as usize) < g.min_samples_leaf {
+                continue;
+            }
+            let gain = parent
+                - n_left as f64 * g.criterion.impurity(&left, n_left)
+                - n_right as f64 * g.criterion.impurity(&right, n_right);
+            if best.as_ref().map_or(true, |s| gain > s.gain) {
+                best = Some(Split {
+                    feature: f,
+                    bin: b,
+                    gain,
+                });
+            }
+        }
+    }
+    best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn impurities_match_their_formulas() {
+        // counts (2, 2): Gini 1 - 0.25 - 0.25 = 0.5, entropy 1 bit.
+        assert!((Criterion::Gini.impurity(&[2, 2], 4) - 0.5).abs() < 1e-12);
+        assert!((Criterion::Entropy.impurity(&[2, 2], 4) - 1.0).abs() < 1e-12);
+        assert_eq!(Criterion::Gini.impurity(&[3, 0], 3), 0.0);
+        assert_eq!(Criterion::Entropy.impurity(&[0, 0], 0), 0.0);
+    }
+
+    fn growth(max_depth: usize) -> Growth {
+        Growth {
+            criterion: Criterion::Gini,
+            max_depth,
+            min_samples_split: 2,
+            min_samples_leaf: 1,
+            max_features: 2,
+        }
+    }
+
+    #[test]
+    fn a_tree_fits_an_axis_aligned_pattern_exactly() {
+        // class = (x0 > 0.5) xor (x1 > 0.5) on a 4×4 grid: needs depth 2.
+        let (mut x, mut y) = (vec![], vec![]);
+        for a in 0..4 {
+            for b in 0..4 {
+                x.extend([a as f32 / 3.0, b as f32 / 3.0]);
+                y.push(usize::from((a >= 2) != (b >= 2)));
+            }
+        }
+        let data = Binned::new(&x, 2);
+        let mut imp = vec![0.0; 2];
+        let samples = (0..16).collect();
+        let t = grow(&data, &y, 2, samples, &growth(10), &mut nabla::Rng::new(0), &mut imp);
+        assert!(t.is_consistent(2, 2));
+        for i in 0..16 {
+            assert_eq!(t.leaf(&x[i * 2..i * 2 + 2], 2)[y[i]], 1.0, "example {i}");
+        }
+        assert!(imp[0] > 0.0 && imp[1] > 0.0);
+        // Depth 0 is one leaf with the class shares.
+        let stump = grow(&data, &y, 2, (0..16).collect(), &growth(0), &mut nabla::Rng::new(0), &mut imp);
+        assert_eq!(stump.nodes.len(), 1);
+        assert_eq!(stump.leaf(&x[..2], 2), &[0.5, 0.5]);
+    }
+
+    #[test]
+    fn min_samples_leaf_is_respected() {
+        let x: Vec<f32> = (0..10).map(|i| i as f32).collect();
+        let y = vec![0, 1, 1, 1, 1, 1, 1, 1, 1, 1];
+        let data = Binned::new(&x, 1);
+        let g = Growth {
+            min_samples_leaf: 3,
+            max_features: 1,
+            ..growth(10)
+        };
+        let t = grow(&data, &y, 2, (0..10).collect(), &g, &mut nabla::Rng::new(0), &mut [0.0]);
+        // The pure split x <= 0.5 would leave one example on the left; the best allowed one
+        // is x <= 2.5 (left: classes 0, 1, 1), and that left part cannot split again.
+        assert_eq!(t.nodes[0].threshold, 2.5);
+        assert_eq!(t.leaf(&[0.0], 2), &[1.0 / 3.0, 2.0 / 3.0]);
+        assert_eq!(t.leaf(&[9.0], 2), &[0.0, 1.0]);
+    }
+}
