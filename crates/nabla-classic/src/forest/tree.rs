@@ -107,6 +107,66 @@ impl Tree {
     }
 }
 
+/// Nodes up to this size find splits by sorting rather than by a histogram of all bins.
+const SMALL_NODE: usize = 256;
+
+/// The running class counts left and right of a candidate threshold, moving up the bins.
+struct Scan<'a> {
+    left: Vec<u32>,
+    right: Vec<u32>,
+    n_left: u32,
+    n: u32,
+    parent: f64,
+    g: &'a Growth,
+    feature: usize,
+    /// `Σ_c left[c]²` and `Σ_c right[c]²`, kept up to date for the O(1) Gini gain.
+    sq_left: u64,
+    sq_right: u64,
+}
+
+impl Scan<'_> {
+    /// Moves `m` examples of class `c` to the left side.
+    fn add(&mut self, c: usize, m: u32) {
+        let (l, r, m64) = (self.left[c] as u64, self.right[c] as u64, m as u64);
+        // (l + m)² - l² = 2lm + m²; (r - m)² - r² = m² - 2rm
+        self.sq_left += 2 * l * m64 + m64 * m64;
+        self.sq_right = self.sq_right + m64 * m64 - 2 * r * m64;
+        self.left[c] += m;
+        self.right[c] -= m;
+        self.n_left += m;
+    }
+
+    /// Considers the split "bin <= `bin`" with the current counts.
+    fn evaluate(&self, bin: u8, best: &mut Option<Split>) {
+        let n_right = self.n - self.n_left;
+        let min = self.g.min_samples_leaf;
+        if (self.n_left as usize) < min || (n_right as usize) < min {
+            return;
+        }
+        let (nl, nr) = (self.n_left as f64, n_right as f64);
+        let gain = match self.g.criterion {
+            // n·Gini = n - Σ count² / n on each side.
+            Criterion::Gini => {
+                self.parent - (nl + nr)
+                    + self.sq_left as f64 / nl
+                    + self.sq_right as f64 / nr
+            }
+            c => {
+                self.parent
+                    - nl * c.impurity(&self.left, self.n_left)
+                    - nr * c.impurity(&self.right, n_right)
+            }
+        };
+        if best.as_ref().map_or(true, |s| gain > s.gain) {
+            *best = Some(Split {
+                feature: self.feature,
+                bin,
+                gain,
+            });
+        }
+    }
+}
+
 /// The best split found at a node.
 struct Split {
     feature: usize,
@@ -131,17 +191,19 @@ pub(crate) fn grow(
         nodes: vec![],
         leaves: vec![],
     };
-    let mut features: Vec<usize> = (0..d).collect();
+    let mut features: Vec<usize> = Vec::with_capacity(d);
     let mut hist = vec![0u32; 256 * num_classes];
-    // (node index, range in `samples`, depth)
-    let mut stack = vec![(0usize, 0usize, samples.len(), 0usize)];
+    let mut pairs = Vec::new();
+    // (node index, range in `samples`, depth, features known to be constant in the node: a
+    // feature constant in a node is constant in its children, so they skip it, as sklearn)
+    let mut stack = vec![(0usize, 0usize, samples.len(), 0usize, vec![0u64; d.div_ceil(64)])];
     tree.nodes.push(Node {
         feature: LEAF,
         threshold: 0.0,
         left: 0,
         right: 0,
     });
-    while let Some((k, lo, hi, depth)) = stack.pop() {
+    while let Some((k, lo, hi, depth, mut constant)) = stack.pop() {
         let node = &mut samples[lo..hi];
         let mut counts = vec![0u32; num_classes];
         for &i in node.iter() {
@@ -152,7 +214,15 @@ pub(crate) fn grow(
         let split = if pure || depth >= g.max_depth || (n as usize) < g.min_samples_split {
             None
         } else {
-            best_split(data, y, node, &counts, g, rng, &mut features, &mut hist)
+            features.clear();
+            features.extend((0..d).filter(|&f| constant[f / 64] >> (f % 64) & 1 == 0));
+            let scratch = Scratch {
+                features: &mut features,
+                constant: &mut constant,
+                hist: &mut hist,
+                pairs: &mut pairs,
+            };
+            best_split(data, y, node, &counts, g, rng, scratch)
         };
         let Some(split) = split else {
             tree.nodes[k].left = (tree.leaves.len() / num_classes) as u32;
@@ -178,16 +248,25 @@ pub(crate) fn grow(
             left,
             right,
         };
-        stack.push((right as usize, lo + mid, hi, depth + 1));
-        stack.push((left as usize, lo, lo + mid, depth + 1));
+        stack.push((right as usize, lo + mid, hi, depth + 1, constant.clone()));
+        stack.push((left as usize, lo, lo + mid, depth + 1, constant));
     }
     tree
+}
+
+/// Buffers reused across nodes, and the node's candidate features.
+struct Scratch<'a> {
+    /// Features not known to be constant in the node.
+    features: &'a mut Vec<usize>,
+    /// Bitset of features constant in the node, extended as more are found.
+    constant: &'a mut Vec<u64>,
+    hist: &'a mut Vec<u32>,
+    pairs: &'a mut Vec<(u8, u32)>,
 }
 
 /// The best split over up to `max_features` randomly drawn features that are not constant
 /// in the node (more are drawn while those seen are constant, as scikit-learn does). A split
 /// without gain is still taken, as scikit-learn does: XOR-like patterns need one.
-#[allow(clippy::too_many_arguments)]
 fn best_split(
     data: &Binned,
     y: &[usize],
@@ -195,9 +274,14 @@ fn best_split(
     counts: &[u32],
     g: &Growth,
     rng: &mut nabla::Rng,
-    features: &mut [usize],
-    hist: &mut [u32],
+    scratch: Scratch,
 ) -> Option<Split> {
+    let Scratch {
+        features,
+        constant,
+        hist,
+        pairs,
+    } = scratch;
     let k = counts.len();
     let n = node.len() as u32;
     let parent = n as f64 * g.criterion.impurity(counts, n);
@@ -212,6 +296,35 @@ fn best_split(
         features.swap(t, r);
         let f = features[t];
         let codes = data.feature(f);
+        let mut scan = Scan {
+            left: vec![0; k],
+            right: counts.to_vec(),
+            n_left: 0,
+            n,
+            parent,
+            g,
+            feature: f,
+            sq_left: 0,
+            sq_right: counts.iter().map(|&c| c as u64 * c as u64).sum(),
+        };
+        if node.len() <= SMALL_NODE {
+            // Few examples: sort (bin, class) pairs instead of clearing a 256-bin histogram.
+            pairs.clear();
+            pairs.extend(node.iter().map(|&i| (codes[i as usize], y[i as usize] as u32)));
+            pairs.sort_unstable();
+            if pairs[0].0 == pairs[pairs.len() - 1].0 {
+                constant[f / 64] |= 1 << (f % 64);
+                continue;
+            }
+            tried += 1;
+            for w in 0..pairs.len() - 1 {
+                scan.add(pairs[w].1 as usize, 1);
+                if pairs[w].0 != pairs[w + 1].0 {
+                    scan.evaluate(pairs[w].0, &mut best);
+                }
+            }
+            continue;
+        }
         hist.fill(0);
         let (mut lo_bin, mut hi_bin) = (255u8, 0u8);
         for &i in node {
@@ -221,37 +334,19 @@ fn best_split(
             hi_bin = hi_bin.max(b);
         }
         if lo_bin == hi_bin {
-            continue; // constant here
+            constant[f / 64] |= 1 << (f % 64);
+            continue;
         }
         tried += 1;
-        let mut left = vec![0u32; k];
-        let mut right = counts.to_vec();
-        let mut n_left = 0u32;
         for b in lo_bin..hi_bin {
             let row = &hist[b as usize * k..(b as usize + 1) * k];
-            let moved: u32 = row.iter().sum();
-            if moved == 0 {
+            if row.iter().all(|&c| c == 0) {
                 continue;
             }
-            for c in 0..k {
-                left[c] += row[c];
-                right[c] -= row[c];
+            for (c, &m) in row.iter().enumerate() {
+                scan.add(c, m);
             }
-            n_left += moved;
-            let n_right = n - n_left;
-            if (n_left as usize) < g.min_samples_leaf || (n_right as usize) < g.min_samples_leaf {
-                continue;
-            }
-            let gain = parent
-                - n_left as f64 * g.criterion.impurity(&left, n_left)
-                - n_right as f64 * g.criterion.impurity(&right, n_right);
-            if best.as_ref().map_or(true, |s| gain > s.gain) {
-                best = Some(Split {
-                    feature: f,
-                    bin: b,
-                    gain,
-                });
-            }
+            scan.evaluate(b, &mut best);
         }
     }
     best
