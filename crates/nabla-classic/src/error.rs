@@ -36,6 +36,10 @@ pub enum Error {
     #[error(transparent)]
     Tensor(#[from] nabla::Error),
 
+    /// Training a network failed.
+    #[error(transparent)]
+    Nn(#[from] nabla_nn::Error),
+
     /// Reading a dataset failed.
     #[error(transparent)]
     Dataset(#[from] nabla_data::Error),

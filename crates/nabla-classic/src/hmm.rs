@@ -65,7 +65,10 @@ impl Hmm {
             .flat_map(|v| v.iter())
             .find(|v| !(v.is_finite() && **v >= 0.0))
         {
-            return Err(Error::invalid("hmm", format!("probability {v} is not in [0, ∞)")));
+            return Err(Error::invalid(
+                "hmm",
+                format!("probability {v} is not in [0, ∞)"),
+            ));
         }
         let mut h = Hmm {
             n,
@@ -167,7 +170,9 @@ impl Hmm {
             for i in 0..n {
                 let s: f64 = (0..n)
                     .map(|j| {
-                        self.transition[i * n + j] * self.emission[j * m + o] * beta[(t + 1) * n + j]
+                        self.transition[i * n + j]
+                            * self.emission[j * m + o]
+                            * beta[(t + 1) * n + j]
                     })
                     .sum();
                 beta[t * n + i] = if c > 0.0 { s / c } else { 0.0 };
@@ -244,7 +249,12 @@ impl Hmm {
     ///
     /// # Errors
     /// [`Error::Data`] for a symbol `>= m` (naming sequence and position) or no symbols.
-    pub fn baum_welch(&mut self, sequences: &[Vec<usize>], iterations: usize, tol: f64) -> Result<Vec<f64>> {
+    pub fn baum_welch(
+        &mut self,
+        sequences: &[Vec<usize>],
+        iterations: usize,
+        tol: f64,
+    ) -> Result<Vec<f64>> {
         for (s, seq) in sequences.iter().enumerate() {
             self.check(seq)
                 .map_err(|e| Error::data("hmm", format!("sequence {s}: {e}")))?;
@@ -263,7 +273,18 @@ impl Hmm {
             }
             history.push(ll);
         }
-        history.push(sequences.iter().map(|s| self.forward_pass(s).scale.iter().map(|c| c.ln()).sum::<f64>()).sum());
+        history.push(
+            sequences
+                .iter()
+                .map(|s| {
+                    self.forward_pass(s)
+                        .scale
+                        .iter()
+                        .map(|c| c.ln())
+                        .sum::<f64>()
+                })
+                .sum(),
+        );
         Ok(history)
     }
 
@@ -434,7 +455,9 @@ mod tests {
         assert!(Hmm::new(1, 1, vec![-1.0], vec![1.0], vec![1.0]).is_err());
         let e = doctor().log_likelihood(&[0, 5]).unwrap_err();
         assert_eq!(e.to_string(), "hmm: symbol 5 at position 1 is not below 3");
-        let e = doctor().baum_welch(&[vec![0], vec![1, 9]], 3, 0.0).unwrap_err();
+        let e = doctor()
+            .baum_welch(&[vec![0], vec![1, 9]], 3, 0.0)
+            .unwrap_err();
         assert!(e.to_string().contains("sequence 1"));
     }
 }

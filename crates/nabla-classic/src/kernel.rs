@@ -43,9 +43,9 @@ impl Kernel {
         let bad = |what: String| Err(Error::invalid("svm", what));
         match *self {
             Kernel::Linear => Ok(()),
-            Kernel::Rbf { gamma } if !(gamma > 0.0 && gamma.is_finite()) => {
-                bad(format!("rbf gamma must be positive and finite, got {gamma}"))
-            }
+            Kernel::Rbf { gamma } if !(gamma > 0.0 && gamma.is_finite()) => bad(format!(
+                "rbf gamma must be positive and finite, got {gamma}"
+            )),
             Kernel::Poly { degree: 0, .. } => bad("poly degree must be at least 1".into()),
             Kernel::Poly { gamma, coef0, .. } | Kernel::Sigmoid { gamma, coef0 }
                 if !(gamma.is_finite() && coef0.is_finite()) =>

@@ -4,7 +4,9 @@
 //! networks: kernel support vector machines ([`svm::Svc`]: SMO with a kernel cache and
 //! shrinking, one-vs-one), a fast linear SVM ([`linear::LinearSvm`]: dual coordinate
 //! descent), random forests ([`forest::Forest`]), and Markov models for sequences
-//! ([`markov::MarkovChain`], [`hmm::Hmm`]).
+//! ([`markov::MarkovChain`], [`hmm::Hmm`]); and the deep-learning [`protocol`]s they are
+//! compared with (a stacked denoising autoencoder, pre-trained without labels, under an SVM
+//! or fine-tuned).
 //!
 //! ```
 //! use nabla_classic::{matrix::{accuracy, Labelled}, svm::{Svc, SvcParams}};
@@ -25,6 +27,7 @@ pub mod kernel;
 pub mod linear;
 pub mod markov;
 pub mod matrix;
+pub mod protocol;
 pub mod svm;
 
 pub use error::{Error, Result};

@@ -73,7 +73,11 @@ impl LinearSvm {
                 format!("C ({}) and tol ({}) must be positive", p.c, p.tol),
             ));
         }
-        let sq: Vec<f32> = data.x.chunks_exact(data.d).map(|r| dot(r, r) + 1.0).collect();
+        let sq: Vec<f32> = data
+            .x
+            .chunks_exact(data.d)
+            .map(|r| dot(r, r) + 1.0)
+            .collect();
         let solved: Vec<(Vec<f32>, f32, usize)> = (0..data.num_classes)
             .into_par_iter()
             .map(|class| {
@@ -130,10 +134,7 @@ impl LinearSvm {
         Ok(self
             .decision_function(x)?
             .chunks_exact(self.num_classes.max(1))
-            .map(|s| {
-                (0..s.len())
-                    .fold(0, |best, c| if s[c] > s[best] { c } else { best })
-            })
+            .map(|s| (0..s.len()).fold(0, |best, c| if s[c] > s[best] { c } else { best }))
             .collect())
     }
 
@@ -230,12 +231,21 @@ mod tests {
         for i in 0..600 {
             let c = i % 3;
             let centre = [(0.0, 4.0), (4.0, 0.0), (-4.0, -4.0)][c];
-            x.extend([centre.0 + rng.normal() as f32, centre.1 + rng.normal() as f32]);
+            x.extend([
+                centre.0 + rng.normal() as f32,
+                centre.1 + rng.normal() as f32,
+            ]);
             y.push(c);
         }
         let data = Labelled::new(x, 2, y, 3)?;
         for loss in [Loss::Hinge, Loss::SquaredHinge] {
-            let m = LinearSvm::fit(&data, &LinearParams { loss, ..LinearParams::default() })?;
+            let m = LinearSvm::fit(
+                &data,
+                &LinearParams {
+                    loss,
+                    ..LinearParams::default()
+                },
+            )?;
             let acc = accuracy(&m.predict(&data.x)?, &data.y);
             assert!(acc > 0.98, "{loss:?}: {acc}");
         }

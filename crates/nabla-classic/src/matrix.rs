@@ -126,7 +126,11 @@ impl Labelled {
     pub fn variance(&self) -> f64 {
         let n = self.x.len() as f64;
         let mean = self.x.iter().map(|&v| v as f64).sum::<f64>() / n;
-        self.x.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n
+        self.x
+            .iter()
+            .map(|&v| (v as f64 - mean).powi(2))
+            .sum::<f64>()
+            / n
     }
 }
 
@@ -137,17 +141,6 @@ pub fn accuracy(predicted: &[usize], truth: &[usize]) -> f64 {
     }
     let right = predicted.iter().zip(truth).filter(|(p, t)| p == t).count();
     right as f64 / truth.len() as f64
-}
-
-/// `counts[t][p]`: how many examples of class `t` were predicted as `p`.
-pub fn confusion(predicted: &[usize], truth: &[usize], num_classes: usize) -> Vec<Vec<usize>> {
-    let mut m = vec![vec![0; num_classes]; num_classes];
-    for (&p, &t) in predicted.iter().zip(truth) {
-        if p < num_classes && t < num_classes {
-            m[t][p] += 1;
-        }
-    }
-    m
 }
 
 #[cfg(test)]
@@ -167,7 +160,7 @@ mod tests {
     }
 
     #[test]
-    fn select_variance_accuracy_and_confusion() -> Result<()> {
+    fn select_variance_and_accuracy() -> Result<()> {
         let m = Labelled::new(vec![0.0, 1.0, 2.0, 3.0, 4.0, 5.0], 2, vec![0, 1, 1], 2)?;
         let s = m.select(&[2, 0]);
         assert_eq!(s.x, vec![4.0, 5.0, 0.0, 1.0]);
@@ -175,7 +168,6 @@ mod tests {
         // values 0..5: mean 2.5, variance (6.25+2.25+0.25)*2/6 = 35/12
         assert!((m.variance() - 35.0 / 12.0).abs() < 1e-12);
         assert_eq!(accuracy(&[0, 1, 0], &[0, 1, 1]), 2.0 / 3.0);
-        assert_eq!(confusion(&[0, 1, 0], &[0, 1, 1], 2), vec![vec![1, 0], vec![1, 1]]);
         Ok(())
     }
 

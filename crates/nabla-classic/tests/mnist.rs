@@ -24,7 +24,13 @@ fn mnist(train: usize, test: usize) -> Result<(Labelled, Labelled)> {
 fn svm_run(train: usize, test: usize) -> Result<f64> {
     let (tr, te) = mnist(train, test)?;
     let t0 = Instant::now();
-    let m = Svc::fit(&tr, &SvcParams { c: 10.0, ..SvcParams::default() })?;
+    let m = Svc::fit(
+        &tr,
+        &SvcParams {
+            c: 10.0,
+            ..SvcParams::default()
+        },
+    )?;
     let fit = t0.elapsed().as_secs_f64();
     let t0 = Instant::now();
     let acc = accuracy(&m.predict(&te.x)?, &te.y);

@@ -29,6 +29,11 @@ pub enum Command {
     /// Look inside a trained model: first-layer filters or a layer's feature maps as PNG.
     #[command(subcommand)]
     Viz(VizCommand),
+    /// Classical baselines: SVM, random forest, hidden Markov model.
+    #[command(subcommand)]
+    Classic(crate::commands::classic::ClassicCommand),
+    /// Supervised vs pre-training + SVM vs pre-training + fine-tuning, on few labels.
+    Protocol(crate::commands::protocol::ProtocolArgs),
 }
 
 /// Optimizers.

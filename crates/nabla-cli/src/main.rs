@@ -23,6 +23,8 @@ fn main() -> ExitCode {
             Command::Summary(a) => commands::summary::run(a),
             Command::Zoo(a) => commands::zoo::run(a),
             Command::Viz(v) => commands::viz::run(v),
+            Command::Classic(c) => commands::classic::run(c),
+            Command::Protocol(a) => commands::protocol::run(a),
         }
     })();
     match result {

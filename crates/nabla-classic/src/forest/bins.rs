@@ -23,7 +23,10 @@ fn edges_of(mut values: Vec<f32>) -> Vec<f32> {
     distinct.dedup();
     if distinct.len() <= 256 {
         // Midpoints between consecutive distinct values.
-        return distinct.windows(2).map(|w| w[0] + (w[1] - w[0]) / 2.0).collect();
+        return distinct
+            .windows(2)
+            .map(|w| w[0] + (w[1] - w[0]) / 2.0)
+            .collect();
     }
     let n = values.len();
     let mut edges: Vec<f32> = (1..256).map(|k| values[k * n / 256 - 1]).collect();

@@ -119,7 +119,8 @@ impl Forest {
         let grown: Vec<(Tree, Vec<f64>, Vec<bool>)> = (0..p.trees)
             .into_par_iter()
             .map(|t| {
-                let mut rng = nabla::Rng::new(p.seed.wrapping_mul(1_000_003).wrapping_add(t as u64));
+                let mut rng =
+                    nabla::Rng::new(p.seed.wrapping_mul(1_000_003).wrapping_add(t as u64));
                 let mut in_bag = vec![!p.bootstrap; n];
                 let samples: Vec<u32> = if p.bootstrap {
                     (0..n)
@@ -133,7 +134,15 @@ impl Forest {
                     (0..n as u32).collect()
                 };
                 let mut imp = vec![0.0; d];
-                let tree = tree::grow(&binned, &data.y, data.num_classes, samples, &growth, &mut rng, &mut imp);
+                let tree = tree::grow(
+                    &binned,
+                    &data.y,
+                    data.num_classes,
+                    samples,
+                    &growth,
+                    &mut rng,
+                    &mut imp,
+                );
                 normalize(&mut imp);
                 (tree, imp, in_bag)
             })
@@ -318,8 +327,17 @@ mod tests {
             trees: 0,
             ..ForestParams::default()
         };
-        assert!(Forest::fit(&data, &p).unwrap_err().to_string().starts_with("forest: need trees"));
-        let f = Forest::fit(&data, &ForestParams { trees: 3, ..ForestParams::default() })?;
+        assert!(Forest::fit(&data, &p)
+            .unwrap_err()
+            .to_string()
+            .starts_with("forest: need trees"));
+        let f = Forest::fit(
+            &data,
+            &ForestParams {
+                trees: 3,
+                ..ForestParams::default()
+            },
+        )?;
         let path = std::env::temp_dir().join(format!("nabla-forest-{}.json", std::process::id()));
         f.save(&path)?;
         let back = Forest::load(&path)?;

@@ -147,9 +147,7 @@ impl Scan<'_> {
         let gain = match self.g.criterion {
             // n·Gini = n - Σ count² / n on each side.
             Criterion::Gini => {
-                self.parent - (nl + nr)
-                    + self.sq_left as f64 / nl
-                    + self.sq_right as f64 / nr
+                self.parent - (nl + nr) + self.sq_left as f64 / nl + self.sq_right as f64 / nr
             }
             c => {
                 self.parent
@@ -196,7 +194,13 @@ pub(crate) fn grow(
     let mut pairs = Vec::new();
     // (node index, range in `samples`, depth, features known to be constant in the node: a
     // feature constant in a node is constant in its children, so they skip it, as sklearn)
-    let mut stack = vec![(0usize, 0usize, samples.len(), 0usize, vec![0u64; d.div_ceil(64)])];
+    let mut stack = vec![(
+        0usize,
+        0usize,
+        samples.len(),
+        0usize,
+        vec![0u64; d.div_ceil(64)],
+    )];
     tree.nodes.push(Node {
         feature: LEAF,
         threshold: 0.0,
@@ -226,7 +230,8 @@ pub(crate) fn grow(
         };
         let Some(split) = split else {
             tree.nodes[k].left = (tree.leaves.len() / num_classes) as u32;
-            tree.leaves.extend(counts.iter().map(|&c| c as f32 / n as f32));
+            tree.leaves
+                .extend(counts.iter().map(|&c| c as f32 / n as f32));
             continue;
         };
         importance[split.feature] += split.gain;
@@ -310,7 +315,10 @@ fn best_split(
         if node.len() <= SMALL_NODE {
             // Few examples: sort (bin, class) pairs instead of clearing a 256-bin histogram.
             pairs.clear();
-            pairs.extend(node.iter().map(|&i| (codes[i as usize], y[i as usize] as u32)));
+            pairs.extend(
+                node.iter()
+                    .map(|&i| (codes[i as usize], y[i as usize] as u32)),
+            );
             pairs.sort_unstable();
             if pairs[0].0 == pairs[pairs.len() - 1].0 {
                 constant[f / 64] |= 1 << (f % 64);
@@ -388,14 +396,30 @@ mod tests {
         let data = Binned::new(&x, 2);
         let mut imp = vec![0.0; 2];
         let samples = (0..16).collect();
-        let t = grow(&data, &y, 2, samples, &growth(10), &mut nabla::Rng::new(0), &mut imp);
+        let t = grow(
+            &data,
+            &y,
+            2,
+            samples,
+            &growth(10),
+            &mut nabla::Rng::new(0),
+            &mut imp,
+        );
         assert!(t.is_consistent(2, 2));
         for i in 0..16 {
             assert_eq!(t.leaf(&x[i * 2..i * 2 + 2], 2)[y[i]], 1.0, "example {i}");
         }
         assert!(imp[0] > 0.0 && imp[1] > 0.0);
         // Depth 0 is one leaf with the class shares.
-        let stump = grow(&data, &y, 2, (0..16).collect(), &growth(0), &mut nabla::Rng::new(0), &mut imp);
+        let stump = grow(
+            &data,
+            &y,
+            2,
+            (0..16).collect(),
+            &growth(0),
+            &mut nabla::Rng::new(0),
+            &mut imp,
+        );
         assert_eq!(stump.nodes.len(), 1);
         assert_eq!(stump.leaf(&x[..2], 2), &[0.5, 0.5]);
     }
@@ -410,7 +434,15 @@ mod tests {
             max_features: 1,
             ..growth(10)
         };
-        let t = grow(&data, &y, 2, (0..10).collect(), &g, &mut nabla::Rng::new(0), &mut [0.0]);
+        let t = grow(
+            &data,
+            &y,
+            2,
+            (0..10).collect(),
+            &g,
+            &mut nabla::Rng::new(0),
+            &mut [0.0],
+        );
         // The pure split x <= 0.5 would leave one example on the left; the best allowed one
         // is x <= 2.5 (left: classes 0, 1, 1), and that left part cannot split again.
         assert_eq!(t.nodes[0].threshold, 2.5);

@@ -100,7 +100,9 @@ impl<'a> KernelRows<'a> {
         let si = self.fetch(i) * self.n;
         let sj = self.fetch(j) * self.n;
         let si = match &self.store {
-            Store::Lru(l) => l.slot_of[i].expect("row i stays cached while j is fetched") as usize * self.n,
+            Store::Lru(l) => {
+                l.slot_of[i].expect("row i stays cached while j is fetched") as usize * self.n
+            }
             Store::Full(_) => si,
         };
         let m = match &self.store {

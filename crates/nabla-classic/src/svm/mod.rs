@@ -130,7 +130,10 @@ impl SvcParams {
     /// kernel parameters.
     pub fn resolve(&self, data: &Labelled) -> Result<Kernel> {
         if !(self.c > 0.0 && self.c.is_finite()) {
-            return Err(Error::invalid("svm", format!("C must be positive, got {}", self.c)));
+            return Err(Error::invalid(
+                "svm",
+                format!("C must be positive, got {}", self.c),
+            ));
         }
         if !(self.tol > 0.0) || !(self.cache_mb > 0.0) {
             return Err(Error::invalid(
@@ -209,7 +212,11 @@ impl Svc {
                     .filter(|&i| data.y[i] == a || data.y[i] == b)
                     .collect();
                 let sub = data.select(&idx);
-                let y: Vec<f64> = sub.y.iter().map(|&c| if c == a { 1.0 } else { -1.0 }).collect();
+                let y: Vec<f64> = sub
+                    .y
+                    .iter()
+                    .map(|&c| if c == a { 1.0 } else { -1.0 })
+                    .collect();
                 let p = SmoParams {
                     max_iter: params.max_iter.unwrap_or((100 * y.len()).max(10_000_000)),
                     ..smo
@@ -290,16 +297,21 @@ impl Svc {
         let blocks: Vec<Vec<f64>> = x
             .par_chunks(BLOCK * self.d)
             .map(|block| {
-                let k = cross(&self.kernel, block, &squared_norms(block, self.d), &sv_t, &sq_sv)?;
+                let k = cross(
+                    &self.kernel,
+                    block,
+                    &squared_norms(block, self.d),
+                    &sv_t,
+                    &sq_sv,
+                )?;
                 let mut out = Vec::with_capacity(block.len() / self.d * np);
                 for krow in k.chunks_exact(sq_sv.len().max(1)) {
                     for p in &self.pairs {
-                        let s: f64 = p
-                            .sv
-                            .iter()
-                            .zip(&p.coef)
-                            .map(|(&v, &c)| c as f64 * krow[v as usize] as f64)
-                            .sum();
+                        let s: f64 =
+                            p.sv.iter()
+                                .zip(&p.coef)
+                                .map(|(&v, &c)| c as f64 * krow[v as usize] as f64)
+                                .sum();
                         out.push(s - p.rho);
                     }
                 }
@@ -413,7 +425,11 @@ mod tests {
             let m = Svc::fit(&train, &params)?;
             assert_eq!(m.pairs.len(), 3);
             let acc = accuracy(&m.predict(&test.x)?, &test.y);
-            let floor = if kernel == KernelKind::Sigmoid { 0.85 } else { 0.93 };
+            let floor = if kernel == KernelKind::Sigmoid {
+                0.85
+            } else {
+                0.93
+            };
             assert!(acc > floor, "{kernel:?}: accuracy {acc}");
         }
         Ok(())

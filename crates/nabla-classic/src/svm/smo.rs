@@ -295,7 +295,12 @@ fn shrink(s: &mut State, rows: &mut KernelRows, eps: f64, unshrunk: &mut bool) {
             false
         }
     };
-    let keep: Vec<usize> = s.active.iter().copied().filter(|&t| !shrunk(s, t)).collect();
+    let keep: Vec<usize> = s
+        .active
+        .iter()
+        .copied()
+        .filter(|&t| !shrunk(s, t))
+        .collect();
     for &t in &s.active {
         s.is_active[t] = false;
     }
@@ -440,7 +445,10 @@ mod tests {
         let k = Kernel::Rbf { gamma: 0.5 };
         let reference = solve(&x, 2, &y, &params(1.0, k, false, 1 << 24))?;
         let small = solve(&x, 2, &y, &params(1.0, k, true, 20 * 300 * 4))?;
-        assert!(small.rows_computed > 20, "the cache of 20 rows had to evict");
+        assert!(
+            small.rows_computed > 20,
+            "the cache of 20 rows had to evict"
+        );
         assert!((reference.rho - small.rho).abs() < 1e-2);
         for z in [[0.0f32, 0.0], [1.5, 0.0], [0.3, -2.5]] {
             let a = decision(&x, 2, &y, &reference, &k, &z);

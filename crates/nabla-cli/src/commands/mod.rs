@@ -1,8 +1,10 @@
 //! The subcommands, and what they share: building a model from a run config, loaders that
 //! preprocess like training did.
 
+pub mod classic;
 pub mod eval;
 pub mod predict;
+pub mod protocol;
 pub mod summary;
 pub mod train;
 pub mod viz;
