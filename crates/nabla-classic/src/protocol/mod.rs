@@ -73,7 +73,7 @@ impl Classifier<'_> {
         let mut opt = Adam::new(vars, cfg.lr);
         let mut rng = nabla::Rng::new(cfg.seed ^ 0xF1E);
         let mut order: Vec<usize> = (0..data.len()).collect();
-        let batch = cfg.batch.min(32).max(1);
+        let batch = cfg.batch.clamp(1, 32);
         for _ in 0..epochs {
             rng.shuffle(&mut order);
             for idx in order.chunks(batch) {

@@ -34,6 +34,9 @@ pub struct ProtocolArgs {
     /// Masking noise of pre-training: fraction of inputs set to 0.
     #[arg(long, default_value_t = 0.25)]
     pub noise: f32,
+    /// Examples per mini-batch in pre-training (supervised training uses at most 32).
+    #[arg(long, default_value_t = 128, value_parser = clap::value_parser!(u64).range(1..))]
+    pub batch_size: u64,
     /// Adam's learning rate.
     #[arg(long, default_value_t = 1e-3)]
     pub lr: f64,
@@ -80,7 +83,7 @@ pub fn run(a: &ProtocolArgs) -> Result<()> {
             pretrain_epochs: a.pretrain_epochs,
             lr: a.lr,
             seed: a.seed,
-            ..SdaeConfig::default()
+            batch: a.batch_size as usize,
         },
         supervised_epochs: a.epochs,
         svm: SvcParams {
