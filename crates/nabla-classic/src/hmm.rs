@@ -83,10 +83,19 @@ impl Hmm {
         Ok(h)
     }
 
-    /// A random HMM (rows drawn uniformly and normalised), the usual start of Baum-Welch.
+    /// A random HMM, the usual start of Baum-Welch: each row drawn from a flat Dirichlet
+    /// distribution (normalised `-ln U` values), far enough from uniform that the states
+    /// start out different.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for zero states or symbols.
     pub fn random(n: usize, m: usize, seed: u64) -> Result<Hmm> {
         let mut rng = nabla::Rng::new(seed);
-        let mut r = |len: usize| (0..len).map(|_| 0.5 + rng.next_f64()).collect::<Vec<_>>();
+        let mut r = |len: usize| {
+            (0..len)
+                .map(|_| -(1.0 - rng.next_f64()).ln() + 1e-3)
+                .collect::<Vec<_>>()
+        };
         let (i, t, e) = (r(n), r(n * n), r(n * m));
         Hmm::new(n, m, i, t, e)
     }

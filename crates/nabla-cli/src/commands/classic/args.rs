@@ -144,8 +144,11 @@ pub struct HmmArgs {
     #[arg(long, default_value_t = 4)]
     pub states: usize,
     /// Baum-Welch iterations at most.
-    #[arg(long, default_value_t = 30)]
+    #[arg(long, default_value_t = 100)]
     pub iterations: usize,
+    /// Stop when an iteration improves the training log-likelihood by less (nats).
+    #[arg(long, default_value_t = 1.0)]
+    pub tol: f64,
     /// Characters to train on (from the start of the text).
     #[arg(long, default_value_t = 200_000)]
     pub train_size: usize,

@@ -36,7 +36,7 @@ pub fn run(a: &HmmArgs) -> Result<()> {
     );
     let t0 = Instant::now();
     let mut hmm = Hmm::random(a.states, vocab.len(), a.seed)?;
-    let history = hmm.baum_welch(&seqs, a.iterations, 1e-4 * train.len() as f64)?;
+    let history = hmm.baum_welch(&seqs, a.iterations, a.tol)?;
     let secs = t0.elapsed().as_secs_f64();
     let per_char = |ll: f64, n: usize| -ll / n.max(1) as f64 / std::f64::consts::LN_2;
     println!(
