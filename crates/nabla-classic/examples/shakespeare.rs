@@ -11,7 +11,10 @@ use nabla_classic::hmm::Hmm;
 use nabla_classic::markov::MarkovChain;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/shakespeare/tragedies.txt");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../data/shakespeare/tragedies.txt"
+    );
     let text = nabla_data::readers::text::read_file(path)?;
     // Lowercase letters and one space between words: 27 symbols.
     let alphabet: Vec<char> = " abcdefghijklmnopqrstuvwxyz".chars().collect();
@@ -30,7 +33,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let pi = chain.stationary();
     let mut order: Vec<usize> = (0..alphabet.len()).collect();
     order.sort_by(|&a, &b| pi[b].total_cmp(&pi[a]));
-    println!("{} letters and spaces ({} held out)", codes.len(), test.len());
+    println!(
+        "{} letters and spaces ({} held out)",
+        codes.len(),
+        test.len()
+    );
     print!("stationary distribution of the chain, top 8:");
     for &c in &order[..8] {
         print!(" {:?} {:.3}", alphabet[c], pi[c]);
@@ -61,6 +68,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let line = &test[..60];
     let (states, _) = hmm.viterbi(line)?;
     println!("text:   {}", show(line));
-    println!("states: {}", states.iter().map(|s| s.to_string()).collect::<String>());
+    println!(
+        "states: {}",
+        states.iter().map(|s| s.to_string()).collect::<String>()
+    );
     Ok(())
 }

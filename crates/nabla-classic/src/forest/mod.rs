@@ -121,22 +121,21 @@ impl Forest {
             .map(|t| {
                 let mut rng =
                     nabla::Rng::new(p.seed.wrapping_mul(1_000_003).wrapping_add(t as u64));
-                let mut in_bag = vec![!p.bootstrap; n];
-                let samples: Vec<u32> = if p.bootstrap {
-                    (0..n)
-                        .map(|_| {
-                            let i = rng.below(n as u64) as usize;
-                            in_bag[i] = true;
-                            i as u32
-                        })
-                        .collect()
-                } else {
-                    (0..n as u32).collect()
-                };
+                // Bootstrap multiplicities, used as sample weights (each tree holds each
+                // drawn example once, as scikit-learn does).
+                let mut weight = vec![u32::from(!p.bootstrap); n];
+                if p.bootstrap {
+                    for _ in 0..n {
+                        weight[rng.below(n as u64) as usize] += 1;
+                    }
+                }
+                let samples: Vec<u32> = (0..n as u32).filter(|&i| weight[i as usize] > 0).collect();
+                let in_bag: Vec<bool> = weight.iter().map(|&w| w > 0).collect();
                 let mut imp = vec![0.0; d];
                 let tree = tree::grow(
                     &binned,
                     &data.y,
+                    &weight,
                     data.num_classes,
                     samples,
                     &growth,
