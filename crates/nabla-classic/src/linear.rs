@@ -109,7 +109,7 @@ impl LinearSvm {
     /// # Errors
     /// [`Error::Data`] when `x.len()` is not a multiple of `d`.
     pub fn decision_function(&self, x: &[f32]) -> Result<Vec<f32>> {
-        if x.len() % self.d != 0 {
+        if !x.len().is_multiple_of(self.d) {
             return Err(Error::data(
                 "linear svm",
                 format!("{} values are not rows of {} features", x.len(), self.d),

@@ -38,7 +38,7 @@ impl MarkovChain {
     /// [`Error::InvalidArgument`] for `k == 0` or negative smoothing; [`Error::Data`] for a
     /// state `>= k` (naming the sequence and position) or no data.
     pub fn fit(sequences: &[Vec<usize>], k: usize, smoothing: f64) -> Result<MarkovChain> {
-        if k == 0 || !(smoothing >= 0.0) {
+        if k == 0 || smoothing.is_nan() || smoothing < 0.0 {
             return Err(Error::invalid(
                 "markov",
                 format!("need k >= 1 ({k}) and smoothing >= 0 ({smoothing})"),

@@ -143,7 +143,7 @@ fn hmm_on_a_short_text_beats_the_uniform_code() {
         .find(|l| l.starts_with("held-out"))
         .expect("a held-out line");
     let nums: Vec<f64> = line
-        .split(|c: char| c == ',' || c == ' ')
+        .split([',', ' '])
         .filter_map(|w| w.parse().ok())
         .collect();
     // [hmm bits, chain bits, uniform bits]

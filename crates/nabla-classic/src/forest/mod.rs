@@ -166,7 +166,7 @@ impl Forest {
     /// # Errors
     /// [`Error::Data`] when `x.len()` is not a multiple of `d`.
     pub fn predict_proba(&self, x: &[f32]) -> Result<Vec<f32>> {
-        if x.len() % self.d != 0 {
+        if !x.len().is_multiple_of(self.d) {
             return Err(Error::data(
                 "forest",
                 format!("{} values are not rows of {} features", x.len(), self.d),

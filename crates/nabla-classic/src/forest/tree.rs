@@ -161,7 +161,7 @@ impl Scan<'_> {
                     - nr * c.impurity(&self.right, n_right)
             }
         };
-        if best.as_ref().map_or(true, |s| gain > s.gain) {
+        if best.as_ref().is_none_or(|s| gain > s.gain) {
             *best = Some(Split {
                 feature: self.feature,
                 bin,

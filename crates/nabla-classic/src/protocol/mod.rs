@@ -129,7 +129,7 @@ pub fn run(
     cfg: &ProtocolConfig,
 ) -> Result<Vec<ProtocolResult>> {
     let d = labelled.d;
-    if test.d != d || unlabelled.len() % d != 0 {
+    if test.d != d || !unlabelled.len().is_multiple_of(d) {
         return Err(Error::data(
             "protocol",
             format!(

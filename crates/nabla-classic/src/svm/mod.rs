@@ -135,7 +135,7 @@ impl SvcParams {
                 format!("C must be positive, got {}", self.c),
             ));
         }
-        if !(self.tol > 0.0) || !(self.cache_mb > 0.0) {
+        if self.tol.is_nan() || self.tol <= 0.0 || self.cache_mb.is_nan() || self.cache_mb <= 0.0 {
             return Err(Error::invalid(
                 "svm",
                 format!(
@@ -284,7 +284,7 @@ impl Svc {
     /// # Errors
     /// [`Error::Data`] when `x.len()` is not a multiple of `d`.
     pub fn decision_function(&self, x: &[f32]) -> Result<Vec<f64>> {
-        if x.len() % self.d != 0 {
+        if !x.len().is_multiple_of(self.d) {
             return Err(Error::data(
                 "svm",
                 format!("{} values are not rows of {} features", x.len(), self.d),
@@ -357,7 +357,7 @@ impl Svc {
         let m: Svc = crate::io::load_json(path.as_ref())?;
         let n_sv = m.num_support();
         let bad = m.d == 0
-            || m.support.len() % m.d != 0
+            || !m.support.len().is_multiple_of(m.d)
             || m.pairs.iter().any(|p| {
                 p.sv.len() != p.coef.len()
                     || p.a >= m.num_classes
