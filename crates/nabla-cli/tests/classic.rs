@@ -1,48 +1,12 @@
 //! `nabla classic ...` and `nabla protocol` end to end on small subsets, and their errors.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn nabla(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nabla"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the nabla binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn workdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nabla-classic-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-/// The number before the first '%' after `label`.
-fn percent_after(out: &str, label: &str) -> f64 {
-    let at = out
-        .find(label)
-        .unwrap_or_else(|| panic!("no '{label}' in:\n{out}"))
-        + label.len();
-    out[at..]
-        .trim_start()
-        .split('%')
-        .next()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no number after '{label}' in:\n{out}"))
-}
+use common::{nabla, percent_after, text, workdir};
 
 #[test]
 fn svm_on_1000_mnist_images_beats_88_percent_and_saves_the_model() {
-    let dir = workdir("svm");
+    let dir = workdir("classic-svm");
     let o = nabla(
         &dir,
         &[
@@ -89,7 +53,7 @@ fn svm_on_1000_mnist_images_beats_88_percent_and_saves_the_model() {
 
 #[test]
 fn forest_on_1000_mnist_images_beats_80_percent() {
-    let dir = workdir("forest");
+    let dir = workdir("classic-forest");
     let o = nabla(
         &dir,
         &[
@@ -115,7 +79,7 @@ fn forest_on_1000_mnist_images_beats_80_percent() {
 
 #[test]
 fn hmm_on_a_short_text_beats_the_uniform_code() {
-    let dir = workdir("hmm");
+    let dir = workdir("classic-hmm");
     let words = "the cat sat on the mat and the dog ate the hat ".repeat(200);
     std::fs::write(dir.join("t.txt"), &words).unwrap();
     let o = nabla(
@@ -153,7 +117,7 @@ fn hmm_on_a_short_text_beats_the_uniform_code() {
 
 #[test]
 fn protocol_prints_one_table_of_the_four_protocols() {
-    let dir = workdir("protocol");
+    let dir = workdir("classic-protocol");
     let o = nabla(
         &dir,
         &[
@@ -191,7 +155,7 @@ fn protocol_prints_one_table_of_the_four_protocols() {
 
 #[test]
 fn csv_with_a_missing_value_or_a_word_names_line_and_column() {
-    let dir = workdir("csv");
+    let dir = workdir("classic-csv");
     std::fs::write(dir.join("gap.csv"), "x,y,label\n1,2,0\n3,,1\n").unwrap();
     std::fs::write(dir.join("word.csv"), "x,y,label\n1,2,0\n3,four,1\n").unwrap();
     let o = nabla(&dir, &["classic", "forest", "--data", "csv:gap.csv"]);
@@ -212,7 +176,7 @@ fn csv_with_a_missing_value_or_a_word_names_line_and_column() {
 
 #[test]
 fn bad_options_are_clear_errors() {
-    let dir = workdir("bad");
+    let dir = workdir("classic-bad");
     let cases: [(&[&str], &str); 5] = [
         (&["classic", "svm", "--gamma=-1"], "--gamma '-1'"),
         (

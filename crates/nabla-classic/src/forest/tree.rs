@@ -458,41 +458,31 @@ mod tests {
 
     #[test]
     fn weights_count_like_repeated_examples() {
-        // x = 0, 1, 2 with classes 0, 1, 1 and weights 3, 1, 1: the root's distribution is
-        // (3/5, 2/5), and a depth-0 tree is that leaf.
+        // x = 0, 1, 2 with classes 0, 1, 1 and weights 3, 1, 1.
         let data = Binned::new(&[0.0, 1.0, 2.0], 1);
-        let g = Growth {
-            max_features: 1,
-            ..growth(0)
+        let weighted = |max_depth: usize, imp: &mut [f64]| {
+            let g = Growth {
+                max_features: 1,
+                ..growth(max_depth)
+            };
+            let (y, w) = ([0, 1, 1], [3, 1, 1]);
+            grow(
+                &data,
+                &y,
+                &w,
+                2,
+                vec![0, 1, 2],
+                &g,
+                &mut nabla::Rng::new(0),
+                imp,
+            )
         };
-        let stump = grow(
-            &data,
-            &[0, 1, 1],
-            &[3, 1, 1],
-            2,
-            vec![0, 1, 2],
-            &g,
-            &mut nabla::Rng::new(0),
-            &mut [0.0],
-        );
-        assert_eq!(stump.leaf(&[0.0], 2), &[0.6, 0.4]);
+        // A depth-0 tree is one leaf with the weighted distribution (3/5, 2/5).
+        assert_eq!(weighted(0, &mut [0.0]).leaf(&[0.0], 2), &[0.6, 0.4]);
         // Grown fully, the split at 0.5 separates the classes; its gain is the weighted
         // Gini decrease 5·(1 - 0.36 - 0.16) = 2.4.
         let mut imp = [0.0];
-        let g = Growth {
-            max_features: 1,
-            ..growth(5)
-        };
-        let t = grow(
-            &data,
-            &[0, 1, 1],
-            &[3, 1, 1],
-            2,
-            vec![0, 1, 2],
-            &g,
-            &mut nabla::Rng::new(0),
-            &mut imp,
-        );
+        let t = weighted(5, &mut imp);
         assert_eq!(t.nodes[0].threshold, 0.5);
         assert!((imp[0] - 2.4).abs() < 1e-9, "{imp:?}");
     }
