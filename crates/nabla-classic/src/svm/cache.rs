@@ -37,6 +37,35 @@ struct Lru<'a> {
 /// Rows per block when the whole matrix is computed (bounds the temporary `[block, n]`).
 const BLOCK: usize = 256;
 
+/// The whole symmetric `n × n` kernel matrix: the upper triangle in blocks of rows with the
+/// engine's matrix product, then mirrored (half the products and half the `exp`s).
+fn full_matrix(kernel: &Kernel, x: &[f32], d: usize, sq: &[f32]) -> Result<Vec<f32>> {
+    let n = sq.len();
+    let xt = transposed(x, d)?;
+    let mut full = vec![0f32; n * n];
+    for start in (0..n).step_by(BLOCK) {
+        let end = (start + BLOCK).min(n);
+        let cols = xt.narrow(1, start, n - start)?;
+        let block = cross(kernel, &x[start * d..end * d], &sq[start..end], &cols, &sq[start..])?;
+        for (r, row) in block.chunks_exact(n - start).enumerate() {
+            let at = (start + r) * n + start;
+            full[at..at + row.len()].copy_from_slice(row);
+        }
+    }
+    // Lower triangle from the upper one, in tiles so that both sides stay in cache.
+    const TILE: usize = 64;
+    for i0 in (0..n).step_by(TILE) {
+        for j0 in (i0..n).step_by(TILE) {
+            for i in i0..(i0 + TILE).min(n) {
+                for j in j0.max(i + 1)..(j0 + TILE).min(n) {
+                    full[j * n + i] = full[i * n + j];
+                }
+            }
+        }
+    }
+    Ok(full)
+}
+
 impl<'a> KernelRows<'a> {
     /// Rows of `kernel` over the `n = x.len() / d` examples of `x`, using at most
     /// `cache_bytes` (but always at least two rows).
@@ -45,21 +74,9 @@ impl<'a> KernelRows<'a> {
         let sq = squared_norms(x, d);
         let row_bytes = n * std::mem::size_of::<f32>();
         if n * row_bytes <= cache_bytes {
-            let xt = transposed(x, d)?;
-            let mut full = Vec::with_capacity(n * n);
-            for start in (0..n).step_by(BLOCK) {
-                let end = (start + BLOCK).min(n);
-                full.extend(cross(
-                    &kernel,
-                    &x[start * d..end * d],
-                    &sq[start..end],
-                    &xt,
-                    &sq,
-                )?);
-            }
             return Ok(KernelRows {
                 n,
-                store: Store::Full(full),
+                store: Store::Full(full_matrix(&kernel, x, d, &sq)?),
                 computed: n,
             });
         }
@@ -180,6 +197,23 @@ mod tests {
         }
         // 0, 3, 7 fill the cache; 3 hits; 9 evicts 0; 0 evicts 7; 5 evicts 3.
         assert_eq!(lru.computed, 6);
+        Ok(())
+    }
+
+    #[test]
+    fn full_matrix_over_several_blocks_is_the_symmetric_kernel() -> Result<()> {
+        let (n, d) = (BLOCK * 2 + 37, 3);
+        let x: Vec<f32> = (0..n * d).map(|i| (i as f32 * 0.173).sin()).collect();
+        let k = Kernel::Rbf { gamma: 0.8 };
+        let mut rows = KernelRows::new(k, &x, d, n * n * 4)?;
+        assert!(rows.is_full());
+        for i in [0, 1, BLOCK - 1, BLOCK, BLOCK + 5, n - 1] {
+            let row = rows.row(i).to_vec();
+            for j in (0..n).step_by(7).chain([n - 1]) {
+                let want = k.eval(&x[i * d..(i + 1) * d], &x[j * d..(j + 1) * d]);
+                assert!((row[j] - want).abs() < 1e-5, "({i}, {j}): {} vs {want}", row[j]);
+            }
+        }
         Ok(())
     }
 
