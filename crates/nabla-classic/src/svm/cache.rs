@@ -46,7 +46,13 @@ fn full_matrix(kernel: &Kernel, x: &[f32], d: usize, sq: &[f32]) -> Result<Vec<f
     for start in (0..n).step_by(BLOCK) {
         let end = (start + BLOCK).min(n);
         let cols = xt.narrow(1, start, n - start)?;
-        let block = cross(kernel, &x[start * d..end * d], &sq[start..end], &cols, &sq[start..])?;
+        let block = cross(
+            kernel,
+            &x[start * d..end * d],
+            &sq[start..end],
+            &cols,
+            &sq[start..],
+        )?;
         for (r, row) in block.chunks_exact(n - start).enumerate() {
             let at = (start + r) * n + start;
             full[at..at + row.len()].copy_from_slice(row);
@@ -211,7 +217,11 @@ mod tests {
             let row = rows.row(i).to_vec();
             for j in (0..n).step_by(7).chain([n - 1]) {
                 let want = k.eval(&x[i * d..(i + 1) * d], &x[j * d..(j + 1) * d]);
-                assert!((row[j] - want).abs() < 1e-5, "({i}, {j}): {} vs {want}", row[j]);
+                assert!(
+                    (row[j] - want).abs() < 1e-5,
+                    "({i}, {j}): {} vs {want}",
+                    row[j]
+                );
             }
         }
         Ok(())
