@@ -169,21 +169,38 @@ fn binary(
     let mut order: Vec<usize> = (0..n).collect();
     let mut rng = nabla::Rng::new(p.seed ^ seed.wrapping_mul(0x9E37_79B9));
     let mut epochs = 0;
+    // Shrinking, as LIBLINEAR: a variable at a bound whose gradient pushes it further out than
+    // the last epoch's extreme projected gradients leaves `order[..active]` until the end.
+    let mut active = n;
+    let (mut pg_max_old, mut pg_min_old) = (f64::INFINITY, f64::NEG_INFINITY);
     while epochs < p.max_epochs {
         epochs += 1;
-        rng.shuffle(&mut order);
+        rng.shuffle(&mut order[..active]);
         let (mut pg_max, mut pg_min) = (f64::NEG_INFINITY, f64::INFINITY);
-        for &i in &order {
+        let mut s = 0;
+        while s < active {
+            let i = order[s];
             let xi = data.row(i);
             let yi = y[i] as f64;
             let g = yi * (dot(&w, xi) + b) as f64 - 1.0 + diag * alpha[i];
             let pg = if alpha[i] <= 0.0 {
+                if g > pg_max_old {
+                    active -= 1;
+                    order.swap(s, active);
+                    continue;
+                }
                 g.min(0.0)
             } else if alpha[i] >= upper {
+                if g < pg_min_old {
+                    active -= 1;
+                    order.swap(s, active);
+                    continue;
+                }
                 g.max(0.0)
             } else {
                 g
             };
+            s += 1;
             pg_max = pg_max.max(pg);
             pg_min = pg_min.min(pg);
             if pg.abs() > 1e-12 {
@@ -194,9 +211,21 @@ fn binary(
                 b += step;
             }
         }
-        if pg_max - pg_min < p.tol {
-            break;
+        if pg_max - pg_min <= p.tol {
+            if active == n {
+                break;
+            }
+            // Converged on the active set: check every variable again.
+            active = n;
+            (pg_max_old, pg_min_old) = (f64::INFINITY, f64::NEG_INFINITY);
+            continue;
         }
+        pg_max_old = if pg_max <= 0.0 { f64::INFINITY } else { pg_max };
+        pg_min_old = if pg_min >= 0.0 {
+            f64::NEG_INFINITY
+        } else {
+            pg_min
+        };
     }
     (w, b, epochs)
 }
