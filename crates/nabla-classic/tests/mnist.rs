@@ -54,14 +54,14 @@ fn rbf_svm_on_2000_mnist_digits_matches_scikit_learn() -> Result<()> {
 }
 
 #[test]
-#[ignore = "about a minute on 2 cores; the issue's 10,000-image target"]
+#[ignore = "5-20 s on 2 cores; the issue's 10,000-image target"]
 fn rbf_svm_on_10000_mnist_digits_reaches_96_5_percent() -> Result<()> {
     assert!(svm_run(10_000, 10_000)? >= 0.965);
     Ok(())
 }
 
 #[test]
-#[ignore = "minutes on 2 cores; the issue's 60,000-image target"]
+#[ignore = "2-4 minutes on 2 cores; the issue's 60,000-image target"]
 fn rbf_svm_on_all_mnist_reaches_98_percent() -> Result<()> {
     assert!(svm_run(60_000, 10_000)? >= 0.98);
     Ok(())
