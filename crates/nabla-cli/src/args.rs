@@ -33,6 +33,11 @@ pub enum Command {
     Sample(SampleArgs),
     /// Serve the playground: a network you configure and watch learn in the browser.
     Playground(PlaygroundArgs),
+    /// Classical baselines: SVM, random forest, hidden Markov model.
+    #[command(subcommand)]
+    Classic(crate::commands::classic::ClassicCommand),
+    /// Supervised vs pre-training + SVM vs pre-training + fine-tuning, on few labels.
+    Protocol(crate::commands::protocol::ProtocolArgs),
 }
 
 /// Optimizers.

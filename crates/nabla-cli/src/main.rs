@@ -26,6 +26,8 @@ fn main() -> ExitCode {
             Command::Viz(v) => commands::viz::run(v),
             Command::Sample(a) => commands::sample::run(a),
             Command::Playground(a) => commands::playground::run(a),
+            Command::Classic(c) => commands::classic::run(c),
+            Command::Protocol(a) => commands::protocol::run(a),
         }
     })();
     match result {

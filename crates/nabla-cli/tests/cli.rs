@@ -1,44 +1,9 @@
 //! The `nabla` binary end to end: a short real training run, and the errors a user can trip.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn nabla(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nabla"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("the nabla binary runs")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn workdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("nabla-cli-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).expect("temp dir");
-    d
-}
-
-/// The percentage after `label` in the output, e.g. "test accuracy 91.20%".
-fn percent_after(out: &str, label: &str) -> f64 {
-    let at = out
-        .find(label)
-        .unwrap_or_else(|| panic!("no '{label}' in:\n{out}"))
-        + label.len();
-    out[at..]
-        .trim_start()
-        .split('%')
-        .next()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no number after '{label}' in:\n{out}"))
-}
+use common::{nabla, percent_after, text, workdir};
+use std::path::Path;
 
 #[test]
 fn mlp_on_2000_mnist_images_for_one_epoch_beats_85_percent_then_eval_and_predict_work() {

@@ -1,9 +1,11 @@
 //! The subcommands, and what they share: building a model from a run config, loaders that
 //! preprocess like training did.
 
+pub mod classic;
 pub mod eval;
 pub mod playground;
 pub mod predict;
+pub mod protocol;
 pub mod sample;
 pub mod summary;
 pub mod train;

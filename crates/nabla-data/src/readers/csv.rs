@@ -23,8 +23,8 @@ pub enum CsvTask {
 pub struct CsvOptions {
     /// The label column, 0-based; `None` for the last column.
     pub label_column: Option<usize>,
-    /// Whether the first row is a header; `None` to detect it (a first row with a feature
-    /// cell that is not a number is a header).
+    /// Whether the first row is a header; `None` to detect it (a first row with a non-empty
+    /// feature cell that is not a number is a header).
     pub header: Option<bool>,
     /// Classification or regression.
     pub task: CsvTask,
@@ -152,7 +152,8 @@ pub fn parse(text: &str, src: &str, options: &CsvOptions) -> Result<InMemoryData
         first
             .iter()
             .enumerate()
-            .any(|(c, cell)| c != label_col && number(cell).is_none())
+            // An empty cell is a missing value, not a column name.
+            .any(|(c, cell)| c != label_col && !cell.trim().is_empty() && number(cell).is_none())
     });
     let data = &rows[usize::from(header)..];
     if data.is_empty() {
@@ -179,8 +180,14 @@ pub fn parse(text: &str, src: &str, options: &CsvOptions) -> Result<InMemoryData
                 label_cells.push((*line, cell.trim()));
                 continue;
             }
-            let v = number(cell)
-                .ok_or_else(|| csv_err(*line, c + 1, format!("'{cell}' is not a finite number")))?;
+            let v = number(cell).ok_or_else(|| {
+                let msg = if cell.trim().is_empty() {
+                    "missing value (empty cell)".to_string()
+                } else {
+                    format!("'{cell}' is not a finite number")
+                };
+                csv_err(*line, c + 1, msg)
+            })?;
             features.push(v as f32);
         }
     }
@@ -349,5 +356,25 @@ mod tests {
             "f.csv: no data rows after the header"
         );
         assert!(err("1,2,0\n1,nan,0\n", &opts()).contains("'nan' is not a finite number"));
+    }
+
+    #[test]
+    fn missing_value_and_non_numeric_cell_name_line_and_column() {
+        let err = |text: &str| parse(text, "data.csv", &opts()).unwrap_err().to_string();
+        // Line 3, column 2 is empty; line 4, column 1 holds a word.
+        let text = "a,b,label\n0.5,1.5,0\n2.0,,1\n";
+        assert_eq!(err(text), "data.csv:3:2: missing value (empty cell)");
+        let text = "a,b,label\n0.5,1.5,0\n2.0,3,1\nabc,4,0\n";
+        assert_eq!(err(text), "data.csv:4:1: 'abc' is not a finite number");
+        // An empty cell in the first row is a missing value, not a sign of a header.
+        assert_eq!(
+            err("1,,0\n2,3,1\n"),
+            "data.csv:1:2: missing value (empty cell)"
+        );
+        // A missing class label is reported in its column too.
+        assert_eq!(
+            err("1,2,0\n3,4,\n"),
+            "data.csv:2:3: label '' is not a class index (a non-negative integer)"
+        );
     }
 }
