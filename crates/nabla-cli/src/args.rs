@@ -33,6 +33,8 @@ pub enum Command {
     Sample(SampleArgs),
     /// Serve the playground: a network you configure and watch learn in the browser.
     Playground(PlaygroundArgs),
+    /// Time named training and inference workloads (the nabla side of bench/compare.sh).
+    Bench(BenchArgs),
 }
 
 /// Optimizers.
@@ -178,6 +180,19 @@ pub struct TrainArgs {
     /// each (a larger tensor gets a call of its own).
     #[arg(long, default_value_t = 25.0)]
     pub bucket_mb: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Timed runs of each workload (default: 3 for epochs and ResNet-18 steps, 20 for latency).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub repeat: Option<u64>,
+    /// One JSON object per workload and line, instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Run only this workload (repeatable); unknown names are refused with the list.
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -26,6 +26,7 @@ fn main() -> ExitCode {
             Command::Viz(v) => commands::viz::run(v),
             Command::Sample(a) => commands::sample::run(a),
             Command::Playground(a) => commands::playground::run(a),
+            Command::Bench(a) => commands::bench::run(a),
         }
     })();
     match result {
