@@ -3,7 +3,7 @@
 # the tables of medians, ratios and issue 9's targets into BENCHMARKS.md (hand-written
 # sections come from bench/notes/*.md).
 #
-#   bench/compare.sh [--rounds 3] [--repeat 10] [--bench-repeat N] [--threads 2] [--quick]
+#   bench/compare.sh [--rounds 3] [--repeat 10] [--bench-repeat N] [--threads 2] [--quick] [--omp-passive]
 #
 # Three groups, each run in every round with nabla and PyTorch alternating (the side that
 # goes first swaps every round):
@@ -14,6 +14,10 @@
 #   process     nabla train --model lenet5 ... (2 epochs) vs bench/pytorch/train_lenet_process.py,
 #               timed as whole processes by bench/timeproc.py
 # --quick: 1 round, --repeat 3, --bench-repeat 1 (a smoke run, not for the record).
+# --omp-passive: run PyTorch with OMP_WAIT_POLICY=PASSIVE. Only for a machine that other work
+#   shares: there PyTorch's spinning OpenMP threads lose their time slices and run 10-100x
+#   slower (LeNet-5 steps of 60-250 ms instead of 10 ms at load 6 on 2 cores); passive
+#   waiting limits that. On an idle machine leave it off (the default is PyTorch at its best).
 # About 10 minutes with the defaults on an idle 2-core machine. PyTorch is installed into
 # .venv (pip, about 3 GB) when it is missing. Run it on an idle machine: other load slows
 # PyTorch's OpenMP threads far more than nabla's (see BENCHMARKS.md).
@@ -29,7 +33,8 @@ while [ $# -gt 0 ]; do
     --bench-repeat) bench_repeat="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
     --quick) rounds=1 repeat=3 bench_repeat=1; shift ;;
-    *) echo "usage: bench/compare.sh [--rounds N] [--repeat N] [--bench-repeat N] [--threads N] [--quick]" >&2; exit 2 ;;
+    --omp-passive) export OMP_WAIT_POLICY=PASSIVE; shift ;;
+    *) echo "usage: bench/compare.sh [--rounds N] [--repeat N] [--bench-repeat N] [--threads N] [--quick] [--omp-passive]" >&2; exit 2 ;;
   esac
 done
 
@@ -58,6 +63,7 @@ rep_flag=()
 run_side() {
   local side=$1 r=$2 group=$3 name=${4:-}
   case "$side/$group" in
+    # nabla does not use OpenMP; the variable only reaches PyTorch.
     nabla/ops) cargo bench -q -p nabla --bench ops -- --threads "$threads" --repeat "$repeat" --json 2>/dev/null ;;
     pytorch/ops) $py bench/pytorch/ops.py --threads "$threads" --repeat "$repeat" --json ;;
     nabla/train) "$nabla_bin" --threads "$threads" bench --only "$name" "${rep_flag[@]}" --json ;;

@@ -155,10 +155,22 @@ def main() -> None:
     out = ["# Benchmarks: nabla vs PyTorch on the CPU", "",
            f"Machine: {machine()}. Date: {now}. Threads: {a.threads} (both sides). PyTorch {a.torch}. "
            f"Load average (1, 5, 15 min) before the run: {a.load_before}; after: {a.load_after}.", "",
-           f"Produced by `{a.command}` ({a.rounds} rounds). In every round each workload runs once on "
+           f"Produced by `{a.command}` ({a.rounds} round{'s' if a.rounds != 1 else ''}). In every round each workload runs once on "
            "each side, nabla and PyTorch alternating, the side that goes first swapping every round; "
            "a workload's time is the median over rounds of the per-round medians. Ratio = nabla time / "
            "PyTorch time (below 1.00: nabla is faster); targets are issue 9's.", ""]
+    cores = os.cpu_count() or 1
+    try:
+        busy = float(a.load_before.split()[0]) > 0.5 * cores
+    except (ValueError, IndexError):
+        busy = False
+    if busy:
+        out += [f"**Warning: the machine was busy with other work** (load {a.load_before} on {cores} cores): "
+                "both sides lose time slices at random, PyTorch's spinning OpenMP threads far more than "
+                "nabla's, so the ratios below are not the idle machine's. Rerun `bench/compare.sh` on an "
+                "idle machine for the record.", ""]
+    if "OMP_WAIT_POLICY" in os.environ:
+        out += [f"PyTorch ran with OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']} (`--omp-passive`).", ""]
     if peak:
         out += [f"Peak: **{peak:.0f} GFLOP/s** f32 on {a.threads} threads, measured by the `peak_fma` "
                 "workload (12 independent AVX-512 FMA chains per thread, 16 lanes, 2 flops per FMA: "
