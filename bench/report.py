@@ -1,8 +1,15 @@
-"""Builds BENCHMARKS.md from the JSON lines that bench/compare.sh collected.
+"""Builds BENCHMARKS.md from the JSON lines that bench/compare.sh collected, then appends
+the hand-written sections kept in bench/notes/*.md (in file-name order).
 
 Each workload's time is the median over rounds of the per-round medians; the ratio is
-nabla time / PyTorch time (below 1: nabla is faster).
+nabla time / PyTorch time (below 1: nabla is faster). Each group's table gives issue 9's
+target for the ratio and whether this run met it.
+
+    python3 bench/report.py --dir OUT --threads 2 --rounds 3 --command "bench/compare.sh" \
+        --torch 2.15.0 [--load-before "..."] [--load-after "..."] > BENCHMARKS.md
 """
+from __future__ import annotations
+
 import argparse
 import datetime
 import glob
@@ -12,9 +19,48 @@ import platform
 import statistics
 import subprocess
 
+# (title, workloads, what the target bounds, bound, description)
+#   "time": nabla/PyTorch time ratio ≤ bound; "gflops": nabla/PyTorch GFLOP/s ≥ bound; None: no target.
+GROUPS = [
+    ("Kernels (`cargo bench -p nabla --bench ops`, `bench/pytorch/ops.py`)",
+     [("sgemm_256", None, None), ("sgemm_1024", "gflops", 0.9), ("sgemm_2048", None, None),
+      ("maxpool_lenet", None, None), ("conv_lenet1", "time", 1.0), ("conv_lenet2", "time", 1.0),
+      ("conv_resnet", "time", 1.0), ("conv_vgg", "time", 1.0), ("lstm", "time", 1.0)],
+     "`sgemm_N`: an N×N×N f32 matrix product. `conv_*`: one conv2d forward plus backward (input, "
+     "weight and bias gradients) for LeNet-5's conv1 (64×1×32×32, 6@5×5) and conv2 (64×6×14×14, "
+     "16@5×5), a ResNet 3×3 64→64 layer at 56×56 (batch 8, padding 1, no bias) and a VGG 3×3 "
+     "256→256 layer at 28×28 (batch 8); GFLOP/s counts forward, input-gradient and weight-gradient "
+     "products. `maxpool_lenet`: 2×2 max-pool forward+backward of 128×6×28×28. `lstm`: forward+"
+     "backward of a 2-layer LSTM, batch 32, 100 steps, 256 inputs and hidden units. RSS here is of "
+     "the whole ops process so far."),
+    ("Training (`nabla bench --only NAME`, `bench/pytorch/train.py --only NAME`, one process each)",
+     [("mlp_epoch", "time", 0.8), ("lenet5_epoch", "time", 0.67),
+      ("resnet18_step_32", "time", 1.0), ("resnet18_step_224", "time", 1.0)],
+     "`mlp_epoch`: one epoch of MLP 784-512-256-10 over MNIST's 60,000 training images, batch 128, "
+     "SGD momentum 0.9 lr 0.01, shuffling, batching and normalization included (nabla: its "
+     "DataLoader as `nabla train` uses it; PyTorch: normalized tensors preloaded, shuffled index "
+     "batches). `lenet5_epoch`: the same with LeNet-5 at batch 64. `resnet18_step_32`: one "
+     "training step (forward, cross-entropy, backward, SGD momentum) of ResNet-18 (3×3 stem, no "
+     "max-pool) on a random 64×3×32×32 batch, 10 classes; `resnet18_step_224`: the standard "
+     "ResNet-18 on 8×3×224×224, 1000 classes. Peak RSS: the process's VmHWM / ru_maxrss after "
+     "the workload (PyTorch's includes the ~530 MiB that `import torch` alone reaches); target: nabla ≤ PyTorch."),
+    ("Inference latency, batch 1 (`nabla bench`, `bench/pytorch/train.py`)",
+     [("latency_lenet5", "time", 0.5), ("latency_resnet18", "time", 0.5)],
+     "One forward pass in evaluation mode without gradient recording (PyTorch: "
+     "`torch.inference_mode()`) of LeNet-5 on 1×1×28×28 and ResNet-18 on 1×3×224×224."),
+    ("Whole process, as a user times it (`bench/timeproc.py`)",
+     [("lenet5_train_process", "time", 0.67)],
+     "`nabla train --model lenet5 --data mnist --epochs 2 --batch-size 64 --optimizer momentum "
+     "--lr 0.01 --threads 2 --quiet` against `bench/pytorch/train_lenet_process.py --threads 2` "
+     "(cold start: reads data/mnist/*.gz, 2 epochs with a test evaluation after each, cosine "
+     "learning rate per epoch, weights saved). Wall time from start to exit; peak RSS of the "
+     "process (wait4's ru_maxrss); target: nabla ≤ PyTorch."),
+]
+MEMORY_GROUPS = {1, 3}  # groups whose workloads train, with the peak-memory target
 
-def load(pattern):
-    runs = {}
+
+def load(pattern: str) -> dict[str, list[dict]]:
+    runs: dict[str, list[dict]] = {}
     for path in sorted(glob.glob(pattern)):
         with open(path) as f:
             for line in f:
@@ -25,62 +71,121 @@ def load(pattern):
     return runs
 
 
-def machine():
+def machine() -> str:
     try:
         lscpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-        model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines() if l.startswith("Model name")), "unknown CPU")
+        model = next((l.split(":", 1)[1].strip() for l in lscpu.splitlines()
+                      if l.startswith("Model name")), "unknown CPU")
     except OSError:
         model = platform.processor() or "unknown CPU"
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
     return f"{model}, {os.cpu_count()} cores, {mem_gib:.0f} GiB RAM, {platform.system()} {platform.release()}"
 
 
-def main():
+def med(recs: list[dict] | None, key: str) -> float | None:
+    vals = [r[key] for r in recs or [] if r.get(key) is not None]
+    return statistics.median(vals) if vals else None
+
+
+def fmt(v: float | None, digits: int = 2) -> str:
+    return f"{v:.{digits}f}" if v is not None else "–"
+
+
+def verdict(value: float | None, bound: float, at_most: bool) -> str:
+    if value is None:
+        return "not measured"
+    return "**met**" if (value <= bound if at_most else value >= bound) else "NOT met"
+
+
+def table(group: int, names, nabla, torch, peak) -> list[str]:
+    memory = group in MEMORY_GROUPS
+    head = "| workload | nabla ms | PyTorch ms | ratio (nabla/PyTorch time) | target | met? |"
+    rule = "|---|---:|---:|---:|---|---|"
+    if group == 0:
+        head += " nabla GFLOP/s | PyTorch GFLOP/s | nabla % of peak | nabla RSS MiB |"
+        rule += "---:|---:|---:|---:|"
+    elif memory:
+        head += " nabla peak MiB | PyTorch peak MiB | memory ≤ PyTorch? |"
+        rule += "---:|---:|---|"
+    else:
+        head += " nabla examples/s | PyTorch examples/s |"
+        rule += "---:|---:|"
+    lines = [head, rule]
+    for name, kind, bound in names:
+        n, t = nabla.get(name), torch.get(name)
+        n_s, t_s = med(n, "median_s"), med(t, "median_s")
+        ratio = n_s / t_s if (n_s and t_s) else None
+        row = f"| {name} | {fmt(n_s and n_s * 1e3, 3)} | {fmt(t_s and t_s * 1e3, 3)} | {fmt(ratio)} |"
+        n_gf, t_gf = med(n, "gflops"), med(t, "gflops")
+        if kind == "time":
+            row += f" ≤ {bound} | {verdict(ratio, bound, True)} |"
+        elif kind == "gflops":
+            gf_ratio = n_gf / t_gf if (n_gf and t_gf) else None
+            row += f" GFLOP/s ≥ {bound}× PyTorch's ({fmt(gf_ratio)}×) | {verdict(gf_ratio, bound, False)} |"
+        else:
+            row += " – | – |"
+        if group == 0:
+            pct = f"{100 * n_gf / peak:.0f}%" if (n_gf and peak) else "–"
+            row += f" {fmt(n_gf, 1)} | {fmt(t_gf, 1)} | {pct} | {fmt(med(n, 'peak_rss_mb'), 0)} |"
+        elif memory:
+            n_m, t_m = med(n, "peak_rss_mb"), med(t, "peak_rss_mb")
+            ok = verdict(n_m / t_m if (n_m and t_m) else None, 1.0, True)
+            row += f" {fmt(n_m, 0)} | {fmt(t_m, 0)} | {ok} |"
+        else:
+            row += f" {fmt(med(n, 'examples_per_s'), 1)} | {fmt(med(t, 'examples_per_s'), 1)} |"
+        lines.append(row)
+    return lines
+
+
+def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
     ap.add_argument("--threads", type=int, required=True)
     ap.add_argument("--rounds", type=int, required=True)
-    ap.add_argument("--repeat", type=int, required=True)
+    ap.add_argument("--command", required=True, help="the command that produced the data")
     ap.add_argument("--torch", default="?")
+    ap.add_argument("--load-before", default="?")
+    ap.add_argument("--load-after", default="?")
+    ap.add_argument("--notes", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes"))
     a = ap.parse_args()
     nabla = load(os.path.join(a.dir, "nabla_*.jsonl"))
     torch = load(os.path.join(a.dir, "pytorch_*.jsonl"))
-
-    def med(recs, key):
-        vals = [r[key] for r in recs if r.get(key) is not None]
-        return statistics.median(vals) if vals else None
-
-    peak = med(nabla.get("peak_fma", []), "gflops")
-    print("# Benchmarks: nabla vs PyTorch on the CPU\n")
-    print(f"Machine: {machine()}. Date: {datetime.date.today().isoformat()}. "
-          f"Threads: {a.threads} (both sides). PyTorch {a.torch}.\n")
-    print(f"Produced by `bench/compare.sh --rounds {a.rounds} --repeat {a.repeat} --threads {a.threads}`: "
-          "`cargo bench -p nabla --bench ops` and `bench/pytorch/ops.py` run alternately, one pass each per "
-          "round; times are medians over rounds of per-round medians. Ratio = nabla time / PyTorch time "
-          "(below 1.00: nabla is faster).\n")
+    peak = med(nabla.get("peak_fma"), "gflops")
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    out = ["# Benchmarks: nabla vs PyTorch on the CPU", "",
+           f"Machine: {machine()}. Date: {now}. Threads: {a.threads} (both sides). PyTorch {a.torch}. "
+           f"Load average (1, 5, 15 min) before the run: {a.load_before}; after: {a.load_after}.", "",
+           f"Produced by `{a.command}` ({a.rounds} round{'s' if a.rounds != 1 else ''}). In every round each workload runs once on "
+           "each side, nabla and PyTorch alternating, the side that goes first swapping every round; "
+           "a workload's time is the median over rounds of the per-round medians. Ratio = nabla time / "
+           "PyTorch time (below 1.00: nabla is faster); targets are issue 9's.", ""]
+    cores = os.cpu_count() or 1
+    try:
+        busy = float(a.load_before.split()[0]) > 0.5 * cores
+    except (ValueError, IndexError):
+        busy = False
+    if busy:
+        out += [f"**Warning: the machine was busy with other work** (load {a.load_before} on {cores} cores): "
+                "both sides lose time slices at random, PyTorch's spinning OpenMP threads far more than "
+                "nabla's, so the ratios below are not the idle machine's. Rerun `bench/compare.sh` on an "
+                "idle machine for the record.", ""]
+    if "OMP_WAIT_POLICY" in os.environ:
+        out += [f"PyTorch ran with OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']} (`--omp-passive`).", ""]
     if peak:
-        print(f"Peak: **{peak:.0f} GFLOP/s** f32 on {a.threads} threads, measured by the `peak_fma` workload "
-              "(12 independent AVX-512 FMA chains per thread, 2 flops per lane; this is cores × clock × FMA width "
-              "as the machine actually runs it, turbo included).\n")
-    print("| workload | nabla ms | PyTorch ms | ratio | nabla GFLOP/s | PyTorch GFLOP/s | nabla % of peak | nabla peak RSS MiB |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for name, recs in nabla.items():
-        if name == "peak_fma":
-            continue
-        n_ms = med(recs, "median_s") * 1e3
-        t = torch.get(name)
-        t_ms = med(t, "median_s") * 1e3 if t else None
-        n_gf, t_gf = med(recs, "gflops"), med(t, "gflops") if t else None
-        ratio = f"{n_ms / t_ms:.2f}" if t_ms else "–"
-        pct = f"{100 * n_gf / peak:.0f}%" if (n_gf and peak) else "–"
-        rss = med(recs, "peak_rss_mb")
-        fmt = lambda v, p=2: f"{v:.{p}f}" if v is not None else "–"
-        print(f"| {name} | {fmt(n_ms, 3)} | {fmt(t_ms, 3)} | {ratio} | {fmt(n_gf, 1)} | {fmt(t_gf, 1)} | {pct} | {fmt(rss, 0)} |")
-    print("\nWorkloads: `sgemm_N` is an N×N×N f32 matrix product; `conv_*` is one conv2d forward plus "
-          "backward (input, weight and bias gradients) for LeNet-5's conv1 (64×1×32×32, 6@5×5) and conv2 "
-          "(64×6×14×14, 16@5×5), a ResNet 3×3 64→64 layer at 56×56 (batch 8, padding 1, no bias) and a VGG "
-          "3×3 256→256 layer at 28×28 (batch 8); GFLOP/s counts forward, input-gradient and "
-          "weight-gradient products.")
+        out += [f"Peak: **{peak:.0f} GFLOP/s** f32 on {a.threads} threads, measured by the `peak_fma` "
+                "workload (12 independent AVX-512 FMA chains per thread, 16 lanes, 2 flops per FMA: "
+                "cores × clock × FMA width as the machine actually runs it, turbo included).", ""]
+    met = total = 0
+    for g, (title, names, desc) in enumerate(GROUPS):
+        rows = table(g, names, nabla, torch, peak)
+        met += sum(r.count("**met**") for r in rows[2:])
+        total += sum(r.count("**met**") + r.count("NOT met") for r in rows[2:])
+        out += [f"## {title}", ""] + rows + ["", desc, ""]
+    out.insert(out.index("## " + GROUPS[0][0]), f"Targets met in this run (time and peak-memory targets): **{met} of {total}**.\n")
+    for path in sorted(glob.glob(os.path.join(a.notes, "*.md"))):
+        with open(path) as f:
+            out += [f.read().rstrip(), ""]
+    print("\n".join(out).rstrip())
 
 
 if __name__ == "__main__":

@@ -38,6 +38,8 @@ pub enum Command {
     Classic(crate::commands::classic::ClassicCommand),
     /// Supervised vs pre-training + SVM vs pre-training + fine-tuning, on few labels.
     Protocol(crate::commands::protocol::ProtocolArgs),
+    /// Time named training and inference workloads (the nabla side of bench/compare.sh).
+    Bench(BenchArgs),
 }
 
 /// Optimizers.
@@ -183,6 +185,19 @@ pub struct TrainArgs {
     /// each (a larger tensor gets a call of its own).
     #[arg(long, default_value_t = 25.0)]
     pub bucket_mb: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Timed runs of each workload (default: 3 for epochs and ResNet-18 steps, 20 for latency).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub repeat: Option<u64>,
+    /// One JSON object per workload and line, instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Run only this workload (repeatable); unknown names are refused with the list.
+    #[arg(long, value_name = "NAME")]
+    pub only: Vec<String>,
 }
 
 #[derive(Args, Debug)]

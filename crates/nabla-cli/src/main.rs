@@ -28,6 +28,7 @@ fn main() -> ExitCode {
             Command::Playground(a) => commands::playground::run(a),
             Command::Classic(c) => commands::classic::run(c),
             Command::Protocol(a) => commands::protocol::run(a),
+            Command::Bench(a) => commands::bench::run(a),
         }
     })();
     match result {

@@ -1,6 +1,7 @@
 //! The subcommands, and what they share: building a model from a run config, loaders that
 //! preprocess like training did.
 
+pub mod bench;
 pub mod classic;
 pub mod eval;
 pub mod playground;

@@ -1,0 +1,55 @@
+"""Tests of bench/report.py: python3 -m unittest bench/test_report.py (from the repository root)."""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import unittest
+
+REPORT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "report.py")
+
+
+def write(path, records):
+    with open(path, "w") as f:
+        for r in records:
+            f.write(json.dumps(r) + "\n")
+
+
+class ReportTest(unittest.TestCase):
+    def run_report(self, nabla, torch):
+        with tempfile.TemporaryDirectory() as d:
+            notes = os.path.join(d, "notes")
+            os.mkdir(notes)
+            with open(os.path.join(notes, "10-b.md"), "w") as f:
+                f.write("## Second note\n")
+            with open(os.path.join(notes, "00-a.md"), "w") as f:
+                f.write("## First note\n")
+            for r, recs in enumerate(nabla, 1):
+                write(os.path.join(d, f"nabla_{r}.jsonl"), recs)
+            for r, recs in enumerate(torch, 1):
+                write(os.path.join(d, f"pytorch_{r}.jsonl"), recs)
+            return subprocess.run(
+                [sys.executable, REPORT, "--dir", d, "--threads", "2", "--rounds", str(len(nabla)),
+                 "--command", "bench/compare.sh --quick", "--load-before", "0.10 0.20 0.30",
+                 "--notes", notes], capture_output=True, text=True, check=True).stdout
+
+    def test_medians_ratios_targets_memory_and_notes(self):
+        rec = lambda w, s, m=None: {"workload": w, "median_s": s, "peak_rss_mb": m}
+        nabla = [[rec("lenet5_epoch", 2.0, 100), rec("mlp_epoch", 1.0, 100)],
+                 [rec("lenet5_epoch", 3.0, 120), rec("mlp_epoch", 9.0, 100)],
+                 [rec("lenet5_epoch", 2.0, 100), rec("mlp_epoch", 1.0, 100)]]
+        torch = [[rec("lenet5_epoch", 4.0, 90), rec("mlp_epoch", 1.0, 500)]] * 3
+        out = self.run_report(nabla, torch)
+        # medians over rounds: lenet5 2.0 s vs 4.0 s = 0.50 ≤ 0.67; mlp 1.0 vs 1.0 = 1.00 > 0.8
+        self.assertIn("| lenet5_epoch | 2000.000 | 4000.000 | 0.50 | ≤ 0.67 | **met** | 100 | 90 | NOT met |", out)
+        self.assertIn("| mlp_epoch | 1000.000 | 1000.000 | 1.00 | ≤ 0.8 | NOT met | 100 | 500 | **met** |", out)
+        self.assertIn("| resnet18_step_32 | – | – | – | ≤ 1.0 | not measured |", out)
+        self.assertIn("Targets met in this run (time and peak-memory targets): **2 of 4**.", out)
+        self.assertIn("`bench/compare.sh --quick` (3 rounds)", out)
+        self.assertNotIn("Warning", out)
+        self.assertLess(out.index("## First note"), out.index("## Second note"))
+        self.assertGreater(out.index("## First note"), out.index("## Whole process"))
+
+
+if __name__ == "__main__":
+    unittest.main()
