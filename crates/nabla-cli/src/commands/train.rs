@@ -358,7 +358,17 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     let train_started = Instant::now();
     trainer.fit(&train, Some(&test))?;
     let train_secs = train_started.elapsed().as_secs_f64();
-    let eval = trainer.evaluate(&test)?;
+    // The last epoch ended with a pass over the test set with the final weights: report it
+    // rather than running the same pass again.
+    let eval = match trainer.history().last() {
+        Some(r) if r.val_loss.is_some() => nabla_nn::Evaluation {
+            loss: r.val_loss.unwrap_or(f64::NAN),
+            accuracy: r.val_acc,
+            topk: r.val_topk,
+            n: data.test.len(),
+        },
+        _ => trainer.evaluate(&test)?,
+    };
     let summary = match eval.accuracy {
         Some(acc) if is_char_model(&cfg.model) => format!(
             "validation loss {:.4} nats per character ({:.3} bits), next-character accuracy {:.2}%",
