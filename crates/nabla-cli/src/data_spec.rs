@@ -299,9 +299,7 @@ fn text_sequences(path: &str, content: &str, len: usize, held_out: f64) -> Resul
     }
     let chars: Vec<char> = content.chars().collect();
     let cut = ((chars.len() as f64) * (1.0 - held_out)) as usize;
-    let (head, tail): (String, String) =
-        (chars[..cut].iter().collect(), chars[cut..].iter().collect());
-    if tail.chars().count() <= len || head.chars().count() <= len {
+    if chars.len() - cut <= len || cut <= len {
         bail!(
             "text file {path} has {} characters: too short for sequences of {len} with {:.0}% held out \
              for validation (both parts need more than {len}); use a longer text or a smaller --seq-len",
@@ -309,6 +307,8 @@ fn text_sequences(path: &str, content: &str, len: usize, held_out: f64) -> Resul
             100.0 * held_out
         );
     }
+    let (head, tail): (String, String) =
+        (chars[..cut].iter().collect(), chars[cut..].iter().collect());
     let vocab = text::Vocab::from_text(content);
     let names: Vec<String> = vocab.chars().iter().map(|c| c.to_string()).collect();
     let train = Arc::new(text::TextDataset::with_vocab(&head, vocab.clone(), len)?);

@@ -104,15 +104,7 @@ mod tests {
     use crate::Module;
 
     fn input() -> Result<Tensor> {
-        let mut rng = Rng::new(1);
-        Ok(Tensor::normal_with(
-            &mut rng,
-            0.0,
-            1.0,
-            &[4, 3],
-            DType::F64,
-            &Device::Cpu,
-        )?)
+        Ok(nabla::testing::randn(&[4, 3], 1)?)
     }
 
     #[test]

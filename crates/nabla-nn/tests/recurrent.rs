@@ -1,20 +1,13 @@
 //! Recurrent layers: gradient checks of every cell and of unrolled stacks, padding, layouts,
 //! state carrying, and PyTorch's outputs for PyTorch's weights.
 
-use nabla::{DType, Device, Rng, Tensor};
+use nabla::{DType, Device, Tensor};
 use nabla_nn::layers::{CellKind, Recurrent, RecurrentCell, RnnConfig, RnnState};
 use nabla_nn::testing::gradcheck_vars;
 use nabla_nn::{Module, Result, VarStore};
 
 fn randn(shape: &[usize], seed: u64) -> Result<Tensor> {
-    Ok(Tensor::normal_with(
-        &mut Rng::new(seed),
-        0.0,
-        1.0,
-        shape,
-        DType::F64,
-        &Device::Cpu,
-    )?)
+    Ok(nabla::testing::randn(shape, seed)?)
 }
 
 fn f64_store() -> VarStore {

@@ -1,5 +1,5 @@
 //! Test helpers shared by every crate: `gradcheck` (finite differences against autograd),
-//! `assert_close`, and `tensor` (an F64 tensor from values).
+//! `assert_close`, `tensor` (an F64 tensor from values) and `randn` (seeded F64 samples).
 
 use crate::rng::Rng;
 use crate::{no_grad, DType, Device, Error, Result, Tensor};
@@ -7,6 +7,18 @@ use crate::{no_grad, DType, Device, Error, Result, Tensor};
 /// An `F64` tensor from values and a shape (panics on a length mismatch: test code only).
 pub fn tensor(values: &[f64], shape: &[usize]) -> Result<Tensor> {
     Tensor::from_slice(values, shape, &Device::Cpu)
+}
+
+/// An `F64` tensor of standard normal samples from a generator seeded with `seed`.
+pub fn randn(shape: &[usize], seed: u64) -> Result<Tensor> {
+    Tensor::normal_with(
+        &mut Rng::new(seed),
+        0.0,
+        1.0,
+        shape,
+        DType::F64,
+        &Device::Cpu,
+    )
 }
 
 /// Asserts that a tensor's elements equal `expected` within `tol` (absolute, plus `tol`

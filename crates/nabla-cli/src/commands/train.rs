@@ -360,14 +360,18 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     let train_secs = train_started.elapsed().as_secs_f64();
     // The last epoch ended with a pass over the test set with the final weights: report it
     // rather than running the same pass again.
-    let eval = match trainer.history().last() {
-        Some(r) if r.val_loss.is_some() => nabla_nn::Evaluation {
-            loss: r.val_loss.unwrap_or(f64::NAN),
-            accuracy: r.val_acc,
-            topk: r.val_topk,
+    let last_pass = trainer
+        .history()
+        .last()
+        .and_then(|r| Some((r.val_loss?, r.val_acc, r.val_topk)));
+    let eval = match last_pass {
+        Some((loss, accuracy, topk)) => nabla_nn::Evaluation {
+            loss,
+            accuracy,
+            topk,
             n: data.test.len(),
         },
-        _ => trainer.evaluate(&test)?,
+        None => trainer.evaluate(&test)?,
     };
     let summary = match eval.accuracy {
         Some(acc) if is_char_model(&cfg.model) => format!(

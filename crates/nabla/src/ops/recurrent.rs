@@ -37,7 +37,7 @@ impl Tensor {
                         let [i, f, g, o] = lstm_gates(xr, hr, hidden, j);
                         let cn = f * cr[j] + i * g;
                         co[j] = cn;
-                        ho[j] = o * cn.tanh();
+                        ho[j] = o * cn.tanh_fast();
                     }
                 }
                 Tensor::from_data(out, Shape(vec![batch, 2 * hidden]))
@@ -154,28 +154,24 @@ fn with3<T: Element, R>(
     .and_then(|r| r)
 }
 
-fn sigmoid<T: Float>(v: T) -> T {
-    if v >= T::ZERO {
-        T::ONE / (T::ONE + (-v).exp())
-    } else {
-        let e = v.exp();
-        e / (T::ONE + e)
-    }
-}
-
 /// `[i, f, g, o]` of hidden unit `j` from one row of each gate projection.
 #[inline]
 fn lstm_gates<T: Float>(xr: &[T], hr: &[T], hidden: usize, j: usize) -> [T; 4] {
     let a = |k: usize| xr[k * hidden + j] + hr[k * hidden + j];
-    [sigmoid(a(0)), sigmoid(a(1)), a(2).tanh(), sigmoid(a(3))]
+    [
+        a(0).sigmoid_fast(),
+        a(1).sigmoid_fast(),
+        a(2).tanh_fast(),
+        a(3).sigmoid_fast(),
+    ]
 }
 
 /// `[r, z, n]` of hidden unit `j`.
 #[inline]
 fn gru_gates<T: Float>(xr: &[T], hr: &[T], hidden: usize, j: usize) -> [T; 3] {
-    let r = sigmoid(xr[j] + hr[j]);
-    let z = sigmoid(xr[hidden + j] + hr[hidden + j]);
-    let n = (xr[2 * hidden + j] + r * hr[2 * hidden + j]).tanh();
+    let r = (xr[j] + hr[j]).sigmoid_fast();
+    let z = (xr[hidden + j] + hr[hidden + j]).sigmoid_fast();
+    let n = (xr[2 * hidden + j] + r * hr[2 * hidden + j]).tanh_fast();
     [r, z, n]
 }
 
@@ -200,7 +196,7 @@ fn lstm_backward<T: Float>(
         let dg = &mut dgates[b * 4 * hidden..(b + 1) * 4 * hidden];
         for j in 0..hidden {
             let [i, f, gg, o] = lstm_gates(xr, hr, hidden, j);
-            let tc = cn[j].tanh();
+            let tc = cn[j].tanh_fast();
             // c' feeds h' = o·tanh(c') and the next step directly.
             let dcn = gc[j] + gh[j] * o * (T::ONE - tc * tc);
             dg[j] = dcn * gg * i * (T::ONE - i);
@@ -258,19 +254,8 @@ fn gru_backward<T: Float>(
 
 #[cfg(test)]
 mod tests {
-    use crate::testing::{assert_close, gradcheck, tensor};
-    use crate::{DType, Device, Result, Rng, Tensor};
-
-    fn randn(shape: &[usize], seed: u64) -> Result<Tensor> {
-        Tensor::normal_with(
-            &mut Rng::new(seed),
-            0.0,
-            1.0,
-            shape,
-            DType::F64,
-            &Device::Cpu,
-        )
-    }
+    use crate::testing::{assert_close, gradcheck, randn, tensor};
+    use crate::{Result, Tensor};
 
     /// The fused LSTM cell equals the same formulas written with element-wise ops.
     #[test]

@@ -475,16 +475,28 @@ fn scan_forward<T: Float>(
     for s in 0..d.steps {
         let t = d.t(s);
         // The previous state: h0/c0, or the last step's output row.
-        let (hp, hp_rs, cp): (&[T], usize, Option<&[T]>) = if s == 0 {
-            (h0, n, c0)
+        // This step's block of `y`, and the previous state: h0/c0, or the last step's block
+        // (another part of `y`, borrowed beside this one).
+        let (cur, len) = (t * bsz * width, bsz * width);
+        let (yt, prev): (&mut [T], Option<&[T]>) = if s == 0 {
+            (&mut y[cur..cur + len], None)
         } else {
-            let prev = d.t(s - 1) * bsz * width;
-            let block = &y[prev..prev + bsz * width];
-            (
+            let p = d.t(s - 1) * bsz * width;
+            if p < cur {
+                let (lo, hi) = y.split_at_mut(cur);
+                (&mut hi[..len], Some(&lo[p..p + len]))
+            } else {
+                let (lo, hi) = y.split_at_mut(p);
+                (&mut lo[cur..cur + len], Some(&hi[..len]))
+            }
+        };
+        let (hp, hp_rs, cp): (&[T], usize, Option<&[T]>) = match prev {
+            None => (h0, n, c0),
+            Some(block) => (
                 block,
                 width,
                 (d.cell == ScanCell::Lstm).then(|| &block[n..]),
-            )
+            ),
         };
         // Hidden projection: a = h·W_hhᵀ (+ b_hh for the GRU), plus xg for the others.
         let xt = &xg[t * bsz * gh..(t + 1) * bsz * gh];
@@ -495,24 +507,17 @@ fn scan_forward<T: Float>(
         }
         // SAFETY: hp holds batch rows of n at stride hp_rs; a is batch × gh.
         unsafe { times_w_t(d, &mut a, true, hp.as_ptr(), hp_rs, &wt) };
-        // The previous state is another block of `y`, which is written below: copy its rows.
-        let rows = |m: &[T]| -> Vec<T> {
-            (0..bsz)
-                .flat_map(|r| m[r * hp_rs..r * hp_rs + n].iter().copied())
-                .collect()
-        };
-        let (hp, cp) = (rows(hp), cp.map(rows));
-        let yt = &mut y[t * bsz * width..(t + 1) * bsz * width];
         let st = &mut saved[t * bsz * saved_w..(t + 1) * bsz * saved_w];
         for bi in 0..bsz {
             let ar = &mut a[bi * gh..(bi + 1) * gh];
             let yr = &mut yt[bi * width..(bi + 1) * width];
             let sr = &mut st[bi * saved_w..(bi + 1) * saved_w];
-            let hpr = &hp[bi * n..(bi + 1) * n];
+            let hpr = &hp[bi * hp_rs..bi * hp_rs + n];
+            let cpr = cp.map(|c| &c[bi * hp_rs..bi * hp_rs + n]);
             if !d.active(lengths, t, bi) {
                 yr[..n].copy_from_slice(hpr);
-                if let Some(c) = &cp {
-                    yr[n..].copy_from_slice(&c[bi * n..(bi + 1) * n]);
+                if let Some(c) = cpr {
+                    yr[n..].copy_from_slice(c);
                 }
                 continue;
             }
@@ -536,7 +541,7 @@ fn scan_forward<T: Float>(
                         .for_each(|v| *v = v.sigmoid_fast());
                     g.iter_mut().for_each(|v| *v = v.tanh_fast());
                     sr.copy_from_slice(ar);
-                    let cpr = &cp.as_ref().expect("LSTM has c")[bi * n..(bi + 1) * n];
+                    let cpr = cpr.expect("an LSTM has a cell state");
                     let (yh, yc) = yr.split_at_mut(n);
                     for j in 0..n {
                         let c = ar[n + j] * cpr[j] + ar[j] * ar[2 * n + j];
@@ -767,16 +772,7 @@ mod tests {
     #[test]
     fn scan_matches_the_step_by_step_cells() -> Result<()> {
         let (t, b, h) = (4, 2, 3);
-        let x = |s: &[usize], seed: u64| {
-            Tensor::normal_with(
-                &mut crate::Rng::new(seed),
-                0.0,
-                1.0,
-                s,
-                crate::DType::F64,
-                &crate::Device::Cpu,
-            )
-        };
+        let x = crate::testing::randn;
         let (xg, w, h0, c0) = (
             x(&[t, b, 4 * h], 1)?,
             x(&[4 * h, h], 2)?,
