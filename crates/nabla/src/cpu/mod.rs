@@ -4,3 +4,4 @@ pub(crate) mod elementwise;
 pub(crate) mod gemm;
 pub(crate) mod math;
 pub(crate) mod reduce;
+pub(crate) mod simd;

@@ -9,6 +9,7 @@
 
 use super::rule;
 use crate::cpu::gemm::{gemm, MatRef};
+use crate::cpu::simd::multiversion;
 use crate::dtype::{with_float, Float};
 use crate::storage::alloc;
 use crate::{Error, Result, Shape, Tensor};
@@ -115,7 +116,8 @@ impl Tensor {
             };
             // The input gates are borrowed (they are the largest input), the rest copied.
             let (y, saved) = xg.with_contiguous::<T, _>("recurrent_scan", |xg_v| {
-                scan_forward_split(&d, xg_v, &w, b.as_deref(), &h0v, c0v.as_deref(), lengths.as_deref())
+                let ranges = batch_ranges(d.batch);
+                scan_forward(&d, &ranges, xg_v, &w, b.as_deref(), &h0v, c0v.as_deref(), lengths.as_deref())
             })?;
             for v in [w, h0v].into_iter().chain(b).chain(c0v) {
                 crate::storage::recycle(v);
@@ -142,7 +144,16 @@ impl Tensor {
                     let grads = y.with_contiguous::<T, _>("recurrent_scan", |yv| {
                         saved.with_contiguous::<T, _>("recurrent_scan", |sv| {
                             g.with_contiguous::<T, _>("recurrent_scan", |gv| {
-                                scan_backward_split(&d, &w, &h0, c0.as_deref(), yv, sv, gv, lengths.as_deref())
+                                let saved = ScanSaved {
+                                    w: &w,
+                                    h0: &h0,
+                                    c0: c0.as_deref(),
+                                    y: yv,
+                                    saved: sv,
+                                    g: gv,
+                                    lengths: lengths.as_deref(),
+                                };
+                                scan_backward(&d, &batch_ranges(d.batch), &saved)
                             })
                         })
                     })???;
@@ -250,12 +261,13 @@ fn check_scan(
     })
 }
 
-/// `dst[batch, gh] (+)= h[batch, hidden] (row stride h_rs) · W_hhᵀ`.
+/// `dst[rows, gh] (+)= h[rows, hidden] (row stride h_rs) · W_hhᵀ`.
 ///
 /// # Safety
 /// Pointers valid for the shapes.
 unsafe fn times_w_t<T: Float>(
     d: &Dims,
+    rows: usize,
     dst: &mut [T],
     accumulate: bool,
     h: *const T,
@@ -266,7 +278,7 @@ unsafe fn times_w_t<T: Float>(
     // SAFETY: caller's contract; `wt` is W_hhᵀ, row-major [hidden, gh].
     unsafe {
         gemm(
-            d.batch,
+            rows,
             gh,
             d.hidden,
             dst.as_mut_ptr(),
@@ -298,158 +310,47 @@ fn batch_ranges(batch: usize) -> Vec<(usize, usize)> {
         .collect()
 }
 
-/// Rows `b0..b1` of every step of `src [steps, batch, width]`, as `[steps, b1 - b0, width]`.
-fn gather_rows<T: Copy>(
-    src: &[T],
-    steps: usize,
-    batch: usize,
-    width: usize,
-    (b0, b1): (usize, usize),
-) -> Vec<T> {
-    let mut out = Vec::with_capacity(steps * (b1 - b0) * width);
-    for t in 0..steps {
-        out.extend_from_slice(&src[(t * batch + b0) * width..(t * batch + b1) * width]);
-    }
-    out
-}
-
-/// The inverse of [`gather_rows`]: writes `part` into rows `b0..b1` of `dst`.
-fn scatter_rows<T: Copy>(
-    dst: &mut [T],
-    part: &[T],
-    steps: usize,
-    batch: usize,
-    width: usize,
-    (b0, b1): (usize, usize),
-) {
-    let rows = (b1 - b0) * width;
-    for t in 0..steps {
-        dst[(t * batch + b0) * width..(t * batch + b1) * width]
-            .copy_from_slice(&part[t * rows..(t + 1) * rows]);
-    }
-}
-
-/// [`scan_forward`] with the batch split by [`batch_ranges`], each part on its own thread.
-fn scan_forward_split<T: Float>(
-    d: &Dims,
-    xg: &[T],
-    w: &[T],
-    b: Option<&[T]>,
-    h0: &[T],
-    c0: Option<&[T]>,
-    lengths: Option<&[usize]>,
-) -> (Vec<T>, Vec<T>) {
+/// Runs `part` for every range, on separate threads when there are several.
+fn for_each_range(ranges: &[(usize, usize)], part: impl Fn((usize, usize)) + Sync) {
     use rayon::prelude::*;
-    let ranges = batch_ranges(d.batch);
-    if ranges.len() == 1 {
-        return scan_forward(d, xg, w, b, h0, c0, lengths);
+    if let [r] = ranges {
+        part(*r);
+    } else {
+        ranges.par_iter().for_each(|&r| part(r));
     }
-    let (n, gh) = (d.hidden, d.gates_hidden());
-    let parts: Vec<(Vec<T>, Vec<T>)> = ranges
-        .par_iter()
-        .map(|&r| {
-            let dc = Dims {
-                batch: r.1 - r.0,
-                ..*d
-            };
-            let xg_c = gather_rows(xg, d.steps, d.batch, gh, r);
-            let h0_c = gather_rows(h0, 1, d.batch, n, r);
-            let c0_c = c0.map(|c| gather_rows(c, 1, d.batch, n, r));
-            let len_c = lengths.map(|l| l[r.0..r.1].to_vec());
-            scan_forward(&dc, &xg_c, w, b, &h0_c, c0_c.as_deref(), len_c.as_deref())
-        })
-        .collect();
-    let (width, saved_w) = (d.cell.width() * n, d.cell.saved() * n);
-    let mut y = alloc::<T>(d.steps * d.batch * width);
-    let mut saved = alloc::<T>(d.steps * d.batch * saved_w);
-    for (&r, (yc, sc)) in ranges.iter().zip(parts) {
-        scatter_rows(&mut y, &yc, d.steps, d.batch, width, r);
-        scatter_rows(&mut saved, &sc, d.steps, d.batch, saved_w, r);
-        crate::storage::recycle(yc);
-        crate::storage::recycle(sc);
-    }
-    (y, saved)
 }
 
-/// [`scan_backward`] with the batch split as in [`scan_forward_split`]; the parts' weight
-/// (and GRU bias) gradients are summed.
-#[allow(clippy::too_many_arguments)]
-fn scan_backward_split<T: Float>(
-    d: &Dims,
-    w: &[T],
-    h0: &[T],
-    c0: Option<&[T]>,
-    y: &[T],
-    saved: &[T],
-    g: &[T],
-    lengths: Option<&[usize]>,
-) -> ScanGrads<T> {
-    use rayon::prelude::*;
-    let ranges = batch_ranges(d.batch);
-    if ranges.len() == 1 {
-        return scan_backward(d, w, h0, c0, y, saved, g, lengths, true);
+/// An output buffer that the threads of one scan write together, each only the rows of
+/// its own batch range (so no two threads ever touch the same element).
+#[derive(Clone, Copy)]
+struct SharedOut<T>(*mut T);
+
+// SAFETY: the threads write disjoint rows (the contract of `rows`).
+unsafe impl<T: Send> Send for SharedOut<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for SharedOut<T> {}
+
+impl<T> SharedOut<T> {
+    fn new(v: &mut [T]) -> Self {
+        SharedOut(v.as_mut_ptr())
     }
-    let n = d.hidden;
-    let (width, saved_w, gh) = (d.cell.width() * n, d.cell.saved() * n, d.gates_hidden());
-    let parts: Vec<ScanGrads<T>> = ranges
-        .par_iter()
-        .map(|&r| {
-            let dc = Dims {
-                batch: r.1 - r.0,
-                ..*d
-            };
-            let y_c = gather_rows(y, d.steps, d.batch, width, r);
-            let s_c = gather_rows(saved, d.steps, d.batch, saved_w, r);
-            let g_c = gather_rows(g, d.steps, d.batch, width, r);
-            let h0_c = gather_rows(h0, 1, d.batch, n, r);
-            let c0_c = c0.map(|c| gather_rows(c, 1, d.batch, n, r));
-            let len_c = lengths.map(|l| l[r.0..r.1].to_vec());
-            scan_backward(
-                &dc,
-                w,
-                &h0_c,
-                c0_c.as_deref(),
-                &y_c,
-                &s_c,
-                &g_c,
-                len_c.as_deref(),
-                false,
-            )
-        })
-        .collect();
-    let mut dxg = alloc::<T>(d.steps * d.batch * gh);
-    let mut dh0 = alloc::<T>(d.batch * n);
-    let mut dc0 = c0.map(|_| alloc::<T>(d.batch * n));
-    let mut dw = vec![T::ZERO; gh * n];
-    let mut db = (d.cell == ScanCell::Gru).then(|| vec![T::ZERO; gh]);
-    for (&r, p) in ranges.iter().zip(parts) {
-        scatter_rows(&mut dxg, &p.dxg, d.steps, d.batch, gh, r);
-        scatter_rows(&mut dh0, &p.dh0, 1, d.batch, n, r);
-        if let (Some(dst), Some(part)) = (dc0.as_mut(), p.dc0.as_ref()) {
-            scatter_rows(dst, part, 1, d.batch, n, r);
-        }
-        for (a, &v) in dw.iter_mut().zip(&p.dw) {
-            *a += v;
-        }
-        if let (Some(dst), Some(part)) = (db.as_mut(), p.db.as_ref()) {
-            for (a, &v) in dst.iter_mut().zip(part) {
-                *a += v;
-            }
-        }
-    }
-    ScanGrads {
-        dxg,
-        dw,
-        dh0,
-        dc0,
-        db,
+    /// Rows `first..first + count` of the buffer seen as rows of `width` elements.
+    ///
+    /// # Safety
+    /// In bounds, and no other reference to these rows is alive while the result is.
+    #[allow(clippy::mut_from_ref)]
+    unsafe fn rows<'a>(&self, first: usize, count: usize, width: usize) -> &'a mut [T] {
+        // SAFETY: caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.0.add(first * width), count * width) }
     }
 }
 
 /// The forward loop: the state after every step `[steps, batch, width·hidden]` and the
-/// saved activations `[steps, batch, saved·hidden]`.
+/// saved activations `[steps, batch, saved·hidden]`, each range of batch rows on its own
+/// thread.
 fn scan_forward<T: Float>(
     d: &Dims,
+    ranges: &[(usize, usize)],
     xg: &[T],
     w: &[T],
     b: Option<&[T]>,
@@ -457,13 +358,10 @@ fn scan_forward<T: Float>(
     c0: Option<&[T]>,
     lengths: Option<&[usize]>,
 ) -> (Vec<T>, Vec<T>) {
-    let (bsz, n) = (d.batch, d.hidden);
-    let gh = d.gates_hidden();
-    let width = d.cell.width() * n;
-    let saved_w = d.cell.saved() * n;
-    let mut y = alloc::<T>(d.steps * bsz * width);
-    let mut saved = alloc::<T>(d.steps * bsz * saved_w);
-    let mut a = alloc::<T>(bsz * gh);
+    let (n, gh) = (d.hidden, d.gates_hidden());
+    let rows = d.steps * d.batch;
+    let mut y = alloc::<T>(rows * d.cell.width() * n);
+    let mut saved = alloc::<T>(rows * d.cell.saved() * n);
     // W_hhᵀ laid out row-major once: the per-step products then read it row by row (with W
     // itself, the product repacked all of it at every step: 20% of an LSTM's time).
     let mut wt = alloc::<T>(gh * n);
@@ -472,105 +370,188 @@ fn scan_forward<T: Float>(
             wt[k * gh + j] = w[j * n + k];
         }
     }
+    let (y_out, saved_out) = (SharedOut::new(&mut y), SharedOut::new(&mut saved));
+    let inputs = ScanInputs {
+        xg,
+        wt: &wt,
+        b,
+        h0,
+        c0,
+        lengths,
+    };
+    for_each_range(ranges, |r| {
+        // SAFETY: each range writes only its own rows of y and saved.
+        unsafe { forward_rows(d, r, &inputs, y_out, saved_out) }
+    });
+    crate::storage::recycle(wt);
+    (y, saved)
+}
+
+/// The read-only inputs of a forward scan.
+struct ScanInputs<'a, T> {
+    xg: &'a [T],
+    /// W_hhᵀ, `[hidden, gates·hidden]`.
+    wt: &'a [T],
+    b: Option<&'a [T]>,
+    h0: &'a [T],
+    c0: Option<&'a [T]>,
+    lengths: Option<&'a [usize]>,
+}
+
+/// The forward loop over batch rows `b0..b1`.
+///
+/// # Safety
+/// `y` and `saved` point to the whole outputs of [`scan_forward`]; no other thread touches
+/// rows `b0..b1` of them.
+unsafe fn forward_rows<T: Float>(
+    d: &Dims,
+    (b0, b1): (usize, usize),
+    inp: &ScanInputs<'_, T>,
+    y: SharedOut<T>,
+    saved: SharedOut<T>,
+) {
+    let (rows, n) = (b1 - b0, d.hidden);
+    let gh = d.gates_hidden();
+    let width = d.cell.width() * n;
+    let saved_w = d.cell.saved() * n;
+    let mut a = alloc::<T>(rows * gh);
     for s in 0..d.steps {
         let t = d.t(s);
-        // The previous state: h0/c0, or the last step's output row.
-        // This step's block of `y`, and the previous state: h0/c0, or the last step's block
-        // (another part of `y`, borrowed beside this one).
-        let (cur, len) = (t * bsz * width, bsz * width);
-        let (yt, prev): (&mut [T], Option<&[T]>) = if s == 0 {
-            (&mut y[cur..cur + len], None)
+        let row0 = t * d.batch + b0;
+        // SAFETY: this range's rows of step t, which no other reference covers.
+        let (yt, st) = unsafe { (y.rows(row0, rows, width), saved.rows(row0, rows, saved_w)) };
+        // The previous state: h0/c0, or this range's rows of the previous step (another
+        // block of y, written by this thread one step ago).
+        let (hp, hp_rs, cp): (&[T], usize, Option<&[T]>) = if s == 0 {
+            (
+                &inp.h0[b0 * n..b1 * n],
+                n,
+                inp.c0.map(|c| &c[b0 * n..b1 * n]),
+            )
         } else {
-            let p = d.t(s - 1) * bsz * width;
-            if p < cur {
-                let (lo, hi) = y.split_at_mut(cur);
-                (&mut hi[..len], Some(&lo[p..p + len]))
-            } else {
-                let (lo, hi) = y.split_at_mut(p);
-                (&mut lo[cur..cur + len], Some(&hi[..len]))
-            }
-        };
-        let (hp, hp_rs, cp): (&[T], usize, Option<&[T]>) = match prev {
-            None => (h0, n, c0),
-            Some(block) => (
+            // SAFETY: rows of step t-1, disjoint from `yt`; read only.
+            let block: &[T] = unsafe { y.rows(d.t(s - 1) * d.batch + b0, rows, width) };
+            (
                 block,
                 width,
                 (d.cell == ScanCell::Lstm).then(|| &block[n..]),
-            ),
+            )
         };
-        // Hidden projection: a = h·W_hhᵀ (+ b_hh for the GRU), plus xg for the others.
-        let xt = &xg[t * bsz * gh..(t + 1) * bsz * gh];
-        match (d.cell, b) {
-            (ScanCell::Gru, Some(b)) => a.chunks_mut(gh).for_each(|r| r.copy_from_slice(b)),
-            (ScanCell::Gru, None) => a.fill(T::ZERO),
-            _ => a.copy_from_slice(xt),
-        }
-        // SAFETY: hp holds batch rows of n at stride hp_rs; a is batch × gh.
-        unsafe { times_w_t(d, &mut a, true, hp.as_ptr(), hp_rs, &wt) };
-        let st = &mut saved[t * bsz * saved_w..(t + 1) * bsz * saved_w];
-        for bi in 0..bsz {
-            let ar = &mut a[bi * gh..(bi + 1) * gh];
+        // Hidden projection a = h·W_hhᵀ (+ b_hh for the GRU); the input gates are added in
+        // the point-wise loops.
+        let accumulate = match (d.cell, inp.b) {
+            (ScanCell::Gru, Some(b)) => {
+                a.chunks_mut(gh).for_each(|r| r.copy_from_slice(b));
+                true
+            }
+            _ => false,
+        };
+        // SAFETY: hp holds `rows` rows of n at stride hp_rs; a is rows × gh.
+        unsafe { times_w_t(d, rows, &mut a, accumulate, hp.as_ptr(), hp_rs, inp.wt) };
+        let xt = &inp.xg[row0 * gh..(row0 + rows) * gh];
+        for bi in 0..rows {
+            let ar = &a[bi * gh..(bi + 1) * gh];
+            let xr = &xt[bi * gh..(bi + 1) * gh];
             let yr = &mut yt[bi * width..(bi + 1) * width];
             let sr = &mut st[bi * saved_w..(bi + 1) * saved_w];
             let hpr = &hp[bi * hp_rs..bi * hp_rs + n];
             let cpr = cp.map(|c| &c[bi * hp_rs..bi * hp_rs + n]);
-            if !d.active(lengths, t, bi) {
+            if !d.active(inp.lengths, t, b0 + bi) {
                 yr[..n].copy_from_slice(hpr);
                 if let Some(c) = cpr {
                     yr[n..].copy_from_slice(c);
                 }
                 continue;
             }
-            // Activations over contiguous gate blocks, so that the loops vectorize.
             match d.cell {
-                ScanCell::Tanh => {
-                    for (y, &v) in yr.iter_mut().zip(ar.iter()) {
-                        *y = v.tanh_fast();
-                    }
-                }
-                ScanCell::Relu => {
-                    for (y, &v) in yr.iter_mut().zip(ar.iter()) {
-                        *y = T::select(v > T::ZERO, v, T::ZERO);
-                    }
-                }
+                ScanCell::Tanh => tanh_forward_row(ar, xr, yr),
+                ScanCell::Relu => relu_forward_row(ar, xr, yr),
                 ScanCell::Lstm => {
-                    let (ifg, o) = ar.split_at_mut(3 * n);
-                    let (if_, g) = ifg.split_at_mut(2 * n);
-                    if_.iter_mut()
-                        .chain(o.iter_mut())
-                        .for_each(|v| *v = v.sigmoid_fast());
-                    g.iter_mut().for_each(|v| *v = v.tanh_fast());
-                    sr.copy_from_slice(ar);
-                    let cpr = cpr.expect("an LSTM has a cell state");
                     let (yh, yc) = yr.split_at_mut(n);
-                    for j in 0..n {
-                        let c = ar[n + j] * cpr[j] + ar[j] * ar[2 * n + j];
-                        yc[j] = c;
-                        yh[j] = ar[3 * n + j] * c.tanh_fast();
-                    }
+                    let cpr = cpr.expect("an LSTM has a cell state");
+                    lstm_forward_row(ar, xr, cpr, sr, yh, yc);
                 }
-                ScanCell::Gru => {
-                    let xr = &xt[bi * gh..(bi + 1) * gh];
-                    let (rz, hn) = ar.split_at_mut(2 * n);
-                    for (v, &x) in rz.iter_mut().zip(&xr[..2 * n]) {
-                        *v = (x + *v).sigmoid_fast();
-                    }
-                    let (sr_rz, rest) = sr.split_at_mut(2 * n);
-                    let (sr_n, sr_hn) = rest.split_at_mut(n);
-                    sr_rz.copy_from_slice(rz);
-                    sr_hn.copy_from_slice(hn);
-                    for j in 0..n {
-                        let nn = (xr[2 * n + j] + rz[j] * hn[j]).tanh_fast();
-                        sr_n[j] = nn;
-                        yr[j] = nn + rz[n + j] * (hpr[j] - nn);
-                    }
-                }
+                ScanCell::Gru => gru_forward_row(ar, xr, hpr, sr, yr),
             }
         }
     }
     crate::storage::recycle(a);
-    crate::storage::recycle(wt);
-    (y, saved)
+}
+
+/// Gate block `k` (of width `n`) of a row of gates.
+#[inline(always)]
+fn gate_block<T>(row: &[T], n: usize, k: usize) -> &[T] {
+    &row[k * n..(k + 1) * n]
+}
+
+/// `out = f(a + x)` element by element.
+#[inline(always)]
+fn sum_act<T: Float>(out: &mut [T], a: &[T], x: &[T], f: impl Fn(T) -> T) {
+    for ((o, &a), &x) in out.iter_mut().zip(a).zip(x) {
+        *o = f(a + x);
+    }
+}
+
+multiversion! {
+    /// One row of an Elman step with tanh: `y = tanh(a + x)`.
+    fn tanh_forward_row<T: Float>(a: &[T], x: &[T], y: &mut [T]) {
+        sum_act(y, a, x, T::tanh_fast);
+    }
+}
+
+multiversion! {
+    /// One row of an Elman step with ReLU: `y = max(a + x, 0)`.
+    fn relu_forward_row<T: Float>(a: &[T], x: &[T], y: &mut [T]) {
+        sum_act(y, a, x, |v| T::select(v > T::ZERO, v, T::ZERO));
+    }
+}
+
+multiversion! {
+    /// One row of an LSTM step: gates `i, f, g, o = σ, σ, tanh, σ (a + x)` into `gates`
+    /// (`[4·hidden]`), then `c = f·c_prev + i·g` and `h = o·tanh(c)`.
+    fn lstm_forward_row<T: Float>(
+        a: &[T],
+        x: &[T],
+        c_prev: &[T],
+        gates: &mut [T],
+        h: &mut [T],
+        c: &mut [T],
+    ) {
+        let n = h.len();
+        let (gi, rest) = gates[..4 * n].split_at_mut(n);
+        let (gf, rest) = rest.split_at_mut(n);
+        let (gg, go) = rest.split_at_mut(n);
+        let block = |v, k| gate_block(v, n, k);
+        sum_act(gi, block(a, 0), block(x, 0), T::sigmoid_fast);
+        sum_act(gf, block(a, 1), block(x, 1), T::sigmoid_fast);
+        sum_act(gg, block(a, 2), block(x, 2), T::tanh_fast);
+        sum_act(go, block(a, 3), block(x, 3), T::sigmoid_fast);
+        let (c_prev, c) = (&c_prev[..n], &mut c[..n]);
+        for j in 0..n {
+            let cj = gf[j] * c_prev[j] + gi[j] * gg[j];
+            c[j] = cj;
+            h[j] = go[j] * cj.tanh_fast();
+        }
+    }
+}
+
+multiversion! {
+    /// One row of a GRU step, `a = h·W_hhᵀ + b_hh`: `r, z = σ(x + a)`,
+    /// `n = tanh(x_n + r·a_n)`, `h' = n + z·(h - n)`; saves `r, z, n, a_n`.
+    fn gru_forward_row<T: Float>(a: &[T], x: &[T], h_prev: &[T], saved: &mut [T], y: &mut [T]) {
+        let n = y.len();
+        let (rz, rest) = saved[..4 * n].split_at_mut(2 * n);
+        let (sn, shn) = rest.split_at_mut(n);
+        sum_act(rz, &a[..2 * n], &x[..2 * n], T::sigmoid_fast);
+        shn.copy_from_slice(&a[2 * n..3 * n]);
+        let (r, z) = rz.split_at(n);
+        let (xn, h_prev) = (&x[2 * n..3 * n], &h_prev[..n]);
+        for j in 0..n {
+            let nn = (xn[j] + r[j] * shn[j]).tanh_fast();
+            sn[j] = nn;
+            y[j] = nn + z[j] * (h_prev[j] - nn);
+        }
+    }
 }
 
 /// Gradients of one scan.
@@ -582,164 +563,63 @@ struct ScanGrads<T> {
     db: Option<Vec<T>>,
 }
 
-/// Backpropagation through time over the saved forward pass; `g` is `∂L/∂y`.
-#[allow(clippy::too_many_arguments)]
+/// The saved forward pass and the output gradient that a backward scan reads.
+struct ScanSaved<'a, T> {
+    w: &'a [T],
+    h0: &'a [T],
+    c0: Option<&'a [T]>,
+    y: &'a [T],
+    saved: &'a [T],
+    /// `∂L/∂y`.
+    g: &'a [T],
+    lengths: Option<&'a [usize]>,
+}
+
+/// The outputs that the threads of a backward scan write together.
+#[derive(Clone, Copy)]
+struct BackwardOut<T> {
+    dxg: SharedOut<T>,
+    /// GRU: ∂ of the hidden projection per step.
+    dhg: SharedOut<T>,
+    dh0: SharedOut<T>,
+    dc0: SharedOut<T>,
+}
+
+/// Backpropagation through time over the saved forward pass, each range of batch rows on
+/// its own thread, then one product over all steps for `∂W_hh` (as cuDNN does).
 fn scan_backward<T: Float>(
     d: &Dims,
-    w: &[T],
-    h0: &[T],
-    c0: Option<&[T]>,
-    y: &[T],
-    saved: &[T],
-    g: &[T],
-    lengths: Option<&[usize]>,
-    parallel_dw: bool,
+    ranges: &[(usize, usize)],
+    sv: &ScanSaved<'_, T>,
 ) -> ScanGrads<T> {
     let (bsz, n) = (d.batch, d.hidden);
     let gh = d.gates_hidden();
-    let width = d.cell.width() * n;
-    let saved_w = d.cell.saved() * n;
     let is_gru = d.cell == ScanCell::Gru;
-    // ∂ of the input gates per step, and (GRU) of the hidden projection.
+    let is_lstm = d.cell == ScanCell::Lstm;
     let mut dxg = alloc::<T>(d.steps * bsz * gh);
     let mut dhg = if is_gru {
         alloc::<T>(d.steps * bsz * gh)
     } else {
         Vec::new()
     };
-    // The previous state of every step, [steps, batch, hidden], for the weight gradient.
-    let mut hprev_all = alloc::<T>(d.steps * bsz * n);
-    let mut dh = alloc::<T>(bsz * n);
-    dh.fill(T::ZERO);
-    let mut dc = vec![T::ZERO; if d.cell == ScanCell::Lstm { bsz * n } else { 0 }];
-    for s in (0..d.steps).rev() {
-        let t = d.t(s);
-        let prev_block = (s > 0).then(|| d.t(s - 1) * bsz * width);
-        for bi in 0..bsz {
-            let hpr: &[T] = match prev_block {
-                Some(p) => &y[p + bi * width..p + bi * width + n],
-                None => &h0[bi * n..(bi + 1) * n],
-            };
-            hprev_all[(t * bsz + bi) * n..(t * bsz + bi + 1) * n].copy_from_slice(hpr);
-            let gy = &g[(t * bsz + bi) * width..(t * bsz + bi + 1) * width];
-            let dhr = &mut dh[bi * n..(bi + 1) * n];
-            let dxr = &mut dxg[(t * bsz + bi) * gh..(t * bsz + bi + 1) * gh];
-            // The total gradient reaching this step's h (and c).
-            for j in 0..n {
-                dhr[j] += gy[j];
-            }
-            if d.cell == ScanCell::Lstm {
-                for j in 0..n {
-                    dc[bi * n + j] += gy[n + j];
-                }
-            }
-            if !d.active(lengths, t, bi) {
-                // The state passed through unchanged: its gradient flows on as it is.
-                dxr.fill(T::ZERO);
-                if is_gru {
-                    dhg[(t * bsz + bi) * gh..(t * bsz + bi + 1) * gh].fill(T::ZERO);
-                }
-                continue;
-            }
-            let yr = &y[(t * bsz + bi) * width..(t * bsz + bi + 1) * width];
-            let sr = &saved[(t * bsz + bi) * saved_w..(t * bsz + bi + 1) * saved_w];
-            match d.cell {
-                ScanCell::Tanh => {
-                    for j in 0..n {
-                        dxr[j] = dhr[j] * (T::ONE - yr[j] * yr[j]);
-                        dhr[j] = T::ZERO;
-                    }
-                }
-                ScanCell::Relu => {
-                    for j in 0..n {
-                        dxr[j] = if yr[j] > T::ZERO { dhr[j] } else { T::ZERO };
-                        dhr[j] = T::ZERO;
-                    }
-                }
-                ScanCell::Lstm => {
-                    let cpr: &[T] = match prev_block {
-                        Some(p) => &y[p + bi * width + n..p + (bi + 1) * width],
-                        None => &c0.expect("LSTM has c0")[bi * n..(bi + 1) * n],
-                    };
-                    let dcr = &mut dc[bi * n..(bi + 1) * n];
-                    for j in 0..n {
-                        let (i, f, gg, o) = (sr[j], sr[n + j], sr[2 * n + j], sr[3 * n + j]);
-                        let tc = yr[n + j].tanh_fast();
-                        let dcj = dcr[j] + dhr[j] * o * (T::ONE - tc * tc);
-                        dxr[j] = dcj * gg * i * (T::ONE - i);
-                        dxr[n + j] = dcj * cpr[j] * f * (T::ONE - f);
-                        dxr[2 * n + j] = dcj * i * (T::ONE - gg * gg);
-                        dxr[3 * n + j] = dhr[j] * tc * o * (T::ONE - o);
-                        dcr[j] = dcj * f;
-                        dhr[j] = T::ZERO;
-                    }
-                }
-                ScanCell::Gru => {
-                    let dhgr = &mut dhg[(t * bsz + bi) * gh..(t * bsz + bi + 1) * gh];
-                    for j in 0..n {
-                        let (r, z, nn, hn) = (sr[j], sr[n + j], sr[2 * n + j], sr[3 * n + j]);
-                        let dn = dhr[j] * (T::ONE - z) * (T::ONE - nn * nn);
-                        let dz = dhr[j] * (hpr[j] - nn) * z * (T::ONE - z);
-                        let dr = dn * hn * r * (T::ONE - r);
-                        (dxr[j], dxr[n + j], dxr[2 * n + j]) = (dr, dz, dn);
-                        (dhgr[j], dhgr[n + j], dhgr[2 * n + j]) = (dr, dz, dn * r);
-                        dhr[j] *= z;
-                    }
-                }
-            }
-        }
-        // ∂h_{t-1} += ∂(hidden projection)_t · W_hh
-        let src = if is_gru { &dhg } else { &dxg };
-        let rows = &src[t * bsz * gh..(t + 1) * bsz * gh];
-        // SAFETY: rows is batch × gh, W is gh × hidden, dh is batch × hidden.
-        unsafe {
-            gemm(
-                bsz,
-                n,
-                gh,
-                dh.as_mut_ptr(),
-                n as isize,
-                true,
-                MatRef {
-                    ptr: rows.as_ptr(),
-                    rs: gh as isize,
-                    cs: 1,
-                },
-                MatRef {
-                    ptr: w.as_ptr(),
-                    rs: n as isize,
-                    cs: 1,
-                },
-                false,
-            )
-        };
-    }
-    // ∂W_hh = Σ_t ∂(hidden projection)_tᵀ · h_{t-1}, one product over all steps.
-    let src = if is_gru { &dhg } else { &dxg };
-    let rows = d.steps * bsz;
-    let mut dw = alloc::<T>(gh * n);
-    // SAFETY: src is rows × gh (read transposed), hprev_all rows × hidden, dw gh × hidden.
-    unsafe {
-        gemm(
-            gh,
-            n,
-            rows,
-            dw.as_mut_ptr(),
-            n as isize,
-            false,
-            MatRef {
-                ptr: src.as_ptr(),
-                rs: 1,
-                cs: gh as isize,
-            },
-            MatRef {
-                ptr: hprev_all.as_ptr(),
-                rs: n as isize,
-                cs: 1,
-            },
-            parallel_dw,
-        )
+    let mut dh0 = alloc::<T>(bsz * n);
+    let mut dc0 = if is_lstm {
+        alloc::<T>(bsz * n)
+    } else {
+        Vec::new()
     };
+    let out = BackwardOut {
+        dxg: SharedOut::new(&mut dxg),
+        dhg: SharedOut::new(&mut dhg),
+        dh0: SharedOut::new(&mut dh0),
+        dc0: SharedOut::new(&mut dc0),
+    };
+    for_each_range(ranges, |r| {
+        // SAFETY: each range writes only its own rows of the outputs.
+        unsafe { backward_rows(d, r, sv, out) }
+    });
+    let src = if is_gru { &dhg } else { &dxg };
+    let dw = weight_gradient(d, src, sv.y, sv.h0);
     let db = is_gru.then(|| {
         let mut db = vec![T::ZERO; gh];
         for row in dhg.chunks(gh) {
@@ -749,16 +629,287 @@ fn scan_backward<T: Float>(
         }
         db
     });
-    crate::storage::recycle(hprev_all);
     if is_gru {
         crate::storage::recycle(dhg);
     }
     ScanGrads {
         dxg,
         dw,
-        dh0: dh,
-        dc0: (d.cell == ScanCell::Lstm).then_some(dc),
+        dh0,
+        dc0: is_lstm.then_some(dc0),
         db,
+    }
+}
+
+/// `∂W_hh = Σ_t ∂(hidden projection)_tᵀ · h_{t-1}` over all steps and rows, as two products
+/// that read the previous states in place: the step that starts from `h0`, and every other
+/// step against the `h` part of the previous step's output.
+fn weight_gradient<T: Float>(d: &Dims, src: &[T], y: &[T], h0: &[T]) -> Vec<T> {
+    let (bsz, n, gh) = (d.batch, d.hidden, d.gates_hidden());
+    let width = d.cell.width() * n;
+    let mut dw = alloc::<T>(gh * n);
+    if d.steps == 0 {
+        dw.fill(T::ZERO);
+        return dw;
+    }
+    // The source rows from step `step` on, read transposed: [gh, rows].
+    let src_t = |step: usize| MatRef {
+        ptr: src[step * bsz * gh..].as_ptr(),
+        rs: 1,
+        cs: gh as isize,
+    };
+    // SAFETY: src is [steps·batch, gh], h0 [batch, hidden], dw [gh, hidden].
+    unsafe {
+        gemm(
+            gh,
+            n,
+            bsz,
+            dw.as_mut_ptr(),
+            n as isize,
+            false,
+            src_t(d.t(0)),
+            MatRef {
+                ptr: h0.as_ptr(),
+                rs: n as isize,
+                cs: 1,
+            },
+            true,
+        )
+    };
+    if d.steps > 1 {
+        // Forward in time, step t pairs with the output of step t - 1; reversed, with t + 1.
+        let (src_step, y_step) = if d.reverse { (0, 1) } else { (1, 0) };
+        // SAFETY: (steps - 1)·batch rows of src from src_step and of y (stride width) from
+        // y_step are in bounds.
+        unsafe {
+            gemm(
+                gh,
+                n,
+                (d.steps - 1) * bsz,
+                dw.as_mut_ptr(),
+                n as isize,
+                true,
+                src_t(src_step),
+                MatRef {
+                    ptr: y[y_step * bsz * width..].as_ptr(),
+                    rs: width as isize,
+                    cs: 1,
+                },
+                true,
+            )
+        };
+    }
+    dw
+}
+
+/// The backward loop over batch rows `b0..b1`.
+///
+/// # Safety
+/// The outputs are those of [`scan_backward`]; no other thread touches rows `b0..b1`.
+unsafe fn backward_rows<T: Float>(
+    d: &Dims,
+    (b0, b1): (usize, usize),
+    sv: &ScanSaved<'_, T>,
+    out: BackwardOut<T>,
+) {
+    let (rows, n, bsz) = (b1 - b0, d.hidden, d.batch);
+    let gh = d.gates_hidden();
+    let width = d.cell.width() * n;
+    let saved_w = d.cell.saved() * n;
+    let is_gru = d.cell == ScanCell::Gru;
+    // The gradient reaching the state of the step being processed: ∂h (and ∂c).
+    let mut dh = alloc::<T>(rows * n);
+    dh.fill(T::ZERO);
+    let mut dc = vec![
+        T::ZERO;
+        if d.cell == ScanCell::Lstm {
+            rows * n
+        } else {
+            0
+        }
+    ];
+    for s in (0..d.steps).rev() {
+        let t = d.t(s);
+        let row0 = t * bsz + b0;
+        let prev_row0 = (s > 0).then(|| d.t(s - 1) * bsz + b0);
+        // SAFETY: this range's rows of step t.
+        let dxt = unsafe { out.dxg.rows(row0, rows, gh) };
+        // SAFETY: as above (GRU only; empty otherwise).
+        let mut dht = is_gru.then(|| unsafe { out.dhg.rows(row0, rows, gh) });
+        for bi in 0..rows {
+            let gy = &sv.g[(row0 + bi) * width..(row0 + bi + 1) * width];
+            let dhr = &mut dh[bi * n..(bi + 1) * n];
+            let dxr = &mut dxt[bi * gh..(bi + 1) * gh];
+            let dhgr = dht.as_mut().map(|v| &mut v[bi * gh..(bi + 1) * gh]);
+            let yr = &sv.y[(row0 + bi) * width..(row0 + bi + 1) * width];
+            let sr = &sv.saved[(row0 + bi) * saved_w..(row0 + bi + 1) * saved_w];
+            let (hpr, cpr): (&[T], Option<&[T]>) = match prev_row0 {
+                Some(p) => {
+                    let prev = &sv.y[(p + bi) * width..(p + bi + 1) * width];
+                    (&prev[..n], Some(&prev[n..]))
+                }
+                None => (
+                    &sv.h0[(b0 + bi) * n..(b0 + bi + 1) * n],
+                    sv.c0.map(|c| &c[(b0 + bi) * n..(b0 + bi + 1) * n]),
+                ),
+            };
+            if !d.active(sv.lengths, t, b0 + bi) {
+                // The state passed through unchanged: its gradient flows on as it is.
+                for (a, &v) in dhr.iter_mut().zip(gy) {
+                    *a += v;
+                }
+                if d.cell == ScanCell::Lstm {
+                    for (a, &v) in dc[bi * n..(bi + 1) * n].iter_mut().zip(&gy[n..]) {
+                        *a += v;
+                    }
+                }
+                dxr.fill(T::ZERO);
+                if let Some(r) = dhgr {
+                    r.fill(T::ZERO);
+                }
+                continue;
+            }
+            match d.cell {
+                ScanCell::Tanh => tanh_backward_row(yr, gy, dhr, dxr),
+                ScanCell::Relu => relu_backward_row(yr, gy, dhr, dxr),
+                ScanCell::Lstm => {
+                    let c_prev = cpr.expect("an LSTM has a cell state");
+                    let dcr = &mut dc[bi * n..(bi + 1) * n];
+                    lstm_backward_row(sr, &yr[n..], c_prev, gy, dhr, dcr, dxr);
+                }
+                ScanCell::Gru => {
+                    let dhgr = dhgr.expect("a GRU has hidden-projection gradients");
+                    gru_backward_row(sr, hpr, gy, dhr, dxr, dhgr);
+                }
+            }
+        }
+        // ∂h_{t-1} += ∂(hidden projection)_t · W_hh
+        let src: &[T] = match &dht {
+            Some(v) => &v[..],
+            None => &dxt[..],
+        };
+        // SAFETY: src is rows × gh, W is gh × hidden, dh is rows × hidden.
+        unsafe {
+            gemm(
+                rows,
+                n,
+                gh,
+                dh.as_mut_ptr(),
+                n as isize,
+                true,
+                MatRef {
+                    ptr: src.as_ptr(),
+                    rs: gh as isize,
+                    cs: 1,
+                },
+                MatRef {
+                    ptr: sv.w.as_ptr(),
+                    rs: n as isize,
+                    cs: 1,
+                },
+                false,
+            )
+        };
+    }
+    // SAFETY: this range's rows of dh0 (and dc0).
+    unsafe { out.dh0.rows(b0, rows, n) }.copy_from_slice(&dh);
+    if d.cell == ScanCell::Lstm {
+        // SAFETY: as above.
+        unsafe { out.dc0.rows(b0, rows, n) }.copy_from_slice(&dc);
+    }
+    crate::storage::recycle(dh);
+}
+
+multiversion! {
+    /// Backward of one row of a tanh step: `∂a = (∂h + g)·(1 - y²)`; `∂h` is reset for the
+    /// product with W_hh to fill.
+    fn tanh_backward_row<T: Float>(y: &[T], g: &[T], dh: &mut [T], dx: &mut [T]) {
+        let n = dh.len();
+        let (y, g, dx) = (&y[..n], &g[..n], &mut dx[..n]);
+        for j in 0..n {
+            dx[j] = (dh[j] + g[j]) * (T::ONE - y[j] * y[j]);
+            dh[j] = T::ZERO;
+        }
+    }
+}
+
+multiversion! {
+    /// Backward of one row of a ReLU step.
+    fn relu_backward_row<T: Float>(y: &[T], g: &[T], dh: &mut [T], dx: &mut [T]) {
+        let n = dh.len();
+        let (y, g, dx) = (&y[..n], &g[..n], &mut dx[..n]);
+        for j in 0..n {
+            dx[j] = T::select(y[j] > T::ZERO, dh[j] + g[j], T::ZERO);
+            dh[j] = T::ZERO;
+        }
+    }
+}
+
+multiversion! {
+    /// Backward of one row of an LSTM step, from its gates `i, f, g, o`, its new cell state
+    /// `c`, the previous `c_prev`, the output gradient `gy = [∂h, ∂c]` and the carried `dh`,
+    /// `dc`: writes the gate gradients `dx` (`[4·hidden]`), leaves `∂c_prev` in `dc` and
+    /// resets `dh`.
+    fn lstm_backward_row<T: Float>(
+        gates: &[T],
+        c: &[T],
+        c_prev: &[T],
+        gy: &[T],
+        dh: &mut [T],
+        dc: &mut [T],
+        dx: &mut [T],
+    ) {
+        let n = dh.len();
+        let block = |v, k| gate_block(v, n, k);
+        let (i, f, g, o) = (block(gates, 0), block(gates, 1), block(gates, 2), block(gates, 3));
+        let (gh, gc) = (block(gy, 0), block(gy, 1));
+        let (c, c_prev, dc) = (&c[..n], &c_prev[..n], &mut dc[..n]);
+        let (dxi, rest) = dx[..4 * n].split_at_mut(n);
+        let (dxf, rest) = rest.split_at_mut(n);
+        let (dxg, dxo) = rest.split_at_mut(n);
+        for j in 0..n {
+            let dhj = dh[j] + gh[j];
+            let tc = c[j].tanh_fast();
+            let dcj = dc[j] + gc[j] + dhj * o[j] * (T::ONE - tc * tc);
+            dxi[j] = dcj * g[j] * i[j] * (T::ONE - i[j]);
+            dxf[j] = dcj * c_prev[j] * f[j] * (T::ONE - f[j]);
+            dxg[j] = dcj * i[j] * (T::ONE - g[j] * g[j]);
+            dxo[j] = dhj * tc * o[j] * (T::ONE - o[j]);
+            dc[j] = dcj * f[j];
+            dh[j] = T::ZERO;
+        }
+    }
+}
+
+multiversion! {
+    /// Backward of one row of a GRU step from its saved `r, z, n, a_n`: writes the input-gate
+    /// gradients `dx` and the hidden-projection gradients `dhg` (`[3·hidden]` each) and
+    /// leaves in `dh` the part of `∂h_prev` that bypasses W_hh (`∂h'·z`).
+    fn gru_backward_row<T: Float>(
+        saved: &[T],
+        h_prev: &[T],
+        gy: &[T],
+        dh: &mut [T],
+        dx: &mut [T],
+        dhg: &mut [T],
+    ) {
+        let n = dh.len();
+        let block = |v, k| gate_block(v, n, k);
+        let (r, z, nn, hn) = (block(saved, 0), block(saved, 1), block(saved, 2), block(saved, 3));
+        let (h_prev, gy) = (&h_prev[..n], &gy[..n]);
+        let (dxr, rest) = dx[..3 * n].split_at_mut(n);
+        let (dxz, dxn) = rest.split_at_mut(n);
+        let (dhr, rest) = dhg[..3 * n].split_at_mut(n);
+        let (dhz, dhn) = rest.split_at_mut(n);
+        for j in 0..n {
+            let dhj = dh[j] + gy[j];
+            let dn = dhj * (T::ONE - z[j]) * (T::ONE - nn[j] * nn[j]);
+            let dz = dhj * (h_prev[j] - nn[j]) * z[j] * (T::ONE - z[j]);
+            let dr = dn * hn[j] * r[j] * (T::ONE - r[j]);
+            (dxr[j], dxz[j], dxn[j]) = (dr, dz, dn);
+            (dhr[j], dhz[j], dhn[j]) = (dr, dz, dn * r[j]);
+            dh[j] = dhj * z[j];
+        }
     }
 }
 
@@ -847,22 +998,24 @@ mod tests {
     /// gradient's sums.
     #[test]
     fn the_batch_split_gives_the_unsplit_results() {
-        use super::{
-            batch_ranges, scan_backward, scan_backward_split, scan_forward, scan_forward_split,
-            Dims,
-        };
+        use super::{scan_backward, scan_forward, Dims, ScanSaved};
         let mut rng = crate::Rng::new(5);
         let mut r = |n: usize| -> Vec<f64> { (0..n).map(|_| rng.next_f64() - 0.5).collect() };
         let (steps, batch, hidden) = (4, 21, 3);
-        assert!(rayon::current_num_threads() < 2 || batch_ranges(batch).len() == 2);
+        let (whole, split) = ([(0, batch)], [(0, 8), (8, 13), (13, batch)]);
         let lengths: Vec<usize> = (0..batch).map(|b| 1 + b % steps).collect();
-        for cell in [ScanCell::Lstm, ScanCell::Gru, ScanCell::Tanh] {
+        for cell in [
+            ScanCell::Lstm,
+            ScanCell::Gru,
+            ScanCell::Tanh,
+            ScanCell::Relu,
+        ] {
             let d = Dims {
                 cell,
                 steps,
                 batch,
                 hidden,
-                reverse: cell == ScanCell::Gru,
+                reverse: matches!(cell, ScanCell::Gru | ScanCell::Relu),
             };
             let gh = d.gates_hidden();
             let (xg, w, b, h0, c0) = (
@@ -875,19 +1028,27 @@ mod tests {
             let b = (cell == ScanCell::Gru).then_some(&b[..]);
             let c0 = (cell == ScanCell::Lstm).then_some(&c0[..]);
             let l = Some(&lengths[..]);
-            let one = scan_forward(&d, &xg, &w, b, &h0, c0, l);
-            let split = scan_forward_split(&d, &xg, &w, b, &h0, c0, l);
+            let one = scan_forward(&d, &whole, &xg, &w, b, &h0, c0, l);
+            let parts = scan_forward(&d, &split, &xg, &w, b, &h0, c0, l);
             let close = |a: &[f64], b: &[f64], what: &str| {
                 assert_eq!(a.len(), b.len(), "{cell:?} {what}");
                 for (x, y) in a.iter().zip(b) {
                     assert!((x - y).abs() < 1e-12, "{cell:?} {what}: {x} vs {y}");
                 }
             };
-            close(&one.0, &split.0, "y");
-            close(&one.1, &split.1, "saved");
+            close(&one.0, &parts.0, "y");
             let g = r(one.0.len());
-            let a = scan_backward(&d, &w, &h0, c0, &one.0, &one.1, &g, l, true);
-            let s = scan_backward_split(&d, &w, &h0, c0, &one.0, &one.1, &g, l);
+            let saved = ScanSaved {
+                w: &w,
+                h0: &h0,
+                c0,
+                y: &one.0,
+                saved: &one.1,
+                g: &g,
+                lengths: l,
+            };
+            let a = scan_backward(&d, &whole, &saved);
+            let s = scan_backward(&d, &split, &saved);
             close(&a.dxg, &s.dxg, "dxg");
             close(&a.dw, &s.dw, "dw");
             close(&a.dh0, &s.dh0, "dh0");

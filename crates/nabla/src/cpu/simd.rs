@@ -1,0 +1,119 @@
+//! Hot loops compiled for the widest vectors the CPU has, chosen at run time.
+//!
+//! nabla builds for baseline x86-64 (SSE2, 4 lanes of f32, no FMA), so that one binary runs
+//! everywhere. [`multiversion!`] compiles a loop body three times — for AVX-512, for
+//! AVX2 with FMA and for the baseline — and calls the best one the CPU supports. The body is
+//! plain Rust that the compiler vectorizes (no intrinsics), so all three give the same
+//! results up to the rounding of fused multiply-adds.
+
+use std::sync::OnceLock;
+
+/// The instruction sets a [`multiversion!`] function may be compiled for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Level {
+    /// AVX-512 F/DQ with AVX2 and FMA.
+    Avx512,
+    /// AVX2 with FMA.
+    Avx2,
+    /// Whatever the build targets (baseline x86-64, or another architecture).
+    Baseline,
+}
+
+/// The best level this CPU supports (detected once). `NABLA_SIMD=baseline|avx2` caps it, to
+/// compare the variants.
+pub(crate) fn level() -> Level {
+    static LEVEL: OnceLock<Level> = OnceLock::new();
+    *LEVEL.get_or_init(|| {
+        let cap = std::env::var("NABLA_SIMD").unwrap_or_default();
+        let found = detect();
+        match (cap.as_str(), found) {
+            ("baseline", _) => Level::Baseline,
+            ("avx2", Level::Avx512) => Level::Avx2,
+            _ => found,
+        }
+    })
+}
+
+#[cfg(target_arch = "x86_64")]
+fn detect() -> Level {
+    use std::arch::is_x86_feature_detected as has;
+    if has!("avx512f") && has!("avx512dq") && has!("avx2") && has!("fma") {
+        Level::Avx512
+    } else if has!("avx2") && has!("fma") {
+        Level::Avx2
+    } else {
+        Level::Baseline
+    }
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn detect() -> Level {
+    Level::Baseline
+}
+
+/// Defines `fn name<T: Float>(args)` whose body is compiled for each [`Level`] and
+/// dispatched at run time. The body must be safe code; arguments are passed by value.
+///
+/// ```ignore
+/// multiversion! {
+///     /// Doc comment.
+///     fn scale<T: Float>(x: &mut [T], k: T) {
+///         x.iter_mut().for_each(|v| *v = *v * k);
+///     }
+/// }
+/// ```
+macro_rules! multiversion {
+    ($(#[$attr:meta])* $vis:vis fn $name:ident<$t:ident: Float>($($arg:ident: $ty:ty),* $(,)?) $body:block) => {
+        $(#[$attr])*
+        $vis fn $name<$t: $crate::dtype::Float>($($arg: $ty),*) {
+            #[inline(always)]
+            fn body<$t: $crate::dtype::Float>($($arg: $ty),*) $body
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+                unsafe fn avx512<$t: $crate::dtype::Float>($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                unsafe fn avx2<$t: $crate::dtype::Float>($($arg: $ty),*) {
+                    body($($arg),*)
+                }
+                match $crate::cpu::simd::level() {
+                    // SAFETY: level() checked that the CPU has these features.
+                    $crate::cpu::simd::Level::Avx512 => return unsafe { avx512($($arg),*) },
+                    // SAFETY: as above.
+                    $crate::cpu::simd::Level::Avx2 => return unsafe { avx2($($arg),*) },
+                    $crate::cpu::simd::Level::Baseline => {}
+                }
+            }
+            body($($arg),*)
+        }
+    };
+}
+pub(crate) use multiversion;
+
+#[cfg(test)]
+mod tests {
+    multiversion! {
+        /// A loop with a transcendental function, as the recurrent cells have.
+        fn sigmoid_all<T: Float>(x: &[T], out: &mut [T]) {
+            for (o, &v) in out.iter_mut().zip(x) {
+                *o = v.sigmoid_fast();
+            }
+        }
+    }
+
+    #[test]
+    fn the_dispatched_variant_computes_correct_values() {
+        let x: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) * 0.037).collect();
+        let mut out = vec![0.0f32; x.len()];
+        sigmoid_all(&x, &mut out);
+        for (&v, &o) in x.iter().zip(&out) {
+            let want = 1.0 / (1.0 + (-(v as f64)).exp());
+            assert!(
+                (o as f64 - want).abs() < 1e-6,
+                "sigmoid({v}) = {o}, want {want}"
+            );
+        }
+    }
+}
