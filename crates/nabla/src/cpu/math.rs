@@ -125,7 +125,8 @@ pub fn exp_f32(x: f32) -> f32 {
     // Round to nearest by adding and subtracting 1.5·2²³ (the fraction bits fall off),
     // which vectorizes where `round()` would be a libm call on baseline x86-64.
     const ROUNDER: f32 = 12_582_912.0;
-    let n = (x * LOG2E + ROUNDER) - ROUNDER;
+    let shifted = x * LOG2E + ROUNDER;
+    let n = shifted - ROUNDER;
     let r = x - n * LN2_HI - n * LN2_LO;
     let p = 1.987_569_1e-4_f32;
     let p = p * r + 1.398_2e-3;
@@ -134,7 +135,11 @@ pub fn exp_f32(x: f32) -> f32 {
     let p = p * r + 1.666_666_5e-1;
     let p = p * r + 5.000_000_1e-1;
     let er = p * r * r + r + 1.0;
-    er * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    // 2^n from the integer n sitting in the low bits of `shifted` (its bits are those of
+    // 1.5·2²³ plus n): integer arithmetic on the bits, because `n as i32` saturates and
+    // compiles to a scalar conversion per lane.
+    const ROUNDER_BITS: u32 = 0x4B40_0000;
+    er * f32::from_bits(shifted.to_bits().wrapping_sub(ROUNDER_BITS - 127) << 23)
 }
 
 /// tanh for f32 from [`exp_f32`]: `sign(x)·(1 - 2 / (e^{2|x|} + 1))`, and for `|x| < 0.1`
