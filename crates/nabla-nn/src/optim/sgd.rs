@@ -118,7 +118,12 @@ impl Momentum {
     /// `b ← μb + (1 − τ)g` (b = g on the first step), then `w ← w − η(g + μb)` (Nesterov) or
     /// `w ← w − ηb`, with `g ← g + λw` first. The cases are constants, so that the loop has
     /// no branch and vectorizes.
-    fn step<const FIRST: bool, const NESTEROV: bool>(self, w: &mut [f32], g: &[f32], b: &mut [f32]) {
+    fn step<const FIRST: bool, const NESTEROV: bool>(
+        self,
+        w: &mut [f32],
+        g: &[f32],
+        b: &mut [f32],
+    ) {
         let Momentum { lr, mu, damp, wd } = self;
         for ((w, &g), b) in w.iter_mut().zip(g).zip(b.iter_mut()) {
             let g = g + wd * *w;
