@@ -1,19 +1,17 @@
 //! Matrix products through the `gemm` crate (packed AVX-512/AVX2 micro-kernels).
 //!
-//! Two things are done here rather than left to the crate, both measured on the MLP's
-//! products (issue 9):
-//! - **Operands are made row-major first.** The crate packs its operands into panels; from a
-//!   transposed view (a weight `Wᵀ` in `linear`, `Gᵀ` in a weight gradient) its packing
-//!   gathers one scalar per row and costs about 1 ns per element, as much as a third of the
-//!   product itself at batch 128. A tiled transpose into a scratch buffer costs a fraction of
-//!   that, and the crate then packs with contiguous copies (or reads the operand in place).
-//! - **Threads split the output, not the crate.** The crate's own parallel mode makes every
-//!   thread pack the whole left panel set and forks twice per depth block; here each thread
-//!   gets a band of output columns (or rows when there are few columns), copies only its
-//!   part of the operands and runs the crate single-threaded: one fork per product.
+//! Threads split the output here rather than in the crate (measured on the MLP's products,
+//! issue 9): in the crate's own parallel mode every thread packs the whole left panel set
+//! (the crate's lhs, our rhs: the weight `Wᵀ` of `linear`, gathered one scalar per row at
+//! about 1 ns per element) and the pool is forked twice per depth block. Here each thread
+//! gets a band of output columns (or of rows when there are few columns), so that it packs
+//! only its part, and runs the crate single-threaded: one fork per product.
+//!
+//! (Copying transposed operands into row-major buffers first, by tiled SSE transposes, was
+//! tried and measured: no faster than the crate's gathers, whose cost is the cache misses
+//! of reading a weight larger than L2 across its rows, which a copy pays too.)
 
-use crate::dtype::{DType, Float};
-use crate::storage::{alloc, recycle};
+use crate::dtype::Float;
 use rayon::prelude::*;
 
 /// One strided matrix operand: a pointer to element (0, 0) and the row and column strides,
@@ -114,9 +112,7 @@ pub(crate) unsafe fn gemm<T: Float>(
     }
 }
 
-/// One thread's product: operands that are not row-major are first copied into row-major
-/// scratch buffers (when the product is large enough for the copy to pay), then the crate
-/// runs without threads.
+/// One thread's product: the crate without threads.
 ///
 /// # Safety
 /// As [`gemm`].
@@ -130,56 +126,8 @@ unsafe fn gemm_block<T: Float>(
     lhs: MatRef<T>,
     rhs: MatRef<T>,
 ) {
-    if rhs.cs != 1 && rhs.rs == 1 && m >= 16 && k * n > m * (k + n) {
-        // A column-major rhs larger than lhs and dst together (a weight `Wᵀ` against a
-        // batch of 128 rows): rather than copying it, compute `(lhs·rhs)ᵀ = rhsᵀ·lhsᵀ`,
-        // where `rhsᵀ` is row-major and read in place, and transpose the m×n result. (The
-        // inner call cannot come back here: k·m > n·(k + m) and k·n > m·(k + n) exclude
-        // each other.)
-        let mut t = alloc::<T>(n * m);
-        let flip = |a: MatRef<T>| MatRef {
-            ptr: a.ptr,
-            rs: a.cs,
-            cs: a.rs,
-        };
-        // SAFETY: `t` holds n×m elements; the operands are the caller's, transposed.
-        unsafe {
-            gemm_block(
-                n,
-                m,
-                k,
-                t.as_mut_ptr(),
-                m as isize,
-                false,
-                flip(rhs),
-                flip(lhs),
-            );
-            let tt = MatRef {
-                ptr: t.as_ptr(),
-                rs: 1,
-                cs: m as isize,
-            };
-            copy_tiled(tt, m, n, dst, dst_rs as usize, accumulate);
-        }
-        recycle(t);
-        return;
-    }
-    // The crate reads a row-major lhs in place; a strided one it reads one scalar per row
-    // and step of k (or packs by gathering), n times over.
-    let lhs_copy = (lhs.cs != 1 && n >= 16 && m >= 4).then(|| unsafe { row_major(lhs, m, k) });
-    // A row-major rhs is packed with contiguous copies; others by gathering, m times over.
-    let rhs_copy = (rhs.cs != 1 && m >= 16 && n >= 4).then(|| unsafe { row_major(rhs, k, n) });
-    let view = |copy: &Option<(Vec<T>, usize)>, orig: MatRef<T>| match copy {
-        Some((v, ld)) => MatRef {
-            ptr: v.as_ptr(),
-            rs: *ld as isize,
-            cs: 1,
-        },
-        None => orig,
-    };
-    let (l, r) = (view(&lhs_copy, lhs), view(&rhs_copy, rhs));
     // gemm computes dst := alpha·dst + beta·lhs·rhs (alpha is ignored when read_dst is false).
-    // SAFETY: forwarded from the caller's contract; the copies live until the end of scope.
+    // SAFETY: forwarded from the caller's contract.
     unsafe {
         gemm::gemm(
             m,
@@ -189,12 +137,12 @@ unsafe fn gemm_block<T: Float>(
             1,
             dst_rs,
             accumulate,
-            l.ptr,
-            l.cs,
-            l.rs,
-            r.ptr,
-            r.cs,
-            r.rs,
+            lhs.ptr,
+            lhs.cs,
+            lhs.rs,
+            rhs.ptr,
+            rhs.cs,
+            rhs.rs,
             T::ONE,
             T::ONE,
             false,
@@ -203,129 +151,6 @@ unsafe fn gemm_block<T: Float>(
             gemm::Parallelism::None,
         )
     }
-    for (v, _) in lhs_copy.into_iter().chain(rhs_copy) {
-        recycle(v);
-    }
-}
-
-/// Copies the `rows × cols` strided matrix `src` into a row-major buffer; returns it and its
-/// row stride (padded off multiples of 64 elements, whose power-of-two strides make the rows
-/// of a tile compete for the same cache sets).
-///
-/// # Safety
-/// `src` must be valid for `rows × cols` elements at its strides.
-unsafe fn row_major<T: Float>(src: MatRef<T>, rows: usize, cols: usize) -> (Vec<T>, usize) {
-    let ld = if cols % 64 == 0 { cols + 16 } else { cols };
-    let mut out = alloc::<T>(rows * ld);
-    // SAFETY: `out` holds rows × ld elements; `src` is the caller's.
-    unsafe { copy_tiled(src, rows, cols, out.as_mut_ptr(), ld, false) };
-    (out, ld)
-}
-
-/// `dst[i, j] = (accumulate ? dst[i, j] : 0) + src[i, j]` for a strided `src` and a
-/// row-major `dst` of row stride `ld`. By 16×16 tiles, so that the reads and writes of a
-/// tile stay in L1 whatever the strides; f32 from a column-major source (a transposed view)
-/// goes by 4×4 SSE transposes.
-///
-/// # Safety
-/// `src` must be valid for `rows × cols` elements at its strides, `dst` for `rows` rows of
-/// `cols` at stride `ld`; they must not overlap.
-unsafe fn copy_tiled<T: Float>(
-    src: MatRef<T>,
-    rows: usize,
-    cols: usize,
-    dst: *mut T,
-    ld: usize,
-    accumulate: bool,
-) {
-    const TILE: usize = 16;
-    let sse = cfg!(target_arch = "x86_64") && src.rs == 1 && T::DTYPE == DType::F32;
-    // Tiles follow the source's smaller stride, so that each of a tile's source lines is
-    // read on from where the previous tile left it (a few sequential streams).
-    let by_cols = src.rs.unsigned_abs() < src.cs.unsigned_abs();
-    let (outer, inner) = if by_cols { (cols, rows) } else { (rows, cols) };
-    for o0 in (0..outer).step_by(TILE) {
-        for n0 in (0..inner).step_by(TILE) {
-            let (i0, j0) = if by_cols { (n0, o0) } else { (o0, n0) };
-            let (i1, j1) = ((i0 + TILE).min(rows), (j0 + TILE).min(cols));
-            // SAFETY: every (i, j) is inside both matrices (caller contract).
-            unsafe {
-                let (mut i4, mut j4) = (i0, j0);
-                if sse {
-                    (i4, j4) = (i0 + (i1 - i0) / 4 * 4, j0 + (j1 - j0) / 4 * 4);
-                    for j in (j0..j4).step_by(4) {
-                        for i in (i0..i4).step_by(4) {
-                            transpose_4x4_f32(
-                                src.ptr.offset(i as isize + j as isize * src.cs).cast(),
-                                src.cs,
-                                dst.add(i * ld + j).cast(),
-                                ld as isize,
-                                accumulate,
-                            );
-                        }
-                    }
-                }
-                // What the 4×4 blocks left: everything, or the right and bottom edges.
-                for i in i0..i1 {
-                    let row = src.ptr.offset(i as isize * src.rs);
-                    let from = if i < i4 { j4 } else { j0 };
-                    for j in from..j1 {
-                        let v = *row.offset(j as isize * src.cs);
-                        let d = dst.add(i * ld + j);
-                        *d = if accumulate { *d + v } else { v };
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Writes (or adds, when `accumulate`) the transpose of the 4×4 block whose rows start at
-/// `src + r·src_ld` to the rows at `dst + r·dst_ld`.
-///
-/// # Safety
-/// Both blocks must be valid; they must not overlap.
-#[cfg(target_arch = "x86_64")]
-unsafe fn transpose_4x4_f32(
-    src: *const f32,
-    src_ld: isize,
-    dst: *mut f32,
-    dst_ld: isize,
-    accumulate: bool,
-) {
-    use std::arch::x86_64::*;
-    // SAFETY: SSE is part of x86_64; the pointers are valid (caller contract).
-    unsafe {
-        let r0 = _mm_loadu_ps(src);
-        let r1 = _mm_loadu_ps(src.offset(src_ld));
-        let r2 = _mm_loadu_ps(src.offset(2 * src_ld));
-        let r3 = _mm_loadu_ps(src.offset(3 * src_ld));
-        let t0 = _mm_unpacklo_ps(r0, r1); // a0 b0 a1 b1
-        let t1 = _mm_unpacklo_ps(r2, r3); // c0 d0 c1 d1
-        let t2 = _mm_unpackhi_ps(r0, r1); // a2 b2 a3 b3
-        let t3 = _mm_unpackhi_ps(r2, r3); // c2 d2 c3 d3
-        let rows = [
-            _mm_movelh_ps(t0, t1), // a0 b0 c0 d0
-            _mm_movehl_ps(t1, t0), // a1 b1 c1 d1
-            _mm_movelh_ps(t2, t3),
-            _mm_movehl_ps(t3, t2),
-        ];
-        for (r, v) in rows.into_iter().enumerate() {
-            let d = dst.offset(r as isize * dst_ld);
-            let v = if accumulate {
-                _mm_add_ps(_mm_loadu_ps(d), v)
-            } else {
-                v
-            };
-            _mm_storeu_ps(d, v);
-        }
-    }
-}
-
-/// Never called: `row_major` takes the SSE path only on x86_64.
-#[cfg(not(target_arch = "x86_64"))]
-unsafe fn transpose_4x4_f32(_: *const f32, _: isize, _: *mut f32, _: isize, _: bool) {
-    unreachable!("SSE transposes run only on x86_64")
 }
 
 #[cfg(test)]
@@ -358,7 +183,7 @@ mod tests {
 
     /// Small integers, so that f32 sums are exact too.
     fn check_every_layout_split_and_size<T: Float>() {
-        // Sizes around the copy, transposed-product and split thresholds.
+        // Sizes around the split thresholds, one product per split direction.
         for &(m, n, k) in &[
             (3, 5, 7),
             (20, 17, 9),
@@ -420,27 +245,5 @@ mod tests {
     fn gemm_matches_the_triple_loop_for_every_layout_split_and_size() {
         check_every_layout_split_and_size::<f64>();
         check_every_layout_split_and_size::<f32>();
-    }
-
-    #[test]
-    fn row_major_copies_f32_views_of_every_stride_and_edge() {
-        // 4×4 SSE blocks plus ragged edges; 64 columns get a padded row stride.
-        for &(rows, cols) in &[(1, 1), (3, 5), (17, 64), (35, 21), (64, 33)] {
-            let src: Vec<f32> = (0..rows * cols).map(|v| v as f32).collect();
-            for (rs, cs) in [(cols as isize, 1), (1, rows as isize)] {
-                let view = MatRef {
-                    ptr: src.as_ptr(),
-                    rs,
-                    cs,
-                };
-                // SAFETY: `src` holds rows × cols elements at these strides.
-                let (out, ld) = unsafe { row_major(view, rows, cols) };
-                for i in 0..rows {
-                    for j in 0..cols {
-                        assert_eq!(out[i * ld + j], src[i * rs as usize + j * cs as usize]);
-                    }
-                }
-            }
-        }
     }
 }
