@@ -79,38 +79,34 @@ pub(crate) unsafe fn gemm<T: Float>(
     } else {
         1
     };
-    let dst = DstPtr(dst);
-    // SAFETY (all blocks below): each block is a sub-matrix of the caller's operands and
-    // output, and blocks of different threads write disjoint parts of dst.
     if threads <= 1 {
-        unsafe { gemm_block(m, n, k, dst.0, dst_rs, accumulate, lhs, rhs) };
-    } else if n >= threads * MIN_COLS_PER_THREAD {
-        // Bands of columns, a multiple of 16 wide (one AVX-512 vector of f32).
-        let band = n.div_ceil(threads).next_multiple_of(16);
-        (0..n.div_ceil(band)).into_par_iter().for_each(|t| {
-            // Whole-value captures: the raw pointer fields alone are not Sync.
-            let (lhs, rhs, dst) = (&lhs, &rhs, &dst);
-            let (j0, j1) = (t * band, ((t + 1) * band).min(n));
-            let rhs = MatRef {
-                ptr: rhs.ptr.wrapping_offset(j0 as isize * rhs.cs),
-                ..*rhs
-            };
-            let d = dst.0.wrapping_add(j0);
-            unsafe { gemm_block(m, j1 - j0, k, d, dst_rs, accumulate, *lhs, rhs) };
-        });
-    } else {
-        let band = m.div_ceil(threads);
-        (0..m.div_ceil(band)).into_par_iter().for_each(|t| {
-            let (lhs, rhs, dst) = (&lhs, &rhs, &dst);
-            let (i0, i1) = (t * band, ((t + 1) * band).min(m));
-            let lhs = MatRef {
-                ptr: lhs.ptr.wrapping_offset(i0 as isize * lhs.rs),
-                ..*lhs
-            };
-            let d = dst.0.wrapping_offset(i0 as isize * dst_rs);
-            unsafe { gemm_block(i1 - i0, n, k, d, dst_rs, accumulate, lhs, *rhs) };
-        });
+        // SAFETY: forwarded from the caller's contract.
+        unsafe { gemm_block(m, n, k, dst, dst_rs, accumulate, lhs, rhs) };
+        return;
     }
+    // Bands of columns, a multiple of 16 wide (one AVX-512 vector of f32), or of rows.
+    let by_cols = n >= threads * MIN_COLS_PER_THREAD;
+    let (len, band) = if by_cols {
+        (n, n.div_ceil(threads).next_multiple_of(16))
+    } else {
+        (m, m.div_ceil(threads))
+    };
+    let dst = DstPtr(dst);
+    (0..len.div_ceil(band)).into_par_iter().for_each(|t| {
+        // Whole-value captures: the raw pointer fields alone are not Sync.
+        let (mut lhs, mut rhs, dst) = (lhs, rhs, &dst);
+        let (b0, b1) = (t * band, ((t + 1) * band).min(len));
+        let (bm, bn, d) = if by_cols {
+            rhs.ptr = rhs.ptr.wrapping_offset(b0 as isize * rhs.cs);
+            (m, b1 - b0, dst.0.wrapping_add(b0))
+        } else {
+            lhs.ptr = lhs.ptr.wrapping_offset(b0 as isize * lhs.rs);
+            (b1 - b0, n, dst.0.wrapping_offset(b0 as isize * dst_rs))
+        };
+        // SAFETY: the band is a sub-matrix of the caller's operands and output, and bands
+        // of different threads write disjoint parts of dst.
+        unsafe { gemm_block(bm, bn, k, d, dst_rs, accumulate, lhs, rhs) };
+    });
 }
 
 /// One thread's product: the crate without threads.
@@ -134,7 +130,8 @@ unsafe fn gemm_block<T: Float>(
     lhs: MatRef<T>,
     mut rhs: MatRef<T>,
 ) {
-    let aliased = |stride: isize| (stride.unsigned_abs() * std::mem::size_of::<T>()) % 1024 == 0;
+    let aliased =
+        |stride: isize| (stride.unsigned_abs() * std::mem::size_of::<T>()).is_multiple_of(1024);
     let padded = (rhs.rs == 1 && aliased(rhs.cs) && m >= 16).then(|| {
         let mut ld = k.next_multiple_of(16);
         if aliased(ld as isize) {
