@@ -11,6 +11,7 @@
 //! and weight-grad kernels. Images are spread across threads when the batch has at least as
 //! many images as threads; otherwise each product uses all threads.
 
+use super::conv_winograd::{self as winograd, conv3x3, transform_weights};
 use super::rule;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::reduce::sum_slice;
@@ -115,7 +116,46 @@ impl Geometry {
     fn pointwise(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.stride == (1, 1) && self.pad == (0, 0)
     }
+    /// The Winograd plan of the forward convolution, when it takes that path: 3×3 kernels at
+    /// stride 1, ungrouped, with enough channels on both sides that the 16 products, not the
+    /// transforms, dominate. The padding is at most 2 so that the input gradient (padding
+    /// `2 − pad`) is such a convolution too.
+    fn winograd(&self) -> Option<winograd::Plan> {
+        let fits = (self.kh, self.kw) == (3, 3)
+            && self.stride == (1, 1)
+            && self.dil == (1, 1)
+            && self.groups == 1
+            && self.pad.0 == self.pad.1
+            && self.pad.0 <= 2
+            && self.cin >= WINOGRAD_MIN_CHANNELS
+            && self.cout >= WINOGRAD_MIN_CHANNELS
+            && self.oh >= 2
+            && self.ow >= 2;
+        fits.then_some(winograd::Plan {
+            n: self.n,
+            cin: self.cin,
+            h: self.h,
+            w: self.w,
+            cout: self.cout,
+            pad: self.pad.0,
+        })
+    }
+    /// The Winograd plan of the input gradient: the forward plan's convolution of `dy` with
+    /// the kernels turned by 180° and their channels swapped, at padding `2 − pad`.
+    fn winograd_data(&self) -> Option<winograd::Plan> {
+        self.winograd().map(|p| winograd::Plan {
+            n: self.n,
+            cin: self.cout,
+            h: self.oh,
+            w: self.ow,
+            cout: self.cin,
+            pad: 2 - p.pad,
+        })
+    }
 }
+
+/// Channels (in and out) from which 3×3 stride-1 convolutions take the Winograd path.
+const WINOGRAD_MIN_CHANNELS: usize = 16;
 
 /// Output size of a convolution along one axis, or `None` when the kernel does not fit.
 fn out_size(input: usize, k: usize, stride: usize, pad: usize, dil: usize) -> Option<usize> {
@@ -262,7 +302,7 @@ fn for_chunks(g: &Geometry, f: impl Fn(usize, usize, bool) + Sync + Send) {
 
 /// A raw pointer that may cross threads; each task writes a disjoint region through it.
 #[derive(Clone, Copy)]
-struct Out<T>(*mut T);
+pub(super) struct Out<T>(pub(super) *mut T);
 // SAFETY: only used for disjoint writes from tasks of one kernel call.
 unsafe impl<T> Send for Out<T> {}
 unsafe impl<T> Sync for Out<T> {}
@@ -273,7 +313,7 @@ impl<T> Out<T> {
     /// # Safety
     /// No other live slice may overlap it.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn slice(&self, start: usize, len: usize) -> &mut [T] {
+    pub(super) unsafe fn slice(&self, start: usize, len: usize) -> &mut [T] {
         // SAFETY: forwarded to the caller.
         unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
     }
@@ -314,6 +354,17 @@ fn chunk_rows<'a, T: Float>(
 /// `y = conv(x, w) (+ bias)`; `x` is `[n, cin, h, w]`, `w` `[cout, cin_g, kh, kw]`, both
 /// contiguous.
 fn conv_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
+    if let Some(plan) = g.winograd() {
+        let u = transform_weights(wt, g.cout, g.cin, false);
+        let y = conv3x3(x, &u, bias, &plan);
+        recycle(u);
+        return y;
+    }
+    im2col_forward(x, wt, bias, g)
+}
+
+/// [`conv_forward`] through im2col and one GEMM per chunk of images.
+fn im2col_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
     let (k, l, cout_g) = (g.k(), g.l(), g.cout_g());
     let mut y = alloc::<T>(g.n * g.cout * l);
     let out = Out(y.as_mut_ptr());
@@ -379,6 +430,17 @@ fn conv_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry) -
 
 /// `dx = col2im(Wᵀ · dy)`; `dy` is `[n, cout, oh, ow]`; returns `[n, cin, h, w]`.
 fn conv_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
+    if let Some(plan) = g.winograd_data() {
+        let u = transform_weights(wt, g.cout, g.cin, true);
+        let dx = conv3x3(dy, &u, None, &plan);
+        recycle(u);
+        return dx;
+    }
+    im2col_backward_data(dy, wt, g)
+}
+
+/// [`conv_backward_data`] through GEMM and col2im.
+fn im2col_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
     let (k, l, cout_g) = (g.k(), g.l(), g.cout_g());
     let plane = g.cin_g() * g.h * g.w;
     let mut dx = alloc::<T>(g.n * g.cin * g.h * g.w);
@@ -1067,6 +1129,58 @@ mod tests {
         // A large kernel with a large stride and padding (AlexNet's first layer, scaled down).
         gradcheck(&[&[3, 2, 13, 13], &[2, 2, 5, 5]], |x| {
             x[0].conv2d(&x[1], None, cfg(4, 2, 1, 1))
+        })
+    }
+
+    /// The Winograd forward and input-gradient kernels against the im2col ones, on shapes
+    /// with cut-off tiles (odd outputs), paddings 0 to 2, channel counts that are no
+    /// multiple of a vector, and batch 1.
+    #[test]
+    fn winograd_agrees_with_im2col() -> Result<()> {
+        crate::manual_seed(5);
+        let dev = crate::Device::Cpu;
+        let cases = [
+            ([1, 17, 7, 7], 16, 1),
+            ([3, 16, 6, 9], 19, 0),
+            ([2, 16, 5, 5], 16, 2),
+            ([1, 20, 2, 3], 18, 1),
+            ([2, 33, 12, 11], 17, 1),
+        ];
+        for (xs, cout, pad) in cases {
+            let x = Tensor::randn(&xs, crate::DType::F64, &dev)?;
+            let w = Tensor::randn(&[cout, xs[1], 3, 3], crate::DType::F64, &dev)?;
+            let b = Tensor::randn(&[cout], crate::DType::F64, &dev)?;
+            let g = forward_geometry(
+                "conv2d",
+                &x,
+                &w,
+                Some(&b),
+                (1, 1),
+                (pad, pad),
+                (1, 1),
+                1,
+            )?;
+            assert!(g.winograd().is_some(), "{xs:?} {cout} {pad}");
+            let (xv, wv, bv) = (x.to_vec::<f64>()?, w.to_vec::<f64>()?, b.to_vec::<f64>()?);
+            let y = conv_forward(&xv, &wv, Some(&bv), &g);
+            let y_ref = im2col_forward(&xv, &wv, Some(&bv), &g);
+            let close = |a: &[f64], b: &[f64]| {
+                assert_eq!(a.len(), b.len());
+                for (i, (p, q)) in a.iter().zip(b).enumerate() {
+                    assert!((p - q).abs() < 1e-12 * (1.0 + q.abs()), "{xs:?} [{i}] {p} vs {q}");
+                }
+            };
+            close(&y, &y_ref);
+            let dy: Vec<f64> = Tensor::randn(&[xs[0], cout, g.oh, g.ow], crate::DType::F64, &dev)?
+                .to_vec()?;
+            close(
+                &conv_backward_data(&dy, &wv, &g),
+                &im2col_backward_data(&dy, &wv, &g),
+            );
+        }
+        // The gradient of a convolution on the Winograd path, forward and input gradient.
+        gradcheck(&[&[2, 16, 4, 5], &[16, 16, 3, 3], &[16]], |x| {
+            x[0].conv2d(&x[1], Some(&x[2]), cfg(1, 1, 1, 1))
         })
     }
 
