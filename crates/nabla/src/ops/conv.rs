@@ -11,7 +11,7 @@
 //! and weight-grad kernels. Images are spread across threads when the batch has at least as
 //! many images as threads; otherwise each product uses all threads.
 
-use super::conv_winograd::{self as winograd, conv3x3, transform_weights};
+use super::conv_winograd::{self as winograd, conv3x3, transform_weights, weight_grad3x3};
 use super::rule;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::reduce::sum_slice;
@@ -503,6 +503,14 @@ fn im2col_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
 
 /// `dW = Σ_images dy · col(x)ᵀ`; returns `[cout, cin_g, kh, kw]`.
 fn conv_backward_weight<T: Float>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
+    if let Some(plan) = g.winograd() {
+        return weight_grad3x3(x, dy, &plan);
+    }
+    im2col_backward_weight(x, dy, g)
+}
+
+/// [`conv_backward_weight`] through im2col and GEMM.
+fn im2col_backward_weight<T: Float>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
     let (k, l, cout_g) = (g.k(), g.l(), g.cout_g());
     let wlen = g.cout * k;
     let chunk_into = |dw: &mut [T], i0: usize, nb: usize, par: bool| {
@@ -1132,7 +1140,7 @@ mod tests {
         })
     }
 
-    /// The Winograd forward and input-gradient kernels against the im2col ones, on shapes
+    /// The Winograd forward, input-gradient and weight-gradient kernels against the im2col ones, on shapes
     /// with cut-off tiles (odd outputs), paddings 0 to 2, channel counts that are no
     /// multiple of a vector, and batch 1.
     #[test]
@@ -1177,8 +1185,12 @@ mod tests {
                 &conv_backward_data(&dy, &wv, &g),
                 &im2col_backward_data(&dy, &wv, &g),
             );
+            close(
+                &conv_backward_weight(&xv, &dy, &g),
+                &im2col_backward_weight(&xv, &dy, &g),
+            );
         }
-        // The gradient of a convolution on the Winograd path, forward and input gradient.
+        // The gradients of a convolution on the Winograd path.
         gradcheck(&[&[2, 16, 4, 5], &[16, 16, 3, 3], &[16]], |x| {
             x[0].conv2d(&x[1], Some(&x[2]), cfg(1, 1, 1, 1))
         })

@@ -1,5 +1,6 @@
-//! Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions: the forward product and (with the
-//! kernel turned by 180° and its channels swapped) the input gradient.
+//! Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions: the forward product, the input
+//! gradient (the same convolution with the kernel turned by 180° and its channels swapped)
+//! and the weight gradient.
 //!
 //! Each 2×2 block of outputs ("tile") is computed from the 4×4 input patch `d` under it as
 //! `Y = Aᵀ [Σ_c U_c ⊙ V_c] A` with `V = Bᵀ d B` and `U = G g Gᵀ` (Lavin & Gray, 2015). For
@@ -21,7 +22,7 @@
 use super::conv::Out;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::dtype::Float;
-use crate::storage::{alloc, recycle};
+use crate::storage::{alloc, alloc_zeroed, recycle};
 use rayon::prelude::*;
 
 /// A 3×3, stride-1, dilation-1, ungrouped convolution of `[n, cin, h, w]` with zero padding
@@ -59,6 +60,15 @@ impl Plan {
         let threads = rayon::current_num_threads();
         let blocks_wanted = threads.div_ceil(self.n).max(1);
         by_size.min(th.div_ceil(blocks_wanted)).max(1)
+    }
+    /// Tile rows per block and the blocks as (image, first tile row).
+    fn blocks(&self) -> (usize, Vec<(usize, usize)>) {
+        let (th, _) = self.tiles();
+        let rows = self.rows_per_block();
+        let blocks = (0..self.n)
+            .flat_map(|i| (0..th).step_by(rows).map(move |ty| (i, ty)))
+            .collect();
+        (rows, blocks)
     }
 }
 
@@ -107,10 +117,7 @@ pub(super) fn conv3x3<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan) 
     let (th, _) = p.tiles();
     let mut y = alloc::<T>(p.n * p.cout * oh * ow);
     let out = Out(y.as_mut_ptr());
-    let rows = p.rows_per_block();
-    let blocks: Vec<(usize, usize)> = (0..p.n)
-        .flat_map(|i| (0..th).step_by(rows).map(move |ty| (i, ty)))
-        .collect();
+    let (rows, blocks) = p.blocks();
     let run = |&(i, ty0): &(usize, usize)| {
         let ty1 = (ty0 + rows).min(th);
         block(x, u, bias, p, i, ty0, ty1, out);
@@ -180,51 +187,221 @@ fn block<T: Float>(
     recycle(m);
 }
 
+/// The weight gradient `[cout, cin, 3, 3]` of the convolution `p` from its input `x`
+/// (`[n, cin, h, w]`) and output gradient `dy` (`[n, cout, oh, ow]`): with
+/// `y = Aᵀ [Σ_c U_c ⊙ V_c] A` and `U = G g Gᵀ`, `dU[ξ] (cout × cin) = Σ_tiles dM[ξ] · V[ξ]ᵀ`
+/// where `dM = A dY Aᵀ`, and `dg = Gᵀ dU G`.
+pub(super) fn weight_grad3x3<T: Float>(x: &[T], dy: &[T], p: &Plan) -> Vec<T> {
+    let (th, _) = p.tiles();
+    let (rows, blocks) = p.blocks();
+    let ulen = 16 * p.cout * p.cin;
+    let sum_blocks = |group: &[(usize, usize)]| {
+        let mut du = alloc_zeroed::<T>(ulen);
+        for &(i, ty0) in group {
+            weight_block(x, dy, p, i, ty0, (ty0 + rows).min(th), &mut du);
+        }
+        du
+    };
+    // A fixed split of the blocks into one group per thread, summed in group order: the
+    // result does not depend on scheduling, so training runs are bitwise reproducible.
+    let threads = rayon::current_num_threads().min(blocks.len()).max(1);
+    let per_group = blocks.len().div_ceil(threads);
+    let partials: Vec<Vec<T>> = if threads > 1 {
+        blocks.par_chunks(per_group).map(sum_blocks).collect()
+    } else {
+        vec![sum_blocks(&blocks)]
+    };
+    let mut parts = partials.into_iter();
+    let mut du = parts.next().unwrap_or_else(|| alloc_zeroed::<T>(ulen));
+    for part in parts {
+        du.iter_mut().zip(&part).for_each(|(a, b)| *a += *b);
+        recycle(part);
+    }
+    let dw = untransform_weights(&du, p.cout, p.cin);
+    recycle(du);
+    dw
+}
+
+/// Adds one block's `dM[ξ] · V[ξ]ᵀ` to `du` (`[16, cout, cin]`).
+fn weight_block<T: Float>(
+    x: &[T],
+    dy: &[T],
+    p: &Plan,
+    i: usize,
+    ty0: usize,
+    ty1: usize,
+    du: &mut [T],
+) {
+    let (_, tw) = p.tiles();
+    let tb = (ty1 - ty0) * tw;
+    let mut v = alloc::<T>(16 * p.cin * tb);
+    let mut m = alloc::<T>(16 * p.cout * tb);
+    transform_input(&x[i * p.cin * p.h * p.w..][..p.cin * p.h * p.w], p, ty0, ty1, &mut v);
+    let plane = p.oh() * p.ow();
+    let grad = &dy[i * p.cout * plane..][..p.cout * plane];
+    for co in 0..p.cout {
+        transform_grad_output(&grad[co * plane..][..plane], p, co, ty0, ty1, &mut m);
+    }
+    for xi in 0..16 {
+        // SAFETY: dM[ξ] is cout × tb and V[ξ] cin × tb (read transposed), dU[ξ] cout × cin,
+        // all inside their buffers.
+        unsafe {
+            gemm(
+                p.cout,
+                p.cin,
+                tb,
+                du[xi * p.cout * p.cin..].as_mut_ptr(),
+                p.cin as isize,
+                true,
+                MatRef {
+                    ptr: m[xi * p.cout * tb..].as_ptr(),
+                    rs: tb as isize,
+                    cs: 1,
+                },
+                MatRef {
+                    ptr: v[xi * p.cin * tb..].as_ptr(),
+                    rs: 1,
+                    cs: tb as isize,
+                },
+                false,
+            )
+        };
+    }
+    recycle(v);
+    recycle(m);
+}
+
+/// `dM[ξ][co][t] = (A dY Aᵀ)[ξ]` for the tiles of tile rows `ty0..ty1` of one output
+/// channel's gradient `grad` (`[oh, ow]`), zeros for cut-off outputs; `m` is `[16, cout, tb]`.
+fn transform_grad_output<T: Float>(
+    grad: &[T],
+    p: &Plan,
+    co: usize,
+    ty0: usize,
+    ty1: usize,
+    m: &mut [T],
+) {
+    let (oh, ow) = (p.oh(), p.ow());
+    let (_, tw) = p.tiles();
+    let tb = (ty1 - ty0) * tw;
+    // e[r][j][tx]: (g_r Aᵀ)[j] = g0, g0 + g1, g0 − g1, −g1 on each row of each tile.
+    let mut e = vec![T::ZERO; 2 * 4 * tw];
+    for ty in ty0..ty1 {
+        for (r, er) in e.chunks_exact_mut(4 * tw).enumerate() {
+            let oy = 2 * ty + r;
+            if oy >= oh {
+                er.fill(T::ZERO);
+                continue;
+            }
+            let src = &grad[oy * ow..][..ow];
+            let (e0, rest) = er.split_at_mut(tw);
+            let (e1, rest) = rest.split_at_mut(tw);
+            let (e2, e3) = rest.split_at_mut(tw);
+            for tx in 0..tw {
+                let g0 = src[2 * tx];
+                let g1 = src.get(2 * tx + 1).copied().unwrap_or(T::ZERO);
+                e0[tx] = g0;
+                e1[tx] = g0 + g1;
+                e2[tx] = g0 - g1;
+                e3[tx] = -g1;
+            }
+        }
+        // A (g Aᵀ): rows r0, r0 + r1, r0 − r1, −r1.
+        let t0 = (ty - ty0) * tw;
+        for j in 0..4 {
+            let (r0, r1) = (&e[j * tw..][..tw], &e[(4 + j) * tw..][..tw]);
+            let at = |i: usize| ((i * 4 + j) * p.cout + co) * tb + t0;
+            combine(&mut m[at(0)..][..tw], r0, r1, |a, _| a);
+            combine(&mut m[at(1)..][..tw], r0, r1, |a, b| a + b);
+            combine(&mut m[at(2)..][..tw], r0, r1, |a, b| a - b);
+            combine(&mut m[at(3)..][..tw], r0, r1, |_, b| -b);
+        }
+    }
+}
+
+/// `dg = Gᵀ dU G` for every `[16, cout, cin]` entry: the 3×3 weight gradient from the
+/// gradient of the transformed weights. `Gᵀ` maps rows `x0..x3` of a 4×4 to
+/// `x0 + (x1 + x2)/2`, `(x1 − x2)/2`, `(x1 + x2)/2 + x3`.
+fn untransform_weights<T: Float>(du: &[T], cout: usize, cin: usize) -> Vec<T> {
+    let mut dw = alloc::<T>(cout * cin * 9);
+    let half = T::from_f64(0.5);
+    let gt = |x: [T; 4]| -> [T; 3] {
+        [
+            x[0] + (x[1] + x[2]) * half,
+            (x[1] - x[2]) * half,
+            (x[1] + x[2]) * half + x[3],
+        ]
+    };
+    for o in 0..cout {
+        for i in 0..cin {
+            let at = |xi: usize| du[(xi * cout + o) * cin + i];
+            // Gᵀ on the columns of each row, then on the rows.
+            let rows: [[T; 3]; 4] = std::array::from_fn(|r| gt(std::array::from_fn(|j| at(r * 4 + j))));
+            for b in 0..3 {
+                let col = gt(std::array::from_fn(|r| rows[r][b]));
+                for a in 0..3 {
+                    dw[(o * cin + i) * 9 + a * 3 + b] = col[a];
+                }
+            }
+        }
+    }
+    dw
+}
+
 /// `V[ξ][c][t] = (Bᵀ d B)[ξ]` for the tiles `t` of tile rows `ty0..ty1`, `d` the 4×4 patch
 /// of channel `c` under the tile (zeros in the padding). `v` is `[16, cin, tb]`.
+///
+/// The column half `d B` is computed once per input row and shared by the two tile rows
+/// that overlap on it; both halves run over whole rows of tiles, so the loops vectorize.
 fn transform_input<T: Float>(image: &[T], p: &Plan, ty0: usize, ty1: usize, v: &mut [T]) {
     let (_, tw) = p.tiles();
     let tb = (ty1 - ty0) * tw;
-    // Padded input rows: column j holds input column j − pad (0 outside the image).
-    let width = 2 * tw + 2;
-    let mut rows = vec![T::ZERO; 4 * width];
-    let mut d = vec![T::ZERO; 4 * width];
-    let cols = p.w.min(width.saturating_sub(p.pad));
+    let n_rows = 2 * (ty1 - ty0) + 2;
+    // e[r][j][tx] = (d_r B)[j] of tile column tx, d_r the padded input row 2·ty0 + r.
+    let mut e = vec![T::ZERO; n_rows * 4 * tw];
+    let (mut even, mut odd) = (vec![T::ZERO; tw + 1], vec![T::ZERO; tw + 1]);
     for c in 0..p.cin {
         let plane = &image[c * p.h * p.w..][..p.h * p.w];
+        for (r, er) in e.chunks_exact_mut(4 * tw).enumerate() {
+            let iy = (2 * ty0 + r) as isize - p.pad as isize;
+            if !(0..p.h as isize).contains(&iy) {
+                er.fill(T::ZERO);
+                continue;
+            }
+            let src = &plane[iy as usize * p.w..][..p.w];
+            // Padded column 2k + s holds input column 2k + s − pad.
+            let at = |j: usize| {
+                j.checked_sub(p.pad)
+                    .and_then(|i| src.get(i).copied())
+                    .unwrap_or(T::ZERO)
+            };
+            for k in 0..=tw {
+                even[k] = at(2 * k);
+                odd[k] = at(2 * k + 1);
+            }
+            // d B per tile: q0 − q2, q1 + q2, q2 − q1, q1 − q3 with q = columns 2tx .. 2tx + 4.
+            let (e0, rest) = er.split_at_mut(tw);
+            let (e1, rest) = rest.split_at_mut(tw);
+            let (e2, e3) = rest.split_at_mut(tw);
+            for tx in 0..tw {
+                let (q0, q1, q2, q3) = (even[tx], odd[tx], even[tx + 1], odd[tx + 1]);
+                e0[tx] = q0 - q2;
+                e1[tx] = q1 + q2;
+                e2[tx] = q2 - q1;
+                e3[tx] = q1 - q3;
+            }
+        }
+        // Bᵀ (d B): rows r0 − r2, r1 + r2, r2 − r1, r1 − r3 of each tile.
         for ty in ty0..ty1 {
-            for (r, row) in rows.chunks_exact_mut(width).enumerate() {
-                let iy = (2 * ty + r) as isize - p.pad as isize;
-                row.fill(T::ZERO);
-                if (0..p.h as isize).contains(&iy) {
-                    let src = &plane[iy as usize * p.w..][..cols];
-                    row[p.pad..p.pad + cols].copy_from_slice(src);
-                }
-            }
-            // Bᵀ d, a whole row of tiles at once: d0 − d2, d1 + d2, d2 − d1, d1 − d3.
-            let (r0, rest) = rows.split_at(width);
-            let (r1, rest) = rest.split_at(width);
-            let (r2, r3) = rest.split_at(width);
-            for j in 0..width {
-                d[j] = r0[j] - r2[j];
-                d[width + j] = r1[j] + r2[j];
-                d[2 * width + j] = r2[j] - r1[j];
-                d[3 * width + j] = r1[j] - r3[j];
-            }
-            // (Bᵀ d) B on each tile's four columns 2tx .. 2tx + 4.
             let t0 = (ty - ty0) * tw;
-            for (r, dr) in d.chunks_exact(width).enumerate() {
-                let at = |xi: usize| ((r * 4 + xi) * p.cin + c) * tb + t0;
-                let (a0, rest) = v[at(0)..].split_at_mut(p.cin * tb);
-                let (a1, rest) = rest.split_at_mut(p.cin * tb);
-                let (a2, a3) = rest.split_at_mut(p.cin * tb);
-                for tx in 0..tw {
-                    let q = &dr[2 * tx..2 * tx + 4];
-                    a0[tx] = q[0] - q[2];
-                    a1[tx] = q[1] + q[2];
-                    a2[tx] = q[2] - q[1];
-                    a3[tx] = q[1] - q[3];
-                }
+            let r = |k: usize, j: usize| &e[((2 * (ty - ty0) + k) * 4 + j) * tw..][..tw];
+            for j in 0..4 {
+                let (r0, r1, r2, r3) = (r(0, j), r(1, j), r(2, j), r(3, j));
+                let at = |i: usize| ((i * 4 + j) * p.cin + c) * tb + t0;
+                combine(&mut v[at(0)..][..tw], r0, r2, |a, b| a - b);
+                combine(&mut v[at(1)..][..tw], r1, r2, |a, b| a + b);
+                combine(&mut v[at(2)..][..tw], r2, r1, |a, b| a - b);
+                combine(&mut v[at(3)..][..tw], r1, r3, |a, b| a - b);
             }
         }
     }
@@ -241,26 +418,41 @@ fn transform_output<T: Float>(
     ow: usize,
     dst: &mut [T],
 ) {
-    let at = |xi: usize| &m[(xi * cout + co) * tb..][..tb];
-    let mm: [&[T]; 16] = std::array::from_fn(at);
+    let mut s = vec![T::ZERO; 8 * tw];
     for (tyb, rows2) in dst.chunks_mut(2 * ow).enumerate() {
-        for tx in 0..tw {
-            let t = tyb * tw + tx;
-            // Aᵀ M: s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (mN = row N of the 4×4 tile).
-            let s: [[T; 4]; 2] = [
-                std::array::from_fn(|j| mm[j][t] + mm[4 + j][t] + mm[8 + j][t]),
-                std::array::from_fn(|j| mm[4 + j][t] - mm[8 + j][t] - mm[12 + j][t]),
-            ];
-            for (r, sr) in s.iter().enumerate() {
-                let Some(row) = rows2.get_mut(r * ow..(r + 1) * ow) else {
-                    continue;
-                };
-                let x0 = 2 * tx;
-                row[x0] = sr[0] + sr[1] + sr[2];
-                if x0 + 1 < ow {
-                    row[x0 + 1] = sr[1] - sr[2] - sr[3];
-                }
+        let t0 = tyb * tw;
+        let mm = |xi: usize| &m[(xi * cout + co) * tb + t0..][..tw];
+        // Aᵀ M over a row of tiles: s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (mN = tile row N).
+        for j in 0..4 {
+            let (m0, m1, m2, m3) = (mm(j), mm(4 + j), mm(8 + j), mm(12 + j));
+            let (s0, s1) = s.split_at_mut(4 * tw);
+            let (s0, s1) = (&mut s0[j * tw..][..tw], &mut s1[j * tw..][..tw]);
+            for tx in 0..tw {
+                s0[tx] = m0[tx] + m1[tx] + m2[tx];
+                s1[tx] = m1[tx] - m2[tx] - m3[tx];
             }
         }
+        // (Aᵀ M) A: columns s0 + s1 + s2 and s1 − s2 − s3.
+        for (r, row) in rows2.chunks_mut(ow).enumerate() {
+            let sr = |j: usize| &s[(r * 4 + j) * tw..][..tw];
+            let (a, b, c, d) = (sr(0), sr(1), sr(2), sr(3));
+            let (pairs, rest) = row.split_at_mut(ow / 2 * 2);
+            for (tx, pair) in pairs.chunks_exact_mut(2).enumerate() {
+                pair[0] = a[tx] + b[tx] + c[tx];
+                pair[1] = b[tx] - c[tx] - d[tx];
+            }
+            if let Some(last) = rest.first_mut() {
+                let tx = tw - 1;
+                *last = a[tx] + b[tx] + c[tx];
+            }
+        }
+    }
+}
+
+/// `dst[t] = f(a[t], b[t])` over three slices of one length (a loop the compiler vectorizes).
+#[inline(always)]
+fn combine<T: Float>(dst: &mut [T], a: &[T], b: &[T], f: impl Fn(T, T) -> T) {
+    for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
+        *d = f(a, b);
     }
 }
