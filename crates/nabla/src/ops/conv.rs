@@ -140,6 +140,17 @@ impl Geometry {
             pad: self.pad.0,
         })
     }
+    /// Whether a recorded forward pass keeps its patch matrices for the weight gradient
+    /// instead of the backward pass building them again: for small, ungrouped layers with
+    /// few output channels (LeNet's), where building the patches costs about as much as
+    /// the product.
+    fn keeps_patches(&self) -> bool {
+        self.groups == 1
+            && !self.pointwise()
+            && self.winograd().is_none()
+            && self.cout <= KEEP_PATCHES_MAX_COUT
+            && self.n * self.k() * self.l() <= KEEP_PATCHES_MAX_LEN
+    }
     /// The Winograd plan of the input gradient: the forward plan's convolution of `dy` with
     /// the kernels turned by 180° and their channels swapped, at padding `2 − pad`.
     fn winograd_data(&self) -> Option<winograd::Plan> {
@@ -156,6 +167,11 @@ impl Geometry {
 
 /// Channels (in and out) from which 3×3 stride-1 convolutions take the Winograd path.
 const WINOGRAD_MIN_CHANNELS: usize = 16;
+
+/// Output channels up to which a recorded forward pass keeps its patch matrices.
+const KEEP_PATCHES_MAX_COUT: usize = 32;
+/// Elements of patch matrices a forward pass keeps at most (16 MiB of f32).
+const KEEP_PATCHES_MAX_LEN: usize = 1 << 22;
 
 /// Output size of a convolution along one axis, or `None` when the kernel does not fit.
 fn out_size(input: usize, k: usize, stride: usize, pad: usize, dil: usize) -> Option<usize> {
@@ -195,7 +211,7 @@ fn im2col<T: Float>(x: &[T], g: &Geometry, col: &mut [T], ld: usize) {
                     // than the image plus the padding on that side): nothing to copy.
                     if sw == 1 && hi > lo {
                         let start = (lo as isize + col_off) as usize;
-                        out_row[lo..hi].copy_from_slice(&src[start..start + (hi - lo)]);
+                        copy_short(&mut out_row[lo..hi], &src[start..start + (hi - lo)]);
                     } else {
                         for ox in lo..hi {
                             out_row[ox] = src[((ox * sw) as isize + col_off) as usize];
@@ -205,6 +221,30 @@ fn im2col<T: Float>(x: &[T], g: &Geometry, col: &mut [T], ld: usize) {
                 row += 1;
             }
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for the short rows of small images (LeNet's are 5 to 28
+/// values wide): moves of 4 values inline instead of a `memcpy` call per row, which cost
+/// as much as the copy itself in the LeNet profile.
+#[inline(always)]
+fn copy_short<T: Copy>(dst: &mut [T], src: &[T]) {
+    if dst.len() > 32 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut d = dst.chunks_exact_mut(4);
+    let mut s = src.chunks_exact(4);
+    for (dc, sc) in (&mut d).zip(&mut s) {
+        let v: [T; 4] = sc.try_into().expect("chunks of 4");
+        dc.copy_from_slice(&v);
+    }
+    let (d, s) = (d.into_remainder(), s.remainder());
+    match d.len() {
+        3 => d.copy_from_slice(&[s[0], s[1], s[2]]),
+        2 => d.copy_from_slice(&[s[0], s[1]]),
+        1 => d[0] = s[0],
+        _ => {}
     }
 }
 
@@ -360,17 +400,38 @@ fn conv_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry) -
         recycle(u);
         return y;
     }
-    im2col_forward(x, wt, bias, g)
+    im2col_forward(x, wt, bias, g, None)
 }
 
-/// [`conv_forward`] through im2col and one GEMM per chunk of images.
-fn im2col_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
+/// [`conv_forward`] that also returns the patch matrices of all chunks (see
+/// [`Geometry::keeps_patches`]), for the weight gradient to reuse.
+fn conv_forward_keeping<T: Float>(
+    x: &[T],
+    wt: &[T],
+    bias: Option<&[T]>,
+    g: &Geometry,
+) -> (Vec<T>, Vec<T>) {
+    let mut patches = alloc::<T>(g.n * g.k() * g.l());
+    let y = im2col_forward(x, wt, bias, g, Some(Out(patches.as_mut_ptr())));
+    (y, patches)
+}
+
+/// [`conv_forward`] through im2col and one GEMM per chunk of images. With `keep` (groups
+/// == 1 only), chunk `i0..i0 + nb` builds its patch matrix at `keep[i0·k·l ..]` instead of
+/// in scratch.
+fn im2col_forward<T: Float>(
+    x: &[T],
+    wt: &[T],
+    bias: Option<&[T]>,
+    g: &Geometry,
+    keep: Option<Out<T>>,
+) -> Vec<T> {
     let (k, l, cout_g) = (g.k(), g.l(), g.cout_g());
     let mut y = alloc::<T>(g.n * g.cout * l);
     let out = Out(y.as_mut_ptr());
     for_chunks(g, |i0, nb, par| {
         // Scratch from the pool: the same sizes recur every training step.
-        let mut col = alloc::<T>(if nb == 1 && g.pointwise() {
+        let mut col = alloc::<T>(if (nb == 1 && g.pointwise()) || keep.is_some() {
             0
         } else {
             k * nb * l
@@ -380,6 +441,11 @@ fn im2col_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry)
             let direct = nb == 1 && g.pointwise();
             let patches: &[T] = if direct {
                 &x[(i0 * g.cin + grp * g.cin_g()) * g.h * g.w..][..k * l]
+            } else if let Some(keep) = &keep {
+                // SAFETY: each chunk owns the patch columns of its images.
+                let col = unsafe { keep.slice(i0 * k * l, k * nb * l) };
+                chunk_patches(x, g, grp, i0, nb, col);
+                col
             } else {
                 chunk_patches(x, g, grp, i0, nb, &mut col);
                 &col
@@ -502,20 +568,31 @@ fn im2col_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
 }
 
 /// `dW = Σ_images dy · col(x)ᵀ`; returns `[cout, cin_g, kh, kw]`.
-fn conv_backward_weight<T: Float>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
+///
+/// `kept` is the patch matrices of the forward pass ([`conv_forward_keeping`]) with the
+/// chunk size they were built with; they are used when this call chunks the batch alike.
+fn conv_backward_weight<T: Float>(
+    x: &[T],
+    dy: &[T],
+    g: &Geometry,
+    kept: Option<(&[T], usize)>,
+) -> Vec<T> {
     if let Some(plan) = g.winograd() {
         return weight_grad3x3(x, dy, &plan);
     }
-    im2col_backward_weight(x, dy, g)
+    let chunk = plan_chunks(g).0;
+    let kept = kept.and_then(|(p, c)| (c == chunk && p.len() == g.n * g.k() * g.l()).then_some(p));
+    im2col_backward_weight(x, dy, g, kept)
 }
 
-/// [`conv_backward_weight`] through im2col and GEMM.
-fn im2col_backward_weight<T: Float>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
+/// [`conv_backward_weight`] through im2col and GEMM, reading the patch matrices from
+/// `kept` when given (groups == 1).
+fn im2col_backward_weight<T: Float>(x: &[T], dy: &[T], g: &Geometry, kept: Option<&[T]>) -> Vec<T> {
     let (k, l, cout_g) = (g.k(), g.l(), g.cout_g());
     let wlen = g.cout * k;
     let chunk_into = |dw: &mut [T], i0: usize, nb: usize, par: bool| {
         let mut rows_buf = alloc::<T>(if nb == 1 { 0 } else { cout_g * nb * l });
-        let mut col = alloc::<T>(if nb == 1 && g.pointwise() {
+        let mut col = alloc::<T>(if (nb == 1 && g.pointwise()) || kept.is_some() {
             0
         } else {
             k * nb * l
@@ -523,6 +600,8 @@ fn im2col_backward_weight<T: Float>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
         for grp in 0..g.groups {
             let patches: &[T] = if nb == 1 && g.pointwise() {
                 &x[(i0 * g.cin + grp * g.cin_g()) * g.h * g.w..][..k * l]
+            } else if let Some(kept) = kept {
+                &kept[i0 * k * l..][..k * nb * l]
             } else {
                 chunk_patches(x, g, grp, i0, nb, &mut col);
                 &col
@@ -598,8 +677,11 @@ fn bias_grad<T: Float>(dy: &[T], g: &Geometry) -> Vec<T> {
 #[derive(Clone, Copy)]
 enum Kernel {
     Forward,
+    /// The forward pass, also returning its patch matrices for the weight gradient.
+    ForwardKeepingPatches,
     BackwardData,
-    BackwardWeight,
+    /// The weight gradient; with the chunk size of the kept patch matrices when given.
+    BackwardWeight(Option<usize>),
     Bias,
 }
 
@@ -616,7 +698,9 @@ fn with_opt<T: Float, R>(
 }
 
 /// Runs one of the kernels on tensors (not recorded): inputs per kernel are
-/// Forward(x, w[, b]), BackwardData(dy, w), BackwardWeight(x, dy), Bias(dy).
+/// Forward(x, w[, b]), ForwardKeepingPatches(x, w[, b]), BackwardData(dy, w),
+/// BackwardWeight(x, dy[, kept patches]), Bias(dy). Returns the result and, for
+/// ForwardKeepingPatches, the patch matrices.
 fn run(
     kernel: Kernel,
     g: &Geometry,
@@ -624,19 +708,32 @@ fn run(
     b: Option<&Tensor>,
     c: Option<&Tensor>,
     op: &'static str,
-) -> Result<Tensor> {
+) -> Result<(Tensor, Option<Tensor>)> {
     with_float!(a.dtype(), op, T => {
-        let (data, shape) = a.with_contiguous::<T, _>(op, |av| {
+        let y_shape = || vec![g.n, g.cout, g.oh, g.ow];
+        let (data, shape, kept) = a.with_contiguous::<T, _>(op, |av| {
             with_opt::<T, _>(b, op, |bv| {
                 with_opt::<T, _>(c, op, |cv| match kernel {
-                    Kernel::Forward => (conv_forward(av, bv.expect("weight"), cv, g), vec![g.n, g.cout, g.oh, g.ow]),
-                    Kernel::BackwardData => (conv_backward_data(av, bv.expect("weight"), g), vec![g.n, g.cin, g.h, g.w]),
-                    Kernel::BackwardWeight => (conv_backward_weight(av, bv.expect("grad"), g), vec![g.cout, g.cin_g(), g.kh, g.kw]),
-                    Kernel::Bias => (bias_grad(av, g), vec![g.cout]),
+                    Kernel::Forward => (conv_forward(av, bv.expect("weight"), cv, g), y_shape(), None),
+                    Kernel::ForwardKeepingPatches => {
+                        let (y, patches) = conv_forward_keeping(av, bv.expect("weight"), cv, g);
+                        (y, y_shape(), Some(patches))
+                    }
+                    Kernel::BackwardData => (conv_backward_data(av, bv.expect("weight"), g), vec![g.n, g.cin, g.h, g.w], None),
+                    Kernel::BackwardWeight(chunk) => (
+                        conv_backward_weight(av, bv.expect("grad"), g, cv.zip(chunk)),
+                        vec![g.cout, g.cin_g(), g.kh, g.kw],
+                        None,
+                    ),
+                    Kernel::Bias => (bias_grad(av, g), vec![g.cout], None),
                 })
             })
         })???;
-        Ok(Tensor::from_data(data, Shape(shape)))
+        let kept = kept.map(|p| {
+            let len = p.len();
+            Tensor::from_data(p, Shape(vec![len]))
+        });
+        Ok((Tensor::from_data(data, Shape(shape)), kept))
     })
 }
 
@@ -782,39 +879,52 @@ impl Tensor {
         g: Geometry,
     ) -> Result<Tensor> {
         crate::macs::add_macs(g.macs());
-        let y = run(Kernel::Forward, &g, self, Some(weight), bias, "conv2d")?;
+        let keep = g.keeps_patches() && weight.tracks_grad() && crate::autograd::is_grad_enabled();
+        let kernel = if keep {
+            Kernel::ForwardKeepingPatches
+        } else {
+            Kernel::Forward
+        };
+        let (y, patches) = run(kernel, &g, self, Some(weight), bias, "conv2d")?;
+        let chunk = patches.as_ref().map(|_| plan_chunks(&g).0);
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         Ok(y.record(
             rule("ConvolutionBackward", move |x, _, dy| {
                 let dx = if x[0].tracks_grad() {
-                    Some(run(
-                        Kernel::BackwardData,
-                        &g,
-                        dy,
-                        Some(&x[1]),
-                        None,
-                        "conv2d",
-                    )?)
+                    Some(
+                        run(
+                            Kernel::BackwardData,
+                            &g,
+                            dy,
+                            Some(&x[1]),
+                            None,
+                            "conv2d",
+                        )?
+                        .0,
+                    )
                 } else {
                     None
                 };
                 let dw = if x[1].tracks_grad() {
-                    Some(run(
-                        Kernel::BackwardWeight,
-                        &g,
-                        &x[0],
-                        Some(dy),
-                        None,
-                        "conv2d",
-                    )?)
+                    Some(
+                        run(
+                            Kernel::BackwardWeight(chunk),
+                            &g,
+                            &x[0],
+                            Some(dy),
+                            patches.as_ref(),
+                            "conv2d",
+                        )?
+                        .0,
+                    )
                 } else {
                     None
                 };
                 let mut grads = vec![dx, dw];
                 if x.len() == 3 {
                     grads.push(if x[2].tracks_grad() {
-                        Some(run(Kernel::Bias, &g, dy, None, None, "conv2d")?)
+                        Some(run(Kernel::Bias, &g, dy, None, None, "conv2d")?.0)
                     } else {
                         None
                     });
@@ -954,7 +1064,7 @@ impl Tensor {
             ));
         }
         crate::macs::add_macs(g.macs());
-        let mut y = run(Kernel::BackwardData, &g, self, Some(weight), None, op)?;
+        let mut y = run(Kernel::BackwardData, &g, self, Some(weight), None, op)?.0;
         if let Some(b) = bias {
             y = y.add(&b.detach().reshape(&[1, cout, 1, 1])?)?.detach();
         }
@@ -963,12 +1073,12 @@ impl Tensor {
         Ok(y.record(
             rule("ConvTransposeBackward", move |x, _, dy| {
                 let dx = if x[0].tracks_grad() {
-                    Some(run(Kernel::Forward, &g, dy, Some(&x[1]), None, op)?)
+                    Some(run(Kernel::Forward, &g, dy, Some(&x[1]), None, op)?.0)
                 } else {
                     None
                 };
                 let dw = if x[1].tracks_grad() {
-                    Some(run(Kernel::BackwardWeight, &g, dy, Some(&x[0]), None, op)?)
+                    Some(run(Kernel::BackwardWeight(None), &g, dy, Some(&x[0]), None, op)?.0)
                 } else {
                     None
                 };
@@ -1171,7 +1281,7 @@ mod tests {
             assert!(g.winograd().is_some(), "{xs:?} {cout} {pad}");
             let (xv, wv, bv) = (x.to_vec::<f64>()?, w.to_vec::<f64>()?, b.to_vec::<f64>()?);
             let y = conv_forward(&xv, &wv, Some(&bv), &g);
-            let y_ref = im2col_forward(&xv, &wv, Some(&bv), &g);
+            let y_ref = im2col_forward(&xv, &wv, Some(&bv), &g, None);
             let close = |a: &[f64], b: &[f64]| {
                 assert_eq!(a.len(), b.len());
                 for (i, (p, q)) in a.iter().zip(b).enumerate() {
@@ -1186,14 +1296,30 @@ mod tests {
                 &im2col_backward_data(&dy, &wv, &g),
             );
             close(
-                &conv_backward_weight(&xv, &dy, &g),
-                &im2col_backward_weight(&xv, &dy, &g),
+                &conv_backward_weight(&xv, &dy, &g, None),
+                &im2col_backward_weight(&xv, &dy, &g, None),
             );
         }
         // The gradients of a convolution on the Winograd path.
         gradcheck(&[&[2, 16, 4, 5], &[16, 16, 3, 3], &[16]], |x| {
             x[0].conv2d(&x[1], Some(&x[2]), cfg(1, 1, 1, 1))
         })
+    }
+
+    #[test]
+    fn kept_patches_give_the_weight_gradient_of_rebuilt_ones() -> Result<()> {
+        // A LeNet-like layer keeps its forward patch matrices for the weight gradient.
+        crate::manual_seed(11);
+        let dev = crate::Device::Cpu;
+        let x = Tensor::randn(&[5, 3, 9, 8], crate::DType::F64, &dev)?;
+        let w = Tensor::randn(&[4, 3, 5, 5], crate::DType::F64, &dev)?.requires_grad();
+        let y = x.conv2d(&w, None, cfg(1, 1, 1, 1))?;
+        let dy = Tensor::randn(y.dims(), crate::DType::F64, &dev)?;
+        let grads = y.backward_with(&dy)?;
+        let g = forward_geometry("conv2d", &x, &w, None, (1, 1), (1, 1), (1, 1), 1)?;
+        assert!(g.keeps_patches());
+        let rebuilt = im2col_backward_weight(&x.to_vec()?, &dy.to_vec()?, &g, None);
+        assert_close(grads.get(&w).expect("weight gradient"), &rebuilt, 1e-12)
     }
 
     #[test]
