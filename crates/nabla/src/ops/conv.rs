@@ -892,17 +892,7 @@ impl Tensor {
         Ok(y.record(
             rule("ConvolutionBackward", move |x, _, dy| {
                 let dx = if x[0].tracks_grad() {
-                    Some(
-                        run(
-                            Kernel::BackwardData,
-                            &g,
-                            dy,
-                            Some(&x[1]),
-                            None,
-                            "conv2d",
-                        )?
-                        .0,
-                    )
+                    Some(run(Kernel::BackwardData, &g, dy, Some(&x[1]), None, "conv2d")?.0)
                 } else {
                     None
                 };
@@ -1268,16 +1258,7 @@ mod tests {
             let x = Tensor::randn(&xs, crate::DType::F64, &dev)?;
             let w = Tensor::randn(&[cout, xs[1], 3, 3], crate::DType::F64, &dev)?;
             let b = Tensor::randn(&[cout], crate::DType::F64, &dev)?;
-            let g = forward_geometry(
-                "conv2d",
-                &x,
-                &w,
-                Some(&b),
-                (1, 1),
-                (pad, pad),
-                (1, 1),
-                1,
-            )?;
+            let g = forward_geometry("conv2d", &x, &w, Some(&b), (1, 1), (pad, pad), (1, 1), 1)?;
             assert!(g.winograd().is_some(), "{xs:?} {cout} {pad}");
             let (xv, wv, bv) = (x.to_vec::<f64>()?, w.to_vec::<f64>()?, b.to_vec::<f64>()?);
             let y = conv_forward(&xv, &wv, Some(&bv), &g);
@@ -1285,12 +1266,15 @@ mod tests {
             let close = |a: &[f64], b: &[f64]| {
                 assert_eq!(a.len(), b.len());
                 for (i, (p, q)) in a.iter().zip(b).enumerate() {
-                    assert!((p - q).abs() < 1e-12 * (1.0 + q.abs()), "{xs:?} [{i}] {p} vs {q}");
+                    assert!(
+                        (p - q).abs() < 1e-12 * (1.0 + q.abs()),
+                        "{xs:?} [{i}] {p} vs {q}"
+                    );
                 }
             };
             close(&y, &y_ref);
-            let dy: Vec<f64> = Tensor::randn(&[xs[0], cout, g.oh, g.ow], crate::DType::F64, &dev)?
-                .to_vec()?;
+            let dy: Vec<f64> =
+                Tensor::randn(&[xs[0], cout, g.oh, g.ow], crate::DType::F64, &dev)?.to_vec()?;
             close(
                 &conv_backward_data(&dy, &wv, &g),
                 &im2col_backward_data(&dy, &wv, &g),

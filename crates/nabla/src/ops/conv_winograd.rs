@@ -237,7 +237,13 @@ fn weight_block<T: Float>(
     let tb = (ty1 - ty0) * tw;
     let mut v = alloc::<T>(16 * p.cin * tb);
     let mut m = alloc::<T>(16 * p.cout * tb);
-    transform_input(&x[i * p.cin * p.h * p.w..][..p.cin * p.h * p.w], p, ty0, ty1, &mut v);
+    transform_input(
+        &x[i * p.cin * p.h * p.w..][..p.cin * p.h * p.w],
+        p,
+        ty0,
+        ty1,
+        &mut v,
+    );
     let plane = p.oh() * p.ow();
     let grad = &dy[i * p.cout * plane..][..p.cout * plane];
     for co in 0..p.cout {
@@ -337,7 +343,8 @@ fn untransform_weights<T: Float>(du: &[T], cout: usize, cin: usize) -> Vec<T> {
         for i in 0..cin {
             let at = |xi: usize| du[(xi * cout + o) * cin + i];
             // Gᵀ on the columns of each row, then on the rows.
-            let rows: [[T; 3]; 4] = std::array::from_fn(|r| gt(std::array::from_fn(|j| at(r * 4 + j))));
+            let rows: [[T; 3]; 4] =
+                std::array::from_fn(|r| gt(std::array::from_fn(|j| at(r * 4 + j))));
             for b in 0..3 {
                 let col = gt(std::array::from_fn(|r| rows[r][b]));
                 for a in 0..3 {
