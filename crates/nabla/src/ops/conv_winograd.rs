@@ -79,8 +79,13 @@ impl Plan {
 pub(super) fn transform_weights<T: Float>(wt: &[T], cout: usize, cin: usize, flip: bool) -> Vec<T> {
     let (rows, cols) = if flip { (cin, cout) } else { (cout, cin) };
     let mut u = alloc::<T>(16 * rows * cols);
+    let out = Out(u.as_mut_ptr());
     let half = T::from_f64(0.5);
-    for o in 0..rows {
+    // One task per output channel: it writes U[ξ][o][..] for every ξ.
+    let row = |o: usize| {
+        // SAFETY: the 16 rows U[ξ][o] belong to this task only.
+        let dst: [&mut [T]; 16] =
+            std::array::from_fn(|xi| unsafe { out.slice((xi * rows + o) * cols, cols) });
         for i in 0..cols {
             let g: [T; 9] = if flip {
                 let k = &wt[(i * cin + o) * 9..][..9];
@@ -88,25 +93,26 @@ pub(super) fn transform_weights<T: Float>(wt: &[T], cout: usize, cin: usize, fli
             } else {
                 wt[(o * cin + i) * 9..][..9].try_into().expect("9 taps")
             };
-            // G g: rows g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2 (gN = row N of g).
-            let gg: [[T; 3]; 4] = std::array::from_fn(|r| {
-                std::array::from_fn(|j| {
-                    let (a, b, c) = (g[j], g[3 + j], g[6 + j]);
-                    match r {
-                        0 => a,
-                        1 => (a + b + c) * half,
-                        2 => (a - b + c) * half,
-                        _ => c,
-                    }
-                })
-            });
-            for (r, [a, b, c]) in gg.into_iter().enumerate() {
-                let row = [a, (a + b + c) * half, (a - b + c) * half, c];
-                for (j, v) in row.into_iter().enumerate() {
-                    u[((r * 4 + j) * rows + o) * cols + i] = v;
-                }
+            // G g: rows g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2 (gN = row N of g); then the
+            // same on the columns of each of those rows.
+            let col = |j: usize| {
+                let (a, b, c) = (g[j], g[3 + j], g[6 + j]);
+                [a, (a + b + c) * half, (a - b + c) * half, c]
+            };
+            let (c0, c1, c2) = (col(0), col(1), col(2));
+            for r in 0..4 {
+                let (a, b, c) = (c0[r], c1[r], c2[r]);
+                dst[r * 4][i] = a;
+                dst[r * 4 + 1][i] = (a + b + c) * half;
+                dst[r * 4 + 2][i] = (a - b + c) * half;
+                dst[r * 4 + 3][i] = c;
             }
         }
+    };
+    if rows * cols >= 4096 && rayon::current_num_threads() > 1 {
+        (0..rows).into_par_iter().for_each(row);
+    } else {
+        (0..rows).for_each(row);
     }
     u
 }
