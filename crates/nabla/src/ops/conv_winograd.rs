@@ -62,14 +62,53 @@ impl Plan {
         let blocks_wanted = threads.div_ceil(self.n).max(1);
         by_size.min(th.div_ceil(blocks_wanted)).max(1)
     }
-    /// Tile rows per block and the blocks as (image, first tile row).
-    fn blocks(&self) -> (usize, Vec<(usize, usize)>) {
-        let (th, _) = self.tiles();
+    /// The blocks: tile rows of one image, or whole images, several per block when they
+    /// are small (ResNet-18 at 32×32 has 4 tiles per image in its 128-channel layers).
+    fn blocks(&self) -> Vec<Block> {
+        let (th, tw) = self.tiles();
         let rows = self.rows_per_block();
-        let blocks = (0..self.n)
-            .flat_map(|i| (0..th).step_by(rows).map(move |ty| (i, ty)))
-            .collect();
-        (rows, blocks)
+        if rows < th {
+            return (0..self.n)
+                .flat_map(|i| {
+                    (0..th).step_by(rows).map(move |ty0| Block {
+                        i,
+                        images: 1,
+                        ty0,
+                        ty1: (ty0 + rows).min(th),
+                    })
+                })
+                .collect();
+        }
+        let by_size = (BLOCK_VALUES / ((self.cin + self.cout) * th * tw).max(1)).max(1);
+        let images = by_size
+            .min(self.n.div_ceil(rayon::current_num_threads()))
+            .max(1);
+        (0..self.n)
+            .step_by(images)
+            .map(|i| Block {
+                i,
+                images: images.min(self.n - i),
+                ty0: 0,
+                ty1: th,
+            })
+            .collect()
+    }
+}
+
+/// Tile rows `ty0..ty1` of images `i..i + images` (all rows when `images > 1`); tile `t`
+/// of the block is tile row `ty0 + t / tw` of image `i + t / ((ty1 − ty0)·tw)`.
+#[derive(Clone, Copy, Debug)]
+struct Block {
+    i: usize,
+    images: usize,
+    ty0: usize,
+    ty1: usize,
+}
+
+impl Block {
+    /// Tiles of one image in the block.
+    fn per_image(&self, tw: usize) -> usize {
+        (self.ty1 - self.ty0) * tw
     }
 }
 
@@ -121,14 +160,10 @@ pub(super) fn transform_weights<T: Float>(wt: &[T], cout: usize, cin: usize, fli
 /// (`u` is `[16, cout, cin]`); `x` is `[n, cin, h, w]`, contiguous.
 pub(super) fn conv3x3<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan) -> Vec<T> {
     let (oh, ow) = (p.oh(), p.ow());
-    let (th, _) = p.tiles();
     let mut y = alloc::<T>(p.n * p.cout * oh * ow);
     let out = Out(y.as_mut_ptr());
-    let (rows, blocks) = p.blocks();
-    let run = |&(i, ty0): &(usize, usize)| {
-        let ty1 = (ty0 + rows).min(th);
-        block(x, u, bias, p, i, ty0, ty1, out);
-    };
+    let blocks = p.blocks();
+    let run = |b: &Block| block(x, u, bias, p, *b, out);
     if blocks.len() > 1 && rayon::current_num_threads() > 1 {
         blocks.par_iter().for_each(run);
     } else {
@@ -137,24 +172,18 @@ pub(super) fn conv3x3<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan) 
     y
 }
 
-/// One block: tile rows `ty0..ty1` of image `i`, all channels.
-#[allow(clippy::too_many_arguments)]
-fn block<T: Float>(
-    x: &[T],
-    u: &[T],
-    bias: Option<&[T]>,
-    p: &Plan,
-    i: usize,
-    ty0: usize,
-    ty1: usize,
-    out: Out<T>,
-) {
+/// One block, all channels.
+fn block<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan, blk: Block, out: Out<T>) {
     let (_, tw) = p.tiles();
-    let tb = (ty1 - ty0) * tw;
+    let per_image = blk.per_image(tw);
+    let tb = blk.images * per_image;
     let mut v = alloc::<T>(16 * p.cin * tb);
     let mut m = alloc::<T>(16 * p.cout * tb);
-    let image = &x[i * p.cin * p.h * p.w..][..p.cin * p.h * p.w];
-    transform_input(image, p, ty0, ty1, &mut v);
+    let len = p.cin * p.h * p.w;
+    for b in 0..blk.images {
+        let image = &x[(blk.i + b) * len..][..len];
+        transform_input(image, p, blk, (tb, b * per_image), &mut v);
+    }
     for xi in 0..16 {
         // SAFETY: U[ξ] is cout × cin, V[ξ] cin × tb and M[ξ] cout × tb, all row-major and
         // inside their buffers.
@@ -181,13 +210,20 @@ fn block<T: Float>(
         };
     }
     let (oh, ow) = (p.oh(), p.ow());
-    let (r0, r1) = (2 * ty0, (2 * ty1).min(oh));
-    for co in 0..p.cout {
-        // SAFETY: rows r0..r1 of channel co of image i belong to this block only.
-        let dst = unsafe { out.slice(((i * p.cout + co) * oh + r0) * ow, (r1 - r0) * ow) };
-        transform_output(&m, p.cout, co, tb, tw, ow, dst);
-        if let Some(b) = bias {
-            dst.iter_mut().for_each(|d| *d += b[co]);
+    let (r0, r1) = (2 * blk.ty0, (2 * blk.ty1).min(oh));
+    for b in 0..blk.images {
+        for co in 0..p.cout {
+            // SAFETY: rows r0..r1 of channel co of this block's images belong to it only.
+            let dst = unsafe {
+                out.slice(
+                    ((blk.i + b) * p.cout + co) * oh * ow + r0 * ow,
+                    (r1 - r0) * ow,
+                )
+            };
+            transform_output(&m, p.cout, co, (tb, b * per_image), tw, ow, dst);
+            if let Some(bias) = bias {
+                dst.iter_mut().for_each(|d| *d += bias[co]);
+            }
         }
     }
     recycle(v);
@@ -199,13 +235,12 @@ fn block<T: Float>(
 /// `y = Aᵀ [Σ_c U_c ⊙ V_c] A` and `U = G g Gᵀ`, `dU[ξ] (cout × cin) = Σ_tiles dM[ξ] · V[ξ]ᵀ`
 /// where `dM = A dY Aᵀ`, and `dg = Gᵀ dU G`.
 pub(super) fn weight_grad3x3<T: Float>(x: &[T], dy: &[T], p: &Plan) -> Vec<T> {
-    let (th, _) = p.tiles();
-    let (rows, blocks) = p.blocks();
+    let blocks = p.blocks();
     let ulen = 16 * p.cout * p.cin;
-    let sum_blocks = |group: &[(usize, usize)]| {
+    let sum_blocks = |group: &[Block]| {
         let mut du = alloc_zeroed::<T>(ulen);
-        for &(i, ty0) in group {
-            weight_block(x, dy, p, i, ty0, (ty0 + rows).min(th), &mut du);
+        for &blk in group {
+            weight_block(x, dy, p, blk, &mut du);
         }
         du
     };
@@ -230,30 +265,20 @@ pub(super) fn weight_grad3x3<T: Float>(x: &[T], dy: &[T], p: &Plan) -> Vec<T> {
 }
 
 /// Adds one block's `dM[ξ] · V[ξ]ᵀ` to `du` (`[16, cout, cin]`).
-fn weight_block<T: Float>(
-    x: &[T],
-    dy: &[T],
-    p: &Plan,
-    i: usize,
-    ty0: usize,
-    ty1: usize,
-    du: &mut [T],
-) {
+fn weight_block<T: Float>(x: &[T], dy: &[T], p: &Plan, blk: Block, du: &mut [T]) {
     let (_, tw) = p.tiles();
-    let tb = (ty1 - ty0) * tw;
+    let per_image = blk.per_image(tw);
+    let tb = blk.images * per_image;
     let mut v = alloc::<T>(16 * p.cin * tb);
     let mut m = alloc::<T>(16 * p.cout * tb);
-    transform_input(
-        &x[i * p.cin * p.h * p.w..][..p.cin * p.h * p.w],
-        p,
-        ty0,
-        ty1,
-        &mut v,
-    );
-    let plane = p.oh() * p.ow();
-    let grad = &dy[i * p.cout * plane..][..p.cout * plane];
-    for co in 0..p.cout {
-        transform_grad_output(&grad[co * plane..][..plane], p, co, ty0, ty1, &mut m);
+    let (len, plane) = (p.cin * p.h * p.w, p.oh() * p.ow());
+    for b in 0..blk.images {
+        let span = (tb, b * per_image);
+        transform_input(&x[(blk.i + b) * len..][..len], p, blk, span, &mut v);
+        let grad = &dy[(blk.i + b) * p.cout * plane..][..p.cout * plane];
+        for co in 0..p.cout {
+            transform_grad_output(&grad[co * plane..][..plane], p, co, blk, span, &mut m);
+        }
     }
     for xi in 0..16 {
         // SAFETY: dM[ξ] is cout × tb and V[ξ] cin × tb (read transposed), dU[ξ] cout × cin,
@@ -284,19 +309,20 @@ fn weight_block<T: Float>(
     recycle(m);
 }
 
-/// `dM[ξ][co][t] = (A dY Aᵀ)[ξ]` for the tiles of tile rows `ty0..ty1` of one output
-/// channel's gradient `grad` (`[oh, ow]`), zeros for cut-off outputs; `m` is `[16, cout, tb]`.
+/// `dM[ξ][co][toff + t] = (A dY Aᵀ)[ξ]` for the tiles `t` of the block's tile rows of one
+/// image's output channel gradient `grad` (`[oh, ow]`), zeros for cut-off outputs; `m` is
+/// `[16, cout, tb]` with `(tb, toff) = span`.
 fn transform_grad_output<T: Float>(
     grad: &[T],
     p: &Plan,
     co: usize,
-    ty0: usize,
-    ty1: usize,
+    blk: Block,
+    (tb, toff): (usize, usize),
     m: &mut [T],
 ) {
     let (oh, ow) = (p.oh(), p.ow());
     let (_, tw) = p.tiles();
-    let tb = (ty1 - ty0) * tw;
+    let (ty0, ty1) = (blk.ty0, blk.ty1);
     // e[r][j][tx]: (g_r Aᵀ)[j] = g0, g0 + g1, g0 − g1, −g1 on each row of each tile.
     let mut e = vec![T::ZERO; 2 * 4 * tw];
     for ty in ty0..ty1 {
@@ -320,7 +346,7 @@ fn transform_grad_output<T: Float>(
             }
         }
         // A (g Aᵀ): rows r0, r0 + r1, r0 − r1, −r1.
-        let t0 = (ty - ty0) * tw;
+        let t0 = toff + (ty - ty0) * tw;
         for j in 0..4 {
             let (r0, r1) = (&e[j * tw..][..tw], &e[(4 + j) * tw..][..tw]);
             let at = |i: usize| ((i * 4 + j) * p.cout + co) * tb + t0;
@@ -362,14 +388,21 @@ fn untransform_weights<T: Float>(du: &[T], cout: usize, cin: usize) -> Vec<T> {
     dw
 }
 
-/// `V[ξ][c][t] = (Bᵀ d B)[ξ]` for the tiles `t` of tile rows `ty0..ty1`, `d` the 4×4 patch
-/// of channel `c` under the tile (zeros in the padding). `v` is `[16, cin, tb]`.
+/// `V[ξ][c][toff + t] = (Bᵀ d B)[ξ]` for the tiles `t` of the block's tile rows of one
+/// image, `d` the 4×4 patch of channel `c` under the tile (zeros in the padding). `v` is
+/// `[16, cin, tb]` with `(tb, toff) = span`.
 ///
 /// The column half `d B` is computed once per input row and shared by the two tile rows
 /// that overlap on it; both halves run over whole rows of tiles, so the loops vectorize.
-fn transform_input<T: Float>(image: &[T], p: &Plan, ty0: usize, ty1: usize, v: &mut [T]) {
+fn transform_input<T: Float>(
+    image: &[T],
+    p: &Plan,
+    blk: Block,
+    (tb, toff): (usize, usize),
+    v: &mut [T],
+) {
     let (_, tw) = p.tiles();
-    let tb = (ty1 - ty0) * tw;
+    let (ty0, ty1) = (blk.ty0, blk.ty1);
     let n_rows = 2 * (ty1 - ty0) + 2;
     // e[r][j][tx] = (d_r B)[j] of tile column tx, d_r the padded input row 2·ty0 + r.
     let mut e = vec![T::ZERO; n_rows * 4 * tw];
@@ -405,7 +438,7 @@ fn transform_input<T: Float>(image: &[T], p: &Plan, ty0: usize, ty1: usize, v: &
         }
         // Bᵀ (d B): rows r0 − r2, r1 + r2, r2 − r1, r1 − r3 of each tile.
         for ty in ty0..ty1 {
-            let t0 = (ty - ty0) * tw;
+            let t0 = toff + (ty - ty0) * tw;
             let r = |k: usize, j: usize| &e[((2 * (ty - ty0) + k) * 4 + j) * tw..][..tw];
             for j in 0..4 {
                 let (r0, r1, r2, r3) = (r(0, j), r(1, j), r(2, j), r(3, j));
@@ -419,20 +452,21 @@ fn transform_input<T: Float>(image: &[T], p: &Plan, ty0: usize, ty1: usize, v: &
     }
 }
 
-/// Writes output channel `co` of a block: `Y = Aᵀ M A` per tile, `m` being `[16, cout, tb]`;
+/// Writes output channel `co` of one image of a block: `Y = Aᵀ M A` per tile, `m` being
+/// `[16, cout, tb]` and the image's tiles starting at `toff`, with `(tb, toff) = span`;
 /// `dst` holds the block's output rows (the last tile row or column may be cut off).
 fn transform_output<T: Float>(
     m: &[T],
     cout: usize,
     co: usize,
-    tb: usize,
+    (tb, toff): (usize, usize),
     tw: usize,
     ow: usize,
     dst: &mut [T],
 ) {
     let mut s = vec![T::ZERO; 8 * tw];
     for (tyb, rows2) in dst.chunks_mut(2 * ow).enumerate() {
-        let t0 = tyb * tw;
+        let t0 = toff + tyb * tw;
         let mm = |xi: usize| &m[(xi * cout + co) * tb + t0..][..tw];
         // Aᵀ M over a row of tiles: s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (mN = tile row N).
         for j in 0..4 {
