@@ -11,6 +11,7 @@
 //! and weight-grad kernels. Images are spread across threads when the batch has at least as
 //! many images as threads; otherwise each product uses all threads.
 
+use super::conv_winograd::{self as winograd, conv3x3, transform_weights, weight_grad3x3};
 use super::rule;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::reduce::sum_slice;
@@ -115,7 +116,72 @@ impl Geometry {
     fn pointwise(&self) -> bool {
         self.kh == 1 && self.kw == 1 && self.stride == (1, 1) && self.pad == (0, 0)
     }
+    /// The Winograd plan of the forward convolution, when it takes that path: 3×3 kernels at
+    /// stride 1, ungrouped, with enough channels on both sides that the 16 products, not the
+    /// transforms, dominate. The padding is at most 2 so that the input gradient (padding
+    /// `2 − pad`) is such a convolution too.
+    fn winograd(&self) -> Option<winograd::Plan> {
+        let fits = (self.kh, self.kw) == (3, 3)
+            && self.stride == (1, 1)
+            && self.dil == (1, 1)
+            && self.groups == 1
+            && self.pad.0 == self.pad.1
+            && self.pad.0 <= 2
+            && self.cin >= WINOGRAD_MIN_CHANNELS
+            && self.cout >= WINOGRAD_MIN_CHANNELS
+            && self.oh >= 2
+            && self.ow >= 2
+            && self.n * self.oh * self.ow >= WINOGRAD_MIN_PIXELS;
+        fits.then_some(winograd::Plan {
+            n: self.n,
+            cin: self.cin,
+            h: self.h,
+            w: self.w,
+            cout: self.cout,
+            pad: self.pad.0,
+        })
+    }
+    /// Whether a recorded forward pass keeps its patch matrices for the weight gradient
+    /// instead of the backward pass building them again: for small, ungrouped layers with
+    /// few output channels (LeNet's), where building the patches costs about as much as
+    /// the product.
+    fn keeps_patches(&self) -> bool {
+        self.groups == 1
+            && !self.pointwise()
+            && self.winograd().is_none()
+            && self.cout <= KEEP_PATCHES_MAX_COUT
+            && self.n * self.k() * self.l() <= KEEP_PATCHES_MAX_LEN
+    }
+    /// The Winograd plan of the input gradient: the forward plan's convolution of `dy` with
+    /// the kernels turned by 180° and their channels swapped, at padding `2 − pad`.
+    fn winograd_data(&self) -> Option<winograd::Plan> {
+        self.winograd().map(|p| winograd::Plan {
+            n: self.n,
+            cin: self.cout,
+            h: self.oh,
+            w: self.ow,
+            cout: self.cin,
+            pad: 2 - p.pad,
+        })
+    }
 }
+
+/// Channels (in and out) from which 3×3 stride-1 convolutions take the Winograd path.
+const WINOGRAD_MIN_CHANNELS: usize = 16;
+/// Output pixels of the whole batch from which they do: the weights are transformed on
+/// every call (`16·cout·cin` values), which only pays off over enough tiles. ResNet-18 at
+/// batch 1 spent 39% of its time in the weight transform of its 7×7 and 14×14 layers.
+/// The unit tests lower it to 1 so that their small shapes (and gradient checks) take the
+/// Winograd path.
+#[cfg(not(test))]
+const WINOGRAD_MIN_PIXELS: usize = 512;
+#[cfg(test)]
+const WINOGRAD_MIN_PIXELS: usize = 1;
+
+/// Output channels up to which a recorded forward pass keeps its patch matrices.
+const KEEP_PATCHES_MAX_COUT: usize = 32;
+/// Elements of patch matrices a forward pass keeps at most (16 MiB of f32).
+const KEEP_PATCHES_MAX_LEN: usize = 1 << 22;
 
 /// Output size of a convolution along one axis, or `None` when the kernel does not fit.
 fn out_size(input: usize, k: usize, stride: usize, pad: usize, dil: usize) -> Option<usize> {
@@ -155,7 +221,7 @@ fn im2col<T: Float>(x: &[T], g: &Geometry, col: &mut [T], ld: usize) {
                     // than the image plus the padding on that side): nothing to copy.
                     if sw == 1 && hi > lo {
                         let start = (lo as isize + col_off) as usize;
-                        out_row[lo..hi].copy_from_slice(&src[start..start + (hi - lo)]);
+                        copy_short(&mut out_row[lo..hi], &src[start..start + (hi - lo)]);
                     } else {
                         for ox in lo..hi {
                             out_row[ox] = src[((ox * sw) as isize + col_off) as usize];
@@ -165,6 +231,30 @@ fn im2col<T: Float>(x: &[T], g: &Geometry, col: &mut [T], ld: usize) {
                 row += 1;
             }
         }
+    }
+}
+
+/// `dst.copy_from_slice(src)` for the short rows of small images (LeNet's are 5 to 28
+/// values wide): moves of 4 values inline instead of a `memcpy` call per row, which cost
+/// as much as the copy itself in the LeNet profile.
+#[inline(always)]
+fn copy_short<T: Copy>(dst: &mut [T], src: &[T]) {
+    if dst.len() > 32 {
+        dst.copy_from_slice(src);
+        return;
+    }
+    let mut d = dst.chunks_exact_mut(4);
+    let mut s = src.chunks_exact(4);
+    for (dc, sc) in (&mut d).zip(&mut s) {
+        let v: [T; 4] = sc.try_into().expect("chunks of 4");
+        dc.copy_from_slice(&v);
+    }
+    let (d, s) = (d.into_remainder(), s.remainder());
+    match d.len() {
+        3 => d.copy_from_slice(&[s[0], s[1], s[2]]),
+        2 => d.copy_from_slice(&[s[0], s[1]]),
+        1 => d[0] = s[0],
+        _ => {}
     }
 }
 
@@ -229,10 +319,13 @@ fn mat<T>(ptr: *const T, rs: usize, cs: usize) -> MatRef<T> {
     }
 }
 
-/// Elements of patch matrix that one task builds at most (256 KiB of f32, L2-resident): images are
-/// batched into one GEMM per task up to this size, so that small convolutions (LeNet) run
-/// as a few large products instead of many tiny ones.
-const CHUNK_ELEMS: usize = 1 << 16;
+/// Patch columns (output pixels) that one task's GEMM aims at: images are batched into one
+/// GEMM per task up to this width, so that small convolutions (LeNet) run as a few large
+/// products instead of many tiny ones. Measured: LeNet's conv1 (784 pixels per image) is
+/// fastest with 1 image per GEMM and conv2 (100 pixels) with 8.
+const CHUNK_COLS: usize = 800;
+/// Elements of patch matrix that one task builds at most (1 MiB of f32).
+const CHUNK_ELEMS: usize = 1 << 18;
 
 /// Splits the batch into chunks of images, each processed as one GEMM by one task. Returns
 /// the chunk size and whether chunks run in parallel (otherwise each GEMM is parallel).
@@ -242,7 +335,9 @@ fn plan_chunks(g: &Geometry) -> (usize, bool) {
     if g.n < threads || threads == 1 {
         return (1, false);
     }
-    let by_size = (CHUNK_ELEMS / per_image).max(1);
+    let by_size = (CHUNK_COLS / g.l().max(1))
+        .min(CHUNK_ELEMS / per_image)
+        .max(1);
     let by_threads = g.n.div_ceil(threads);
     (by_size.min(by_threads), true)
 }
@@ -262,7 +357,7 @@ fn for_chunks(g: &Geometry, f: impl Fn(usize, usize, bool) + Sync + Send) {
 
 /// A raw pointer that may cross threads; each task writes a disjoint region through it.
 #[derive(Clone, Copy)]
-struct Out<T>(*mut T);
+pub(super) struct Out<T>(pub(super) *mut T);
 // SAFETY: only used for disjoint writes from tasks of one kernel call.
 unsafe impl<T> Send for Out<T> {}
 unsafe impl<T> Sync for Out<T> {}
@@ -273,7 +368,7 @@ impl<T> Out<T> {
     /// # Safety
     /// No other live slice may overlap it.
     #[allow(clippy::mut_from_ref)]
-    unsafe fn slice(&self, start: usize, len: usize) -> &mut [T] {
+    pub(super) unsafe fn slice(&self, start: usize, len: usize) -> &mut [T] {
         // SAFETY: forwarded to the caller.
         unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
     }
@@ -314,12 +409,44 @@ fn chunk_rows<'a, T: Float>(
 /// `y = conv(x, w) (+ bias)`; `x` is `[n, cin, h, w]`, `w` `[cout, cin_g, kh, kw]`, both
 /// contiguous.
 fn conv_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
+    if let Some(plan) = g.winograd() {
+        let u = transform_weights(wt, g.cout, g.cin, false);
+        let y = conv3x3(x, &u, bias, &plan);
+        recycle(u);
+        return y;
+    }
+    im2col_forward(x, wt, bias, g, None)
+}
+
+/// [`conv_forward`] that also returns the patch matrices of all chunks (see
+/// [`Geometry::keeps_patches`]), for the weight gradient to reuse.
+fn conv_forward_keeping<T: Float>(
+    x: &[T],
+    wt: &[T],
+    bias: Option<&[T]>,
+    g: &Geometry,
+) -> (Vec<T>, Vec<T>) {
+    let mut patches = alloc::<T>(g.n * g.k() * g.l());
+    let y = im2col_forward(x, wt, bias, g, Some(Out(patches.as_mut_ptr())));
+    (y, patches)
+}
+
+/// [`conv_forward`] through im2col and one GEMM per chunk of images. With `keep` (groups
+/// == 1 only), chunk `i0..i0 + nb` builds its patch matrix at `keep[i0·k·l ..]` instead of
+/// in scratch.
+fn im2col_forward<T: Float>(
+    x: &[T],
+    wt: &[T],
+    bias: Option<&[T]>,
+    g: &Geometry,
+    keep: Option<Out<T>>,
+) -> Vec<T> {
     let (k, l, cout_g) = (g.k(), g.l(), g.cout_g());
     let mut y = alloc::<T>(g.n * g.cout * l);
     let out = Out(y.as_mut_ptr());
     for_chunks(g, |i0, nb, par| {
         // Scratch from the pool: the same sizes recur every training step.
-        let mut col = alloc::<T>(if nb == 1 && g.pointwise() {
+        let mut col = alloc::<T>(if (nb == 1 && g.pointwise()) || keep.is_some() {
             0
         } else {
             k * nb * l
@@ -329,6 +456,11 @@ fn conv_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry) -
             let direct = nb == 1 && g.pointwise();
             let patches: &[T] = if direct {
                 &x[(i0 * g.cin + grp * g.cin_g()) * g.h * g.w..][..k * l]
+            } else if let Some(keep) = &keep {
+                // SAFETY: each chunk owns the patch columns of its images.
+                let col = unsafe { keep.slice(i0 * k * l, k * nb * l) };
+                chunk_patches(x, g, grp, i0, nb, col);
+                col
             } else {
                 chunk_patches(x, g, grp, i0, nb, &mut col);
                 &col
@@ -379,6 +511,17 @@ fn conv_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry) -
 
 /// `dx = col2im(Wᵀ · dy)`; `dy` is `[n, cout, oh, ow]`; returns `[n, cin, h, w]`.
 fn conv_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
+    if let Some(plan) = g.winograd_data() {
+        let u = transform_weights(wt, g.cout, g.cin, true);
+        let dx = conv3x3(dy, &u, None, &plan);
+        recycle(u);
+        return dx;
+    }
+    im2col_backward_data(dy, wt, g)
+}
+
+/// [`conv_backward_data`] through GEMM and col2im.
+fn im2col_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
     let (k, l, cout_g) = (g.k(), g.l(), g.cout_g());
     let plane = g.cin_g() * g.h * g.w;
     let mut dx = alloc::<T>(g.n * g.cin * g.h * g.w);
@@ -440,12 +583,31 @@ fn conv_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
 }
 
 /// `dW = Σ_images dy · col(x)ᵀ`; returns `[cout, cin_g, kh, kw]`.
-fn conv_backward_weight<T: Float>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
+///
+/// `kept` is the patch matrices of the forward pass ([`conv_forward_keeping`]) with the
+/// chunk size they were built with; they are used when this call chunks the batch alike.
+fn conv_backward_weight<T: Float>(
+    x: &[T],
+    dy: &[T],
+    g: &Geometry,
+    kept: Option<(&[T], usize)>,
+) -> Vec<T> {
+    if let Some(plan) = g.winograd() {
+        return weight_grad3x3(x, dy, &plan);
+    }
+    let chunk = plan_chunks(g).0;
+    let kept = kept.and_then(|(p, c)| (c == chunk && p.len() == g.n * g.k() * g.l()).then_some(p));
+    im2col_backward_weight(x, dy, g, kept)
+}
+
+/// [`conv_backward_weight`] through im2col and GEMM, reading the patch matrices from
+/// `kept` when given (groups == 1).
+fn im2col_backward_weight<T: Float>(x: &[T], dy: &[T], g: &Geometry, kept: Option<&[T]>) -> Vec<T> {
     let (k, l, cout_g) = (g.k(), g.l(), g.cout_g());
     let wlen = g.cout * k;
     let chunk_into = |dw: &mut [T], i0: usize, nb: usize, par: bool| {
         let mut rows_buf = alloc::<T>(if nb == 1 { 0 } else { cout_g * nb * l });
-        let mut col = alloc::<T>(if nb == 1 && g.pointwise() {
+        let mut col = alloc::<T>(if (nb == 1 && g.pointwise()) || kept.is_some() {
             0
         } else {
             k * nb * l
@@ -453,6 +615,8 @@ fn conv_backward_weight<T: Float>(x: &[T], dy: &[T], g: &Geometry) -> Vec<T> {
         for grp in 0..g.groups {
             let patches: &[T] = if nb == 1 && g.pointwise() {
                 &x[(i0 * g.cin + grp * g.cin_g()) * g.h * g.w..][..k * l]
+            } else if let Some(kept) = kept {
+                &kept[i0 * k * l..][..k * nb * l]
             } else {
                 chunk_patches(x, g, grp, i0, nb, &mut col);
                 &col
@@ -528,8 +692,11 @@ fn bias_grad<T: Float>(dy: &[T], g: &Geometry) -> Vec<T> {
 #[derive(Clone, Copy)]
 enum Kernel {
     Forward,
+    /// The forward pass, also returning its patch matrices for the weight gradient.
+    ForwardKeepingPatches,
     BackwardData,
-    BackwardWeight,
+    /// The weight gradient; with the chunk size of the kept patch matrices when given.
+    BackwardWeight(Option<usize>),
     Bias,
 }
 
@@ -546,7 +713,9 @@ fn with_opt<T: Float, R>(
 }
 
 /// Runs one of the kernels on tensors (not recorded): inputs per kernel are
-/// Forward(x, w[, b]), BackwardData(dy, w), BackwardWeight(x, dy), Bias(dy).
+/// Forward(x, w[, b]), ForwardKeepingPatches(x, w[, b]), BackwardData(dy, w),
+/// BackwardWeight(x, dy[, kept patches]), Bias(dy). Returns the result and, for
+/// ForwardKeepingPatches, the patch matrices.
 fn run(
     kernel: Kernel,
     g: &Geometry,
@@ -554,19 +723,32 @@ fn run(
     b: Option<&Tensor>,
     c: Option<&Tensor>,
     op: &'static str,
-) -> Result<Tensor> {
+) -> Result<(Tensor, Option<Tensor>)> {
     with_float!(a.dtype(), op, T => {
-        let (data, shape) = a.with_contiguous::<T, _>(op, |av| {
+        let y_shape = || vec![g.n, g.cout, g.oh, g.ow];
+        let (data, shape, kept) = a.with_contiguous::<T, _>(op, |av| {
             with_opt::<T, _>(b, op, |bv| {
                 with_opt::<T, _>(c, op, |cv| match kernel {
-                    Kernel::Forward => (conv_forward(av, bv.expect("weight"), cv, g), vec![g.n, g.cout, g.oh, g.ow]),
-                    Kernel::BackwardData => (conv_backward_data(av, bv.expect("weight"), g), vec![g.n, g.cin, g.h, g.w]),
-                    Kernel::BackwardWeight => (conv_backward_weight(av, bv.expect("grad"), g), vec![g.cout, g.cin_g(), g.kh, g.kw]),
-                    Kernel::Bias => (bias_grad(av, g), vec![g.cout]),
+                    Kernel::Forward => (conv_forward(av, bv.expect("weight"), cv, g), y_shape(), None),
+                    Kernel::ForwardKeepingPatches => {
+                        let (y, patches) = conv_forward_keeping(av, bv.expect("weight"), cv, g);
+                        (y, y_shape(), Some(patches))
+                    }
+                    Kernel::BackwardData => (conv_backward_data(av, bv.expect("weight"), g), vec![g.n, g.cin, g.h, g.w], None),
+                    Kernel::BackwardWeight(chunk) => (
+                        conv_backward_weight(av, bv.expect("grad"), g, cv.zip(chunk)),
+                        vec![g.cout, g.cin_g(), g.kh, g.kw],
+                        None,
+                    ),
+                    Kernel::Bias => (bias_grad(av, g), vec![g.cout], None),
                 })
             })
         })???;
-        Ok(Tensor::from_data(data, Shape(shape)))
+        let kept = kept.map(|p| {
+            let len = p.len();
+            Tensor::from_data(p, Shape(vec![len]))
+        });
+        Ok((Tensor::from_data(data, Shape(shape)), kept))
     })
 }
 
@@ -712,39 +894,42 @@ impl Tensor {
         g: Geometry,
     ) -> Result<Tensor> {
         crate::macs::add_macs(g.macs());
-        let y = run(Kernel::Forward, &g, self, Some(weight), bias, "conv2d")?;
+        let keep = g.keeps_patches() && weight.tracks_grad() && crate::autograd::is_grad_enabled();
+        let kernel = if keep {
+            Kernel::ForwardKeepingPatches
+        } else {
+            Kernel::Forward
+        };
+        let (y, patches) = run(kernel, &g, self, Some(weight), bias, "conv2d")?;
+        let chunk = patches.as_ref().map(|_| plan_chunks(&g).0);
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         Ok(y.record(
             rule("ConvolutionBackward", move |x, _, dy| {
                 let dx = if x[0].tracks_grad() {
-                    Some(run(
-                        Kernel::BackwardData,
-                        &g,
-                        dy,
-                        Some(&x[1]),
-                        None,
-                        "conv2d",
-                    )?)
+                    Some(run(Kernel::BackwardData, &g, dy, Some(&x[1]), None, "conv2d")?.0)
                 } else {
                     None
                 };
                 let dw = if x[1].tracks_grad() {
-                    Some(run(
-                        Kernel::BackwardWeight,
-                        &g,
-                        &x[0],
-                        Some(dy),
-                        None,
-                        "conv2d",
-                    )?)
+                    Some(
+                        run(
+                            Kernel::BackwardWeight(chunk),
+                            &g,
+                            &x[0],
+                            Some(dy),
+                            patches.as_ref(),
+                            "conv2d",
+                        )?
+                        .0,
+                    )
                 } else {
                     None
                 };
                 let mut grads = vec![dx, dw];
                 if x.len() == 3 {
                     grads.push(if x[2].tracks_grad() {
-                        Some(run(Kernel::Bias, &g, dy, None, None, "conv2d")?)
+                        Some(run(Kernel::Bias, &g, dy, None, None, "conv2d")?.0)
                     } else {
                         None
                     });
@@ -884,7 +1069,7 @@ impl Tensor {
             ));
         }
         crate::macs::add_macs(g.macs());
-        let mut y = run(Kernel::BackwardData, &g, self, Some(weight), None, op)?;
+        let mut y = run(Kernel::BackwardData, &g, self, Some(weight), None, op)?.0;
         if let Some(b) = bias {
             y = y.add(&b.detach().reshape(&[1, cout, 1, 1])?)?.detach();
         }
@@ -893,12 +1078,12 @@ impl Tensor {
         Ok(y.record(
             rule("ConvTransposeBackward", move |x, _, dy| {
                 let dx = if x[0].tracks_grad() {
-                    Some(run(Kernel::Forward, &g, dy, Some(&x[1]), None, op)?)
+                    Some(run(Kernel::Forward, &g, dy, Some(&x[1]), None, op)?.0)
                 } else {
                     None
                 };
                 let dw = if x[1].tracks_grad() {
-                    Some(run(Kernel::BackwardWeight, &g, dy, Some(&x[0]), None, op)?)
+                    Some(run(Kernel::BackwardWeight(None), &g, dy, Some(&x[0]), None, op)?.0)
                 } else {
                     None
                 };
@@ -1068,6 +1253,72 @@ mod tests {
         gradcheck(&[&[3, 2, 13, 13], &[2, 2, 5, 5]], |x| {
             x[0].conv2d(&x[1], None, cfg(4, 2, 1, 1))
         })
+    }
+
+    /// The Winograd forward, input-gradient and weight-gradient kernels against the im2col ones, on shapes
+    /// with cut-off tiles (odd outputs), paddings 0 to 2, channel counts that are no
+    /// multiple of a vector, and batch 1.
+    #[test]
+    fn winograd_agrees_with_im2col() -> Result<()> {
+        crate::manual_seed(5);
+        let dev = crate::Device::Cpu;
+        let cases = [
+            ([1, 17, 7, 7], 16, 1),
+            ([3, 16, 6, 9], 19, 0),
+            ([2, 16, 5, 5], 16, 2),
+            ([1, 20, 2, 3], 18, 1),
+            ([2, 33, 12, 11], 17, 1),
+        ];
+        for (xs, cout, pad) in cases {
+            let x = Tensor::randn(&xs, crate::DType::F64, &dev)?;
+            let w = Tensor::randn(&[cout, xs[1], 3, 3], crate::DType::F64, &dev)?;
+            let b = Tensor::randn(&[cout], crate::DType::F64, &dev)?;
+            let g = forward_geometry("conv2d", &x, &w, Some(&b), (1, 1), (pad, pad), (1, 1), 1)?;
+            assert!(g.winograd().is_some(), "{xs:?} {cout} {pad}");
+            let (xv, wv, bv) = (x.to_vec::<f64>()?, w.to_vec::<f64>()?, b.to_vec::<f64>()?);
+            let y = conv_forward(&xv, &wv, Some(&bv), &g);
+            let y_ref = im2col_forward(&xv, &wv, Some(&bv), &g, None);
+            let close = |a: &[f64], b: &[f64]| {
+                assert_eq!(a.len(), b.len());
+                for (i, (p, q)) in a.iter().zip(b).enumerate() {
+                    assert!(
+                        (p - q).abs() < 1e-12 * (1.0 + q.abs()),
+                        "{xs:?} [{i}] {p} vs {q}"
+                    );
+                }
+            };
+            close(&y, &y_ref);
+            let dy: Vec<f64> =
+                Tensor::randn(&[xs[0], cout, g.oh, g.ow], crate::DType::F64, &dev)?.to_vec()?;
+            close(
+                &conv_backward_data(&dy, &wv, &g),
+                &im2col_backward_data(&dy, &wv, &g),
+            );
+            close(
+                &conv_backward_weight(&xv, &dy, &g, None),
+                &im2col_backward_weight(&xv, &dy, &g, None),
+            );
+        }
+        // The gradients of a convolution on the Winograd path.
+        gradcheck(&[&[2, 16, 4, 5], &[16, 16, 3, 3], &[16]], |x| {
+            x[0].conv2d(&x[1], Some(&x[2]), cfg(1, 1, 1, 1))
+        })
+    }
+
+    #[test]
+    fn kept_patches_give_the_weight_gradient_of_rebuilt_ones() -> Result<()> {
+        // A LeNet-like layer keeps its forward patch matrices for the weight gradient.
+        crate::manual_seed(11);
+        let dev = crate::Device::Cpu;
+        let x = Tensor::randn(&[5, 3, 9, 8], crate::DType::F64, &dev)?;
+        let w = Tensor::randn(&[4, 3, 5, 5], crate::DType::F64, &dev)?.requires_grad();
+        let y = x.conv2d(&w, None, cfg(1, 1, 1, 1))?;
+        let dy = Tensor::randn(y.dims(), crate::DType::F64, &dev)?;
+        let grads = y.backward_with(&dy)?;
+        let g = forward_geometry("conv2d", &x, &w, None, (1, 1), (1, 1), (1, 1), 1)?;
+        assert!(g.keeps_patches());
+        let rebuilt = im2col_backward_weight(&x.to_vec()?, &dy.to_vec()?, &g, None);
+        assert_close(grads.get(&w).expect("weight gradient"), &rebuilt, 1e-12)
     }
 
     #[test]

@@ -1,0 +1,504 @@
+//! Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions: the forward product, the input
+//! gradient (the same convolution with the kernel turned by 180° and its channels swapped)
+//! and the weight gradient.
+//!
+//! Each 2×2 block of outputs ("tile") is computed from the 4×4 input patch `d` under it as
+//! `Y = Aᵀ [Σ_c U_c ⊙ V_c] A` with `V = Bᵀ d B` and `U = G g Gᵀ` (Lavin & Gray, 2015). For
+//! each of the 16 positions ξ of the 4×4 transformed tile the channel sum is one GEMM,
+//! `M[ξ] (cout × tiles) = U[ξ] (cout × cin) · V[ξ] (cin × tiles)`: 16 multiplies per tile
+//! and channel pair instead of im2col's 36, and no patch matrix 9 times the input.
+//!
+//! ```text
+//!      ⎡1  0 -1  0⎤        ⎡1   0   0⎤
+//! Bᵀ = ⎢0  1  1  0⎥    G = ⎢½   ½   ½⎥    Aᵀ = ⎡1 1  1  0⎤
+//!      ⎢0 -1  1  0⎥        ⎢½  -½   ½⎥         ⎣0 1 -1 -1⎦
+//!      ⎣0  1  0 -1⎦        ⎣0   0   1⎦
+//! ```
+//!
+//! Work is split into blocks of tile rows of one image, one block per task, so that both
+//! threads have work at batch 1 and each block's transformed tiles stay in cache between
+//! the transforms and the 16 products.
+
+use super::conv::Out;
+use crate::cpu::gemm::{gemm, MatRef};
+use crate::dtype::Float;
+use crate::storage::{alloc, alloc_zeroed, recycle};
+use rayon::prelude::*;
+
+/// A 3×3, stride-1, dilation-1, ungrouped convolution of `[n, cin, h, w]` with zero padding
+/// `pad` on every side, giving `[n, cout, oh, ow]` with `oh = h + 2·pad − 2`.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Plan {
+    pub n: usize,
+    pub cin: usize,
+    pub h: usize,
+    pub w: usize,
+    pub cout: usize,
+    pub pad: usize,
+}
+
+/// Transformed tiles (`cin + cout` values per tile and position) that one block aims at:
+/// 2 MiB of f32 scratch, so a block's products run from cache rather than memory. Measured
+/// on the ResNet 64-channel and VGG 256-channel layers: 2^14 and 2^16 were slower.
+const BLOCK_VALUES: usize = 1 << 15;
+
+impl Plan {
+    fn oh(&self) -> usize {
+        self.h + 2 * self.pad - 2
+    }
+    fn ow(&self) -> usize {
+        self.w + 2 * self.pad - 2
+    }
+    /// Tile rows and tile columns.
+    fn tiles(&self) -> (usize, usize) {
+        (self.oh().div_ceil(2), self.ow().div_ceil(2))
+    }
+    /// Tile rows per block: as many as fit [`BLOCK_VALUES`], but small enough that every
+    /// thread gets a block.
+    fn rows_per_block(&self) -> usize {
+        let (th, tw) = self.tiles();
+        let by_size = (BLOCK_VALUES / ((self.cin + self.cout) * tw).max(1)).max(1);
+        let threads = rayon::current_num_threads();
+        let blocks_wanted = threads.div_ceil(self.n).max(1);
+        by_size.min(th.div_ceil(blocks_wanted)).max(1)
+    }
+    /// The blocks: tile rows of one image, or whole images, several per block when they
+    /// are small (ResNet-18 at 32×32 has 4 tiles per image in its 128-channel layers).
+    fn blocks(&self) -> Vec<Block> {
+        let (th, tw) = self.tiles();
+        let rows = self.rows_per_block();
+        if rows < th {
+            return (0..self.n)
+                .flat_map(|i| {
+                    (0..th).step_by(rows).map(move |ty0| Block {
+                        i,
+                        images: 1,
+                        ty0,
+                        ty1: (ty0 + rows).min(th),
+                    })
+                })
+                .collect();
+        }
+        let by_size = (BLOCK_VALUES / ((self.cin + self.cout) * th * tw).max(1)).max(1);
+        let images = by_size
+            .min(self.n.div_ceil(rayon::current_num_threads()))
+            .max(1);
+        (0..self.n)
+            .step_by(images)
+            .map(|i| Block {
+                i,
+                images: images.min(self.n - i),
+                ty0: 0,
+                ty1: th,
+            })
+            .collect()
+    }
+}
+
+/// Tile rows `ty0..ty1` of images `i..i + images` (all rows when `images > 1`); tile `t`
+/// of the block is tile row `ty0 + t / tw` of image `i + t / ((ty1 − ty0)·tw)`.
+#[derive(Clone, Copy, Debug)]
+struct Block {
+    i: usize,
+    images: usize,
+    ty0: usize,
+    ty1: usize,
+}
+
+impl Block {
+    /// Tiles of one image in the block.
+    fn per_image(&self, tw: usize) -> usize {
+        (self.ty1 - self.ty0) * tw
+    }
+}
+
+/// `U[ξ][o][i] = (G g Gᵀ)[ξ]` for the 3×3 kernels `g = wt[o][i]` of a `[cout, cin, 3, 3]`
+/// weight. With `flip`, the kernels of the input gradient instead: output channel `o`
+/// ranges over `cin`, input `i` over `cout`, and `g[a][b] = wt[i][o][2 − a][2 − b]`.
+pub(super) fn transform_weights<T: Float>(wt: &[T], cout: usize, cin: usize, flip: bool) -> Vec<T> {
+    let (rows, cols) = if flip { (cin, cout) } else { (cout, cin) };
+    let mut u = alloc::<T>(16 * rows * cols);
+    let out = Out(u.as_mut_ptr());
+    let half = T::from_f64(0.5);
+    // One task per output channel: it writes U[ξ][o][..] for every ξ.
+    let row = |o: usize| {
+        // SAFETY: the 16 rows U[ξ][o] belong to this task only.
+        let dst: [&mut [T]; 16] =
+            std::array::from_fn(|xi| unsafe { out.slice((xi * rows + o) * cols, cols) });
+        for i in 0..cols {
+            let g: [T; 9] = if flip {
+                let k = &wt[(i * cin + o) * 9..][..9];
+                std::array::from_fn(|t| k[8 - t])
+            } else {
+                wt[(o * cin + i) * 9..][..9].try_into().expect("9 taps")
+            };
+            // G g: rows g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2 (gN = row N of g); then the
+            // same on the columns of each of those rows.
+            let col = |j: usize| {
+                let (a, b, c) = (g[j], g[3 + j], g[6 + j]);
+                [a, (a + b + c) * half, (a - b + c) * half, c]
+            };
+            let (c0, c1, c2) = (col(0), col(1), col(2));
+            for r in 0..4 {
+                let (a, b, c) = (c0[r], c1[r], c2[r]);
+                dst[r * 4][i] = a;
+                dst[r * 4 + 1][i] = (a + b + c) * half;
+                dst[r * 4 + 2][i] = (a - b + c) * half;
+                dst[r * 4 + 3][i] = c;
+            }
+        }
+    };
+    if rows * cols >= 4096 && rayon::current_num_threads() > 1 {
+        (0..rows).into_par_iter().for_each(row);
+    } else {
+        (0..rows).for_each(row);
+    }
+    u
+}
+
+/// `y = conv3x3(x) (+ bias)` with weights already transformed by [`transform_weights`]
+/// (`u` is `[16, cout, cin]`); `x` is `[n, cin, h, w]`, contiguous.
+pub(super) fn conv3x3<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan) -> Vec<T> {
+    let (oh, ow) = (p.oh(), p.ow());
+    let mut y = alloc::<T>(p.n * p.cout * oh * ow);
+    let out = Out(y.as_mut_ptr());
+    let blocks = p.blocks();
+    let run = |b: &Block| block(x, u, bias, p, *b, out);
+    if blocks.len() > 1 && rayon::current_num_threads() > 1 {
+        blocks.par_iter().for_each(run);
+    } else {
+        blocks.iter().for_each(run);
+    }
+    y
+}
+
+/// One block, all channels.
+fn block<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan, blk: Block, out: Out<T>) {
+    let (_, tw) = p.tiles();
+    let per_image = blk.per_image(tw);
+    let tb = blk.images * per_image;
+    let mut v = alloc::<T>(16 * p.cin * tb);
+    let mut m = alloc::<T>(16 * p.cout * tb);
+    let len = p.cin * p.h * p.w;
+    for b in 0..blk.images {
+        let image = &x[(blk.i + b) * len..][..len];
+        transform_input(image, p, blk, (tb, b * per_image), &mut v);
+    }
+    for xi in 0..16 {
+        // SAFETY: U[ξ] is cout × cin, V[ξ] cin × tb and M[ξ] cout × tb, all row-major and
+        // inside their buffers.
+        unsafe {
+            gemm(
+                p.cout,
+                tb,
+                p.cin,
+                m[xi * p.cout * tb..].as_mut_ptr(),
+                tb as isize,
+                false,
+                MatRef {
+                    ptr: u[xi * p.cout * p.cin..].as_ptr(),
+                    rs: p.cin as isize,
+                    cs: 1,
+                },
+                MatRef {
+                    ptr: v[xi * p.cin * tb..].as_ptr(),
+                    rs: tb as isize,
+                    cs: 1,
+                },
+                false,
+            )
+        };
+    }
+    let (oh, ow) = (p.oh(), p.ow());
+    let (r0, r1) = (2 * blk.ty0, (2 * blk.ty1).min(oh));
+    for b in 0..blk.images {
+        for co in 0..p.cout {
+            // SAFETY: rows r0..r1 of channel co of this block's images belong to it only.
+            let dst = unsafe {
+                out.slice(
+                    ((blk.i + b) * p.cout + co) * oh * ow + r0 * ow,
+                    (r1 - r0) * ow,
+                )
+            };
+            transform_output(&m, p.cout, co, (tb, b * per_image), tw, ow, dst);
+            if let Some(bias) = bias {
+                dst.iter_mut().for_each(|d| *d += bias[co]);
+            }
+        }
+    }
+    recycle(v);
+    recycle(m);
+}
+
+/// The weight gradient `[cout, cin, 3, 3]` of the convolution `p` from its input `x`
+/// (`[n, cin, h, w]`) and output gradient `dy` (`[n, cout, oh, ow]`): with
+/// `y = Aᵀ [Σ_c U_c ⊙ V_c] A` and `U = G g Gᵀ`, `dU[ξ] (cout × cin) = Σ_tiles dM[ξ] · V[ξ]ᵀ`
+/// where `dM = A dY Aᵀ`, and `dg = Gᵀ dU G`.
+pub(super) fn weight_grad3x3<T: Float>(x: &[T], dy: &[T], p: &Plan) -> Vec<T> {
+    let blocks = p.blocks();
+    let ulen = 16 * p.cout * p.cin;
+    let sum_blocks = |group: &[Block]| {
+        let mut du = alloc_zeroed::<T>(ulen);
+        for &blk in group {
+            weight_block(x, dy, p, blk, &mut du);
+        }
+        du
+    };
+    // A fixed split of the blocks into one group per thread, summed in group order: the
+    // result does not depend on scheduling, so training runs are bitwise reproducible.
+    let threads = rayon::current_num_threads().min(blocks.len()).max(1);
+    let per_group = blocks.len().div_ceil(threads);
+    let partials: Vec<Vec<T>> = if threads > 1 {
+        blocks.par_chunks(per_group).map(sum_blocks).collect()
+    } else {
+        vec![sum_blocks(&blocks)]
+    };
+    let mut parts = partials.into_iter();
+    let mut du = parts.next().unwrap_or_else(|| alloc_zeroed::<T>(ulen));
+    for part in parts {
+        du.iter_mut().zip(&part).for_each(|(a, b)| *a += *b);
+        recycle(part);
+    }
+    let dw = untransform_weights(&du, p.cout, p.cin);
+    recycle(du);
+    dw
+}
+
+/// Adds one block's `dM[ξ] · V[ξ]ᵀ` to `du` (`[16, cout, cin]`).
+fn weight_block<T: Float>(x: &[T], dy: &[T], p: &Plan, blk: Block, du: &mut [T]) {
+    let (_, tw) = p.tiles();
+    let per_image = blk.per_image(tw);
+    let tb = blk.images * per_image;
+    let mut v = alloc::<T>(16 * p.cin * tb);
+    let mut m = alloc::<T>(16 * p.cout * tb);
+    let (len, plane) = (p.cin * p.h * p.w, p.oh() * p.ow());
+    for b in 0..blk.images {
+        let span = (tb, b * per_image);
+        transform_input(&x[(blk.i + b) * len..][..len], p, blk, span, &mut v);
+        let grad = &dy[(blk.i + b) * p.cout * plane..][..p.cout * plane];
+        for co in 0..p.cout {
+            transform_grad_output(&grad[co * plane..][..plane], p, co, blk, span, &mut m);
+        }
+    }
+    for xi in 0..16 {
+        // SAFETY: dM[ξ] is cout × tb and V[ξ] cin × tb (read transposed), dU[ξ] cout × cin,
+        // all inside their buffers.
+        unsafe {
+            gemm(
+                p.cout,
+                p.cin,
+                tb,
+                du[xi * p.cout * p.cin..].as_mut_ptr(),
+                p.cin as isize,
+                true,
+                MatRef {
+                    ptr: m[xi * p.cout * tb..].as_ptr(),
+                    rs: tb as isize,
+                    cs: 1,
+                },
+                MatRef {
+                    ptr: v[xi * p.cin * tb..].as_ptr(),
+                    rs: 1,
+                    cs: tb as isize,
+                },
+                false,
+            )
+        };
+    }
+    recycle(v);
+    recycle(m);
+}
+
+/// `dM[ξ][co][toff + t] = (A dY Aᵀ)[ξ]` for the tiles `t` of the block's tile rows of one
+/// image's output channel gradient `grad` (`[oh, ow]`), zeros for cut-off outputs; `m` is
+/// `[16, cout, tb]` with `(tb, toff) = span`.
+fn transform_grad_output<T: Float>(
+    grad: &[T],
+    p: &Plan,
+    co: usize,
+    blk: Block,
+    (tb, toff): (usize, usize),
+    m: &mut [T],
+) {
+    let (oh, ow) = (p.oh(), p.ow());
+    let (_, tw) = p.tiles();
+    let (ty0, ty1) = (blk.ty0, blk.ty1);
+    // e[r][j][tx]: (g_r Aᵀ)[j] = g0, g0 + g1, g0 − g1, −g1 on each row of each tile.
+    let mut e = vec![T::ZERO; 2 * 4 * tw];
+    for ty in ty0..ty1 {
+        for (r, er) in e.chunks_exact_mut(4 * tw).enumerate() {
+            let oy = 2 * ty + r;
+            if oy >= oh {
+                er.fill(T::ZERO);
+                continue;
+            }
+            let src = &grad[oy * ow..][..ow];
+            let (e0, rest) = er.split_at_mut(tw);
+            let (e1, rest) = rest.split_at_mut(tw);
+            let (e2, e3) = rest.split_at_mut(tw);
+            for tx in 0..tw {
+                let g0 = src[2 * tx];
+                let g1 = src.get(2 * tx + 1).copied().unwrap_or(T::ZERO);
+                e0[tx] = g0;
+                e1[tx] = g0 + g1;
+                e2[tx] = g0 - g1;
+                e3[tx] = -g1;
+            }
+        }
+        // A (g Aᵀ): rows r0, r0 + r1, r0 − r1, −r1.
+        let t0 = toff + (ty - ty0) * tw;
+        for j in 0..4 {
+            let (r0, r1) = (&e[j * tw..][..tw], &e[(4 + j) * tw..][..tw]);
+            let at = |i: usize| ((i * 4 + j) * p.cout + co) * tb + t0;
+            combine(&mut m[at(0)..][..tw], r0, r1, |a, _| a);
+            combine(&mut m[at(1)..][..tw], r0, r1, |a, b| a + b);
+            combine(&mut m[at(2)..][..tw], r0, r1, |a, b| a - b);
+            combine(&mut m[at(3)..][..tw], r0, r1, |_, b| -b);
+        }
+    }
+}
+
+/// `dg = Gᵀ dU G` for every `[16, cout, cin]` entry: the 3×3 weight gradient from the
+/// gradient of the transformed weights. `Gᵀ` maps rows `x0..x3` of a 4×4 to
+/// `x0 + (x1 + x2)/2`, `(x1 − x2)/2`, `(x1 + x2)/2 + x3`.
+fn untransform_weights<T: Float>(du: &[T], cout: usize, cin: usize) -> Vec<T> {
+    let mut dw = alloc::<T>(cout * cin * 9);
+    let half = T::from_f64(0.5);
+    let gt = |x: [T; 4]| -> [T; 3] {
+        [
+            x[0] + (x[1] + x[2]) * half,
+            (x[1] - x[2]) * half,
+            (x[1] + x[2]) * half + x[3],
+        ]
+    };
+    for o in 0..cout {
+        for i in 0..cin {
+            let at = |xi: usize| du[(xi * cout + o) * cin + i];
+            // Gᵀ on the columns of each row, then on the rows.
+            let rows: [[T; 3]; 4] =
+                std::array::from_fn(|r| gt(std::array::from_fn(|j| at(r * 4 + j))));
+            for b in 0..3 {
+                let col = gt(std::array::from_fn(|r| rows[r][b]));
+                for a in 0..3 {
+                    dw[(o * cin + i) * 9 + a * 3 + b] = col[a];
+                }
+            }
+        }
+    }
+    dw
+}
+
+/// `V[ξ][c][toff + t] = (Bᵀ d B)[ξ]` for the tiles `t` of the block's tile rows of one
+/// image, `d` the 4×4 patch of channel `c` under the tile (zeros in the padding). `v` is
+/// `[16, cin, tb]` with `(tb, toff) = span`.
+///
+/// The column half `d B` is computed once per input row and shared by the two tile rows
+/// that overlap on it; both halves run over whole rows of tiles, so the loops vectorize.
+fn transform_input<T: Float>(
+    image: &[T],
+    p: &Plan,
+    blk: Block,
+    (tb, toff): (usize, usize),
+    v: &mut [T],
+) {
+    let (_, tw) = p.tiles();
+    let (ty0, ty1) = (blk.ty0, blk.ty1);
+    let n_rows = 2 * (ty1 - ty0) + 2;
+    // e[r][j][tx] = (d_r B)[j] of tile column tx, d_r the padded input row 2·ty0 + r.
+    let mut e = vec![T::ZERO; n_rows * 4 * tw];
+    let (mut even, mut odd) = (vec![T::ZERO; tw + 1], vec![T::ZERO; tw + 1]);
+    // The zeros on both sides stay; the image columns are overwritten row by row.
+    let mut padded = vec![T::ZERO; 2 * tw + 2];
+    let cols = p.w.min(padded.len() - p.pad);
+    for c in 0..p.cin {
+        let plane = &image[c * p.h * p.w..][..p.h * p.w];
+        for (r, er) in e.chunks_exact_mut(4 * tw).enumerate() {
+            let iy = (2 * ty0 + r) as isize - p.pad as isize;
+            if !(0..p.h as isize).contains(&iy) {
+                er.fill(T::ZERO);
+                continue;
+            }
+            // Padded column j holds input column j − pad; split into even and odd columns.
+            padded[p.pad..p.pad + cols].copy_from_slice(&plane[iy as usize * p.w..][..cols]);
+            for ((pair, e), o) in padded.chunks_exact(2).zip(&mut even).zip(&mut odd) {
+                *e = pair[0];
+                *o = pair[1];
+            }
+            // d B per tile: q0 − q2, q1 + q2, q2 − q1, q1 − q3 with q = columns 2tx .. 2tx + 4.
+            let (e0, rest) = er.split_at_mut(tw);
+            let (e1, rest) = rest.split_at_mut(tw);
+            let (e2, e3) = rest.split_at_mut(tw);
+            for tx in 0..tw {
+                let (q0, q1, q2, q3) = (even[tx], odd[tx], even[tx + 1], odd[tx + 1]);
+                e0[tx] = q0 - q2;
+                e1[tx] = q1 + q2;
+                e2[tx] = q2 - q1;
+                e3[tx] = q1 - q3;
+            }
+        }
+        // Bᵀ (d B): rows r0 − r2, r1 + r2, r2 − r1, r1 − r3 of each tile.
+        for ty in ty0..ty1 {
+            let t0 = toff + (ty - ty0) * tw;
+            let r = |k: usize, j: usize| &e[((2 * (ty - ty0) + k) * 4 + j) * tw..][..tw];
+            for j in 0..4 {
+                let (r0, r1, r2, r3) = (r(0, j), r(1, j), r(2, j), r(3, j));
+                let at = |i: usize| ((i * 4 + j) * p.cin + c) * tb + t0;
+                combine(&mut v[at(0)..][..tw], r0, r2, |a, b| a - b);
+                combine(&mut v[at(1)..][..tw], r1, r2, |a, b| a + b);
+                combine(&mut v[at(2)..][..tw], r2, r1, |a, b| a - b);
+                combine(&mut v[at(3)..][..tw], r1, r3, |a, b| a - b);
+            }
+        }
+    }
+}
+
+/// Writes output channel `co` of one image of a block: `Y = Aᵀ M A` per tile, `m` being
+/// `[16, cout, tb]` and the image's tiles starting at `toff`, with `(tb, toff) = span`;
+/// `dst` holds the block's output rows (the last tile row or column may be cut off).
+fn transform_output<T: Float>(
+    m: &[T],
+    cout: usize,
+    co: usize,
+    (tb, toff): (usize, usize),
+    tw: usize,
+    ow: usize,
+    dst: &mut [T],
+) {
+    let mut s = vec![T::ZERO; 8 * tw];
+    for (tyb, rows2) in dst.chunks_mut(2 * ow).enumerate() {
+        let t0 = toff + tyb * tw;
+        let mm = |xi: usize| &m[(xi * cout + co) * tb + t0..][..tw];
+        // Aᵀ M over a row of tiles: s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (mN = tile row N).
+        for j in 0..4 {
+            let (m0, m1, m2, m3) = (mm(j), mm(4 + j), mm(8 + j), mm(12 + j));
+            let (s0, s1) = s.split_at_mut(4 * tw);
+            let (s0, s1) = (&mut s0[j * tw..][..tw], &mut s1[j * tw..][..tw]);
+            for tx in 0..tw {
+                s0[tx] = m0[tx] + m1[tx] + m2[tx];
+                s1[tx] = m1[tx] - m2[tx] - m3[tx];
+            }
+        }
+        // (Aᵀ M) A: columns s0 + s1 + s2 and s1 − s2 − s3.
+        for (r, row) in rows2.chunks_mut(ow).enumerate() {
+            let sr = |j: usize| &s[(r * 4 + j) * tw..][..tw];
+            let (a, b, c, d) = (sr(0), sr(1), sr(2), sr(3));
+            let (pairs, rest) = row.split_at_mut(ow / 2 * 2);
+            for (tx, pair) in pairs.chunks_exact_mut(2).enumerate() {
+                pair[0] = a[tx] + b[tx] + c[tx];
+                pair[1] = b[tx] - c[tx] - d[tx];
+            }
+            if let Some(last) = rest.first_mut() {
+                let tx = tw - 1;
+                *last = a[tx] + b[tx] + c[tx];
+            }
+        }
+    }
+}
+
+/// `dst[t] = f(a[t], b[t])` over three slices of one length (a loop the compiler vectorizes).
+#[inline(always)]
+fn combine<T: Float>(dst: &mut [T], a: &[T], b: &[T], f: impl Fn(T, T) -> T) {
+    for ((d, &a), &b) in dst.iter_mut().zip(a).zip(b) {
+        *d = f(a, b);
+    }
+}
