@@ -22,6 +22,14 @@ pub(crate) enum Level {
 /// The best level this CPU supports (detected once). `NABLA_SIMD=baseline|avx2` caps it, to
 /// compare the variants.
 pub(crate) fn level() -> Level {
+    #[cfg(test)]
+    if let Some(forced) = FORCED.with(std::cell::Cell::get) {
+        return forced.min_with(detected());
+    }
+    detected()
+}
+
+fn detected() -> Level {
     static LEVEL: OnceLock<Level> = OnceLock::new();
     *LEVEL.get_or_init(|| {
         let cap = std::env::var("NABLA_SIMD").unwrap_or_default();
@@ -32,6 +40,38 @@ pub(crate) fn level() -> Level {
             _ => found,
         }
     })
+}
+
+impl Level {
+    /// The lower of two levels (what a CPU with `other` can run of `self`).
+    #[cfg(test)]
+    fn min_with(self, other: Level) -> Level {
+        let rank = |l: Level| match l {
+            Level::Baseline => 0,
+            Level::Avx2 => 1,
+            Level::Avx512 => 2,
+        };
+        if rank(self) <= rank(other) {
+            self
+        } else {
+            other
+        }
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Tests run a multiversioned function at a chosen level on this thread.
+    static FORCED: std::cell::Cell<Option<Level>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with [`multiversion!`] functions called on this thread capped at `level`.
+#[cfg(test)]
+pub(crate) fn with_level<R>(level: Level, f: impl FnOnce() -> R) -> R {
+    let before = FORCED.with(|c| c.replace(Some(level)));
+    let out = f();
+    FORCED.with(|c| c.set(before));
+    out
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -94,6 +134,8 @@ pub(crate) use multiversion;
 
 #[cfg(test)]
 mod tests {
+    use super::{with_level, Level};
+
     multiversion! {
         /// A loop with a transcendental function, as the recurrent cells have.
         fn sigmoid_all<T: Float>(x: &[T], out: &mut [T]) {
@@ -104,16 +146,18 @@ mod tests {
     }
 
     #[test]
-    fn the_dispatched_variant_computes_correct_values() {
+    fn every_variant_computes_correct_values() {
         let x: Vec<f32> = (0..1000).map(|i| (i as f32 - 500.0) * 0.037).collect();
-        let mut out = vec![0.0f32; x.len()];
-        sigmoid_all(&x, &mut out);
-        for (&v, &o) in x.iter().zip(&out) {
-            let want = 1.0 / (1.0 + (-(v as f64)).exp());
-            assert!(
-                (o as f64 - want).abs() < 1e-6,
-                "sigmoid({v}) = {o}, want {want}"
-            );
+        for level in [Level::Baseline, Level::Avx2, Level::Avx512] {
+            let mut out = vec![0.0f32; x.len()];
+            with_level(level, || sigmoid_all(&x, &mut out));
+            for (&v, &o) in x.iter().zip(&out) {
+                let want = 1.0 / (1.0 + (-(v as f64)).exp());
+                assert!(
+                    (o as f64 - want).abs() < 1e-6,
+                    "{level:?}: sigmoid({v}) = {o}, want {want}"
+                );
+            }
         }
     }
 }

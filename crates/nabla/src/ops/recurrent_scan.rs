@@ -1065,6 +1065,77 @@ mod tests {
         }
     }
 
+    /// The gate loops give the same results compiled for every instruction set (the
+    /// variant a CPU runs is chosen at run time; this one may differ from CI's).
+    #[test]
+    fn every_simd_variant_gives_the_same_scan() {
+        use super::{scan_backward, scan_forward, Dims, ScanSaved};
+        use crate::cpu::simd::{with_level, Level};
+        let mut rng = crate::Rng::new(9);
+        let mut r =
+            |n: usize| -> Vec<f32> { (0..n).map(|_| rng.next_f64() as f32 - 0.5).collect() };
+        let (steps, batch, hidden) = (5, 3, 37);
+        let whole = [(0, batch)];
+        for cell in [
+            ScanCell::Lstm,
+            ScanCell::Gru,
+            ScanCell::Tanh,
+            ScanCell::Relu,
+        ] {
+            let d = Dims {
+                cell,
+                steps,
+                batch,
+                hidden,
+                reverse: false,
+            };
+            let gh = d.gates_hidden();
+            let (xg, w, b, h0, c0) = (
+                r(steps * batch * gh),
+                r(gh * hidden),
+                r(gh),
+                r(batch * hidden),
+                r(batch * hidden),
+            );
+            let g = r(steps * batch * hidden * if cell == ScanCell::Lstm { 2 } else { 1 });
+            let b = (cell == ScanCell::Gru).then_some(&b[..]);
+            let c0 = (cell == ScanCell::Lstm).then_some(&c0[..]);
+            // One range: the loops run on this thread, where the level is forced.
+            let run = |level| {
+                with_level(level, || {
+                    let (y, saved) = scan_forward(&d, &whole, &xg, &w, b, &h0, c0, None);
+                    let sv = ScanSaved {
+                        w: &w,
+                        h0: &h0,
+                        c0,
+                        y: &y,
+                        saved: &saved,
+                        g: &g,
+                        lengths: None,
+                    };
+                    let grads = scan_backward(&d, &whole, &sv);
+                    (y, grads.dxg, grads.dh0)
+                })
+            };
+            let base = run(Level::Baseline);
+            for level in [Level::Avx2, Level::Avx512] {
+                let other = run(level);
+                for (what, a, b) in [
+                    ("y", &base.0, &other.0),
+                    ("dxg", &base.1, &other.1),
+                    ("dh0", &base.2, &other.2),
+                ] {
+                    for (x, y) in a.iter().zip(b.iter()) {
+                        assert!(
+                            (x - y).abs() < 1e-5,
+                            "{cell:?} {level:?} {what}: {x} vs {y}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn mismatched_inputs_are_errors() -> Result<()> {
         let z = |s: &[usize]| Tensor::zeros(s, crate::DType::F32, &crate::Device::Cpu);
