@@ -11,6 +11,7 @@
 //! tried and measured: no faster than the crate's gathers, whose cost is the cache misses
 //! of reading a weight larger than L2 across its rows, which a copy pays too.)
 
+use super::SharedOut;
 use crate::dtype::Float;
 use crate::storage::{alloc, recycle};
 use rayon::prelude::*;
@@ -28,13 +29,6 @@ pub(crate) struct MatRef<T> {
 // while the product runs, including on the rayon threads that `gemm` forks and joins.
 unsafe impl<T: Sync> Send for MatRef<T> {}
 unsafe impl<T: Sync> Sync for MatRef<T> {}
-
-/// The output pointer, shared by the threads of one product, each writing its own block.
-#[derive(Clone, Copy)]
-struct DstPtr<T>(*mut T);
-// SAFETY: the threads of one `gemm` call write disjoint blocks of dst, which outlives them.
-unsafe impl<T: Send> Send for DstPtr<T> {}
-unsafe impl<T: Send> Sync for DstPtr<T> {}
 
 /// Products below this many multiply-adds run on one thread: a fork and join of the rayon
 /// pool costs several microseconds, about the time of a 2^20 multiply-add product.
@@ -91,7 +85,7 @@ pub(crate) unsafe fn gemm<T: Float>(
     } else {
         (m, m.div_ceil(threads))
     };
-    let dst = DstPtr(dst);
+    let dst = SharedOut(dst);
     (0..len.div_ceil(band)).into_par_iter().for_each(|t| {
         // Whole-value captures: the raw pointer fields alone are not Sync.
         let (mut lhs, mut rhs, dst) = (lhs, rhs, &dst);

@@ -15,6 +15,7 @@ use super::conv_winograd::{self as winograd, conv3x3, transform_weights, weight_
 use super::rule;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::reduce::sum_slice;
+use crate::cpu::SharedOut;
 use crate::dtype::{with_float, Float};
 use crate::storage::{alloc, alloc_zeroed, recycle};
 use crate::{Error, Result, Shape, Tensor};
@@ -355,25 +356,6 @@ fn for_chunks(g: &Geometry, f: impl Fn(usize, usize, bool) + Sync + Send) {
     }
 }
 
-/// A raw pointer that may cross threads; each task writes a disjoint region through it.
-#[derive(Clone, Copy)]
-pub(super) struct Out<T>(pub(super) *mut T);
-// SAFETY: only used for disjoint writes from tasks of one kernel call.
-unsafe impl<T> Send for Out<T> {}
-unsafe impl<T> Sync for Out<T> {}
-
-impl<T> Out<T> {
-    /// The mutable slice `[start, start + len)`.
-    ///
-    /// # Safety
-    /// No other live slice may overlap it.
-    #[allow(clippy::mut_from_ref)]
-    pub(super) unsafe fn slice(&self, start: usize, len: usize) -> &mut [T] {
-        // SAFETY: forwarded to the caller.
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(start), len) }
-    }
-}
-
 /// Builds the patch matrix `[k, nb·l]` of group `grp` for images `i0..i0+nb`.
 fn chunk_patches<T: Float>(x: &[T], g: &Geometry, grp: usize, i0: usize, nb: usize, col: &mut [T]) {
     let l = g.l();
@@ -427,7 +409,7 @@ fn conv_forward_keeping<T: Float>(
     g: &Geometry,
 ) -> (Vec<T>, Vec<T>) {
     let mut patches = alloc::<T>(g.n * g.k() * g.l());
-    let y = im2col_forward(x, wt, bias, g, Some(Out(patches.as_mut_ptr())));
+    let y = im2col_forward(x, wt, bias, g, Some(SharedOut(patches.as_mut_ptr())));
     (y, patches)
 }
 
@@ -439,11 +421,11 @@ fn im2col_forward<T: Float>(
     wt: &[T],
     bias: Option<&[T]>,
     g: &Geometry,
-    keep: Option<Out<T>>,
+    keep: Option<SharedOut<T>>,
 ) -> Vec<T> {
     let (k, l, cout_g) = (g.k(), g.l(), g.cout_g());
     let mut y = alloc::<T>(g.n * g.cout * l);
-    let out = Out(y.as_mut_ptr());
+    let out = SharedOut(y.as_mut_ptr());
     for_chunks(g, |i0, nb, par| {
         // Scratch from the pool: the same sizes recur every training step.
         let mut col = alloc::<T>(if (nb == 1 && g.pointwise()) || keep.is_some() {
@@ -525,7 +507,7 @@ fn im2col_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
     let (k, l, cout_g) = (g.k(), g.l(), g.cout_g());
     let plane = g.cin_g() * g.h * g.w;
     let mut dx = alloc::<T>(g.n * g.cin * g.h * g.w);
-    let out = Out(dx.as_mut_ptr());
+    let out = SharedOut(dx.as_mut_ptr());
     for_chunks(g, |i0, nb, par| {
         let mut rows_buf = alloc::<T>(if nb == 1 { 0 } else { cout_g * nb * l });
         let mut col = alloc::<T>(if nb == 1 && g.pointwise() {

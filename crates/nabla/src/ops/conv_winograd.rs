@@ -19,8 +19,8 @@
 //! threads have work at batch 1 and each block's transformed tiles stay in cache between
 //! the transforms and the 16 products.
 
-use super::conv::Out;
 use crate::cpu::gemm::{gemm, MatRef};
+use crate::cpu::SharedOut;
 use crate::dtype::Float;
 use crate::storage::{alloc, alloc_zeroed, recycle};
 use rayon::prelude::*;
@@ -118,7 +118,7 @@ impl Block {
 pub(super) fn transform_weights<T: Float>(wt: &[T], cout: usize, cin: usize, flip: bool) -> Vec<T> {
     let (rows, cols) = if flip { (cin, cout) } else { (cout, cin) };
     let mut u = alloc::<T>(16 * rows * cols);
-    let out = Out(u.as_mut_ptr());
+    let out = SharedOut(u.as_mut_ptr());
     let half = T::from_f64(0.5);
     // One task per output channel: it writes U[ξ][o][..] for every ξ.
     let row = |o: usize| {
@@ -161,7 +161,7 @@ pub(super) fn transform_weights<T: Float>(wt: &[T], cout: usize, cin: usize, fli
 pub(super) fn conv3x3<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan) -> Vec<T> {
     let (oh, ow) = (p.oh(), p.ow());
     let mut y = alloc::<T>(p.n * p.cout * oh * ow);
-    let out = Out(y.as_mut_ptr());
+    let out = SharedOut(y.as_mut_ptr());
     let blocks = p.blocks();
     let run = |b: &Block| block(x, u, bias, p, *b, out);
     if blocks.len() > 1 && rayon::current_num_threads() > 1 {
@@ -173,7 +173,7 @@ pub(super) fn conv3x3<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan) 
 }
 
 /// One block, all channels.
-fn block<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan, blk: Block, out: Out<T>) {
+fn block<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan, blk: Block, out: SharedOut<T>) {
     let (_, tw) = p.tiles();
     let per_image = blk.per_image(tw);
     let tb = blk.images * per_image;

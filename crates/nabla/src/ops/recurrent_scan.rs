@@ -10,6 +10,7 @@
 use super::rule;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::simd::multiversion;
+use crate::cpu::SharedOut;
 use crate::dtype::{with_float, Float};
 use crate::storage::alloc;
 use crate::{Error, Result, Shape, Tensor};
@@ -317,31 +318,6 @@ fn for_each_range(ranges: &[(usize, usize)], part: impl Fn((usize, usize)) + Syn
         part(*r);
     } else {
         ranges.par_iter().for_each(|&r| part(r));
-    }
-}
-
-/// An output buffer that the threads of one scan write together, each only the rows of
-/// its own batch range (so no two threads ever touch the same element).
-#[derive(Clone, Copy)]
-struct SharedOut<T>(*mut T);
-
-// SAFETY: the threads write disjoint rows (the contract of `rows`).
-unsafe impl<T: Send> Send for SharedOut<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Sync for SharedOut<T> {}
-
-impl<T> SharedOut<T> {
-    fn new(v: &mut [T]) -> Self {
-        SharedOut(v.as_mut_ptr())
-    }
-    /// Rows `first..first + count` of the buffer seen as rows of `width` elements.
-    ///
-    /// # Safety
-    /// In bounds, and no other reference to these rows is alive while the result is.
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn rows<'a>(&self, first: usize, count: usize, width: usize) -> &'a mut [T] {
-        // SAFETY: caller's contract.
-        unsafe { std::slice::from_raw_parts_mut(self.0.add(first * width), count * width) }
     }
 }
 
