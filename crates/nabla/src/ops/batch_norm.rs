@@ -1,8 +1,26 @@
 //! Batch normalization (Ioffe & Szegedy 2015): normalize each channel by the batch's
 //! statistics in training (updating running estimates), by the running estimates in
 //! evaluation; then scale by γ and shift by β.
+//!
+//! One fused op rather than a chain of element-wise ones: the forward pass reads the input
+//! three times per channel (mean, variance, output) while the channel is in cache, and only
+//! the input, the per-channel mean and `1/√(var + eps)` are kept for the backward pass (the
+//! chain kept five more tensors of the input's size). With `x̂ = (x − μ)·s`,
+//! `s = 1/√(σ² + eps)` and `N` values per channel, the gradients are
+//!
+//! ```text
+//! ∂L/∂β = Σ g        ∂L/∂γ = Σ g·x̂
+//! ∂L/∂x = γ·s·(g − Σg/N − x̂·Σ(g·x̂)/N)     (batch statistics)
+//! ∂L/∂x = γ·s·g                            (running statistics: μ, s are constants)
+//! ```
 
+use super::rule;
+use crate::cpu::elementwise::PAR_MIN_LEN;
+use crate::cpu::SharedOut;
+use crate::dtype::{with_float, Float};
+use crate::storage::alloc;
 use crate::{no_grad, Error, Result, Tensor};
+use rayon::prelude::*;
 
 /// Running statistics of a batch-norm layer, updated in place during training.
 #[derive(Clone, Copy)]
@@ -58,58 +76,262 @@ impl Tensor {
                     got: t.shape().clone(),
                 });
             }
+            if t.dtype() != self.dtype() {
+                return Err(Error::DType {
+                    op,
+                    expected: self.dtype(),
+                    got: t.dtype(),
+                });
+            }
         }
-        let mut bshape = vec![1; self.rank()];
-        bshape[1] = c;
-        let dims: Vec<usize> = (0..self.rank()).filter(|&d| d != 1).collect();
-        let count = self.numel() / c.max(1);
-        let (mean, var) = match running {
-            Some(r) if !training => (
-                r.mean.detach().reshape(&bshape)?,
-                r.var.detach().reshape(&bshape)?,
-            ),
-            _ => {
-                if count <= 1 && training {
-                    return Err(Error::invalid(
-                        op,
-                        format!(
-                            "expected more than 1 value per channel when training, got input {}",
-                            self.shape()
-                        ),
-                    ));
+        let ch = Channels {
+            n: self.dims()[0],
+            c,
+            inner: self.dims()[2..].iter().product(),
+        };
+        let count = ch.n * ch.inner;
+        let stats = match running {
+            Some(r) if !training => {
+                let (mean, var) = (r.mean.to_vec::<f64>()?, r.var.to_vec::<f64>()?);
+                Some(mean.into_iter().zip(var).collect::<Vec<_>>())
+            }
+            _ if count <= 1 && training => {
+                return Err(Error::invalid(
+                    op,
+                    format!(
+                        "expected more than 1 value per channel when training, got input {}",
+                        self.shape()
+                    ),
+                ))
+            }
+            _ => None,
+        };
+        let batch_stats = stats.is_none();
+        let affine = |t: Option<&Tensor>| t.map(|t| t.to_vec::<f64>()).transpose();
+        let (gamma, beta) = (affine(weight)?, affine(bias)?);
+        let (y, mean_var) = with_float!(self.dtype(), op, T => {
+            self.with_contiguous::<T, _>(op, |x| {
+                let (y, mv) = forward(x, ch, stats.as_deref(), gamma.as_deref(), beta.as_deref(), eps);
+                (Tensor::from_data(y, self.shape().clone()), mv)
+            })?
+        });
+        if let (Some(r), true) = (running, training) {
+            update_running(r, &mean_var, count)?;
+        }
+        // What the backward pass needs of the statistics: μ and s = 1/√(σ² + eps).
+        let mean_inv: Vec<(f64, f64)> = mean_var
+            .iter()
+            .map(|&(m, v)| (m, 1.0 / (v + eps).sqrt()))
+            .collect();
+        let mut inputs = vec![self];
+        inputs.extend(weight);
+        inputs.extend(bias);
+        let (has_w, has_b) = (weight.is_some(), bias.is_some());
+        Ok(y.record(
+            rule("NativeBatchNormBackward", move |inp, _, g| {
+                let x = &inp[0];
+                let w = if has_w { Some(&inp[1]) } else { None };
+                let b = if has_b { Some(&inp[1 + has_w as usize]) } else { None };
+                let gamma = w.map(|w| w.to_vec::<f64>()).transpose()?;
+                let want_x = x.tracks_grad();
+                let (dx, dgb) = with_float!(x.dtype(), "batch_norm", T => {
+                    x.with_contiguous::<T, _>("batch_norm", |xv| {
+                        g.with_contiguous::<T, _>("batch_norm", |gv| {
+                            let (dx, dgb) = backward(xv, gv, ch, &mean_inv, gamma.as_deref(), batch_stats, want_x);
+                            (dx.map(|d| Tensor::from_data(d, x.shape().clone())), dgb)
+                        })
+                    })??
+                });
+                let per_channel = |f: fn(&(f64, f64)) -> f64, t: &Tensor| {
+                    let v: Vec<f64> = dgb.iter().map(f).collect();
+                    Tensor::from_vec(v, &[ch.c], &t.device())?.to_dtype_untracked(t.dtype())
+                };
+                let mut grads = vec![dx];
+                if let Some(w) = w {
+                    grads.push(if w.tracks_grad() { Some(per_channel(|p| p.0, w)?) } else { None });
                 }
-                let mean = self.mean_keepdim(&dims)?;
-                let var = self.sub(&mean)?.sqr()?.mean_keepdim(&dims)?;
-                if let (Some(r), true) = (running, training) {
-                    no_grad(|| -> Result<()> {
-                        let unbiased = var
-                            .detach()
-                            .mul_scalar(count as f64 / (count as f64 - 1.0))?;
-                        let m = r.momentum;
-                        r.mean.copy_from(
-                            &r.mean
-                                .mul_scalar(1.0 - m)?
-                                .add(&mean.detach().reshape(&[c])?.mul_scalar(m)?)?,
-                        )?;
-                        r.var.copy_from(
-                            &r.var
-                                .mul_scalar(1.0 - m)?
-                                .add(&unbiased.reshape(&[c])?.mul_scalar(m)?)?,
-                        )
-                    })?;
+                if let Some(b) = b {
+                    grads.push(if b.tracks_grad() { Some(per_channel(|p| p.1, b)?) } else { None });
                 }
+                Ok(grads)
+            }),
+            &inputs,
+        ))
+    }
+}
+
+/// `running = (1 − m)·running + m·batch`, with the unbiased batch variance (as PyTorch).
+fn update_running(r: RunningStats<'_>, mean_var: &[(f64, f64)], count: usize) -> Result<()> {
+    let m = r.momentum;
+    let unbias = count as f64 / (count as f64 - 1.0);
+    let blend = |t: &Tensor, batch: &dyn Fn(&(f64, f64)) -> f64| -> Result<()> {
+        let old = t.to_vec::<f64>()?;
+        let new: Vec<f64> = old
+            .iter()
+            .zip(mean_var)
+            .map(|(&o, s)| (1.0 - m) * o + m * batch(s))
+            .collect();
+        let new = Tensor::from_vec(new, t.dims(), &t.device())?;
+        no_grad(|| t.copy_from(&new))
+    };
+    blend(r.mean, &|s| s.0)?;
+    blend(r.var, &|s| s.1 * unbias)
+}
+
+/// A contiguous `[n, c, inner]` buffer seen channel by channel: channel `k` is the `n` rows
+/// `x[(i·c + k)·inner ..][.. inner]`.
+#[derive(Clone, Copy, Debug)]
+struct Channels {
+    n: usize,
+    c: usize,
+    inner: usize,
+}
+
+impl Channels {
+    fn rows<T>(self, x: &[T], k: usize) -> impl Iterator<Item = &[T]> {
+        (0..self.n).map(move |i| &x[(i * self.c + k) * self.inner..][..self.inner])
+    }
+    fn count(self) -> usize {
+        self.n * self.inner
+    }
+    /// `f(k)` for every channel, on the pool when the tensor is large.
+    fn map<R: Send>(self, f: impl Fn(usize) -> R + Sync + Send) -> Vec<R> {
+        if self.n * self.c * self.inner >= PAR_MIN_LEN && self.c > 1 {
+            (0..self.c).into_par_iter().map(f).collect()
+        } else {
+            (0..self.c).map(f).collect()
+        }
+    }
+}
+
+/// The normalized output and each channel's `(mean, biased variance)`: the batch's when
+/// `stats` is `None`, else `stats` itself.
+fn forward<T: Float>(
+    x: &[T],
+    ch: Channels,
+    stats: Option<&[(f64, f64)]>,
+    gamma: Option<&[f64]>,
+    beta: Option<&[f64]>,
+    eps: f64,
+) -> (Vec<T>, Vec<(f64, f64)>) {
+    let mut y = alloc::<T>(x.len());
+    let out = SharedOut::new(&mut y);
+    let count = ch.count().max(1) as f64;
+    let mean_var = ch.map(|k| {
+        let (mean, var) = match stats {
+            Some(s) => s[k],
+            None => {
+                let mean = ch.rows(x, k).map(|r| sum(r).to_f64()).sum::<f64>() / count;
+                let m = T::from_f64(mean);
+                let var = ch
+                    .rows(x, k)
+                    .map(|r| sum_sq_dev(r, m).to_f64())
+                    .sum::<f64>()
+                    / count;
                 (mean, var)
             }
         };
-        let mut y = self.sub(&mean)?.div(&var.add_scalar(eps)?.sqrt()?)?;
-        if let Some(w) = weight {
-            y = y.mul(&w.reshape(&bshape)?)?;
+        // y = x·scale + shift, scale = γ/√(σ² + eps), shift = β − μ·scale.
+        let scale = gamma.map_or(1.0, |g| g[k]) / (var + eps).sqrt();
+        let shift = beta.map_or(0.0, |b| b[k]) - mean * scale;
+        let (scale, shift) = (T::from_f64(scale), T::from_f64(shift));
+        for (i, row) in ch.rows(x, k).enumerate() {
+            // SAFETY: row i of channel k is written by this task only.
+            let dst = unsafe { out.slice((i * ch.c + k) * ch.inner, ch.inner) };
+            for (d, &v) in dst.iter_mut().zip(row) {
+                *d = v * scale + shift;
+            }
         }
-        if let Some(b) = bias {
-            y = y.add(&b.reshape(&bshape)?)?;
+        (mean, var)
+    });
+    (y, mean_var)
+}
+
+/// The input gradient (when `want_x`) and each channel's `(∂L/∂γ, ∂L/∂β)`, from the input
+/// `x`, the output gradient `g`, each channel's `(μ, s)` and γ. `batch_stats`: whether μ and
+/// s were the batch's (then they depend on `x`).
+fn backward<T: Float>(
+    x: &[T],
+    g: &[T],
+    ch: Channels,
+    mean_inv: &[(f64, f64)],
+    gamma: Option<&[f64]>,
+    batch_stats: bool,
+    want_x: bool,
+) -> (Option<Vec<T>>, Vec<(f64, f64)>) {
+    let mut dx = want_x.then(|| alloc::<T>(x.len()));
+    let out = dx.as_deref_mut().map(SharedOut::new);
+    let count = ch.count().max(1) as f64;
+    let dgb = ch.map(|k| {
+        let (mean, inv) = mean_inv[k];
+        let m = T::from_f64(mean);
+        let rows = || ch.rows(x, k).zip(ch.rows(g, k));
+        // Σg and Σ g·(x − μ); then Σ g·x̂ = s·Σ g·(x − μ).
+        let sum_g: f64 = ch.rows(g, k).map(|r| sum(r).to_f64()).sum();
+        let sum_gd: f64 = rows()
+            .map(|(xr, gr)| sum_prod_dev(gr, xr, m).to_f64())
+            .sum();
+        let d_gamma = sum_gd * inv;
+        if let Some(out) = out {
+            // dx = k·g + c1·x + c0 with k = γ·s; with batch statistics
+            // c1 = −k·s²·Σg(x − μ)/N and c0 = −k·Σg/N − c1·μ, else c1 = c0 = 0.
+            let kg = gamma.map_or(1.0, |g| g[k]) * inv;
+            let (c1, c0) = if batch_stats {
+                let c1 = -kg * inv * inv * sum_gd / count;
+                (c1, -kg * sum_g / count - c1 * mean)
+            } else {
+                (0.0, 0.0)
+            };
+            let (kg, c1, c0) = (T::from_f64(kg), T::from_f64(c1), T::from_f64(c0));
+            for (i, (xr, gr)) in rows().enumerate() {
+                // SAFETY: row i of channel k is written by this task only.
+                let dst = unsafe { out.slice((i * ch.c + k) * ch.inner, ch.inner) };
+                for ((d, &xv), &gv) in dst.iter_mut().zip(xr).zip(gr) {
+                    *d = kg * gv + (c1 * xv + c0);
+                }
+            }
         }
-        Ok(y)
+        (d_gamma, sum_g)
+    });
+    (dx, dgb)
+}
+
+/// Σ x, with 8 partial sums (vectorizes).
+fn sum<T: Float>(x: &[T]) -> T {
+    crate::cpu::reduce::sum_slice(x)
+}
+
+/// Σ (x − m)², with 8 partial sums.
+fn sum_sq_dev<T: Float>(x: &[T], m: T) -> T {
+    let mut acc = [T::ZERO; 8];
+    let chunks = x.chunks_exact(8);
+    let mut tail = T::ZERO;
+    for &v in chunks.remainder() {
+        tail += (v - m) * (v - m);
     }
+    for c in chunks {
+        for j in 0..8 {
+            let d = c[j] - m;
+            acc[j] += d * d;
+        }
+    }
+    acc.iter().fold(tail, |s, &a| s + a)
+}
+
+/// Σ g·(x − m), with 8 partial sums.
+fn sum_prod_dev<T: Float>(g: &[T], x: &[T], m: T) -> T {
+    let mut acc = [T::ZERO; 8];
+    let (gc, xc) = (g.chunks_exact(8), x.chunks_exact(8));
+    let mut tail = T::ZERO;
+    for (&gv, &xv) in gc.remainder().iter().zip(xc.remainder()) {
+        tail += gv * (xv - m);
+    }
+    for (gc, xc) in gc.zip(xc) {
+        for j in 0..8 {
+            acc[j] += gc[j] * (xc[j] - m);
+        }
+    }
+    acc.iter().fold(tail, |s, &a| s + a)
 }
 
 #[cfg(test)]
@@ -167,5 +389,71 @@ mod tests {
         gradcheck(&[&[5, 3], &[3], &[3]], |x| {
             x[0].batch_norm(None, Some(&x[1]), Some(&x[2]), true, 1e-5)
         })
+    }
+}
+
+#[cfg(test)]
+mod fused_tests {
+    use super::RunningStats;
+    use crate::testing::{assert_close, gradcheck, gradcheck_with, tensor, GradcheckOpts};
+    use crate::{DType, Device, Result, Tensor};
+
+    #[test]
+    fn batch_norm_gradients_in_evaluation_and_without_affine_parameters() -> Result<()> {
+        let mean = tensor(&[0.5, -1.0, 2.0], &[3])?;
+        let var = tensor(&[1.5, 0.25, 4.0], &[3])?;
+        let stats = RunningStats {
+            mean: &mean,
+            var: &var,
+            momentum: 0.1,
+        };
+        gradcheck(&[&[4, 3, 2], &[3], &[3]], |x| {
+            x[0].batch_norm(Some(stats), Some(&x[1]), Some(&x[2]), false, 1e-5)
+        })?;
+        gradcheck(&[&[4, 3, 2], &[3]], |x| {
+            x[0].batch_norm(None, Some(&x[1]), None, true, 1e-5)
+        })?;
+        gradcheck(&[&[4, 3, 2], &[3]], |x| {
+            x[0].batch_norm(None, None, Some(&x[1]), true, 1e-5)
+        })?;
+        let nc = GradcheckOpts {
+            non_contiguous: true,
+            ..Default::default()
+        };
+        gradcheck_with(&[&[3, 4, 5]], nc, |x| {
+            x[0].batch_norm(None, None, None, true, 1e-5)
+        })
+    }
+
+    /// A tensor large enough for the channel-parallel path, in f32 against f64.
+    #[test]
+    fn batch_norm_in_f32_on_the_pool_agrees_with_f64() -> Result<()> {
+        let x64 = Tensor::randn(&[8, 6, 40, 40], DType::F64, &Device::Cpu)?
+            .mul_scalar(3.0)?
+            .add_scalar(5.0)?;
+        let w64 = Tensor::randn(&[6], DType::F64, &Device::Cpu)?;
+        let b64 = Tensor::randn(&[6], DType::F64, &Device::Cpu)?;
+        let g64 = Tensor::randn(&[8, 6, 40, 40], DType::F64, &Device::Cpu)?;
+        let run = |dtype: DType| -> Result<Vec<Vec<f64>>> {
+            let x = x64.to_dtype(dtype)?.requires_grad();
+            let w = w64.to_dtype(dtype)?.requires_grad();
+            let b = b64.to_dtype(dtype)?.requires_grad();
+            let y = x.batch_norm(None, Some(&w), Some(&b), true, 1e-5)?;
+            let grads = y.mul(&g64.to_dtype(dtype)?)?.sum_all()?.backward()?;
+            let mut out = vec![y.to_vec::<f64>()?];
+            for t in [&x, &w, &b] {
+                out.push(grads.get(t).expect("gradient").to_vec::<f64>()?);
+            }
+            Ok(out)
+        };
+        let (want, got) = (run(DType::F64)?, run(DType::F32)?);
+        for (w, g) in want.iter().zip(&got) {
+            assert_close(
+                &Tensor::from_vec(g.clone(), &[g.len()], &Device::Cpu)?,
+                w,
+                1e-3,
+            )?;
+        }
+        Ok(())
     }
 }
