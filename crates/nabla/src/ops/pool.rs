@@ -6,7 +6,7 @@
 
 use super::rule;
 use crate::dtype::{with_float, Element, Float};
-use crate::storage::{alloc, alloc_zeroed};
+use crate::storage::{alloc, alloc_zeroed, recycle};
 use crate::{Error, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::Arc;
@@ -114,6 +114,16 @@ struct PoolGeometry {
 }
 
 impl PoolGeometry {
+    /// Whether every window is a full `k × k` block of the zero-padded image (ResNet's 3×3
+    /// stride-2 pooling with padding 1): no window reaches past the padding.
+    fn padded_uniform(&self, k: usize) -> bool {
+        self.rows
+            .padded
+            .iter()
+            .chain(&self.cols.padded)
+            .all(|&p| p == k)
+    }
+
     fn out_plane(&self) -> usize {
         self.rows.len() * self.cols.len()
     }
@@ -244,39 +254,115 @@ fn max_plane_2x2<T: Float>(x: &[T], g: &PoolGeometry, o: &mut [(T, u32)]) {
     }
 }
 
-/// The same for windows that all lie inside the image (no padding, no partial window): the
-/// taps are visited in window order, and for each tap the loop runs over a whole output row
-/// with branch-free selects (random data makes a branch per comparison mispredict half the
-/// time).
-fn max_plane_uniform<T: Float>(x: &[T], g: &PoolGeometry, k: usize, s: usize, o: &mut [(T, u32)]) {
-    let ow = g.cols.len();
-    let mut best = vec![T::ZERO; ow];
-    let mut at = vec![0u32; ow];
-    for (oy, row) in o.chunks_mut(ow.max(1)).enumerate() {
-        let top = oy * s * g.w;
-        for ox in 0..ow {
-            best[ox] = x[top + ox * s];
-            at[ox] = (top + ox * s) as u32;
-        }
-        for ky in 0..k {
-            for kx in 0..k {
-                if ky == 0 && kx == 0 {
-                    continue;
-                }
-                let off = top + ky * g.w + kx;
-                for ox in 0..ow {
-                    let i = off + ox * s;
-                    let v = x[i];
-                    let take = (v > best[ox]) | (v.is_nan() & !best[ox].is_nan());
-                    // Integer select by mask: compiles to a blend, not a branch.
-                    let mask = (take as u32).wrapping_neg();
-                    at[ox] = (at[ox] & !mask) | (i as u32 & mask);
-                    best[ox] = T::select(take, v, best[ox]);
-                }
+/// The same for windows that all lie inside the image (no padding, no partial window), `w`
+/// the image width and `ow` the output width. Separable: each input row is first reduced
+/// over the `k` taps of every window column (read from the row split into its `s` stride
+/// phases, so the loads are contiguous and the loops vectorize), then each output row over
+/// the `k` row results. Both passes compare in window order with branch-free selects (random
+/// data makes a branch per comparison mispredict half the time), so ties go to the first
+/// entry in row-major order and the first NaN wins, as in [`pick`].
+fn max_plane_uniform<T: Float>(
+    x: &[T],
+    w: usize,
+    ow: usize,
+    k: usize,
+    s: usize,
+    o: &mut [(T, u32)],
+) {
+    if ow == 0 {
+        return;
+    }
+    let oh = o.len() / ow;
+    let (rows, span) = ((oh - 1) * s + k, (ow - 1) * s + k);
+    let plen = ow + (k - 1) / s;
+    let mut phase = vec![T::ZERO; s * plen];
+    let (mut hb, mut ha) = (vec![T::ZERO; rows * ow], vec![0u32; rows * ow]);
+    for r in 0..rows {
+        for (j, chunk) in x[r * w..][..span].chunks(s).enumerate() {
+            for (q, &v) in chunk.iter().enumerate() {
+                phase[q * plen + j] = v;
             }
         }
-        for ((cell, &b), &a) in row.iter_mut().zip(&best).zip(&at) {
+        let (b, a) = (&mut hb[r * ow..][..ow], &mut ha[r * ow..][..ow]);
+        b.copy_from_slice(&phase[..ow]);
+        for kx in 0..k {
+            let src = &phase[(kx % s) * plen + kx / s..][..ow];
+            let base = (r * w + kx) as u32;
+            for (ox, ((b, a), &v)) in b.iter_mut().zip(a.iter_mut()).zip(src).enumerate() {
+                let i = base + (ox * s) as u32;
+                if kx == 0 {
+                    *a = i;
+                    continue;
+                }
+                select_larger(b, a, v, i);
+            }
+        }
+    }
+    for (oy, out) in o.chunks_mut(ow).enumerate() {
+        let (mut b, mut a) = (
+            hb[oy * s * ow..][..ow].to_vec(),
+            ha[oy * s * ow..][..ow].to_vec(),
+        );
+        for ky in 1..k {
+            let r = (oy * s + ky) * ow;
+            for (((b, a), &v), &i) in b
+                .iter_mut()
+                .zip(&mut a)
+                .zip(&hb[r..][..ow])
+                .zip(&ha[r..][..ow])
+            {
+                select_larger(b, a, v, i);
+            }
+        }
+        for ((cell, &b), &a) in out.iter_mut().zip(&b).zip(&a) {
             *cell = (b, a);
+        }
+    }
+}
+
+/// `(best, at) = (v, i)` when `v` is larger than `best`, or NaN where `best` is not; as a
+/// blend, not a branch.
+#[inline(always)]
+fn select_larger<T: Float>(best: &mut T, at: &mut u32, v: T, i: u32) {
+    let take = (v > *best) | (v.is_nan() & !best.is_nan());
+    let mask = (take as u32).wrapping_neg();
+    *at = (*at & !mask) | (i & mask);
+    *best = T::select(take, v, *best);
+}
+
+/// Windows that are full `k × k` blocks of the padded image: the plane is copied into a
+/// buffer padded with −∞, pooled there as [`max_plane_uniform`], and the indices are mapped
+/// back to the image. A window whose maximum is −∞ may have picked a padding cell; those few
+/// are redone by [`max_plane_general`]'s rule.
+fn max_plane_padded<T: Float>(x: &[T], g: &PoolGeometry, cfg: &Pool2dConfig, o: &mut [(T, u32)]) {
+    let (k, s, p) = (cfg.kernel, cfg.stride, cfg.padding);
+    let (oh, ow) = (g.rows.len(), g.cols.len());
+    let (ph, pw) = ((oh - 1) * s + k, (ow - 1) * s + k);
+    let mut buf = alloc::<T>(ph * pw);
+    buf.fill(T::NEG_INFINITY);
+    let cols = g.w.min(pw - p);
+    for iy in 0..g.h.min(ph - p) {
+        buf[(iy + p) * pw + p..][..cols].copy_from_slice(&x[iy * g.w..][..cols]);
+    }
+    max_plane_uniform(&buf, pw, ow, k, s, o);
+    recycle(buf);
+    for (cell_at, cell) in o.iter_mut().enumerate() {
+        let (py, px) = (cell.1 as usize / pw, cell.1 as usize % pw);
+        let inside = (p..p + g.h).contains(&py) && (p..p + g.w).contains(&px);
+        if inside {
+            cell.1 = ((py - p) * g.w + px - p) as u32;
+        } else {
+            let (oy, ox) = (cell_at / ow, cell_at % ow);
+            let mut at = g.rows.start[oy] * g.w + g.cols.start[ox];
+            'window: for iy in g.rows.start[oy]..g.rows.end[oy] {
+                for ix in g.cols.start[ox]..g.cols.end[ox] {
+                    if x[iy * g.w + ix] == cell.0 {
+                        at = iy * g.w + ix;
+                        break 'window;
+                    }
+                }
+            }
+            cell.1 = at as u32;
         }
     }
 }
@@ -296,6 +382,7 @@ impl Tensor {
         let g = sliding_geometry("max_pool2d", self, &cfg)?;
         let (in_len, out_len) = (g.h * g.w, g.out_plane());
         let uniform = g.uniform(cfg.kernel);
+        let padded_uniform = g.padded_uniform(cfg.kernel);
         let (y, idx) = with_float!(self.dtype(), "max_pool2d", T => {
             let mut pairs: Vec<(T, u32)> = vec![(T::ZERO, 0); g.planes * out_len];
             self.with_contiguous::<T, _>("max_pool2d", |x| {
@@ -303,7 +390,9 @@ impl Tensor {
                     if uniform && cfg.kernel == 2 && cfg.stride == 2 {
                         max_plane_2x2(x, &g, o);
                     } else if uniform {
-                        max_plane_uniform(x, &g, cfg.kernel, cfg.stride, o);
+                        max_plane_uniform(x, g.w, g.cols.len(), cfg.kernel, cfg.stride, o);
+                    } else if padded_uniform {
+                        max_plane_padded(x, &g, &cfg, o);
                     } else {
                         max_plane_general(x, &g, o);
                     }
@@ -487,6 +576,39 @@ mod tests {
         // 4 → 3 adaptive: windows 0..2, 1..3, 2..4
         let a = img().adaptive_avg_pool2d((3, 3))?;
         assert_close(&a.narrow(2, 0, 1)?, &[3.5, 4.5, 5.5], 1e-12)
+    }
+
+    /// The separable and padded fast paths against the general per-window rule: values and first argmax,
+    /// with whole windows of −∞ and NaNs planted.
+    #[test]
+    fn padded_windows_agree_with_the_general_rule() -> Result<()> {
+        let (h, w) = (7, 6);
+        let mut x: Vec<f64> = (0..h * w).map(|i| ((i * 37) % 11) as f64 - 5.0).collect();
+        x[..w + 2].iter_mut().for_each(|v| *v = f64::NEG_INFINITY);
+        x[3 * w + 4] = f64::NAN;
+        x[5 * w + 1] = 40.0;
+        x[5 * w + 2] = 40.0;
+        let t = tensor(&x, &[1, 1, h, w])?;
+        let padded = [(3, 2, 1), (2, 2, 1), (3, 1, 1), (5, 2, 2), (4, 3, 2)];
+        let unpadded = [(3, 2, 0), (3, 1, 0), (2, 1, 0), (4, 3, 0), (1, 1, 0)];
+        for (k, s, p) in padded.into_iter().chain(unpadded) {
+            let cfg = Pool2dConfig::new(k).stride(s).padding(p);
+            let g = super::sliding_geometry("test", &t, &cfg)?;
+            assert!(g.padded_uniform(k) && g.uniform(k) == (p == 0), "{cfg:?}");
+            let n = g.out_plane();
+            let (mut fast, mut slow) = (vec![(0.0, 0); n], vec![(0.0, 0); n]);
+            if p == 0 {
+                super::max_plane_uniform(&x, w, g.cols.len(), k, s, &mut fast);
+            } else {
+                super::max_plane_padded(&x, &g, &cfg, &mut fast);
+            }
+            super::max_plane_general(&x, &g, &mut slow);
+            for (i, (f, s)) in fast.iter().zip(&slow).enumerate() {
+                let same = f.1 == s.1 && (f.0 == s.0 || (f.0.is_nan() && s.0.is_nan()));
+                assert!(same, "{cfg:?} output {i}: fast {f:?}, general {s:?}");
+            }
+        }
+        Ok(())
     }
 
     #[test]
