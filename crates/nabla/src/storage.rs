@@ -8,7 +8,23 @@
 
 use crate::dtype::Element;
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+
+/// How many times any tensor's data has been written in place ([`crate::Tensor::update_data`]
+/// is the only such path): values derived from tensor data and cached (the Winograd weights
+/// of inference) are valid while it has not moved.
+static WRITES: AtomicU64 = AtomicU64::new(0);
+
+/// Counts one in-place write; called before the data changes.
+pub(crate) fn note_write() {
+    WRITES.fetch_add(1, Ordering::SeqCst);
+}
+
+/// The in-place write count now; read it before reading the data a cached value is made of.
+pub(crate) fn write_epoch() -> u64 {
+    WRITES.load(Ordering::SeqCst)
+}
 
 /// The data behind a tensor, in host memory.
 #[derive(Debug)]

@@ -454,6 +454,7 @@ impl Tensor {
             ));
         }
         let mut storage = self.write_storage();
+        crate::storage::note_write();
         let data = T::slice_mut(&mut storage).expect("dtype checked above");
         f(&mut data[l.offset()..l.offset() + l.numel()]);
         Ok(())

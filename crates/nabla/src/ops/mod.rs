@@ -20,6 +20,7 @@ pub(crate) mod reduce;
 pub(crate) mod softmax;
 pub(crate) mod unary;
 pub(crate) mod view;
+pub(crate) mod winograd_cache;
 
 use crate::autograd::Backward;
 use crate::{Result, Tensor};

@@ -1,0 +1,117 @@
+//! Winograd-transformed weights kept between inference calls.
+//!
+//! A forward convolution that records no gradient (evaluation, serving) reuses the
+//! `[16, cout, cin]` transform of its weight (`16/9` of the weight's size) for as long as no
+//! tensor data has been written in place ([`crate::storage::write_epoch`]): a model's
+//! weights change only through `update_data` (optimizer steps, loading a checkpoint), and
+//! any such write makes every entry stale. Entries are found by the weight's storage (held
+//! weakly, so a dropped model frees its entries on the next lookup), offset and shape, and
+//! the least recently used go first once the cache holds [`MAX_BYTES`].
+
+use crate::dtype::Float;
+use crate::storage::{write_epoch, CpuStorage};
+use crate::Tensor;
+use std::any::Any;
+use std::sync::{Arc, Mutex, RwLock, Weak};
+
+/// Bytes of transformed weights kept at most (ResNet-18 needs 67 MiB, VGG-16 105 MiB).
+const MAX_BYTES: usize = 256 << 20;
+
+struct Entry {
+    storage: Weak<RwLock<CpuStorage>>,
+    offset: usize,
+    dims: Vec<usize>,
+    flip: bool,
+    epoch: u64,
+    last_use: u64,
+    bytes: usize,
+    /// An `Arc<Vec<T>>` for the weight's element type `T`.
+    data: Arc<dyn Any + Send + Sync>,
+}
+
+#[derive(Default)]
+struct Cache {
+    entries: Vec<Entry>,
+    clock: u64,
+}
+
+impl Cache {
+    /// Entries of freed weights and entries made before a write go.
+    fn drop_stale(&mut self, epoch: u64) {
+        self.entries
+            .retain(|e| e.epoch == epoch && e.storage.strong_count() > 0);
+    }
+}
+
+static CACHE: Mutex<Option<Cache>> = Mutex::new(None);
+
+fn with_cache<R>(f: impl FnOnce(&mut Cache) -> R) -> R {
+    let mut guard = CACHE.lock().unwrap_or_else(|e| e.into_inner());
+    f(guard.get_or_insert_with(Cache::default))
+}
+
+/// Frees the entries that can no longer be used: called by recorded convolutions, so that
+/// transforms made for an evaluation pass do not stay in memory through the training that
+/// follows it.
+pub(super) fn drop_stale() {
+    let epoch = write_epoch();
+    with_cache(|c| c.drop_stale(epoch));
+}
+
+/// The transform of the contiguous weight `w` (whose elements are `wt`) made by `make`:
+/// from the cache when an entry for the same data is there, else made and stored.
+pub(super) fn transformed<T: Float>(
+    w: &Tensor,
+    wt: &[T],
+    flip: bool,
+    make: impl FnOnce(&[T]) -> Vec<T>,
+) -> Arc<Vec<T>> {
+    let epoch = write_epoch();
+    let storage = &w.0.storage;
+    let offset = w.layout().offset();
+    let same = |e: &Entry| {
+        e.flip == flip
+            && e.offset == offset
+            && e.dims == w.dims()
+            && Weak::as_ptr(&e.storage) == Arc::as_ptr(storage)
+    };
+    let hit = with_cache(|c| {
+        c.clock += 1;
+        let now = c.clock;
+        c.drop_stale(epoch);
+        let e = c.entries.iter_mut().find(|e| same(e))?;
+        e.last_use = now;
+        Arc::clone(&e.data).downcast::<Vec<T>>().ok()
+    });
+    if let Some(u) = hit {
+        return u;
+    }
+    let u = Arc::new(make(wt));
+    let bytes = u.len() * std::mem::size_of::<T>();
+    if bytes <= MAX_BYTES {
+        with_cache(|c| {
+            c.clock += 1;
+            let total: usize = c.entries.iter().map(|e| e.bytes).sum();
+            let mut over = (total + bytes).saturating_sub(MAX_BYTES);
+            while over > 0 {
+                let Some(oldest) = (0..c.entries.len()).min_by_key(|&i| c.entries[i].last_use)
+                else {
+                    break;
+                };
+                over = over.saturating_sub(c.entries.swap_remove(oldest).bytes);
+            }
+            c.entries.retain(|e| !same(e));
+            c.entries.push(Entry {
+                storage: Arc::downgrade(storage),
+                offset,
+                dims: w.dims().to_vec(),
+                flip,
+                epoch,
+                last_use: c.clock,
+                bytes,
+                data: Arc::clone(&u) as Arc<dyn Any + Send + Sync>,
+            });
+        });
+    }
+    u
+}
