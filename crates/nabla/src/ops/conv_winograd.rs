@@ -20,6 +20,7 @@
 //! the transforms and the 16 products.
 
 use crate::cpu::gemm::{gemm, MatRef};
+use crate::cpu::simd::multiversion;
 use crate::cpu::SharedOut;
 use crate::dtype::Float;
 use crate::storage::{alloc, alloc_zeroed, recycle};
@@ -309,51 +310,52 @@ fn weight_block<T: Float>(x: &[T], dy: &[T], p: &Plan, blk: Block, du: &mut [T])
     recycle(m);
 }
 
-/// `dM[ξ][co][toff + t] = (A dY Aᵀ)[ξ]` for the tiles `t` of the block's tile rows of one
-/// image's output channel gradient `grad` (`[oh, ow]`), zeros for cut-off outputs; `m` is
-/// `[16, cout, tb]` with `(tb, toff) = span`.
-fn transform_grad_output<T: Float>(
-    grad: &[T],
-    p: &Plan,
-    co: usize,
-    blk: Block,
-    (tb, toff): (usize, usize),
-    m: &mut [T],
-) {
-    let (oh, ow) = (p.oh(), p.ow());
-    let (_, tw) = p.tiles();
-    let (ty0, ty1) = (blk.ty0, blk.ty1);
-    // e[r][j][tx]: (g_r Aᵀ)[j] = g0, g0 + g1, g0 − g1, −g1 on each row of each tile.
-    let mut e = vec![T::ZERO; 2 * 4 * tw];
-    for ty in ty0..ty1 {
-        for (r, er) in e.chunks_exact_mut(4 * tw).enumerate() {
-            let oy = 2 * ty + r;
-            if oy >= oh {
-                er.fill(T::ZERO);
-                continue;
-            }
-            let src = &grad[oy * ow..][..ow];
-            let (e0, rest) = er.split_at_mut(tw);
-            let (e1, rest) = rest.split_at_mut(tw);
-            let (e2, e3) = rest.split_at_mut(tw);
-            for tx in 0..tw {
-                let g0 = src[2 * tx];
-                let g1 = src.get(2 * tx + 1).copied().unwrap_or(T::ZERO);
-                e0[tx] = g0;
-                e1[tx] = g0 + g1;
-                e2[tx] = g0 - g1;
-                e3[tx] = -g1;
+multiversion! {
+    /// `dM[ξ][co][toff + t] = (A dY Aᵀ)[ξ]` for the tiles `t` of the block's tile rows of one
+    /// image's output channel gradient `grad` (`[oh, ow]`), zeros for cut-off outputs; `m` is
+    /// `[16, cout, tb]` with `(tb, toff) = span`. As [`transform_input`]: rows first, then
+    /// the columns over all the block's tiles at once.
+    fn transform_grad_output<T: Float>(
+        grad: &[T],
+        p: &Plan,
+        co: usize,
+        blk: Block,
+        span: (usize, usize),
+        m: &mut [T],
+    ) {
+        let (tb, toff) = span;
+        let (oh, ow) = (p.oh(), p.ow());
+        let (_, tw) = p.tiles();
+        let n = (blk.ty1 - blk.ty0) * tw;
+        // e[parity][j][t]: (g Aᵀ)[j] = g0, g0 + g1, g0 − g1, −g1 of output row 2·ty + parity.
+        let mut e = vec![T::ZERO; 2 * 4 * n];
+        for ty in blk.ty0..blk.ty1 {
+            for parity in 0..2 {
+                let oy = 2 * ty + parity;
+                let at = |j: usize| (parity * 4 + j) * n + (ty - blk.ty0) * tw;
+                if oy >= oh {
+                    (0..4).for_each(|j| e[at(j)..][..tw].fill(T::ZERO));
+                    continue;
+                }
+                let src = &grad[oy * ow..][..ow];
+                for tx in 0..tw {
+                    let g0 = src[2 * tx];
+                    let g1 = src.get(2 * tx + 1).copied().unwrap_or(T::ZERO);
+                    e[at(0) + tx] = g0;
+                    e[at(1) + tx] = g0 + g1;
+                    e[at(2) + tx] = g0 - g1;
+                    e[at(3) + tx] = -g1;
+                }
             }
         }
         // A (g Aᵀ): rows r0, r0 + r1, r0 − r1, −r1.
-        let t0 = toff + (ty - ty0) * tw;
         for j in 0..4 {
-            let (r0, r1) = (&e[j * tw..][..tw], &e[(4 + j) * tw..][..tw]);
-            let at = |i: usize| ((i * 4 + j) * p.cout + co) * tb + t0;
-            combine(&mut m[at(0)..][..tw], r0, r1, |a, _| a);
-            combine(&mut m[at(1)..][..tw], r0, r1, |a, b| a + b);
-            combine(&mut m[at(2)..][..tw], r0, r1, |a, b| a - b);
-            combine(&mut m[at(3)..][..tw], r0, r1, |_, b| -b);
+            let (r0, r1) = (&e[j * n..][..n], &e[(4 + j) * n..][..n]);
+            let at = |i: usize| ((i * 4 + j) * p.cout + co) * tb + toff;
+            combine(&mut m[at(0)..][..n], r0, r1, |a, _| a);
+            combine(&mut m[at(1)..][..n], r0, r1, |a, b| a + b);
+            combine(&mut m[at(2)..][..n], r0, r1, |a, b| a - b);
+            combine(&mut m[at(3)..][..n], r0, r1, |_, b| -b);
         }
     }
 }
@@ -388,99 +390,102 @@ fn untransform_weights<T: Float>(du: &[T], cout: usize, cin: usize) -> Vec<T> {
     dw
 }
 
-/// `V[ξ][c][toff + t] = (Bᵀ d B)[ξ]` for the tiles `t` of the block's tile rows of one
-/// image, `d` the 4×4 patch of channel `c` under the tile (zeros in the padding). `v` is
-/// `[16, cin, tb]` with `(tb, toff) = span`.
-///
-/// The column half `d B` is computed once per input row and shared by the two tile rows
-/// that overlap on it; both halves run over whole rows of tiles, so the loops vectorize.
-fn transform_input<T: Float>(
-    image: &[T],
-    p: &Plan,
-    blk: Block,
-    (tb, toff): (usize, usize),
-    v: &mut [T],
-) {
-    let (_, tw) = p.tiles();
-    let (ty0, ty1) = (blk.ty0, blk.ty1);
-    let n_rows = 2 * (ty1 - ty0) + 2;
-    // e[r][j][tx] = (d_r B)[j] of tile column tx, d_r the padded input row 2·ty0 + r.
-    let mut e = vec![T::ZERO; n_rows * 4 * tw];
-    let (mut even, mut odd) = (vec![T::ZERO; tw + 1], vec![T::ZERO; tw + 1]);
-    // The zeros on both sides stay; the image columns are overwritten row by row.
-    let mut padded = vec![T::ZERO; 2 * tw + 2];
-    let cols = p.w.min(padded.len() - p.pad);
-    for c in 0..p.cin {
-        let plane = &image[c * p.h * p.w..][..p.h * p.w];
-        for (r, er) in e.chunks_exact_mut(4 * tw).enumerate() {
-            let iy = (2 * ty0 + r) as isize - p.pad as isize;
-            if !(0..p.h as isize).contains(&iy) {
-                er.fill(T::ZERO);
-                continue;
+multiversion! {
+    /// `V[ξ][c][toff + t] = (Bᵀ d B)[ξ]` for the tiles `t` of the block's tile rows of one
+    /// image, `d` the 4×4 patch of channel `c` under the tile (zeros in the padding). `v` is
+    /// `[16, cin, tb]` with `(tb, toff) = span`.
+    ///
+    /// The column half `d B` is computed once per input row and shared by the two tile rows
+    /// that overlap on it, into even and odd input rows apart; the row half `Bᵀ (d B)` then
+    /// runs over all the block's tiles of the image at once (tile row `ty` reads even and
+    /// odd rows `ty` and `ty + 1`), so its loops are long enough to vectorize well.
+    fn transform_input<T: Float>(
+        image: &[T],
+        p: &Plan,
+        blk: Block,
+        span: (usize, usize),
+        v: &mut [T],
+    ) {
+        let (tb, toff) = span;
+        let (_, tw) = p.tiles();
+        let rows = blk.ty1 - blk.ty0;
+        let (n, plane) = (rows * tw, (rows + 1) * tw);
+        // e[parity][j][r][tx] = (d B)[j] of tile column tx on padded input row 2(ty0 + r) + parity.
+        let mut e = vec![T::ZERO; 2 * 4 * plane];
+        let (mut even, mut odd) = (vec![T::ZERO; tw + 1], vec![T::ZERO; tw + 1]);
+        // The zeros on both sides stay; the image columns are overwritten row by row.
+        let mut padded = vec![T::ZERO; 2 * tw + 2];
+        let cols = p.w.min(padded.len() - p.pad);
+        for c in 0..p.cin {
+            let chan = &image[c * p.h * p.w..][..p.h * p.w];
+            for r in 0..2 * rows + 2 {
+                let at = |j: usize| ((r % 2) * 4 + j) * plane + (r / 2) * tw;
+                let iy = (2 * blk.ty0 + r) as isize - p.pad as isize;
+                if !(0..p.h as isize).contains(&iy) {
+                    (0..4).for_each(|j| e[at(j)..][..tw].fill(T::ZERO));
+                    continue;
+                }
+                // Padded column j holds input column j − pad; split into even and odd columns.
+                padded[p.pad..p.pad + cols].copy_from_slice(&chan[iy as usize * p.w..][..cols]);
+                for ((pair, e), o) in padded.chunks_exact(2).zip(&mut even).zip(&mut odd) {
+                    *e = pair[0];
+                    *o = pair[1];
+                }
+                // d B per tile: q0 − q2, q1 + q2, q2 − q1, q1 − q3 with q = columns 2tx .. 2tx + 4.
+                for tx in 0..tw {
+                    let (q0, q1, q2, q3) = (even[tx], odd[tx], even[tx + 1], odd[tx + 1]);
+                    e[at(0) + tx] = q0 - q2;
+                    e[at(1) + tx] = q1 + q2;
+                    e[at(2) + tx] = q2 - q1;
+                    e[at(3) + tx] = q1 - q3;
+                }
             }
-            // Padded column j holds input column j − pad; split into even and odd columns.
-            padded[p.pad..p.pad + cols].copy_from_slice(&plane[iy as usize * p.w..][..cols]);
-            for ((pair, e), o) in padded.chunks_exact(2).zip(&mut even).zip(&mut odd) {
-                *e = pair[0];
-                *o = pair[1];
-            }
-            // d B per tile: q0 − q2, q1 + q2, q2 − q1, q1 − q3 with q = columns 2tx .. 2tx + 4.
-            let (e0, rest) = er.split_at_mut(tw);
-            let (e1, rest) = rest.split_at_mut(tw);
-            let (e2, e3) = rest.split_at_mut(tw);
-            for tx in 0..tw {
-                let (q0, q1, q2, q3) = (even[tx], odd[tx], even[tx + 1], odd[tx + 1]);
-                e0[tx] = q0 - q2;
-                e1[tx] = q1 + q2;
-                e2[tx] = q2 - q1;
-                e3[tx] = q1 - q3;
-            }
-        }
-        // Bᵀ (d B): rows r0 − r2, r1 + r2, r2 − r1, r1 − r3 of each tile.
-        for ty in ty0..ty1 {
-            let t0 = toff + (ty - ty0) * tw;
-            let r = |k: usize, j: usize| &e[((2 * (ty - ty0) + k) * 4 + j) * tw..][..tw];
+            // Bᵀ (d B): rows r0 − r2, r1 + r2, r2 − r1, r1 − r3 of each tile, where tile row ty
+            // has r0, r2 = even rows ty, ty + 1 and r1, r3 = odd rows ty, ty + 1.
             for j in 0..4 {
-                let (r0, r1, r2, r3) = (r(0, j), r(1, j), r(2, j), r(3, j));
-                let at = |i: usize| ((i * 4 + j) * p.cin + c) * tb + t0;
-                combine(&mut v[at(0)..][..tw], r0, r2, |a, b| a - b);
-                combine(&mut v[at(1)..][..tw], r1, r2, |a, b| a + b);
-                combine(&mut v[at(2)..][..tw], r2, r1, |a, b| a - b);
-                combine(&mut v[at(3)..][..tw], r1, r3, |a, b| a - b);
+                let (ev, od) = (&e[j * plane..][..plane], &e[(4 + j) * plane..][..plane]);
+                let (r0, r1, r2, r3) = (&ev[..n], &od[..n], &ev[tw..], &od[tw..]);
+                let at = |i: usize| ((i * 4 + j) * p.cin + c) * tb + toff;
+                combine(&mut v[at(0)..][..n], r0, r2, |a, b| a - b);
+                combine(&mut v[at(1)..][..n], r1, r2, |a, b| a + b);
+                combine(&mut v[at(2)..][..n], r2, r1, |a, b| a - b);
+                combine(&mut v[at(3)..][..n], r1, r3, |a, b| a - b);
             }
         }
     }
 }
 
-/// Writes output channel `co` of one image of a block: `Y = Aᵀ M A` per tile, `m` being
-/// `[16, cout, tb]` and the image's tiles starting at `toff`, with `(tb, toff) = span`;
-/// `dst` holds the block's output rows (the last tile row or column may be cut off).
-fn transform_output<T: Float>(
-    m: &[T],
-    cout: usize,
-    co: usize,
-    (tb, toff): (usize, usize),
-    tw: usize,
-    ow: usize,
-    dst: &mut [T],
-) {
-    let mut s = vec![T::ZERO; 8 * tw];
-    for (tyb, rows2) in dst.chunks_mut(2 * ow).enumerate() {
-        let t0 = toff + tyb * tw;
-        let mm = |xi: usize| &m[(xi * cout + co) * tb + t0..][..tw];
-        // Aᵀ M over a row of tiles: s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (mN = tile row N).
+multiversion! {
+    /// Writes output channel `co` of one image of a block: `Y = Aᵀ M A` per tile, `m` being
+    /// `[16, cout, tb]` and the image's tiles starting at `toff`, with `(tb, toff) = span`;
+    /// `dst` holds the block's output rows (the last tile row or column may be cut off).
+    /// The row half `Aᵀ M` runs over all the block's tiles of the image at once.
+    fn transform_output<T: Float>(
+        m: &[T],
+        cout: usize,
+        co: usize,
+        span: (usize, usize),
+        tw: usize,
+        ow: usize,
+        dst: &mut [T],
+    ) {
+        let (tb, toff) = span;
+        let n = dst.len().div_ceil(2 * ow) * tw;
+        let mm = |xi: usize| &m[(xi * cout + co) * tb + toff..][..n];
+        // s[r][j][t]: Aᵀ M over the tiles, s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (mN = tile row N).
+        let mut s = vec![T::ZERO; 8 * n];
         for j in 0..4 {
             let (m0, m1, m2, m3) = (mm(j), mm(4 + j), mm(8 + j), mm(12 + j));
-            let (s0, s1) = s.split_at_mut(4 * tw);
-            let (s0, s1) = (&mut s0[j * tw..][..tw], &mut s1[j * tw..][..tw]);
-            for tx in 0..tw {
-                s0[tx] = m0[tx] + m1[tx] + m2[tx];
-                s1[tx] = m1[tx] - m2[tx] - m3[tx];
+            let (s0, s1) = s.split_at_mut(4 * n);
+            let (s0, s1) = (&mut s0[j * n..][..n], &mut s1[j * n..][..n]);
+            for t in 0..n {
+                s0[t] = m0[t] + m1[t] + m2[t];
+                s1[t] = m1[t] - m2[t] - m3[t];
             }
         }
         // (Aᵀ M) A: columns s0 + s1 + s2 and s1 − s2 − s3.
-        for (r, row) in rows2.chunks_mut(ow).enumerate() {
-            let sr = |j: usize| &s[(r * 4 + j) * tw..][..tw];
+        for (y, row) in dst.chunks_mut(ow).enumerate() {
+            let sr = |j: usize| &s[((y % 2) * 4 + j) * n + (y / 2) * tw..][..tw];
             let (a, b, c, d) = (sr(0), sr(1), sr(2), sr(3));
             let (pairs, rest) = row.split_at_mut(ow / 2 * 2);
             for (tx, pair) in pairs.chunks_exact_mut(2).enumerate() {
