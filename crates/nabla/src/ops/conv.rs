@@ -249,33 +249,26 @@ fn im2col<T: Float>(x: &[T], g: &Geometry, col: &mut [T], ld: usize) {
 }
 
 /// `dst.copy_from_slice(src)` for the short rows of small images (LeNet's are 5 to 28
-/// values wide): moves inline instead of a `memcpy` call per row, which cost as much as
-/// the copy itself in the LeNet profile.
+/// values wide): moves of 4 values inline instead of a `memcpy` call per row, which cost
+/// as much as the copy itself in the LeNet profile.
 #[inline(always)]
 fn copy_short<T: Copy>(dst: &mut [T], src: &[T]) {
     if dst.len() > 32 {
         dst.copy_from_slice(src);
         return;
     }
-    // Fixed-size array moves: LLVM turns a plain element loop, or copies of slices whose
-    // length it cannot see, back into `memcpy` calls.
-    let n = dst.len().min(src.len());
-    let mut i = 0;
-    while i + 8 <= n {
-        let v: [T; 8] = src[i..i + 8].try_into().expect("8 values");
-        let d: &mut [T; 8] = (&mut dst[i..i + 8]).try_into().expect("8 values");
-        *d = v;
-        i += 8;
+    let mut d = dst.chunks_exact_mut(4);
+    let mut s = src.chunks_exact(4);
+    for (dc, sc) in (&mut d).zip(&mut s) {
+        let v: [T; 4] = sc.try_into().expect("chunks of 4");
+        dc.copy_from_slice(&v);
     }
-    if i + 4 <= n {
-        let v: [T; 4] = src[i..i + 4].try_into().expect("4 values");
-        let d: &mut [T; 4] = (&mut dst[i..i + 4]).try_into().expect("4 values");
-        *d = v;
-        i += 4;
-    }
-    while i < n {
-        dst[i] = src[i];
-        i += 1;
+    let (d, s) = (d.into_remainder(), s.remainder());
+    match d.len() {
+        3 => d.copy_from_slice(&[s[0], s[1], s[2]]),
+        2 => d.copy_from_slice(&[s[0], s[1]]),
+        1 => d[0] = s[0],
+        _ => {}
     }
 }
 
