@@ -51,6 +51,13 @@ cargo build --release -q -p nabla-cli
 cargo bench -q -p nabla --bench ops --no-run 2>/dev/null
 nabla_bin="$PWD/target/release/nabla"
 load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+# Share of CPU time idle over 3 s (from /proc/stat: idle + iowait over all jiffies).
+idle_before=$(python3 -c 'import time
+def snap():
+    v = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    return sum(v), v[3] + v[4]
+t0, i0 = snap(); time.sleep(3); t1, i1 = snap()
+print(f"{100.0 * (i1 - i0) / max(t1 - t0, 1):.1f}")')
 out=$(mktemp -d)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -94,5 +101,6 @@ done
 
 python3 bench/report.py --dir "$out" --threads "$threads" --rounds "$rounds" --command "$cmdline" \
   --torch "$($py -c 'import torch; print(torch.__version__)')" \
-  --load-before "$load_before" --load-after "$(cut -d' ' -f1-3 /proc/loadavg)" >BENCHMARKS.md
+  --load-before "$load_before" --load-after "$(cut -d' ' -f1-3 /proc/loadavg)" \
+  --idle-before "$idle_before" >BENCHMARKS.md
 echo "wrote BENCHMARKS.md in $(( SECONDS - started )) s (raw results in $out)" >&2

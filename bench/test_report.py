@@ -16,7 +16,7 @@ def write(path, records):
 
 
 class ReportTest(unittest.TestCase):
-    def run_report(self, nabla, torch):
+    def run_report(self, nabla, torch, extra=()):
         with tempfile.TemporaryDirectory() as d:
             notes = os.path.join(d, "notes")
             os.mkdir(notes)
@@ -31,7 +31,7 @@ class ReportTest(unittest.TestCase):
             return subprocess.run(
                 [sys.executable, REPORT, "--dir", d, "--threads", "2", "--rounds", str(len(nabla)),
                  "--command", "bench/compare.sh --quick", "--load-before", "0.10 0.20 0.30",
-                 "--notes", notes], capture_output=True, text=True, check=True).stdout
+                 "--notes", notes, *extra], capture_output=True, text=True, check=True).stdout
 
     def test_medians_ratios_targets_memory_and_notes(self):
         rec = lambda w, s, m=None: {"workload": w, "median_s": s, "peak_rss_mb": m}
@@ -49,6 +49,16 @@ class ReportTest(unittest.TestCase):
         self.assertNotIn("Warning", out)
         self.assertLess(out.index("## First note"), out.index("## Second note"))
         self.assertGreater(out.index("## First note"), out.index("## Whole process"))
+
+    def test_busy_warning_follows_the_idle_share_when_measured(self):
+        recs = [[{"workload": "mlp_epoch", "median_s": 1.0, "peak_rss_mb": 1}]]
+        busy = self.run_report(recs, recs, ["--load-before", "1.8 1.7 1.7", "--idle-before", "42"])
+        self.assertIn("Warning: the machine was busy with other work** (42% idle", busy)
+        idle = self.run_report(recs, recs, ["--load-before", "1.8 1.7 1.7", "--idle-before", "99.5"])
+        self.assertNotIn("Warning", idle)
+        self.assertIn("CPU idle in the 3 s before the run: 99.5%.", idle)
+        by_load = self.run_report(recs, recs, ["--load-before", "1.8 1.7 1.7"])
+        self.assertIn("Warning", by_load)
 
 
 if __name__ == "__main__":
