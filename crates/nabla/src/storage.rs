@@ -183,8 +183,16 @@ fn give_back<T: Pooled>(v: Vec<T>) {
     })
 }
 
+/// `s` as a `&[B]` when `A` and `B` are the same type (generic kernels calling a kernel
+/// written for one element type).
+pub(crate) fn same_type_slice<A: 'static, B: 'static>(s: &[A]) -> Option<&[B]> {
+    (std::any::TypeId::of::<A>() == std::any::TypeId::of::<B>())
+        // SAFETY: A and B are the same type.
+        .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const B, s.len()) })
+}
+
 /// Reinterprets a `Vec<A>` as `Vec<B>` when `A` and `B` are the same type.
-fn cast_vec<A: 'static, B: 'static>(v: Vec<A>) -> Vec<B> {
+pub(crate) fn cast_vec<A: 'static, B: 'static>(v: Vec<A>) -> Vec<B> {
     assert_eq!(
         std::any::TypeId::of::<A>(),
         std::any::TypeId::of::<B>(),

@@ -12,12 +12,12 @@
 //! many images as threads; otherwise each product uses all threads.
 
 use super::conv_winograd::{self as winograd, conv3x3, transform_weights, weight_grad3x3};
-use super::{rule, winograd_cache};
+use super::{conv_direct, rule, winograd_cache};
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::reduce::sum_slice;
 use crate::cpu::SharedOut;
 use crate::dtype::{with_float, Float};
-use crate::storage::{alloc, alloc_zeroed, recycle};
+use crate::storage::{alloc, alloc_zeroed, cast_vec, recycle, same_type_slice};
 use crate::{Error, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -150,6 +150,33 @@ impl Geometry {
             pad: self.pad.0,
         })
     }
+    /// The plan of the direct f32 kernels ([`conv_direct`]): stride 1, dilation 1, ungrouped,
+    /// output channels in blocks of 16 and at most [`DIRECT_MAX_TAPS`] taps per output
+    /// (LeNet-5's conv2: 16 channels, 150 taps), not 1×1, on CPUs with AVX-512.
+    fn direct(&self) -> Option<conv_direct::Plan> {
+        let fits = self.groups == 1
+            && !self.pointwise()
+            && self.stride == (1, 1)
+            && self.dil == (1, 1)
+            && self.cout.is_multiple_of(16)
+            && self.cout <= DIRECT_MAX_COUT
+            && self.k() <= DIRECT_MAX_TAPS
+            && self.winograd().is_none()
+            && self.oh > 0
+            && self.ow > 0
+            && conv_direct::Plan::supported();
+        fits.then_some(conv_direct::Plan {
+            n: self.n,
+            cin: self.cin,
+            h: self.h,
+            w: self.w,
+            cout: self.cout,
+            kh: self.kh,
+            kw: self.kw,
+            ph: self.pad.0,
+            pw: self.pad.1,
+        })
+    }
     /// Whether a recorded forward pass keeps its patch matrices for the weight gradient
     /// instead of the backward pass building them again: for small, ungrouped layers with
     /// few output channels (LeNet's), where building the patches costs about as much as
@@ -158,6 +185,7 @@ impl Geometry {
         self.groups == 1
             && !self.pointwise()
             && self.winograd().is_none()
+            && self.direct().is_none()
             && self.cout <= KEEP_PATCHES_MAX_COUT
             && self.n * self.k() * self.l() <= KEEP_PATCHES_MAX_LEN
     }
@@ -191,6 +219,11 @@ const WINOGRAD_MIN_PIXELS: usize = 512;
 const WINOGRAD_MIN_PIXELS_CACHED: usize = 128;
 #[cfg(test)]
 const WINOGRAD_MIN_PIXELS: usize = 1;
+
+/// Taps per output (`cin·kh·kw`) up to which the direct kernels run.
+const DIRECT_MAX_TAPS: usize = 256;
+/// Output channels up to which they do.
+const DIRECT_MAX_COUT: usize = 32;
 
 /// Output channels up to which a recorded forward pass keeps its patch matrices.
 const KEEP_PATCHES_MAX_COUT: usize = 32;
@@ -452,7 +485,34 @@ fn conv_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry) -
         recycle(u);
         return y;
     }
+    if let Some(y) = direct_forward(x, wt, bias, g) {
+        return y;
+    }
     im2col_forward(x, wt, bias, g, None)
+}
+
+/// [`conv_forward`] by the direct kernels, when they apply (f32 only).
+fn direct_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry) -> Option<Vec<T>> {
+    let plan = g.direct()?;
+    let (x, wt) = (
+        same_type_slice::<T, f32>(x)?,
+        same_type_slice::<T, f32>(wt)?,
+    );
+    let bias = match bias {
+        Some(b) => Some(same_type_slice::<T, f32>(b)?),
+        None => None,
+    };
+    Some(cast_vec(conv_direct::forward(x, wt, bias, &plan)))
+}
+
+/// [`conv_backward_weight`] by the direct kernels, when they apply (f32 only).
+fn direct_weight_grad<T: Float>(x: &[T], dy: &[T], g: &Geometry) -> Option<Vec<T>> {
+    let plan = g.direct()?;
+    let (x, dy) = (
+        same_type_slice::<T, f32>(x)?,
+        same_type_slice::<T, f32>(dy)?,
+    );
+    Some(cast_vec(conv_direct::weight_grad(x, dy, &plan)))
 }
 
 /// [`conv_forward`] that also returns the patch matrices of all chunks (see
@@ -631,6 +691,9 @@ fn conv_backward_weight<T: Float>(
 ) -> Vec<T> {
     if let Some(plan) = g.winograd() {
         return weight_grad3x3(x, dy, &plan);
+    }
+    if let Some(dw) = direct_weight_grad(x, dy, g) {
+        return dw;
     }
     let chunk = plan_chunks(g).0;
     let kept = kept.and_then(|(p, c)| (c == chunk && p.len() == g.n * g.k() * g.l()).then_some(p));
@@ -1328,6 +1391,52 @@ mod tests {
         gradcheck(&[&[3, 2, 13, 13], &[2, 2, 5, 5]], |x| {
             x[0].conv2d(&x[1], None, cfg(4, 2, 1, 1))
         })
+    }
+
+    /// The direct f32 kernels against im2col: LeNet-5's conv2, padding, 32 channels, pixel
+    /// and tap counts that are no multiple of the register block, batch 1.
+    #[test]
+    fn direct_kernels_agree_with_im2col() -> Result<()> {
+        if !conv_direct::Plan::supported() {
+            return Ok(());
+        }
+        crate::manual_seed(13);
+        let dev = crate::Device::Cpu;
+        // (input dims, cout, kernel, padding)
+        let cases = [
+            ([5, 6, 14, 14], 16, 5, 1),
+            ([2, 3, 9, 7], 32, 3, 1),
+            ([1, 2, 6, 5], 16, 2, 0),
+            ([3, 7, 5, 6], 16, 3, 0),
+        ];
+        for (xs, cout, k, pad) in cases {
+            let x = Tensor::randn(&xs, crate::DType::F32, &dev)?;
+            let w = Tensor::randn(&[cout, xs[1], k, k], crate::DType::F32, &dev)?;
+            let b = Tensor::randn(&[cout], crate::DType::F32, &dev)?;
+            let g = forward_geometry("conv2d", &x, &w, Some(&b), (1, 1), (pad, pad), (1, 1), 1)?;
+            assert!(g.direct().is_some() && !g.keeps_patches(), "{xs:?}");
+            let (xv, wv, bv) = (x.to_vec::<f32>()?, w.to_vec::<f32>()?, b.to_vec::<f32>()?);
+            let close = |a: &[f32], b: &[f32]| {
+                assert_eq!(a.len(), b.len());
+                for (i, (p, q)) in a.iter().zip(b).enumerate() {
+                    assert!(
+                        (p - q).abs() < 1e-4 * (1.0 + q.abs()),
+                        "{xs:?} [{i}] {p} vs {q}"
+                    );
+                }
+            };
+            close(
+                &conv_forward(&xv, &wv, Some(&bv), &g),
+                &im2col_forward(&xv, &wv, Some(&bv), &g, None),
+            );
+            let dy: Vec<f32> =
+                Tensor::randn(&[xs[0], cout, g.oh, g.ow], crate::DType::F32, &dev)?.to_vec()?;
+            close(
+                &conv_backward_weight(&xv, &dy, &g, None),
+                &im2col_backward_weight(&xv, &dy, &g, None),
+            );
+        }
+        Ok(())
     }
 
     /// Strided kernels wider than the stride take im2col's phase-split path: against a

@@ -1,0 +1,331 @@
+//! Direct f32 convolution for layers with few output channels per 16-lane block and a
+//! short reduction (LeNet-5's conv2: 6 → 16 channels, 5×5, 150 taps), stride 1, dilation 1,
+//! ungrouped: the forward product and the weight gradient, with fused multiply-adds and no
+//! patch matrix.
+//!
+//! The output channels are the vector lanes: for a block of [`PIXELS`] output pixels,
+//! `acc[pixel] (16 channels) += W[:, tap] · x[tap of pixel]`, one register per pixel, one
+//! weight vector and [`PIXELS`] broadcast loads per tap. The weight gradient is the same
+//! loop with taps and pixels swapped: `dW[:, tap] += dy[:, pixel] · x[tap of pixel]`. The
+//! input is first copied into a zero-padded plane, so every tap of every pixel is in bounds.
+//! The kernels exist for CPUs with AVX-512; elsewhere, and for f64, callers keep im2col.
+//!
+//! ```text
+//! y[co][oy][ox]      = b[co] + Σ_{ci,ky,kx} w[co][ci][ky][kx] · xp[ci][oy + ky][ox + kx]
+//! dw[co][ci][ky][kx] = Σ_{images,oy,ox} dy[co][oy][ox] · xp[ci][oy + ky][ox + kx]
+//! ```
+
+use crate::cpu::simd::{level, Level};
+use crate::cpu::SharedOut;
+use crate::storage::{alloc, alloc_zeroed, recycle};
+use rayon::prelude::*;
+
+/// Output channels per block: one AVX-512 vector of f32.
+const LANES: usize = 16;
+/// Output pixels (forward) or taps (weight gradient) held in registers at once.
+const PIXELS: usize = 8;
+
+/// A stride-1, dilation-1, ungrouped convolution of `[n, cin, h, w]` with padding
+/// `(ph, pw)` and `[cout, cin, kh, kw]` kernels (`cout` a multiple of [`LANES`]).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Plan {
+    pub n: usize,
+    pub cin: usize,
+    pub h: usize,
+    pub w: usize,
+    pub cout: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub ph: usize,
+    pub pw: usize,
+}
+
+impl Plan {
+    /// Whether this CPU has the kernels (AVX-512).
+    pub(super) fn supported() -> bool {
+        cfg!(target_arch = "x86_64") && level() == Level::Avx512
+    }
+    fn oh(&self) -> usize {
+        self.h + 2 * self.ph + 1 - self.kh
+    }
+    fn ow(&self) -> usize {
+        self.w + 2 * self.pw + 1 - self.kw
+    }
+    fn hp(&self) -> usize {
+        self.h + 2 * self.ph
+    }
+    fn wp(&self) -> usize {
+        self.w + 2 * self.pw
+    }
+    fn taps(&self) -> usize {
+        self.cin * self.kh * self.kw
+    }
+    /// Offset of each tap `(ci, ky, kx)` in the padded image, in weight order.
+    fn tap_offsets(&self) -> Vec<usize> {
+        let (hp, wp) = (self.hp(), self.wp());
+        let mut v = Vec::with_capacity(self.taps());
+        for ci in 0..self.cin {
+            for ky in 0..self.kh {
+                for kx in 0..self.kw {
+                    v.push((ci * hp + ky) * wp + kx);
+                }
+            }
+        }
+        v
+    }
+    /// Offset in the padded image of each output pixel's first tap, in output order.
+    fn pixel_offsets(&self) -> Vec<usize> {
+        let wp = self.wp();
+        (0..self.oh())
+            .flat_map(|oy| (0..self.ow()).map(move |ox| oy * wp + ox))
+            .collect()
+    }
+}
+
+/// Copies one image `[cin, h, w]` into `xp` (`[cin, hp, wp]`, zeros around).
+fn pad_image(image: &[f32], p: &Plan, xp: &mut [f32]) {
+    let (hp, wp) = (p.hp(), p.wp());
+    if p.ph > 0 || p.pw > 0 {
+        xp.fill(0.0);
+    }
+    for c in 0..p.cin {
+        for iy in 0..p.h {
+            let src = &image[(c * p.h + iy) * p.w..][..p.w];
+            xp[(c * hp + iy + p.ph) * wp + p.pw..][..p.w].copy_from_slice(src);
+        }
+    }
+}
+
+/// The batch split evenly over the threads (fixed, so that the weight gradient's partial
+/// sums are added in a fixed order).
+fn image_groups(n: usize) -> Vec<std::ops::Range<usize>> {
+    let parts = rayon::current_num_threads().clamp(1, n.max(1));
+    let per = n.div_ceil(parts).max(1);
+    (0..n).step_by(per).map(|i| i..(i + per).min(n)).collect()
+}
+
+/// `y = conv(x, w) (+ bias)`; `x` is `[n, cin, h, w]`, `wt` `[cout, cin, kh, kw]`.
+pub(super) fn forward(x: &[f32], wt: &[f32], bias: Option<&[f32]>, p: &Plan) -> Vec<f32> {
+    let l = p.oh() * p.ow();
+    let mut y = alloc::<f32>(p.n * p.cout * l);
+    let out = SharedOut::new(&mut y);
+    // The weights tap-major, 16 channels per vector: wv[block][tap][lane].
+    let taps = p.taps();
+    let mut wv = vec![[0.0f32; LANES]; (p.cout / LANES) * taps];
+    for co in 0..p.cout {
+        for t in 0..taps {
+            wv[(co / LANES) * taps + t][co % LANES] = wt[co * taps + t];
+        }
+    }
+    let (tap_off, pix_off) = (p.tap_offsets(), p.pixel_offsets());
+    let image_len = p.cin * p.h * p.w;
+    let run = |images: std::ops::Range<usize>| {
+        let mut xp = alloc::<f32>(p.cin * p.hp() * p.wp());
+        for i in images {
+            pad_image(&x[i * image_len..][..image_len], p, &mut xp);
+            // SAFETY: image i's output belongs to this task only.
+            let yi = unsafe { out.slice(i * p.cout * l, p.cout * l) };
+            for blk in 0..p.cout / LANES {
+                let b: [f32; LANES] =
+                    std::array::from_fn(|j| bias.map_or(0.0, |b| b[blk * LANES + j]));
+                forward_block(
+                    &xp,
+                    &wv[blk * taps..][..taps],
+                    &tap_off,
+                    &pix_off,
+                    b,
+                    &mut yi[blk * LANES * l..][..LANES * l],
+                );
+            }
+        }
+        recycle(xp);
+    };
+    let groups = image_groups(p.n);
+    if groups.len() > 1 {
+        groups.into_par_iter().for_each(run);
+    } else {
+        groups.into_iter().for_each(run);
+    }
+    y
+}
+
+/// The weight gradient `[cout, cin, kh, kw]` from the input `x` and the output gradient
+/// `dy` (`[n, cout, oh, ow]`).
+pub(super) fn weight_grad(x: &[f32], dy: &[f32], p: &Plan) -> Vec<f32> {
+    let l = p.oh() * p.ow();
+    let taps = p.taps();
+    let (tap_off, pix_off) = (p.tap_offsets(), p.pixel_offsets());
+    let image_len = p.cin * p.h * p.w;
+    let run = |images: &std::ops::Range<usize>| {
+        // dW[block][tap][lane], summed over this task's images.
+        let mut acc = vec![[0.0f32; LANES]; (p.cout / LANES) * taps];
+        let mut xp = alloc::<f32>(p.cin * p.hp() * p.wp());
+        let mut dyt = vec![[0.0f32; LANES]; l];
+        for i in images.clone() {
+            pad_image(&x[i * image_len..][..image_len], p, &mut xp);
+            for blk in 0..p.cout / LANES {
+                // dy of the block's 16 channels, pixel-major.
+                let g = &dy[(i * p.cout + blk * LANES) * l..][..LANES * l];
+                for (px, v) in dyt.iter_mut().enumerate() {
+                    *v = std::array::from_fn(|j| g[j * l + px]);
+                }
+                weight_block(
+                    &xp,
+                    &dyt,
+                    &tap_off,
+                    &pix_off,
+                    &mut acc[blk * taps..][..taps],
+                );
+            }
+        }
+        recycle(xp);
+        acc
+    };
+    let groups = image_groups(p.n);
+    let partials: Vec<Vec<[f32; LANES]>> = if groups.len() > 1 {
+        groups.par_iter().map(run).collect()
+    } else {
+        groups.iter().map(run).collect()
+    };
+    let mut dw = alloc_zeroed::<f32>(p.cout * taps);
+    for part in &partials {
+        for (bt, v) in part.iter().enumerate() {
+            let (blk, t) = (bt / taps, bt % taps);
+            for (j, &a) in v.iter().enumerate() {
+                dw[(blk * LANES + j) * taps + t] += a;
+            }
+        }
+    }
+    dw
+}
+
+/// 16 output channels of one image: `y` is `[16, l]`, `wv` `[taps][16]`.
+fn forward_block(
+    xp: &[f32],
+    wv: &[[f32; LANES]],
+    tap_off: &[usize],
+    pix_off: &[usize],
+    b: [f32; LANES],
+    y: &mut [f32],
+) {
+    let l = pix_off.len();
+    assert!(y.len() >= LANES * l && wv.len() == tap_off.len());
+    let reach =
+        pix_off.iter().max().copied().unwrap_or(0) + tap_off.iter().max().copied().unwrap_or(0);
+    assert!(l == 0 || reach < xp.len(), "taps inside the padded image");
+    // SAFETY: Plan::supported() (checked by every caller through Geometry::direct) found
+    // AVX-512; the loads stay below `reach` and the stores inside `y` (asserted above).
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        avx512::forward(xp, wv, tap_off, pix_off, b, y)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("Plan::supported() is false off x86-64")
+}
+
+/// Adds one image's weight gradient for 16 output channels to `acc` (`[taps][16]`), `dyt`
+/// being their output gradient pixel-major (`[l][16]`).
+fn weight_block(
+    xp: &[f32],
+    dyt: &[[f32; LANES]],
+    tap_off: &[usize],
+    pix_off: &[usize],
+    acc: &mut [[f32; LANES]],
+) {
+    assert!(dyt.len() == pix_off.len() && acc.len() == tap_off.len());
+    let reach =
+        pix_off.iter().max().copied().unwrap_or(0) + tap_off.iter().max().copied().unwrap_or(0);
+    assert!(
+        pix_off.is_empty() || tap_off.is_empty() || reach < xp.len(),
+        "taps inside the padded image"
+    );
+    // SAFETY: as in forward_block.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        avx512::weight(xp, dyt, tap_off, pix_off, acc)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    unreachable!("Plan::supported() is false off x86-64")
+}
+
+/// The kernels, with AVX-512 intrinsics: left to the compiler, the pixel loop became
+/// gathers.
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use super::{LANES, PIXELS};
+    use std::arch::x86_64::*;
+
+    /// # Safety
+    /// AVX-512F; `pix_off[p] + tap_off[t] < xp.len()` for all p, t; `y.len() ≥ 16·l`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn forward(
+        xp: &[f32],
+        wv: &[[f32; LANES]],
+        tap_off: &[usize],
+        pix_off: &[usize],
+        b: [f32; LANES],
+        y: &mut [f32],
+    ) {
+        // SAFETY: the caller's contract (see # Safety).
+        unsafe {
+            let l = pix_off.len();
+            let xpp = xp.as_ptr();
+            let bias = _mm512_loadu_ps(b.as_ptr());
+            let mut lanes = [0.0f32; LANES];
+            for p0 in (0..l).step_by(PIXELS) {
+                let n = PIXELS.min(l - p0);
+                // Pixels past the end repeat the last one (their sums are dropped).
+                let base: [usize; PIXELS] = std::array::from_fn(|q| pix_off[p0 + q.min(n - 1)]);
+                let mut a = [bias; PIXELS];
+                for (w, &off) in wv.iter().zip(tap_off) {
+                    let wz = _mm512_loadu_ps(w.as_ptr());
+                    let x0 = xpp.add(off);
+                    for q in 0..PIXELS {
+                        a[q] = _mm512_fmadd_ps(_mm512_set1_ps(*x0.add(base[q])), wz, a[q]);
+                    }
+                }
+                for (q, v) in a.iter().enumerate().take(n) {
+                    _mm512_storeu_ps(lanes.as_mut_ptr(), *v);
+                    for (j, &c) in lanes.iter().enumerate() {
+                        *y.get_unchecked_mut(j * l + p0 + q) = c;
+                    }
+                }
+            }
+        }
+    }
+
+    /// # Safety
+    /// AVX-512F; `pix_off[p] + tap_off[t] < xp.len()` for all p, t; `acc.len() = taps`,
+    /// `dyt.len() = l`.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn weight(
+        xp: &[f32],
+        dyt: &[[f32; LANES]],
+        tap_off: &[usize],
+        pix_off: &[usize],
+        acc: &mut [[f32; LANES]],
+    ) {
+        // SAFETY: the caller's contract (see # Safety).
+        unsafe {
+            let taps = tap_off.len();
+            let xpp = xp.as_ptr();
+            for t0 in (0..taps).step_by(PIXELS) {
+                let n = PIXELS.min(taps - t0);
+                // Taps past the end repeat the last one (their sums are dropped).
+                let off: [usize; PIXELS] = std::array::from_fn(|q| tap_off[t0 + q.min(n - 1)]);
+                let mut a = [_mm512_setzero_ps(); PIXELS];
+                for (g, &base) in dyt.iter().zip(pix_off) {
+                    let gz = _mm512_loadu_ps(g.as_ptr());
+                    let x0 = xpp.add(base);
+                    for q in 0..PIXELS {
+                        a[q] = _mm512_fmadd_ps(_mm512_set1_ps(*x0.add(off[q])), gz, a[q]);
+                    }
+                }
+                for (q, v) in a.iter().enumerate().take(n) {
+                    let dst = acc[t0 + q].as_mut_ptr();
+                    _mm512_storeu_ps(dst, _mm512_add_ps(_mm512_loadu_ps(dst), *v));
+                }
+            }
+        }
+    }
+}
