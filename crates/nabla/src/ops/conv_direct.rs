@@ -278,11 +278,7 @@ mod avx512 {
                 let base: [usize; PIXELS] = std::array::from_fn(|q| pix_off[p0 + q.min(n - 1)]);
                 let mut a = [bias; PIXELS];
                 for (w, &off) in wv.iter().zip(tap_off) {
-                    let wz = _mm512_loadu_ps(w.as_ptr());
-                    let x0 = xpp.add(off);
-                    for q in 0..PIXELS {
-                        a[q] = _mm512_fmadd_ps(_mm512_set1_ps(*x0.add(base[q])), wz, a[q]);
-                    }
+                    fma_broadcasts(&mut a, _mm512_loadu_ps(w.as_ptr()), xpp.add(off), &base);
                 }
                 for (q, v) in a.iter().enumerate().take(n) {
                     _mm512_storeu_ps(lanes.as_mut_ptr(), *v);
@@ -291,6 +287,25 @@ mod avx512 {
                     }
                 }
             }
+        }
+    }
+
+    /// `a[q] += x0[offs[q]] · v` for each of the [`PIXELS`] registers: one step of both
+    /// kernels (a tap over 8 pixels, or a pixel over 8 taps).
+    ///
+    /// # Safety
+    /// AVX-512F; `x0.add(offs[q])` readable for every q.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn fma_broadcasts(
+        a: &mut [__m512; PIXELS],
+        v: __m512,
+        x0: *const f32,
+        offs: &[usize; PIXELS],
+    ) {
+        for q in 0..PIXELS {
+            // SAFETY: forwarded from the caller.
+            a[q] = _mm512_fmadd_ps(_mm512_set1_ps(unsafe { *x0.add(offs[q]) }), v, a[q]);
         }
     }
 
@@ -315,11 +330,7 @@ mod avx512 {
                 let off: [usize; PIXELS] = std::array::from_fn(|q| tap_off[t0 + q.min(n - 1)]);
                 let mut a = [_mm512_setzero_ps(); PIXELS];
                 for (g, &base) in dyt.iter().zip(pix_off) {
-                    let gz = _mm512_loadu_ps(g.as_ptr());
-                    let x0 = xpp.add(base);
-                    for q in 0..PIXELS {
-                        a[q] = _mm512_fmadd_ps(_mm512_set1_ps(*x0.add(off[q])), gz, a[q]);
-                    }
+                    fma_broadcasts(&mut a, _mm512_loadu_ps(g.as_ptr()), xpp.add(base), &off);
                 }
                 for (q, v) in a.iter().enumerate().take(n) {
                     let dst = acc[t0 + q].as_mut_ptr();
