@@ -26,6 +26,24 @@ pub(crate) fn sum_slice<T: Float>(x: &[T]) -> T {
     ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7])) + s
 }
 
+/// `Σ f(a[i], b[i])` over two slices of one length, with 8 independent partial sums (the
+/// per-channel sums of batch normalization).
+#[inline]
+pub(crate) fn sum_zip<T: Float>(a: &[T], b: &[T], f: impl Fn(T, T) -> T) -> T {
+    let mut acc = [T::ZERO; 8];
+    let (ac, bc) = (a.chunks_exact(8), b.chunks_exact(8));
+    let mut tail = T::ZERO;
+    for (&x, &y) in ac.remainder().iter().zip(bc.remainder()) {
+        tail += f(x, y);
+    }
+    for (ac, bc) in ac.zip(bc) {
+        for j in 0..8 {
+            acc[j] += f(ac[j], bc[j]);
+        }
+    }
+    acc.iter().fold(tail, |s, &v| s + v)
+}
+
 /// `out[i] = f(x[i*r .. (i+1)*r])` for each of the `x.len() / r` rows, in parallel when large.
 pub(crate) fn per_row<T: Float, U: Copy + Send + Sync>(
     x: &[T],

@@ -16,6 +16,7 @@
 
 use super::rule;
 use crate::cpu::elementwise::PAR_MIN_LEN;
+use crate::cpu::reduce::{sum_slice, sum_zip};
 use crate::cpu::SharedOut;
 use crate::dtype::{with_float, Float};
 use crate::storage::alloc;
@@ -89,7 +90,7 @@ impl Tensor {
             c,
             inner: self.dims()[2..].iter().product(),
         };
-        let count = ch.n * ch.inner;
+        let count = ch.count();
         let stats = match running {
             Some(r) if !training => {
                 let (mean, var) = (r.mean.to_vec::<f64>()?, r.var.to_vec::<f64>()?);
@@ -132,7 +133,6 @@ impl Tensor {
                 let x = &inp[0];
                 let w = if has_w { Some(&inp[1]) } else { None };
                 let b = if has_b { Some(&inp[1 + has_w as usize]) } else { None };
-                let gamma = w.map(|w| w.to_vec::<f64>()).transpose()?;
                 let want_x = x.tracks_grad();
                 let (dx, dgb) = with_float!(x.dtype(), "batch_norm", T => {
                     x.with_contiguous::<T, _>("batch_norm", |xv| {
@@ -221,7 +221,7 @@ fn forward<T: Float>(
         let (mean, var) = match stats {
             Some(s) => s[k],
             None => {
-                let mean = ch.rows(x, k).map(|r| sum(r).to_f64()).sum::<f64>() / count;
+                let mean = ch.rows(x, k).map(|r| sum_slice(r).to_f64()).sum::<f64>() / count;
                 let m = T::from_f64(mean);
                 let var = ch
                     .rows(x, k)
@@ -267,7 +267,7 @@ fn backward<T: Float>(
         let m = T::from_f64(mean);
         let rows = || ch.rows(x, k).zip(ch.rows(g, k));
         // Σg and Σ g·(x − μ); then Σ g·x̂ = s·Σ g·(x − μ).
-        let sum_g: f64 = ch.rows(g, k).map(|r| sum(r).to_f64()).sum();
+        let sum_g: f64 = ch.rows(g, k).map(|r| sum_slice(r).to_f64()).sum();
         let sum_gd: f64 = rows()
             .map(|(xr, gr)| sum_prod_dev(gr, xr, m).to_f64())
             .sum();
@@ -296,42 +296,14 @@ fn backward<T: Float>(
     (dx, dgb)
 }
 
-/// Σ x, with 8 partial sums (vectorizes).
-fn sum<T: Float>(x: &[T]) -> T {
-    crate::cpu::reduce::sum_slice(x)
-}
-
-/// Σ (x − m)², with 8 partial sums.
+/// Σ (x − m)².
 fn sum_sq_dev<T: Float>(x: &[T], m: T) -> T {
-    let mut acc = [T::ZERO; 8];
-    let chunks = x.chunks_exact(8);
-    let mut tail = T::ZERO;
-    for &v in chunks.remainder() {
-        tail += (v - m) * (v - m);
-    }
-    for c in chunks {
-        for j in 0..8 {
-            let d = c[j] - m;
-            acc[j] += d * d;
-        }
-    }
-    acc.iter().fold(tail, |s, &a| s + a)
+    sum_zip(x, x, |v, _| (v - m) * (v - m))
 }
 
-/// Σ g·(x − m), with 8 partial sums.
+/// Σ g·(x − m).
 fn sum_prod_dev<T: Float>(g: &[T], x: &[T], m: T) -> T {
-    let mut acc = [T::ZERO; 8];
-    let (gc, xc) = (g.chunks_exact(8), x.chunks_exact(8));
-    let mut tail = T::ZERO;
-    for (&gv, &xv) in gc.remainder().iter().zip(xc.remainder()) {
-        tail += gv * (xv - m);
-    }
-    for (gc, xc) in gc.zip(xc) {
-        for j in 0..8 {
-            acc[j] += gc[j] * (xc[j] - m);
-        }
-    }
-    acc.iter().fold(tail, |s, &a| s + a)
+    sum_zip(g, x, |gv, xv| gv * (xv - m))
 }
 
 #[cfg(test)]

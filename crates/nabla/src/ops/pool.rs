@@ -284,25 +284,23 @@ fn max_plane_uniform<T: Float>(
             }
         }
         let (b, a) = (&mut hb[r * ow..][..ow], &mut ha[r * ow..][..ow]);
+        // Tap 0 (phase 0 from column 0) starts each window column.
         b.copy_from_slice(&phase[..ow]);
-        for kx in 0..k {
+        for (ox, a) in a.iter_mut().enumerate() {
+            *a = (r * w + ox * s) as u32;
+        }
+        for kx in 1..k {
             let src = &phase[(kx % s) * plen + kx / s..][..ow];
             let base = (r * w + kx) as u32;
             for (ox, ((b, a), &v)) in b.iter_mut().zip(a.iter_mut()).zip(src).enumerate() {
-                let i = base + (ox * s) as u32;
-                if kx == 0 {
-                    *a = i;
-                    continue;
-                }
-                select_larger(b, a, v, i);
+                (*b, *a) = pick((*b, *a), (v, base + (ox * s) as u32));
             }
         }
     }
+    let (mut b, mut a) = (vec![T::ZERO; ow], vec![0u32; ow]);
     for (oy, out) in o.chunks_mut(ow).enumerate() {
-        let (mut b, mut a) = (
-            hb[oy * s * ow..][..ow].to_vec(),
-            ha[oy * s * ow..][..ow].to_vec(),
-        );
+        b.copy_from_slice(&hb[oy * s * ow..][..ow]);
+        a.copy_from_slice(&ha[oy * s * ow..][..ow]);
         for ky in 1..k {
             let r = (oy * s + ky) * ow;
             for (((b, a), &v), &i) in b
@@ -311,23 +309,13 @@ fn max_plane_uniform<T: Float>(
                 .zip(&hb[r..][..ow])
                 .zip(&ha[r..][..ow])
             {
-                select_larger(b, a, v, i);
+                (*b, *a) = pick((*b, *a), (v, i));
             }
         }
         for ((cell, &b), &a) in out.iter_mut().zip(&b).zip(&a) {
             *cell = (b, a);
         }
     }
-}
-
-/// `(best, at) = (v, i)` when `v` is larger than `best`, or NaN where `best` is not; as a
-/// blend, not a branch.
-#[inline(always)]
-fn select_larger<T: Float>(best: &mut T, at: &mut u32, v: T, i: u32) {
-    let take = (v > *best) | (v.is_nan() & !best.is_nan());
-    let mask = (take as u32).wrapping_neg();
-    *at = (*at & !mask) | (i & mask);
-    *best = T::select(take, v, *best);
 }
 
 /// Windows that are full `k × k` blocks of the padded image: the plane is copied into a
