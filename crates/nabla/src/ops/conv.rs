@@ -212,13 +212,13 @@ const WINOGRAD_MIN_CHANNELS: usize = 16;
 /// Winograd path.
 #[cfg(not(test))]
 const WINOGRAD_MIN_PIXELS: usize = 512;
+#[cfg(test)]
+const WINOGRAD_MIN_PIXELS: usize = 1;
 /// The same for inference, where the weight transform is cached: ResNet-18 at batch 1
 /// (2 threads) was fastest with its 14×14 layers (196 pixels) on Winograd and its 7×7
 /// layers (49) on im2col, whose 512×512 products read 9/16 of the transformed weights'
 /// bytes: 24.5 ms, against 26.3 ms with neither and 27.5 ms with both.
 const WINOGRAD_MIN_PIXELS_CACHED: usize = 128;
-#[cfg(test)]
-const WINOGRAD_MIN_PIXELS: usize = 1;
 
 /// Taps per output (`cin·kh·kw`) up to which the direct kernels run.
 const DIRECT_MAX_TAPS: usize = 256;
@@ -868,7 +868,7 @@ fn winograd_inference(
                 with_opt::<T, _>(bias, op, |bv| {
                     let make = |w: &[T]| transform_weights(w, g.cout, g.cin, false);
                     let u = if weight.is_contiguous() {
-                        winograd_cache::transformed(weight, wv, false, make)
+                        winograd_cache::transformed(weight, wv, make)
                     } else {
                         std::sync::Arc::new(make(wv))
                     };
@@ -1032,7 +1032,7 @@ impl Tensor {
         if recording {
             winograd_cache::drop_stale();
         }
-        let keep = g.keeps_patches() && weight.tracks_grad() && crate::autograd::is_grad_enabled();
+        let keep = recording && weight.tracks_grad() && g.keeps_patches();
         let kernel = if keep {
             Kernel::ForwardKeepingPatches
         } else {
@@ -1393,6 +1393,24 @@ mod tests {
         })
     }
 
+    /// Asserts `|a[i] − b[i]| < tol·(1 + |b[i]|)` for every element, naming `case` and `i`
+    /// when one is not.
+    fn assert_slices_close<T: Float + std::fmt::Display>(
+        a: &[T],
+        b: &[T],
+        tol: f64,
+        case: &dyn std::fmt::Debug,
+    ) {
+        assert_eq!(a.len(), b.len());
+        for (i, (p, q)) in a.iter().zip(b).enumerate() {
+            let (pf, qf) = (p.to_f64(), q.to_f64());
+            assert!(
+                (pf - qf).abs() < tol * (1.0 + qf.abs()),
+                "{case:?} [{i}] {p} vs {q}"
+            );
+        }
+    }
+
     /// The direct f32 kernels against im2col: LeNet-5's conv2, padding, 32 channels, pixel
     /// and tap counts that are no multiple of the register block, batch 1.
     #[test]
@@ -1416,15 +1434,7 @@ mod tests {
             let g = forward_geometry("conv2d", &x, &w, Some(&b), (1, 1), (pad, pad), (1, 1), 1)?;
             assert!(g.direct().is_some() && !g.keeps_patches(), "{xs:?}");
             let (xv, wv, bv) = (x.to_vec::<f32>()?, w.to_vec::<f32>()?, b.to_vec::<f32>()?);
-            let close = |a: &[f32], b: &[f32]| {
-                assert_eq!(a.len(), b.len());
-                for (i, (p, q)) in a.iter().zip(b).enumerate() {
-                    assert!(
-                        (p - q).abs() < 1e-4 * (1.0 + q.abs()),
-                        "{xs:?} [{i}] {p} vs {q}"
-                    );
-                }
-            };
+            let close = |a: &[f32], b: &[f32]| assert_slices_close(a, b, 1e-4, &xs);
             close(
                 &conv_forward(&xv, &wv, Some(&bv), &g),
                 &im2col_forward(&xv, &wv, Some(&bv), &g, None),
@@ -1546,15 +1556,7 @@ mod tests {
             let (xv, wv, bv) = (x.to_vec::<f64>()?, w.to_vec::<f64>()?, b.to_vec::<f64>()?);
             let y = conv_forward(&xv, &wv, Some(&bv), &g);
             let y_ref = im2col_forward(&xv, &wv, Some(&bv), &g, None);
-            let close = |a: &[f64], b: &[f64]| {
-                assert_eq!(a.len(), b.len());
-                for (i, (p, q)) in a.iter().zip(b).enumerate() {
-                    assert!(
-                        (p - q).abs() < 1e-12 * (1.0 + q.abs()),
-                        "{xs:?} [{i}] {p} vs {q}"
-                    );
-                }
-            };
+            let close = |a: &[f64], b: &[f64]| assert_slices_close(a, b, 1e-12, &xs);
             close(&y, &y_ref);
             let dy: Vec<f64> =
                 Tensor::randn(&[xs[0], cout, g.oh, g.ow], crate::DType::F64, &dev)?.to_vec()?;

@@ -60,25 +60,35 @@ impl Plan {
     fn taps(&self) -> usize {
         self.cin * self.kh * self.kw
     }
-    /// Offset of each tap `(ci, ky, kx)` in the padded image, in weight order.
-    fn tap_offsets(&self) -> Vec<usize> {
-        let (hp, wp) = (self.hp(), self.wp());
-        let mut v = Vec::with_capacity(self.taps());
-        for ci in 0..self.cin {
-            for ky in 0..self.kh {
-                for kx in 0..self.kw {
-                    v.push((ci * hp + ky) * wp + kx);
+    fn padded_len(&self) -> usize {
+        self.cin * self.hp() * self.wp()
+    }
+}
+
+/// Where the kernels read the padded image: the offset of each tap `(ci, ky, kx)` in weight
+/// order, and of each output pixel's first tap in output order. Both grow monotonically, so
+/// the last tap of the last pixel is the farthest read (what the kernels' callers check,
+/// once per call instead of scanning the lists).
+struct Offsets {
+    tap: Vec<usize>,
+    pix: Vec<usize>,
+}
+
+impl Offsets {
+    fn new(p: &Plan) -> Offsets {
+        let (hp, wp) = (p.hp(), p.wp());
+        let mut tap = Vec::with_capacity(p.taps());
+        for ci in 0..p.cin {
+            for ky in 0..p.kh {
+                for kx in 0..p.kw {
+                    tap.push((ci * hp + ky) * wp + kx);
                 }
             }
         }
-        v
-    }
-    /// Offset in the padded image of each output pixel's first tap, in output order.
-    fn pixel_offsets(&self) -> Vec<usize> {
-        let wp = self.wp();
-        (0..self.oh())
-            .flat_map(|oy| (0..self.ow()).map(move |ox| oy * wp + ox))
-            .collect()
+        let pix: Vec<usize> = (0..p.oh())
+            .flat_map(|oy| (0..p.ow()).map(move |ox| oy * wp + ox))
+            .collect();
+        Offsets { tap, pix }
     }
 }
 
@@ -117,10 +127,10 @@ pub(super) fn forward(x: &[f32], wt: &[f32], bias: Option<&[f32]>, p: &Plan) -> 
             wv[(co / LANES) * taps + t][co % LANES] = wt[co * taps + t];
         }
     }
-    let (tap_off, pix_off) = (p.tap_offsets(), p.pixel_offsets());
+    let offsets = Offsets::new(p);
     let image_len = p.cin * p.h * p.w;
     let run = |images: std::ops::Range<usize>| {
-        let mut xp = alloc::<f32>(p.cin * p.hp() * p.wp());
+        let mut xp = alloc::<f32>(p.padded_len());
         for i in images {
             pad_image(&x[i * image_len..][..image_len], p, &mut xp);
             // SAFETY: image i's output belongs to this task only.
@@ -131,8 +141,7 @@ pub(super) fn forward(x: &[f32], wt: &[f32], bias: Option<&[f32]>, p: &Plan) -> 
                 forward_block(
                     &xp,
                     &wv[blk * taps..][..taps],
-                    &tap_off,
-                    &pix_off,
+                    &offsets,
                     b,
                     &mut yi[blk * LANES * l..][..LANES * l],
                 );
@@ -154,12 +163,12 @@ pub(super) fn forward(x: &[f32], wt: &[f32], bias: Option<&[f32]>, p: &Plan) -> 
 pub(super) fn weight_grad(x: &[f32], dy: &[f32], p: &Plan) -> Vec<f32> {
     let l = p.oh() * p.ow();
     let taps = p.taps();
-    let (tap_off, pix_off) = (p.tap_offsets(), p.pixel_offsets());
+    let offsets = Offsets::new(p);
     let image_len = p.cin * p.h * p.w;
     let run = |images: &std::ops::Range<usize>| {
         // dW[block][tap][lane], summed over this task's images.
         let mut acc = vec![[0.0f32; LANES]; (p.cout / LANES) * taps];
-        let mut xp = alloc::<f32>(p.cin * p.hp() * p.wp());
+        let mut xp = alloc::<f32>(p.padded_len());
         let mut dyt = vec![[0.0f32; LANES]; l];
         for i in images.clone() {
             pad_image(&x[i * image_len..][..image_len], p, &mut xp);
@@ -169,13 +178,7 @@ pub(super) fn weight_grad(x: &[f32], dy: &[f32], p: &Plan) -> Vec<f32> {
                 for (px, v) in dyt.iter_mut().enumerate() {
                     *v = std::array::from_fn(|j| g[j * l + px]);
                 }
-                weight_block(
-                    &xp,
-                    &dyt,
-                    &tap_off,
-                    &pix_off,
-                    &mut acc[blk * taps..][..taps],
-                );
+                weight_block(&xp, &dyt, &offsets, &mut acc[blk * taps..][..taps]);
             }
         }
         recycle(xp);
@@ -199,50 +202,33 @@ pub(super) fn weight_grad(x: &[f32], dy: &[f32], p: &Plan) -> Vec<f32> {
     dw
 }
 
-/// 16 output channels of one image: `y` is `[16, l]`, `wv` `[taps][16]`.
-fn forward_block(
-    xp: &[f32],
-    wv: &[[f32; LANES]],
-    tap_off: &[usize],
-    pix_off: &[usize],
-    b: [f32; LANES],
-    y: &mut [f32],
-) {
-    let l = pix_off.len();
-    assert!(y.len() >= LANES * l && wv.len() == tap_off.len());
-    let reach =
-        pix_off.iter().max().copied().unwrap_or(0) + tap_off.iter().max().copied().unwrap_or(0);
-    assert!(l == 0 || reach < xp.len(), "taps inside the padded image");
+/// 16 output channels of one image: `y` is `[16, l]`, `wv` `[taps][16]`, `xp` the padded
+/// image that `off` was made for.
+fn forward_block(xp: &[f32], wv: &[[f32; LANES]], off: &Offsets, b: [f32; LANES], y: &mut [f32]) {
+    let l = off.pix.len();
+    assert!(y.len() >= LANES * l && wv.len() == off.tap.len());
+    assert!(l == 0 || xp.len() > off.tap[off.tap.len() - 1] + off.pix[l - 1]);
     // SAFETY: Plan::supported() (checked by every caller through Geometry::direct) found
-    // AVX-512; the loads stay below `reach` and the stores inside `y` (asserted above).
+    // AVX-512; the loads stay inside `xp` and the stores inside `y` (asserted above).
     #[cfg(target_arch = "x86_64")]
     unsafe {
-        avx512::forward(xp, wv, tap_off, pix_off, b, y)
+        avx512::forward(xp, wv, &off.tap, &off.pix, b, y)
     }
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!("Plan::supported() is false off x86-64")
 }
 
 /// Adds one image's weight gradient for 16 output channels to `acc` (`[taps][16]`), `dyt`
-/// being their output gradient pixel-major (`[l][16]`).
-fn weight_block(
-    xp: &[f32],
-    dyt: &[[f32; LANES]],
-    tap_off: &[usize],
-    pix_off: &[usize],
-    acc: &mut [[f32; LANES]],
-) {
-    assert!(dyt.len() == pix_off.len() && acc.len() == tap_off.len());
-    let reach =
-        pix_off.iter().max().copied().unwrap_or(0) + tap_off.iter().max().copied().unwrap_or(0);
-    assert!(
-        pix_off.is_empty() || tap_off.is_empty() || reach < xp.len(),
-        "taps inside the padded image"
-    );
+/// being their output gradient pixel-major (`[l][16]`) and `xp` the padded image that `off`
+/// was made for.
+fn weight_block(xp: &[f32], dyt: &[[f32; LANES]], off: &Offsets, acc: &mut [[f32; LANES]]) {
+    let (taps, l) = (off.tap.len(), off.pix.len());
+    assert!(dyt.len() == l && acc.len() == taps);
+    assert!(taps == 0 || l == 0 || xp.len() > off.tap[taps - 1] + off.pix[l - 1]);
     // SAFETY: as in forward_block.
     #[cfg(target_arch = "x86_64")]
     unsafe {
-        avx512::weight(xp, dyt, tap_off, pix_off, acc)
+        avx512::weight(xp, dyt, &off.tap, &off.pix, acc)
     }
     #[cfg(not(target_arch = "x86_64"))]
     unreachable!("Plan::supported() is false off x86-64")
@@ -256,7 +242,8 @@ mod avx512 {
     use std::arch::x86_64::*;
 
     /// # Safety
-    /// AVX-512F; `pix_off[p] + tap_off[t] < xp.len()` for all p, t; `y.len() ≥ 16·l`.
+    /// AVX-512F; `pix_off[p] + tap_off[t] < xp.len()` for all p, t (both offset lists grow
+    /// monotonically, so their last entries bound it); `y.len() ≥ 16·l`.
     #[target_feature(enable = "avx512f")]
     pub(super) unsafe fn forward(
         xp: &[f32],

@@ -212,6 +212,7 @@ fn block<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan, blk: Block, o
     }
     let (oh, ow) = (p.oh(), p.ow());
     let (r0, r1) = (2 * blk.ty0, (2 * blk.ty1).min(oh));
+    let mut scratch = vec![T::ZERO; 8 * per_image];
     for b in 0..blk.images {
         for co in 0..p.cout {
             // SAFETY: rows r0..r1 of channel co of this block's images belong to it only.
@@ -221,7 +222,16 @@ fn block<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan, blk: Block, o
                     (r1 - r0) * ow,
                 )
             };
-            transform_output(&m, p.cout, co, (tb, b * per_image), tw, ow, dst);
+            transform_output(
+                &m,
+                p.cout,
+                co,
+                (tb, b * per_image),
+                tw,
+                ow,
+                dst,
+                &mut scratch,
+            );
             if let Some(bias) = bias {
                 dst.iter_mut().for_each(|d| *d += bias[co]);
             }
@@ -273,12 +283,21 @@ fn weight_block<T: Float>(x: &[T], dy: &[T], p: &Plan, blk: Block, du: &mut [T])
     let mut v = alloc::<T>(16 * p.cin * tb);
     let mut m = alloc::<T>(16 * p.cout * tb);
     let (len, plane) = (p.cin * p.h * p.w, p.oh() * p.ow());
+    let mut scratch = vec![T::ZERO; 8 * per_image];
     for b in 0..blk.images {
         let span = (tb, b * per_image);
         transform_input(&x[(blk.i + b) * len..][..len], p, blk, span, &mut v);
         let grad = &dy[(blk.i + b) * p.cout * plane..][..p.cout * plane];
         for co in 0..p.cout {
-            transform_grad_output(&grad[co * plane..][..plane], p, co, blk, span, &mut m);
+            transform_grad_output(
+                &grad[co * plane..][..plane],
+                p,
+                co,
+                blk,
+                span,
+                &mut m,
+                &mut scratch,
+            );
         }
     }
     for xi in 0..16 {
@@ -314,7 +333,8 @@ multiversion! {
     /// `dM[ξ][co][toff + t] = (A dY Aᵀ)[ξ]` for the tiles `t` of the block's tile rows of one
     /// image's output channel gradient `grad` (`[oh, ow]`), zeros for cut-off outputs; `m` is
     /// `[16, cout, tb]` with `(tb, toff) = span`. As [`transform_input`]: rows first, then
-    /// the columns over all the block's tiles at once.
+    /// the columns over all the block's tiles at once; `scratch` holds 8 values per tile
+    /// (reused by the caller across channels).
     fn transform_grad_output<T: Float>(
         grad: &[T],
         p: &Plan,
@@ -322,13 +342,14 @@ multiversion! {
         blk: Block,
         span: (usize, usize),
         m: &mut [T],
+        scratch: &mut [T],
     ) {
         let (tb, toff) = span;
         let (oh, ow) = (p.oh(), p.ow());
         let (_, tw) = p.tiles();
         let n = (blk.ty1 - blk.ty0) * tw;
         // e[parity][j][t]: (g Aᵀ)[j] = g0, g0 + g1, g0 − g1, −g1 of output row 2·ty + parity.
-        let mut e = vec![T::ZERO; 2 * 4 * n];
+        let e = &mut scratch[..2 * 4 * n];
         for ty in blk.ty0..blk.ty1 {
             for parity in 0..2 {
                 let oy = 2 * ty + parity;
@@ -459,7 +480,8 @@ multiversion! {
     /// Writes output channel `co` of one image of a block: `Y = Aᵀ M A` per tile, `m` being
     /// `[16, cout, tb]` and the image's tiles starting at `toff`, with `(tb, toff) = span`;
     /// `dst` holds the block's output rows (the last tile row or column may be cut off).
-    /// The row half `Aᵀ M` runs over all the block's tiles of the image at once.
+    /// The row half `Aᵀ M` runs over all the block's tiles of the image at once, into
+    /// `scratch` (8 values per tile, reused by the caller across channels).
     fn transform_output<T: Float>(
         m: &[T],
         cout: usize,
@@ -468,12 +490,13 @@ multiversion! {
         tw: usize,
         ow: usize,
         dst: &mut [T],
+        scratch: &mut [T],
     ) {
         let (tb, toff) = span;
         let n = dst.len().div_ceil(2 * ow) * tw;
         let mm = |xi: usize| &m[(xi * cout + co) * tb + toff..][..n];
         // s[r][j][t]: Aᵀ M over the tiles, s0 = m0 + m1 + m2, s1 = m1 − m2 − m3 (mN = tile row N).
-        let mut s = vec![T::ZERO; 8 * n];
+        let s = &mut scratch[..8 * n];
         for j in 0..4 {
             let (m0, m1, m2, m3) = (mm(j), mm(4 + j), mm(8 + j), mm(12 + j));
             let (s0, s1) = s.split_at_mut(4 * n);

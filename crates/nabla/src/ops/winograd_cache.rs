@@ -21,7 +21,6 @@ struct Entry {
     storage: Weak<RwLock<CpuStorage>>,
     offset: usize,
     dims: Vec<usize>,
-    flip: bool,
     epoch: u64,
     last_use: u64,
     bytes: usize,
@@ -63,17 +62,13 @@ pub(super) fn drop_stale() {
 pub(super) fn transformed<T: Float>(
     w: &Tensor,
     wt: &[T],
-    flip: bool,
     make: impl FnOnce(&[T]) -> Vec<T>,
 ) -> Arc<Vec<T>> {
     let epoch = write_epoch();
     let storage = &w.0.storage;
     let offset = w.layout().offset();
     let same = |e: &Entry| {
-        e.flip == flip
-            && e.offset == offset
-            && e.dims == w.dims()
-            && Weak::as_ptr(&e.storage) == Arc::as_ptr(storage)
+        e.offset == offset && e.dims == w.dims() && Weak::as_ptr(&e.storage) == Arc::as_ptr(storage)
     };
     let hit = with_cache(|c| {
         c.clock += 1;
@@ -91,6 +86,8 @@ pub(super) fn transformed<T: Float>(
     if bytes <= MAX_BYTES {
         with_cache(|c| {
             c.clock += 1;
+            // Another thread may have stored the same transform meanwhile: replace it.
+            c.entries.retain(|e| !same(e));
             let total: usize = c.entries.iter().map(|e| e.bytes).sum();
             let mut over = (total + bytes).saturating_sub(MAX_BYTES);
             while over > 0 {
@@ -100,12 +97,10 @@ pub(super) fn transformed<T: Float>(
                 };
                 over = over.saturating_sub(c.entries.swap_remove(oldest).bytes);
             }
-            c.entries.retain(|e| !same(e));
             c.entries.push(Entry {
                 storage: Arc::downgrade(storage),
                 offset,
                 dims: w.dims().to_vec(),
-                flip,
                 epoch,
                 last_use: c.clock,
                 bytes,
