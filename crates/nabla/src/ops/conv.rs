@@ -150,13 +150,13 @@ impl Geometry {
             pad: self.pad.0,
         })
     }
-    /// The plan of the direct f32 kernels ([`conv_direct`]): stride 1, dilation 1, ungrouped,
-    /// output channels in blocks of 16 and at most [`DIRECT_MAX_TAPS`] taps per output
-    /// (LeNet-5's conv2: 16 channels, 150 taps), not 1×1, on CPUs with AVX-512.
+    /// The plan of the direct f32 kernels ([`conv_direct`]): dilation 1, ungrouped, output
+    /// channels in blocks of 16 and at most [`DIRECT_MAX_TAPS`] taps per output (LeNet-5's
+    /// conv2: 16 channels, 150 taps; ResNet's stem: 64 channels, 147 taps), kernels wider
+    /// than 1×1, on CPUs with AVX-512.
     fn direct(&self) -> Option<conv_direct::Plan> {
         let fits = self.groups == 1
-            && !self.pointwise()
-            && self.stride == (1, 1)
+            && self.kh * self.kw > 1
             && self.dil == (1, 1)
             && self.cout.is_multiple_of(16)
             && self.cout <= DIRECT_MAX_COUT
@@ -175,6 +175,8 @@ impl Geometry {
             kw: self.kw,
             ph: self.pad.0,
             pw: self.pad.1,
+            sy: self.stride.0,
+            sx: self.stride.1,
         })
     }
     /// Whether a recorded forward pass keeps its patch matrices for the weight gradient
@@ -223,7 +225,7 @@ const WINOGRAD_MIN_PIXELS_CACHED: usize = 128;
 /// Taps per output (`cin·kh·kw`) up to which the direct kernels run.
 const DIRECT_MAX_TAPS: usize = 256;
 /// Output channels up to which they do.
-const DIRECT_MAX_COUT: usize = 32;
+const DIRECT_MAX_COUT: usize = 64;
 
 /// Output channels up to which a recorded forward pass keeps its patch matrices.
 const KEEP_PATCHES_MAX_COUT: usize = 32;
@@ -1411,8 +1413,9 @@ mod tests {
         }
     }
 
-    /// The direct f32 kernels against im2col: LeNet-5's conv2, padding, 32 channels, pixel
-    /// and tap counts that are no multiple of the register block, batch 1.
+    /// The direct f32 kernels against im2col: LeNet-5's conv2, padding, 32 and 64 channels,
+    /// pixel and tap counts that are no multiple of the register block, batch 1 (one task
+    /// per channel block), strides 2 and 3 (ResNet's stem, scaled down), unequal strides.
     #[test]
     fn direct_kernels_agree_with_im2col() -> Result<()> {
         if !conv_direct::Plan::supported() {
@@ -1420,18 +1423,21 @@ mod tests {
         }
         crate::manual_seed(13);
         let dev = crate::Device::Cpu;
-        // (input dims, cout, kernel, padding)
+        // (input dims, cout, kernel, padding, stride)
         let cases = [
-            ([5, 6, 14, 14], 16, 5, 1),
-            ([2, 3, 9, 7], 32, 3, 1),
-            ([1, 2, 6, 5], 16, 2, 0),
-            ([3, 7, 5, 6], 16, 3, 0),
+            ([5, 6, 14, 14], 16, 5, 1, (1, 1)),
+            ([2, 3, 9, 7], 32, 3, 1, (1, 1)),
+            ([1, 2, 6, 5], 16, 2, 0, (1, 1)),
+            ([3, 7, 5, 6], 16, 3, 0, (1, 1)),
+            ([3, 3, 23, 21], 64, 7, 3, (2, 2)),
+            ([1, 3, 16, 17], 48, 7, 3, (2, 2)),
+            ([2, 4, 13, 11], 16, 4, 1, (3, 2)),
         ];
-        for (xs, cout, k, pad) in cases {
+        for (xs, cout, k, pad, stride) in cases {
             let x = Tensor::randn(&xs, crate::DType::F32, &dev)?;
             let w = Tensor::randn(&[cout, xs[1], k, k], crate::DType::F32, &dev)?;
             let b = Tensor::randn(&[cout], crate::DType::F32, &dev)?;
-            let g = forward_geometry("conv2d", &x, &w, Some(&b), (1, 1), (pad, pad), (1, 1), 1)?;
+            let g = forward_geometry("conv2d", &x, &w, Some(&b), stride, (pad, pad), (1, 1), 1)?;
             assert!(g.direct().is_some() && !g.keeps_patches(), "{xs:?}");
             let (xv, wv, bv) = (x.to_vec::<f32>()?, w.to_vec::<f32>()?, b.to_vec::<f32>()?);
             let close = |a: &[f32], b: &[f32]| assert_slices_close(a, b, 1e-4, &xs);

@@ -1,7 +1,7 @@
-//! Direct f32 convolution for layers with few output channels per 16-lane block and a
-//! short reduction (LeNet-5's conv2: 6 → 16 channels, 5×5, 150 taps), stride 1, dilation 1,
-//! ungrouped: the forward product and the weight gradient, with fused multiply-adds and no
-//! patch matrix.
+//! Direct f32 convolution for layers with few output channels and a short reduction
+//! (LeNet-5's conv2: 6 → 16 channels, 5×5, 150 taps; ResNet's stem: 3 → 64 channels, 7×7
+//! stride 2, 147 taps), dilation 1, ungrouped: the forward product and the weight gradient,
+//! with fused multiply-adds and no patch matrix.
 //!
 //! The output channels are the vector lanes: for a block of [`PIXELS`] output pixels,
 //! `acc[pixel] (16 channels) += W[:, tap] · x[tap of pixel]`, one register per pixel, one
@@ -11,22 +11,23 @@
 //! The kernels exist for CPUs with AVX-512; elsewhere, and for f64, callers keep im2col.
 //!
 //! ```text
-//! y[co][oy][ox]      = b[co] + Σ_{ci,ky,kx} w[co][ci][ky][kx] · xp[ci][oy + ky][ox + kx]
-//! dw[co][ci][ky][kx] = Σ_{images,oy,ox} dy[co][oy][ox] · xp[ci][oy + ky][ox + kx]
+//! y[co][oy][ox]      = b[co] + Σ_{ci,ky,kx} w[co][ci][ky][kx] · xp[ci][sy·oy + ky][sx·ox + kx]
+//! dw[co][ci][ky][kx] = Σ_{images,oy,ox} dy[co][oy][ox] · xp[ci][sy·oy + ky][sx·ox + kx]
 //! ```
 
 use crate::cpu::simd::{level, Level};
 use crate::cpu::SharedOut;
 use crate::storage::{alloc, alloc_zeroed, recycle};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Output channels per block: one AVX-512 vector of f32.
 const LANES: usize = 16;
 /// Output pixels (forward) or taps (weight gradient) held in registers at once.
 const PIXELS: usize = 8;
 
-/// A stride-1, dilation-1, ungrouped convolution of `[n, cin, h, w]` with padding
-/// `(ph, pw)` and `[cout, cin, kh, kw]` kernels (`cout` a multiple of [`LANES`]).
+/// A dilation-1, ungrouped convolution of `[n, cin, h, w]` with padding `(ph, pw)`, stride
+/// `(sy, sx)` and `[cout, cin, kh, kw]` kernels (`cout` a multiple of [`LANES`]).
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Plan {
     pub n: usize,
@@ -38,6 +39,8 @@ pub(super) struct Plan {
     pub kw: usize,
     pub ph: usize,
     pub pw: usize,
+    pub sy: usize,
+    pub sx: usize,
 }
 
 impl Plan {
@@ -46,10 +49,10 @@ impl Plan {
         cfg!(target_arch = "x86_64") && level() == Level::Avx512
     }
     fn oh(&self) -> usize {
-        self.h + 2 * self.ph + 1 - self.kh
+        (self.hp() - self.kh) / self.sy + 1
     }
     fn ow(&self) -> usize {
-        self.w + 2 * self.pw + 1 - self.kw
+        (self.wp() - self.kw) / self.sx + 1
     }
     fn hp(&self) -> usize {
         self.h + 2 * self.ph
@@ -86,7 +89,7 @@ impl Offsets {
             }
         }
         let pix: Vec<usize> = (0..p.oh())
-            .flat_map(|oy| (0..p.ow()).map(move |ox| oy * wp + ox))
+            .flat_map(|oy| (0..p.ow()).map(move |ox| oy * p.sy * wp + ox * p.sx))
             .collect();
         Offsets { tap, pix }
     }
@@ -108,7 +111,7 @@ fn pad_image(image: &[f32], p: &Plan, xp: &mut [f32]) {
 
 /// The batch split evenly over the threads (fixed, so that the weight gradient's partial
 /// sums are added in a fixed order).
-fn image_groups(n: usize) -> Vec<std::ops::Range<usize>> {
+fn image_groups(n: usize) -> Vec<Range<usize>> {
     let parts = rayon::current_num_threads().clamp(1, n.max(1));
     let per = n.div_ceil(parts).max(1);
     (0..n).step_by(per).map(|i| i..(i + per).min(n)).collect()
@@ -129,31 +132,37 @@ pub(super) fn forward(x: &[f32], wt: &[f32], bias: Option<&[f32]>, p: &Plan) -> 
     }
     let offsets = Offsets::new(p);
     let image_len = p.cin * p.h * p.w;
-    let run = |images: std::ops::Range<usize>| {
+    let run = |(images, blocks): (Range<usize>, Range<usize>)| {
         let mut xp = alloc::<f32>(p.padded_len());
         for i in images {
             pad_image(&x[i * image_len..][..image_len], p, &mut xp);
-            // SAFETY: image i's output belongs to this task only.
-            let yi = unsafe { out.slice(i * p.cout * l, p.cout * l) };
-            for blk in 0..p.cout / LANES {
+            for blk in blocks.clone() {
+                // SAFETY: these channels of image i belong to this task only.
+                let yb = unsafe { out.slice((i * p.cout + blk * LANES) * l, LANES * l) };
                 let b: [f32; LANES] =
                     std::array::from_fn(|j| bias.map_or(0.0, |b| b[blk * LANES + j]));
-                forward_block(
-                    &xp,
-                    &wv[blk * taps..][..taps],
-                    &offsets,
-                    b,
-                    &mut yi[blk * LANES * l..][..LANES * l],
-                );
+                forward_block(&xp, &wv[blk * taps..][..taps], &offsets, b, yb);
             }
         }
         recycle(xp);
     };
-    let groups = image_groups(p.n);
-    if groups.len() > 1 {
-        groups.into_par_iter().for_each(run);
+    // Whole images per task; with fewer images than threads, one block of 16 channels
+    // per task (each pads its own copy of the image).
+    let blocks = p.cout / LANES;
+    let tasks: Vec<(Range<usize>, Range<usize>)> = if p.n >= rayon::current_num_threads() {
+        image_groups(p.n)
+            .into_iter()
+            .map(|g| (g, 0..blocks))
+            .collect()
     } else {
-        groups.into_iter().for_each(run);
+        (0..p.n)
+            .flat_map(|i| (0..blocks).map(move |blk| (i..i + 1, blk..blk + 1)))
+            .collect()
+    };
+    if tasks.len() > 1 {
+        tasks.into_par_iter().for_each(run);
+    } else {
+        tasks.into_iter().for_each(run);
     }
     y
 }
@@ -165,7 +174,7 @@ pub(super) fn weight_grad(x: &[f32], dy: &[f32], p: &Plan) -> Vec<f32> {
     let taps = p.taps();
     let offsets = Offsets::new(p);
     let image_len = p.cin * p.h * p.w;
-    let run = |images: &std::ops::Range<usize>| {
+    let run = |images: &Range<usize>| {
         // dW[block][tap][lane], summed over this task's images.
         let mut acc = vec![[0.0f32; LANES]; (p.cout / LANES) * taps];
         let mut xp = alloc::<f32>(p.padded_len());
