@@ -11,7 +11,7 @@
 //! and weight-grad kernels. Images are spread across threads when the batch has at least as
 //! many images as threads; otherwise each product uses all threads.
 
-use super::conv_winograd::{self as winograd, conv3x3, transform_weights, weight_grad3x3};
+use super::conv_winograd::{self as winograd, conv3x3, transform_weights, weight_grad3x3, Weights};
 use super::{conv_direct, rule, winograd_cache};
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::reduce::sum_slice;
@@ -124,6 +124,12 @@ impl Geometry {
     fn winograd(&self) -> Option<winograd::Plan> {
         self.winograd_from(WINOGRAD_MIN_PIXELS)
     }
+    /// The Winograd plan of the weight gradient, from more output pixels than the forward
+    /// pass: each block of tiles adds its 16 products to a `16 × cout × cin` sum, which at
+    /// few tiles per block costs more memory traffic than the products save.
+    fn winograd_weight(&self) -> Option<winograd::Plan> {
+        self.winograd_from(WINOGRAD_MIN_PIXELS_WEIGHT)
+    }
     /// The Winograd plan of a forward pass that records no gradient: its weight transform
     /// is cached between calls ([`winograd_cache`]), so small layers take the path too.
     fn winograd_inference(&self) -> Option<winograd::Plan> {
@@ -209,13 +215,20 @@ impl Geometry {
 const WINOGRAD_MIN_CHANNELS: usize = 16;
 /// Output pixels of the whole batch from which they do: the weights are transformed on
 /// every call (`16·cout·cin` values), which only pays off over enough tiles. ResNet-18 at
-/// batch 1 spent 39% of its time in the weight transform of its 7×7 and 14×14 layers.
-/// The unit tests lower it to 1 so that their small shapes (and gradient checks) take the
-/// Winograd path.
+/// batch 1 spent 39% of its time in the weight transform of its 7×7 and 14×14 layers (a
+/// scalar transform then). At batch 8, its 7×7 layers (392 pixels) took 10–10.8 ms forward
+/// this way against 13.5 ms through im2col. The unit tests lower it to 1 so that their
+/// small shapes (and gradient checks) take the Winograd path.
 #[cfg(not(test))]
-const WINOGRAD_MIN_PIXELS: usize = 512;
+const WINOGRAD_MIN_PIXELS: usize = 256;
 #[cfg(test)]
 const WINOGRAD_MIN_PIXELS: usize = 1;
+/// The same for the weight gradient ([`Geometry::winograd_weight`]): at 392 pixels the
+/// 512-channel layers' backward pass took 32–37 ms with it against 29 ms without.
+#[cfg(not(test))]
+const WINOGRAD_MIN_PIXELS_WEIGHT: usize = 512;
+#[cfg(test)]
+const WINOGRAD_MIN_PIXELS_WEIGHT: usize = 1;
 /// The same for inference, where the weight transform is cached: ResNet-18 at batch 1
 /// (2 threads) was fastest with its 14×14 layers (196 pixels) on Winograd and its 7×7
 /// layers (49) on im2col, whose 512×512 products read 9/16 of the transformed weights'
@@ -482,8 +495,8 @@ fn chunk_rows<'a, T: Float>(
 /// contiguous.
 fn conv_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
     if let Some(plan) = g.winograd() {
-        let u = transform_weights(wt, g.cout, g.cin, false);
-        let y = conv3x3(x, &u, bias, &plan);
+        let u = transform_weights(wt, g.cout, g.cin);
+        let y = conv3x3(x, Weights::Forward(&u), bias, &plan);
         recycle(u);
         return y;
     }
@@ -611,8 +624,8 @@ fn im2col_forward<T: Float>(
 /// `dx = col2im(Wᵀ · dy)`; `dy` is `[n, cout, oh, ow]`; returns `[n, cin, h, w]`.
 fn conv_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
     if let Some(plan) = g.winograd_data() {
-        let u = transform_weights(wt, g.cout, g.cin, true);
-        let dx = conv3x3(dy, &u, None, &plan);
+        let u = transform_weights(wt, g.cout, g.cin);
+        let dx = conv3x3(dy, Weights::Turned(&u), None, &plan);
         recycle(u);
         return dx;
     }
@@ -691,7 +704,7 @@ fn conv_backward_weight<T: Float>(
     g: &Geometry,
     kept: Option<(&[T], usize)>,
 ) -> Vec<T> {
-    if let Some(plan) = g.winograd() {
+    if let Some(plan) = g.winograd_weight() {
         return weight_grad3x3(x, dy, &plan);
     }
     if let Some(dw) = direct_weight_grad(x, dy, g) {
@@ -868,13 +881,13 @@ fn winograd_inference(
         let y = x.with_contiguous::<T, _>(op, |xv| {
             weight.with_contiguous::<T, _>(op, |wv| {
                 with_opt::<T, _>(bias, op, |bv| {
-                    let make = |w: &[T]| transform_weights(w, g.cout, g.cin, false);
+                    let make = |w: &[T]| transform_weights(w, g.cout, g.cin);
                     let u = if weight.is_contiguous() {
                         winograd_cache::transformed(weight, wv, make)
                     } else {
                         std::sync::Arc::new(make(wv))
                     };
-                    conv3x3(xv, &u, bv, &plan)
+                    conv3x3(xv, Weights::Forward(&u), bv, &plan)
                 })
             })
         })???;

@@ -114,52 +114,119 @@ impl Block {
 }
 
 /// `U[ξ][o][i] = (G g Gᵀ)[ξ]` for the 3×3 kernels `g = wt[o][i]` of a `[cout, cin, 3, 3]`
-/// weight. With `flip`, the kernels of the input gradient instead: output channel `o`
-/// ranges over `cin`, input `i` over `cout`, and `g[a][b] = wt[i][o][2 − a][2 − b]`.
-pub(super) fn transform_weights<T: Float>(wt: &[T], cout: usize, cin: usize, flip: bool) -> Vec<T> {
-    let (rows, cols) = if flip { (cin, cout) } else { (cout, cin) };
-    let mut u = alloc::<T>(16 * rows * cols);
+/// weight; returns `[16, cout, cin]`. The input gradient reads the same `U` turned (see
+/// [`Weights::Turned`]).
+pub(super) fn transform_weights<T: Float>(wt: &[T], cout: usize, cin: usize) -> Vec<T> {
+    let mut u = alloc::<T>(16 * cout * cin);
     let out = SharedOut(u.as_mut_ptr());
-    let half = T::from_f64(0.5);
     // One task per output channel: it writes U[ξ][o][..] for every ξ.
-    let row = |o: usize| {
+    let row = |scratch: &mut Vec<T>, o: usize| {
         // SAFETY: the 16 rows U[ξ][o] belong to this task only.
-        let dst: [&mut [T]; 16] =
-            std::array::from_fn(|xi| unsafe { out.slice((xi * rows + o) * cols, cols) });
-        for i in 0..cols {
-            let g: [T; 9] = if flip {
-                let k = &wt[(i * cin + o) * 9..][..9];
-                std::array::from_fn(|t| k[8 - t])
-            } else {
-                wt[(o * cin + i) * 9..][..9].try_into().expect("9 taps")
-            };
-            // G g: rows g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2 (gN = row N of g); then the
-            // same on the columns of each of those rows.
-            let col = |j: usize| {
-                let (a, b, c) = (g[j], g[3 + j], g[6 + j]);
-                [a, (a + b + c) * half, (a - b + c) * half, c]
-            };
-            let (c0, c1, c2) = (col(0), col(1), col(2));
-            for r in 0..4 {
-                let (a, b, c) = (c0[r], c1[r], c2[r]);
-                dst[r * 4][i] = a;
-                dst[r * 4 + 1][i] = (a + b + c) * half;
-                dst[r * 4 + 2][i] = (a - b + c) * half;
-                dst[r * 4 + 3][i] = c;
-            }
-        }
+        let mut dst: [&mut [T]; 16] =
+            std::array::from_fn(|xi| unsafe { out.slice((xi * cout + o) * cin, cin) });
+        scratch.resize(21 * cin, T::ZERO);
+        transform_kernel_row(&wt[o * cin * 9..][..cin * 9], scratch, &mut dst);
     };
-    if rows * cols >= 4096 && rayon::current_num_threads() > 1 {
-        (0..rows).into_par_iter().for_each(row);
+    if cout * cin >= 4096 && rayon::current_num_threads() > 1 {
+        (0..cout).into_par_iter().for_each_init(Vec::new, row);
     } else {
-        (0..rows).for_each(row);
+        let mut scratch = Vec::new();
+        (0..cout).for_each(|o| row(&mut scratch, o));
     }
     u
 }
 
-/// `y = conv3x3(x) (+ bias)` with weights already transformed by [`transform_weights`]
-/// (`u` is `[16, cout, cin]`); `x` is `[n, cin, h, w]`, contiguous.
-pub(super) fn conv3x3<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan) -> Vec<T> {
+multiversion! {
+    /// One output channel of [`transform_weights`]: `kernels` is its `[cin, 3, 3]` weights,
+    /// `dst[ξ]` the row `U[ξ][o]` (`cin` values) and `scratch` at least `21·cin` values. The
+    /// taps are first laid out tap-major, so that every step below is one loop over the
+    /// input channels.
+    fn transform_kernel_row<T: Float>(kernels: &[T], scratch: &mut [T], dst: &mut [&mut [T]; 16]) {
+        let cin = kernels.len() / 9;
+        let (taps, gg) = scratch.split_at_mut(9 * cin);
+        for (i, k) in kernels.chunks_exact(9).enumerate() {
+            for (t, &v) in k.iter().enumerate() {
+                taps[t * cin + i] = v;
+            }
+        }
+        let half = T::from_f64(0.5);
+        let tap = |r: usize, c: usize| &taps[(r * 3 + c) * cin..][..cin];
+        // G g: rows g0, (g0 + g1 + g2)/2, (g0 − g1 + g2)/2, g2 (gN = row N of g), per column.
+        for c in 0..3 {
+            let (g0, g1, g2) = (tap(0, c), tap(1, c), tap(2, c));
+            let at = |r: usize| (r * 3 + c) * cin;
+            gg[at(0)..][..cin].copy_from_slice(g0);
+            gg[at(3)..][..cin].copy_from_slice(g2);
+            let (lo, hi) = gg.split_at_mut(at(2));
+            for (((a, b), (&x0, &x1)), &x2) in lo[at(1)..][..cin]
+                .iter_mut()
+                .zip(&mut hi[..cin])
+                .zip(g0.iter().zip(g1))
+                .zip(g2)
+            {
+                *a = (x0 + x1 + x2) * half;
+                *b = (x0 - x1 + x2) * half;
+            }
+        }
+        // (G g) Gᵀ: the same on the columns of each of those rows.
+        for r in 0..4 {
+            let h = |c: usize| &gg[(r * 3 + c) * cin..][..cin];
+            let (h0, h1, h2) = (h(0), h(1), h(2));
+            let [d0, d1, d2, d3] = dst[r * 4..][..4].as_mut() else {
+                unreachable!("four columns")
+            };
+            d0.copy_from_slice(h0);
+            d3.copy_from_slice(h2);
+            for (((a, b), (&x0, &x1)), &x2) in
+                d1.iter_mut().zip(d2.iter_mut()).zip(h0.iter().zip(h1)).zip(h2)
+            {
+                *a = (x0 + x1 + x2) * half;
+                *b = (x0 - x1 + x2) * half;
+            }
+        }
+    }
+}
+
+/// How the 16 products of a [`Plan`] read its transformed weights, `U[ξ]` being a
+/// `cout × cin` matrix of that plan.
+#[derive(Clone, Copy)]
+pub(super) enum Weights<'a, T> {
+    /// `[16, cout, cin]` from [`transform_weights`] of the plan's own kernels.
+    Forward(&'a [T]),
+    /// The input gradient's, read from the forward convolution's `U` (`[16, cin, cout]` in
+    /// this plan's terms). Its kernels are the forward ones turned by 180° with the channels
+    /// swapped, and turning `g` reverses the rows of `G g` as `P G` does, `P` the
+    /// permutation swapping 0 and 3 (`G J = P G`). So `U'[ξ] = U[π(ξ)]ᵀ` with
+    /// `π(r, c) = (p(r), p(c))`: no second transform, only other strides.
+    Turned(&'a [T]),
+}
+
+impl<T> Weights<'_, T> {
+    /// `U[ξ]` of plan `p`.
+    fn mat(&self, xi: usize, p: &Plan) -> MatRef<T> {
+        let size = p.cout * p.cin;
+        match *self {
+            Weights::Forward(u) => MatRef {
+                ptr: u[xi * size..][..size].as_ptr(),
+                rs: p.cin as isize,
+                cs: 1,
+            },
+            Weights::Turned(u) => {
+                let swap = |r: usize| [3, 1, 2, 0][r];
+                let src = swap(xi / 4) * 4 + swap(xi % 4);
+                MatRef {
+                    ptr: u[src * size..][..size].as_ptr(),
+                    rs: 1,
+                    cs: p.cout as isize,
+                }
+            }
+        }
+    }
+}
+
+/// `y = conv3x3(x) (+ bias)` with weights already transformed by [`transform_weights`];
+/// `x` is `[n, cin, h, w]`, contiguous.
+pub(super) fn conv3x3<T: Float>(x: &[T], u: Weights<T>, bias: Option<&[T]>, p: &Plan) -> Vec<T> {
     let (oh, ow) = (p.oh(), p.ow());
     let mut y = alloc::<T>(p.n * p.cout * oh * ow);
     let out = SharedOut(y.as_mut_ptr());
@@ -174,7 +241,14 @@ pub(super) fn conv3x3<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan) 
 }
 
 /// One block, all channels.
-fn block<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan, blk: Block, out: SharedOut<T>) {
+fn block<T: Float>(
+    x: &[T],
+    u: Weights<T>,
+    bias: Option<&[T]>,
+    p: &Plan,
+    blk: Block,
+    out: SharedOut<T>,
+) {
     let (_, tw) = p.tiles();
     let per_image = blk.per_image(tw);
     let tb = blk.images * per_image;
@@ -186,8 +260,8 @@ fn block<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan, blk: Block, o
         transform_input(image, p, blk, (tb, b * per_image), &mut v);
     }
     for xi in 0..16 {
-        // SAFETY: U[ξ] is cout × cin, V[ξ] cin × tb and M[ξ] cout × tb, all row-major and
-        // inside their buffers.
+        // SAFETY: U[ξ] is cout × cin (strides from Weights::mat), V[ξ] cin × tb and M[ξ]
+        // cout × tb row-major, all inside their buffers.
         unsafe {
             gemm(
                 p.cout,
@@ -196,11 +270,7 @@ fn block<T: Float>(x: &[T], u: &[T], bias: Option<&[T]>, p: &Plan, blk: Block, o
                 m[xi * p.cout * tb..].as_mut_ptr(),
                 tb as isize,
                 false,
-                MatRef {
-                    ptr: u[xi * p.cout * p.cin..].as_ptr(),
-                    rs: p.cin as isize,
-                    cs: 1,
-                },
+                u.mat(xi, p),
                 MatRef {
                     ptr: v[xi * p.cin * tb..].as_ptr(),
                     rs: tb as isize,
