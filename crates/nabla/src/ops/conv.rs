@@ -229,11 +229,12 @@ const WINOGRAD_MIN_PIXELS: usize = 1;
 const WINOGRAD_MIN_PIXELS_WEIGHT: usize = 512;
 #[cfg(test)]
 const WINOGRAD_MIN_PIXELS_WEIGHT: usize = 1;
-/// The same for inference, where the weight transform is cached: ResNet-18 at batch 1
-/// (2 threads) was fastest with its 14×14 layers (196 pixels) on Winograd and its 7×7
-/// layers (49) on im2col, whose 512×512 products read 9/16 of the transformed weights'
-/// bytes: 24.5 ms, against 26.3 ms with neither and 27.5 ms with both.
-const WINOGRAD_MIN_PIXELS_CACHED: usize = 128;
+/// The same for inference, where the weight transform is cached. At first ResNet-18 at
+/// batch 1 (2 threads) was fastest with its 7×7 layers (49 pixels) on im2col: each thread
+/// read all of the 512×512 layers' transform, 16/9 of the weight's bytes, for its 8 tiles.
+/// Since such small batches run as one block whose products split the output channels
+/// ([`conv_winograd`]), they take Winograd too: 22.7 → 21.4 ms in three alternating pairs.
+const WINOGRAD_MIN_PIXELS_CACHED: usize = 49;
 
 /// Taps per output (`cin·kh·kw`) up to which the direct kernels run.
 const DIRECT_MAX_TAPS: usize = 256;
@@ -1565,7 +1566,10 @@ mod tests {
             ([2, 16, 5, 5], 16, 2),
             ([1, 20, 2, 3], 18, 1),
             ([2, 33, 12, 11], 17, 1),
+            ([4, 16, 10, 10], 16, 1),
         ];
+        // Up to 64 tiles in the batch, the products are split by output channel (one shared
+        // block); the last two cases have more, one block per task.
         for (xs, cout, pad) in cases {
             let x = Tensor::randn(&xs, crate::DType::F64, &dev)?;
             let w = Tensor::randn(&[cout, xs[1], 3, 3], crate::DType::F64, &dev)?;

@@ -43,6 +43,12 @@ pub(super) struct Plan {
 /// on the ResNet 64-channel and VGG 256-channel layers: 2^14 and 2^16 were slower.
 const BLOCK_VALUES: usize = 1 << 15;
 
+/// Tiles of a whole batch up to which the forward pass runs as one block whose products
+/// split the output channels between the threads (ResNet-18's 7×7 and 14×14 layers at
+/// batch 1: 16 and 49 tiles): with a block per thread, each thread would read all of `U`
+/// (16.8 MB for 512 channels) to use it on a handful of tiles.
+const SHARED_BLOCK_MAX_TILES: usize = 64;
+
 impl Plan {
     fn oh(&self) -> usize {
         self.h + 2 * self.pad - 2
@@ -230,8 +236,20 @@ pub(super) fn conv3x3<T: Float>(x: &[T], u: Weights<T>, bias: Option<&[T]>, p: &
     let (oh, ow) = (p.oh(), p.ow());
     let mut y = alloc::<T>(p.n * p.cout * oh * ow);
     let out = SharedOut(y.as_mut_ptr());
+    let (th, tw) = p.tiles();
+    if p.n * th * tw <= SHARED_BLOCK_MAX_TILES {
+        // One block; each thread computes a band of output channels of every product.
+        let all = Block {
+            i: 0,
+            images: p.n,
+            ty0: 0,
+            ty1: th,
+        };
+        block(x, u, bias, p, all, out, true);
+        return y;
+    }
     let blocks = p.blocks();
-    let run = |b: &Block| block(x, u, bias, p, *b, out);
+    let run = |b: &Block| block(x, u, bias, p, *b, out, false);
     if blocks.len() > 1 && rayon::current_num_threads() > 1 {
         blocks.par_iter().for_each(run);
     } else {
@@ -240,7 +258,7 @@ pub(super) fn conv3x3<T: Float>(x: &[T], u: Weights<T>, bias: Option<&[T]>, p: &
     y
 }
 
-/// One block, all channels.
+/// One block, all channels; `par` splits each product between the threads.
 fn block<T: Float>(
     x: &[T],
     u: Weights<T>,
@@ -248,6 +266,7 @@ fn block<T: Float>(
     p: &Plan,
     blk: Block,
     out: SharedOut<T>,
+    par: bool,
 ) {
     let (_, tw) = p.tiles();
     let per_image = blk.per_image(tw);
@@ -276,7 +295,7 @@ fn block<T: Float>(
                     rs: tb as isize,
                     cs: 1,
                 },
-                false,
+                par,
             )
         };
     }
