@@ -1568,8 +1568,8 @@ mod tests {
             ([2, 33, 12, 11], 17, 1),
             ([4, 16, 10, 10], 16, 1),
         ];
-        // Up to 64 tiles in the batch, the products are split by output channel (one shared
-        // block); the last two cases have more, one block per task.
+        // Single images of up to 64 tiles (the first and fourth cases) run as one block whose
+        // products are split by output channel; the others as one block per task.
         for (xs, cout, pad) in cases {
             let x = Tensor::randn(&xs, crate::DType::F64, &dev)?;
             let w = Tensor::randn(&[cout, xs[1], 3, 3], crate::DType::F64, &dev)?;
