@@ -456,19 +456,31 @@ multiversion! {
         for ty in blk.ty0..blk.ty1 {
             for parity in 0..2 {
                 let oy = 2 * ty + parity;
-                let at = |j: usize| (parity * 4 + j) * n + (ty - blk.ty0) * tw;
+                // The four rows (g Aᵀ)[j] of this output row, as disjoint slices.
+                let mut planes = e[parity * 4 * n..].chunks_exact_mut(n);
+                let [e0, e1, e2, e3] = std::array::from_fn(|_| {
+                    let row = planes.next().expect("four planes per parity");
+                    &mut row[(ty - blk.ty0) * tw..][..tw]
+                });
                 if oy >= oh {
-                    (0..4).for_each(|j| e[at(j)..][..tw].fill(T::ZERO));
+                    [e0, e1, e2, e3].into_iter().for_each(|row| row.fill(T::ZERO));
                     continue;
                 }
                 let src = &grad[oy * ow..][..ow];
-                for tx in 0..tw {
-                    let g0 = src[2 * tx];
-                    let g1 = src.get(2 * tx + 1).copied().unwrap_or(T::ZERO);
-                    e[at(0) + tx] = g0;
-                    e[at(1) + tx] = g0 + g1;
-                    e[at(2) + tx] = g0 - g1;
-                    e[at(3) + tx] = -g1;
+                // Whole tiles as zipped slices (so that the loop vectorizes), then the cut-off
+                // last column of an odd width, whose g1 is zero.
+                let whole = ow / 2;
+                let dst = e0.iter_mut().zip(e1.iter_mut()).zip(e2.iter_mut().zip(e3.iter_mut()));
+                for (((d0, d1), (d2, d3)), pair) in dst.zip(src.chunks_exact(2)) {
+                    let (g0, g1) = (pair[0], pair[1]);
+                    *d0 = g0;
+                    *d1 = g0 + g1;
+                    *d2 = g0 - g1;
+                    *d3 = -g1;
+                }
+                if whole < tw {
+                    let g0 = src[2 * whole];
+                    (e0[whole], e1[whole], e2[whole], e3[whole]) = (g0, g0, g0, T::ZERO);
                 }
             }
         }
@@ -543,10 +555,15 @@ multiversion! {
         for c in 0..p.cin {
             let chan = &image[c * p.h * p.w..][..p.h * p.w];
             for r in 0..2 * rows + 2 {
-                let at = |j: usize| ((r % 2) * 4 + j) * plane + (r / 2) * tw;
+                // The four rows (d B)[j] of this input row, as disjoint slices.
+                let mut planes = e[(r % 2) * 4 * plane..].chunks_exact_mut(plane);
+                let [e0, e1, e2, e3] = std::array::from_fn(|_| {
+                    let row = planes.next().expect("four planes per parity");
+                    &mut row[(r / 2) * tw..][..tw]
+                });
                 let iy = (2 * blk.ty0 + r) as isize - p.pad as isize;
                 if !(0..p.h as isize).contains(&iy) {
-                    (0..4).for_each(|j| e[at(j)..][..tw].fill(T::ZERO));
+                    [e0, e1, e2, e3].into_iter().for_each(|row| row.fill(T::ZERO));
                     continue;
                 }
                 // Padded column j holds input column j − pad; split into even and odd columns.
@@ -555,13 +572,18 @@ multiversion! {
                     *e = pair[0];
                     *o = pair[1];
                 }
-                // d B per tile: q0 − q2, q1 + q2, q2 − q1, q1 − q3 with q = columns 2tx .. 2tx + 4.
-                for tx in 0..tw {
-                    let (q0, q1, q2, q3) = (even[tx], odd[tx], even[tx + 1], odd[tx + 1]);
-                    e[at(0) + tx] = q0 - q2;
-                    e[at(1) + tx] = q1 + q2;
-                    e[at(2) + tx] = q2 - q1;
-                    e[at(3) + tx] = q1 - q3;
+                // d B per tile: q0 − q2, q1 + q2, q2 − q1, q1 − q3 with q = columns 2tx .. 2tx + 4
+                // (zipped slices, so that the loop vectorizes).
+                let q = even[..tw]
+                    .iter()
+                    .zip(&odd[..tw])
+                    .zip(even[1..=tw].iter().zip(&odd[1..=tw]));
+                let dst = e0.iter_mut().zip(e1.iter_mut()).zip(e2.iter_mut().zip(e3.iter_mut()));
+                for (((d0, d1), (d2, d3)), ((&q0, &q1), (&q2, &q3))) in dst.zip(q) {
+                    *d0 = q0 - q2;
+                    *d1 = q1 + q2;
+                    *d2 = q2 - q1;
+                    *d3 = q1 - q3;
                 }
             }
             // Bᵀ (d B): rows r0 − r2, r1 + r2, r2 − r1, r1 − r3 of each tile, where tile row ty
