@@ -626,9 +626,10 @@ multiversion! {
             let (m0, m1, m2, m3) = (mm(j), mm(4 + j), mm(8 + j), mm(12 + j));
             let (s0, s1) = s.split_at_mut(4 * n);
             let (s0, s1) = (&mut s0[j * n..][..n], &mut s1[j * n..][..n]);
-            for t in 0..n {
-                s0[t] = m0[t] + m1[t] + m2[t];
-                s1[t] = m1[t] - m2[t] - m3[t];
+            let m = m0.iter().zip(m1).zip(m2.iter().zip(m3));
+            for ((d0, d1), ((&m0, &m1), (&m2, &m3))) in s0.iter_mut().zip(s1.iter_mut()).zip(m) {
+                *d0 = m0 + m1 + m2;
+                *d1 = m1 - m2 - m3;
             }
         }
         // (Aᵀ M) A: columns s0 + s1 + s2 and s1 − s2 − s3.
@@ -636,9 +637,10 @@ multiversion! {
             let sr = |j: usize| &s[((y % 2) * 4 + j) * n + (y / 2) * tw..][..tw];
             let (a, b, c, d) = (sr(0), sr(1), sr(2), sr(3));
             let (pairs, rest) = row.split_at_mut(ow / 2 * 2);
-            for (tx, pair) in pairs.chunks_exact_mut(2).enumerate() {
-                pair[0] = a[tx] + b[tx] + c[tx];
-                pair[1] = b[tx] - c[tx] - d[tx];
+            let cols = a.iter().zip(b).zip(c.iter().zip(d));
+            for (pair, ((&a, &b), (&c, &d))) in pairs.chunks_exact_mut(2).zip(cols) {
+                pair[0] = a + b + c;
+                pair[1] = b - c - d;
             }
             if let Some(last) = rest.first_mut() {
                 let tx = tw - 1;
