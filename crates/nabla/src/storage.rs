@@ -191,6 +191,13 @@ pub(crate) fn same_type_slice<A: 'static, B: 'static>(s: &[A]) -> Option<&[B]> {
         .then(|| unsafe { std::slice::from_raw_parts(s.as_ptr() as *const B, s.len()) })
 }
 
+/// [`same_type_slice`] for a mutable slice.
+pub(crate) fn same_type_slice_mut<A: 'static, B: 'static>(s: &mut [A]) -> Option<&mut [B]> {
+    (std::any::TypeId::of::<A>() == std::any::TypeId::of::<B>())
+        // SAFETY: A and B are the same type.
+        .then(|| unsafe { std::slice::from_raw_parts_mut(s.as_mut_ptr() as *mut B, s.len()) })
+}
+
 /// Reinterprets a `Vec<A>` as `Vec<B>` when `A` and `B` are the same type.
 pub(crate) fn cast_vec<A: 'static, B: 'static>(v: Vec<A>) -> Vec<B> {
     assert_eq!(

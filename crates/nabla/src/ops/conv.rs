@@ -1598,6 +1598,29 @@ mod tests {
         })
     }
 
+    /// Single f32 images on the Winograd path: with AVX-512 and two threads or more, their
+    /// products run in `cpu::skinny` (16, 49 and 64 tiles; output channels that split
+    /// unevenly between the threads).
+    #[test]
+    fn single_image_winograd_in_f32_agrees_with_im2col() -> Result<()> {
+        crate::manual_seed(17);
+        let dev = crate::Device::Cpu;
+        for (side, cin, cout) in [(7, 32, 40), (13, 16, 19), (16, 24, 16)] {
+            let x = Tensor::randn(&[1, cin, side, side], crate::DType::F32, &dev)?;
+            let w = Tensor::randn(&[cout, cin, 3, 3], crate::DType::F32, &dev)?;
+            let g = forward_geometry("conv2d", &x, &w, None, (1, 1), (1, 1), (1, 1), 1)?;
+            assert!(g.winograd().is_some());
+            let (xv, wv) = (x.to_vec::<f32>()?, w.to_vec::<f32>()?);
+            assert_slices_close(
+                &conv_forward(&xv, &wv, None, &g),
+                &im2col_forward(&xv, &wv, None, &g, None),
+                1e-4,
+                &(side, cin, cout),
+            );
+        }
+        Ok(())
+    }
+
     #[test]
     fn kept_patches_give_the_weight_gradient_of_rebuilt_ones() -> Result<()> {
         // A LeNet-like layer keeps its forward patch matrices for the weight gradient.

@@ -21,9 +21,10 @@
 
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::simd::multiversion;
+use crate::cpu::skinny::{self, skinny_gemm, Rows};
 use crate::cpu::SharedOut;
 use crate::dtype::Float;
-use crate::storage::{alloc, alloc_zeroed, recycle};
+use crate::storage::{alloc, alloc_zeroed, recycle, same_type_slice, same_type_slice_mut};
 use rayon::prelude::*;
 
 /// A 3×3, stride-1, dilation-1, ungrouped convolution of `[n, cin, h, w]` with zero padding
@@ -292,7 +293,8 @@ fn block<T: Float>(
         let image = &x[(blk.i + b) * len..][..len];
         transform_input(image, p, blk, (tb, b * per_image), &mut v);
     }
-    for xi in 0..16 {
+    let skinny = par && skinny_products(u, &v, &mut m, p, tb);
+    for xi in (0..16).filter(|_| !skinny) {
         // SAFETY: U[ξ] is cout × cin (strides from Weights::mat), V[ξ] cin × tb and M[ξ]
         // cout × tb row-major, all inside their buffers.
         unsafe {
@@ -342,6 +344,47 @@ fn block<T: Float>(
     }
     recycle(v);
     recycle(m);
+}
+
+/// The 16 products `M[ξ] = U[ξ] · V[ξ]` of a one-block batch by [`skinny_gemm`], each
+/// thread taking a band of output channels for all 16: f32, at most [`skinny::MAX_COLS`]
+/// tiles and `U` not turned. Returns whether it ran (otherwise the caller runs the GEMMs).
+fn skinny_products<T: Float>(u: Weights<T>, v: &[T], m: &mut [T], p: &Plan, tb: usize) -> bool {
+    let Weights::Forward(u) = u else {
+        return false;
+    };
+    if tb == 0 || tb > skinny::MAX_COLS || !skinny::supported() {
+        return false;
+    }
+    let (Some(u), Some(v), Some(m)) = (
+        same_type_slice::<T, f32>(u),
+        same_type_slice::<T, f32>(v),
+        same_type_slice_mut::<T, f32>(m),
+    ) else {
+        return false;
+    };
+    let (cout, cin) = (p.cout, p.cin);
+    let band = cout.div_ceil(rayon::current_num_threads()).max(1);
+    let out = SharedOut::new(m);
+    let run = |o0: usize| {
+        let rows = band.min(cout - o0);
+        for xi in 0..16 {
+            let a = Rows {
+                data: &u[(xi * cout + o0) * cin..][..rows * cin],
+                ld: cin,
+            };
+            let b = Rows {
+                data: &v[xi * cin * tb..][..cin * tb],
+                ld: tb,
+            };
+            // SAFETY: rows o0..o0 + rows of M[ξ] belong to this band only.
+            let c = unsafe { out.slice((xi * cout + o0) * tb, rows * tb) };
+            skinny_gemm(rows, tb, cin, a, b, c, tb);
+        }
+    };
+    let starts: Vec<usize> = (0..cout).step_by(band).collect();
+    starts.into_par_iter().for_each(run);
+    true
 }
 
 /// The weight gradient `[cout, cin, 3, 3]` of the convolution `p` from its input `x`

@@ -1,0 +1,209 @@
+//! Products with few columns, `C (m × n) = A (m × k) · B (k × n)` with `n ≤ 64`, all f32 and
+//! row-major: weights applied to a handful of vectors. Winograd's products for one image of
+//! ResNet-18's 7×7 and 14×14 layers are such (16 and 49 tiles against 512×512 and 256×256
+//! transformed weights). The `gemm` crate runs them in its 16-row edge kernel after packing;
+//! here each element of `A` is loaded once, straight from memory, and broadcast against the
+//! `n` columns of one row of `B`, held in at most 4 vectors.
+//!
+//! Only with AVX-512 ([`supported`]); callers keep the general GEMM otherwise.
+
+use super::simd::{level, Level};
+
+/// Columns up to which [`skinny_gemm`] applies: 4 AVX-512 vectors of f32.
+pub(crate) const MAX_COLS: usize = 64;
+
+/// Whether this CPU has the kernels (AVX-512).
+pub(crate) fn supported() -> bool {
+    cfg!(target_arch = "x86_64") && level() == Level::Avx512
+}
+
+/// A row-major matrix operand: element `(i, j)` at `data[i·ld + j]`.
+#[derive(Clone, Copy)]
+pub(crate) struct Rows<'a> {
+    pub data: &'a [f32],
+    pub ld: usize,
+}
+
+/// `c = a · b` for `a` of `m × k`, `b` of `k × n` and `c` of `m × n` (row stride `ldc`,
+/// overwritten), `1 ≤ n ≤` [`MAX_COLS`].
+///
+/// # Panics
+/// When [`supported`] is false, `n` is out of range or an operand is too short for its
+/// shape.
+pub(crate) fn skinny_gemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    a: Rows,
+    b: Rows,
+    c: &mut [f32],
+    ldc: usize,
+) {
+    assert!(supported(), "skinny_gemm needs AVX-512");
+    assert!((1..=MAX_COLS).contains(&n), "skinny_gemm: {n} columns");
+    if m == 0 {
+        return;
+    }
+    let fits = |len: usize, rows: usize, ld: usize, cols: usize| len >= (rows - 1) * ld + cols;
+    assert!(
+        fits(c.len(), m, ldc, n) && ldc >= n,
+        "skinny_gemm: c too short"
+    );
+    if k == 0 {
+        c.chunks_mut(ldc).take(m).for_each(|row| row[..n].fill(0.0));
+        return;
+    }
+    assert!(
+        fits(a.data.len(), m, a.ld, k) && a.ld >= k,
+        "skinny_gemm: a too short"
+    );
+    assert!(
+        fits(b.data.len(), k, b.ld, n) && b.ld >= n,
+        "skinny_gemm: b too short"
+    );
+    // SAFETY: AVX-512 is present (asserted); the kernels read rows 0..m of a (k values
+    // each), rows 0..k of b (n values each, the last vector masked) and write rows 0..m of
+    // c (n values each, masked), all inside the slices as asserted above.
+    #[cfg(target_arch = "x86_64")]
+    unsafe {
+        use avx512::rows;
+        let (a, b, c) = (
+            (a.data.as_ptr(), a.ld),
+            (b.data.as_ptr(), b.ld),
+            c.as_mut_ptr(),
+        );
+        match n.div_ceil(16) {
+            1 => rows::<1, 8>(m, n, k, a, b, c, ldc),
+            2 => rows::<2, 12>(m, n, k, a, b, c, ldc),
+            3 => rows::<3, 8>(m, n, k, a, b, c, ldc),
+            _ => rows::<4, 6>(m, n, k, a, b, c, ldc),
+        }
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::*;
+
+    /// All rows of `c`, `R` at a time (then one at a time), with `NV` vectors per row.
+    ///
+    /// # Safety
+    /// AVX-512F; the operands hold the rows and columns that [`super::skinny_gemm`] checks.
+    #[target_feature(enable = "avx512f")]
+    pub(super) unsafe fn rows<const NV: usize, const R: usize>(
+        m: usize,
+        n: usize,
+        k: usize,
+        a: (*const f32, usize),
+        b: (*const f32, usize),
+        c: *mut f32,
+        ldc: usize,
+    ) {
+        // Lanes of the last vector that are inside the n columns.
+        let last: __mmask16 = (0xFFFFu32 >> (16 * NV - n)) as __mmask16;
+        let mut i = 0;
+        // SAFETY: forwarded from the caller's contract.
+        unsafe {
+            while i + R <= m {
+                block::<NV, R>(k, (a.0.add(i * a.1), a.1), b, c.add(i * ldc), ldc, last);
+                i += R;
+            }
+            while i < m {
+                block::<NV, 1>(k, (a.0.add(i * a.1), a.1), b, c.add(i * ldc), ldc, last);
+                i += 1;
+            }
+        }
+    }
+
+    /// `R` rows of `c`: `acc[r] += a[r][p] · b[p]` over `p`, one broadcast per row and `NV`
+    /// loads of `b` per step.
+    ///
+    /// # Safety
+    /// AVX-512F; rows `0..R` of `a` (k values) and of `c` (16·NV values, the last vector
+    /// masked by `last`), rows `0..k` of `b` likewise, are readable/writable.
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    unsafe fn block<const NV: usize, const R: usize>(
+        k: usize,
+        a: (*const f32, usize),
+        b: (*const f32, usize),
+        c: *mut f32,
+        ldc: usize,
+        last: __mmask16,
+    ) {
+        // SAFETY: forwarded from the caller's contract.
+        unsafe {
+            let mut acc = [[_mm512_setzero_ps(); NV]; R];
+            let mut bv = [_mm512_setzero_ps(); NV];
+            for p in 0..k {
+                let row = b.0.add(p * b.1);
+                for (v, x) in bv.iter_mut().enumerate() {
+                    *x = if v + 1 == NV {
+                        _mm512_maskz_loadu_ps(last, row.add(16 * v))
+                    } else {
+                        _mm512_loadu_ps(row.add(16 * v))
+                    };
+                }
+                for (r, acc) in acc.iter_mut().enumerate() {
+                    let av = _mm512_set1_ps(*a.0.add(r * a.1 + p));
+                    for (s, &x) in acc.iter_mut().zip(&bv) {
+                        *s = _mm512_fmadd_ps(av, x, *s);
+                    }
+                }
+            }
+            for (r, acc) in acc.iter().enumerate() {
+                for (v, &s) in acc.iter().enumerate() {
+                    let dst = c.add(r * ldc + 16 * v);
+                    if v + 1 == NV {
+                        _mm512_mask_storeu_ps(dst, last, s);
+                    } else {
+                        _mm512_storeu_ps(dst, s);
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Against a naive product, for every column count's vector count and masks, row counts
+    /// that are no multiple of the row blocks, strides wider than the rows, and k = 0.
+    #[test]
+    fn skinny_gemm_matches_a_naive_product() {
+        if !supported() {
+            return;
+        }
+        let value = |i: usize| ((i * 7919 % 97) as f32 - 48.0) / 16.0;
+        for &(m, n, k) in &[
+            (1, 1, 1),
+            (9, 16, 5),
+            (13, 17, 33),
+            (25, 33, 8),
+            (7, 49, 64),
+            (14, 64, 3),
+            (3, 5, 0),
+        ] {
+            let (lda, ldb, ldc) = (k + 3, n + 2, n + 1);
+            let a: Vec<f32> = (0..m * lda).map(value).collect();
+            let b: Vec<f32> = (0..k.max(1) * ldb).map(|i| value(i + 11)).collect();
+            let mut c = vec![f32::NAN; m * ldc];
+            let rows = |data, ld| Rows { data, ld };
+            skinny_gemm(m, n, k, rows(&a, lda), rows(&b, ldb), &mut c, ldc);
+            for i in 0..m {
+                for j in 0..n {
+                    let want: f32 = (0..k).map(|p| a[i * lda + p] * b[p * ldb + j]).sum();
+                    let got = c[i * ldc + j];
+                    assert!(
+                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                        "{m}×{n}×{k} ({i}, {j}): {got} vs {want}"
+                    );
+                }
+                // The padding column of c is left alone.
+                assert!(c[i * ldc + n].is_nan(), "{m}×{n}×{k}: wrote past the row");
+            }
+        }
+    }
+}
