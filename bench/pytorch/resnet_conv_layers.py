@@ -11,19 +11,21 @@ import time
 
 import torch
 
-# name, input channels, input side at 224 divided by this, output channels, kernel
+# name, input channels, input side divided by this, output channels, kernel, stride
 LAYERS = [
-    ("stem 7x7/2 3->64", 3, 1, 64, 7),
-    ("3x3 64 @56", 64, 4, 64, 3),
-    ("3x3/2 64->128", 64, 4, 128, 3),
-    ("1x1/2 64->128", 64, 4, 128, 1),
-    ("3x3 128 @28", 128, 8, 128, 3),
-    ("3x3/2 128->256", 128, 8, 256, 3),
-    ("1x1/2 128->256", 128, 8, 256, 1),
-    ("3x3 256 @14", 256, 16, 256, 3),
-    ("3x3/2 256->512", 256, 16, 512, 3),
-    ("1x1/2 256->512", 256, 16, 512, 1),
-    ("3x3 512 @7", 512, 32, 512, 3),
+    ("stem 7x7/2 3->64", 3, 1, 64, 7, 2),
+    # The stem of the 32×32 variant (resnet18_step_32): 3×3, stride 1, no max-pool after it.
+    ("stem 3x3 3->64", 3, 1, 64, 3, 1),
+    ("3x3 64 @56", 64, 4, 64, 3, 1),
+    ("3x3/2 64->128", 64, 4, 128, 3, 2),
+    ("1x1/2 64->128", 64, 4, 128, 1, 2),
+    ("3x3 128 @28", 128, 8, 128, 3, 1),
+    ("3x3/2 128->256", 128, 8, 256, 3, 2),
+    ("1x1/2 128->256", 128, 8, 256, 1, 2),
+    ("3x3 256 @14", 256, 16, 256, 3, 1),
+    ("3x3/2 256->512", 256, 16, 512, 3, 2),
+    ("1x1/2 256->512", 256, 16, 512, 1, 2),
+    ("3x3 512 @7", 512, 32, 512, 3, 1),
 ]
 
 
@@ -33,11 +35,9 @@ def main():
     only = os.environ.get("ONLY")
     torch.set_num_threads(2)
     print(f"ResNet-18 convolutions, batch {batch}, {size}×{size}, medians of {repeat} (ms):")
-    for name, cin, div, cout, k in LAYERS:
+    for name, cin, div, cout, k, stride in LAYERS:
         if only and only not in name:
             continue
-        # The stem and the first layer of each later stage halve the size.
-        stride = 2 if div == 1 or cout != cin else 1
         side = max(size // div, 1)
         x = torch.randn(batch, cin, side, side, requires_grad=div > 1)
         w = (torch.randn(cout, cin, k, k) * 0.1).requires_grad_()

@@ -11,7 +11,7 @@
 use nabla::{Conv2dConfig, DType, Device, Result, Tensor};
 use std::time::Instant;
 
-/// One convolution of ResNet-18: input channels, input side at 224 divided by this, output
+/// One convolution of ResNet-18: input channels, input side divided by this, output
 /// channels, kernel, stride, padding.
 struct Layer {
     name: &'static str,
@@ -23,9 +23,14 @@ struct Layer {
     pad: usize,
 }
 
-const fn layer(name: &'static str, cin: usize, size_div: usize, cout: usize, k: usize) -> Layer {
-    // The stem (at full size) and the first layer of each later stage halve the size.
-    let stride = if size_div == 1 || cout != cin { 2 } else { 1 };
+const fn layer(
+    name: &'static str,
+    cin: usize,
+    size_div: usize,
+    cout: usize,
+    k: usize,
+    stride: usize,
+) -> Layer {
     Layer {
         name,
         cin,
@@ -37,18 +42,20 @@ const fn layer(name: &'static str, cin: usize, size_div: usize, cout: usize, k: 
     }
 }
 
-const LAYERS: [Layer; 11] = [
-    layer("stem 7x7/2 3->64", 3, 1, 64, 7),
-    layer("3x3 64 @56", 64, 4, 64, 3),
-    layer("3x3/2 64->128", 64, 4, 128, 3),
-    layer("1x1/2 64->128", 64, 4, 128, 1),
-    layer("3x3 128 @28", 128, 8, 128, 3),
-    layer("3x3/2 128->256", 128, 8, 256, 3),
-    layer("1x1/2 128->256", 128, 8, 256, 1),
-    layer("3x3 256 @14", 256, 16, 256, 3),
-    layer("3x3/2 256->512", 256, 16, 512, 3),
-    layer("1x1/2 256->512", 256, 16, 512, 1),
-    layer("3x3 512 @7", 512, 32, 512, 3),
+const LAYERS: [Layer; 12] = [
+    layer("stem 7x7/2 3->64", 3, 1, 64, 7, 2),
+    // The stem of the 32×32 variant (resnet18_step_32): 3×3, stride 1, no max-pool after it.
+    layer("stem 3x3 3->64", 3, 1, 64, 3, 1),
+    layer("3x3 64 @56", 64, 4, 64, 3, 1),
+    layer("3x3/2 64->128", 64, 4, 128, 3, 2),
+    layer("1x1/2 64->128", 64, 4, 128, 1, 2),
+    layer("3x3 128 @28", 128, 8, 128, 3, 1),
+    layer("3x3/2 128->256", 128, 8, 256, 3, 2),
+    layer("1x1/2 128->256", 128, 8, 256, 1, 2),
+    layer("3x3 256 @14", 256, 16, 256, 3, 1),
+    layer("3x3/2 256->512", 256, 16, 512, 3, 2),
+    layer("1x1/2 256->512", 256, 16, 512, 1, 2),
+    layer("3x3 512 @7", 512, 32, 512, 3, 1),
 ];
 
 fn median_ms(mut v: Vec<f64>) -> f64 {
