@@ -157,9 +157,9 @@ impl Geometry {
         })
     }
     /// The plan of the direct f32 kernels ([`conv_direct`]): dilation 1, ungrouped, output
-    /// channels in blocks of 16 and [`DIRECT_MIN_TAPS`]–[`DIRECT_MAX_TAPS`] taps per output (LeNet-5's
-    /// conv2: 16 channels, 150 taps; ResNet's stem: 64 channels, 147 taps), kernels wider
-    /// than 1×1, on CPUs with AVX-512.
+    /// channels in blocks of 16 up to [`DIRECT_MAX_COUT`], [`DIRECT_MIN_TAPS`] to
+    /// [`DIRECT_MAX_TAPS`] taps per output (LeNet-5's conv2: 16 channels, 150 taps; ResNet's
+    /// 7×7 stem: 64 channels, 147 taps), kernels wider than 1×1, on CPUs with AVX-512.
     fn direct(&self) -> Option<conv_direct::Plan> {
         let fits = self.groups == 1
             && self.kh * self.kw > 1
