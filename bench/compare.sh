@@ -18,8 +18,8 @@
 #   shares: there PyTorch's spinning OpenMP threads lose their time slices and run 10-100x
 #   slower (LeNet-5 steps of 60-250 ms instead of 10 ms at load 6 on 2 cores); passive
 #   waiting limits that. On an idle machine leave it off (the default is PyTorch at its best).
-# Estimated 5-10 minutes with the defaults on an idle 2-core machine (not yet timed idle: the
-# machine was shared while this was written; a --quick run took 3-5 minutes under load). PyTorch is installed into
+# About 6 minutes with the defaults on an idle 2-core machine, 9-11 minutes with --rounds 5
+# (2026-11-27); a --quick run took 3-5 minutes under load. PyTorch is installed into
 # .venv (pip, about 3 GB) when it is missing. Run it on an idle machine: other load slows
 # PyTorch's OpenMP threads far more than nabla's (see BENCHMARKS.md).
 set -euo pipefail
@@ -62,6 +62,7 @@ out=$(mktemp -d)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 started=$SECONDS
+started_at=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 bench_names="mlp_epoch lenet5_epoch resnet18_step_32 resnet18_step_224 latency_lenet5 latency_resnet18"
 rep_flag=()
@@ -102,5 +103,5 @@ done
 python3 bench/report.py --dir "$out" --threads "$threads" --rounds "$rounds" --command "$cmdline" \
   --torch "$($py -c 'import torch; print(torch.__version__)')" \
   --load-before "$load_before" --load-after "$(cut -d' ' -f1-3 /proc/loadavg)" \
-  --idle-before "$idle_before" >BENCHMARKS.md
+  --idle-before "$idle_before" --date "$started_at" >BENCHMARKS.md
 echo "wrote BENCHMARKS.md in $(( SECONDS - started )) s (raw results in $out)" >&2

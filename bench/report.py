@@ -148,12 +148,14 @@ def main() -> None:
     ap.add_argument("--load-after", default="?")
     ap.add_argument("--idle-before", type=float, default=None,
                     help="percent of CPU time idle in the seconds before the run (/proc/stat)")
+    ap.add_argument("--date", default=None,
+                    help="when the run started, as 'YYYY-MM-DD HH:MM UTC' (default: now)")
     ap.add_argument("--notes", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes"))
     a = ap.parse_args()
     nabla = load(os.path.join(a.dir, "nabla_*.jsonl"))
     torch = load(os.path.join(a.dir, "pytorch_*.jsonl"))
     peak = med(nabla.get("peak_fma"), "gflops")
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = a.date or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = ["# Benchmarks: nabla vs PyTorch on the CPU", "",
            f"Machine: {machine()}. Date: {now}. Threads: {a.threads} (both sides). PyTorch {a.torch}. "
            f"Load average (1, 5, 15 min) before the run: {a.load_before}; after: {a.load_after}."

@@ -50,6 +50,11 @@ class ReportTest(unittest.TestCase):
         self.assertLess(out.index("## First note"), out.index("## Second note"))
         self.assertGreater(out.index("## First note"), out.index("## Whole process"))
 
+    def test_date_is_the_given_start_of_the_run(self):
+        rec = {"workload": "mlp_epoch", "median_s": 1.0}
+        out = self.run_report([[rec]], [[rec]], extra=("--date", "2026-01-02 03:04 UTC"))
+        self.assertIn("Date: 2026-01-02 03:04 UTC.", out)
+
     def test_busy_warning_follows_the_idle_share_when_measured(self):
         recs = [[{"workload": "mlp_epoch", "median_s": 1.0, "peak_rss_mb": 1}]]
         busy = self.run_report(recs, recs, ["--load-before", "1.8 1.7 1.7", "--idle-before", "42"])
