@@ -29,6 +29,13 @@ pub(crate) fn level() -> Level {
     detected()
 }
 
+/// Whether kernels written with AVX-512 intrinsics (not [`multiversion!`]) may run: an
+/// x86-64 CPU at [`Level::Avx512`], which `NABLA_SIMD` can lower. Callers keep a portable
+/// path for when it is false.
+pub(crate) fn avx512_kernels() -> bool {
+    cfg!(target_arch = "x86_64") && level() == Level::Avx512
+}
+
 fn detected() -> Level {
     static LEVEL: OnceLock<Level> = OnceLock::new();
     *LEVEL.get_or_init(|| {

@@ -7,14 +7,14 @@
 //!
 //! Only with AVX-512 ([`supported`]); callers keep the general GEMM otherwise.
 
-use super::simd::{level, Level};
+use super::simd::avx512_kernels;
 
 /// Columns up to which [`skinny_gemm`] applies: 4 AVX-512 vectors of f32.
 pub(crate) const MAX_COLS: usize = 64;
 
 /// Whether this CPU has the kernels (AVX-512).
 pub(crate) fn supported() -> bool {
-    cfg!(target_arch = "x86_64") && level() == Level::Avx512
+    avx512_kernels()
 }
 
 /// A row-major matrix operand: element `(i, j)` at `data[i·ld + j]`.

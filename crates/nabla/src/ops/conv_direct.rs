@@ -15,7 +15,7 @@
 //! dw[co][ci][ky][kx] = Σ_{images,oy,ox} dy[co][oy][ox] · xp[ci][sy·oy + ky][sx·ox + kx]
 //! ```
 
-use crate::cpu::simd::{level, Level};
+use crate::cpu::simd::avx512_kernels;
 use crate::cpu::SharedOut;
 use crate::storage::{alloc, alloc_zeroed, recycle};
 use rayon::prelude::*;
@@ -46,7 +46,7 @@ pub(super) struct Plan {
 impl Plan {
     /// Whether this CPU has the kernels (AVX-512).
     pub(super) fn supported() -> bool {
-        cfg!(target_arch = "x86_64") && level() == Level::Avx512
+        avx512_kernels()
     }
     fn oh(&self) -> usize {
         (self.hp() - self.kh) / self.sy + 1

@@ -69,16 +69,16 @@ impl Plan {
     fn tiles(&self) -> (usize, usize) {
         (self.oh().div_ceil(2), self.ow().div_ceil(2))
     }
-    /// Transformed values (`(cin + cout)·tiles`) that one block aims at.
-    fn block_values(&self) -> usize {
-        BLOCK_VALUES.max(MIN_BLOCK_TILES * (self.cin + self.cout))
+    /// Tiles that one block aims at: as many as [`BLOCK_VALUES`] holds, and at least
+    /// [`MIN_BLOCK_TILES`].
+    fn block_tiles(&self) -> usize {
+        (BLOCK_VALUES / (self.cin + self.cout).max(1)).max(MIN_BLOCK_TILES)
     }
-    /// Tile rows per block: as many as fit [`Plan::block_values`], but small enough that
+    /// Tile rows per block: as many as fit [`Plan::block_tiles`], but small enough that
     /// every thread gets a block.
     fn rows_per_block(&self) -> usize {
         let (th, tw) = self.tiles();
-        let budget = self.block_values();
-        let by_size = (budget / ((self.cin + self.cout) * tw).max(1)).max(1);
+        let by_size = (self.block_tiles() / tw.max(1)).max(1);
         let threads = rayon::current_num_threads();
         let blocks_wanted = threads.div_ceil(self.n).max(1);
         by_size.min(th.div_ceil(blocks_wanted)).max(1)
@@ -100,8 +100,7 @@ impl Plan {
                 })
                 .collect();
         }
-        let budget = self.block_values();
-        let by_size = (budget / ((self.cin + self.cout) * th * tw).max(1)).max(1);
+        let by_size = (self.block_tiles() / (th * tw).max(1)).max(1);
         let images = by_size
             .min(self.n.div_ceil(rayon::current_num_threads()))
             .max(1);
@@ -293,27 +292,28 @@ fn block<T: Float>(
         let image = &x[(blk.i + b) * len..][..len];
         transform_input(image, p, blk, (tb, b * per_image), &mut v);
     }
-    let skinny = par && skinny_products(u, &v, &mut m, p, tb);
-    for xi in (0..16).filter(|_| !skinny) {
-        // SAFETY: U[ξ] is cout × cin (strides from Weights::mat), V[ξ] cin × tb and M[ξ]
-        // cout × tb row-major, all inside their buffers.
-        unsafe {
-            gemm(
-                p.cout,
-                tb,
-                p.cin,
-                m[xi * p.cout * tb..].as_mut_ptr(),
-                tb as isize,
-                false,
-                u.mat(xi, p),
-                MatRef {
-                    ptr: v[xi * p.cin * tb..].as_ptr(),
-                    rs: tb as isize,
-                    cs: 1,
-                },
-                par,
-            )
-        };
+    if !(par && skinny_products(u, &v, &mut m, p, tb)) {
+        for xi in 0..16 {
+            // SAFETY: U[ξ] is cout × cin (strides from Weights::mat), V[ξ] cin × tb and M[ξ]
+            // cout × tb row-major, all inside their buffers.
+            unsafe {
+                gemm(
+                    p.cout,
+                    tb,
+                    p.cin,
+                    m[xi * p.cout * tb..].as_mut_ptr(),
+                    tb as isize,
+                    false,
+                    u.mat(xi, p),
+                    MatRef {
+                        ptr: v[xi * p.cin * tb..].as_ptr(),
+                        rs: tb as isize,
+                        cs: 1,
+                    },
+                    par,
+                )
+            };
+        }
     }
     let (oh, ow) = (p.oh(), p.ow());
     let (r0, r1) = (2 * blk.ty0, (2 * blk.ty1).min(oh));
@@ -499,12 +499,8 @@ multiversion! {
         for ty in blk.ty0..blk.ty1 {
             for parity in 0..2 {
                 let oy = 2 * ty + parity;
-                // The four rows (g Aᵀ)[j] of this output row, as disjoint slices.
-                let mut planes = e[parity * 4 * n..].chunks_exact_mut(n);
-                let [e0, e1, e2, e3] = std::array::from_fn(|_| {
-                    let row = planes.next().expect("four planes per parity");
-                    &mut row[(ty - blk.ty0) * tw..][..tw]
-                });
+                // The four rows (g Aᵀ)[j] of this output row.
+                let [e0, e1, e2, e3] = four_rows(&mut e[parity * 4 * n..], n, (ty - blk.ty0) * tw, tw);
                 if oy >= oh {
                     [e0, e1, e2, e3].into_iter().for_each(|row| row.fill(T::ZERO));
                     continue;
@@ -598,12 +594,8 @@ multiversion! {
         for c in 0..p.cin {
             let chan = &image[c * p.h * p.w..][..p.h * p.w];
             for r in 0..2 * rows + 2 {
-                // The four rows (d B)[j] of this input row, as disjoint slices.
-                let mut planes = e[(r % 2) * 4 * plane..].chunks_exact_mut(plane);
-                let [e0, e1, e2, e3] = std::array::from_fn(|_| {
-                    let row = planes.next().expect("four planes per parity");
-                    &mut row[(r / 2) * tw..][..tw]
-                });
+                // The four rows (d B)[j] of this input row.
+                let [e0, e1, e2, e3] = four_rows(&mut e[(r % 2) * 4 * plane..], plane, (r / 2) * tw, tw);
                 let iy = (2 * blk.ty0 + r) as isize - p.pad as isize;
                 if !(0..p.h as isize).contains(&iy) {
                     [e0, e1, e2, e3].into_iter().for_each(|row| row.fill(T::ZERO));
@@ -691,6 +683,18 @@ multiversion! {
             }
         }
     }
+}
+
+/// The slices `[off, off + len)` of the first four planes of `plane` values in `e`, as four
+/// disjoint rows (what the transforms' column halves write, one row per output of `· B` or
+/// `· Aᵀ`, so that their loops run over zipped slices and vectorize).
+#[inline]
+fn four_rows<T>(e: &mut [T], plane: usize, off: usize, len: usize) -> [&mut [T]; 4] {
+    let mut planes = e.chunks_exact_mut(plane);
+    std::array::from_fn(|_| {
+        let row = planes.next().expect("four planes");
+        &mut row[off..][..len]
+    })
 }
 
 /// `dst[t] = f(a[t], b[t])` over three slices of one length (a loop the compiler vectorizes).
