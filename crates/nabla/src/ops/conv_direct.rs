@@ -185,7 +185,9 @@ pub(super) fn weight_grad(x: &[f32], dy: &[f32], p: &Plan) -> Vec<f32> {
                 // dy of the block's 16 channels, pixel-major.
                 let g = &dy[(i * p.cout + blk * LANES) * l..][..LANES * l];
                 for (px, v) in dyt.iter_mut().enumerate() {
-                    *v = std::array::from_fn(|j| g[j * l + px]);
+                    for (j, v) in v.iter_mut().enumerate() {
+                        *v = g[j * l + px];
+                    }
                 }
                 weight_block(&xp, &dyt, &offsets, &mut acc[blk * taps..][..taps]);
             }
@@ -271,7 +273,10 @@ mod avx512 {
             for p0 in (0..l).step_by(PIXELS) {
                 let n = PIXELS.min(l - p0);
                 // Pixels past the end repeat the last one (their sums are dropped).
-                let base: [usize; PIXELS] = std::array::from_fn(|q| pix_off[p0 + q.min(n - 1)]);
+                let mut base = [0usize; PIXELS];
+                for (q, b) in base.iter_mut().enumerate() {
+                    *b = pix_off[p0 + q.min(n - 1)];
+                }
                 let mut a = [bias; PIXELS];
                 for (w, &off) in wv.iter().zip(tap_off) {
                     fma_broadcasts(&mut a, _mm512_loadu_ps(w.as_ptr()), xpp.add(off), &base);
@@ -323,7 +328,10 @@ mod avx512 {
             for t0 in (0..taps).step_by(PIXELS) {
                 let n = PIXELS.min(taps - t0);
                 // Taps past the end repeat the last one (their sums are dropped).
-                let off: [usize; PIXELS] = std::array::from_fn(|q| tap_off[t0 + q.min(n - 1)]);
+                let mut off = [0usize; PIXELS];
+                for (q, o) in off.iter_mut().enumerate() {
+                    *o = tap_off[t0 + q.min(n - 1)];
+                }
                 let mut a = [_mm512_setzero_ps(); PIXELS];
                 for (g, &base) in dyt.iter().zip(pix_off) {
                     fma_broadcasts(&mut a, _mm512_loadu_ps(g.as_ptr()), xpp.add(base), &off);
