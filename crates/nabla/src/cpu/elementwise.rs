@@ -3,6 +3,7 @@
 //! Work is split across the rayon pool only above [`PAR_MIN_LEN`] elements: below that the
 //! cost of waking threads exceeds the work.
 
+use super::simd::vectorized;
 use crate::layout::Layout;
 use crate::storage::alloc;
 use crate::{Element, Shape};
@@ -16,18 +17,22 @@ const CHUNK: usize = 1 << 13;
 /// `out[i] = f(x[i])`.
 pub(crate) fn map<T: Element, U: Element>(x: &[T], f: impl Fn(T) -> U + Sync) -> Vec<U> {
     let mut out = alloc::<U>(x.len());
-    if x.len() >= PAR_MIN_LEN {
-        out.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .for_each(|(o, x)| {
+    let run = |o: &mut [U], x: &[T]| {
+        vectorized(
+            #[inline(always)]
+            || {
                 for (o, &x) in o.iter_mut().zip(x) {
                     *o = f(x);
                 }
-            });
+            },
+        )
+    };
+    if x.len() >= PAR_MIN_LEN {
+        out.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(|(o, x)| run(o, x));
     } else {
-        for (o, &x) in out.iter_mut().zip(x) {
-            *o = f(x);
-        }
+        run(&mut out, x);
     }
     out
 }
@@ -39,18 +44,22 @@ pub(crate) fn zip_map<T: Element, U: Element>(
     f: impl Fn(T, T) -> U + Sync,
 ) -> Vec<U> {
     let mut out = alloc::<U>(a.len());
-    if a.len() >= PAR_MIN_LEN {
-        out.par_chunks_mut(CHUNK)
-            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
-            .for_each(|(o, (a, b))| {
+    let run = |o: &mut [U], a: &[T], b: &[T]| {
+        vectorized(
+            #[inline(always)]
+            || {
                 for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
                     *o = f(a, b);
                 }
-            });
+            },
+        )
+    };
+    if a.len() >= PAR_MIN_LEN {
+        out.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+            .for_each(|(o, (a, b))| run(o, a, b));
     } else {
-        for ((o, &a), &b) in out.iter_mut().zip(a).zip(b) {
-            *o = f(a, b);
-        }
+        run(&mut out, a, b);
     }
     out
 }
@@ -146,32 +155,10 @@ pub(crate) fn broadcast_zip<T: Element, U: Element>(
             let row = first_row + r;
             let oa = row_offset(&dims, sa, ba.offset(), row);
             let ob = row_offset(&dims, sb, bb.offset(), row);
-            match (isa, isb) {
-                (1, 1) => {
-                    for ((o, &x), &y) in
-                        o.iter_mut().zip(&a[oa..oa + inner]).zip(&b[ob..ob + inner])
-                    {
-                        *o = f(x, y);
-                    }
-                }
-                (1, 0) => {
-                    let y = b[ob];
-                    for (o, &x) in o.iter_mut().zip(&a[oa..oa + inner]) {
-                        *o = f(x, y);
-                    }
-                }
-                (0, 1) => {
-                    let x = a[oa];
-                    for (o, &y) in o.iter_mut().zip(&b[ob..ob + inner]) {
-                        *o = f(x, y);
-                    }
-                }
-                _ => {
-                    for (j, o) in o.iter_mut().enumerate() {
-                        *o = f(a[oa + j * isa], b[ob + j * isb]);
-                    }
-                }
-            }
+            vectorized(
+                #[inline(always)]
+                || zip_row(o, &a[oa..], isa, &b[ob..], isb, &f),
+            );
         }
     };
     if n >= PAR_MIN_LEN && rows > 1 {
@@ -185,9 +172,84 @@ pub(crate) fn broadcast_zip<T: Element, U: Element>(
     out
 }
 
+/// One output row of [`broadcast_zip`]: `o[j] = f(a[j·isa], b[j·isb])`, with the
+/// contiguous and broadcast cases as separate loops so that they vectorize. Always inlined,
+/// so that [`vectorized`] compiles it for the caller's level.
+#[inline(always)]
+fn zip_row<T: Element, U: Element>(
+    o: &mut [U],
+    a: &[T],
+    isa: usize,
+    b: &[T],
+    isb: usize,
+    f: &impl Fn(T, T) -> U,
+) {
+    let n = o.len();
+    match (isa, isb) {
+        (1, 1) => {
+            for ((o, &x), &y) in o.iter_mut().zip(&a[..n]).zip(&b[..n]) {
+                *o = f(x, y);
+            }
+        }
+        (1, 0) => {
+            let y = b[0];
+            for (o, &x) in o.iter_mut().zip(&a[..n]) {
+                *o = f(x, y);
+            }
+        }
+        (0, 1) => {
+            let x = a[0];
+            for (o, &y) in o.iter_mut().zip(&b[..n]) {
+                *o = f(x, y);
+            }
+        }
+        _ => {
+            for (j, o) in o.iter_mut().enumerate() {
+                *o = f(a[j * isa], b[j * isb]);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The maps run their loops through `vectorized`: every level gives the same values
+    /// (a transcendental function, and each broadcast case of `broadcast_zip`).
+    #[test]
+    fn maps_agree_at_every_simd_level() {
+        use crate::cpu::simd::{with_level, Level};
+        use crate::dtype::Float;
+        let x: Vec<f32> = (0..999).map(|i| (i as f32 - 500.0) * 0.021).collect();
+        let row: Vec<f32> = x[..37].to_vec();
+        let (lx, lr) = (
+            Layout::contiguous(Shape(vec![27, 37])),
+            Layout::contiguous(Shape(vec![1, 37])),
+        );
+        let col = Layout::contiguous(Shape(vec![27, 1]));
+        let out = Shape(vec![27, 37]);
+        let run = |level| {
+            with_level(level, || {
+                let mut all = map(&x, |v: f32| v.sigmoid_fast());
+                all.extend(zip_map(&x, &x, |a: f32, b: f32| a.tanh_fast() * b));
+                for (b, lb) in [(&x[..], &lx), (&row[..], &lr), (&x[..27], &col)] {
+                    all.extend(broadcast_zip(&x, &lx, b, lb, &out, |a: f32, b: f32| a - b));
+                    all.extend(broadcast_zip(b, lb, &x, &lx, &out, |a: f32, b: f32| a * b));
+                }
+                all
+            })
+        };
+        let base = run(Level::Baseline);
+        for level in [Level::Avx2, Level::Avx512] {
+            for (i, (a, b)) in run(level).iter().zip(&base).enumerate() {
+                assert!(
+                    (a - b).abs() <= 1e-6 * (1.0 + b.abs()),
+                    "{level:?} value {i}: {a} vs {b}"
+                );
+            }
+        }
+    }
 
     #[test]
     fn coalesce_merges_contiguous_dims() {

@@ -98,6 +98,33 @@ fn detect() -> Level {
     Level::Baseline
 }
 
+/// Runs `f` compiled for the best [`Level`] the CPU supports: `f` (and what it calls, once
+/// the compiler inlines it) is compiled into one copy per level, like a [`multiversion!`]
+/// body. For loops written as closures over a caller's closure (the element-wise maps),
+/// which a `multiversion!` function cannot take.
+#[inline(always)]
+pub(crate) fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
+        unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        #[target_feature(enable = "avx2,fma")]
+        unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+            f()
+        }
+        match level() {
+            // SAFETY: level() checked that the CPU has these features.
+            Level::Avx512 => return unsafe { avx512(f) },
+            // SAFETY: as above.
+            Level::Avx2 => return unsafe { avx2(f) },
+            Level::Baseline => {}
+        }
+    }
+    f()
+}
+
 /// Defines `fn name<T: Float>(args)` whose body is compiled for each [`Level`] and
 /// dispatched at run time. The body must be safe code; arguments are passed by value.
 ///
