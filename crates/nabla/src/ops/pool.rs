@@ -255,66 +255,64 @@ fn max_plane_2x2<T: Float>(x: &[T], g: &PoolGeometry, o: &mut [(T, u32)]) {
     }
 }
 
-/// The same for windows that all lie inside the image (no padding, no partial window), `w`
-/// the image width and `ow` the output width. Separable: each input row is first reduced
-/// over the `k` taps of every window column (read from the row split into its `s` stride
-/// phases, so the loads are contiguous and the loops vectorize), then each output row over
-/// the `k` row results. Both passes compare in window order with branch-free selects (random
-/// data makes a branch per comparison mispredict half the time), so ties go to the first
-/// entry in row-major order and the first NaN wins, as in [`pick`].
-fn max_plane_uniform<T: Float>(
-    x: &[T],
-    w: usize,
-    ow: usize,
-    k: usize,
-    s: usize,
-    o: &mut [(T, u32)],
-) {
-    if ow == 0 {
-        return;
-    }
-    let oh = o.len() / ow;
-    let (rows, span) = ((oh - 1) * s + k, (ow - 1) * s + k);
-    let plen = ow + (k - 1) / s;
-    let mut phase = vec![T::ZERO; s * plen];
-    let (mut hb, mut ha) = (vec![T::ZERO; rows * ow], vec![0u32; rows * ow]);
-    for r in 0..rows {
-        for (j, chunk) in x[r * w..][..span].chunks(s).enumerate() {
-            for (q, &v) in chunk.iter().enumerate() {
-                phase[q * plen + j] = v;
+multiversion! {
+    /// The same for windows that all lie inside the image (no padding, no partial window), `w`
+    /// the image width and `ow` the output width. Separable: each input row is first reduced
+    /// over the `k` taps of every window column (read from the row split into its `s` stride
+    /// phases, so the loads are contiguous and the loops vectorize), then each output row over
+    /// the `k` row results. Both passes compare in window order with branch-free selects (random
+    /// data makes a branch per comparison mispredict half the time), so ties go to the first
+    /// entry in row-major order and the first NaN wins, as in [`pick`].
+    fn max_plane_uniform<T: Float>(
+        x: &[T],
+        w: usize,
+        ow: usize,
+        k: usize,
+        s: usize,
+        o: &mut [(T, u32)],
+    ) {
+        if ow == 0 {
+            return;
+        }
+        let oh = o.len() / ow;
+        let (rows, span) = ((oh - 1) * s + k, (ow - 1) * s + k);
+        let plen = ow + (k - 1) / s;
+        let mut phase = vec![T::ZERO; s * plen];
+        let (mut hb, mut ha) = (vec![T::ZERO; rows * ow], vec![0u32; rows * ow]);
+        for r in 0..rows {
+            split_phases(&x[r * w..][..span], s, 0, &mut phase, plen);
+            let (b, a) = (&mut hb[r * ow..][..ow], &mut ha[r * ow..][..ow]);
+            // Tap 0 (phase 0 from column 0) starts each window column.
+            b.copy_from_slice(&phase[..ow]);
+            for (ox, a) in a.iter_mut().enumerate() {
+                *a = (r * w + ox * s) as u32;
+            }
+            for kx in 1..k {
+                let src = &phase[(kx % s) * plen + kx / s..][..ow];
+                let base = (r * w + kx) as u32;
+                for (ox, ((b, a), &v)) in b.iter_mut().zip(a.iter_mut()).zip(src).enumerate() {
+                    (*b, *a) = pick((*b, *a), (v, base + (ox * s) as u32));
+                }
             }
         }
-        let (b, a) = (&mut hb[r * ow..][..ow], &mut ha[r * ow..][..ow]);
-        // Tap 0 (phase 0 from column 0) starts each window column.
-        b.copy_from_slice(&phase[..ow]);
-        for (ox, a) in a.iter_mut().enumerate() {
-            *a = (r * w + ox * s) as u32;
-        }
-        for kx in 1..k {
-            let src = &phase[(kx % s) * plen + kx / s..][..ow];
-            let base = (r * w + kx) as u32;
-            for (ox, ((b, a), &v)) in b.iter_mut().zip(a.iter_mut()).zip(src).enumerate() {
-                (*b, *a) = pick((*b, *a), (v, base + (ox * s) as u32));
+        let (mut b, mut a) = (vec![T::ZERO; ow], vec![0u32; ow]);
+        for (oy, out) in o.chunks_mut(ow).enumerate() {
+            b.copy_from_slice(&hb[oy * s * ow..][..ow]);
+            a.copy_from_slice(&ha[oy * s * ow..][..ow]);
+            for ky in 1..k {
+                let r = (oy * s + ky) * ow;
+                for (((b, a), &v), &i) in b
+                    .iter_mut()
+                    .zip(&mut a)
+                    .zip(&hb[r..][..ow])
+                    .zip(&ha[r..][..ow])
+                {
+                    (*b, *a) = pick((*b, *a), (v, i));
+                }
             }
-        }
-    }
-    let (mut b, mut a) = (vec![T::ZERO; ow], vec![0u32; ow]);
-    for (oy, out) in o.chunks_mut(ow).enumerate() {
-        b.copy_from_slice(&hb[oy * s * ow..][..ow]);
-        a.copy_from_slice(&ha[oy * s * ow..][..ow]);
-        for ky in 1..k {
-            let r = (oy * s + ky) * ow;
-            for (((b, a), &v), &i) in b
-                .iter_mut()
-                .zip(&mut a)
-                .zip(&hb[r..][..ow])
-                .zip(&ha[r..][..ow])
-            {
-                (*b, *a) = pick((*b, *a), (v, i));
+            for ((cell, &b), &a) in out.iter_mut().zip(&b).zip(&a) {
+                *cell = (b, a);
             }
-        }
-        for ((cell, &b), &a) in out.iter_mut().zip(&b).zip(&a) {
-            *cell = (b, a);
         }
     }
 }
@@ -364,26 +362,7 @@ multiversion! {
         phases.fill(T::NEG_INFINITY);
         for (xr, hr) in x.chunks_exact(w).zip(hm.chunks_exact_mut(blocks * LANES)) {
             // Padded column i + p holds xr[i]; columns past the last window are not needed.
-            let inside = &xr[..w.min(plen * s - p)];
-            if s == 1 {
-                phases[p..p + inside.len()].copy_from_slice(inside);
-            } else if s == 2 {
-                let (even, odd) = phases.split_at_mut(plen);
-                // Input column i lands in phase (i + p) mod 2 at (i + p) / 2.
-                let (first, second) = if p % 2 == 0 { (even, odd) } else { (odd, even) };
-                let (pairs, rest) = inside.as_chunks::<2>();
-                let (a0, b0) = (p / 2, p.div_ceil(2));
-                for ((a, b), c) in first[a0..].iter_mut().zip(&mut second[b0..]).zip(pairs) {
-                    (*a, *b) = (c[0], c[1]);
-                }
-                if let Some(&last) = rest.first() {
-                    first[a0 + pairs.len()] = last;
-                }
-            } else {
-                for (i, &v) in inside.iter().enumerate() {
-                    phases[(i + p) % s * plen + (i + p) / s] = v;
-                }
-            }
+            split_phases(&xr[..w.min(plen * s - p)], s, p, phases, plen);
             let (out_blocks, _) = hr.as_chunks_mut::<LANES>();
             for (b, out) in out_blocks.iter_mut().enumerate() {
                 let mut acc = [T::NEG_INFINITY; LANES];
@@ -414,6 +393,34 @@ multiversion! {
             if !rest.is_empty() {
                 let n = rest.len();
                 rest.copy_from_slice(&block_max(full.len())[..n]);
+            }
+        }
+    }
+}
+
+/// Writes `row[i]` to stride phase `(i + p) mod s` of `phases` (`s` phases of `plen`
+/// values) at `(i + p) / s`: the padded row `p` columns in, split so that a window tap reads
+/// one phase contiguously. Stride 2 deinterleaves pairs, which compiles to vector shuffles
+/// (a scalar scatter here was half of the indexed pooling's time).
+#[inline(always)]
+fn split_phases<T: Float>(row: &[T], s: usize, p: usize, phases: &mut [T], plen: usize) {
+    match s {
+        1 => phases[p..p + row.len()].copy_from_slice(row),
+        2 => {
+            let (even, odd) = phases.split_at_mut(plen);
+            let (first, second) = if p % 2 == 0 { (even, odd) } else { (odd, even) };
+            let (pairs, rest) = row.as_chunks::<2>();
+            let (a0, b0) = (p / 2, p.div_ceil(2));
+            for ((a, b), c) in first[a0..].iter_mut().zip(&mut second[b0..]).zip(pairs) {
+                (*a, *b) = (c[0], c[1]);
+            }
+            if let Some(&last) = rest.first() {
+                first[a0 + pairs.len()] = last;
+            }
+        }
+        _ => {
+            for (i, &v) in row.iter().enumerate() {
+                phases[(i + p) % s * plen + (i + p) / s] = v;
             }
         }
     }
