@@ -408,7 +408,11 @@ fn split_phases<T: Float>(row: &[T], s: usize, p: usize, phases: &mut [T], plen:
         1 => phases[p..p + row.len()].copy_from_slice(row),
         2 => {
             let (even, odd) = phases.split_at_mut(plen);
-            let (first, second) = if p % 2 == 0 { (even, odd) } else { (odd, even) };
+            let (first, second) = if p.is_multiple_of(2) {
+                (even, odd)
+            } else {
+                (odd, even)
+            };
             let (pairs, rest) = row.as_chunks::<2>();
             let (a0, b0) = (p / 2, p.div_ceil(2));
             for ((a, b), c) in first[a0..].iter_mut().zip(&mut second[b0..]).zip(pairs) {
