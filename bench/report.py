@@ -59,9 +59,19 @@ GROUPS = [
 MEMORY_GROUPS = {1, 3}  # groups whose workloads train, with the peak-memory target
 
 
+def round_number(path: str) -> int:
+    """The round of a `SIDE_N.jsonl` file (so that round 10 sorts after round 9)."""
+    stem = os.path.basename(path).rsplit(".", 1)[0]
+    try:
+        return int(stem.rsplit("_", 1)[1])
+    except (IndexError, ValueError):
+        return 0
+
+
 def load(pattern: str) -> dict[str, list[dict]]:
+    """Each workload's records, in round order."""
     runs: dict[str, list[dict]] = {}
-    for path in sorted(glob.glob(pattern)):
+    for path in sorted(glob.glob(pattern), key=round_number):
         with open(path) as f:
             for line in f:
                 line = line.strip()
@@ -91,6 +101,16 @@ def fmt(v: float | None, digits: int = 2) -> str:
     return f"{v:.{digits}f}" if v is not None else "–"
 
 
+def round_range(n: list[dict] | None, t: list[dict] | None) -> str:
+    """The lowest and highest nabla/PyTorch time ratio of a single round (the two sides ran
+    back to back in each round), showing how far the machine's noise moves the ratio."""
+    if not n or not t or len(n) != len(t):
+        return "–"
+    ratios = [a["median_s"] / b["median_s"] for a, b in zip(n, t)
+              if a.get("median_s") and b.get("median_s")]
+    return f"{min(ratios):.2f}–{max(ratios):.2f}" if ratios else "–"
+
+
 def verdict(value: float | None, bound: float, at_most: bool) -> str:
     if value is None:
         return "not measured"
@@ -99,8 +119,9 @@ def verdict(value: float | None, bound: float, at_most: bool) -> str:
 
 def table(group: int, names, nabla, torch, peak) -> list[str]:
     memory = group in MEMORY_GROUPS
-    head = "| workload | nabla ms | PyTorch ms | ratio (nabla/PyTorch time) | target | met? |"
-    rule = "|---|---:|---:|---:|---|---|"
+    head = ("| workload | nabla ms | PyTorch ms | ratio (nabla/PyTorch time) | ratio in single rounds "
+            "| target | met? |")
+    rule = "|---|---:|---:|---:|---:|---|---|"
     if group == 0:
         head += " nabla GFLOP/s | PyTorch GFLOP/s | nabla % of peak | nabla RSS MiB |"
         rule += "---:|---:|---:|---:|"
@@ -115,7 +136,8 @@ def table(group: int, names, nabla, torch, peak) -> list[str]:
         n, t = nabla.get(name), torch.get(name)
         n_s, t_s = med(n, "median_s"), med(t, "median_s")
         ratio = n_s / t_s if (n_s and t_s) else None
-        row = f"| {name} | {fmt(n_s and n_s * 1e3, 3)} | {fmt(t_s and t_s * 1e3, 3)} | {fmt(ratio)} |"
+        row = (f"| {name} | {fmt(n_s and n_s * 1e3, 3)} | {fmt(t_s and t_s * 1e3, 3)} | {fmt(ratio)} "
+               f"| {round_range(n, t)} |")
         n_gf, t_gf = med(n, "gflops"), med(t, "gflops")
         if kind == "time":
             row += f" ≤ {bound} | {verdict(ratio, bound, True)} |"
@@ -163,7 +185,9 @@ def main() -> None:
            f"Produced by `{a.command}` ({a.rounds} round{'s' if a.rounds != 1 else ''}). In every round each workload runs once on "
            "each side, nabla and PyTorch alternating, the side that goes first swapping every round; "
            "a workload's time is the median over rounds of the per-round medians. Ratio = nabla time / "
-           "PyTorch time (below 1.00: nabla is faster); targets are issue 9's.", ""]
+           "PyTorch time (below 1.00: nabla is faster); targets are issue 9's, judged on the ratio of "
+           "medians. The single-round column gives the lowest and highest ratio of one round's "
+           "back-to-back pair: how far this machine's noise moves it.", ""]
     cores = os.cpu_count() or 1
     # The idle share, when measured, decides: on some VMs the load average stays near 1.5
     # with the CPUs idle (kernel threads are counted).

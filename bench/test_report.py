@@ -41,14 +41,22 @@ class ReportTest(unittest.TestCase):
         torch = [[rec("lenet5_epoch", 4.0, 90), rec("mlp_epoch", 1.0, 500)]] * 3
         out = self.run_report(nabla, torch)
         # medians over rounds: lenet5 2.0 s vs 4.0 s = 0.50 ≤ 0.67; mlp 1.0 vs 1.0 = 1.00 > 0.8
-        self.assertIn("| lenet5_epoch | 2000.000 | 4000.000 | 0.50 | ≤ 0.67 | **met** | 100 | 90 | NOT met |", out)
-        self.assertIn("| mlp_epoch | 1000.000 | 1000.000 | 1.00 | ≤ 0.8 | NOT met | 100 | 500 | **met** |", out)
-        self.assertIn("| resnet18_step_32 | – | – | – | ≤ 1.0 | not measured |", out)
+        # single rounds: lenet5 2/4, 3/4, 2/4; mlp 1/1, 9/1, 1/1
+        self.assertIn("| lenet5_epoch | 2000.000 | 4000.000 | 0.50 | 0.50–0.75 | ≤ 0.67 | **met** | 100 | 90 | NOT met |", out)
+        self.assertIn("| mlp_epoch | 1000.000 | 1000.000 | 1.00 | 1.00–9.00 | ≤ 0.8 | NOT met | 100 | 500 | **met** |", out)
+        self.assertIn("| resnet18_step_32 | – | – | – | – | ≤ 1.0 | not measured |", out)
         self.assertIn("Targets met in this run (time and peak-memory targets): **2 of 4**.", out)
         self.assertIn("`bench/compare.sh --quick` (3 rounds)", out)
         self.assertNotIn("Warning", out)
         self.assertLess(out.index("## First note"), out.index("## Second note"))
         self.assertGreater(out.index("## First note"), out.index("## Whole process"))
+
+    def test_rounds_pair_in_numeric_order(self):
+        # Round 10 is the last round, not the second: pairs are (1, 1), ..., (10, 10).
+        nabla = [[{"workload": "mlp_epoch", "median_s": 1.0}]] * 9 + [[{"workload": "mlp_epoch", "median_s": 5.0}]]
+        torch = [[{"workload": "mlp_epoch", "median_s": 2.0}]] * 9 + [[{"workload": "mlp_epoch", "median_s": 10.0}]]
+        out = self.run_report(nabla, torch)
+        self.assertIn("| mlp_epoch | 1000.000 | 2000.000 | 0.50 | 0.50–0.50 |", out)
 
     def test_date_is_the_given_start_of_the_run(self):
         rec = {"workload": "mlp_epoch", "median_s": 1.0}
