@@ -150,16 +150,19 @@ pub(crate) fn broadcast_zip<T: Element, U: Element>(
         return out;
     }
     let rows = n / inner;
+    // One dispatch per chunk of rows, not per row: rows can be a few values long.
     let do_rows = |first_row: usize, chunk: &mut [U]| {
-        for (r, o) in chunk.chunks_mut(inner).enumerate() {
-            let row = first_row + r;
-            let oa = row_offset(&dims, sa, ba.offset(), row);
-            let ob = row_offset(&dims, sb, bb.offset(), row);
-            vectorized(
-                #[inline(always)]
-                || zip_row(o, &a[oa..], isa, &b[ob..], isb, &f),
-            );
-        }
+        vectorized(
+            #[inline(always)]
+            || {
+                for (r, o) in chunk.chunks_mut(inner).enumerate() {
+                    let row = first_row + r;
+                    let oa = row_offset(&dims, sa, ba.offset(), row);
+                    let ob = row_offset(&dims, sb, bb.offset(), row);
+                    zip_row(o, &a[oa..], isa, &b[ob..], isb, &f);
+                }
+            },
+        )
     };
     if n >= PAR_MIN_LEN && rows > 1 {
         let rows_per_chunk = (CHUNK / inner).max(1);
