@@ -79,6 +79,12 @@ pub fn is_grad_enabled() -> bool {
     GRAD_ENABLED.with(|g| g.get())
 }
 
+/// Whether an op on `inputs` will be recorded ([`Tensor::record`]): recording is on and some
+/// input tracks gradients. Ops that can skip work only a gradient needs ask this first.
+pub(crate) fn records(inputs: &[&Tensor]) -> bool {
+    is_grad_enabled() && inputs.iter().any(|t| t.tracks_grad())
+}
+
 impl Tensor {
     /// Marks this tensor as a leaf whose gradient `backward()` reports. Returns a new handle
     /// (with a new [`TensorId`]) sharing the data.
@@ -137,7 +143,7 @@ impl Tensor {
     /// Attaches the gradient rule `rule` with `inputs` to the freshly computed output `self`,
     /// when recording is on and some input tracks gradients; otherwise returns `self` as is.
     pub(crate) fn record(self, rule: impl Backward + 'static, inputs: &[&Tensor]) -> Tensor {
-        if !is_grad_enabled() || !inputs.iter().any(|t| t.tracks_grad()) {
+        if !records(inputs) {
             return self;
         }
         let node = Node {

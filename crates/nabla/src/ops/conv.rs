@@ -1047,10 +1047,9 @@ impl Tensor {
         g: Geometry,
     ) -> Result<Tensor> {
         crate::macs::add_macs(g.macs());
-        let recording = crate::autograd::is_grad_enabled()
-            && (self.tracks_grad()
-                || weight.tracks_grad()
-                || bias.is_some_and(|b| b.tracks_grad()));
+        let mut inputs = vec![self, weight];
+        inputs.extend(bias);
+        let recording = crate::autograd::records(&inputs);
         if let (false, Some(plan)) = (recording, g.winograd_inference()) {
             return winograd_inference(self, weight, bias, plan, &g);
         }
@@ -1065,8 +1064,6 @@ impl Tensor {
         };
         let (y, patches) = run(kernel, &g, self, Some(weight), bias, "conv2d")?;
         let chunk = patches.as_ref().map(|_| plan_chunks(&g).0);
-        let mut inputs = vec![self, weight];
-        inputs.extend(bias);
         Ok(y.record(
             rule("ConvolutionBackward", move |x, _, dy| {
                 let dx = if x[0].tracks_grad() {
