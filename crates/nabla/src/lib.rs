@@ -41,6 +41,7 @@ pub mod testing;
 mod threads;
 
 pub use autograd::{is_grad_enabled, no_grad, Backward, Grads};
+pub use cpu::simd::vectorized;
 pub use device::Device;
 pub use dtype::{DType, Element, Float};
 pub use error::{Error, Result};

@@ -40,11 +40,16 @@ impl Optimizer for Adagrad {
         let buffers = &mut self.buffers;
         for_each_update(&self.vars, grads, |var, w, g| {
             let s = buffers.get(var, "sum");
-            for ((w, &g), s) in w.iter_mut().zip(g).zip(s.iter_mut()) {
-                let g = g + wd * *w;
-                *s += g * g;
-                *w -= lr * g / (s.sqrt() + eps);
-            }
+            nabla::vectorized(
+                #[inline(always)]
+                || {
+                    for ((w, &g), s) in w.iter_mut().zip(g).zip(s.iter_mut()) {
+                        let g = g + wd * *w;
+                        *s += g * g;
+                        *w -= lr * g / (s.sqrt() + eps);
+                    }
+                },
+            );
         })
     }
     per_variable_state!();

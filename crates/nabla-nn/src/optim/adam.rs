@@ -51,17 +51,23 @@ impl AdamCore {
         for_each_update(&self.vars, grads, |var, w, g| {
             let mut m = std::mem::take(buffers.get(var, "exp_avg"));
             let v = buffers.get(var, "exp_avg_sq");
-            for (((w, &g), m), v) in w.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let g = if decoupled {
-                    *w *= 1.0 - lr as f32 * wd;
-                    g
-                } else {
-                    g + wd * *w
-                };
-                *m = b1 * *m + (1.0 - b1) * g;
-                *v = b2 * *v + (1.0 - b2) * g * g;
-                *w -= step_size * *m / (v.sqrt() / bc2_sqrt + eps);
-            }
+            nabla::vectorized(
+                #[inline(always)]
+                || {
+                    let moments = m.iter_mut().zip(v.iter_mut());
+                    for ((w, &g), (m, v)) in w.iter_mut().zip(g).zip(moments) {
+                        let g = if decoupled {
+                            *w *= 1.0 - lr as f32 * wd;
+                            g
+                        } else {
+                            g + wd * *w
+                        };
+                        *m = b1 * *m + (1.0 - b1) * g;
+                        *v = b2 * *v + (1.0 - b2) * g * g;
+                        *w -= step_size * *m / (v.sqrt() / bc2_sqrt + eps);
+                    }
+                },
+            );
             *buffers.get(var, "exp_avg") = m;
         })
     }

@@ -64,9 +64,14 @@ impl Optimizer for Sgd {
         let buffers = &mut self.buffers;
         for_each_update(&self.vars, grads, |var, w, g| {
             if mu == 0.0 {
-                for (w, &g) in w.iter_mut().zip(g) {
-                    *w -= lr * (g + wd * *w);
-                }
+                nabla::vectorized(
+                    #[inline(always)]
+                    || {
+                        for (w, &g) in w.iter_mut().zip(g) {
+                            *w -= lr * (g + wd * *w);
+                        }
+                    },
+                );
                 return;
             }
             let first = !buffers.has(var, "momentum_buffer");
@@ -125,12 +130,17 @@ impl Momentum {
         b: &mut [f32],
     ) {
         let Momentum { lr, mu, damp, wd } = self;
-        for ((w, &g), b) in w.iter_mut().zip(g).zip(b.iter_mut()) {
-            let g = g + wd * *w;
-            *b = if FIRST { g } else { mu * *b + (1.0 - damp) * g };
-            let step = if NESTEROV { g + mu * *b } else { *b };
-            *w -= lr * step;
-        }
+        nabla::vectorized(
+            #[inline(always)]
+            || {
+                for ((w, &g), b) in w.iter_mut().zip(g).zip(b.iter_mut()) {
+                    let g = g + wd * *w;
+                    *b = if FIRST { g } else { mu * *b + (1.0 - damp) * g };
+                    let step = if NESTEROV { g + mu * *b } else { *b };
+                    *w -= lr * step;
+                }
+            },
+        )
     }
 }
 

@@ -6,6 +6,7 @@ pub(crate) mod math;
 pub(crate) mod reduce;
 pub(crate) mod simd;
 pub(crate) mod skinny;
+pub(crate) mod transpose;
 
 /// An output buffer that the tasks of one kernel call write together, each a disjoint part
 /// of it (so no two threads ever touch the same element).
