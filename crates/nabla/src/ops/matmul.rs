@@ -279,11 +279,12 @@ impl Tensor {
         *out_dims.last_mut().expect("rank checked above") = out_f;
         let x2 = self.detach().reshape(&[rows, in_f])?;
         let y = with_float!(self.dtype(), "linear", T => {
+            // A pooled copy taken first: no lock on the bias is held with those on x and W.
+            let bias = bias.map(|b| b.contiguous_vec::<T>("linear")).transpose()?;
             let (sx, sw) = (x2.read_storage(), weight.read_storage());
             let (lx, lw) = (x2.layout(), weight.layout());
             let x = MatRef { ptr: T::slice(&sx).expect("dtype checked")[lx.offset()..].as_ptr(), rs: lx.strides()[0] as isize, cs: lx.strides()[1] as isize };
             let w = MatRef { ptr: T::slice(&sw).expect("dtype checked")[lw.offset()..].as_ptr(), rs: lw.strides()[0] as isize, cs: lw.strides()[1] as isize };
-            let bias = bias.map(|b| b.contiguous_vec::<T>("linear")).transpose()?;
             let out = if gather_input(rows, in_f, out_f) {
                 // SAFETY: x and w describe valid regions of these storages.
                 unsafe { linear_transposed(rows, in_f, out_f, x, w, bias.as_deref()) }
@@ -299,6 +300,9 @@ impl Tensor {
                 }
                 out
             };
+            if let Some(b) = bias {
+                crate::storage::recycle(b);
+            }
             Tensor::from_data(out, Shape(out_dims))
         });
         let mut inputs = vec![self, weight];
