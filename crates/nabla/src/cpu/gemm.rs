@@ -32,7 +32,7 @@ unsafe impl<T: Sync> Sync for MatRef<T> {}
 
 /// Products below this many multiply-adds run on one thread: a fork and join of the rayon
 /// pool costs several microseconds, about the time of a 2^20 multiply-add product.
-const PAR_MIN_FLOPS: usize = 1 << 20;
+pub(crate) const PAR_MIN_FLOPS: usize = 1 << 20;
 
 /// Output columns per thread below which threads split the rows instead.
 const MIN_COLS_PER_THREAD: usize = 64;

@@ -2,7 +2,7 @@
 //! as in NumPy) and the fused `linear` (x·Wᵀ + b).
 
 use super::rule;
-use crate::cpu::gemm::{gemm, MatRef};
+use crate::cpu::gemm::{gemm, MatRef, PAR_MIN_FLOPS};
 use crate::cpu::transpose::transpose_add_bias;
 use crate::dtype::{with_float, Element, Float};
 use crate::layout::Layout;
@@ -108,6 +108,11 @@ fn gather_input(rows: usize, in_f: usize, out_f: usize) -> bool {
 /// `x·Wᵀ + b` computed as `yᵀ = W·xᵀ` (see [`gather_input`]), then transposed into a
 /// `rows × out_f` row-major result with the bias added on the way.
 ///
+/// With enough rows each thread takes a band of them (a multiple of 16) and transposes
+/// its own product right away: one fork of the pool per call, and the band's `yᵀ` stays in
+/// that thread's cache. With few (an LSTM's batch of 32), the product splits `W`'s rows
+/// between the threads and the transpose, a few microseconds, runs on this thread.
+///
 /// # Safety
 /// `x` (`rows × in_f`) and `w` (`out_f × in_f`) must be valid strided views.
 unsafe fn linear_transposed<T: Float>(
@@ -118,32 +123,46 @@ unsafe fn linear_transposed<T: Float>(
     w: MatRef<T>,
     bias: Option<&[T]>,
 ) -> Vec<T> {
-    let mut yt = alloc::<T>(out_f * rows);
-    let xt = MatRef {
-        ptr: x.ptr,
-        rs: x.cs,
-        cs: x.rs,
-    };
-    // SAFETY: forwarded from the caller; `yt` is out_f×rows.
-    unsafe {
-        gemm(
-            out_f,
-            rows,
-            in_f,
-            yt.as_mut_ptr(),
-            rows as isize,
-            false,
-            w,
-            xt,
-            true,
-        )
-    };
     let mut out = alloc::<T>(rows * out_f);
-    let band = rows.div_ceil(rayon::current_num_threads()).max(1);
-    out.par_chunks_mut(band * out_f)
-        .enumerate()
-        .for_each(|(t, dst)| transpose_add_bias(&yt, rows, t * band, bias, dst, out_f));
-    crate::storage::recycle(yt);
+    // Rows r0.. of x, seen as columns of xᵀ.
+    let xt = |r0: usize| {
+        // A whole-value capture: the raw pointer field alone is not Sync.
+        let x = &x;
+        MatRef {
+            ptr: x.ptr.wrapping_offset(r0 as isize * x.rs),
+            rs: x.cs,
+            cs: x.rs,
+        }
+    };
+    let threads = rayon::current_num_threads();
+    let band_product = |r0: usize, dst: &mut [T], parallel: bool| {
+        let n = dst.len() / out_f;
+        let mut yt = alloc::<T>(out_f * n);
+        // SAFETY: forwarded from the caller (rows r0..r0 + n of x); `yt` is out_f × n.
+        unsafe {
+            gemm(
+                out_f,
+                n,
+                in_f,
+                yt.as_mut_ptr(),
+                n as isize,
+                false,
+                w,
+                xt(r0),
+                parallel,
+            )
+        };
+        transpose_add_bias(&yt, n, 0, bias, dst, out_f);
+        crate::storage::recycle(yt);
+    };
+    if threads > 1 && rows * in_f * out_f >= PAR_MIN_FLOPS && rows >= 16 * threads {
+        let band = rows.div_ceil(threads).next_multiple_of(16);
+        out.par_chunks_mut(band * out_f)
+            .enumerate()
+            .for_each(|(t, dst)| band_product(t * band, dst, false));
+    } else {
+        band_product(0, &mut out, true);
+    }
     out
 }
 
@@ -399,10 +418,14 @@ mod tests {
 
     #[test]
     fn linear_agrees_with_matmul_in_both_orientations() -> Result<()> {
-        // (rows, in, out): the first two take yᵀ = W·xᵀ, the last the direct product.
-        for (rows, in_f, out_f, transposed) in
-            [(20, 40, 50, true), (35, 70, 90, true), (20, 4, 5, false)]
-        {
+        // (rows, in, out): the first three take yᵀ = W·xᵀ (the third, with two threads or
+        // more, in bands of rows whose last is narrower), the last the direct product.
+        for (rows, in_f, out_f, transposed) in [
+            (20, 40, 50, true),
+            (35, 70, 90, true),
+            (40, 200, 200, true),
+            (20, 4, 5, false),
+        ] {
             assert_eq!(gather_input(rows, in_f, out_f), transposed);
             let (x, w, b) = (
                 randn(&[rows, in_f], 1)?,
