@@ -12,16 +12,13 @@ use crate::storage::{same_type_slice, same_type_slice_mut};
 /// Tile side: one AVX-512 vector of f32.
 const TILE: usize = 16;
 
-/// `dst[r][o] = src[o][col0 + r] + bias[o]` for every row `r` of `dst` (`width` values per
-/// row, `dst.len() / width` rows); `src` has `src_cols` values per row and at least `width`
-/// rows. Without a bias, a plain transpose.
+/// `dst[r][o] = src[o][r] + bias[o]`: `src` is `width × rows` and `dst` `rows × width`, both
+/// row-major, `rows = dst.len() / width`. Without a bias, a plain transpose.
 ///
 /// # Panics
-/// When `src` is too short, or `bias` is shorter than `width`.
+/// When `src` is shorter than `dst`, or `bias` is shorter than `width`.
 pub(crate) fn transpose_add_bias<T: Float>(
     src: &[T],
-    src_cols: usize,
-    col0: usize,
     bias: Option<&[T]>,
     dst: &mut [T],
     width: usize,
@@ -31,7 +28,7 @@ pub(crate) fn transpose_add_bias<T: Float>(
     }
     let rows = dst.len() / width;
     assert!(
-        rows == 0 || (col0 + rows <= src_cols && src.len() >= (width - 1) * src_cols + col0 + rows),
+        src.len() >= rows * width,
         "transpose_add_bias: source too short"
     );
     assert!(
@@ -48,7 +45,7 @@ pub(crate) fn transpose_add_bias<T: Float>(
         ) {
             let b = bias.map(|b| same_type_slice::<T, f32>(b).expect("same type as src"));
             // SAFETY: the CPU has AVX-512 (checked above); the bounds were checked above.
-            unsafe { avx512::tiles(s, src_cols, col0, b, d, width, full_rows, full_cols) };
+            unsafe { avx512::tiles(s, b, d, width, full_rows, full_cols) };
             done = true;
         }
     }
@@ -59,7 +56,7 @@ pub(crate) fn transpose_add_bias<T: Float>(
                     for r in rt..(rt + TILE).min(r_range.end) {
                         let row = &mut dst[r * width..(r + 1) * width];
                         for o in ot..(ot + TILE).min(o_range.end) {
-                            row[o] = src[o * src_cols + col0 + r] + bias.map_or(T::ZERO, |b| b[o]);
+                            row[o] = src[o * rows + r] + bias.map_or(T::ZERO, |b| b[o]);
                         }
                     }
                 }
@@ -85,22 +82,21 @@ mod avx512 {
     /// # Safety
     /// AVX-512F; the bounds checked by the caller.
     #[target_feature(enable = "avx512f")]
-    #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn tiles(
         src: &[f32],
-        src_cols: usize,
-        col0: usize,
         bias: Option<&[f32]>,
         dst: &mut [f32],
         width: usize,
         rows: usize,
         cols: usize,
     ) {
+        // Values per row of src: all of dst's rows, not only the full tiles' ones.
+        let src_cols = dst.len() / width;
         for rt in (0..rows).step_by(TILE) {
             for ot in (0..cols).step_by(TILE) {
                 let mut v = [_mm512_setzero_ps(); TILE];
                 for (i, v) in v.iter_mut().enumerate() {
-                    let at = (ot + i) * src_cols + col0 + rt;
+                    let at = (ot + i) * src_cols + rt;
                     // SAFETY: the slice holds the 16 values read.
                     *v = unsafe { _mm512_loadu_ps(src[at..at + TILE].as_ptr()) };
                 }
@@ -165,26 +161,18 @@ mod tests {
     use crate::cpu::simd::{with_level, Level};
 
     fn check<T: Float + std::fmt::Debug>(level: Level) {
-        for (rows, width, src_cols, col0) in [
-            (16, 16, 16, 0),
-            (37, 50, 45, 3),
-            (128, 512, 128, 0),
-            (5, 3, 9, 4),
-            (0, 7, 4, 0),
-        ] {
-            let src: Vec<T> = (0..width * src_cols)
+        for (rows, width) in [(16, 16), (37, 50), (128, 512), (5, 3), (0, 7)] {
+            let src: Vec<T> = (0..width * rows)
                 .map(|i| T::from_f64(i as f64 * 0.5 - 7.0))
                 .collect();
             let bias: Vec<T> = (0..width).map(|o| T::from_f64(o as f64 * 100.0)).collect();
             for with_bias in [false, true] {
                 let mut dst = vec![T::from_f64(-1.0); rows * width];
                 let b = with_bias.then_some(&bias[..]);
-                with_level(level, || {
-                    transpose_add_bias(&src, src_cols, col0, b, &mut dst, width)
-                });
+                with_level(level, || transpose_add_bias(&src, b, &mut dst, width));
                 for r in 0..rows {
                     for o in 0..width {
-                        let want = src[o * src_cols + col0 + r] + b.map_or(T::ZERO, |b| b[o]);
+                        let want = src[o * rows + r] + b.map_or(T::ZERO, |b| b[o]);
                         assert_eq!(
                             dst[r * width + o],
                             want,

@@ -152,7 +152,7 @@ unsafe fn linear_transposed<T: Float>(
                 parallel,
             )
         };
-        transpose_add_bias(&yt, n, 0, bias, dst, out_f);
+        transpose_add_bias(&yt, bias, dst, out_f);
         crate::storage::recycle(yt);
     };
     if threads > 1 && rows * in_f * out_f >= PAR_MIN_FLOPS && rows >= 16 * threads {
