@@ -11,7 +11,9 @@
 //! and weight-grad kernels. Images are spread across threads when the batch has at least as
 //! many images as threads; otherwise each product uses all threads.
 
-use super::conv_winograd::{self as winograd, conv3x3, transform_weights, weight_grad3x3, Weights};
+use super::conv_winograd::{
+    self as winograd, conv3x3, transform_weights, transform_weights_f4, weight_grad3x3, Weights,
+};
 use super::{conv_direct, rule, winograd_cache};
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::reduce::sum_slice;
@@ -132,8 +134,17 @@ impl Geometry {
     }
     /// The Winograd plan of a forward pass that records no gradient: its weight transform
     /// is cached between calls ([`winograd_cache`]), so small layers take the path too.
+    /// Images of at least [`F4_MIN_PIXELS`] outputs with at most [`F4_MAX_CHANNEL_PAIRS`]
+    /// take F(4×4, 3×3).
     fn winograd_inference(&self) -> Option<winograd::Plan> {
+        let f4 = self.oh * self.ow >= F4_MIN_PIXELS && self.cin * self.cout <= F4_MAX_CHANNEL_PAIRS;
+        let tile = if f4 {
+            winograd::Tile::F4
+        } else {
+            winograd::Tile::F2
+        };
         self.winograd_from(WINOGRAD_MIN_PIXELS_CACHED)
+            .map(|p| winograd::Plan { tile, ..p })
     }
     fn winograd_from(&self, min_pixels: usize) -> Option<winograd::Plan> {
         let fits = (self.kh, self.kw) == (3, 3)
@@ -154,6 +165,7 @@ impl Geometry {
             w: self.w,
             cout: self.cout,
             pad: self.pad.0,
+            tile: winograd::Tile::F2,
         })
     }
     /// The plan of the direct f32 kernels ([`conv_direct`]): dilation 1, ungrouped, output
@@ -207,6 +219,7 @@ impl Geometry {
             w: self.ow,
             cout: self.cin,
             pad: 2 - p.pad,
+            tile: winograd::Tile::F2,
         })
     }
 }
@@ -235,6 +248,15 @@ const WINOGRAD_MIN_PIXELS_WEIGHT: usize = 1;
 /// Since such small batches run as one block whose products split the output channels
 /// ([`conv_winograd`]), they take Winograd too: 22.7 → 21.4 ms in three alternating pairs.
 const WINOGRAD_MIN_PIXELS_CACHED: usize = 49;
+/// Output pixels per image from which inference takes F(4×4, 3×3)
+/// ([`Geometry::winograd_inference`]). ResNet-18's batch-1 latency, medians of 40 in
+/// alternating rounds: 18.4 → 16.4 ms with its 56×56 and 28×28 layers on F(4×4), 16.8 with
+/// the 56×56 ones only, and 17.0 against 16.7 when its 14×14 layers took it too (their `U`,
+/// 9.4 MB each, is read from memory for 16 tiles).
+const F4_MIN_PIXELS: usize = 28 * 28;
+/// Input times output channels up to which it does: `U` is then at most 36·128·128 values
+/// (2.4 MB in f32), four times the weight.
+const F4_MAX_CHANNEL_PAIRS: usize = 128 * 128;
 
 /// Taps per output (`cin·kh·kw`) up to which the direct kernels run.
 const DIRECT_MAX_TAPS: usize = 256;
@@ -891,9 +913,12 @@ fn winograd_inference(
         let y = x.with_contiguous::<T, _>(op, |xv| {
             weight.with_contiguous::<T, _>(op, |wv| {
                 with_opt::<T, _>(bias, op, |bv| {
-                    let make = |w: &[T]| transform_weights(w, g.cout, g.cin);
+                    let make = |w: &[T]| match plan.tile {
+                        winograd::Tile::F2 => transform_weights(w, g.cout, g.cin),
+                        winograd::Tile::F4 => transform_weights_f4(w, g.cout, g.cin),
+                    };
                     let u = if weight.is_contiguous() {
-                        winograd_cache::transformed(weight, wv, make)
+                        winograd_cache::transformed(weight, wv, plan.tile.positions(), make)
                     } else {
                         std::sync::Arc::new(make(wv))
                     };
@@ -1624,6 +1649,92 @@ mod tests {
                 &(side, cin, cout),
             );
         }
+        Ok(())
+    }
+
+    /// F(4×4, 3×3) against im2col, in f64 and f32: cut-off tiles (outputs no multiple of 4,
+    /// one tile row or column cut to 1 or 2), paddings 0 to 2, blocks of several images and
+    /// blocks of tile rows (the 30×29 and 56×56 images), and single images of at most 64
+    /// tiles whose f32 products split by output channel (`cpu::skinny`).
+    #[test]
+    fn winograd_f4_agrees_with_im2col() -> Result<()> {
+        fn check<T: Float + std::fmt::Display>(dtype: crate::DType, tol: f64) -> Result<()> {
+            let dev = crate::Device::Cpu;
+            let cases = [
+                ([1, 17, 7, 7], 16, 1),
+                ([3, 16, 6, 9], 19, 0),
+                ([2, 16, 5, 5], 16, 2),
+                ([1, 20, 2, 3], 18, 1),
+                ([2, 33, 30, 29], 17, 1),
+                ([1, 16, 56, 56], 16, 1),
+                ([1, 24, 28, 28], 40, 1),
+                ([4, 16, 10, 10], 16, 1),
+            ];
+            for (xs, cout, pad) in cases {
+                let x = Tensor::randn(&xs, dtype, &dev)?;
+                let w = Tensor::randn(&[cout, xs[1], 3, 3], dtype, &dev)?;
+                let b = Tensor::randn(&[cout], dtype, &dev)?;
+                let g =
+                    forward_geometry("conv2d", &x, &w, Some(&b), (1, 1), (pad, pad), (1, 1), 1)?;
+                let plan = winograd::Plan {
+                    tile: winograd::Tile::F4,
+                    ..g.winograd().expect("a Winograd shape")
+                };
+                let (xv, wv, bv) = (x.to_vec::<T>()?, w.to_vec::<T>()?, b.to_vec::<T>()?);
+                let u = transform_weights_f4(&wv, cout, xs[1]);
+                let y = conv3x3(&xv, Weights::Forward(&u), Some(&bv), &plan);
+                let want = im2col_forward(&xv, &wv, Some(&bv), &g, None);
+                // Errors against the outputs' scale: a value near 0 carries the rounding of
+                // its large terms.
+                let scale = want.iter().fold(0.0f64, |m, v| m.max(v.to_f64().abs()));
+                assert_eq!(y.len(), want.len());
+                for (i, (a, b)) in y.iter().zip(&want).enumerate() {
+                    let err = (a.to_f64() - b.to_f64()).abs();
+                    assert!(
+                        err <= tol * scale,
+                        "{:?} [{i}] {a} vs {b}",
+                        (xs, cout, pad, dtype)
+                    );
+                }
+            }
+            Ok(())
+        }
+        crate::manual_seed(23);
+        check::<f64>(crate::DType::F64, 1e-13)?;
+        // Sums of 150–300 products of unit normals: F(4×4)'s f32 rounding reaches about 5e-6
+        // of the largest output (2e-4 of 0.025 in a 33-channel layer whose outputs reach 50).
+        check::<f32>(crate::DType::F32, 3e-5)
+    }
+
+    /// Inference picks F(4×4, 3×3) for large images with few channels and F(2×2, 3×3)
+    /// otherwise; one weight used at both sizes keeps a cached transform for each.
+    #[test]
+    fn inference_takes_f4_where_it_pays_and_caches_each_transform() -> Result<()> {
+        crate::manual_seed(29);
+        let dev = crate::Device::Cpu;
+        let w = Tensor::randn(&[32, 16, 3, 3], crate::DType::F32, &dev)?;
+        let c = cfg(1, 1, 1, 1);
+        for (side, tile) in [
+            (28, winograd::Tile::F4),
+            (8, winograd::Tile::F2),
+            (30, winograd::Tile::F4),
+        ] {
+            let x = Tensor::randn(&[1, 16, side, side], crate::DType::F32, &dev)?;
+            let g = forward_geometry("conv2d", &x, &w, None, (1, 1), (1, 1), (1, 1), 1)?;
+            assert_eq!(g.winograd_inference().map(|p| p.tile), Some(tile), "{side}");
+            let want = x.conv2d(&w.clone().requires_grad(), None, c)?.detach();
+            for _ in 0..2 {
+                let y = crate::no_grad(|| x.conv2d(&w, None, c))?;
+                assert_close(&y, &want.to_vec::<f64>()?, 1e-4)?;
+            }
+        }
+        let wide = Tensor::randn(&[256, 128, 3, 3], crate::DType::F32, &dev)?;
+        let x = Tensor::randn(&[1, 128, 28, 28], crate::DType::F32, &dev)?;
+        let g = forward_geometry("conv2d", &x, &wide, None, (1, 1), (1, 1), (1, 1), 1)?;
+        assert_eq!(
+            g.winograd_inference().map(|p| p.tile),
+            Some(winograd::Tile::F2)
+        );
         Ok(())
     }
 

@@ -27,6 +27,9 @@ use crate::dtype::Float;
 use crate::storage::{alloc, alloc_zeroed, recycle, same_type_slice, same_type_slice_mut};
 use rayon::prelude::*;
 
+mod f4;
+pub(super) use f4::transform_weights as transform_weights_f4;
+
 /// A 3×3, stride-1, dilation-1, ungrouped convolution of `[n, cin, h, w]` with zero padding
 /// `pad` on every side, giving `[n, cout, oh, ow]` with `oh = h + 2·pad − 2`.
 #[derive(Clone, Copy, Debug)]
@@ -37,6 +40,34 @@ pub(super) struct Plan {
     pub w: usize,
     pub cout: usize,
     pub pad: usize,
+    /// The output tile: [`Tile::F2`] on every path, [`Tile::F4`] for forward passes that
+    /// record no gradient.
+    pub tile: Tile,
+}
+
+/// The size of the output tiles, `F(m×m, 3×3)`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Tile {
+    /// 2×2 outputs from 4×4 inputs, 16 positions (this module's transforms).
+    F2,
+    /// 4×4 outputs from 6×6 inputs, 36 positions ([`f4`]'s transforms): 2.25 multiplies
+    /// per output and channel pair against F2's 4, with larger rounding errors and a `U`
+    /// four times the weight's size. Forward only.
+    F4,
+}
+
+impl Tile {
+    /// Outputs along each side of a tile.
+    fn side(self) -> usize {
+        match self {
+            Tile::F2 => 2,
+            Tile::F4 => 4,
+        }
+    }
+    /// Positions ξ of a transformed tile, `(side + 2)²`: the number of products.
+    pub(super) fn positions(self) -> usize {
+        (self.side() + 2) * (self.side() + 2)
+    }
 }
 
 /// Transformed tiles (`cin + cout` values per tile and position) that one block aims at:
@@ -67,12 +98,14 @@ impl Plan {
     }
     /// Tile rows and tile columns.
     fn tiles(&self) -> (usize, usize) {
-        (self.oh().div_ceil(2), self.ow().div_ceil(2))
+        let side = self.tile.side();
+        (self.oh().div_ceil(side), self.ow().div_ceil(side))
     }
-    /// Tiles that one block aims at: as many as [`BLOCK_VALUES`] holds, and at least
-    /// [`MIN_BLOCK_TILES`].
+    /// Tiles that one block aims at: as many as [`BLOCK_VALUES`] holds (counted in F2's 16
+    /// positions), and at least [`MIN_BLOCK_TILES`].
     fn block_tiles(&self) -> usize {
-        (BLOCK_VALUES / (self.cin + self.cout).max(1)).max(MIN_BLOCK_TILES)
+        let values = BLOCK_VALUES * 16 / self.tile.positions();
+        (values / (self.cin + self.cout).max(1)).max(MIN_BLOCK_TILES)
     }
     /// Tile rows per block: as many as fit [`Plan::block_tiles`], but small enough that
     /// every thread gets a block.
@@ -232,6 +265,7 @@ impl<T> Weights<'_, T> {
                 cs: 1,
             },
             Weights::Turned(u) => {
+                debug_assert_eq!(p.tile, Tile::F2, "only F(2×2, 3×3)'s U turns");
                 let swap = |r: usize| [3, 1, 2, 0][r];
                 let src = swap(xi / 4) * 4 + swap(xi % 4);
                 MatRef {
@@ -285,15 +319,20 @@ fn block<T: Float>(
     let (_, tw) = p.tiles();
     let per_image = blk.per_image(tw);
     let tb = blk.images * per_image;
-    let mut v = alloc::<T>(16 * p.cin * tb);
-    let mut m = alloc::<T>(16 * p.cout * tb);
+    let positions = p.tile.positions();
+    let mut v = alloc::<T>(positions * p.cin * tb);
+    let mut m = alloc::<T>(positions * p.cout * tb);
     let len = p.cin * p.h * p.w;
     for b in 0..blk.images {
         let image = &x[(blk.i + b) * len..][..len];
-        transform_input(image, p, blk, (tb, b * per_image), &mut v);
+        let span = (tb, b * per_image);
+        match p.tile {
+            Tile::F2 => transform_input(image, p, blk, span, &mut v),
+            Tile::F4 => f4::transform_input(image, p, blk, span, &mut v),
+        }
     }
     if !(par && skinny_products(u, &v, &mut m, p, tb)) {
-        for xi in 0..16 {
+        for xi in 0..positions {
             // SAFETY: U[ξ] is cout × cin (strides from Weights::mat), V[ξ] cin × tb and M[ξ]
             // cout × tb row-major, all inside their buffers.
             unsafe {
@@ -316,8 +355,10 @@ fn block<T: Float>(
         }
     }
     let (oh, ow) = (p.oh(), p.ow());
-    let (r0, r1) = (2 * blk.ty0, (2 * blk.ty1).min(oh));
-    let mut scratch = vec![T::ZERO; 8 * per_image];
+    let side = p.tile.side();
+    let (r0, r1) = (side * blk.ty0, (side * blk.ty1).min(oh));
+    // The output transforms' row halves: side × (side + 2) values per tile.
+    let mut scratch = vec![T::ZERO; side * (side + 2) * per_image];
     for b in 0..blk.images {
         for co in 0..p.cout {
             // SAFETY: rows r0..r1 of channel co of this block's images belong to it only.
@@ -327,16 +368,11 @@ fn block<T: Float>(
                     (r1 - r0) * ow,
                 )
             };
-            transform_output(
-                &m,
-                p.cout,
-                co,
-                (tb, b * per_image),
-                tw,
-                ow,
-                dst,
-                &mut scratch,
-            );
+            let span = (tb, b * per_image);
+            match p.tile {
+                Tile::F2 => transform_output(&m, p.cout, co, span, tw, ow, dst, &mut scratch),
+                Tile::F4 => f4::transform_output(&m, p.cout, co, span, tw, ow, dst, &mut scratch),
+            }
             if let Some(bias) = bias {
                 dst.iter_mut().for_each(|d| *d += bias[co]);
             }
@@ -346,8 +382,8 @@ fn block<T: Float>(
     recycle(m);
 }
 
-/// The 16 products `M[ξ] = U[ξ] · V[ξ]` of a one-block batch by [`skinny_gemm`], each
-/// thread taking a band of output channels for all 16: f32, at most [`skinny::MAX_COLS`]
+/// The products `M[ξ] = U[ξ] · V[ξ]` of a one-block batch by [`skinny_gemm`], each
+/// thread taking a band of output channels for all positions ξ: f32, at most [`skinny::MAX_COLS`]
 /// tiles and `U` not turned. Returns whether it ran (otherwise the caller runs the GEMMs).
 fn skinny_products<T: Float>(u: Weights<T>, v: &[T], m: &mut [T], p: &Plan, tb: usize) -> bool {
     let Weights::Forward(u) = u else {
@@ -368,7 +404,7 @@ fn skinny_products<T: Float>(u: Weights<T>, v: &[T], m: &mut [T], p: &Plan, tb: 
     let out = SharedOut::new(m);
     let run = |o0: usize| {
         let rows = band.min(cout - o0);
-        for xi in 0..16 {
+        for xi in 0..p.tile.positions() {
             let a = Rows {
                 data: &u[(xi * cout + o0) * cin..][..rows * cin],
                 ld: cin,
@@ -392,6 +428,11 @@ fn skinny_products<T: Float>(u: Weights<T>, v: &[T], m: &mut [T], p: &Plan, tb: 
 /// `y = Aᵀ [Σ_c U_c ⊙ V_c] A` and `U = G g Gᵀ`, `dU[ξ] (cout × cin) = Σ_tiles dM[ξ] · V[ξ]ᵀ`
 /// where `dM = A dY Aᵀ`, and `dg = Gᵀ dU G`.
 pub(super) fn weight_grad3x3<T: Float>(x: &[T], dy: &[T], p: &Plan) -> Vec<T> {
+    assert_eq!(
+        p.tile,
+        Tile::F2,
+        "the weight gradient runs F(2×2, 3×3) only"
+    );
     let blocks = p.blocks();
     let ulen = 16 * p.cout * p.cin;
     let sum_blocks = |group: &[Block]| {

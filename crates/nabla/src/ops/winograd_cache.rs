@@ -1,11 +1,12 @@
 //! Winograd-transformed weights kept between inference calls.
 //!
 //! A forward convolution that records no gradient (evaluation, serving) reuses the
-//! `[16, cout, cin]` transform of its weight (`16/9` of the weight's size) for as long as no
+//! `[positions, cout, cin]` transform of its weight (16/9 or 36/9 of the weight's size) for as long as no
 //! tensor data has been written in place ([`crate::storage::write_epoch`]): a model's
 //! weights change only through `update_data` (optimizer steps, loading a checkpoint), and
 //! any such write makes every entry stale. Entries are found by the weight's storage (held
-//! weakly, so a dropped model frees its entries on the next lookup), offset and shape, and
+//! weakly, so a dropped model frees its entries on the next lookup), offset, shape and
+//! transform (one weight may serve inputs of several sizes, in F(2×2) and F(4×4)), and
 //! the least recently used go first once the cache holds [`MAX_BYTES`].
 
 use crate::dtype::Float;
@@ -21,6 +22,8 @@ struct Entry {
     storage: Weak<RwLock<CpuStorage>>,
     offset: usize,
     dims: Vec<usize>,
+    /// Positions of the transformed tile: 16 for F(2×2, 3×3), 36 for F(4×4, 3×3).
+    positions: usize,
     epoch: u64,
     last_use: u64,
     bytes: usize,
@@ -57,18 +60,23 @@ pub(super) fn drop_stale() {
     with_cache(|c| c.drop_stale(epoch));
 }
 
-/// The transform of the contiguous weight `w` (whose elements are `wt`) made by `make`:
-/// from the cache when an entry for the same data is there, else made and stored.
+/// The transform of the contiguous weight `w` (whose elements are `wt`) to `positions`
+/// positions made by `make`: from the cache when an entry for the same data and transform
+/// is there, else made and stored.
 pub(super) fn transformed<T: Float>(
     w: &Tensor,
     wt: &[T],
+    positions: usize,
     make: impl FnOnce(&[T]) -> Vec<T>,
 ) -> Arc<Vec<T>> {
     let epoch = write_epoch();
     let storage = &w.0.storage;
     let offset = w.layout().offset();
     let same = |e: &Entry| {
-        e.offset == offset && e.dims == w.dims() && Weak::as_ptr(&e.storage) == Arc::as_ptr(storage)
+        e.offset == offset
+            && e.dims == w.dims()
+            && e.positions == positions
+            && Weak::as_ptr(&e.storage) == Arc::as_ptr(storage)
     };
     let hit = with_cache(|c| {
         c.clock += 1;
@@ -101,6 +109,7 @@ pub(super) fn transformed<T: Float>(
                 storage: Arc::downgrade(storage),
                 offset,
                 dims: w.dims().to_vec(),
+                positions,
                 epoch,
                 last_use: c.clock,
                 bytes,
