@@ -209,6 +209,25 @@ mod tests {
         Ok(())
     }
 
+    /// Evaluation without gradient recording runs other convolution kernels (cached
+    /// Winograd transforms, F(4×4, 3×3) on the 32×32 stage): its logits stay within 1e-4
+    /// of the recorded pass's, relative to their scale, through all 20 convolutions.
+    #[test]
+    fn resnet18_inference_agrees_with_the_recorded_forward() -> Result<()> {
+        nabla::manual_seed(7);
+        let vs = VarStore::new(&Device::Cpu);
+        let net = resnet(&vs.root(), &ModelConfig::cifar10(), 18)?;
+        let x = Tensor::randn(&[2, 3, 32, 32], DType::F32, &Device::Cpu)?;
+        let recorded = net.forward_t(&x, false)?.detach().to_vec::<f32>()?;
+        let inferred = nabla::no_grad(|| net.forward_t(&x, false))?.to_vec::<f32>()?;
+        let scale = recorded.iter().fold(0f32, |m, v| m.max(v.abs()));
+        assert!(scale > 0.0);
+        for (a, b) in inferred.iter().zip(&recorded) {
+            assert!((a - b).abs() <= 1e-4 * scale, "{a} vs {b} (scale {scale})");
+        }
+        Ok(())
+    }
+
     #[test]
     fn resnet18_learns_a_fixed_batch() -> Result<()> {
         nabla::manual_seed(3);
