@@ -102,21 +102,44 @@ mod avx512 {
         // Lanes of the last vector that are inside the n columns.
         let last: __mmask16 = (0xFFFFu32 >> (16 * NV - n)) as __mmask16;
         let mut i = 0;
-        // SAFETY: forwarded from the caller's contract.
+        // SAFETY: forwarded from the caller's contract; the prefetched rows are rows of a.
         unsafe {
             while i + R <= m {
-                block::<NV, R>(k, (a.0.add(i * a.1), a.1), b, c.add(i * ldc), ldc, last);
+                // The rows after this block: as many as the next call of block reads.
+                let ahead = (m - i - R).min(R);
+                let next = (a.0.add((i + R) * a.1), ahead);
+                block::<NV, R>(
+                    k,
+                    (a.0.add(i * a.1), a.1),
+                    b,
+                    c.add(i * ldc),
+                    ldc,
+                    last,
+                    next,
+                );
                 i += R;
             }
             while i < m {
-                block::<NV, 1>(k, (a.0.add(i * a.1), a.1), b, c.add(i * ldc), ldc, last);
+                let next = (a.0.add((i + 1).min(m - 1) * a.1), usize::from(i + 1 < m));
+                block::<NV, 1>(
+                    k,
+                    (a.0.add(i * a.1), a.1),
+                    b,
+                    c.add(i * ldc),
+                    ldc,
+                    last,
+                    next,
+                );
                 i += 1;
             }
         }
     }
 
     /// `R` rows of `c`: `acc[r] += a[r][p] · b[p]` over `p`, one broadcast per row and `NV`
-    /// loads of `b` per step.
+    /// loads of `b` per step. Meanwhile the `next.1` rows of `a` from `next.0` (the next
+    /// block's) are prefetched into L2, a few cache lines per step: `a` (Winograd's `U`)
+    /// streams from memory, and each row is too short for the hardware prefetcher to
+    /// reach full speed on its own.
     ///
     /// # Safety
     /// AVX-512F; rows `0..R` of `a` (k values) and of `c` (16·NV values, the last vector
@@ -130,12 +153,27 @@ mod avx512 {
         c: *mut f32,
         ldc: usize,
         last: __mmask16,
+        next: (*const f32, usize),
     ) {
-        // SAFETY: forwarded from the caller's contract.
+        // Cache lines of 16 f32 per row of a, and the next line to prefetch (row, line).
+        let per_row = k.div_ceil(16);
+        let lines = next.1 * per_row;
+        let (mut issued, mut row, mut line) = (0, 0, 0);
+        // SAFETY: forwarded from the caller's contract (prefetches do not fault).
         unsafe {
             let mut acc = [[_mm512_setzero_ps(); NV]; R];
             let mut bv = [_mm512_setzero_ps(); NV];
             for p in 0..k {
+                // Spread the lines evenly over the k steps.
+                while issued * k < (p + 1) * lines {
+                    let at = next.0.wrapping_add(row * a.1 + line * 16);
+                    _mm_prefetch::<_MM_HINT_T1>(at as *const i8);
+                    issued += 1;
+                    line += 1;
+                    if line == per_row {
+                        (row, line) = (row + 1, 0);
+                    }
+                }
                 let row = b.0.add(p * b.1);
                 for (v, x) in bv.iter_mut().enumerate() {
                     *x = if v + 1 == NV {
