@@ -6,7 +6,8 @@
 //!
 //! `cargo run --release -p nabla --example resnet_conv_layers -- [BATCH] [SIZE] [REPEAT]`
 //! (defaults 8, 224, 7: the resnet18_step_224 workload). Runs on a 2-thread pool, as the
-//! `nabla` command's compute does; `ONLY=text` keeps the layers whose name contains it.
+//! `nabla` command's compute does; `ONLY=text` keeps the layers whose name contains it, and
+//! `INFER_ONLY=1` times only the forward without recording (for profiles of inference).
 
 use nabla::{Conv2dConfig, DType, Device, Result, Tensor};
 use std::time::Instant;
@@ -80,7 +81,15 @@ fn time_layer(l: &Layer, batch: usize, size: usize, repeat: usize) -> Result<[f6
     };
     let g = Tensor::randn(x.conv2d(&w, None, cfg)?.dims(), DType::F32, &dev)?;
     let (mut fwd, mut bwd, mut infer) = (vec![], vec![], vec![]);
+    let infer_only = std::env::var_os("INFER_ONLY").is_some();
     for _ in 0..repeat {
+        if infer_only {
+            let t = Instant::now();
+            std::hint::black_box(nabla::no_grad(|| x.conv2d(&w, None, cfg))?);
+            infer.push(t.elapsed().as_secs_f64());
+            (fwd, bwd) = (vec![0.0], vec![0.0]);
+            continue;
+        }
         let t0 = Instant::now();
         let y = x.conv2d(&w, None, cfg)?;
         let t1 = Instant::now();

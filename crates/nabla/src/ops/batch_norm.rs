@@ -17,8 +17,8 @@
 use super::rule;
 use crate::cpu::elementwise::PAR_MIN_LEN;
 use crate::cpu::reduce::{sum_slice, sum_zip};
-use crate::cpu::SharedOut;
 use crate::cpu::simd::vectorized;
+use crate::cpu::SharedOut;
 use crate::dtype::{with_float, Float};
 use crate::storage::alloc;
 use crate::{no_grad, Error, Result, Tensor};

@@ -944,16 +944,31 @@ fn winograd_inference(
         let y = x.with_contiguous::<T, _>(op, |xv| {
             weight.with_contiguous::<T, _>(op, |wv| {
                 with_opt::<T, _>(bias, op, |bv| {
-                    let make = |w: &[T]| match plan.tile {
-                        winograd::Tile::F2 => transform_weights(w, g.cout, g.cin),
-                        winograd::Tile::F4 => transform_weights_f4(w, g.cout, g.cin),
+                    let positions = plan.tile.positions();
+                    let panels = winograd::wants_panel_weights::<T>(&plan);
+                    let make = |w: &[T]| {
+                        let u = match plan.tile {
+                            winograd::Tile::F2 => transform_weights(w, g.cout, g.cin),
+                            winograd::Tile::F4 => transform_weights_f4(w, g.cout, g.cin),
+                        };
+                        if panels {
+                            winograd::panel_weights(&u, positions, g.cout, g.cin)
+                        } else {
+                            u
+                        }
                     };
+                    let kind = winograd_cache::Kind { positions, panels };
                     let u = if weight.is_contiguous() {
-                        winograd_cache::transformed(weight, wv, plan.tile.positions(), make)
+                        winograd_cache::transformed(weight, wv, kind, make)
                     } else {
                         std::sync::Arc::new(make(wv))
                     };
-                    conv3x3(xv, Weights::Forward(&u), bv, &plan)
+                    let u = if panels {
+                        Weights::Panels(&u)
+                    } else {
+                        Weights::Forward(&u)
+                    };
+                    conv3x3(xv, u, bv, &plan)
                 })
             })
         })???;
@@ -1777,6 +1792,40 @@ mod tests {
         // Sums of 150–300 products of unit normals: F(4×4)'s f32 rounding reaches about 5e-6
         // of the largest output (2e-4 of 0.025 in a 33-channel layer whose outputs reach 50).
         check::<f32>(crate::DType::F32, 3e-5)
+    }
+
+    /// Single f32 images whose tile count is no multiple of 16 read `U` in panels of 64
+    /// output channels on the inference path (with AVX-512): against the recorded path,
+    /// with bands of output channels that cross panels (200 channels on 2 and 3 threads)
+    /// and a last panel narrower than 64, in F(2×2) (7×7 outputs, 16 tiles: no panels;
+    /// 13×13, 49 tiles) and F(4×4) (28×28, 49 tiles).
+    #[test]
+    fn inference_with_weight_panels_agrees_with_the_recorded_path() -> Result<()> {
+        crate::manual_seed(37);
+        let dev = crate::Device::Cpu;
+        let c = cfg(1, 1, 1, 1);
+        for threads in [2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a pool");
+            for (side, cin, cout) in [(13, 24, 200), (28, 16, 72), (7, 32, 40)] {
+                let x = Tensor::randn(&[1, cin, side, side], crate::DType::F32, &dev)?;
+                let w = Tensor::randn(&[cout, cin, 3, 3], crate::DType::F32, &dev)?;
+                let want = x.conv2d(&w.clone().requires_grad(), None, c)?.detach();
+                let y = pool.install(|| crate::no_grad(|| x.conv2d(&w, None, c)))?;
+                assert_close(&y, &want.to_vec::<f64>()?, 1e-4)?;
+                let g = forward_geometry("conv2d", &x, &w, None, (1, 1), (1, 1), (1, 1), 1)?;
+                let plan = g.winograd_inference().expect("a Winograd shape");
+                let panels = pool.install(|| winograd::wants_panel_weights::<f32>(&plan));
+                assert_eq!(
+                    panels,
+                    side != 7 && crate::cpu::skinny::supported(),
+                    "{side}"
+                );
+            }
+        }
+        Ok(())
     }
 
     /// Inference picks F(4×4, 3×3) for large images with few channels and F(2×2, 3×3)

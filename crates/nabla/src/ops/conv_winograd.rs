@@ -21,7 +21,7 @@
 
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::simd::multiversion;
-use crate::cpu::skinny::{self, skinny_gemm, Rows};
+use crate::cpu::skinny::{self, skinny_gemm, skinny_gemm_tn, Rows};
 use crate::cpu::SharedOut;
 use crate::dtype::Float;
 use crate::storage::{alloc, alloc_zeroed, recycle, same_type_slice, same_type_slice_mut};
@@ -95,6 +95,12 @@ impl Plan {
     }
     fn ow(&self) -> usize {
         self.w + 2 * self.pad - 2
+    }
+    /// Whether the batch runs as one block whose products split the output channels
+    /// between the threads ([`SHARED_BLOCK_MAX_TILES`]).
+    fn shared_block(&self) -> bool {
+        let (th, tw) = self.tiles();
+        self.n < rayon::current_num_threads() && self.n * th * tw <= SHARED_BLOCK_MAX_TILES
     }
     /// Tile rows and tile columns.
     fn tiles(&self) -> (usize, usize) {
@@ -252,7 +258,16 @@ pub(super) enum Weights<'a, T> {
     /// permutation swapping 0 and 3 (`G J = P G`). So `U'[ξ] = U[π(ξ)]ᵀ` with
     /// `π(r, c) = (p(r), p(c))`: no second transform, only other strides.
     Turned(&'a [T]),
+    /// The forward `U` with each `U[ξ]` transposed and cut into panels of [`PANEL`] output
+    /// channels (by [`panel_weights`]), for f32 one-block batches whose tile count wastes
+    /// lanes in [`skinny_gemm`] ([`wants_panel_weights`]); their products run in
+    /// [`skinny::skinny_gemm_tn`], which reads each panel as one stream.
+    Panels(&'a [T]),
 }
+
+/// Output channels per panel of [`Weights::Panels`]: the 4 vectors of
+/// [`skinny::skinny_gemm_tn`]'s row blocks.
+const PANEL: usize = 64;
 
 impl<T> Weights<'_, T> {
     /// `U[ξ]` of plan `p`.
@@ -264,6 +279,7 @@ impl<T> Weights<'_, T> {
                 rs: p.cin as isize,
                 cs: 1,
             },
+            Weights::Panels(_) => unreachable!("panels run in skinny_products only"),
             Weights::Turned(u) => {
                 debug_assert_eq!(p.tile, Tile::F2, "only F(2×2, 3×3)'s U turns");
                 let swap = |r: usize| [3, 1, 2, 0][r];
@@ -284,8 +300,8 @@ pub(super) fn conv3x3<T: Float>(x: &[T], u: Weights<T>, bias: Option<&[T]>, p: &
     let (oh, ow) = (p.oh(), p.ow());
     let mut y = alloc::<T>(p.n * p.cout * oh * ow);
     let out = SharedOut(y.as_mut_ptr());
-    let (th, tw) = p.tiles();
-    if p.n < rayon::current_num_threads() && p.n * th * tw <= SHARED_BLOCK_MAX_TILES {
+    let (th, _) = p.tiles();
+    if p.shared_block() {
         // One block; each thread computes a band of output channels of every product.
         let all = Block {
             i: 0,
@@ -382,14 +398,57 @@ fn block<T: Float>(
     recycle(m);
 }
 
-/// The products `M[ξ] = U[ξ] · V[ξ]` of a one-block batch by [`skinny_gemm`], each
-/// thread taking a band of output channels for all positions ξ: f32, at most [`skinny::MAX_COLS`]
-/// tiles and `U` not turned. Returns whether it ran (otherwise the caller runs the GEMMs).
+/// Whether a forward pass of `p` in `T` should read `U` as [`Weights::Panels`]: f32, one
+/// block whose tile count is no multiple of 16, and the skinny kernels. ResNet-18's 14×14
+/// layers at batch 1 (49 tiles in F(2×2), which [`skinny_gemm`] holds in 64 lanes) and its
+/// 28×28 layers (49 tiles in F(4×4)).
+pub(super) fn wants_panel_weights<T: Float>(p: &Plan) -> bool {
+    let (th, tw) = p.tiles();
+    T::DTYPE == crate::DType::F32
+        && p.shared_block()
+        && !(p.n * th * tw).is_multiple_of(16)
+        && skinny::supported()
+}
+
+/// `[positions, cout, cin]` → [`Weights::Panels`]: for each ξ, the panels of [`PANEL`]
+/// output channels one after the other, panel `q` holding `U[ξ][64q + j][i]` at row `i`,
+/// column `j` (`cin` rows as wide as the panel).
+pub(super) fn panel_weights<T: Float>(
+    u: &[T],
+    positions: usize,
+    cout: usize,
+    cin: usize,
+) -> Vec<T> {
+    let size = cout * cin;
+    let mut t = alloc::<T>(positions * size);
+    for (src, dst) in u[..positions * size]
+        .chunks_exact(size)
+        .zip(t.chunks_exact_mut(size))
+    {
+        for o0 in (0..cout).step_by(PANEL) {
+            let width = PANEL.min(cout - o0);
+            let panel = &mut dst[o0 * cin..][..width * cin];
+            for (j, row) in src[o0 * cin..][..width * cin].chunks_exact(cin).enumerate() {
+                for (i, &value) in row.iter().enumerate() {
+                    panel[i * width + j] = value;
+                }
+            }
+        }
+    }
+    t
+}
+
+/// The products `M[ξ] = U[ξ] · V[ξ]` of a one-block batch by [`skinny_gemm`] (at most
+/// [`skinny::MAX_COLS`] tiles) or, with `U` transposed, [`skinny::skinny_gemm_tn`], each
+/// thread taking a band of output channels for all positions ξ: f32 and `U` not turned.
+/// Returns whether it ran (otherwise the caller runs the GEMMs).
 fn skinny_products<T: Float>(u: Weights<T>, v: &[T], m: &mut [T], p: &Plan, tb: usize) -> bool {
-    let Weights::Forward(u) = u else {
-        return false;
+    let (u, panels) = match u {
+        Weights::Forward(u) => (u, false),
+        Weights::Panels(u) => (u, true),
+        Weights::Turned(_) => return false,
     };
-    if tb == 0 || tb > skinny::MAX_COLS || !skinny::supported() {
+    if tb == 0 || (!panels && tb > skinny::MAX_COLS) || !skinny::supported() {
         return false;
     }
     let (Some(u), Some(v), Some(m)) = (
@@ -405,17 +464,34 @@ fn skinny_products<T: Float>(u: Weights<T>, v: &[T], m: &mut [T], p: &Plan, tb: 
     let run = |o0: usize| {
         let rows = band.min(cout - o0);
         for xi in 0..p.tile.positions() {
-            let a = Rows {
-                data: &u[(xi * cout + o0) * cin..][..rows * cin],
-                ld: cin,
-            };
             let b = Rows {
                 data: &v[xi * cin * tb..][..cin * tb],
                 ld: tb,
             };
             // SAFETY: rows o0..o0 + rows of M[ξ] belong to this band only.
             let c = unsafe { out.slice((xi * cout + o0) * tb, rows * tb) };
-            skinny_gemm(rows, tb, cin, a, b, c, tb);
+            if panels {
+                // The band's part of each panel it overlaps.
+                let mut o = o0;
+                while o < o0 + rows {
+                    let q0 = o / PANEL * PANEL;
+                    let (width, end) = (PANEL.min(cout - q0), (q0 + PANEL).min(o0 + rows));
+                    let at = Rows {
+                        data: &u[xi * cin * cout + q0 * cin + (o - q0)..]
+                            [..(cin - 1) * width + end - o],
+                        ld: width,
+                    };
+                    let c = &mut c[(o - o0) * tb..];
+                    skinny_gemm_tn(end - o, tb, cin, at, b, c, tb);
+                    o = end;
+                }
+            } else {
+                let a = Rows {
+                    data: &u[(xi * cout + o0) * cin..][..rows * cin],
+                    ld: cin,
+                };
+                skinny_gemm(rows, tb, cin, a, b, c, tb);
+            }
         }
     };
     let starts: Vec<usize> = (0..cout).step_by(band).collect();

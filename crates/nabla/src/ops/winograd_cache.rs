@@ -1,7 +1,7 @@
 //! Winograd-transformed weights kept between inference calls.
 //!
 //! A forward convolution that records no gradient (evaluation, serving) reuses the
-//! `[positions, cout, cin]` transform of its weight (16/9 or 36/9 of the weight's size) for as long as no
+//! Winograd transform of its weight (16/9 or 36/9 of the weight's size) for as long as no
 //! tensor data has been written in place ([`crate::storage::write_epoch`]): a model's
 //! weights change only through `update_data` (optimizer steps, loading a checkpoint), and
 //! any such write makes every entry stale. Entries are found by the weight's storage (held
@@ -18,12 +18,20 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 /// Bytes of transformed weights kept at most (ResNet-18 needs 67 MiB, VGG-16 105 MiB).
 const MAX_BYTES: usize = 256 << 20;
 
+/// Which transform an entry holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Kind {
+    /// Positions of the transformed tile: 16 for F(2×2, 3×3), 36 for F(4×4, 3×3).
+    pub positions: usize,
+    /// Whether `U` is laid out in panels (`conv_winograd::Weights::Panels`).
+    pub panels: bool,
+}
+
 struct Entry {
     storage: Weak<RwLock<CpuStorage>>,
     offset: usize,
     dims: Vec<usize>,
-    /// Positions of the transformed tile: 16 for F(2×2, 3×3), 36 for F(4×4, 3×3).
-    positions: usize,
+    kind: Kind,
     epoch: u64,
     last_use: u64,
     bytes: usize,
@@ -60,13 +68,13 @@ pub(super) fn drop_stale() {
     with_cache(|c| c.drop_stale(epoch));
 }
 
-/// The transform of the contiguous weight `w` (whose elements are `wt`) to `positions`
-/// positions made by `make`: from the cache when an entry for the same data and transform
-/// is there, else made and stored.
+/// The transform `kind` of the contiguous weight `w` (whose elements are `wt`) made by
+/// `make`: from the cache when an entry for the same data and transform is there, else
+/// made and stored.
 pub(super) fn transformed<T: Float>(
     w: &Tensor,
     wt: &[T],
-    positions: usize,
+    kind: Kind,
     make: impl FnOnce(&[T]) -> Vec<T>,
 ) -> Arc<Vec<T>> {
     let epoch = write_epoch();
@@ -75,7 +83,7 @@ pub(super) fn transformed<T: Float>(
     let same = |e: &Entry| {
         e.offset == offset
             && e.dims == w.dims()
-            && e.positions == positions
+            && e.kind == kind
             && Weak::as_ptr(&e.storage) == Arc::as_ptr(storage)
     };
     let hit = with_cache(|c| {
@@ -109,7 +117,7 @@ pub(super) fn transformed<T: Float>(
                 storage: Arc::downgrade(storage),
                 offset,
                 dims: w.dims().to_vec(),
-                positions,
+                kind,
                 epoch,
                 last_use: c.clock,
                 bytes,
