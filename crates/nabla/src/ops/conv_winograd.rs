@@ -26,6 +26,7 @@ use crate::cpu::SharedOut;
 use crate::dtype::Float;
 use crate::storage::{alloc, alloc_zeroed, recycle, same_type_slice, same_type_slice_mut};
 use rayon::prelude::*;
+use std::ops::Range;
 
 mod f4;
 pub(super) use f4::transform_weights as transform_weights_f4;
@@ -339,14 +340,20 @@ fn block<T: Float>(
     let mut v = alloc::<T>(positions * p.cin * tb);
     let mut m = alloc::<T>(positions * p.cout * tb);
     let len = p.cin * p.h * p.w;
-    for b in 0..blk.images {
-        let image = &x[(blk.i + b) * len..][..len];
-        let span = (tb, b * per_image);
-        match p.tile {
-            Tile::F2 => transform_input(image, p, blk, span, &mut v),
-            Tile::F4 => f4::transform_input(image, p, blk, span, &mut v),
+    let vout = SharedOut::new(&mut v);
+    // With `par`, each thread transforms a range of input channels (their rows of V are
+    // disjoint), then a range of output channels below.
+    let inputs = |channels: Range<usize>| {
+        for b in 0..blk.images {
+            let image = &x[(blk.i + b) * len..][..len];
+            let span = (tb, b * per_image);
+            match p.tile {
+                Tile::F2 => transform_input(image, p, blk, span, vout, channels.clone()),
+                Tile::F4 => f4::transform_input(image, p, blk, span, vout, channels.clone()),
+            }
         }
-    }
+    };
+    for_ranges(p.cin, par, inputs);
     if !(par && skinny_products(u, &v, &mut m, p, tb)) {
         for xi in 0..positions {
             // SAFETY: U[ξ] is cout × cin (strides from Weights::mat), V[ξ] cin × tb and M[ξ]
@@ -373,29 +380,47 @@ fn block<T: Float>(
     let (oh, ow) = (p.oh(), p.ow());
     let side = p.tile.side();
     let (r0, r1) = (side * blk.ty0, (side * blk.ty1).min(oh));
-    // The output transforms' row halves: side × (side + 2) values per tile.
-    let mut scratch = vec![T::ZERO; side * (side + 2) * per_image];
-    for b in 0..blk.images {
-        for co in 0..p.cout {
-            // SAFETY: rows r0..r1 of channel co of this block's images belong to it only.
-            let dst = unsafe {
-                out.slice(
-                    ((blk.i + b) * p.cout + co) * oh * ow + r0 * ow,
-                    (r1 - r0) * ow,
-                )
-            };
-            let span = (tb, b * per_image);
-            match p.tile {
-                Tile::F2 => transform_output(&m, p.cout, co, span, tw, ow, dst, &mut scratch),
-                Tile::F4 => f4::transform_output(&m, p.cout, co, span, tw, ow, dst, &mut scratch),
-            }
-            if let Some(bias) = bias {
-                dst.iter_mut().for_each(|d| *d += bias[co]);
+    let outputs = |channels: Range<usize>| {
+        // The output transforms' row halves: side × (side + 2) values per tile.
+        let mut scratch = vec![T::ZERO; side * (side + 2) * per_image];
+        for b in 0..blk.images {
+            for co in channels.clone() {
+                // SAFETY: rows r0..r1 of channel co of this block's images belong to this
+                // block and this range of channels only.
+                let dst = unsafe {
+                    out.slice(
+                        ((blk.i + b) * p.cout + co) * oh * ow + r0 * ow,
+                        (r1 - r0) * ow,
+                    )
+                };
+                let span = (tb, b * per_image);
+                let (m, s) = (&m[..], &mut scratch[..]);
+                match p.tile {
+                    Tile::F2 => transform_output(m, p.cout, co, span, tw, ow, dst, s),
+                    Tile::F4 => f4::transform_output(m, p.cout, co, span, tw, ow, dst, s),
+                }
+                if let Some(bias) = bias {
+                    dst.iter_mut().for_each(|d| *d += bias[co]);
+                }
             }
         }
-    }
+    };
+    for_ranges(p.cout, par, outputs);
     recycle(v);
     recycle(m);
+}
+
+/// `f` over `0..count` in one call, or with `par` in one range per thread, in parallel.
+fn for_ranges(count: usize, par: bool, f: impl Fn(Range<usize>) + Sync) {
+    let threads = rayon::current_num_threads();
+    if !par || threads < 2 || count < 2 {
+        return f(0..count);
+    }
+    let per = count.div_ceil(threads);
+    let starts: Vec<usize> = (0..count).step_by(per).collect();
+    starts
+        .into_par_iter()
+        .for_each(|c0| f(c0..(c0 + per).min(count)));
 }
 
 /// Whether a forward pass of `p` in `T` should read `U` as [`Weights::Panels`]: f32, one
@@ -549,7 +574,8 @@ fn weight_block<T: Float>(x: &[T], dy: &[T], p: &Plan, blk: Block, du: &mut [T])
     let mut scratch = vec![T::ZERO; 8 * per_image];
     for b in 0..blk.images {
         let span = (tb, b * per_image);
-        transform_input(&x[(blk.i + b) * len..][..len], p, blk, span, &mut v);
+        let image = &x[(blk.i + b) * len..][..len];
+        transform_input(image, p, blk, span, SharedOut::new(&mut v), 0..p.cin);
         let grad = &dy[(blk.i + b) * p.cout * plane..][..p.cout * plane];
         for co in 0..p.cout {
             transform_grad_output(
@@ -684,8 +710,9 @@ fn untransform_weights<T: Float>(du: &[T], cout: usize, cin: usize) -> Vec<T> {
 
 multiversion! {
     /// `V[ξ][c][toff + t] = (Bᵀ d B)[ξ]` for the tiles `t` of the block's tile rows of one
-    /// image, `d` the 4×4 patch of channel `c` under the tile (zeros in the padding). `v` is
-    /// `[16, cin, tb]` with `(tb, toff) = span`.
+    /// image, `d` the 4×4 patch of channel `c` under the tile (zeros in the padding), for
+    /// the input channels `channels`. `v` is `[16, cin, tb]` with `(tb, toff) = span`; no
+    /// other task may write these channels' rows of it meanwhile.
     ///
     /// The column half `d B` is computed once per input row and shared by the two tile rows
     /// that overlap on it, into even and odd input rows apart; the row half `Bᵀ (d B)` then
@@ -696,7 +723,8 @@ multiversion! {
         p: &Plan,
         blk: Block,
         span: (usize, usize),
-        v: &mut [T],
+        v: SharedOut<T>,
+        channels: Range<usize>,
     ) {
         let (tb, toff) = span;
         let (_, tw) = p.tiles();
@@ -708,7 +736,7 @@ multiversion! {
         // The zeros on both sides stay; the image columns are overwritten row by row.
         let mut padded = vec![T::ZERO; 2 * tw + 2];
         let cols = p.w.min(padded.len() - p.pad);
-        for c in 0..p.cin {
+        for c in channels {
             let chan = &image[c * p.h * p.w..][..p.h * p.w];
             for r in 0..2 * rows + 2 {
                 // The four rows (d B)[j] of this input row.
@@ -743,11 +771,13 @@ multiversion! {
             for j in 0..4 {
                 let (ev, od) = (&e[j * plane..][..plane], &e[(4 + j) * plane..][..plane]);
                 let (r0, r1, r2, r3) = (&ev[..n], &od[..n], &ev[tw..], &od[tw..]);
-                let at = |i: usize| ((i * 4 + j) * p.cin + c) * tb + toff;
-                combine(&mut v[at(0)..][..n], r0, r2, |a, b| a - b);
-                combine(&mut v[at(1)..][..n], r1, r2, |a, b| a + b);
-                combine(&mut v[at(2)..][..n], r2, r1, |a, b| a - b);
-                combine(&mut v[at(3)..][..n], r1, r3, |a, b| a - b);
+                // SAFETY: row (ξ, c) of V, inside the caller's [16, cin, tb] buffer, is
+                // written by this task only (channel c is in its range).
+                let row = |i: usize| unsafe { v.slice(((i * 4 + j) * p.cin + c) * tb + toff, n) };
+                combine(row(0), r0, r2, |a, b| a - b);
+                combine(row(1), r1, r2, |a, b| a + b);
+                combine(row(2), r2, r1, |a, b| a - b);
+                combine(row(3), r1, r3, |a, b| a - b);
             }
         }
     }

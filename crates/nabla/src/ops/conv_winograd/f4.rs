@@ -18,8 +18,10 @@
 
 use super::{four_rows, Block, Plan};
 use crate::cpu::simd::multiversion;
+use crate::cpu::SharedOut;
 use crate::dtype::Float;
 use crate::storage::alloc;
+use std::ops::Range;
 
 /// `G`, applied in f64 whatever the weight's type (its entries 1/6, 1/12 and 1/24 have no
 /// exact binary form).
@@ -85,8 +87,9 @@ fn output_transform<T: Float>(m: [T; 6], two: T, four: T, eight: T) -> [T; 4] {
 
 multiversion! {
     /// `V[ξ][c][toff + t] = (Bᵀ d B)[ξ]` for the tiles `t` of the block's tile rows of one
-    /// image, `d` the 6×6 patch of channel `c` under the tile (zeros in the padding). `v` is
-    /// `[36, cin, tb]` with `(tb, toff) = span`.
+    /// image, `d` the 6×6 patch of channel `c` under the tile (zeros in the padding), for
+    /// the input channels `channels`. `v` is `[36, cin, tb]` with `(tb, toff) = span`; no
+    /// other task may write these channels' rows of it meanwhile.
     ///
     /// As F(2×2)'s: the column half `d B` once per input row, kept by the row's place in
     /// its tile row (`r mod 4`; rows 4 and 5 of a tile are rows 0 and 1 of the next), then
@@ -97,7 +100,8 @@ multiversion! {
         p: &Plan,
         blk: Block,
         span: (usize, usize),
-        v: &mut [T],
+        v: SharedOut<T>,
+        channels: Range<usize>,
     ) {
         let (tb, toff) = span;
         let (_, tw) = p.tiles();
@@ -110,8 +114,7 @@ multiversion! {
         let mut padded = vec![T::ZERO; 4 * (tw + 1)];
         let mut phases = vec![T::ZERO; 4 * (tw + 1)];
         let cols = p.w.min(padded.len() - p.pad);
-        let vstride = 6 * p.cin * tb;
-        for c in 0..p.cin {
+        for c in channels {
             let chan = &image[c * p.h * p.w..][..p.h * p.w];
             for r in 0..4 * rows + 2 {
                 let [e0, e1, e2, e3, e4, e5] =
@@ -155,9 +158,10 @@ multiversion! {
                     .zip(row(1))
                     .zip(row(2).iter().zip(row(3)))
                     .zip(row(4).iter().zip(row(5)));
-                // V[i·6 + j][c] for i = 0..6, 6·cin·tb values apart.
-                let [v0, v1, v2, v3, v4, v5] =
-                    six_rows(&mut v[(j * p.cin + c) * tb + toff..], vstride, 0, n);
+                // SAFETY: rows (i·6 + j, c) of V, inside the caller's [36, cin, tb] buffer,
+                // are written by this task only (channel c is in its range).
+                let row = |i: usize| unsafe { v.slice(((i * 6 + j) * p.cin + c) * tb + toff, n) };
+                let [v0, v1, v2, v3, v4, v5] = [row(0), row(1), row(2), row(3), row(4), row(5)];
                 let dst = v0
                     .iter_mut()
                     .zip(v1.iter_mut())
