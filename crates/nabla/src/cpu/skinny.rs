@@ -46,26 +46,9 @@ pub(crate) fn skinny_gemm(
 ) {
     assert!(supported(), "skinny_gemm needs AVX-512");
     assert!((1..=MAX_COLS).contains(&n), "skinny_gemm: {n} columns");
-    if m == 0 {
+    if !checked("skinny_gemm", (m, n, k), (a, m, k), b, c, ldc) {
         return;
     }
-    let fits = |len: usize, rows: usize, ld: usize, cols: usize| len >= (rows - 1) * ld + cols;
-    assert!(
-        fits(c.len(), m, ldc, n) && ldc >= n,
-        "skinny_gemm: c too short"
-    );
-    if k == 0 {
-        c.chunks_mut(ldc).take(m).for_each(|row| row[..n].fill(0.0));
-        return;
-    }
-    assert!(
-        fits(a.data.len(), m, a.ld, k) && a.ld >= k,
-        "skinny_gemm: a too short"
-    );
-    assert!(
-        fits(b.data.len(), k, b.ld, n) && b.ld >= n,
-        "skinny_gemm: b too short"
-    );
     // SAFETY: AVX-512 is present (asserted); the kernels read rows 0..m of a (k values
     // each), rows 0..k of b (n values each, the last vector masked) and write rows 0..m of
     // c (n values each, masked), all inside the slices as asserted above.
@@ -105,26 +88,9 @@ pub(crate) fn skinny_gemm_tn(
     ldc: usize,
 ) {
     assert!(supported(), "skinny_gemm_tn needs AVX-512");
-    if m == 0 || n == 0 {
+    if !checked("skinny_gemm_tn", (m, n, k), (at, k, m), b, c, ldc) {
         return;
     }
-    let fits = |len: usize, rows: usize, ld: usize, cols: usize| len >= (rows - 1) * ld + cols;
-    assert!(
-        fits(c.len(), m, ldc, n) && ldc >= n,
-        "skinny_gemm_tn: c too short"
-    );
-    if k == 0 {
-        c.chunks_mut(ldc).take(m).for_each(|row| row[..n].fill(0.0));
-        return;
-    }
-    assert!(
-        fits(at.data.len(), k, at.ld, m) && at.ld >= m,
-        "skinny_gemm_tn: a too short"
-    );
-    assert!(
-        fits(b.data.len(), k, b.ld, n) && b.ld >= n,
-        "skinny_gemm_tn: b too short"
-    );
     // SAFETY: AVX-512 is present (asserted); the kernels read rows 0..k of at (m values
     // each, the last vector masked) and of b (n values each), and write rows 0..m of c
     // (n values each), all inside the slices as asserted above.
@@ -140,6 +106,40 @@ pub(crate) fn skinny_gemm_tn(
             ldc,
         );
     }
+}
+
+/// Checks the operands of `c (m × n) = a · b` (`b` of `k × n`; `a` given as `rows` rows of
+/// `cols` values, `m × k` or transposed) and zeroes `c` when `k == 0`. Returns whether a
+/// product is left to compute.
+///
+/// # Panics
+/// When an operand is too short for its shape.
+fn checked(
+    name: &str,
+    (m, n, k): (usize, usize, usize),
+    (a, rows, cols): (Rows, usize, usize),
+    b: Rows,
+    c: &mut [f32],
+    ldc: usize,
+) -> bool {
+    if m == 0 || n == 0 {
+        return false;
+    }
+    let fits = |len: usize, rows: usize, ld: usize, cols: usize| len >= (rows - 1) * ld + cols;
+    assert!(fits(c.len(), m, ldc, n) && ldc >= n, "{name}: c too short");
+    if k == 0 {
+        c.chunks_mut(ldc).take(m).for_each(|row| row[..n].fill(0.0));
+        return false;
+    }
+    assert!(
+        fits(a.data.len(), rows, a.ld, cols) && a.ld >= cols,
+        "{name}: a too short"
+    );
+    assert!(
+        fits(b.data.len(), k, b.ld, n) && b.ld >= n,
+        "{name}: b too short"
+    );
+    true
 }
 
 #[cfg(target_arch = "x86_64")]
