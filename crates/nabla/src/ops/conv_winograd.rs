@@ -15,9 +15,13 @@
 //!      ⎣0  1  0 -1⎦        ⎣0   0   1⎦
 //! ```
 //!
+//! Forward passes that record no gradient may take F(4×4, 3×3) instead ([`Tile::F4`], the
+//! transforms in [`f4`]): the blocks, products and bias below serve both tile sizes.
+//!
 //! Work is split into blocks of tile rows of one image, one block per task, so that both
 //! threads have work at batch 1 and each block's transformed tiles stay in cache between
-//! the transforms and the 16 products.
+//! the transforms and the products (16, or 36 in F(4×4)). A single small image runs as one
+//! block that all threads share, by ranges of channels.
 
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::simd::multiversion;
@@ -247,8 +251,8 @@ multiversion! {
     }
 }
 
-/// How the 16 products of a [`Plan`] read its transformed weights, `U[ξ]` being a
-/// `cout × cin` matrix of that plan.
+/// How the products of a [`Plan`] (one per position ξ) read its transformed weights,
+/// `U[ξ]` being a `cout × cin` matrix of that plan.
 #[derive(Clone, Copy)]
 pub(super) enum Weights<'a, T> {
     /// `[16, cout, cin]` from [`transform_weights`] of the plan's own kernels.
