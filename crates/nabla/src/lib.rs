@@ -48,7 +48,7 @@ pub use error::{Error, Result};
 pub use macs::count_macs;
 
 pub use ops::batch_norm::RunningStats;
-pub use ops::conv::{Conv2dConfig, ConvTranspose2dConfig};
+pub use ops::conv::{ChannelAffine, Conv2dConfig, ConvTranspose2dConfig};
 pub use ops::pool::Pool2dConfig;
 pub use ops::recurrent_scan::ScanCell;
 pub use rng::{manual_seed, Rng};

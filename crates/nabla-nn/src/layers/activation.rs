@@ -50,6 +50,10 @@ impl Module for Activation {
             Activation::Identity => x.clone(),
         })
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 impl FromStr for Activation {

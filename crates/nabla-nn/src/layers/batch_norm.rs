@@ -67,6 +67,44 @@ impl BatchNorm {
     }
 }
 
+impl BatchNorm {
+    /// The evaluation-mode map of a 2-D batch norm as per-channel `(scale, shift)` in
+    /// `dtype`: `scale = γ/√(σ² + eps)` and `shift = β − μ·scale` from the running
+    /// statistics, computed in f64 as the batch norm op does, so that
+    /// [`nabla::Tensor::conv2d_affine`] gives what the convolution and this layer give one
+    /// after the other. `None` for a 1-D batch norm.
+    ///
+    /// # Errors
+    /// When the statistics or parameters cannot be read.
+    pub fn inference_affine(&self, dtype: nabla::DType) -> Result<Option<(Tensor, Tensor)>> {
+        if !self.ranks.contains(&4) {
+            return Ok(None);
+        }
+        let values = |t: &Tensor| t.to_vec::<f64>();
+        let (mean, var) = (
+            values(self.running_mean.leaf())?,
+            values(self.running_var.leaf())?,
+        );
+        let (gamma, beta) = (values(&self.weight.tensor())?, values(&self.bias.tensor())?);
+        let scale: Vec<f64> = gamma
+            .iter()
+            .zip(&var)
+            .map(|(g, v)| g / (v + self.eps).sqrt())
+            .collect();
+        let shift: Vec<f64> = beta
+            .iter()
+            .zip(&mean)
+            .zip(&scale)
+            .map(|((b, m), s)| b - m * s)
+            .collect();
+        let tensor = |v: Vec<f64>| {
+            let n = v.len();
+            Tensor::from_vec(v, &[n], &nabla::Device::Cpu)?.to_dtype(dtype)
+        };
+        Ok(Some((tensor(scale)?, tensor(shift)?)))
+    }
+}
+
 impl Module for BatchNorm {
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         if !self.ranks.contains(&x.rank()) {
@@ -98,5 +136,9 @@ impl Module for BatchNorm {
                 .update_data::<i64>(|n| n[0] += 1)?;
         }
         Ok(y)
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }

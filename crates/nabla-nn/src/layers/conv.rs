@@ -60,10 +60,27 @@ impl Conv2d {
     }
 }
 
+impl Conv2d {
+    /// This convolution followed by a per-channel affine map and optional ReLU, as one op
+    /// ([`Tensor::conv2d_affine`]): how [`crate::Sequential`] runs it with the batch norm
+    /// after it in inference.
+    ///
+    /// # Errors
+    /// As [`Tensor::conv2d_affine`].
+    pub fn forward_affine(&self, x: &Tensor, affine: nabla::ChannelAffine) -> Result<Tensor> {
+        let b = self.bias.as_ref().map(Var::tensor);
+        Ok(x.conv2d_affine(&self.weight.tensor(), b.as_ref(), self.config, affine)?)
+    }
+}
+
 impl Module for Conv2d {
     fn forward_t(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         let b = self.bias.as_ref().map(Var::tensor);
         Ok(x.conv2d(&self.weight.tensor(), b.as_ref(), self.config)?)
+    }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
     }
 }
 

@@ -12,9 +12,11 @@
 //! many images as threads; otherwise each product uses all threads.
 
 use super::conv_winograd::{
-    self as winograd, conv3x3, transform_weights, transform_weights_f4, weight_grad3x3, Weights,
+    self as winograd, conv3x3, transform_weights, transform_weights_f4, weight_grad3x3, Epilogue,
+    Weights,
 };
 use super::{conv_direct, rule, winograd_cache};
+use crate::cpu::elementwise::PAR_MIN_LEN;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::reduce::sum_slice;
 use crate::cpu::SharedOut;
@@ -23,6 +25,18 @@ use crate::storage::{alloc, alloc_zeroed, cast_vec, recycle, same_type_slice};
 use crate::{Error, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::ops::Range;
+
+/// A per-output-channel affine map and optional ReLU after a convolution
+/// ([`Tensor::conv2d_affine`]): evaluation-mode batch norm folded in.
+#[derive(Clone, Copy, Debug)]
+pub struct ChannelAffine<'a> {
+    /// `[c_out]`, multiplies each output channel.
+    pub scale: &'a Tensor,
+    /// `[c_out]`, added after the scale.
+    pub shift: &'a Tensor,
+    /// Whether a ReLU follows.
+    pub relu: bool,
+}
 
 /// Options of [`Tensor::conv2d`] and [`Tensor::conv1d`] (the same value along each spatial
 /// axis).
@@ -559,7 +573,7 @@ fn chunk_rows<'a, T: Float>(
 fn conv_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry) -> Vec<T> {
     if let Some(plan) = g.winograd() {
         let u = transform_weights(wt, g.cout, g.cin);
-        let y = conv3x3(x, Weights::Forward(&u), bias, &plan);
+        let y = conv3x3(x, Weights::Forward(&u), Epilogue::bias(bias), &plan);
         recycle(u);
         return y;
     }
@@ -688,7 +702,7 @@ fn im2col_forward<T: Float>(
 fn conv_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
     if let Some(plan) = g.winograd_data() {
         let u = transform_weights(wt, g.cout, g.cin);
-        let dx = conv3x3(dy, Weights::Turned(&u), None, &plan);
+        let dx = conv3x3(dy, Weights::Turned(&u), Epilogue::bias(None), &plan);
         recycle(u);
         return dx;
     }
@@ -944,36 +958,48 @@ fn winograd_inference(
         let y = x.with_contiguous::<T, _>(op, |xv| {
             weight.with_contiguous::<T, _>(op, |wv| {
                 with_opt::<T, _>(bias, op, |bv| {
-                    let positions = plan.tile.positions();
-                    let panels = winograd::wants_panel_weights::<T>(&plan);
-                    let make = |w: &[T]| {
-                        let u = match plan.tile {
-                            winograd::Tile::F2 => transform_weights(w, g.cout, g.cin),
-                            winograd::Tile::F4 => transform_weights_f4(w, g.cout, g.cin),
-                        };
-                        if panels {
-                            winograd::panel_weights(&u, positions, g.cout, g.cin)
-                        } else {
-                            u
-                        }
-                    };
-                    let kind = winograd_cache::Kind { positions, panels };
-                    let u = if weight.is_contiguous() {
-                        winograd_cache::transformed(weight, wv, kind, make)
-                    } else {
-                        std::sync::Arc::new(make(wv))
-                    };
-                    let u = if panels {
-                        Weights::Panels(&u)
-                    } else {
-                        Weights::Forward(&u)
-                    };
-                    conv3x3(xv, u, bv, &plan)
+                    cached_winograd(weight, xv, wv, Epilogue::bias(bv), plan, g)
                 })
             })
         })???;
         Ok(Tensor::from_data(y, Shape(vec![g.n, g.cout, g.oh, g.ow])))
     })
+}
+
+/// [`winograd_inference`] on the elements of `x` and of `weight` (`wv`), ending in `epi`.
+fn cached_winograd<T: Float>(
+    weight: &Tensor,
+    xv: &[T],
+    wv: &[T],
+    epi: Epilogue<T>,
+    plan: winograd::Plan,
+    g: &Geometry,
+) -> Vec<T> {
+    let positions = plan.tile.positions();
+    let panels = winograd::wants_panel_weights::<T>(&plan);
+    let make = |w: &[T]| {
+        let u = match plan.tile {
+            winograd::Tile::F2 => transform_weights(w, g.cout, g.cin),
+            winograd::Tile::F4 => transform_weights_f4(w, g.cout, g.cin),
+        };
+        if panels {
+            winograd::panel_weights(&u, positions, g.cout, g.cin)
+        } else {
+            u
+        }
+    };
+    let kind = winograd_cache::Kind { positions, panels };
+    let u = if weight.is_contiguous() {
+        winograd_cache::transformed(weight, wv, kind, make)
+    } else {
+        std::sync::Arc::new(make(wv))
+    };
+    let u = if panels {
+        Weights::Panels(&u)
+    } else {
+        Weights::Forward(&u)
+    };
+    conv3x3(xv, u, epi, &plan)
 }
 
 fn check_dtypes(op: &'static str, x: &Tensor, others: &[Option<&Tensor>]) -> Result<()> {
@@ -1109,6 +1135,88 @@ impl Tensor {
             cfg.groups,
         )?;
         self.conv_with_geometry(weight, bias, g)
+    }
+
+    /// `conv2d(self, weight, bias)` followed by a per-output-channel affine map and an
+    /// optional ReLU: `y[:, c] = relu?(conv[:, c]·scale[c] + shift[c])`. This is how
+    /// evaluation-mode batch norm folds into the convolution before it (`scale = γ/√(σ² +
+    /// eps)`, `shift = β − μ·scale`).
+    ///
+    /// Without gradient recording the map runs in the convolution's own output pass where
+    /// the kernel allows it (Winograd) and in one pass over the fresh output otherwise,
+    /// instead of one pass (and one tensor) per op. With recording it is the same chain of
+    /// differentiable ops (`mul`, `add`, `relu`), so gradients flow as usual.
+    ///
+    /// # Errors
+    /// As [`Tensor::conv2d`]; [`Error::UnexpectedShape`] when `scale` or `shift` is not
+    /// `[c_out]`, and [`Error::DType`] when their type differs from `self`'s.
+    pub fn conv2d_affine(
+        &self,
+        weight: &Tensor,
+        bias: Option<&Tensor>,
+        cfg: Conv2dConfig,
+        affine: ChannelAffine,
+    ) -> Result<Tensor> {
+        let op = "conv2d_affine";
+        let s = cfg.stride;
+        let (p, d) = (cfg.padding, cfg.dilation);
+        let g = forward_geometry(op, self, weight, bias, (s, s), (p, p), (d, d), cfg.groups)?;
+        check_dtypes(op, self, &[Some(affine.scale), Some(affine.shift)])?;
+        for t in [affine.scale, affine.shift] {
+            if t.dims() != [g.cout] {
+                return Err(Error::UnexpectedShape {
+                    op,
+                    expected: format!("scale and shift of [{}] (one per output channel)", g.cout),
+                    got: t.shape().clone(),
+                });
+            }
+        }
+        let mut inputs = vec![self, weight, affine.scale, affine.shift];
+        inputs.extend(bias);
+        if crate::autograd::records(&inputs) {
+            let per_channel = [1, g.cout, 1, 1];
+            let y = self
+                .conv_with_geometry(weight, bias, g)?
+                .mul(&affine.scale.reshape(&per_channel)?)?
+                .add(&affine.shift.reshape(&per_channel)?)?;
+            return if affine.relu { y.relu() } else { Ok(y) };
+        }
+        crate::macs::add_macs(g.macs());
+        with_float!(self.dtype(), op, T => {
+            let y = self.with_contiguous::<T, _>(op, |xv| {
+                weight.with_contiguous::<T, _>(op, |wv| {
+                    with_opt::<T, _>(bias, op, |bv| {
+                        affine.scale.with_contiguous::<T, _>(op, |sv| {
+                            affine.shift.with_contiguous::<T, _>(op, |tv| {
+                                // The bias goes through the scale too.
+                                let shift: Vec<T> = match bv {
+                                    Some(b) => tv.iter().zip(sv).zip(b).map(|((&t, &s), &b)| b * s + t).collect(),
+                                    None => tv.to_vec(),
+                                };
+                                let epi = Epilogue {
+                                    scale: Some(sv),
+                                    shift: Some(&shift),
+                                    relu: affine.relu,
+                                };
+                                if let Some(plan) = g.winograd_inference() {
+                                    return cached_winograd(weight, xv, wv, epi, plan, &g);
+                                }
+                                let mut y = conv_forward(xv, wv, None, &g);
+                                let plane = (g.oh * g.ow).max(1);
+                                let apply = |(i, chan): (usize, &mut [T])| epi.apply(i % g.cout, chan);
+                                if y.len() >= PAR_MIN_LEN {
+                                    y.par_chunks_mut(plane).enumerate().for_each(apply);
+                                } else {
+                                    y.chunks_mut(plane).enumerate().for_each(apply);
+                                }
+                                y
+                            })
+                        })
+                    })
+                })
+            })?????;
+            Ok(Tensor::from_data(y, Shape(vec![g.n, g.cout, g.oh, g.ow])))
+        })
     }
 
     fn conv_with_geometry(
@@ -1770,7 +1878,7 @@ mod tests {
                 };
                 let (xv, wv, bv) = (x.to_vec::<T>()?, w.to_vec::<T>()?, b.to_vec::<T>()?);
                 let u = transform_weights_f4(&wv, cout, xs[1]);
-                let y = conv3x3(&xv, Weights::Forward(&u), Some(&bv), &plan);
+                let y = conv3x3(&xv, Weights::Forward(&u), Epilogue::bias(Some(&bv)), &plan);
                 let want = im2col_forward(&xv, &wv, Some(&bv), &g, None);
                 // Errors against the outputs' scale: a value near 0 carries the rounding of
                 // its large terms.
@@ -1825,6 +1933,70 @@ mod tests {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// `conv2d_affine` against `conv2d` followed by the same map as separate ops, without
+    /// recording: Winograd F(4×4), F(2×2) with panels and with a block per image, the direct
+    /// kernels (7×7 stride 2) and im2col (3×3 stride 2), with and without bias and ReLU. With
+    /// recording, the chain's gradients; and a scale of the wrong length is refused.
+    #[test]
+    fn conv2d_affine_agrees_with_the_chain_of_ops() -> Result<()> {
+        crate::manual_seed(41);
+        let dev = crate::Device::Cpu;
+        let f32_ = crate::DType::F32;
+        for (xs, cout, k, stride, pad) in [
+            ([1, 16, 28, 28], 32, 3, 1, 1),
+            ([1, 24, 13, 13], 40, 3, 1, 1),
+            ([2, 16, 9, 9], 16, 3, 1, 1),
+            ([1, 3, 40, 40], 64, 7, 2, 3),
+            ([1, 16, 20, 20], 32, 3, 2, 1),
+        ] {
+            let x = Tensor::randn(&xs, f32_, &dev)?;
+            let w = Tensor::randn(&[cout, xs[1], k, k], f32_, &dev)?;
+            let b = Tensor::randn(&[cout], f32_, &dev)?;
+            let (scale, shift) = (
+                Tensor::randn(&[cout], f32_, &dev)?,
+                Tensor::randn(&[cout], f32_, &dev)?,
+            );
+            let c = cfg(stride, pad, 1, 1);
+            for (bias, relu) in [(None, true), (Some(&b), false), (Some(&b), true)] {
+                let per_channel = [1, cout, 1, 1];
+                let chain = x
+                    .conv2d(&w, bias, c)?
+                    .mul(&scale.reshape(&per_channel)?)?
+                    .add(&shift.reshape(&per_channel)?)?;
+                let want = if relu { chain.relu()? } else { chain };
+                let affine = ChannelAffine {
+                    scale: &scale,
+                    shift: &shift,
+                    relu,
+                };
+                let got = crate::no_grad(|| x.conv2d_affine(&w, bias, c, affine))?;
+                assert_eq!(got.dims(), want.dims());
+                assert_close(&got, &want.to_vec::<f64>()?, 1e-4)?;
+            }
+        }
+        gradcheck(&[&[1, 2, 5, 5], &[3, 2, 3, 3], &[3], &[3], &[3]], |t| {
+            let affine = ChannelAffine {
+                scale: &t[3],
+                shift: &t[4],
+                relu: false,
+            };
+            t[0].conv2d_affine(&t[1], Some(&t[2]), cfg(1, 1, 1, 1), affine)
+        })?;
+        let x = Tensor::randn(&[1, 2, 5, 5], f32_, &dev)?;
+        let w = Tensor::randn(&[3, 2, 3, 3], f32_, &dev)?;
+        let short = Tensor::randn(&[2], f32_, &dev)?;
+        let affine = ChannelAffine {
+            scale: &short,
+            shift: &short,
+            relu: true,
+        };
+        let err = x
+            .conv2d_affine(&w, None, cfg(1, 1, 1, 1), affine)
+            .unwrap_err();
+        assert!(err.to_string().contains("conv2d_affine"), "{err}");
         Ok(())
     }
 

@@ -24,7 +24,7 @@
 //! block that all threads share, by ranges of channels.
 
 use crate::cpu::gemm::{gemm, MatRef};
-use crate::cpu::simd::multiversion;
+use crate::cpu::simd::{multiversion, vectorized};
 use crate::cpu::skinny::{self, skinny_gemm, skinny_gemm_tn, Rows};
 use crate::cpu::SharedOut;
 use crate::dtype::Float;
@@ -299,9 +299,52 @@ impl<T> Weights<'_, T> {
     }
 }
 
-/// `y = conv3x3(x) (+ bias)` with weights already transformed by [`transform_weights`];
+/// What the output pass applies to each output channel `co` of a convolution: `y·scale[co]
+/// + shift[co]` (either may be absent: a bias is a shift), then ReLU when `relu`. Inference
+/// folds evaluation-mode batch norm into it (`Tensor::conv2d_affine`).
+#[derive(Clone, Copy)]
+pub(super) struct Epilogue<'a, T> {
+    pub scale: Option<&'a [T]>,
+    pub shift: Option<&'a [T]>,
+    pub relu: bool,
+}
+
+impl<'a, T: Float> Epilogue<'a, T> {
+    /// A convolution's bias alone.
+    pub(super) fn bias(bias: Option<&'a [T]>) -> Self {
+        Epilogue {
+            scale: None,
+            shift: bias,
+            relu: false,
+        }
+    }
+
+    /// Applies the map of channel `co` to `dst` (values of that channel).
+    pub(super) fn apply(&self, co: usize, dst: &mut [T]) {
+        let shift = self.shift.map_or(T::ZERO, |s| s[co]);
+        match (self.scale, self.relu) {
+            (None, false) if self.shift.is_some() => dst.iter_mut().for_each(|d| *d += shift),
+            (None, false) => {}
+            (scale, relu) => {
+                let scale = scale.map_or(T::ONE, |s| s[co]);
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for d in dst.iter_mut() {
+                            let v = *d * scale + shift;
+                            // NaN stays NaN, as in `relu`.
+                            *d = if relu && v < T::ZERO { T::ZERO } else { v };
+                        }
+                    },
+                );
+            }
+        }
+    }
+}
+
+/// `y = conv3x3(x)` then `epi`, with weights already transformed by [`transform_weights`];
 /// `x` is `[n, cin, h, w]`, contiguous.
-pub(super) fn conv3x3<T: Float>(x: &[T], u: Weights<T>, bias: Option<&[T]>, p: &Plan) -> Vec<T> {
+pub(super) fn conv3x3<T: Float>(x: &[T], u: Weights<T>, epi: Epilogue<T>, p: &Plan) -> Vec<T> {
     let (oh, ow) = (p.oh(), p.ow());
     let mut y = alloc::<T>(p.n * p.cout * oh * ow);
     let out = SharedOut(y.as_mut_ptr());
@@ -314,11 +357,11 @@ pub(super) fn conv3x3<T: Float>(x: &[T], u: Weights<T>, bias: Option<&[T]>, p: &
             ty0: 0,
             ty1: th,
         };
-        block(x, u, bias, p, all, out, true);
+        block(x, u, epi, p, all, out, true);
         return y;
     }
     let blocks = p.blocks();
-    let run = |b: &Block| block(x, u, bias, p, *b, out, false);
+    let run = |b: &Block| block(x, u, epi, p, *b, out, false);
     if blocks.len() > 1 && rayon::current_num_threads() > 1 {
         blocks.par_iter().for_each(run);
     } else {
@@ -331,7 +374,7 @@ pub(super) fn conv3x3<T: Float>(x: &[T], u: Weights<T>, bias: Option<&[T]>, p: &
 fn block<T: Float>(
     x: &[T],
     u: Weights<T>,
-    bias: Option<&[T]>,
+    epi: Epilogue<T>,
     p: &Plan,
     blk: Block,
     out: SharedOut<T>,
@@ -403,9 +446,7 @@ fn block<T: Float>(
                     Tile::F2 => transform_output(m, p.cout, co, span, tw, ow, dst, s),
                     Tile::F4 => f4::transform_output(m, p.cout, co, span, tw, ow, dst, s),
                 }
-                if let Some(bias) = bias {
-                    dst.iter_mut().for_each(|d| *d += bias[co]);
-                }
+                epi.apply(co, dst);
             }
         }
     };
