@@ -390,15 +390,40 @@ mod avx512 {
 mod tests {
     use super::*;
 
+    /// Test values: a fixed pattern of small multiples of 1/16.
+    fn value(i: usize) -> f32 {
+        ((i * 7919 % 97) as f32 - 48.0) / 16.0
+    }
+
+    /// Asserts that `c` (`m × n`, row stride `ldc`) holds `a · b` for `a(i, p)` and `b`
+    /// (`k × n`, row stride `ldb`), and that the column after each row was left alone.
+    fn assert_naive_product(
+        (m, n, k): (usize, usize, usize),
+        a: impl Fn(usize, usize) -> f32,
+        (b, ldb): (&[f32], usize),
+        (c, ldc): (&[f32], usize),
+    ) {
+        for i in 0..m {
+            for j in 0..n {
+                let want: f32 = (0..k).map(|p| a(i, p) * b[p * ldb + j]).sum();
+                let got = c[i * ldc + j];
+                assert!(
+                    (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
+                    "{m}×{n}×{k} ({i}, {j}): {got} vs {want}"
+                );
+            }
+            assert!(c[i * ldc + n].is_nan(), "{m}×{n}×{k}: wrote past the row");
+        }
+    }
+
     /// The transposed-operand product against a naive one: row counts that need 1 to 4
-    /// vectors and more than one block of 64, column counts around the 7-column blocks,
+    /// vectors and more than one block of 64, column counts around the 6-column blocks,
     /// strides wider than the rows, and k = 0.
     #[test]
     fn skinny_gemm_tn_matches_a_naive_product() {
         if !supported() {
             return;
         }
-        let value = |i: usize| ((i * 7919 % 97) as f32 - 48.0) / 16.0;
         for &(m, n, k) in &[
             (1, 1, 1),
             (16, 7, 5),
@@ -414,17 +439,8 @@ mod tests {
             let mut c = vec![f32::NAN; m * ldc];
             let rows = |data, ld| Rows { data, ld };
             skinny_gemm_tn(m, n, k, rows(&at, lda), rows(&b, ldb), &mut c, ldc);
-            for i in 0..m {
-                for j in 0..n {
-                    let want: f32 = (0..k).map(|p| at[p * lda + i] * b[p * ldb + j]).sum();
-                    let got = c[i * ldc + j];
-                    assert!(
-                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                        "{m}×{n}×{k} ({i}, {j}): {got} vs {want}"
-                    );
-                }
-                assert!(c[i * ldc + n].is_nan(), "{m}×{n}×{k}: wrote past the row");
-            }
+            let a = |i: usize, p: usize| at[p * lda + i];
+            assert_naive_product((m, n, k), a, (&b, ldb), (&c, ldc));
         }
     }
 
@@ -435,7 +451,6 @@ mod tests {
         if !supported() {
             return;
         }
-        let value = |i: usize| ((i * 7919 % 97) as f32 - 48.0) / 16.0;
         for &(m, n, k) in &[
             (1, 1, 1),
             (9, 16, 5),
@@ -451,18 +466,8 @@ mod tests {
             let mut c = vec![f32::NAN; m * ldc];
             let rows = |data, ld| Rows { data, ld };
             skinny_gemm(m, n, k, rows(&a, lda), rows(&b, ldb), &mut c, ldc);
-            for i in 0..m {
-                for j in 0..n {
-                    let want: f32 = (0..k).map(|p| a[i * lda + p] * b[p * ldb + j]).sum();
-                    let got = c[i * ldc + j];
-                    assert!(
-                        (got - want).abs() <= 1e-4 * (1.0 + want.abs()),
-                        "{m}×{n}×{k} ({i}, {j}): {got} vs {want}"
-                    );
-                }
-                // The padding column of c is left alone.
-                assert!(c[i * ldc + n].is_nan(), "{m}×{n}×{k}: wrote past the row");
-            }
+            let a = |i: usize, p: usize| a[i * lda + p];
+            assert_naive_product((m, n, k), a, (&b, ldb), (&c, ldc));
         }
     }
 }
