@@ -510,7 +510,8 @@ pub(super) fn panel_weights<T: Float>(
 
 /// The products `M[ξ] = U[ξ] · V[ξ]` of a one-block batch by [`skinny_gemm`] (at most
 /// [`skinny::MAX_COLS`] tiles) or, with `U` transposed, [`skinny::skinny_gemm_tn`], each
-/// thread taking a band of output channels for all positions ξ: f32 and `U` not turned.
+/// thread taking a band of output channels ([`for_ranges`]) for all positions ξ: f32 and
+/// `U` not turned.
 /// Returns whether it ran (otherwise the caller runs the GEMMs).
 fn skinny_products<T: Float>(u: Weights<T>, v: &[T], m: &mut [T], p: &Plan, tb: usize) -> bool {
     let (u, panels) = match u {
@@ -529,10 +530,9 @@ fn skinny_products<T: Float>(u: Weights<T>, v: &[T], m: &mut [T], p: &Plan, tb: 
         return false;
     };
     let (cout, cin) = (p.cout, p.cin);
-    let band = cout.div_ceil(rayon::current_num_threads()).max(1);
     let out = SharedOut::new(m);
-    let run = |o0: usize| {
-        let rows = band.min(cout - o0);
+    let run = |band: Range<usize>| {
+        let (o0, rows) = (band.start, band.len());
         for xi in 0..p.tile.positions() {
             let b = Rows {
                 data: &v[xi * cin * tb..][..cin * tb],
@@ -564,8 +564,7 @@ fn skinny_products<T: Float>(u: Weights<T>, v: &[T], m: &mut [T], p: &Plan, tb: 
             }
         }
     };
-    let starts: Vec<usize> = (0..cout).step_by(band).collect();
-    starts.into_par_iter().for_each(run);
+    for_ranges(cout, true, run);
     true
 }
 
