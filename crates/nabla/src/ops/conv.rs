@@ -1107,6 +1107,19 @@ fn forward_geometry(
     })
 }
 
+/// [`forward_geometry`] of a 2-D convolution with `cfg`'s stride, padding and dilation on
+/// both axes ([`Tensor::conv2d`], [`Tensor::conv2d_affine`]).
+fn square_geometry(
+    op: &'static str,
+    x: &Tensor,
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    cfg: Conv2dConfig,
+) -> Result<Geometry> {
+    let (s, p, d) = (cfg.stride, cfg.padding, cfg.dilation);
+    forward_geometry(op, x, weight, bias, (s, s), (p, p), (d, d), cfg.groups)
+}
+
 impl Tensor {
     /// 2-D convolution (cross-correlation, as in PyTorch).
     ///
@@ -1122,18 +1135,7 @@ impl Tensor {
         bias: Option<&Tensor>,
         cfg: Conv2dConfig,
     ) -> Result<Tensor> {
-        let s = cfg.stride;
-        let (p, d) = (cfg.padding, cfg.dilation);
-        let g = forward_geometry(
-            "conv2d",
-            self,
-            weight,
-            bias,
-            (s, s),
-            (p, p),
-            (d, d),
-            cfg.groups,
-        )?;
+        let g = square_geometry("conv2d", self, weight, bias, cfg)?;
         self.conv_with_geometry(weight, bias, g)
     }
 
@@ -1158,9 +1160,7 @@ impl Tensor {
         affine: ChannelAffine,
     ) -> Result<Tensor> {
         let op = "conv2d_affine";
-        let s = cfg.stride;
-        let (p, d) = (cfg.padding, cfg.dilation);
-        let g = forward_geometry(op, self, weight, bias, (s, s), (p, p), (d, d), cfg.groups)?;
+        let g = square_geometry(op, self, weight, bias, cfg)?;
         check_dtypes(op, self, &[Some(affine.scale), Some(affine.shift)])?;
         for t in [affine.scale, affine.shift] {
             if t.dims() != [g.cout] {
