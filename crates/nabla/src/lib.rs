@@ -47,7 +47,7 @@ pub use dtype::{DType, Element, Float};
 pub use error::{Error, Result};
 pub use macs::count_macs;
 
-pub use ops::batch_norm::RunningStats;
+pub use ops::batch_norm::{batch_norm_affine, RunningStats};
 pub use ops::conv::{ChannelAffine, Conv2dConfig, ConvTranspose2dConfig};
 pub use ops::pool::Pool2dConfig;
 pub use ops::recurrent_scan::ScanCell;

@@ -69,10 +69,9 @@ impl BatchNorm {
 
 impl BatchNorm {
     /// The evaluation-mode map of a 2-D batch norm as per-channel `(scale, shift)` in
-    /// `dtype`: `scale = γ/√(σ² + eps)` and `shift = β − μ·scale` from the running
-    /// statistics, computed in f64 as the batch norm op does, so that
-    /// [`nabla::Tensor::conv2d_affine`] gives what the convolution and this layer give one
-    /// after the other. `None` for a 1-D batch norm.
+    /// `dtype`, from the running statistics by [`nabla::batch_norm_affine`] as the batch
+    /// norm op computes it, so that [`nabla::Tensor::conv2d_affine`] gives what the
+    /// convolution and this layer give one after the other. `None` for a 1-D batch norm.
     ///
     /// # Errors
     /// When the statistics or parameters cannot be read.
@@ -86,17 +85,9 @@ impl BatchNorm {
             values(self.running_var.leaf())?,
         );
         let (gamma, beta) = (values(&self.weight.tensor())?, values(&self.bias.tensor())?);
-        let scale: Vec<f64> = gamma
-            .iter()
-            .zip(&var)
-            .map(|(g, v)| g / (v + self.eps).sqrt())
-            .collect();
-        let shift: Vec<f64> = beta
-            .iter()
-            .zip(&mean)
-            .zip(&scale)
-            .map(|((b, m), s)| b - m * s)
-            .collect();
+        let (scale, shift): (Vec<f64>, Vec<f64>) = (0..mean.len())
+            .map(|k| nabla::batch_norm_affine(mean[k], var[k], gamma[k], beta[k], self.eps))
+            .unzip();
         let tensor = |v: Vec<f64>| {
             let n = v.len();
             Tensor::from_vec(v, &[n], &nabla::Device::Cpu)?.to_dtype(dtype)

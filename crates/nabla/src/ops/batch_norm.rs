@@ -205,6 +205,15 @@ impl Channels {
     }
 }
 
+/// The map `y = x·scale + shift` that batch norm applies to a channel of mean `mean` and
+/// variance `var`, with weight `gamma` (γ) and bias `beta` (β): `scale = γ/√(var + eps)` and
+/// `shift = β − mean·scale`, in f64. In evaluation (running statistics) this is what a
+/// convolution before it can apply instead ([`Tensor::conv2d_affine`]).
+pub fn batch_norm_affine(mean: f64, var: f64, gamma: f64, beta: f64, eps: f64) -> (f64, f64) {
+    let scale = gamma / (var + eps).sqrt();
+    (scale, beta - mean * scale)
+}
+
 /// The normalized output and each channel's `(mean, biased variance)`: the batch's when
 /// `stats` is `None`, else `stats` itself.
 fn forward<T: Float>(
@@ -232,9 +241,13 @@ fn forward<T: Float>(
                 (mean, var)
             }
         };
-        // y = x·scale + shift, scale = γ/√(σ² + eps), shift = β − μ·scale.
-        let scale = gamma.map_or(1.0, |g| g[k]) / (var + eps).sqrt();
-        let shift = beta.map_or(0.0, |b| b[k]) - mean * scale;
+        let (scale, shift) = batch_norm_affine(
+            mean,
+            var,
+            gamma.map_or(1.0, |g| g[k]),
+            beta.map_or(0.0, |b| b[k]),
+            eps,
+        );
         let (scale, shift) = (T::from_f64(scale), T::from_f64(shift));
         for (i, row) in ch.rows(x, k).enumerate() {
             // SAFETY: row i of channel k is written by this task only.
