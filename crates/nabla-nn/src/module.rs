@@ -30,7 +30,8 @@ pub trait Module: Send + Sync {
     }
 
     /// This layer as `Any`, for the layers that [`Sequential`] fuses in inference
-    /// (`Conv2d`, `BatchNorm`, `Activation`); `None` (the default) for the others.
+    /// (`Conv2d`, `BatchNorm`, `Activation`, [`Residual`] and the [`Sequential`] of its
+    /// body); `None` (the default) for the others.
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
@@ -128,21 +129,17 @@ impl Module for Sequential {
     /// The layers in order. In evaluation without gradient recording (inside
     /// [`nabla::no_grad`]), a `Conv2d` followed by a `BatchNorm` (and a ReLU) runs as one
     /// [`nabla::Tensor::conv2d_affine`]: the same result up to rounding, in one pass over the
-    /// output instead of two or three.
+    /// output instead of two or three. A [`Residual`] (and a ReLU after it) whose body ends
+    /// in such a pair adds its shortcut in that pass too.
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
-        let fuse = !train && !nabla::is_grad_enabled();
-        let mut h = x.clone();
-        let mut i = 0;
-        while i < self.layers.len() {
-            if fuse {
-                if let Some((y, used)) = conv_bn_relu(&self.layers[i..], &h)? {
-                    h = y;
-                    i += used;
-                    continue;
-                }
+        if !train && !nabla::is_grad_enabled() {
+            if let Some(y) = self.forward_fused(x, None)? {
+                return Ok(y);
             }
-            h = self.layers[i].1.forward_t(&h, train)?;
-            i += 1;
+        }
+        let mut h = x.clone();
+        for (_, layer) in &self.layers {
+            h = layer.forward_t(&h, train)?;
         }
         Ok(h)
     }
@@ -150,38 +147,94 @@ impl Module for Sequential {
     fn children(&self) -> Vec<(String, &dyn Module)> {
         self.layers()
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
+}
+
+impl Sequential {
+    /// The evaluation-mode forward pass with the fusions of [`Sequential::forward_t`]. With
+    /// `tail = (residual, relu)` the last two layers must be `Conv2d → BatchNorm`, and they
+    /// end in `+ residual` (then ReLU when `relu`); `None` when they are not.
+    fn forward_fused(&self, x: &Tensor, tail: Option<(&Tensor, bool)>) -> Result<Option<Tensor>> {
+        let layers = &self.layers[..];
+        let end = match tail {
+            Some(_) if self.ends_in_conv_bn() => layers.len() - 2,
+            Some(_) => return Ok(None),
+            None => layers.len(),
+        };
+        let mut h = x.clone();
+        let mut i = 0;
+        while i < end {
+            let head = &layers[i..end];
+            let fused = match residual_relu(head) {
+                Some((block, relu)) => block
+                    .forward_fused(&h, relu)?
+                    .map(|y| (y, 1 + usize::from(relu))),
+                None => conv_bn_relu(head, &h, None)?,
+            };
+            match fused {
+                Some((y, used)) => (h, i) = (y, i + used),
+                None => (h, i) = (layers[i].1.forward_t(&h, false)?, i + 1),
+            }
+        }
+        let Some((residual, relu)) = tail else {
+            return Ok(Some(h));
+        };
+        Ok(conv_bn_relu(&layers[end..], &h, Some((residual, relu)))?.map(|(y, _)| y))
+    }
+
+    /// Whether the last two layers are a `Conv2d` and a `BatchNorm`.
+    fn ends_in_conv_bn(&self) -> bool {
+        let n = self.layers.len();
+        n >= 2 && conv_bn(&self.layers[n - 2..]).is_some()
+    }
+}
+
+/// The layer at `i` of `layers` as a `T`, when it is one.
+fn layer_as<T: 'static>(layers: &[(Option<String>, Box<dyn Module>)], i: usize) -> Option<&T> {
+    layers.get(i)?.1.as_any()?.downcast_ref::<T>()
+}
+
+/// A `Conv2d` and the `BatchNorm` after it at the head of `layers`.
+fn conv_bn(layers: &[(Option<String>, Box<dyn Module>)]) -> Option<(&Conv2d, &BatchNorm)> {
+    Some((layer_as(layers, 0)?, layer_as(layers, 1)?))
+}
+
+/// A [`Residual`] at the head of `layers`, and whether a ReLU follows it.
+fn residual_relu(layers: &[(Option<String>, Box<dyn Module>)]) -> Option<(&Residual, bool)> {
+    let relu = matches!(layer_as(layers, 1), Some(Activation::Relu));
+    Some((layer_as(layers, 0)?, relu))
 }
 
 /// Evaluation-mode `Conv2d → BatchNorm (→ ReLU)` at the head of `layers`, run as one
 /// fused op on `x`: the output and the number of layers it stands for, or `None` when the
-/// layers do not start that way.
+/// layers do not start that way. With `tail = (residual, relu)`, the pair alone, ending
+/// in `+ residual` (and a ReLU when `relu`).
 fn conv_bn_relu(
     layers: &[(Option<String>, Box<dyn Module>)],
     x: &Tensor,
+    tail: Option<(&Tensor, bool)>,
 ) -> Result<Option<(Tensor, usize)>> {
-    let layer = |i: usize| layers.get(i).and_then(|(_, l)| l.as_any());
-    let (Some(conv), Some(bn)) = (
-        layer(0).and_then(|l| l.downcast_ref::<Conv2d>()),
-        layer(1).and_then(|l| l.downcast_ref::<BatchNorm>()),
-    ) else {
+    let Some((conv, bn)) = conv_bn(layers) else {
         return Ok(None);
     };
     let Some((scale, shift)) = bn.inference_affine(x.dtype())? else {
         return Ok(None);
     };
-    let relu = matches!(
-        layer(2).and_then(|l| l.downcast_ref::<Activation>()),
-        Some(Activation::Relu)
-    );
+    let (residual, relu) = match tail {
+        Some((r, relu)) => (Some(r), relu),
+        None => (None, matches!(layer_as(layers, 2), Some(Activation::Relu))),
+    };
     let affine = nabla::ChannelAffine {
         scale: &scale,
         shift: &shift,
+        residual,
         relu,
     };
-    Ok(Some((
-        conv.forward_affine(x, affine)?,
-        2 + usize::from(relu),
-    )))
+    let used = 2 + usize::from(relu && tail.is_none());
+    Ok(Some((conv.forward_affine(x, affine)?, used)))
 }
 
 /// `y = body(x) + shortcut(x)` (identity shortcut when none is given), the building block of
@@ -209,6 +262,26 @@ impl Residual {
     }
 }
 
+impl Residual {
+    /// The evaluation-mode forward pass (then ReLU when `relu`) with the shortcut added in
+    /// the output pass of the body's last `Conv2d → BatchNorm`; `None` when the body is not
+    /// a [`Sequential`] that ends so.
+    fn forward_fused(&self, x: &Tensor, relu: bool) -> Result<Option<Tensor>> {
+        let body = self
+            .body
+            .as_any()
+            .and_then(|b| b.downcast_ref::<Sequential>());
+        let Some(body) = body.filter(|b| b.ends_in_conv_bn()) else {
+            return Ok(None);
+        };
+        let s = match &self.shortcut {
+            Some(s) => s.forward_t(x, false)?,
+            None => x.clone(),
+        };
+        body.forward_fused(x, Some((&s, relu)))
+    }
+}
+
 impl Module for Residual {
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let y = self.body.forward_t(x, train)?;
@@ -218,12 +291,44 @@ impl Module for Residual {
         };
         Ok(y.add(&s)?)
     }
+
+    fn as_any(&self) -> Option<&dyn std::any::Any> {
+        Some(self)
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use nabla::{Device, Tensor};
+
+    /// A 2-D batch norm whose running statistics are not the identity.
+    fn batch_norm(p: &crate::Path, name: &str, c: usize) -> Result<BatchNorm> {
+        let bn = BatchNorm::new2d(&p.sub(name), c)?;
+        bn.running_mean.leaf().update_data::<f32>(|v| {
+            v.iter_mut()
+                .enumerate()
+                .for_each(|(i, m)| *m = 0.1 * i as f32 - 0.3)
+        })?;
+        bn.running_var.leaf().update_data::<f32>(|v| {
+            v.iter_mut()
+                .enumerate()
+                .for_each(|(i, s)| *s = 0.5 + 0.2 * i as f32)
+        })?;
+        Ok(bn)
+    }
+
+    /// Asserts that `net` gives in fused inference (inside `no_grad`) what its layers give
+    /// one by one (gradient recording on, so nothing fuses).
+    fn assert_fusion_keeps_the_result(net: &dyn Module, x: &Tensor) -> Result<()> {
+        let want = net.forward_t(x, false)?.to_vec::<f32>()?;
+        let got = nabla::no_grad(|| net.forward_t(x, false))?.to_vec::<f32>()?;
+        assert_eq!(got.len(), want.len());
+        for (g, w) in got.iter().zip(&want) {
+            assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{g} vs {w}");
+        }
+        Ok(())
+    }
 
     /// In inference, `Conv2d → BatchNorm → ReLU` and `Conv2d → BatchNorm` run fused, and give
     /// what the layers give one by one (batch norm with running statistics that are not the
@@ -237,20 +342,7 @@ mod tests {
             padding: 1,
             ..Default::default()
         };
-        let bn = |name: &str, c: usize| -> Result<BatchNorm> {
-            let bn = BatchNorm::new2d(&p.sub(name), c)?;
-            bn.running_mean.leaf().update_data::<f32>(|v| {
-                v.iter_mut()
-                    .enumerate()
-                    .for_each(|(i, m)| *m = 0.1 * i as f32 - 0.3)
-            })?;
-            bn.running_var.leaf().update_data::<f32>(|v| {
-                v.iter_mut()
-                    .enumerate()
-                    .for_each(|(i, s)| *s = 0.5 + 0.2 * i as f32)
-            })?;
-            Ok(bn)
-        };
+        let bn = |name: &str, c: usize| batch_norm(&p, name, c);
         let net = crate::seq()
             .add(Conv2d::new(&p.sub("c1"), 3, 16, 3, cfg, true)?)
             .add(bn("b1", 16)?)
@@ -258,14 +350,60 @@ mod tests {
             .add(Conv2d::new(&p.sub("c2"), 16, 16, 3, cfg, false)?)
             .add(bn("b2", 16)?);
         let x = Tensor::randn(&[2, 3, 12, 12], nabla::DType::F32, &Device::Cpu)?;
-        // Layer by layer: gradient recording on, so nothing fuses.
-        let want = net.forward_t(&x, false)?.to_vec::<f32>()?;
-        let got = nabla::no_grad(|| net.forward_t(&x, false))?.to_vec::<f32>()?;
-        for (g, w) in got.iter().zip(&want) {
-            assert!((g - w).abs() <= 1e-4 * (1.0 + w.abs()), "{g} vs {w}");
-        }
+        assert_fusion_keeps_the_result(&net, &x)?;
         let one_d = BatchNorm::new1d(&p.sub("b3"), 4)?;
         assert!(one_d.inference_affine(nabla::DType::F32)?.is_none());
+        Ok(())
+    }
+
+    /// Residual blocks whose body ends in `Conv2d → BatchNorm` add their shortcut (a
+    /// projection or the identity) and the ReLU after them in that pair's fused pass; a
+    /// block whose body ends otherwise, and one without a ReLU after it, still give what
+    /// the layers give one by one.
+    #[test]
+    fn residual_blocks_fuse_their_shortcut_in_inference() -> Result<()> {
+        nabla::manual_seed(47);
+        let vs = crate::VarStore::new(&Device::Cpu);
+        let p = vs.root();
+        let cfg = |stride: usize, padding: usize| nabla::Conv2dConfig {
+            stride,
+            padding,
+            ..Default::default()
+        };
+        let conv = |name: &str, cin: usize, cout: usize, k: usize, c| {
+            Conv2d::new(&p.sub(name), cin, cout, k, c, false)
+        };
+        let body = |name: &str, cin: usize, cout: usize, stride: usize| -> Result<Sequential> {
+            Ok(crate::seq()
+                .add(conv(&format!("{name}a"), cin, cout, 3, cfg(stride, 1))?)
+                .add(batch_norm(&p, &format!("{name}bn_a"), cout)?)
+                .add(Activation::Relu)
+                .add(conv(&format!("{name}b"), cout, cout, 3, cfg(1, 1))?)
+                .add(batch_norm(&p, &format!("{name}bn_b"), cout)?))
+        };
+        let projection = crate::seq()
+            .add(conv("proj", 16, 32, 1, cfg(2, 0))?)
+            .add(batch_norm(&p, "proj_bn", 32)?);
+        let ends_in_relu = crate::seq()
+            .add(conv("c", 32, 32, 3, cfg(1, 1))?)
+            .add(Activation::Relu);
+        let net = crate::seq()
+            .add(
+                crate::seq()
+                    .add(Residual::with_shortcut(body("b1", 16, 32, 2)?, projection))
+                    .add(Activation::Relu),
+            )
+            .add(
+                crate::seq()
+                    .add(Residual::new(body("b2", 32, 32, 1)?))
+                    .add(Activation::Relu),
+            )
+            .add(Residual::new(body("b3", 32, 32, 1)?))
+            .add(Residual::new(ends_in_relu));
+        for dims in [[1, 16, 14, 14], [2, 16, 9, 9]] {
+            let x = Tensor::randn(&dims, nabla::DType::F32, &Device::Cpu)?;
+            assert_fusion_keeps_the_result(&net, &x)?;
+        }
         Ok(())
     }
 

@@ -7,7 +7,9 @@
 //! `cargo run --release -p nabla --example resnet_conv_layers -- [BATCH] [SIZE] [REPEAT]`
 //! (defaults 8, 224, 7: the resnet18_step_224 workload). Runs on a 2-thread pool, as the
 //! `nabla` command's compute does; `ONLY=text` keeps the layers whose name contains it, and
-//! `INFER_ONLY=1` times only the forward without recording (for profiles of inference).
+//! `INFER_ONLY=1` times only the forward without recording (for profiles of inference),
+//! `COLD=N` with it cycles through `N` copies of each weight, so that their cached
+//! transforms come from memory as in a whole network rather than from the caches.
 
 use nabla::{Conv2dConfig, DType, Device, Result, Tensor};
 use std::time::Instant;
@@ -82,10 +84,26 @@ fn time_layer(l: &Layer, batch: usize, size: usize, repeat: usize) -> Result<[f6
     let g = Tensor::randn(x.conv2d(&w, None, cfg)?.dims(), DType::F32, &dev)?;
     let (mut fwd, mut bwd, mut infer) = (vec![], vec![], vec![]);
     let infer_only = std::env::var_os("INFER_ONLY").is_some();
-    for _ in 0..repeat {
+    // COLD=N: inference cycles through N weights, so that each call finds its weight's
+    // cached transform evicted from the caches as in a whole network.
+    let cold: usize = std::env::var("COLD")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1);
+    let weights = (0..cold.max(1))
+        .map(|i| {
+            if i == 0 {
+                Ok(w.clone())
+            } else {
+                w.mul_scalar(1.0 + i as f64 * 0.01)
+            }
+        })
+        .collect::<Result<Vec<_>>>()?;
+    for rep in 0..repeat {
         if infer_only {
+            let w = &weights[rep % weights.len()];
             let t = Instant::now();
-            std::hint::black_box(nabla::no_grad(|| x.conv2d(&w, None, cfg))?);
+            std::hint::black_box(nabla::no_grad(|| x.conv2d(w, None, cfg))?);
             infer.push(t.elapsed().as_secs_f64());
             (fwd, bwd) = (vec![0.0], vec![0.0]);
             continue;

@@ -76,8 +76,14 @@ pub(crate) fn skinny_gemm(
 /// layers at batch 1 have 49 tiles, which [`skinny_gemm`] holds in 64 lanes. `n` may be
 /// any size.
 ///
+/// `next` (may be empty) is brought into the caches while the product runs, one cache line
+/// per step: the operand of the product that follows, which would otherwise come from
+/// memory at the speed of the hardware prefetcher (ResNet-18's Winograd panels at batch 1,
+/// whose transforms do not all fit the last-level cache).
+///
 /// # Panics
 /// When [`supported`] is false or an operand is too short for its shape.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn skinny_gemm_tn(
     m: usize,
     n: usize,
@@ -86,6 +92,7 @@ pub(crate) fn skinny_gemm_tn(
     b: Rows,
     c: &mut [f32],
     ldc: usize,
+    next: &[f32],
 ) {
     assert!(supported(), "skinny_gemm_tn needs AVX-512");
     if !checked("skinny_gemm_tn", (m, n, k), (at, k, m), b, c, ldc) {
@@ -96,6 +103,10 @@ pub(crate) fn skinny_gemm_tn(
     // (n values each), all inside the slices as asserted above.
     #[cfg(target_arch = "x86_64")]
     unsafe {
+        let mut ahead = avx512::Prefetch {
+            at: next.as_ptr().cast(),
+            lines: std::mem::size_of_val(next).div_ceil(64),
+        };
         avx512::columns(
             m,
             n,
@@ -104,6 +115,7 @@ pub(crate) fn skinny_gemm_tn(
             (b.data.as_ptr(), b.ld),
             c.as_mut_ptr(),
             ldc,
+            &mut ahead,
         );
     }
 }
@@ -262,6 +274,12 @@ mod avx512 {
             }
         }
     }
+    /// The cache lines still to prefetch, one per step of [`column_block`].
+    pub(super) struct Prefetch {
+        pub at: *const i8,
+        pub lines: usize,
+    }
+
     /// Row blocks of 64 (then fewer) rows of `c` against column blocks of [`TN_COLS`] (then
     /// single) columns, for [`super::skinny_gemm_tn`].
     ///
@@ -269,6 +287,7 @@ mod avx512 {
     /// AVX-512F; the operands hold the rows and columns that [`super::skinny_gemm_tn`]
     /// checks.
     #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
     pub(super) unsafe fn columns(
         m: usize,
         n: usize,
@@ -277,6 +296,7 @@ mod avx512 {
         b: (*const f32, usize),
         c: *mut f32,
         ldc: usize,
+        ahead: &mut Prefetch,
     ) {
         let mut i = 0;
         while i < m {
@@ -285,10 +305,10 @@ mod avx512 {
             unsafe {
                 let (at, c) = ((at.0.add(i), at.1), c.add(i * ldc));
                 match rows.div_ceil(16) {
-                    1 => column_blocks::<1>(rows, n, k, at, b, c, ldc),
-                    2 => column_blocks::<2>(rows, n, k, at, b, c, ldc),
-                    3 => column_blocks::<3>(rows, n, k, at, b, c, ldc),
-                    _ => column_blocks::<4>(rows, n, k, at, b, c, ldc),
+                    1 => column_blocks::<1>(rows, n, k, at, b, c, ldc, ahead),
+                    2 => column_blocks::<2>(rows, n, k, at, b, c, ldc, ahead),
+                    3 => column_blocks::<3>(rows, n, k, at, b, c, ldc, ahead),
+                    _ => column_blocks::<4>(rows, n, k, at, b, c, ldc, ahead),
                 }
             }
             i += rows;
@@ -306,6 +326,7 @@ mod avx512 {
     /// # Safety
     /// As [`columns`], for this row block.
     #[target_feature(enable = "avx512f")]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn column_blocks<const NV: usize>(
         rows: usize,
         n: usize,
@@ -314,6 +335,7 @@ mod avx512 {
         b: (*const f32, usize),
         c: *mut f32,
         ldc: usize,
+        ahead: &mut Prefetch,
     ) {
         // Lanes of the last vector that are inside the block's rows.
         let last: __mmask16 = (0xFFFFu32 >> (16 * NV - rows)) as __mmask16;
@@ -321,11 +343,13 @@ mod avx512 {
         // SAFETY: forwarded from the caller's contract.
         unsafe {
             while j + TN_COLS <= n {
-                column_block::<NV, TN_COLS>(rows, k, at, (b.0.add(j), b.1), c.add(j), ldc, last);
+                let b = (b.0.add(j), b.1);
+                column_block::<NV, TN_COLS>(rows, k, at, b, c.add(j), ldc, last, ahead);
                 j += TN_COLS;
             }
             while j < n {
-                column_block::<NV, 1>(rows, k, at, (b.0.add(j), b.1), c.add(j), ldc, last);
+                let b = (b.0.add(j), b.1);
+                column_block::<NV, 1>(rows, k, at, b, c.add(j), ldc, last, ahead);
                 j += 1;
             }
         }
@@ -339,6 +363,7 @@ mod avx512 {
     /// of `b` (`R` values), and `R` columns of rows `0..rows` of `c` are readable/writable.
     #[target_feature(enable = "avx512f")]
     #[inline]
+    #[allow(clippy::too_many_arguments)]
     unsafe fn column_block<const NV: usize, const R: usize>(
         rows: usize,
         k: usize,
@@ -347,12 +372,17 @@ mod avx512 {
         c: *mut f32,
         ldc: usize,
         last: __mmask16,
+        ahead: &mut Prefetch,
     ) {
-        // SAFETY: forwarded from the caller's contract.
+        // SAFETY: forwarded from the caller's contract (prefetches do not fault).
         unsafe {
             let mut acc = [[_mm512_setzero_ps(); NV]; R];
             let mut av = [_mm512_setzero_ps(); NV];
+            let lines = ahead.lines.min(k);
             for p in 0..k {
+                if p < lines {
+                    _mm_prefetch::<_MM_HINT_T1>(ahead.at.wrapping_add(64 * p));
+                }
                 let row = at.0.add(p * at.1);
                 for (v, x) in av.iter_mut().enumerate() {
                     *x = if v + 1 == NV {
@@ -369,6 +399,8 @@ mod avx512 {
                     }
                 }
             }
+            ahead.at = ahead.at.wrapping_add(64 * lines);
+            ahead.lines -= lines;
             // Column r of c is acc[r]: lane l of vector v is row 16v + l.
             let mut col = [[0.0f32; 64]; R];
             for (dst, acc) in col.iter_mut().zip(&acc) {
@@ -438,7 +470,7 @@ mod tests {
             let b: Vec<f32> = (0..k.max(1) * ldb).map(|i| value(i + 11)).collect();
             let mut c = vec![f32::NAN; m * ldc];
             let rows = |data, ld| Rows { data, ld };
-            skinny_gemm_tn(m, n, k, rows(&at, lda), rows(&b, ldb), &mut c, ldc);
+            skinny_gemm_tn(m, n, k, rows(&at, lda), rows(&b, ldb), &mut c, ldc, &b);
             let a = |i: usize, p: usize| at[p * lda + i];
             assert_naive_product((m, n, k), a, (&b, ldb), (&c, ldc));
         }

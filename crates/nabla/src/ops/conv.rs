@@ -19,21 +19,27 @@ use super::{conv_direct, rule, winograd_cache};
 use crate::cpu::elementwise::PAR_MIN_LEN;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::reduce::sum_slice;
+use crate::cpu::skinny::{self, Rows};
 use crate::cpu::SharedOut;
 use crate::dtype::{with_float, Float};
-use crate::storage::{alloc, alloc_zeroed, cast_vec, recycle, same_type_slice};
+use crate::storage::{
+    alloc, alloc_zeroed, cast_vec, recycle, same_type_slice, same_type_slice_mut,
+};
 use crate::{Error, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::ops::Range;
 
-/// A per-output-channel affine map and optional ReLU after a convolution
-/// ([`Tensor::conv2d_affine`]): evaluation-mode batch norm folded in.
+/// A per-output-channel affine map, an optional residual and an optional ReLU after a
+/// convolution ([`Tensor::conv2d_affine`]): evaluation-mode batch norm folded in.
 #[derive(Clone, Copy, Debug)]
 pub struct ChannelAffine<'a> {
     /// `[c_out]`, multiplies each output channel.
     pub scale: &'a Tensor,
     /// `[c_out]`, added after the scale.
     pub shift: &'a Tensor,
+    /// A tensor of the output's shape added after the shift, before the ReLU: the shortcut
+    /// of a residual block (`relu(bn(conv(x)) + shortcut)`).
+    pub residual: Option<&'a Tensor>,
     /// Whether a ReLU follows.
     pub relu: bool,
 }
@@ -183,6 +189,18 @@ impl Geometry {
             tile: winograd::Tile::F2,
         })
     }
+    /// Whether a forward pass in `dtype` that records no gradient runs [`panel_inference`]:
+    /// f32 on one image of fewer than [`PANELS_MAX_PIXELS`] output pixels, ungrouped, where
+    /// neither Winograd nor the direct kernels apply, on CPUs with the skinny kernels.
+    fn panels_inference(&self, dtype: crate::DType) -> bool {
+        self.n == 1
+            && self.groups == 1
+            && dtype == crate::DType::F32
+            && self.winograd_inference().is_none()
+            && self.direct().is_none()
+            && skinny::supported()
+            && self.l() < PANELS_MAX_PIXELS
+    }
     /// The plan of the direct f32 kernels ([`conv_direct`]): dilation 1, ungrouped, output
     /// channels in blocks of 16 up to [`DIRECT_MAX_COUT`], [`DIRECT_MIN_TAPS`] to
     /// [`DIRECT_MAX_TAPS`] taps per output (LeNet-5's conv2: 16 channels, 150 taps; ResNet's
@@ -272,6 +290,14 @@ const F4_MIN_PIXELS: usize = 28 * 28;
 /// Input times output channels up to which it does: `U` is then at most 36·128·128 values
 /// (2.4 MB in f32), four times the weight.
 const F4_MAX_CHANNEL_PAIRS: usize = 128 * 128;
+
+/// Output pixels below which a forward pass of one image without recording takes
+/// [`panel_inference`] ([`Geometry::panels_inference`]). ResNet-18's stride-2 layers, no
+/// gradient, batch 1, alternating rounds (ms, im2col + `gemm` → panels): 3×3 256→512 at
+/// 7×7 0.885 → 0.665, 1×1 0.135 → 0.11; at 14×14 (196 pixels) 0.79 → 0.77 and 0.11 →
+/// 0.12, through the noise; at 28×28 0.775 → 0.835 and 0.13 → 0.14, slower: `gemm`
+/// blocks the reduction so that its packed panels stay in L1, which wide products need.
+const PANELS_MAX_PIXELS: usize = 196;
 
 /// Taps per output (`cin·kh·kw`) up to which the direct kernels run.
 const DIRECT_MAX_TAPS: usize = 256;
@@ -944,26 +970,66 @@ fn run(
     })
 }
 
-/// A forward 3×3 convolution through Winograd that records no gradient, its weight
-/// transform taken from (or put in) the [`winograd_cache`].
-fn winograd_inference(
+/// A forward convolution that records no gradient through a kernel whose weight transform
+/// is cached between calls ([`cached_forward`]), or `None` when the geometry takes neither.
+fn cached_inference(
     x: &Tensor,
     weight: &Tensor,
     bias: Option<&Tensor>,
-    plan: winograd::Plan,
     g: &Geometry,
-) -> Result<Tensor> {
+) -> Result<Option<Tensor>> {
+    if g.winograd_inference().is_none() && !g.panels_inference(x.dtype()) {
+        return Ok(None);
+    }
     let op = "conv2d";
     with_float!(x.dtype(), op, T => {
         let y = x.with_contiguous::<T, _>(op, |xv| {
             weight.with_contiguous::<T, _>(op, |wv| {
                 with_opt::<T, _>(bias, op, |bv| {
-                    cached_winograd(weight, xv, wv, Epilogue::bias(bv), plan, g)
+                    cached_forward(weight, xv, wv, Epilogue::bias(bv), g)
                 })
             })
         })???;
-        Ok(Tensor::from_data(y, Shape(vec![g.n, g.cout, g.oh, g.ow])))
+        Ok(y.map(|y| Tensor::from_data(y, Shape(vec![g.n, g.cout, g.oh, g.ow]))))
     })
+}
+
+/// The forward convolution of `x`'s elements with `weight` (elements `wv`) ending in `epi`,
+/// through Winograd ([`cached_winograd`]) or weight panels ([`panel_inference`]) with the
+/// weight's transform from the [`winograd_cache`]; `None` when neither applies.
+fn cached_forward<T: Float>(
+    weight: &Tensor,
+    xv: &[T],
+    wv: &[T],
+    epi: Epilogue<T>,
+    g: &Geometry,
+) -> Option<Vec<T>> {
+    if let Some(plan) = g.winograd_inference() {
+        return Some(cached_winograd(weight, xv, wv, epi, plan, g));
+    }
+    if !g.panels_inference(T::DTYPE) {
+        return None;
+    }
+    let kind = winograd_cache::Kind::WEIGHT_PANELS;
+    let u = cached_transform(weight, wv, kind, |w| {
+        winograd::panel_weights(w, 1, g.cout, g.k())
+    });
+    panel_inference(xv, &u, epi, g)
+}
+
+/// The transform `kind` of `weight` (elements `wv`) made by `make`: from the
+/// [`winograd_cache`] for a contiguous weight, made afresh for a view.
+fn cached_transform<T: Float>(
+    weight: &Tensor,
+    wv: &[T],
+    kind: winograd_cache::Kind,
+    make: impl FnOnce(&[T]) -> Vec<T>,
+) -> std::sync::Arc<Vec<T>> {
+    if weight.is_contiguous() {
+        winograd_cache::transformed(weight, wv, kind, make)
+    } else {
+        std::sync::Arc::new(make(wv))
+    }
 }
 
 /// [`winograd_inference`] on the elements of `x` and of `weight` (`wv`), ending in `epi`.
@@ -988,18 +1054,51 @@ fn cached_winograd<T: Float>(
             u
         }
     };
-    let kind = winograd_cache::Kind { positions, panels };
-    let u = if weight.is_contiguous() {
-        winograd_cache::transformed(weight, wv, kind, make)
-    } else {
-        std::sync::Arc::new(make(wv))
-    };
+    let u = cached_transform(weight, wv, winograd_cache::Kind { positions, panels }, make);
     let u = if panels {
         Weights::Panels(&u)
     } else {
         Weights::Forward(&u)
     };
     conv3x3(xv, u, epi, &plan)
+}
+
+/// A forward convolution of one image that records no gradient (where
+/// [`Geometry::panels_inference`] holds), through its patch matrix and
+/// [`skinny::skinny_gemm_tn`] on the weight cut into panels of 64 output channels (`u`,
+/// from [`winograd::panel_weights`]), ending in `epi`, each thread taking a band of output
+/// channels. `None` when `T` is not f32.
+fn panel_inference<T: Float>(xv: &[T], u: &[T], epi: Epilogue<T>, g: &Geometry) -> Option<Vec<T>> {
+    let (k, l, cout) = (g.k(), g.l(), g.cout);
+    let mut col = alloc::<T>(if g.pointwise() { 0 } else { k * l });
+    let patches: &[T] = if g.pointwise() {
+        &xv[..k * l]
+    } else {
+        chunk_patches(xv, g, 0, 0, 1, &mut col, true);
+        &col
+    };
+    let (u, b) = (
+        same_type_slice::<T, f32>(u)?,
+        same_type_slice::<T, f32>(patches)?,
+    );
+    let mut y = alloc::<T>(cout * l);
+    // The output as the kernel's f32 and as the epilogue's T: the same memory.
+    let out = SharedOut(y.as_mut_ptr());
+    let out32 = SharedOut(same_type_slice_mut::<T, f32>(&mut y)?.as_mut_ptr());
+    winograd::for_ranges(cout, true, |band| {
+        let (at, len) = (band.start * l, band.len() * l);
+        // SAFETY: each band owns its output rows; the two views are used one after the
+        // other.
+        let c = unsafe { out32.slice(at, len) };
+        let b = Rows { data: b, ld: l };
+        winograd::panel_product(u, (cout, l, k), band.clone(), b, c, l, &[]);
+        let c = unsafe { out.slice(at, len) };
+        for (co, chan) in band.zip(c.chunks_mut(l.max(1))) {
+            epi.apply(co, co * l, chan);
+        }
+    });
+    recycle(col);
+    Some(y)
 }
 
 fn check_dtypes(op: &'static str, x: &Tensor, others: &[Option<&Tensor>]) -> Result<()> {
@@ -1171,14 +1270,29 @@ impl Tensor {
                 });
             }
         }
+        let out_dims = [g.n, g.cout, g.oh, g.ow];
+        if let Some(r) = affine.residual {
+            check_dtypes(op, self, &[Some(r)])?;
+            if r.dims() != out_dims {
+                return Err(Error::UnexpectedShape {
+                    op,
+                    expected: format!("a residual of the output's shape {out_dims:?}"),
+                    got: r.shape().clone(),
+                });
+            }
+        }
         let mut inputs = vec![self, weight, affine.scale, affine.shift];
         inputs.extend(bias);
+        inputs.extend(affine.residual);
         if crate::autograd::records(&inputs) {
             let per_channel = [1, g.cout, 1, 1];
-            let y = self
+            let mut y = self
                 .conv_with_geometry(weight, bias, g)?
                 .mul(&affine.scale.reshape(&per_channel)?)?
                 .add(&affine.shift.reshape(&per_channel)?)?;
+            if let Some(r) = affine.residual {
+                y = y.add(r)?;
+            }
             return if affine.relu { y.relu() } else { Ok(y) };
         }
         crate::macs::add_macs(g.macs());
@@ -1188,6 +1302,7 @@ impl Tensor {
                     with_opt::<T, _>(bias, op, |bv| {
                         affine.scale.with_contiguous::<T, _>(op, |sv| {
                             affine.shift.with_contiguous::<T, _>(op, |tv| {
+                              with_opt::<T, _>(affine.residual, op, |rv| {
                                 // The bias goes through the scale too.
                                 let shift: Vec<T> = match bv {
                                     Some(b) => tv.iter().zip(sv).zip(b).map(|((&t, &s), &b)| b * s + t).collect(),
@@ -1196,26 +1311,28 @@ impl Tensor {
                                 let epi = Epilogue {
                                     scale: Some(sv),
                                     shift: Some(&shift),
+                                    residual: rv,
                                     relu: affine.relu,
                                 };
-                                if let Some(plan) = g.winograd_inference() {
-                                    return cached_winograd(weight, xv, wv, epi, plan, &g);
+                                if let Some(y) = cached_forward(weight, xv, wv, epi, &g) {
+                                    return y;
                                 }
                                 let mut y = conv_forward(xv, wv, None, &g);
                                 let plane = (g.oh * g.ow).max(1);
-                                let apply = |(i, chan): (usize, &mut [T])| epi.apply(i % g.cout, chan);
+                                let apply = |(i, chan): (usize, &mut [T])| epi.apply(i % g.cout, i * plane, chan);
                                 if y.len() >= PAR_MIN_LEN {
                                     y.par_chunks_mut(plane).enumerate().for_each(apply);
                                 } else {
                                     y.chunks_mut(plane).enumerate().for_each(apply);
                                 }
                                 y
+                              })
                             })
                         })
                     })
                 })
-            })?????;
-            Ok(Tensor::from_data(y, Shape(vec![g.n, g.cout, g.oh, g.ow])))
+            })??????;
+            Ok(Tensor::from_data(y, Shape(out_dims.to_vec())))
         })
     }
 
@@ -1229,8 +1346,10 @@ impl Tensor {
         let mut inputs = vec![self, weight];
         inputs.extend(bias);
         let recording = crate::autograd::records(&inputs);
-        if let (false, Some(plan)) = (recording, g.winograd_inference()) {
-            return winograd_inference(self, weight, bias, plan, &g);
+        if !recording {
+            if let Some(y) = cached_inference(self, weight, bias, &g)? {
+                return Ok(y);
+            }
         }
         if recording {
             winograd_cache::drop_stale();
@@ -1936,10 +2055,49 @@ mod tests {
         Ok(())
     }
 
+    /// One image's inference through weight panels ([`panel_inference`]) where the output
+    /// has fewer than [`PANELS_MAX_PIXELS`] pixels, against the recorded path: 3×3 stride 2
+    /// and 1×1 stride 2 with bands that cross panels (200 channels on 2 and 3 threads), and a
+    /// weight that is a transposed view (transformed afresh, not cached under the storage of
+    /// another layout). Larger outputs keep im2col and `gemm`.
+    #[test]
+    fn one_image_inference_takes_weight_panels_below_its_pixel_bound() -> Result<()> {
+        crate::manual_seed(53);
+        let dev = crate::Device::Cpu;
+        let f32_ = crate::DType::F32;
+        for threads in [2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a pool");
+            for (side, cin, cout, k, pad) in [(15, 24, 200, 3, 1), (14, 32, 200, 1, 0)] {
+                let c = cfg(2, pad, 1, 1);
+                let x = Tensor::randn(&[1, cin, side, side], f32_, &dev)?;
+                let w = Tensor::randn(&[cout, cin, k, k], f32_, &dev)?;
+                let view = w.transpose(0, 1)?.contiguous()?.transpose(0, 1)?;
+                assert!(!view.is_contiguous());
+                let want = x.conv2d(&w.clone().requires_grad(), None, c)?.detach();
+                for w in [&w, &view, &w] {
+                    let y = pool.install(|| crate::no_grad(|| x.conv2d(w, None, c)))?;
+                    assert_close(&y, &want.to_vec::<f64>()?, 1e-4)?;
+                }
+                let g = forward_geometry("conv2d", &x, &w, None, (2, 2), (pad, pad), (1, 1), 1)?;
+                assert_eq!(g.panels_inference(f32_), skinny::supported());
+                assert!(!g.panels_inference(crate::DType::F64));
+            }
+        }
+        let x = Tensor::randn(&[1, 16, 56, 56], f32_, &dev)?;
+        let w = Tensor::randn(&[32, 16, 3, 3], f32_, &dev)?;
+        let g = forward_geometry("conv2d", &x, &w, None, (2, 2), (1, 1), (1, 1), 1)?;
+        assert!(g.l() >= PANELS_MAX_PIXELS && !g.panels_inference(f32_));
+        Ok(())
+    }
+
     /// `conv2d_affine` against `conv2d` followed by the same map as separate ops, without
     /// recording: Winograd F(4×4), F(2×2) with panels and with a block per image, the direct
-    /// kernels (7×7 stride 2) and im2col (3×3 stride 2), with and without bias and ReLU. With
-    /// recording, the chain's gradients; and a scale of the wrong length is refused.
+    /// kernels (7×7 stride 2) and the weight panels (3×3 stride 2 with a partial panel, 1×1
+    /// at strides 2 and 1), with and without bias, residual and ReLU. With recording, the chain's
+    /// gradients; and a scale or residual of the wrong shape is refused.
     #[test]
     fn conv2d_affine_agrees_with_the_chain_of_ops() -> Result<()> {
         crate::manual_seed(41);
@@ -1951,6 +2109,9 @@ mod tests {
             ([2, 16, 9, 9], 16, 3, 1, 1),
             ([1, 3, 40, 40], 64, 7, 2, 3),
             ([1, 16, 20, 20], 32, 3, 2, 1),
+            ([1, 24, 15, 15], 72, 3, 2, 1),
+            ([1, 32, 14, 14], 64, 1, 2, 0),
+            ([1, 32, 8, 8], 48, 1, 1, 0),
         ] {
             let x = Tensor::randn(&xs, f32_, &dev)?;
             let w = Tensor::randn(&[cout, xs[1], k, k], f32_, &dev)?;
@@ -1960,16 +2121,26 @@ mod tests {
                 Tensor::randn(&[cout], f32_, &dev)?,
             );
             let c = cfg(stride, pad, 1, 1);
-            for (bias, relu) in [(None, true), (Some(&b), false), (Some(&b), true)] {
+            let r = Tensor::randn(x.conv2d(&w, None, c)?.dims(), f32_, &dev)?;
+            for (bias, residual, relu) in [
+                (None, None, true),
+                (Some(&b), None, false),
+                (Some(&b), Some(&r), true),
+                (None, Some(&r), false),
+            ] {
                 let per_channel = [1, cout, 1, 1];
-                let chain = x
+                let mut chain = x
                     .conv2d(&w, bias, c)?
                     .mul(&scale.reshape(&per_channel)?)?
                     .add(&shift.reshape(&per_channel)?)?;
+                if let Some(r) = residual {
+                    chain = chain.add(r)?;
+                }
                 let want = if relu { chain.relu()? } else { chain };
                 let affine = ChannelAffine {
                     scale: &scale,
                     shift: &shift,
+                    residual,
                     relu,
                 };
                 let got = crate::no_grad(|| x.conv2d_affine(&w, bias, c, affine))?;
@@ -1977,26 +2148,42 @@ mod tests {
                 assert_close(&got, &want.to_vec::<f64>()?, 1e-4)?;
             }
         }
-        gradcheck(&[&[1, 2, 5, 5], &[3, 2, 3, 3], &[3], &[3], &[3]], |t| {
+        let shapes: [&[usize]; 6] = [
+            &[1, 2, 5, 5],
+            &[3, 2, 3, 3],
+            &[3],
+            &[3],
+            &[3],
+            &[1, 3, 5, 5],
+        ];
+        gradcheck(&shapes, |t| {
             let affine = ChannelAffine {
                 scale: &t[3],
                 shift: &t[4],
+                residual: Some(&t[5]),
                 relu: false,
             };
             t[0].conv2d_affine(&t[1], Some(&t[2]), cfg(1, 1, 1, 1), affine)
         })?;
         let x = Tensor::randn(&[1, 2, 5, 5], f32_, &dev)?;
         let w = Tensor::randn(&[3, 2, 3, 3], f32_, &dev)?;
-        let short = Tensor::randn(&[2], f32_, &dev)?;
-        let affine = ChannelAffine {
-            scale: &short,
-            shift: &short,
-            relu: true,
-        };
-        let err = x
-            .conv2d_affine(&w, None, cfg(1, 1, 1, 1), affine)
-            .unwrap_err();
-        assert!(err.to_string().contains("conv2d_affine"), "{err}");
+        let (short, three) = (
+            Tensor::randn(&[2], f32_, &dev)?,
+            Tensor::randn(&[3], f32_, &dev)?,
+        );
+        let bad_residual = Tensor::randn(&[1, 3, 4, 5], f32_, &dev)?;
+        for (scale, residual) in [(&short, None), (&three, Some(&bad_residual))] {
+            let affine = ChannelAffine {
+                scale,
+                shift: &three,
+                residual,
+                relu: true,
+            };
+            let err = x
+                .conv2d_affine(&w, None, cfg(1, 1, 1, 1), affine)
+                .unwrap_err();
+            assert!(err.to_string().contains("conv2d_affine"), "{err}");
+        }
         Ok(())
     }
 

@@ -300,12 +300,14 @@ impl<T> Weights<'_, T> {
 }
 
 /// What the output pass applies to each output channel `co` of a convolution: `y·scale[co]
-/// + shift[co]` (either may be absent: a bias is a shift), then ReLU when `relu`. Inference
-/// folds evaluation-mode batch norm into it (`Tensor::conv2d_affine`).
+/// + shift[co]` (either may be absent: a bias is a shift), plus the same element of
+/// `residual` (a tensor shaped as the output) when given, then ReLU when `relu`. Inference
+/// folds evaluation-mode batch norm and ResNet's shortcut into it (`Tensor::conv2d_affine`).
 #[derive(Clone, Copy)]
 pub(super) struct Epilogue<'a, T> {
     pub scale: Option<&'a [T]>,
     pub shift: Option<&'a [T]>,
+    pub residual: Option<&'a [T]>,
     pub relu: bool,
 }
 
@@ -315,29 +317,39 @@ impl<'a, T: Float> Epilogue<'a, T> {
         Epilogue {
             scale: None,
             shift: bias,
+            residual: None,
             relu: false,
         }
     }
 
-    /// Applies the map of channel `co` to `dst` (values of that channel).
-    pub(super) fn apply(&self, co: usize, dst: &mut [T]) {
+    /// Applies the map of channel `co` to `dst`: values of that channel that sit at
+    /// `at..at + dst.len()` in the output (where the residual's are read).
+    pub(super) fn apply(&self, co: usize, at: usize, dst: &mut [T]) {
         let shift = self.shift.map_or(T::ZERO, |s| s[co]);
-        match (self.scale, self.relu) {
+        let scale = self.scale.map_or(T::ONE, |s| s[co]);
+        let relu = self.relu;
+        // `v < 0 → 0` keeps NaN as NaN, as `relu` does.
+        let map = |v: T| if relu && v < T::ZERO { T::ZERO } else { v };
+        match (self.residual, self.scale.is_some() || relu) {
+            (Some(r), _) => vectorized(
+                #[inline(always)]
+                || {
+                    let r = &r[at..at + dst.len()];
+                    for (d, &r) in dst.iter_mut().zip(r) {
+                        *d = map(*d * scale + shift + r);
+                    }
+                },
+            ),
             (None, false) if self.shift.is_some() => dst.iter_mut().for_each(|d| *d += shift),
             (None, false) => {}
-            (scale, relu) => {
-                let scale = scale.map_or(T::ONE, |s| s[co]);
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        for d in dst.iter_mut() {
-                            let v = *d * scale + shift;
-                            // NaN stays NaN, as in `relu`.
-                            *d = if relu && v < T::ZERO { T::ZERO } else { v };
-                        }
-                    },
-                );
-            }
+            (None, true) => vectorized(
+                #[inline(always)]
+                || {
+                    for d in dst.iter_mut() {
+                        *d = map(*d * scale + shift);
+                    }
+                },
+            ),
         }
     }
 }
@@ -434,19 +446,15 @@ fn block<T: Float>(
             for co in channels.clone() {
                 // SAFETY: rows r0..r1 of channel co of this block's images belong to this
                 // block and this range of channels only.
-                let dst = unsafe {
-                    out.slice(
-                        ((blk.i + b) * p.cout + co) * oh * ow + r0 * ow,
-                        (r1 - r0) * ow,
-                    )
-                };
+                let at = ((blk.i + b) * p.cout + co) * oh * ow + r0 * ow;
+                let dst = unsafe { out.slice(at, (r1 - r0) * ow) };
                 let span = (tb, b * per_image);
                 let (m, s) = (&m[..], &mut scratch[..]);
                 match p.tile {
                     Tile::F2 => transform_output(m, p.cout, co, span, tw, ow, dst, s),
                     Tile::F4 => f4::transform_output(m, p.cout, co, span, tw, ow, dst, s),
                 }
-                epi.apply(co, dst);
+                epi.apply(co, at, dst);
             }
         }
     };
@@ -456,7 +464,7 @@ fn block<T: Float>(
 }
 
 /// `f` over `0..count` in one call, or with `par` in one range per thread, in parallel.
-fn for_ranges(count: usize, par: bool, f: impl Fn(Range<usize>) + Sync) {
+pub(super) fn for_ranges(count: usize, par: bool, f: impl Fn(Range<usize>) + Sync) {
     let threads = rayon::current_num_threads();
     if !par || threads < 2 || count < 2 {
         return f(0..count);
@@ -508,6 +516,45 @@ pub(super) fn panel_weights<T: Float>(
     t
 }
 
+/// Rows `band` of `C = A · B` for `A` (`m × k`) given as the panels of [`panel_weights`]
+/// (`u`, `k` rows per panel as wide as the panel) and `B` (`k × n`): `c` holds the band's
+/// rows (row stride `ldc`). Runs [`skinny_gemm_tn`] on the band's part of each panel it
+/// overlaps, each bringing the next panel into the caches, and the last one `next`.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn panel_product(
+    u: &[f32],
+    (m, n, k): (usize, usize, usize),
+    band: Range<usize>,
+    b: Rows,
+    c: &mut [f32],
+    ldc: usize,
+    next: &[f32],
+) {
+    let mut o = band.start;
+    while o < band.end {
+        let q0 = o / PANEL * PANEL;
+        let (width, end) = (PANEL.min(m - q0), (q0 + PANEL).min(band.end));
+        let at = Rows {
+            data: &u[q0 * k + (o - q0)..][..(k - 1) * width + end - o],
+            ld: width,
+        };
+        let ahead = if end < band.end {
+            &u[end * k..][..PANEL.min(m - end) * k]
+        } else {
+            next
+        };
+        let c = &mut c[(o - band.start) * ldc..];
+        skinny_gemm_tn(end - o, n, k, at, b, c, ldc, ahead);
+        o = end;
+    }
+}
+
+/// The panel of `u` (as [`panel_product`] reads it, `m × k`) that holds row `o`.
+pub(super) fn panel_at(u: &[f32], (m, k): (usize, usize), o: usize) -> &[f32] {
+    let q0 = o / PANEL * PANEL;
+    &u[q0 * k..][..PANEL.min(m - q0) * k]
+}
+
 /// The products `M[ξ] = U[ξ] · V[ξ]` of a one-block batch by [`skinny_gemm`] (at most
 /// [`skinny::MAX_COLS`] tiles) or, with `U` transposed, [`skinny::skinny_gemm_tn`], each
 /// thread taking a band of output channels ([`for_ranges`]) for all positions ξ: f32 and
@@ -541,20 +588,13 @@ fn skinny_products<T: Float>(u: Weights<T>, v: &[T], m: &mut [T], p: &Plan, tb: 
             // SAFETY: rows o0..o0 + rows of M[ξ] belong to this band only.
             let c = unsafe { out.slice((xi * cout + o0) * tb, rows * tb) };
             if panels {
-                // The band's part of each panel it overlaps.
-                let mut o = o0;
-                while o < o0 + rows {
-                    let q0 = o / PANEL * PANEL;
-                    let (width, end) = (PANEL.min(cout - q0), (q0 + PANEL).min(o0 + rows));
-                    let at = Rows {
-                        data: &u[xi * cin * cout + q0 * cin + (o - q0)..]
-                            [..(cin - 1) * width + end - o],
-                        ld: width,
-                    };
-                    let c = &mut c[(o - o0) * tb..];
-                    skinny_gemm_tn(end - o, tb, cin, at, b, c, tb);
-                    o = end;
-                }
+                let size = cin * cout;
+                let next = match u.get((xi + 1) * size..(xi + 2) * size) {
+                    Some(next) => panel_at(next, (cout, cin), o0),
+                    None => &[],
+                };
+                let u = &u[xi * size..][..size];
+                panel_product(u, (cout, tb, cin), band.clone(), b, c, tb, next);
             } else {
                 let a = Rows {
                     data: &u[(xi * cout + o0) * cin..][..rows * cin],

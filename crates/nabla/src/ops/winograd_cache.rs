@@ -1,8 +1,9 @@
 //! Winograd-transformed weights kept between inference calls.
 //!
 //! A forward convolution that records no gradient (evaluation, serving) reuses the
-//! Winograd transform of its weight (16/9 or 36/9 of the weight's size) for as long as no
-//! tensor data has been written in place ([`crate::storage::write_epoch`]): a model's
+//! Winograd transform of its weight (16/9 or 36/9 of the weight's size), or the weight cut
+//! into panels ([`Kind::WEIGHT_PANELS`]), for as long as no tensor data has been written
+//! in place ([`crate::storage::write_epoch`]): a model's
 //! weights change only through `update_data` (optimizer steps, loading a checkpoint), and
 //! any such write makes every entry stale. Entries are found by the weight's storage (held
 //! weakly, so a dropped model frees its entries on the next lookup), offset, shape and
@@ -21,10 +22,20 @@ const MAX_BYTES: usize = 256 << 20;
 /// Which transform an entry holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Kind {
-    /// Positions of the transformed tile: 16 for F(2×2, 3×3), 36 for F(4×4, 3×3).
+    /// Positions of the transformed tile: 16 for F(2×2, 3×3), 36 for F(4×4, 3×3), and 1
+    /// for the weight itself ([`Kind::WEIGHT_PANELS`]).
     pub positions: usize,
     /// Whether `U` is laid out in panels (`conv_winograd::Weights::Panels`).
     pub panels: bool,
+}
+
+impl Kind {
+    /// The untransformed weight `[cout, cin·kh·kw]` in panels, as the patch-matrix
+    /// inference of one image reads it (`conv::panel_inference`).
+    pub const WEIGHT_PANELS: Kind = Kind {
+        positions: 1,
+        panels: true,
+    };
 }
 
 struct Entry {
