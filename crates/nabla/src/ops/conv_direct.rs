@@ -95,16 +95,25 @@ impl Offsets {
     }
 }
 
-/// Copies one image `[cin, h, w]` into `xp` (`[cin, hp, wp]`, zeros around).
+/// Copies one image `[cin, h, w]` into `xp` (`[cin, hp, wp]`, zeros around), writing each
+/// value once: the padding rows, then each row's left padding, values and right padding.
 fn pad_image(image: &[f32], p: &Plan, xp: &mut [f32]) {
     let (hp, wp) = (p.hp(), p.wp());
-    if p.ph > 0 || p.pw > 0 {
-        xp.fill(0.0);
-    }
-    for c in 0..p.cin {
-        for iy in 0..p.h {
-            let src = &image[(c * p.h + iy) * p.w..][..p.w];
-            xp[(c * hp + iy + p.ph) * wp + p.pw..][..p.w].copy_from_slice(src);
+    for (src, dst) in image
+        .chunks_exact(p.h * p.w)
+        .zip(xp.chunks_exact_mut(hp * wp))
+        .take(p.cin)
+    {
+        let (top, rest) = dst.split_at_mut(p.ph * wp);
+        let (middle, bottom) = rest.split_at_mut(p.h * wp);
+        top.fill(0.0);
+        bottom.fill(0.0);
+        for (row, padded) in src.chunks_exact(p.w).zip(middle.chunks_exact_mut(wp)) {
+            let (left, rest) = padded.split_at_mut(p.pw);
+            let (values, right) = rest.split_at_mut(p.w);
+            left.fill(0.0);
+            values.copy_from_slice(row);
+            right.fill(0.0);
         }
     }
 }
@@ -132,37 +141,37 @@ pub(super) fn forward(x: &[f32], wt: &[f32], bias: Option<&[f32]>, p: &Plan) -> 
     }
     let offsets = Offsets::new(p);
     let image_len = p.cin * p.h * p.w;
-    let run = |(images, blocks): (Range<usize>, Range<usize>)| {
-        let mut xp = alloc::<f32>(p.padded_len());
-        for i in images {
-            pad_image(&x[i * image_len..][..image_len], p, &mut xp);
-            for blk in blocks.clone() {
-                // SAFETY: these channels of image i belong to this task only.
-                let yb = unsafe { out.slice((i * p.cout + blk * LANES) * l, LANES * l) };
-                let b: [f32; LANES] =
-                    std::array::from_fn(|j| bias.map_or(0.0, |b| b[blk * LANES + j]));
-                forward_block(&xp, &wv[blk * taps..][..taps], &offsets, b, yb);
+    let blocks_of = |i: usize, xp: &[f32], blocks: Range<usize>| {
+        for blk in blocks {
+            // SAFETY: these channels of image i belong to this task only.
+            let yb = unsafe { out.slice((i * p.cout + blk * LANES) * l, LANES * l) };
+            let b: [f32; LANES] = std::array::from_fn(|j| bias.map_or(0.0, |b| b[blk * LANES + j]));
+            forward_block(xp, &wv[blk * taps..][..taps], &offsets, b, yb);
+        }
+    };
+    let blocks = p.cout / LANES;
+    if p.n >= rayon::current_num_threads() {
+        // Whole images per task, each padded into the task's buffer.
+        let run = |images: Range<usize>| {
+            let mut xp = alloc::<f32>(p.padded_len());
+            for i in images {
+                pad_image(&x[i * image_len..][..image_len], p, &mut xp);
+                blocks_of(i, &xp, 0..blocks);
             }
+            recycle(xp);
+        };
+        image_groups(p.n).into_par_iter().for_each(run);
+    } else {
+        // Fewer images than threads: each image padded once, then one block of 16
+        // channels per task.
+        let mut xp = alloc::<f32>(p.padded_len());
+        for i in 0..p.n {
+            pad_image(&x[i * image_len..][..image_len], p, &mut xp);
+            (0..blocks)
+                .into_par_iter()
+                .for_each(|blk| blocks_of(i, &xp, blk..blk + 1));
         }
         recycle(xp);
-    };
-    // Whole images per task; with fewer images than threads, one block of 16 channels
-    // per task (each pads its own copy of the image).
-    let blocks = p.cout / LANES;
-    let tasks: Vec<(Range<usize>, Range<usize>)> = if p.n >= rayon::current_num_threads() {
-        image_groups(p.n)
-            .into_iter()
-            .map(|g| (g, 0..blocks))
-            .collect()
-    } else {
-        (0..p.n)
-            .flat_map(|i| (0..blocks).map(move |blk| (i..i + 1, blk..blk + 1)))
-            .collect()
-    };
-    if tasks.len() > 1 {
-        tasks.into_par_iter().for_each(run);
-    } else {
-        tasks.into_iter().for_each(run);
     }
     y
 }
