@@ -19,6 +19,7 @@ use super::{conv_direct, rule, winograd_cache};
 use crate::cpu::elementwise::PAR_MIN_LEN;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::reduce::sum_slice;
+use crate::cpu::simd::vectorized;
 use crate::cpu::skinny::{self, Rows};
 use crate::cpu::SharedOut;
 use crate::dtype::{with_float, Float};
@@ -406,6 +407,26 @@ fn split_phases<T: Float>(x: &[T], g: &Geometry, channels: Range<usize>) -> Vec<
         .chunks_exact(g.w)
         .zip(out.chunks_exact_mut(sw * len))
     {
+        if sw == 2 {
+            // Even and odd columns as two zipped streams, which the compiler turns into
+            // vector shuffles (the general loop below stores one value at a time: a fifth
+            // of ResNet-18's stride-2 3×3 layers at batch 1 went to it).
+            let (even, odd) = dst.split_at_mut(len);
+            let pairs = src.chunks_exact(2);
+            if let [last] = pairs.remainder() {
+                even[src.len() / 2] = *last;
+            }
+            vectorized(
+                #[inline(always)]
+                || {
+                    for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(pairs.clone()) {
+                        *e = pair[0];
+                        *o = pair[1];
+                    }
+                },
+            );
+            continue;
+        }
         for (m, chunk) in src.chunks(sw).enumerate() {
             for (q, &v) in chunk.iter().enumerate() {
                 dst[q * len + m] = v;
@@ -416,26 +437,27 @@ fn split_phases<T: Float>(x: &[T], g: &Geometry, channels: Range<usize>) -> Vec<
 }
 
 /// `dst.copy_from_slice(src)` for the short rows of small images (LeNet's are 5 to 28
-/// values wide): moves of 4 values inline instead of a `memcpy` call per row, which cost
-/// as much as the copy itself in the LeNet profile.
+/// values wide, ResNet-18's stride-2 patches 7 to 28): two copies of a fixed width that
+/// overlap in the middle, inline, instead of a `memcpy` call per row (which cost as much as
+/// the copy itself in the LeNet profile) or a loop of 4-value moves (half of the stride-2
+/// layers' im2col).
 #[inline(always)]
 fn copy_short<T: Copy>(dst: &mut [T], src: &[T]) {
-    if dst.len() > 32 {
-        dst.copy_from_slice(src);
-        return;
+    /// The first and the last `W` values, `W ≤ len ≤ 2W`.
+    #[inline(always)]
+    fn overlapping<T: Copy, const W: usize>(dst: &mut [T], src: &[T]) {
+        let n = dst.len();
+        dst[..W].copy_from_slice(&src[..W]);
+        dst[n - W..].copy_from_slice(&src[n - W..n]);
     }
-    let mut d = dst.chunks_exact_mut(4);
-    let mut s = src.chunks_exact(4);
-    for (dc, sc) in (&mut d).zip(&mut s) {
-        let v: [T; 4] = sc.try_into().expect("chunks of 4");
-        dc.copy_from_slice(&v);
-    }
-    let (d, s) = (d.into_remainder(), s.remainder());
-    match d.len() {
-        3 => d.copy_from_slice(&[s[0], s[1], s[2]]),
-        2 => d.copy_from_slice(&[s[0], s[1]]),
-        1 => d[0] = s[0],
-        _ => {}
+    match dst.len() {
+        0 => {}
+        1 => dst[0] = src[0],
+        2..=3 => overlapping::<T, 2>(dst, src),
+        4..=7 => overlapping::<T, 4>(dst, src),
+        8..=15 => overlapping::<T, 8>(dst, src),
+        16..=32 => overlapping::<T, 16>(dst, src),
+        _ => dst.copy_from_slice(src),
     }
 }
 
