@@ -2281,6 +2281,18 @@ mod tests {
         })
     }
 
+    /// Every length up to past the inline cases, at offsets that are not aligned.
+    #[test]
+    fn copy_short_copies_every_length() {
+        let src: Vec<u32> = (0..50).collect();
+        for n in 0..=40 {
+            let mut dst = vec![u32::MAX; n + 2];
+            copy_short(&mut dst[1..=n], &src[3..3 + n]);
+            assert_eq!(dst[1..=n], src[3..3 + n], "length {n}");
+            assert_eq!((dst[0], dst[n + 1]), (u32::MAX, u32::MAX), "length {n}");
+        }
+    }
+
     #[test]
     fn valid_range_covers_exactly_the_inside_positions() {
         for off in -4..4isize {
