@@ -327,30 +327,41 @@ impl<'a, T: Float> Epilogue<'a, T> {
     pub(super) fn apply(&self, co: usize, at: usize, dst: &mut [T]) {
         let shift = self.shift.map_or(T::ZERO, |s| s[co]);
         let scale = self.scale.map_or(T::ONE, |s| s[co]);
-        let relu = self.relu;
-        // `v < 0 → 0` keeps NaN as NaN, as `relu` does.
-        let map = |v: T| if relu && v < T::ZERO { T::ZERO } else { v };
-        match (self.residual, self.scale.is_some() || relu) {
-            (Some(r), _) => vectorized(
-                #[inline(always)]
-                || {
-                    let r = &r[at..at + dst.len()];
-                    for (d, &r) in dst.iter_mut().zip(r) {
-                        *d = map(*d * scale + shift + r);
-                    }
-                },
-            ),
-            (None, false) if self.shift.is_some() => dst.iter_mut().for_each(|d| *d += shift),
-            (None, false) => {}
-            (None, true) => vectorized(
-                #[inline(always)]
-                || {
-                    for d in dst.iter_mut() {
-                        *d = map(*d * scale + shift);
-                    }
-                },
-            ),
+        let residual = self.residual.map(|r| &r[at..at + dst.len()]);
+        match (residual, self.scale.is_some(), self.relu) {
+            (None, false, false) if self.shift.is_some() => {
+                dst.iter_mut().for_each(|d| *d += shift)
+            }
+            (None, false, false) => {}
+            (residual, _, true) => affine::<T, true>(dst, scale, shift, residual),
+            (residual, _, false) => affine::<T, false>(dst, scale, shift, residual),
         }
+    }
+}
+
+/// `dst = relu?(dst·scale + shift (+ residual))`, the ReLU a constant so that the loop has
+/// no branch and vectorizes (with the flag read inside it, the loop ran one value at a
+/// time: 7% of ResNet-18's batch-1 samples against 2.4%). `v < 0 → 0` keeps NaN as NaN, as
+/// `relu` does.
+fn affine<T: Float, const RELU: bool>(dst: &mut [T], scale: T, shift: T, residual: Option<&[T]>) {
+    let relu = |v: T| if RELU && v < T::ZERO { T::ZERO } else { v };
+    match residual {
+        Some(r) => vectorized(
+            #[inline(always)]
+            || {
+                for (d, &r) in dst.iter_mut().zip(r) {
+                    *d = relu(*d * scale + shift + r);
+                }
+            },
+        ),
+        None => vectorized(
+            #[inline(always)]
+            || {
+                for d in dst.iter_mut() {
+                    *d = relu(*d * scale + shift);
+                }
+            },
+        ),
     }
 }
 
