@@ -1054,7 +1054,8 @@ fn cached_transform<T: Float>(
     }
 }
 
-/// [`winograd_inference`] on the elements of `x` and of `weight` (`wv`), ending in `epi`.
+/// The Winograd path of [`cached_forward`]: `plan`'s transform of `weight` (elements `wv`)
+/// from the [`winograd_cache`], applied to `x`'s elements (`xv`), ending in `epi`.
 fn cached_winograd<T: Float>(
     weight: &Tensor,
     xv: &[T],
@@ -1260,10 +1261,11 @@ impl Tensor {
         self.conv_with_geometry(weight, bias, g)
     }
 
-    /// `conv2d(self, weight, bias)` followed by a per-output-channel affine map and an
-    /// optional ReLU: `y[:, c] = relu?(conv[:, c]·scale[c] + shift[c])`. This is how
-    /// evaluation-mode batch norm folds into the convolution before it (`scale = γ/√(σ² +
-    /// eps)`, `shift = β − μ·scale`).
+    /// `conv2d(self, weight, bias)` followed by a per-output-channel affine map, an optional
+    /// residual and an optional ReLU: `y[:, c] = relu?(conv[:, c]·scale[c] + shift[c]
+    /// (+ residual[:, c]))`. This is how evaluation-mode batch norm folds into the
+    /// convolution before it (`scale = γ/√(σ² + eps)`, `shift = β − μ·scale`), and a ResNet
+    /// block's shortcut with it.
     ///
     /// Without gradient recording the map runs in the convolution's own output pass where
     /// the kernel allows it (Winograd) and in one pass over the fresh output otherwise,
@@ -1272,7 +1274,8 @@ impl Tensor {
     ///
     /// # Errors
     /// As [`Tensor::conv2d`]; [`Error::UnexpectedShape`] when `scale` or `shift` is not
-    /// `[c_out]`, and [`Error::DType`] when their type differs from `self`'s.
+    /// `[c_out]` or the residual is not of the output's shape, and [`Error::DType`] when
+    /// their type differs from `self`'s.
     pub fn conv2d_affine(
         &self,
         weight: &Tensor,
@@ -1282,7 +1285,11 @@ impl Tensor {
     ) -> Result<Tensor> {
         let op = "conv2d_affine";
         let g = square_geometry(op, self, weight, bias, cfg)?;
-        check_dtypes(op, self, &[Some(affine.scale), Some(affine.shift)])?;
+        check_dtypes(
+            op,
+            self,
+            &[Some(affine.scale), Some(affine.shift), affine.residual],
+        )?;
         for t in [affine.scale, affine.shift] {
             if t.dims() != [g.cout] {
                 return Err(Error::UnexpectedShape {
@@ -1294,7 +1301,6 @@ impl Tensor {
         }
         let out_dims = [g.n, g.cout, g.oh, g.ow];
         if let Some(r) = affine.residual {
-            check_dtypes(op, self, &[Some(r)])?;
             if r.dims() != out_dims {
                 return Err(Error::UnexpectedShape {
                     op,
