@@ -280,8 +280,8 @@ mod avx512 {
         pub lines: usize,
     }
 
-    /// Row blocks of 64 (then fewer) rows of `c` against column blocks of [`TN_COLS`] (then
-    /// single) columns, for [`super::skinny_gemm_tn`].
+    /// Row blocks of 64 (then fewer) rows of `c` against column blocks of [`TN_COLS`]
+    /// columns (then one block of the rest), for [`super::skinny_gemm_tn`].
     ///
     /// # Safety
     /// AVX-512F; the operands hold the rows and columns that [`super::skinny_gemm_tn`]
@@ -347,10 +347,15 @@ mod avx512 {
                 column_block::<NV, TN_COLS>(rows, k, at, b, c.add(j), ldc, last, ahead);
                 j += TN_COLS;
             }
-            while j < n {
-                let b = (b.0.add(j), b.1);
-                column_block::<NV, 1>(rows, k, at, b, c.add(j), ldc, last, ahead);
-                j += 1;
+            let b = (b.0.add(j), b.1);
+            let c = c.add(j);
+            match n - j {
+                0 => {}
+                1 => column_block::<NV, 1>(rows, k, at, b, c, ldc, last, ahead),
+                2 => column_block::<NV, 2>(rows, k, at, b, c, ldc, last, ahead),
+                3 => column_block::<NV, 3>(rows, k, at, b, c, ldc, last, ahead),
+                4 => column_block::<NV, 4>(rows, k, at, b, c, ldc, last, ahead),
+                _ => column_block::<NV, 5>(rows, k, at, b, c, ldc, last, ahead),
             }
         }
     }
@@ -449,8 +454,8 @@ mod tests {
     }
 
     /// The transposed-operand product against a naive one: row counts that need 1 to 4
-    /// vectors and more than one block of 64, column counts around the 6-column blocks,
-    /// strides wider than the rows, and k = 0.
+    /// vectors and more than one block of 64, column counts around the 6-column blocks
+    /// (every rest from 1 to 5 columns), strides wider than the rows, and k = 0.
     #[test]
     fn skinny_gemm_tn_matches_a_naive_product() {
         if !supported() {
@@ -463,6 +468,8 @@ mod tests {
             (64, 8, 8),
             (130, 13, 64),
             (47, 6, 3),
+            (33, 16, 12),
+            (17, 9, 4),
             (3, 5, 0),
         ] {
             let (lda, ldb, ldc) = (m + 3, n + 2, n + 1);

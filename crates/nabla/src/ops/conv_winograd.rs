@@ -485,15 +485,14 @@ pub(super) fn for_ranges(count: usize, par: bool, f: impl Fn(Range<usize>) + Syn
 }
 
 /// Whether a forward pass of `p` in `T` should read `U` as [`Weights::Panels`]: f32, one
-/// block whose tile count is no multiple of 16, and the skinny kernels. ResNet-18's 14×14
-/// layers at batch 1 (49 tiles in F(2×2), which [`skinny_gemm`] holds in 64 lanes) and its
-/// 28×28 layers (49 tiles in F(4×4)).
+/// block, and the skinny kernels. ResNet-18's layers at batch 1: 49 tiles at 14×14 (F(2×2),
+/// which [`skinny_gemm`] holds in 64 lanes) and at 28×28 (F(4×4)), and 16 at 7×7. There
+/// [`skinny_gemm`] wastes no lane, but its 8 broadcasts from 8 rows of `U` per 8
+/// multiply-adds keep the load ports busy, where the panels' kernel loads 4 vectors and
+/// broadcasts 6 values of `V` per 24 (session 10, `COLD=4`, alternating rounds: medians
+/// 1.34 → 1.21 ms).
 pub(super) fn wants_panel_weights<T: Float>(p: &Plan) -> bool {
-    let (th, tw) = p.tiles();
-    T::DTYPE == crate::DType::F32
-        && p.shared_block()
-        && !(p.n * th * tw).is_multiple_of(16)
-        && skinny::supported()
+    T::DTYPE == crate::DType::F32 && p.shared_block() && skinny::supported()
 }
 
 /// `[positions, cout, cin]` → [`Weights::Panels`]: for each ξ, the panels of [`PANEL`]
