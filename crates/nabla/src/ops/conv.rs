@@ -15,7 +15,7 @@ use super::conv_winograd::{
     self as winograd, conv3x3, transform_weights, transform_weights_f4, weight_grad3x3, Epilogue,
     Weights,
 };
-use super::{conv_direct, rule, winograd_cache};
+use super::{conv_direct, conv_phases, rule, winograd_cache};
 use crate::cpu::elementwise::PAR_MIN_LEN;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::reduce::sum_slice;
@@ -201,6 +201,33 @@ impl Geometry {
             && self.direct().is_none()
             && skinny::supported()
             && self.l() < PANELS_MAX_PIXELS
+    }
+    /// The plan of [`conv_phases`] for a forward pass in `dtype` that records no gradient:
+    /// f32 on one image, ungrouped, stride 2 on both axes, dilation 1, kernels wider than
+    /// 1×1, output channels in blocks of [`conv_phases::BLOCK`], at least
+    /// [`PANELS_MAX_PIXELS`] output pixels (below, [`panel_inference`] takes them), on
+    /// CPUs with AVX-512. ResNet-18's stem and its stride-2 3×3 layers at 28×28 and 14×14.
+    fn phases_inference(&self, dtype: crate::DType) -> Option<conv_phases::Plan> {
+        let fits = self.n == 1
+            && self.groups == 1
+            && dtype == crate::DType::F32
+            && self.stride == (2, 2)
+            && self.dil == (1, 1)
+            && self.kh * self.kw > 1
+            && self.cout.is_multiple_of(conv_phases::BLOCK)
+            && self.l() >= PANELS_MAX_PIXELS
+            && conv_phases::Plan::supported();
+        fits.then_some(conv_phases::Plan {
+            cin: self.cin,
+            h: self.h,
+            w: self.w,
+            cout: self.cout,
+            kh: self.kh,
+            kw: self.kw,
+            ph: self.pad.0,
+            pw: self.pad.1,
+            s: 2,
+        })
     }
     /// The plan of the direct f32 kernels ([`conv_direct`]): dilation 1, ungrouped, output
     /// channels in blocks of 16 up to [`DIRECT_MAX_COUT`], [`DIRECT_MIN_TAPS`] to
@@ -1000,7 +1027,10 @@ fn cached_inference(
     bias: Option<&Tensor>,
     g: &Geometry,
 ) -> Result<Option<Tensor>> {
-    if g.winograd_inference().is_none() && !g.panels_inference(x.dtype()) {
+    if g.winograd_inference().is_none()
+        && !g.panels_inference(x.dtype())
+        && g.phases_inference(x.dtype()).is_none()
+    {
         return Ok(None);
     }
     let op = "conv2d";
@@ -1017,8 +1047,9 @@ fn cached_inference(
 }
 
 /// The forward convolution of `x`'s elements with `weight` (elements `wv`) ending in `epi`,
-/// through Winograd ([`cached_winograd`]) or weight panels ([`panel_inference`]) with the
-/// weight's transform from the [`winograd_cache`]; `None` when neither applies.
+/// through Winograd ([`cached_winograd`]), stride phases ([`conv_phases`]) or weight panels
+/// ([`panel_inference`]) with the weight's transform from the [`winograd_cache`]; `None`
+/// when none applies.
 fn cached_forward<T: Float>(
     weight: &Tensor,
     xv: &[T],
@@ -1029,6 +1060,19 @@ fn cached_forward<T: Float>(
     if let Some(plan) = g.winograd_inference() {
         return Some(cached_winograd(weight, xv, wv, epi, plan, g));
     }
+    if let Some(plan) = g.phases_inference(T::DTYPE) {
+        let kind = winograd_cache::Kind::WEIGHT_BLOCKS;
+        let wb = cached_transform(weight, wv, kind, |w| {
+            let w = same_type_slice::<T, f32>(w).expect("phases run in f32");
+            cast_vec(conv_phases::block_weights(w, g.cout, plan.taps()))
+        });
+        let (xv, wb, epi) = (
+            same_type_slice::<T, f32>(xv)?,
+            same_type_slice::<T, f32>(&wb)?,
+            epilogue_f32(&epi)?,
+        );
+        return Some(cast_vec(conv_phases::forward(xv, wb, epi, &plan)));
+    }
     if !g.panels_inference(T::DTYPE) {
         return None;
     }
@@ -1037,6 +1081,20 @@ fn cached_forward<T: Float>(
         winograd::panel_weights(w, 1, g.cout, g.k())
     });
     panel_inference(xv, &u, epi, g)
+}
+
+/// `epi` for f32 elements; `None` when `T` is not f32.
+fn epilogue_f32<'a, T: Float>(epi: &Epilogue<'a, T>) -> Option<Epilogue<'a, f32>> {
+    let cast = |s: Option<&'a [T]>| match s {
+        None => Some(None),
+        Some(s) => same_type_slice::<T, f32>(s).map(Some),
+    };
+    Some(Epilogue {
+        scale: cast(epi.scale)?,
+        shift: cast(epi.shift)?,
+        residual: cast(epi.residual)?,
+        relu: epi.relu,
+    })
 }
 
 /// The transform `kind` of `weight` (elements `wv`) made by `make`: from the
@@ -2117,10 +2175,67 @@ mod tests {
         Ok(())
     }
 
+    /// One image at stride 2 with at least [`PANELS_MAX_PIXELS`] outputs runs
+    /// [`conv_phases`] in inference (with AVX-512): against the recorded path, for kernels
+    /// of 2 to 7 taps a side, paddings 0 to 3, odd and even sides, rows of 5 to 31 columns
+    /// (a vector of 16 pixels then meets up to 4 rows), 1 to 3 blocks of channels, on 2
+    /// and 3 threads. Smaller outputs, stride 1, 1×1 kernels and f64 do not take it.
+    #[test]
+    fn strided_inference_over_phases_agrees_with_the_recorded_path() -> Result<()> {
+        crate::manual_seed(59);
+        let dev = crate::Device::Cpu;
+        let f32_ = crate::DType::F32;
+        let supported = conv_phases::Plan::supported();
+        for threads in [2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .expect("a pool");
+            for (xs, cout, k, pad) in [
+                ([1, 3, 60, 61], 16, 7, 3),
+                ([1, 16, 28, 28], 24, 3, 1),
+                ([1, 5, 100, 8], 8, 3, 1),
+                ([1, 4, 33, 31], 16, 2, 0),
+                ([1, 2, 40, 29], 16, 5, 2),
+                ([1, 3, 31, 32], 8, 4, 3),
+            ] {
+                let c = cfg(2, pad, 1, 1);
+                let x = Tensor::randn(&xs, f32_, &dev)?;
+                let w = Tensor::randn(&[cout, xs[1], k, k], f32_, &dev)?;
+                let b = Tensor::randn(&[cout], f32_, &dev)?;
+                let want = x.conv2d(&w.clone().requires_grad(), Some(&b), c)?.detach();
+                let y = pool.install(|| crate::no_grad(|| x.conv2d(&w, Some(&b), c)))?;
+                assert_close(&y, &want.to_vec::<f64>()?, 1e-4)?;
+                let g = forward_geometry("conv2d", &x, &w, None, (2, 2), (pad, pad), (1, 1), 1)?;
+                assert!(g.l() >= PANELS_MAX_PIXELS);
+                assert_eq!(g.phases_inference(f32_).is_some(), supported, "{xs:?}");
+                assert!(g.phases_inference(crate::DType::F64).is_none());
+            }
+        }
+        let x = Tensor::randn(&[1, 16, 28, 28], f32_, &dev)?;
+        let smaller = Tensor::randn(&[1, 16, 26, 26], f32_, &dev)?;
+        for (x, k, stride) in [(&x, 3, 1), (&x, 1, 2), (&smaller, 3, 2)] {
+            let w = Tensor::randn(&[16, 16, k, k], f32_, &dev)?;
+            let pad = k / 2;
+            let g = forward_geometry(
+                "conv2d",
+                x,
+                &w,
+                None,
+                (stride, stride),
+                (pad, pad),
+                (1, 1),
+                1,
+            )?;
+            assert!(g.phases_inference(f32_).is_none(), "{k} {stride}");
+        }
+        Ok(())
+    }
+
     /// `conv2d_affine` against `conv2d` followed by the same map as separate ops, without
-    /// recording: Winograd F(4×4), F(2×2) with panels and with a block per image, the direct
-    /// kernels (7×7 stride 2) and the weight panels (3×3 stride 2 with a partial panel, 1×1
-    /// at strides 2 and 1), with and without bias, residual and ReLU. With recording, the chain's
+    /// recording: Winograd F(4×4), F(2×2) with panels and with a block per image, the stride
+    /// phases (7×7 and 3×3 at stride 2) and the weight panels (3×3 stride 2 with a partial
+    /// panel, 1×1 at strides 2 and 1), with and without bias, residual and ReLU. With recording, the chain's
     /// gradients; and a scale or residual of the wrong shape is refused.
     #[test]
     fn conv2d_affine_agrees_with_the_chain_of_ops() -> Result<()> {
@@ -2132,6 +2247,7 @@ mod tests {
             ([1, 24, 13, 13], 40, 3, 1, 1),
             ([2, 16, 9, 9], 16, 3, 1, 1),
             ([1, 3, 40, 40], 64, 7, 2, 3),
+            ([1, 16, 28, 28], 24, 3, 2, 1),
             ([1, 16, 20, 20], 32, 3, 2, 1),
             ([1, 24, 15, 15], 72, 3, 2, 1),
             ([1, 32, 14, 14], 64, 1, 2, 0),

@@ -7,6 +7,7 @@ pub(crate) mod binary;
 pub(crate) mod compare;
 pub(crate) mod conv;
 pub(crate) mod conv_direct;
+pub(crate) mod conv_phases;
 pub(crate) mod conv_winograd;
 pub(crate) mod dropout;
 pub(crate) mod embedding;

@@ -23,7 +23,7 @@ const MAX_BYTES: usize = 256 << 20;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) struct Kind {
     /// Positions of the transformed tile: 16 for F(2×2, 3×3), 36 for F(4×4, 3×3), and 1
-    /// for the weight itself ([`Kind::WEIGHT_PANELS`]).
+    /// for the weight itself ([`Kind::WEIGHT_PANELS`], [`Kind::WEIGHT_BLOCKS`]).
     pub positions: usize,
     /// Whether `U` is laid out in panels (`conv_winograd::Weights::Panels`).
     pub panels: bool,
@@ -35,6 +35,12 @@ impl Kind {
     pub const WEIGHT_PANELS: Kind = Kind {
         positions: 1,
         panels: true,
+    };
+    /// The untransformed weight in blocks of output channels, tap-major, as the
+    /// stride-phase kernels read it (`conv_phases::block_weights`).
+    pub const WEIGHT_BLOCKS: Kind = Kind {
+        positions: 1,
+        panels: false,
     };
 }
 
