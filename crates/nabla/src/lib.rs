@@ -54,4 +54,4 @@ pub use ops::recurrent_scan::ScanCell;
 pub use rng::{manual_seed, Rng};
 pub use shape::{broadcast_shape, Dim, Shape};
 pub use tensor::{live_tensors, Tensor, TensorId};
-pub use threads::{num_threads, set_num_threads};
+pub use threads::{keep_awake, num_threads, set_num_threads};

@@ -143,7 +143,8 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let (vs, model) = build_model(&cfg)?;
     vs.load(&weights)
         .with_context(|| format!("loading {} into {}", weights.display(), cfg.model))?;
-    let out = nabla::no_grad(|| model.forward(&x))?;
+    // One forward pass: the threads wait for its kernels spinning (see `keep_awake`).
+    let out = nabla::keep_awake(|| nabla::no_grad(|| model.forward(&x)))?;
     if let Some(path) = &args.output {
         out.write_npy(path)?;
         println!(
