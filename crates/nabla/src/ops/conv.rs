@@ -2111,7 +2111,7 @@ mod tests {
     /// (with AVX-512): against the recorded path, with bands of output channels that cross
     /// panels (200 channels on 2 and 3 threads) and a last panel narrower than 64, in
     /// F(2×2) (7×7 outputs, 16 tiles: column blocks of 6, 6 and 4; 13×13, 49 tiles) and
-    /// F(4×4) (28×28, 49 tiles).
+    /// F(4×4) (28×28, 49 tiles; 40×40, 100 tiles in a block per thread).
     #[test]
     fn inference_with_weight_panels_agrees_with_the_recorded_path() -> Result<()> {
         crate::manual_seed(37);
@@ -2122,12 +2122,15 @@ mod tests {
                 .num_threads(threads)
                 .build()
                 .expect("a pool");
-            for (side, cin, cout) in [(13, 24, 200), (28, 16, 72), (7, 32, 40)] {
+            for (side, cin, cout) in [(13, 24, 200), (28, 16, 72), (7, 32, 40), (40, 16, 72)] {
                 let x = Tensor::randn(&[1, cin, side, side], crate::DType::F32, &dev)?;
                 let w = Tensor::randn(&[cout, cin, 3, 3], crate::DType::F32, &dev)?;
                 let want = x.conv2d(&w.clone().requires_grad(), None, c)?.detach();
                 let y = pool.install(|| crate::no_grad(|| x.conv2d(&w, None, c)))?;
-                assert_close(&y, &want.to_vec::<f64>()?, 1e-4)?;
+                // F(4×4)'s rounding grows with the outputs' scale (up to 40 here).
+                let want = want.to_vec::<f64>()?;
+                let scale = want.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+                assert_close(&y, &want, 1e-4f64.max(1e-5 * scale))?;
                 let g = forward_geometry("conv2d", &x, &w, None, (1, 1), (1, 1), (1, 1), 1)?;
                 let plan = g.winograd_inference().expect("a Winograd shape");
                 let panels = pool.install(|| winograd::wants_panel_weights::<f32>(&plan));

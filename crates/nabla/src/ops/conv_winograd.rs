@@ -421,7 +421,7 @@ fn block<T: Float>(
         }
     };
     for_ranges(p.cin, par, inputs);
-    if !(par && skinny_products(u, &v, &mut m, p, tb)) {
+    if !skinny_products(u, &v, &mut m, p, tb, par) {
         for xi in 0..positions {
             // SAFETY: U[ξ] is cout × cin (strides from Weights::mat), V[ξ] cin × tb and M[ξ]
             // cout × tb row-major, all inside their buffers.
@@ -485,14 +485,17 @@ pub(super) fn for_ranges(count: usize, par: bool, f: impl Fn(Range<usize>) + Syn
 }
 
 /// Whether a forward pass of `p` in `T` should read `U` as [`Weights::Panels`]: f32, one
-/// block, and the skinny kernels. ResNet-18's layers at batch 1: 49 tiles at 14×14 (F(2×2),
-/// which [`skinny_gemm`] holds in 64 lanes) and at 28×28 (F(4×4)), and 16 at 7×7. There
-/// [`skinny_gemm`] wastes no lane, but its 8 broadcasts from 8 rows of `U` per 8
-/// multiply-adds keep the load ports busy, where the panels' kernel loads 4 vectors and
-/// broadcasts 6 values of `V` per 24 (session 10, `COLD=4`, alternating rounds: medians
-/// 1.34 → 1.21 ms).
+/// block or one image, and the skinny kernels. ResNet-18's layers at batch 1: 49 tiles at
+/// 14×14 (F(2×2), which [`skinny_gemm`] holds in 64 lanes) and at 28×28 (F(4×4)), and 16
+/// at 7×7. There [`skinny_gemm`] wastes no lane, but its 8 broadcasts from 8 rows of `U`
+/// per 8 multiply-adds keep the load ports busy, where the panels' kernel loads 4 vectors
+/// and broadcasts 6 values of `V` per 24 (session 10, `COLD=4`, alternating rounds:
+/// medians 1.34 → 1.21 ms). Its 56×56 layers (196 tiles in F(4×4), a block of 7 tile rows
+/// per thread) run each block's products on the panels instead of `gemm`, which packs
+/// both operands of 36 small products: 1.025 → 0.76 ms (16 rounds; 1.125 → 0.985 with
+/// `COLD=4`).
 pub(super) fn wants_panel_weights<T: Float>(p: &Plan) -> bool {
-    T::DTYPE == crate::DType::F32 && p.shared_block() && skinny::supported()
+    T::DTYPE == crate::DType::F32 && (p.shared_block() || p.n == 1) && skinny::supported()
 }
 
 /// `[positions, cout, cin]` → [`Weights::Panels`]: for each ξ, the panels of [`PANEL`]
@@ -562,13 +565,22 @@ pub(super) fn panel_at(u: &[f32], (m, k): (usize, usize), o: usize) -> &[f32] {
     &u[q0 * k..][..PANEL.min(m - q0) * k]
 }
 
-/// The products `M[ξ] = U[ξ] · V[ξ]` of a one-block batch by [`skinny_gemm`] (at most
-/// [`skinny::MAX_COLS`] tiles) or, with `U` transposed, [`skinny::skinny_gemm_tn`], each
-/// thread taking a band of output channels ([`for_ranges`]) for all positions ξ: f32 and
-/// `U` not turned.
+/// The products `M[ξ] = U[ξ] · V[ξ]` of a block by [`skinny_gemm`] (at most
+/// [`skinny::MAX_COLS`] tiles) or, with `U` transposed, [`skinny::skinny_gemm_tn`]: with
+/// `par` (the batch's one block), each thread taking a band of output channels
+/// ([`for_ranges`]) for all positions ξ; without (a block per task), `U` in panels only,
+/// all channels on the calling thread. f32 and `U` not turned.
 /// Returns whether it ran (otherwise the caller runs the GEMMs).
-fn skinny_products<T: Float>(u: Weights<T>, v: &[T], m: &mut [T], p: &Plan, tb: usize) -> bool {
+fn skinny_products<T: Float>(
+    u: Weights<T>,
+    v: &[T],
+    m: &mut [T],
+    p: &Plan,
+    tb: usize,
+    par: bool,
+) -> bool {
     let (u, panels) = match u {
+        Weights::Forward(_) if !par => return false,
         Weights::Forward(u) => (u, false),
         Weights::Panels(u) => (u, true),
         Weights::Turned(_) => return false,
@@ -611,7 +623,7 @@ fn skinny_products<T: Float>(u: Weights<T>, v: &[T], m: &mut [T], p: &Plan, tb: 
             }
         }
     };
-    for_ranges(cout, true, run);
+    for_ranges(cout, par, run);
     true
 }
 
