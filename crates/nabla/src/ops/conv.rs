@@ -217,17 +217,7 @@ impl Geometry {
             && self.cout.is_multiple_of(conv_phases::BLOCK)
             && self.l() >= PANELS_MAX_PIXELS
             && conv_phases::Plan::supported();
-        fits.then_some(conv_phases::Plan {
-            cin: self.cin,
-            h: self.h,
-            w: self.w,
-            cout: self.cout,
-            kh: self.kh,
-            kw: self.kw,
-            ph: self.pad.0,
-            pw: self.pad.1,
-            s: 2,
-        })
+        fits.then(|| self.direct_plan())
     }
     /// The plan of the direct f32 kernels ([`conv_direct`]): dilation 1, ungrouped, output
     /// channels in blocks of 16 up to [`DIRECT_MAX_COUT`], [`DIRECT_MIN_TAPS`] to
@@ -244,7 +234,12 @@ impl Geometry {
             && self.oh > 0
             && self.ow > 0
             && conv_direct::Plan::supported();
-        fits.then_some(conv_direct::Plan {
+        fits.then(|| self.direct_plan())
+    }
+    /// This geometry as [`conv_direct`]'s and [`conv_phases`]' plans describe it (dilation
+    /// 1, ungrouped: what their callers check).
+    fn direct_plan(&self) -> conv_direct::Plan {
+        conv_direct::Plan {
             n: self.n,
             cin: self.cin,
             h: self.h,
@@ -256,7 +251,7 @@ impl Geometry {
             pw: self.pad.1,
             sy: self.stride.0,
             sx: self.stride.1,
-        })
+        }
     }
     /// Whether a recorded forward pass keeps its patch matrices for the weight gradient
     /// instead of the backward pass building them again: for small, ungrouped layers with
@@ -2209,7 +2204,7 @@ mod tests {
                 let want = x.conv2d(&w.clone().requires_grad(), Some(&b), c)?.detach();
                 let y = pool.install(|| crate::no_grad(|| x.conv2d(&w, Some(&b), c)))?;
                 assert_close(&y, &want.to_vec::<f64>()?, 1e-4)?;
-                let g = forward_geometry("conv2d", &x, &w, None, (2, 2), (pad, pad), (1, 1), 1)?;
+                let g = square_geometry("conv2d", &x, &w, None, c)?;
                 assert!(g.l() >= PANELS_MAX_PIXELS);
                 assert_eq!(g.phases_inference(f32_).is_some(), supported, "{xs:?}");
                 assert!(g.phases_inference(crate::DType::F64).is_none());
@@ -2220,16 +2215,7 @@ mod tests {
         for (x, k, stride) in [(&x, 3, 1), (&x, 1, 2), (&smaller, 3, 2)] {
             let w = Tensor::randn(&[16, 16, k, k], f32_, &dev)?;
             let pad = k / 2;
-            let g = forward_geometry(
-                "conv2d",
-                x,
-                &w,
-                None,
-                (stride, stride),
-                (pad, pad),
-                (1, 1),
-                1,
-            )?;
+            let g = square_geometry("conv2d", x, &w, None, cfg(stride, pad, 1, 1))?;
             assert!(g.phases_inference(f32_).is_none(), "{k} {stride}");
         }
         Ok(())

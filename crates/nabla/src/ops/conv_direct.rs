@@ -48,19 +48,19 @@ impl Plan {
     pub(super) fn supported() -> bool {
         avx512_kernels()
     }
-    fn oh(&self) -> usize {
+    pub(super) fn oh(&self) -> usize {
         (self.hp() - self.kh) / self.sy + 1
     }
-    fn ow(&self) -> usize {
+    pub(super) fn ow(&self) -> usize {
         (self.wp() - self.kw) / self.sx + 1
     }
-    fn hp(&self) -> usize {
+    pub(super) fn hp(&self) -> usize {
         self.h + 2 * self.ph
     }
-    fn wp(&self) -> usize {
+    pub(super) fn wp(&self) -> usize {
         self.w + 2 * self.pw
     }
-    fn taps(&self) -> usize {
+    pub(super) fn taps(&self) -> usize {
         self.cin * self.kh * self.kw
     }
     fn padded_len(&self) -> usize {

@@ -23,8 +23,8 @@
 //!
 //! The kernels exist for CPUs with AVX-512; elsewhere callers keep their other paths.
 
+pub(super) use super::conv_direct::Plan;
 use super::conv_winograd::Epilogue;
-use crate::cpu::simd::avx512_kernels;
 use crate::cpu::SharedOut;
 use crate::storage::{alloc, recycle};
 use rayon::prelude::*;
@@ -36,40 +36,21 @@ const VECS: usize = 3;
 /// Output pixels per block (of the rows of `C` columns).
 const CHUNK: usize = 16 * VECS;
 
-/// An ungrouped convolution of one image `[cin, h, w]` with `[cout, cin, kh, kw]` kernels
-/// (`cout` a multiple of [`BLOCK`]), padding `(ph, pw)`, stride `s` on both axes and
-/// dilation 1.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Plan {
-    pub cin: usize,
-    pub h: usize,
-    pub w: usize,
-    pub cout: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub ph: usize,
-    pub pw: usize,
-    pub s: usize,
-}
-
+/// The phase-plane geometry of a [`Plan`] (one image, `cout` a multiple of [`BLOCK`],
+/// stride `s = sy = sx`).
 impl Plan {
-    /// Whether this CPU has the kernels (AVX-512).
-    pub(super) fn supported() -> bool {
-        avx512_kernels()
-    }
-    fn oh(&self) -> usize {
-        (self.h + 2 * self.ph - self.kh) / self.s + 1
-    }
-    fn ow(&self) -> usize {
-        (self.w + 2 * self.pw - self.kw) / self.s + 1
+    /// The stride on both axes.
+    fn s(&self) -> usize {
+        debug_assert_eq!(self.sy, self.sx, "conv_phases: one stride for both axes");
+        self.sy
     }
     /// Columns of each phase plane, and of the rows the output pixels are counted in.
     fn cols(&self) -> usize {
-        (self.w + 2 * self.pw).div_ceil(self.s)
+        self.wp().div_ceil(self.s())
     }
     /// Rows of each phase plane.
     fn rows(&self) -> usize {
-        (self.h + 2 * self.ph).div_ceil(self.s)
+        self.hp().div_ceil(self.s())
     }
     fn plane_len(&self) -> usize {
         self.rows() * self.cols()
@@ -78,19 +59,15 @@ impl Plan {
     fn pixels(&self) -> usize {
         self.oh() * self.cols()
     }
-    /// Taps per output: `cin · kh · kw`.
-    pub(super) fn taps(&self) -> usize {
-        self.cin * self.kh * self.kw
-    }
     /// Elements of the phase planes: every plane, and zeros after the last so that the last
     /// block of pixels reads inside the buffer (at most [`CHUNK`] pixels past the output's,
     /// and `kw / s` columns further).
     fn phases_len(&self) -> usize {
-        self.cin * self.s * self.s * self.plane_len() + CHUNK + self.cols()
+        self.cin * self.s() * self.s() * self.plane_len() + CHUNK + self.cols()
     }
     /// Where each tap `(ci, ky, kx)`, in weight order, reads the phase planes for pixel 0.
     fn tap_offsets(&self) -> Vec<usize> {
-        let (s, cols, plane) = (self.s, self.cols(), self.plane_len());
+        let (s, cols, plane) = (self.s(), self.cols(), self.plane_len());
         let mut off = Vec::with_capacity(self.taps());
         for ci in 0..self.cin {
             for ky in 0..self.kh {
@@ -121,7 +98,7 @@ pub(super) fn block_weights(w: &[f32], cout: usize, taps: usize) -> Vec<f32> {
 /// `[cin][s][s][rows][cols]` (`planes`, [`Plan::phases_len`] long, zeros after the last
 /// plane), writing each value once, one channel per task.
 fn split_phases(x: &[f32], p: &Plan, planes: &mut [f32]) {
-    let (s, cols, rows) = (p.s, p.cols(), p.rows());
+    let (s, cols, rows) = (p.s(), p.cols(), p.rows());
     let per_channel = s * s * rows * cols;
     let (planes, tail) = planes.split_at_mut(p.cin * per_channel);
     tail.fill(0.0);
