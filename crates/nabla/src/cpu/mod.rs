@@ -3,6 +3,7 @@
 pub(crate) mod elementwise;
 pub(crate) mod gemm;
 pub(crate) mod math;
+pub(crate) mod phases;
 pub(crate) mod reduce;
 pub(crate) mod simd;
 pub(crate) mod skinny;

@@ -18,6 +18,7 @@ use super::conv_winograd::{
 use super::{conv_direct, conv_phases, rule, winograd_cache};
 use crate::cpu::elementwise::PAR_MIN_LEN;
 use crate::cpu::gemm::{gemm, MatRef};
+use crate::cpu::phases;
 use crate::cpu::reduce::sum_slice;
 use crate::cpu::simd::vectorized;
 use crate::cpu::skinny::{self, Rows};
@@ -425,36 +426,19 @@ fn split_phases<T: Float>(x: &[T], g: &Geometry, channels: Range<usize>) -> Vec<
     let len = g.w.div_ceil(sw);
     let plane = g.h * g.w;
     let mut out = alloc::<T>(channels.len() * g.h * sw * len);
-    for (src, dst) in x[channels.start * plane..channels.end * plane]
+    let rows = x[channels.start * plane..channels.end * plane]
         .chunks_exact(g.w)
-        .zip(out.chunks_exact_mut(sw * len))
-    {
-        if sw == 2 {
-            // Even and odd columns as two zipped streams, which the compiler turns into
-            // vector shuffles (the general loop below stores one value at a time: a fifth
-            // of ResNet-18's stride-2 3×3 layers at batch 1 went to it).
-            let (even, odd) = dst.split_at_mut(len);
-            let pairs = src.chunks_exact(2);
-            if let [last] = pairs.remainder() {
-                even[src.len() / 2] = *last;
+        .zip(out.chunks_exact_mut(sw * len));
+    // Inside `vectorized`, stride 2's zipped pairs become vector shuffles (storing one value
+    // at a time cost a fifth of ResNet-18's stride-2 3×3 layers at batch 1).
+    vectorized(
+        #[inline(always)]
+        || {
+            for (src, dst) in rows {
+                phases::split_phases(src, sw, 0, dst, len);
             }
-            vectorized(
-                #[inline(always)]
-                || {
-                    for ((e, o), pair) in even.iter_mut().zip(odd.iter_mut()).zip(pairs.clone()) {
-                        *e = pair[0];
-                        *o = pair[1];
-                    }
-                },
-            );
-            continue;
-        }
-        for (m, chunk) in src.chunks(sw).enumerate() {
-            for (q, &v) in chunk.iter().enumerate() {
-                dst[q * len + m] = v;
-            }
-        }
-    }
+        },
+    );
     out
 }
 

@@ -96,7 +96,9 @@ pub(super) fn block_weights(w: &[f32], cout: usize, taps: usize) -> Vec<f32> {
 
 /// Copies one image `[cin, h, w]` into its zero-padded stride phases
 /// `[cin][s][s][rows][cols]` (`planes`, [`Plan::phases_len`] long, zeros after the last
-/// plane), writing each value once, one channel per task.
+/// plane), writing each value once, one channel per task. Plane row by plane row: built
+/// from image rows with `cpu::phases::split_phases` (as im2col and pooling do), ResNet's
+/// 3×3/2 64→128 layer took 0.78–0.85 ms against 0.73–0.75 (14 alternating rounds).
 fn split_phases(x: &[f32], p: &Plan, planes: &mut [f32]) {
     let (s, cols, rows) = (p.s(), p.cols(), p.rows());
     let per_channel = s * s * rows * cols;
@@ -278,8 +280,8 @@ mod avx512 {
         unsafe {
             for (r, acc) in acc.iter().enumerate() {
                 let co = co0 + r;
-                let scale = _mm512_set1_ps(epi.scale.map_or(1.0, |s| s[co]));
-                let shift = _mm512_set1_ps(epi.shift.map_or(0.0, |s| s[co]));
+                let (scale, shift) = epi.channel(co);
+                let (scale, shift) = (_mm512_set1_ps(scale), _mm512_set1_ps(shift));
                 let dst = y.as_mut_ptr().add(r * plane);
                 let residual = epi.residual.map(|res| res.as_ptr().add(co * plane));
                 for (v, &a) in acc.iter().enumerate() {

@@ -322,11 +322,18 @@ impl<'a, T: Float> Epilogue<'a, T> {
         }
     }
 
+    /// Channel `co`'s scale and shift (1 and 0 where absent).
+    pub(super) fn channel(&self, co: usize) -> (T, T) {
+        (
+            self.scale.map_or(T::ONE, |s| s[co]),
+            self.shift.map_or(T::ZERO, |s| s[co]),
+        )
+    }
+
     /// Applies the map of channel `co` to `dst`: values of that channel that sit at
     /// `at..at + dst.len()` in the output (where the residual's are read).
     pub(super) fn apply(&self, co: usize, at: usize, dst: &mut [T]) {
-        let shift = self.shift.map_or(T::ZERO, |s| s[co]);
-        let scale = self.scale.map_or(T::ONE, |s| s[co]);
+        let (scale, shift) = self.channel(co);
         let residual = self.residual.map(|r| &r[at..at + dst.len()]);
         match (self.scale, self.shift, residual, self.relu) {
             (None, None, None, false) => {}

@@ -5,6 +5,7 @@
 //! per axis ([`Windows`]) and shared by the forward and backward loops.
 
 use super::rule;
+use crate::cpu::phases::split_phases;
 use crate::cpu::simd::multiversion;
 use crate::dtype::{with_float, Element, Float};
 use crate::storage::{alloc, alloc_zeroed, recycle};
@@ -393,38 +394,6 @@ multiversion! {
             if !rest.is_empty() {
                 let n = rest.len();
                 rest.copy_from_slice(&block_max(full.len())[..n]);
-            }
-        }
-    }
-}
-
-/// Writes `row[i]` to stride phase `(i + p) mod s` of `phases` (`s` phases of `plen`
-/// values) at `(i + p) / s`: the padded row `p` columns in, split so that a window tap reads
-/// one phase contiguously. Stride 2 deinterleaves pairs, which compiles to vector shuffles
-/// (a scalar scatter here was half of the indexed pooling's time).
-#[inline(always)]
-fn split_phases<T: Float>(row: &[T], s: usize, p: usize, phases: &mut [T], plen: usize) {
-    match s {
-        1 => phases[p..p + row.len()].copy_from_slice(row),
-        2 => {
-            let (even, odd) = phases.split_at_mut(plen);
-            let (first, second) = if p.is_multiple_of(2) {
-                (even, odd)
-            } else {
-                (odd, even)
-            };
-            let (pairs, rest) = row.as_chunks::<2>();
-            let (a0, b0) = (p / 2, p.div_ceil(2));
-            for ((a, b), c) in first[a0..].iter_mut().zip(&mut second[b0..]).zip(pairs) {
-                (*a, *b) = (c[0], c[1]);
-            }
-            if let Some(&last) = rest.first() {
-                first[a0 + pairs.len()] = last;
-            }
-        }
-        _ => {
-            for (i, &v) in row.iter().enumerate() {
-                phases[(i + p) % s * plen + (i + p) / s] = v;
             }
         }
     }
