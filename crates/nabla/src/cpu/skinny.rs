@@ -383,26 +383,35 @@ mod avx512 {
         unsafe {
             let mut acc = [[_mm512_setzero_ps(); NV]; R];
             let mut av = [_mm512_setzero_ps(); NV];
-            let lines = ahead.lines.min(k);
-            for p in 0..k {
-                if p < lines {
-                    _mm_prefetch::<_MM_HINT_T1>(ahead.at.wrapping_add(64 * p));
-                }
-                let row = at.0.add(p * at.1);
-                for (v, x) in av.iter_mut().enumerate() {
-                    *x = if v + 1 == NV {
-                        _mm512_maskz_loadu_ps(last, row.add(16 * v))
-                    } else {
-                        _mm512_loadu_ps(row.add(16 * v))
-                    };
-                }
-                let brow = b.0.add(p * b.1);
-                for (r, acc) in acc.iter_mut().enumerate() {
-                    let bv = _mm512_set1_ps(*brow.add(r));
-                    for (s, &x) in acc.iter_mut().zip(&av) {
-                        *s = _mm512_fmadd_ps(x, bv, *s);
+            // One step of the reduction: NV loads of `at`, R broadcasts of `b`.
+            macro_rules! step {
+                ($p:expr) => {{
+                    let row = at.0.add($p * at.1);
+                    for (v, x) in av.iter_mut().enumerate() {
+                        *x = if v + 1 == NV {
+                            _mm512_maskz_loadu_ps(last, row.add(16 * v))
+                        } else {
+                            _mm512_loadu_ps(row.add(16 * v))
+                        };
                     }
-                }
+                    let brow = b.0.add($p * b.1);
+                    for (r, acc) in acc.iter_mut().enumerate() {
+                        let bv = _mm512_set1_ps(*brow.add(r));
+                        for (s, &x) in acc.iter_mut().zip(&av) {
+                            *s = _mm512_fmadd_ps(x, bv, *s);
+                        }
+                    }
+                }};
+            }
+            // The steps that also prefetch a line of `ahead`, then the rest: no test of the
+            // line count in the loop that has none left.
+            let lines = ahead.lines.min(k);
+            for p in 0..lines {
+                _mm_prefetch::<_MM_HINT_T1>(ahead.at.wrapping_add(64 * p));
+                step!(p);
+            }
+            for p in lines..k {
+                step!(p);
             }
             ahead.at = ahead.at.wrapping_add(64 * lines);
             ahead.lines -= lines;
