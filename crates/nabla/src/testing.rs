@@ -222,3 +222,13 @@ mod tests {
         assert!(matches!(err, Error::GradientCheck(_)));
     }
 }
+
+/// A pool of `threads` threads of its own, for tests that run kernels at a chosen thread
+/// count (`pool.install(..)`).
+#[cfg(test)]
+pub(crate) fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a pool")
+}

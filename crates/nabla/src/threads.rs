@@ -126,10 +126,7 @@ mod tests {
         let sum = || (0..100_000u64).into_par_iter().map(|i| i % 7).sum::<u64>();
         let want: u64 = (0..100_000u64).map(|i| i % 7).sum();
         for threads in [1, 2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a pool");
+            let pool = crate::testing::pool(threads);
             let stop = Arc::new(AtomicBool::new(false));
             let got =
                 pool.install(|| keep_awake_until(|| (0..20).map(|_| sum()).sum::<u64>(), &stop));

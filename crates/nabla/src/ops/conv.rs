@@ -1997,10 +1997,7 @@ mod tests {
     fn patches_built_in_parallel_equal_serial_ones() -> Result<()> {
         crate::manual_seed(31);
         let dev = crate::Device::Cpu;
-        let pool = rayon::ThreadPoolBuilder::new()
-            .num_threads(3)
-            .build()
-            .expect("a pool");
+        let pool = crate::testing::pool(3);
         for (xs, k, stride, pad) in [
             ([1, 5, 80, 80], 3, 2, 1),
             ([1, 7, 41, 39], 3, 1, 1),
@@ -2097,10 +2094,7 @@ mod tests {
         let dev = crate::Device::Cpu;
         let c = cfg(1, 1, 1, 1);
         for threads in [2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a pool");
+            let pool = crate::testing::pool(threads);
             for (side, cin, cout) in [(13, 24, 200), (28, 16, 72), (7, 32, 40), (40, 16, 72)] {
                 let x = Tensor::randn(&[1, cin, side, side], crate::DType::F32, &dev)?;
                 let w = Tensor::randn(&[cout, cin, 3, 3], crate::DType::F32, &dev)?;
@@ -2130,10 +2124,7 @@ mod tests {
         let dev = crate::Device::Cpu;
         let f32_ = crate::DType::F32;
         for threads in [2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a pool");
+            let pool = crate::testing::pool(threads);
             for (side, cin, cout, k, pad) in [(15, 24, 200, 3, 1), (14, 32, 200, 1, 0)] {
                 let c = cfg(2, pad, 1, 1);
                 let x = Tensor::randn(&[1, cin, side, side], f32_, &dev)?;
@@ -2169,10 +2160,7 @@ mod tests {
         let f32_ = crate::DType::F32;
         let supported = conv_phases::Plan::supported();
         for threads in [2, 3] {
-            let pool = rayon::ThreadPoolBuilder::new()
-                .num_threads(threads)
-                .build()
-                .expect("a pool");
+            let pool = crate::testing::pool(threads);
             for (xs, cout, k, pad) in [
                 ([1, 3, 60, 61], 16, 7, 3),
                 ([1, 16, 28, 28], 24, 3, 1),
