@@ -182,6 +182,16 @@ pub fn gradcheck_with(
     Ok(())
 }
 
+/// A pool of `threads` threads of its own, for tests that run kernels at a chosen thread
+/// count (`pool.install(..)`).
+#[cfg(test)]
+pub(crate) fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .expect("a pool")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -221,14 +231,4 @@ mod tests {
         .unwrap_err();
         assert!(matches!(err, Error::GradientCheck(_)));
     }
-}
-
-/// A pool of `threads` threads of its own, for tests that run kernels at a chosen thread
-/// count (`pool.install(..)`).
-#[cfg(test)]
-pub(crate) fn pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .expect("a pool")
 }
