@@ -445,7 +445,7 @@ mod avx512 {
 
     /// `R` columns of `rows` rows of `c`: `acc[r] += at[p] · b[p][r]` over `p`, `NV` loads
     /// of `at` and one broadcast per column per step; then written out row by row
-    /// ([`store_columns`]; a single column by scalar stores). The transposed stores took
+    /// ([`store_columns`]). The transposed stores took
     /// ResNet-18's batch-1 latency from 8.54 to 8.15 ms (10 alternating rounds, a busy
     /// host), its 64 @ 56×56 layer (64 steps per block) from 0.27 to 0.25 ms: 384 scalar
     /// stores, each reading its value back from the stack, against 1536 multiply-adds.
@@ -502,27 +502,11 @@ mod avx512 {
             }
             ahead.at = ahead.at.wrapping_add(64 * lines);
             ahead.lines -= lines;
-            if R > 1 {
-                // v runs to the constant NV, so that acc stays in registers.
-                for v in 0..NV {
-                    let rows = rows.saturating_sub(16 * v).min(16);
-                    let acc: [__m512; R] = std::array::from_fn(|r| acc[r][v]);
-                    store_columns(acc, rows, c.wrapping_add(16 * v * ldc), ldc);
-                }
-                return;
-            }
-            // Column r of c is acc[r]: lane l of vector v is row 16v + l.
-            let mut col = [[0.0f32; 64]; R];
-            for (dst, acc) in col.iter_mut().zip(&acc) {
-                for (v, &s) in acc.iter().enumerate() {
-                    _mm512_storeu_ps(dst.as_mut_ptr().add(16 * v), s);
-                }
-            }
-            for i in 0..rows {
-                let out = c.add(i * ldc);
-                for (r, col) in col.iter().enumerate() {
-                    *out.add(r) = col[i];
-                }
+            // v runs to the constant NV, so that acc stays in registers.
+            for v in 0..NV {
+                let rows = rows.saturating_sub(16 * v).min(16);
+                let acc: [__m512; R] = std::array::from_fn(|r| acc[r][v]);
+                store_columns(acc, rows, c.wrapping_add(16 * v * ldc), ldc);
             }
         }
     }
