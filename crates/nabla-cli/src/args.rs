@@ -113,8 +113,8 @@ pub struct TrainArgs {
     /// Learning-rate schedule.
     #[arg(long, value_enum, default_value_t = ScheduleKind::Cosine)]
     pub schedule: ScheduleKind,
-    /// L2 weight decay (decoupled for adamw).
-    #[arg(long, default_value_t = 0.0)]
+    /// L2 weight decay (decoupled for adamw); 0 or more.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true, value_parser = non_negative)]
     pub weight_decay: f64,
     /// Seed of weights, shuffling, dropout and augmentation.
     #[arg(long, default_value_t = 0)]
@@ -131,14 +131,14 @@ pub struct TrainArgs {
     /// CSV: label column (0-based; default: the last one).
     #[arg(long)]
     pub label_col: Option<usize>,
-    /// CSV/npy/toy: fraction of examples held out for testing.
-    #[arg(long, default_value_t = 0.2)]
+    /// CSV/npy/toy: fraction of examples held out for testing (between 0 and 1).
+    #[arg(long, default_value_t = 0.2, allow_negative_numbers = true, value_parser = fraction)]
     pub test_split: f64,
     /// Stop early when the validation loss has not improved for N epochs.
     #[arg(long)]
     pub patience: Option<usize>,
-    /// Clip the global gradient norm.
-    #[arg(long)]
+    /// Clip the global gradient norm to at most this (a positive number, e.g. 5).
+    #[arg(long, allow_negative_numbers = true, value_parser = positive)]
     pub clip_grad_norm: Option<f64>,
     /// Data augmentation for images: random crops after 2-pixel padding and ±10° rotations.
     #[arg(long)]
@@ -165,7 +165,7 @@ pub struct TrainArgs {
     pub num_classes: Option<usize>,
     /// With --init: train the transferred layers (all but the head) at this fraction of the
     /// learning rate, e.g. 0.1.
-    #[arg(long, requires = "init")]
+    #[arg(long, requires = "init", allow_negative_numbers = true, value_parser = positive)]
     pub backbone_lr_scale: Option<f64>,
     /// Character models (char-lstm, char-gru, char-rnn) on text:FILE: characters per
     /// training sequence (backpropagation through time runs over this many steps).
@@ -179,11 +179,11 @@ pub struct TrainArgs {
     pub distributed: Option<DistributedKind>,
     /// With --distributed: seconds a rank waits for the others at a synchronization point
     /// before ending the job, naming the rank that did not arrive.
-    #[arg(long, default_value_t = 300.0)]
+    #[arg(long, default_value_t = 300.0, allow_negative_numbers = true, value_parser = positive)]
     pub dist_timeout: f64,
     /// With --distributed: gradients are averaged in all-reduce calls of about this many MiB
     /// each (a larger tensor gets a call of its own).
-    #[arg(long, default_value_t = 25.0)]
+    #[arg(long, default_value_t = 25.0, allow_negative_numbers = true, value_parser = positive)]
     pub bucket_mb: f64,
 }
 
@@ -340,4 +340,31 @@ pub struct PlaygroundArgs {
     /// Seconds after which a session with no request and no open page is dropped.
     #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_secs: u64,
+}
+
+/// A positive, finite number (`--clip-grad-norm 5`): 0, negatives, NaN and infinity are refused.
+fn positive(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x.is_finite() => Ok(x),
+        Ok(x) => Err(format!("must be a positive number, got {x}")),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
+}
+
+/// A finite number ≥ 0 (`--weight-decay`).
+fn non_negative(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
+        Ok(x) => Err(format!("must be 0 or a positive number, got {x}")),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
+}
+
+/// A fraction strictly between 0 and 1 (`--test-split 0.2`).
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if x > 0.0 && x < 1.0 => Ok(x),
+        Ok(x) => Err(format!("must be a fraction between 0 and 1, got {x}")),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
 }

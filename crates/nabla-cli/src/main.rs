@@ -1,11 +1,31 @@
 //! The `nabla` command: train, evaluate and inspect models.
 
+/// `println!` for this crate: writes a line to standard output and ignores a reader that has
+/// gone (`nabla train | head -3`), where std's macro panics with "Broken pipe". Output that
+/// can no longer be read must not end a run: what a run keeps is in its folder. Defined before
+/// the modules so that it replaces std's macro in all of them.
+macro_rules! println {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
+/// `print!` for this crate, ignoring a closed standard output like [`println!`].
+macro_rules! print {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+
 mod args;
 mod commands;
 mod confusion;
 mod data_spec;
 mod distributed;
 mod run_config;
+mod run_lock;
 
 use args::{Cli, Command};
 use clap::Parser;

@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::{nabla, percent_after, text, workdir};
+use common::{assert_clear_errors, nabla, percent_after, text, workdir};
 use std::path::Path;
 
 #[test]
@@ -152,13 +152,7 @@ fn user_errors_are_one_clear_line_and_a_failure_exit() {
         ),
         (&["train", "--threads", "0"], "--threads"),
     ];
-    for (args, want) in cases {
-        let o = nabla(&dir, args);
-        let out = text(&o);
-        assert!(!o.status.success(), "{args:?} succeeded:\n{out}");
-        assert!(out.contains(want), "{args:?}: expected '{want}' in:\n{out}");
-        assert!(!out.contains("panicked"), "{args:?} panicked:\n{out}");
-    }
+    assert_clear_errors(&dir, cases);
 }
 
 #[test]

@@ -17,6 +17,17 @@ pub enum Error {
         msg: String,
     },
 
+    /// A size asked for by the user needs more memory than the machine has.
+    #[error("{what} needs {}, more than this machine's {} of memory", crate::limits::gigabytes(*.bytes), crate::limits::gigabytes(*.memory as u128))]
+    TooLarge {
+        /// What was asked for, with its shape.
+        what: String,
+        /// Bytes it needs.
+        bytes: u128,
+        /// The machine's physical memory in bytes.
+        memory: u64,
+    },
+
     /// A parameter name was registered twice.
     #[error("parameter {0} is defined twice")]
     DuplicateName(String),

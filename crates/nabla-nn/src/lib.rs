@@ -29,6 +29,7 @@ pub mod distributed;
 mod error;
 mod init;
 pub mod layers;
+pub mod limits;
 pub mod loss;
 pub mod models;
 mod module;

@@ -254,8 +254,14 @@ impl Path {
     /// (seed it with [`nabla::manual_seed`] for reproducible models).
     ///
     /// # Errors
-    /// [`Error::DuplicateName`] when the name exists.
+    /// [`Error::DuplicateName`] when the name exists; [`Error::TooLarge`] when the parameter
+    /// would not fit in the machine's memory (sizes come from users: `--num-classes`, inputs).
     pub fn param(&self, name: &str, shape: &[usize], init: Init) -> Result<Var> {
+        crate::limits::check_tensor(
+            &format!("parameter {}", self.full_name(name)),
+            shape,
+            self.store.dtype,
+        )?;
         let mut t = with_global_rng(|rng| init.tensor(shape, rng, &self.store.device))?;
         if self.store.dtype != t.dtype() {
             t = t.to_dtype(self.store.dtype)?;

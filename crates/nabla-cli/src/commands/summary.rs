@@ -150,15 +150,65 @@ fn unlisted(vs: &VarStore, rows: &[Row]) -> Vec<String> {
     names
 }
 
+/// The probe image side for [`check_activations`]: small enough to run at once, large enough
+/// for the zoo's ImageNet models (AlexNet needs 63 pixels).
+const PROBE_SIDE: usize = 64;
+
+/// Refuses an image input whose activations would not fit in memory, before running it.
+/// Convolutional activations grow with the image's area, so the model runs once on a
+/// `PROBE_SIDE`² image and the largest pair of consecutive activations (a layer's input and
+/// output are alive together) is scaled to the requested area. Models that cannot run at the
+/// probe size (fixed flattening) are not estimated; their parameters were checked when built.
+fn check_activations(model: &dyn Module, vs: &VarStore, name: &str, batch: &[usize]) -> Result<()> {
+    let [n, c, h, w] = *batch else { return Ok(()) };
+    if h * w <= PROBE_SIDE * PROBE_SIDE {
+        return Ok(());
+    }
+    let probe = Tensor::zeros(&[n, c, PROBE_SIDE, PROBE_SIDE], DType::F32, &Device::Cpu);
+    let Ok(rows) = rows(model, vs, name, probe) else {
+        return Ok(());
+    };
+    let mut peak = (n * c * PROBE_SIDE * PROBE_SIDE) as u128;
+    let mut previous = peak;
+    for r in &rows {
+        let elements: u128 = r
+            .shape
+            .trim_matches(['[', ']'])
+            .split(',')
+            .filter_map(|d| d.trim().parse::<u128>().ok())
+            .product();
+        peak = peak.max(previous + elements);
+        previous = elements;
+    }
+    let area = (PROBE_SIDE * PROBE_SIDE) as u128;
+    let bytes = (peak * 4).saturating_mul((h as u128) * (w as u128)) / area;
+    let Some(memory) = nabla_nn::limits::physical_memory() else {
+        return Ok(());
+    };
+    if bytes > memory as u128 {
+        // The largest square side whose activations fit: bytes grow with side².
+        let side = (((memory as f64) * area as f64 / (peak * 4) as f64).sqrt()) as usize;
+        bail!(
+            "{name} on a {c}x{h}x{w} input needs about {} for its activations, more than this \
+             machine's {} of memory; the largest square input that fits is about {c}x{side}x{side}",
+            nabla_nn::limits::gigabytes(bytes),
+            nabla_nn::limits::gigabytes(memory as u128)
+        );
+    }
+    Ok(())
+}
+
 /// Prints the layer table and the totals.
 pub fn run(args: &SummaryArgs) -> Result<()> {
     let (shape, classes) = shape_and_classes(args)?;
+    let mut batch = vec![1];
+    batch.extend(&shape);
+    nabla_nn::limits::check_tensor("--input", &batch, DType::F32)?;
     let cfg = super::model_config(&shape, classes);
     let vs = VarStore::new(&Device::Cpu);
     let model = models::build(&args.model, &vs.root(), &cfg)
         .with_context(|| format!("building {} for inputs {shape:?}", args.model))?;
-    let mut batch = vec![1];
-    batch.extend(&shape);
+    check_activations(model.as_ref(), &vs, &args.model, &batch)?;
     let x = Tensor::zeros(&batch, DType::F32, &Device::Cpu);
     let mut rows = rows(model.as_ref(), &vs, &args.model, x)?;
     let shape_text = shape

@@ -6,6 +6,7 @@ use crate::args::{OptimizerKind, ScheduleKind, TrainArgs};
 use crate::data_spec::{self, SpecOptions};
 use crate::distributed::{self, Job};
 use crate::run_config::{new_run_dir, RunConfig};
+use crate::run_lock::{self, RunLock};
 use anyhow::{bail, Context, Result};
 use nabla_data::{Dataset, Shard, Subset};
 use nabla_nn::distributed::Communicator;
@@ -156,9 +157,6 @@ fn build_optimizer(args: &TrainArgs, vs: &VarStore, lr: f64) -> Result<Box<dyn O
             args.weight_decay,
         ));
     };
-    if !(scale > 0.0 && scale.is_finite()) {
-        bail!("--backbone-lr-scale must be a positive number, got {scale}");
-    }
     let (backbone, head) = transfer::split_head(vs, transfer::head_prefixes(&args.model)?);
     Ok(Box::new(
         ParamGroups::new(lr)
@@ -175,10 +173,25 @@ pub fn is_char_model(model: &str) -> bool {
     model.starts_with("char-")
 }
 
-/// Creates the run folder and writes `config.json`; with `--resume`, first checks that the
-/// folder holds a run of the same model.
-fn prepare_run_dir(args: &TrainArgs, cfg: &RunConfig, dir: &std::path::Path) -> Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+/// Creates the run folder, takes its lock (held until the returned value is dropped) and
+/// writes `config.json`; with `--resume`, first checks that the folder holds a run of the same
+/// model.
+fn prepare_run_dir(args: &TrainArgs, cfg: &RunConfig, dir: &std::path::Path) -> Result<RunLock> {
+    let lock = run_lock::acquire(dir)?;
+    if !lock.removed.is_empty() {
+        println!(
+            "removed {} temporary file(s) of an interrupted run in {}",
+            lock.removed.len(),
+            dir.display()
+        );
+    }
+    // Checked again under the lock: a run that ended after `new_run_dir` looked has left one.
+    if !args.resume && dir.join("checkpoint.safetensors").exists() {
+        bail!(
+            "{} already holds a run; pass --resume to continue it or choose another --out",
+            dir.display()
+        );
+    }
     if args.resume {
         let saved = RunConfig::load(dir)?;
         if saved.model != cfg.model
@@ -195,7 +208,8 @@ fn prepare_run_dir(args: &TrainArgs, cfg: &RunConfig, dir: &std::path::Path) -> 
             );
         }
     }
-    cfg.save(dir)
+    cfg.save(dir)?;
+    Ok(lock)
 }
 
 /// Runs `nabla train`; with `--distributed`, as one rank of the job, ending the whole job
@@ -280,9 +294,11 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
         args.data.split(':').next().unwrap_or("data")
     );
     let dir = new_run_dir(args.out.as_deref(), &base, args.resume)?;
-    if root {
-        prepare_run_dir(args, &cfg, &dir)?;
-    }
+    let _lock = if root {
+        Some(prepare_run_dir(args, &cfg, &dir)?)
+    } else {
+        None
+    };
 
     let batch = args.batch_size as usize;
     let train = Batches(

@@ -40,3 +40,18 @@ pub fn percent_after(out: &str, label: &str) -> f64 {
         .and_then(|s| s.trim().parse().ok())
         .unwrap_or_else(|| panic!("no number after '{label}' in:\n{out}"))
 }
+
+/// Runs each `(arguments, expected text)` case and checks that it fails with the text in its
+/// output, without a panic or an allocator abort.
+pub fn assert_clear_errors(dir: &Path, cases: &[(&[&str], &str)]) {
+    for (args, want) in cases {
+        let o = nabla(dir, args);
+        let out = text(&o);
+        assert!(!o.status.success(), "{args:?} succeeded:\n{out}");
+        assert!(out.contains(want), "{args:?}: expected '{want}' in:\n{out}");
+        assert!(
+            !out.contains("panicked") && !out.contains("memory allocation"),
+            "{args:?}:\n{out}"
+        );
+    }
+}

@@ -307,7 +307,8 @@ impl<'a> Trainer<'a> {
 
     fn log(&self, line: &str) -> Result<()> {
         if self.cfg.verbose {
-            println!("{line}");
+            // A reader that has gone (`nabla train | head`) must not end the run.
+            let _ = writeln!(std::io::stdout().lock(), "{line}");
         }
         if let Some(dir) = &self.cfg.out_dir {
             let path = dir.join("train.log");

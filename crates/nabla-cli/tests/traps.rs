@@ -1,0 +1,153 @@
+//! What users trip on, each reproduced: a run folder shared by two runs, output piped into a
+//! reader that goes away, temporaries of killed runs, sizes that cannot be allocated, and
+//! numbers that make no sense. Each must be a clear error or a run that completes, never a
+//! panic, an abort or a corrupted folder.
+
+mod common;
+
+use common::{assert_clear_errors, nabla, text, workdir};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+fn spawn(dir: &std::path::Path, args: &[&str]) -> std::process::Child {
+    Command::new(env!("CARGO_BIN_EXE_nabla"))
+        .args(args)
+        .current_dir(dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the nabla binary runs")
+}
+
+const SHORT_RUN: &[&str] = &[
+    "--threads",
+    "1",
+    "train",
+    "--model",
+    "mlp",
+    "--train-size",
+    "2000",
+    "--batch-size",
+    "32",
+    "--quiet",
+];
+
+#[test]
+fn a_reader_that_goes_away_does_not_end_training() {
+    let dir = workdir("pipe");
+    let mut args = SHORT_RUN.to_vec();
+    args.extend(["--out", "piped", "--epochs", "2"]);
+    let mut child = spawn(&dir, &args);
+    // `nabla train | head -1`: read one line, then close the pipe.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("training mlp"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    for f in ["model.safetensors", "metrics.csv", "train.log"] {
+        assert!(dir.join("runs/piped").join(f).exists(), "missing {f}");
+    }
+}
+
+#[test]
+fn a_second_run_into_a_busy_folder_is_refused_and_a_killed_runs_temporaries_are_cleaned() {
+    let dir = workdir("lock");
+    let mut first_args = SHORT_RUN.to_vec();
+    first_args.extend(["--out", "same", "--epochs", "50"]);
+    let mut first = spawn(&dir, &first_args);
+    let lock = dir.join("runs/same/.lock");
+    let started = Instant::now();
+    while std::fs::read_to_string(&lock).map_or(true, |s| s.trim().is_empty()) {
+        assert!(started.elapsed() < Duration::from_secs(60), "no lock file");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "lenet5",
+            "--max-steps",
+            "5",
+            "--out",
+            "same",
+        ],
+    );
+    let out = text(&o);
+    assert!(!o.status.success(), "{out}");
+    assert!(out.contains(&format!("PID {}", first.id())), "{out}");
+    let config = std::fs::read_to_string(dir.join("runs/same/config.json")).unwrap();
+    assert!(
+        config.contains("\"mlp\""),
+        "the second run rewrote config.json:\n{config}"
+    );
+
+    // kill -9 the first run and leave what an interrupted atomic write leaves behind.
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let stale = dir.join("runs/same/.checkpoint.safetensors.tmp4242");
+    std::fs::write(&stale, b"half a checkpoint").unwrap();
+    let mut resume = SHORT_RUN.to_vec();
+    resume.extend([
+        "--out",
+        "same",
+        "--resume",
+        "--epochs",
+        "50",
+        "--max-steps",
+        "3",
+    ]);
+    let o = nabla(&dir, &resume);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("removed 1 temporary file"), "{out}");
+    assert!(!stale.exists());
+}
+
+#[test]
+fn sizes_beyond_the_machine_and_senseless_numbers_are_clear_errors() {
+    let dir = workdir("sizes");
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["train", "--num-classes", "4000000000", "--max-steps", "1"],
+            "parameter fc3.weight of shape [4000000000, 84] in F32 needs 1344.0 GB",
+        ),
+        (
+            &[
+                "summary",
+                "--model",
+                "resnet18",
+                "--input",
+                "3x100000x100000",
+            ],
+            "--input of shape [1, 3, 100000, 100000] in F32 needs 120.0 GB",
+        ),
+        (
+            &["summary", "--model", "resnet18", "--input", "3x20000x20000"],
+            "the largest square input that fits is about",
+        ),
+        (
+            &["train", "--clip-grad-norm", "-5", "--max-steps", "1"],
+            "must be a positive number, got -5",
+        ),
+        (
+            &["train", "--clip-grad-norm", "0", "--max-steps", "1"],
+            "must be a positive number, got 0",
+        ),
+        (
+            &["train", "--weight-decay=-1", "--max-steps", "1"],
+            "must be 0 or a positive number",
+        ),
+        (
+            &["train", "--test-split", "1.5", "--max-steps", "1"],
+            "between 0 and 1",
+        ),
+    ];
+    assert_clear_errors(&dir, cases);
+}
