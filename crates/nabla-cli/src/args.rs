@@ -221,7 +221,8 @@ pub struct SampleArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
-    /// A model checkpoint (runs/NAME/model.safetensors) or its run folder.
+    /// The weights: a run folder, its model.safetensors or checkpoint.safetensors, or a
+    /// safetensors state_dict saved by PyTorch (`module.` prefixes are stripped).
     #[arg(long)]
     pub weights: PathBuf,
     /// Dataset to evaluate on (its test part); default: the one the model was trained on.
@@ -236,6 +237,11 @@ pub struct EvalArgs {
     /// Where to draw the confusion matrix (default: confusion.png beside the weights).
     #[arg(long)]
     pub confusion_png: Option<PathBuf>,
+    /// `--strict false`: load the weights that fit the model (same name and shape), leave the
+    /// rest as initialized, and print what was skipped, instead of refusing a file that does
+    /// not fit exactly.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub strict: bool,
 }
 
 #[derive(Args, Debug)]
@@ -243,7 +249,8 @@ pub struct PredictArgs {
     /// Model name, needed only when the weights are not in a run folder.
     #[arg(long)]
     pub model: Option<String>,
-    /// A model checkpoint (runs/NAME/model.safetensors) or its run folder.
+    /// The weights: a run folder, its model.safetensors or checkpoint.safetensors, or a
+    /// safetensors state_dict saved by PyTorch (`module.` prefixes are stripped).
     #[arg(long)]
     pub weights: PathBuf,
     /// Image files (PNG/JPEG, preprocessed as in training) or one .npy batch (taken as the
@@ -256,6 +263,11 @@ pub struct PredictArgs {
     /// Classes to print per input.
     #[arg(long, default_value_t = 3)]
     pub topk: usize,
+    /// `--strict false`: load the weights that fit the model (same name and shape), leave the
+    /// rest as initialized, and print what was skipped, instead of refusing a file that does
+    /// not fit exactly.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
+    pub strict: bool,
 }
 
 #[derive(Args, Debug)]
@@ -297,7 +309,8 @@ pub enum VizCommand {
 
 #[derive(Args, Debug)]
 pub struct VizFiltersArgs {
-    /// A model checkpoint (runs/NAME/model.safetensors) or its run folder.
+    /// The weights: a run folder, its model.safetensors or checkpoint.safetensors, or a
+    /// safetensors state_dict saved by PyTorch (`module.` prefixes are stripped).
     #[arg(long)]
     pub weights: PathBuf,
     /// The convolution whose weight to draw, by parameter prefix (default: the first 4-D

@@ -151,3 +151,43 @@ fn sizes_beyond_the_machine_and_senseless_numbers_are_clear_errors() {
     ];
     assert_clear_errors(&dir, cases);
 }
+
+#[test]
+fn weights_are_read_from_a_run_folder_its_model_file_or_its_checkpoint() {
+    let dir = workdir("forms");
+    let mut args = SHORT_RUN.to_vec();
+    args.extend(["--out", "forms", "--epochs", "1", "--max-steps", "5"]);
+    let o = nabla(&dir, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    let mut accuracies = Vec::new();
+    for weights in [
+        "runs/forms",
+        "runs/forms/model.safetensors",
+        "runs/forms/checkpoint.safetensors",
+    ] {
+        let o = nabla(&dir, &["eval", "--weights", weights]);
+        let out = text(&o);
+        assert!(o.status.success(), "{weights}:\n{out}");
+        accuracies.push(common::percent_after(&out, "top-1 accuracy:"));
+    }
+    assert!(
+        accuracies.windows(2).all(|w| w[0] == w[1]),
+        "{accuracies:?}"
+    );
+
+    // A class subset keeps the model's labels: digits 5-9 are scored as 5-9, not as 0-4.
+    let o = nabla(
+        &dir,
+        &["eval", "--weights", "runs/forms", "--data", "mnist:5-9"],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let row = |class: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{class}:")))
+            .unwrap_or_else(|| panic!("no row for {class}:\n{out}"))
+            .to_string()
+    };
+    assert!(row("4").contains("no examples"), "{out}");
+    assert!(!row("9").contains("no examples"), "{out}");
+}

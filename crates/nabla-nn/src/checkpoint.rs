@@ -13,7 +13,7 @@ use std::path::Path;
 /// Largest header accepted (a guard against hostile files).
 const MAX_HEADER: u64 = 100 << 20;
 
-fn bad(path: &str, msg: impl Into<String>) -> Error {
+pub(crate) fn bad(path: &str, msg: impl Into<String>) -> Error {
     Error::Checkpoint {
         path: path.to_string(),
         msg: msg.into(),
@@ -248,17 +248,21 @@ impl LoadReport {
 
 impl std::fmt::Display for LoadReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::state_dict::first_few;
         let mut parts = Vec::new();
-        if !self.missing.is_empty() {
-            parts.push(format!("missing keys: {}", self.missing.join(", ")));
-        }
-        if !self.unexpected.is_empty() {
-            parts.push(format!("unexpected keys: {}", self.unexpected.join(", ")));
+        for (what, names) in [("missing", &self.missing), ("unexpected", &self.unexpected)] {
+            if !names.is_empty() {
+                parts.push(format!("{} {what} (", names.len()) + &first_few(names) + ")");
+            }
         }
         if !self.mismatched.is_empty() {
-            parts.push(format!("mismatched: {}", self.mismatched.join("; ")));
+            parts.push(format!(
+                "{} with another shape or dtype ({})",
+                self.mismatched.len(),
+                first_few(&self.mismatched)
+            ));
         }
-        write!(f, "{}", parts.join("; "))
+        write!(f, "{}", parts.join(", "))
     }
 }
 
@@ -280,20 +284,16 @@ impl VarStore {
         save(path, &self.state_dict(), &BTreeMap::new())
     }
 
-    /// Loads a checkpoint strictly: every variable must be present with its shape and dtype,
-    /// and nothing else may be in the file.
+    /// Loads weights strictly: every variable must be present with its shape and dtype, and
+    /// nothing else may be in the file. Bare weights, a training checkpoint (its `model.`
+    /// part) and DataParallel's `module.` names are all accepted; see
+    /// [`VarStore::load_with`] for parts that may be absent.
     ///
     /// # Errors
-    /// [`Error::Checkpoint`] naming the missing, unexpected and mismatched entries; nothing is
-    /// changed in that case.
+    /// [`Error::Checkpoint`] with how many entries are missing, unexpected and mismatched, the
+    /// first few of each and the likely cause; nothing is changed in that case.
     pub fn load(&self, path: impl AsRef<Path>) -> Result<()> {
-        let name = path.as_ref().display().to_string();
-        let ckpt = load(path)?;
-        let report = self.check(&ckpt.tensors);
-        if !report.is_clean() {
-            return Err(bad(&name, format!("does not fit the model: {report}")));
-        }
-        self.load_tensors(&ckpt.tensors).map(|_| ())
+        self.load_with(path, Default::default()).map(|_| ())
     }
 
     /// Loads what fits (non-strict), as `load_state_dict(strict=False)`, and reports the rest.
@@ -301,10 +301,10 @@ impl VarStore {
     /// # Errors
     /// I/O and format errors only.
     pub fn load_partial(&self, path: impl AsRef<Path>) -> Result<LoadReport> {
-        self.load_tensors(&load(path)?.tensors)
+        self.load_tensors(&crate::state_dict::read_model_entries(self, path)?)
     }
 
-    fn check(&self, tensors: &[(String, Tensor)]) -> LoadReport {
+    pub(crate) fn check(&self, tensors: &[(String, Tensor)]) -> LoadReport {
         let mut report = LoadReport::default();
         let vars = self.vars();
         for v in &vars {
@@ -410,10 +410,10 @@ mod tests {
         model(&b)?;
         let err = b.load(&path).unwrap_err().to_string();
         assert!(
-            err.contains("missing keys: fc1.bias, bn.num_batches_tracked"),
+            err.contains("2 missing (fc1.bias, bn.num_batches_tracked)"),
             "{err}"
         );
-        assert!(err.contains("unexpected keys: extra.w"), "{err}");
+        assert!(err.contains("1 unexpected (extra.w)"), "{err}");
         assert!(err.contains("fc1.weight: model [3, 2]"), "{err}");
         let report = b.load_partial(&path)?;
         assert_eq!(report.unexpected, vec!["extra.w".to_string()]);

@@ -9,6 +9,50 @@ use crate::run_config::{resolve_weights, RunConfig};
 use anyhow::{bail, Context, Result};
 use nabla_nn::trainer::hits;
 
+/// The model's class index of each of the data's classes, when the data names its classes
+/// differently from the model (`--data mnist:5-9`, relabelled 0..4, on a model of all ten
+/// digits): evaluation must score the model's labels. `None` when they agree.
+///
+/// # Errors
+/// When the data has a class the model was not trained on.
+fn label_map(
+    cfg: &RunConfig,
+    data: &data_spec::DataBundle,
+    spec: &str,
+) -> Result<Option<Vec<i64>>> {
+    let (Some(model_names), Some(data_names)) = (&cfg.class_names, &data.class_names) else {
+        return Ok(None);
+    };
+    if model_names.starts_with(data_names) {
+        return Ok(None);
+    }
+    data_names
+        .iter()
+        .map(|name| match model_names.iter().position(|m| m == name) {
+            Some(i) => Ok(i as i64),
+            None => bail!(
+                "dataset '{spec}' has class '{name}', which the model was not trained on (its classes: {})",
+                model_names.join(", ")
+            ),
+        })
+        .collect::<Result<Vec<i64>>>()
+        .map(Some)
+}
+
+/// `targets` (the data's class indices) as the model's class indices.
+fn map_labels(targets: &nabla::Tensor, map: &[i64]) -> Result<nabla::Tensor> {
+    let mapped: Vec<i64> = targets
+        .to_vec::<i64>()?
+        .iter()
+        .map(|&t| map[t as usize])
+        .collect();
+    Ok(nabla::Tensor::from_vec(
+        mapped,
+        targets.dims(),
+        &targets.device(),
+    )?)
+}
+
 /// Runs `nabla eval`.
 pub fn run(args: &EvalArgs) -> Result<()> {
     if args.topk == 0 {
@@ -35,9 +79,9 @@ pub fn run(args: &EvalArgs) -> Result<()> {
             data.outputs
         );
     }
+    let labels = label_map(&cfg, &data, &spec)?;
     let (vs, model) = build_model(&cfg)?;
-    vs.load(&weights)
-        .with_context(|| format!("loading {} into {}", weights.display(), cfg.model))?;
+    super::load_weights(&vs, &weights, &cfg.model, args.strict)?;
     let test = loader(
         data.test.clone(),
         args.batch_size as usize,
@@ -52,7 +96,10 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     let (mut loss_sum, mut n, mut top1, mut topk) = (0.0f64, 0usize, 0usize, 0usize);
     nabla::no_grad(|| -> Result<()> {
         for batch in test.epoch(0) {
-            let batch = batch?;
+            let mut batch = batch?;
+            if let Some(map) = &labels {
+                batch.targets = map_labels(&batch.targets, map)?;
+            }
             let out = model.forward(&batch.inputs)?;
             let b = batch.indices.len();
             if cfg.classification {

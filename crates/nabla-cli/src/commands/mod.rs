@@ -18,8 +18,10 @@ use anyhow::{bail, Result};
 use nabla::Tensor;
 use nabla_data::transforms::{Compose, Normalize, PadCrop, RandomRotation, Transform};
 use nabla_data::{DataLoader, Dataset};
+use nabla_nn::models::transfer;
 use nabla_nn::models::{self, ModelConfig};
-use nabla_nn::{Module, VarStore};
+use nabla_nn::{LoadOptions, Module, VarStore};
+use std::path::Path;
 use std::sync::Arc;
 
 /// A `nabla-data` loader seen as the Trainer's batch source.
@@ -67,6 +69,40 @@ pub fn build_model(cfg: &RunConfig) -> Result<(VarStore, Box<dyn Module>)> {
         &model_config(&cfg.input_shape, cfg.outputs),
     )?;
     Ok((vs, model))
+}
+
+/// Loads `weights` into `model`'s store: strictly, except that parts only training uses
+/// (GoogLeNet's auxiliary classifiers) may be absent; with `strict == false`, whatever fits,
+/// printing what was skipped.
+pub fn load_weights(vs: &VarStore, weights: &Path, model: &str, strict: bool) -> Result<()> {
+    if !strict {
+        let report = vs.load_partial(weights)?;
+        if !report.is_clean() {
+            println!(
+                "loaded what fits of {} (--strict false): {report}",
+                weights.display()
+            );
+        }
+        return Ok(());
+    }
+    let options = LoadOptions {
+        optional: transfer::training_only_parts(model),
+    };
+    let left = vs.load_with(weights, options).map_err(|e| {
+        anyhow::anyhow!(
+            "loading {} into {model}: {e} (pass --strict false to load what fits)",
+            weights.display()
+        )
+    })?;
+    if !left.is_empty() {
+        println!(
+            "{} has no {}: {} variables left as initialized (they are used in training only)",
+            weights.display(),
+            transfer::training_only_parts(model).join(", "),
+            left.len()
+        );
+    }
+    Ok(())
 }
 
 /// The per-sample preprocessing of a run: normalization, plus augmentation in training.

@@ -141,8 +141,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         images(&args.inputs, &cfg)?
     };
     let (vs, model) = build_model(&cfg)?;
-    vs.load(&weights)
-        .with_context(|| format!("loading {} into {}", weights.display(), cfg.model))?;
+    super::load_weights(&vs, &weights, &cfg.model, args.strict)?;
     // One forward pass: the threads wait for its kernels spinning (see `keep_awake`).
     let out = nabla::keep_awake(|| nabla::no_grad(|| model.forward(&x)))?;
     if let Some(path) = &args.output {

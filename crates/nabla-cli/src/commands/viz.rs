@@ -179,8 +179,7 @@ fn activations(args: &VizActivationsArgs) -> Result<()> {
     let cfg = RunConfig::load(&dir)?;
     let x = super::predict::images(std::slice::from_ref(&args.input), &cfg)?;
     let (vs, model) = build_model(&cfg)?;
-    vs.load(&file)
-        .with_context(|| format!("loading {} into {}", file.display(), cfg.model))?;
+    super::load_weights(&vs, &file, &cfg.model, true)?;
     let children = model.children();
     if children.is_empty() {
         bail!(

@@ -19,7 +19,7 @@
 //! ```
 
 use super::ModelConfig;
-use crate::checkpoint::{self, LoadReport};
+use crate::checkpoint::LoadReport;
 use crate::var_store::under_prefix;
 use crate::{Error, Module, Result, Var, VarStore};
 use nabla::Tensor;
@@ -45,6 +45,15 @@ pub fn head_prefixes(model: &str) -> Result<&'static [&'static str]> {
             ))
         }
     })
+}
+
+/// Parts of the zoo model `model` that only training uses, which weights for inference may
+/// lack: GoogLeNet's auxiliary classifiers (torchvision drops them from its pretrained model).
+pub fn training_only_parts(model: &str) -> &'static [&'static str] {
+    match model {
+        "googlenet" | "googlenet_paper" => &["aux1", "aux2"],
+        _ => &[],
+    }
 }
 
 /// What [`load_except`] did.
@@ -127,7 +136,7 @@ pub fn load_checkpoint_except(
     path: impl AsRef<std::path::Path>,
     skip: &[&str],
 ) -> Result<TransferReport> {
-    load_except(vs, &checkpoint::load(path)?.tensors, skip)
+    load_except(vs, &crate::state_dict::read_model_entries(vs, path)?, skip)
 }
 
 /// Builds the zoo model `name` under `vs.root()` for `config` (its `num_classes` is the new
