@@ -29,10 +29,18 @@ mod run_lock;
 
 use args::{Cli, Command};
 use clap::Parser;
+use std::ffi::OsString;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
+            eprintln!("error: {}", non_utf8_argument());
+            return ExitCode::from(2);
+        }
+        Err(e) => e.exit(),
+    };
     let result = (|| -> anyhow::Result<()> {
         if let Some(t) = cli.threads {
             nabla::set_num_threads(t as usize)?;
@@ -63,7 +71,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", error_text(&e));
             ExitCode::FAILURE
         }
     }
@@ -81,5 +89,40 @@ fn runs_on_pool(command: &Command) -> bool {
         Command::Playground(_) => false,
         Command::Train(a) => a.distributed.is_none(),
         _ => true,
+    }
+}
+
+/// An error and its causes on one line, `outer: inner: …`, leaving out a cause whose text the
+/// line already holds (an I/O error's message names its cause and also chains it).
+fn error_text(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    text
+}
+
+/// Names the first command-line argument that is not UTF-8 (clap only says that one is).
+fn non_utf8_argument() -> String {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    match args.iter().position(|a| a.to_str().is_none()) {
+        Some(i) => {
+            let after = match args.get(i - 1).and_then(|a| a.to_str()) {
+                Some(flag) if i > 1 => format!(" (after {flag})"),
+                _ => String::new(),
+            };
+            format!(
+                "argument {i} '{}'{after} is not valid UTF-8; nabla takes text and paths in UTF-8",
+                args[i].to_string_lossy()
+            )
+        }
+        None => "an argument is not valid UTF-8".to_string(),
     }
 }

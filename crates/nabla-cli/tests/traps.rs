@@ -191,3 +191,37 @@ fn weights_are_read_from_a_run_folder_its_model_file_or_its_checkpoint() {
     assert!(row("4").contains("no examples"), "{out}");
     assert!(!row("9").contains("no examples"), "{out}");
 }
+
+#[test]
+fn small_messages_say_what_is_wrong_once() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = workdir("messages");
+    let o = nabla(
+        &dir,
+        &["train", "--data", "idx:/no/such", "--max-steps", "1"],
+    );
+    let out = text(&o);
+    assert!(
+        out.contains("/no/such: no such folder") && !out.contains("no such folder: no such folder"),
+        "{out}"
+    );
+    assert_clear_errors(
+        &dir,
+        &[(
+            &["predict", "--weights", "runs/none", "--topk", "0", "x.npy"],
+            "--topk must be at least 1",
+        )],
+    );
+    let o = Command::new(env!("CARGO_BIN_EXE_nabla"))
+        .args(["train", "--out"])
+        .arg(std::ffi::OsStr::from_bytes(b"r\xff"))
+        .current_dir(&dir)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(!o.status.success());
+    assert!(
+        out.contains("argument 3 'r\u{FFFD}' (after --out) is not valid UTF-8"),
+        "{out}"
+    );
+}

@@ -146,7 +146,7 @@ pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Checkpoint> {
             })?;
         let (begin, end) = match (offsets[0].as_u64(), offsets[1].as_u64()) {
             (Some(b), Some(e)) if b <= e && e <= data.len() as u64 => (b as usize, e as usize),
-            _ => return Err(bad(src, format!("tensor {name}: data_offsets {offsets:?} lie outside the {} data bytes (truncated file?)", data.len()))),
+            _ => return Err(bad(src, format!("tensor {name}: data_offsets [{}, {}] lie outside the {} data bytes (truncated file?)", offsets[0], offsets[1], data.len()))),
         };
         let size = match dtype {
             "F32" => 4,

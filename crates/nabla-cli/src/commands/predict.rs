@@ -92,6 +92,9 @@ fn config_for(
 
 /// Runs `nabla predict`.
 pub fn run(args: &PredictArgs) -> Result<()> {
+    if args.topk == 0 {
+        bail!("--topk must be at least 1");
+    }
     let (weights, dir) = resolve_weights(&args.weights)?;
     let npy = args.inputs.iter().filter(|p| is_npy(p)).count();
     if npy > 0 && (npy != 1 || args.inputs.len() != 1) {
@@ -163,7 +166,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         return Ok(());
     }
     let probs = out.softmax(-1)?.to_vec::<f32>()?;
-    let k = args.topk.clamp(1, cfg.outputs);
+    let k = args.topk.min(cfg.outputs);
     for (name, row) in names.iter().zip(probs.chunks(cfg.outputs.max(1))) {
         let mut order: Vec<usize> = (0..row.len()).collect();
         order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));

@@ -347,7 +347,7 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
         String::new()
     };
     say(format!(
-        "training {} ({} parameters) on {}: {} training / {} test examples, batch {batch}{ranks}, {} lr {lr}, {} epochs, {} threads",
+        "training {} ({} parameters) on {}: {} training / {} test examples, batch {batch}{ranks}, {} lr {lr}, {} epoch{}, {} threads",
         args.model,
         vs.num_params(),
         args.data,
@@ -355,6 +355,7 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
         data.test.len(),
         format!("{:?}", args.optimizer).to_lowercase(),
         args.epochs,
+        if args.epochs == 1 { "" } else { "s" },
         nabla::num_threads()
     ));
     if args.resume {

@@ -143,8 +143,9 @@ pub fn parse(text: &str, src: &str, options: &CsvOptions) -> Result<InMemoryData
             *first_line,
             1,
             format!(
-                "label column {} with {ncols} columns (need a label and at least one feature)",
-                label_col + 1
+                "label column {label_col} (0-based) is out of range: the rows have {ncols} columns, \
+                 numbered 0 to {} (a label and at least one feature are needed)",
+                ncols.saturating_sub(1)
             ),
         ));
     }
@@ -341,7 +342,9 @@ mod tests {
             label_column: Some(5),
             ..opts()
         };
-        assert!(err("1,2,0\n", &o).starts_with("f.csv:1:1: label column 6"));
+        assert!(
+            err("1,2,0\n", &o).starts_with("f.csv:1:1: label column 5 (0-based) is out of range")
+        );
         let o = CsvOptions {
             header: Some(false),
             ..opts()

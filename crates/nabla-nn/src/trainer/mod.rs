@@ -239,12 +239,12 @@ impl<'a> Trainer<'a> {
     /// One pass over `train`; returns this rank's sums (loss × examples, examples, top-1
     /// hits, whether any batch was classification).
     fn train_epoch(&mut self, train: &dyn Loader, epoch: usize) -> Result<EpochSums> {
-        let mut progress = EpochProgress::new(
-            epoch + 1,
-            self.cfg.epochs,
-            train.num_batches(),
-            self.cfg.progress,
-        );
+        // Under --max-steps the bar counts to the steps this epoch will take, not its batches.
+        let steps = match self.cfg.max_steps {
+            Some(m) => train.num_batches().min(m.saturating_sub(self.global_step)),
+            None => train.num_batches(),
+        };
+        let mut progress = EpochProgress::new(epoch + 1, self.cfg.epochs, steps, self.cfg.progress);
         let (mut loss_sum, mut n) = (0.0f64, 0usize);
         let (mut hits_sum, mut predictions, mut classified) = (0usize, 0usize, false);
         for (step, batch) in train.epoch(epoch).enumerate() {
