@@ -5,7 +5,7 @@
 
 use crate::var_store::VarStore;
 use crate::{Error, Result};
-use nabla::{DType, Device, Tensor};
+use nabla::{DType, Tensor};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -18,6 +18,24 @@ pub(crate) fn bad(path: &str, msg: impl Into<String>) -> Error {
         path: path.to_string(),
         msg: msg.into(),
     }
+}
+
+/// The name safetensors (and PyTorch) give a dtype.
+fn safetensors_name(dtype: DType) -> &'static str {
+    match dtype {
+        DType::F32 => "F32",
+        DType::F64 => "F64",
+        DType::I64 => "I64",
+        DType::BF16 => "BF16",
+        DType::F16 => "F16",
+    }
+}
+
+/// The dtype of a safetensors dtype name, if nabla has it.
+fn parse_dtype(name: &str) -> Option<DType> {
+    [DType::F32, DType::F64, DType::I64, DType::BF16, DType::F16]
+        .into_iter()
+        .find(|&d| safetensors_name(d) == name)
 }
 
 /// Serializes named tensors (in the given order) and string metadata as safetensors bytes.
@@ -35,26 +53,8 @@ pub fn to_bytes(
     let mut data: Vec<u8> = Vec::new();
     for (name, t) in tensors {
         let begin = data.len();
-        let dtype = match t.dtype() {
-            DType::F32 => {
-                t.to_vec::<f32>()?
-                    .iter()
-                    .for_each(|v| data.extend_from_slice(&v.to_le_bytes()));
-                "F32"
-            }
-            DType::F64 => {
-                t.to_vec::<f64>()?
-                    .iter()
-                    .for_each(|v| data.extend_from_slice(&v.to_le_bytes()));
-                "F64"
-            }
-            DType::I64 => {
-                t.to_vec::<i64>()?
-                    .iter()
-                    .for_each(|v| data.extend_from_slice(&v.to_le_bytes()));
-                "I64"
-            }
-        };
+        nabla::io::write_le_bytes(t, &mut data)?;
+        let dtype = safetensors_name(t.dtype());
         header.insert(
             name.clone(),
             json!({"dtype": dtype, "shape": t.dims(), "data_offsets": [begin, data.len()]}),
@@ -148,55 +148,27 @@ pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Checkpoint> {
             (Some(b), Some(e)) if b <= e && e <= data.len() as u64 => (b as usize, e as usize),
             _ => return Err(bad(src, format!("tensor {name}: data_offsets [{}, {}] lie outside the {} data bytes (truncated file?)", offsets[0], offsets[1], data.len()))),
         };
-        let size = match dtype {
-            "F32" => 4,
-            "F64" | "I64" => 8,
-            other => {
-                return Err(bad(
-                    src,
-                    format!(
-                        "tensor {name}: unsupported dtype {other} (F32, F64 and I64 are supported)"
-                    ),
-                ))
-            }
-        };
+        let dtype = parse_dtype(dtype).ok_or_else(|| {
+            bad(
+                src,
+                format!("tensor {name}: unsupported dtype {dtype} (F32, F64, I64, BF16 and F16 are supported)"),
+            )
+        })?;
+        let size = dtype.size_in_bytes();
         let numel = nabla::Shape::checked_numel(&shape)
             .ok_or_else(|| bad(src, format!("tensor {name}: shape {shape:?} is too large")))?;
         if numel.checked_mul(size) != Some(end - begin) {
             return Err(bad(
                 src,
                 format!(
-                    "tensor {name}: shape {shape:?} of {dtype} needs {} bytes, the offsets give {}",
+                    "tensor {name}: shape {shape:?} of {} needs {} bytes, the offsets give {}",
+                    safetensors_name(dtype),
                     numel.saturating_mul(size),
                     end - begin
                 ),
             ));
         }
-        let raw = &data[begin..end];
-        let dev = Device::Cpu;
-        let t = match dtype {
-            "F32" => Tensor::from_vec(
-                raw.chunks_exact(4)
-                    .map(|c| f32::from_le_bytes(c.try_into().expect("4 bytes")))
-                    .collect(),
-                &shape,
-                &dev,
-            )?,
-            "F64" => Tensor::from_vec(
-                raw.chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")))
-                    .collect(),
-                &shape,
-                &dev,
-            )?,
-            _ => Tensor::from_vec(
-                raw.chunks_exact(8)
-                    .map(|c| i64::from_le_bytes(c.try_into().expect("8 bytes")))
-                    .collect(),
-                &shape,
-                &dev,
-            )?,
-        };
+        let t = nabla::io::read_le_bytes(&data[begin..end], dtype, &shape)?;
         tensors.push((name, t));
     }
     Ok(Checkpoint { tensors, metadata })
@@ -353,6 +325,7 @@ impl VarStore {
 mod tests {
     use super::*;
     use crate::Init;
+    use nabla::Device;
 
     fn model(vs: &VarStore) -> Result<()> {
         vs.root().sub("fc1").param(

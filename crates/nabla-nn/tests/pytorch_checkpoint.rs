@@ -42,3 +42,30 @@ fn pytorch_lenet5_weights_give_pytorch_logits() -> Result<(), Box<dyn std::error
     }
     Ok(())
 }
+
+/// BF16 and F16 tensors saved by PyTorch (`tools/pytorch_half_safetensors.py`) read as
+/// nabla BF16/F16 tensors with PyTorch's exact values, and survive nabla's own save/load.
+#[test]
+fn pytorch_bf16_and_f16_tensors_read_exactly() -> Result<(), Box<dyn std::error::Error>> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata");
+    let ckpt = nabla_nn::checkpoint::load(format!("{dir}/pytorch_half.safetensors"))?;
+    let get = |name: &str| {
+        ckpt.tensors
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, t)| t.clone())
+            .ok_or(format!("{name} missing"))
+    };
+    for (name, dtype) in [("bf16", nabla::DType::BF16), ("f16", nabla::DType::F16)] {
+        let (t, want) = (get(name)?, get(&format!("{name}_as_f32"))?);
+        assert_eq!(t.dtype(), dtype);
+        assert_eq!(t.dims(), &[3, 5]);
+        assert_eq!(t.to_vec::<f32>()?, want.to_vec::<f32>()?);
+        let bytes =
+            nabla_nn::checkpoint::to_bytes(&[(name.into(), t.clone())], &Default::default())?;
+        let back = nabla_nn::checkpoint::from_bytes(&bytes, "memory")?;
+        assert_eq!(back.tensors[0].1.dtype(), dtype);
+        assert_eq!(back.tensors[0].1.to_vec::<f32>()?, want.to_vec::<f32>()?);
+    }
+    Ok(())
+}

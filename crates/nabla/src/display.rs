@@ -140,10 +140,8 @@ impl fmt::Display for Tensor {
         } else {
             write_dim(f, self, &style, &mut Vec::new(), "tensor(".len(), summarize)?;
         }
-        match self.dtype() {
-            DType::F32 => {}
-            DType::F64 => write!(f, ", dtype=f64")?,
-            DType::I64 => write!(f, ", dtype=i64")?,
+        if self.dtype() != DType::F32 {
+            write!(f, ", dtype={}", self.dtype())?;
         }
         if self.is_leaf_variable() {
             write!(f, ", requires_grad=True")?;
@@ -175,6 +173,14 @@ mod tests {
         assert_eq!(big.to_string(), "tensor([0., 0., 0., ..., 0., 0., 0.])");
         let i = Tensor::from_slice(&[3i64, 1], &[2], &dev).unwrap();
         assert_eq!(i.to_string(), "tensor([3, 1], dtype=i64)");
+        // PyTorch prints bf16(0.1) as 0.1001 too: the value shown is the value stored.
+        let b = Tensor::from_slice(&[0.1f32, 2.0], &[2], &dev)
+            .unwrap()
+            .to_dtype(DType::BF16)
+            .unwrap();
+        assert_eq!(b.to_string(), "tensor([0.1001, 2.0000], dtype=bf16)");
+        let h = Tensor::full(1.5, &[2], DType::F16, &dev);
+        assert_eq!(h.to_string(), "tensor([1.5000, 1.5000], dtype=f16)");
         let e = Tensor::from_slice(&[1e-6f32, 1.0], &[2], &dev).unwrap();
         assert_eq!(e.to_string(), "tensor([1.0000e-06, 1.0000e+00])");
         let m = Tensor::from_slice(

@@ -1,6 +1,5 @@
 //! Element types: `DType` at run time, the `Element` and `Float` traits for generic kernels.
 
-use crate::storage::CpuStorage;
 use std::fmt::Debug;
 use std::ops::{Add, AddAssign, Div, Mul, MulAssign, Neg, Sub, SubAssign};
 
@@ -13,19 +12,63 @@ pub enum DType {
     F64,
     /// 64-bit signed integer: indices and class labels (argmax, gather, index_select).
     I64,
+    /// bfloat16: f32's 8-bit exponent with a 7-bit mantissa (about 3 significant digits).
+    /// Ops run their f32 kernels on upcast inputs and round the result (see `ops/half.rs`).
+    BF16,
+    /// IEEE half precision: 5-bit exponent (largest value 65504), 10-bit mantissa. Computed
+    /// like `BF16`.
+    F16,
 }
 
 impl DType {
     /// Size of one element in bytes.
     pub fn size_in_bytes(self) -> usize {
         match self {
+            DType::BF16 | DType::F16 => 2,
             DType::F32 => 4,
             DType::F64 | DType::I64 => 8,
         }
     }
     /// Whether the dtype is a floating point type (and so can carry gradients).
     pub fn is_float(self) -> bool {
-        matches!(self, DType::F32 | DType::F64)
+        !matches!(self, DType::I64)
+    }
+    /// Whether the dtype is a 16-bit float, computed through f32 kernels.
+    #[inline(always)]
+    pub fn is_half(self) -> bool {
+        matches!(self, DType::BF16 | DType::F16)
+    }
+    /// The short lower-case name PyTorch prints (`f32`, `bf16`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            DType::F32 => "f32",
+            DType::F64 => "f64",
+            DType::I64 => "i64",
+            DType::BF16 => "bf16",
+            DType::F16 => "f16",
+        }
+    }
+}
+
+impl std::fmt::Display for DType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for DType {
+    type Err = crate::Error;
+    /// Parses `f32`, `f64`, `i64`, `bf16` or `f16` (as [`DType::name`] prints them).
+    fn from_str(s: &str) -> crate::Result<DType> {
+        [DType::F32, DType::F64, DType::I64, DType::BF16, DType::F16]
+            .into_iter()
+            .find(|d| d.name() == s)
+            .ok_or_else(|| {
+                crate::Error::invalid(
+                    "dtype",
+                    format!("unknown dtype '{s}' (use f32, f64, i64, bf16 or f16)"),
+                )
+            })
     }
 }
 
@@ -37,12 +80,6 @@ pub trait Element: Copy + Send + Sync + Debug + PartialOrd + 'static {
     fn from_f64(v: f64) -> Self;
     /// Converts to `f64`.
     fn to_f64(self) -> f64;
-    /// Borrows the storage as a slice of this type, if it holds this type.
-    fn slice(s: &CpuStorage) -> Option<&[Self]>;
-    /// Mutably borrows the storage as a slice of this type, if it holds this type.
-    fn slice_mut(s: &mut CpuStorage) -> Option<&mut [Self]>;
-    /// Wraps a vector as storage.
-    fn wrap(v: Vec<Self>) -> CpuStorage;
 }
 
 /// A floating point element: the types every differentiable kernel is written for.
@@ -119,27 +156,30 @@ macro_rules! impl_element {
             fn to_f64(self) -> f64 {
                 self as f64
             }
-            fn slice(s: &CpuStorage) -> Option<&[Self]> {
-                match s {
-                    CpuStorage::$variant(v) => Some(v),
-                    _ => None,
-                }
-            }
-            fn slice_mut(s: &mut CpuStorage) -> Option<&mut [Self]> {
-                match s {
-                    CpuStorage::$variant(v) => Some(v),
-                    _ => None,
-                }
-            }
-            fn wrap(v: Vec<Self>) -> CpuStorage {
-                CpuStorage::$variant(v)
-            }
         }
     };
 }
 impl_element!(f32, F32);
 impl_element!(f64, F64);
 impl_element!(i64, I64);
+
+macro_rules! impl_half_element {
+    ($t:ty, $variant:ident) => {
+        impl Element for $t {
+            const DTYPE: DType = DType::$variant;
+            #[inline(always)]
+            fn from_f64(v: f64) -> Self {
+                <$t>::from_f64(v)
+            }
+            #[inline(always)]
+            fn to_f64(self) -> f64 {
+                <$t>::to_f64(self)
+            }
+        }
+    };
+}
+impl_half_element!(half::bf16, BF16);
+impl_half_element!(half::f16, F16);
 
 macro_rules! impl_float {
     ($t:ident, $bits:ty, $exp_fast:path, $tanh_fast:path) => {
@@ -224,8 +264,11 @@ impl_float!(
 );
 impl_float!(f64, u64, f64::exp, f64::tanh);
 
-/// Runs `$body` with `$T` bound to the Rust type of a floating point `DType`, or returns
-/// [`crate::Error::UnsupportedDType`] for integer dtypes.
+/// Runs `$body` with `$T` bound to the Rust type of `F32` or `F64`, or returns
+/// [`crate::Error::UnsupportedDType`] for other dtypes. The kernels under it are written for
+/// f32/f64 only: half-precision tensors reach them through `ops::half::via_f32` at the op
+/// boundary, so a `BF16`/`F16` that gets here means an op lacks that adapter, and the error
+/// says which.
 macro_rules! with_float {
     ($dtype:expr, $op:expr, $T:ident => $body:expr) => {
         match $dtype {
@@ -255,6 +298,14 @@ macro_rules! with_any {
             }
             $crate::DType::I64 => {
                 type $T = i64;
+                $body
+            }
+            $crate::DType::BF16 => {
+                type $T = half::bf16;
+                $body
+            }
+            $crate::DType::F16 => {
+                type $T = half::f16;
                 $body
             }
         }

@@ -1,6 +1,6 @@
 //! The error type of the engine: every op returns [`Result`].
 
-use crate::{DType, Shape};
+use crate::{DType, Device, Shape};
 
 /// Everything that can go wrong in a tensor operation.
 ///
@@ -98,6 +98,28 @@ pub enum Error {
         expected: DType,
         /// The dtype given.
         got: DType,
+    },
+
+    /// The inputs of an op live on different devices (move one with `to_device`).
+    #[error("{op}: inputs live on different devices: {lhs} and {rhs} (move one with to_device)")]
+    DeviceMismatch {
+        /// The op that was called.
+        op: &'static str,
+        /// The device of the first input.
+        lhs: Device,
+        /// The device of the other input.
+        rhs: Device,
+    },
+
+    /// A tensor was asked for on a device this build cannot hold tensors on.
+    #[error("{op}: device {device} is not available: {why}")]
+    DeviceUnavailable {
+        /// The constructor or op that was called.
+        op: &'static str,
+        /// The device asked for.
+        device: Device,
+        /// Why, and what to do instead.
+        why: &'static str,
     },
 
     /// An op does not support this dtype (for example `exp` on integer indices).

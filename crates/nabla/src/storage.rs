@@ -7,6 +7,7 @@
 //! least [`MIN_POOLED_LEN`] elements (small vectors are cheap for the allocator).
 
 use crate::dtype::Element;
+use crate::{DType, Device};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -26,6 +27,52 @@ pub(crate) fn write_epoch() -> u64 {
     WRITES.load(Ordering::SeqCst)
 }
 
+/// The data behind a tensor, on the device that holds it: one variant per backend.
+///
+/// An enum rather than a backend trait object: the set of backends is closed and known at
+/// build time (a variant per cargo feature), a kernel family dispatches with one `match`
+/// the compiler can see through (with one backend it folds away), and no `dyn` call or
+/// downcast sits between an op and its kernel. See DESIGN.md, "Storage, devices and dtypes".
+#[derive(Debug)]
+pub enum Storage {
+    /// Host memory, computed on by the kernels in `cpu/`.
+    Cpu(CpuStorage),
+}
+
+impl Storage {
+    /// The device holding the data.
+    pub fn device(&self) -> Device {
+        match self {
+            Storage::Cpu(_) => Device::Cpu,
+        }
+    }
+    /// Number of elements.
+    pub fn len(&self) -> usize {
+        match self {
+            Storage::Cpu(s) => s.len(),
+        }
+    }
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The elements as a host slice of `T`: `None` when the storage holds another dtype or
+    /// lives off the host. Only CPU kernels call this.
+    #[inline(always)]
+    pub(crate) fn host_slice<T: Element>(&self) -> Option<&[T]> {
+        match self {
+            Storage::Cpu(s) => s.as_slice(),
+        }
+    }
+    /// [`Storage::host_slice`], mutably.
+    #[inline(always)]
+    pub(crate) fn host_slice_mut<T: Element>(&mut self) -> Option<&mut [T]> {
+        match self {
+            Storage::Cpu(s) => s.as_mut_slice(),
+        }
+    }
+}
+
 /// The data behind a tensor, in host memory.
 #[derive(Debug)]
 pub enum CpuStorage {
@@ -35,6 +82,10 @@ pub enum CpuStorage {
     F64(Vec<f64>),
     /// 64-bit integers.
     I64(Vec<i64>),
+    /// bfloat16.
+    BF16(Vec<half::bf16>),
+    /// IEEE half precision.
+    F16(Vec<half::f16>),
 }
 
 impl CpuStorage {
@@ -44,11 +95,56 @@ impl CpuStorage {
             CpuStorage::F32(v) => v.len(),
             CpuStorage::F64(v) => v.len(),
             CpuStorage::I64(v) => v.len(),
+            CpuStorage::BF16(v) => v.len(),
+            CpuStorage::F16(v) => v.len(),
         }
     }
     /// Whether there are no elements.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// The element type held.
+    pub fn dtype(&self) -> DType {
+        match self {
+            CpuStorage::F32(_) => DType::F32,
+            CpuStorage::F64(_) => DType::F64,
+            CpuStorage::I64(_) => DType::I64,
+            CpuStorage::BF16(_) => DType::BF16,
+            CpuStorage::F16(_) => DType::F16,
+        }
+    }
+    /// Wraps a vector (the variant is `T`'s dtype).
+    #[inline(always)]
+    pub fn from_vec<T: Element>(v: Vec<T>) -> CpuStorage {
+        match T::DTYPE {
+            DType::F32 => CpuStorage::F32(cast_vec(v)),
+            DType::F64 => CpuStorage::F64(cast_vec(v)),
+            DType::I64 => CpuStorage::I64(cast_vec(v)),
+            DType::BF16 => CpuStorage::BF16(cast_vec(v)),
+            DType::F16 => CpuStorage::F16(cast_vec(v)),
+        }
+    }
+    /// The elements as a slice of `T`, if the storage holds `T`.
+    #[inline(always)]
+    pub fn as_slice<T: Element>(&self) -> Option<&[T]> {
+        match self {
+            CpuStorage::F32(v) => same_type_slice(v),
+            CpuStorage::F64(v) => same_type_slice(v),
+            CpuStorage::I64(v) => same_type_slice(v),
+            CpuStorage::BF16(v) => same_type_slice(v),
+            CpuStorage::F16(v) => same_type_slice(v),
+        }
+    }
+    /// The elements as a mutable slice of `T`, if the storage holds `T`.
+    #[inline(always)]
+    pub fn as_mut_slice<T: Element>(&mut self) -> Option<&mut [T]> {
+        match self {
+            CpuStorage::F32(v) => same_type_slice_mut(v),
+            CpuStorage::F64(v) => same_type_slice_mut(v),
+            CpuStorage::I64(v) => same_type_slice_mut(v),
+            CpuStorage::BF16(v) => same_type_slice_mut(v),
+            CpuStorage::F16(v) => same_type_slice_mut(v),
+        }
     }
 }
 
@@ -133,7 +229,7 @@ pub(crate) fn alloc_filled<T: Element>(len: usize, value: T) -> Vec<T> {
 
 /// Returns a buffer to the pool (or frees it when it is small or the pool is full).
 pub(crate) fn recycle<T: Element>(v: Vec<T>) {
-    drop(T::wrap(v));
+    drop(CpuStorage::from_vec(v));
 }
 
 fn zeroed<T: Element>(len: usize) -> Vec<T> {
@@ -141,11 +237,12 @@ fn zeroed<T: Element>(len: usize) -> Vec<T> {
 }
 
 fn take_pooled<T: Element>(len: usize) -> Option<Vec<T>> {
-    // Dispatch through the dtype tag: Element is implemented for exactly f32, f64, i64.
+    // Dispatch through the dtype tag (Element's types are exactly the DType variants'); the
+    // 16-bit types are not pooled: their buffers are converted copies, not a training loop's.
     match T::DTYPE {
-        crate::DType::F32 => take_typed::<f32>(len).map(cast_vec),
-        crate::DType::F64 => take_typed::<f64>(len).map(cast_vec),
-        crate::DType::I64 => None,
+        DType::F32 => take_typed::<f32>(len).map(cast_vec),
+        DType::F64 => take_typed::<f64>(len).map(cast_vec),
+        DType::I64 | DType::BF16 | DType::F16 => None,
     }
 }
 
@@ -184,7 +281,8 @@ fn give_back<T: Pooled>(v: Vec<T>) {
 }
 
 /// `s` as a `&[B]` when `A` and `B` are the same type (generic kernels calling a kernel
-/// written for one element type).
+/// written for one element type). The test compares two constants: it folds away.
+#[inline(always)]
 pub(crate) fn same_type_slice<A: 'static, B: 'static>(s: &[A]) -> Option<&[B]> {
     (std::any::TypeId::of::<A>() == std::any::TypeId::of::<B>())
         // SAFETY: A and B are the same type.
@@ -192,6 +290,7 @@ pub(crate) fn same_type_slice<A: 'static, B: 'static>(s: &[A]) -> Option<&[B]> {
 }
 
 /// [`same_type_slice`] for a mutable slice.
+#[inline(always)]
 pub(crate) fn same_type_slice_mut<A: 'static, B: 'static>(s: &mut [A]) -> Option<&mut [B]> {
     (std::any::TypeId::of::<A>() == std::any::TypeId::of::<B>())
         // SAFETY: A and B are the same type.
@@ -199,6 +298,7 @@ pub(crate) fn same_type_slice_mut<A: 'static, B: 'static>(s: &mut [A]) -> Option
 }
 
 /// Reinterprets a `Vec<A>` as `Vec<B>` when `A` and `B` are the same type.
+#[inline(always)]
 pub(crate) fn cast_vec<A: 'static, B: 'static>(v: Vec<A>) -> Vec<B> {
     assert_eq!(
         std::any::TypeId::of::<A>(),

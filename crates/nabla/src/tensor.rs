@@ -4,7 +4,7 @@ use crate::autograd::GradInfo;
 use crate::dtype::{with_any, Element};
 use crate::layout::{for_each_row, Layout};
 use crate::rng::{with_global_rng, Rng};
-use crate::storage::{alloc, CpuStorage};
+use crate::storage::{alloc, CpuStorage, Storage};
 use crate::{DType, Device, Error, Result, Shape};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -29,7 +29,7 @@ pub struct Tensor(pub(crate) Arc<TensorInner>);
 
 pub(crate) struct TensorInner {
     pub(crate) id: TensorId,
-    pub(crate) storage: Arc<RwLock<CpuStorage>>,
+    pub(crate) storage: Arc<RwLock<Storage>>,
     pub(crate) layout: Layout,
     pub(crate) dtype: DType,
     pub(crate) device: Device,
@@ -54,7 +54,7 @@ impl Tensor {
 
     /// A tensor over existing storage with the given layout, not tracked by autograd.
     pub(crate) fn from_storage(
-        storage: Arc<RwLock<CpuStorage>>,
+        storage: Arc<RwLock<Storage>>,
         layout: Layout,
         dtype: DType,
         device: Device,
@@ -73,11 +73,13 @@ impl Tensor {
     /// A contiguous tensor owning `data` (whose length must equal the shape's element count).
     pub(crate) fn from_data<T: Element>(data: Vec<T>, shape: Shape) -> Tensor {
         debug_assert_eq!(data.len(), shape.numel(), "data length and shape disagree");
+        let storage = Storage::Cpu(CpuStorage::from_vec(data));
+        let device = storage.device();
         Tensor::from_storage(
-            Arc::new(RwLock::new(T::wrap(data))),
+            Arc::new(RwLock::new(storage)),
             Layout::contiguous(shape),
             T::DTYPE,
-            Device::Cpu,
+            device,
         )
     }
 
@@ -100,15 +102,17 @@ impl Tensor {
     /// assert_eq!(t.dims(), &[2, 2]);
     /// # Ok::<(), nabla::Error>(())
     /// ```
-    pub fn from_slice<T: Element>(data: &[T], shape: &[usize], _device: &Device) -> Result<Tensor> {
-        Tensor::from_vec(data.to_vec(), shape, _device)
+    pub fn from_slice<T: Element>(data: &[T], shape: &[usize], device: &Device) -> Result<Tensor> {
+        Tensor::from_vec(data.to_vec(), shape, device)
     }
 
     /// A tensor taking ownership of `data` with the given shape.
     ///
     /// # Errors
-    /// [`Error::DataLength`] when `data.len()` is not the shape's element count.
-    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], _device: &Device) -> Result<Tensor> {
+    /// [`Error::DataLength`] when `data.len()` is not the shape's element count;
+    /// [`Error::DeviceUnavailable`] for a device this build cannot hold tensors on.
+    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], device: &Device) -> Result<Tensor> {
+        device.check_available("from_vec")?;
         let shape = Shape::from(shape);
         if Shape::checked_numel(shape.dims()).is_none() {
             return Err(Error::invalid(
@@ -171,8 +175,9 @@ impl Tensor {
         end: f64,
         step: f64,
         dtype: DType,
-        _device: &Device,
+        device: &Device,
     ) -> Result<Tensor> {
+        device.check_available("arange")?;
         if step == 0.0 || !step.is_finite() || (end - start) / step < 0.0 {
             return Err(Error::invalid(
                 "arange",
@@ -204,9 +209,15 @@ impl Tensor {
         high: f64,
         shape: &[usize],
         dtype: DType,
-        _device: &Device,
+        device: &Device,
     ) -> Result<Tensor> {
+        device.check_available("random")?;
         let shape = Shape::from(shape);
+        if dtype.is_half() {
+            // Drawn in f32 and rounded: a seed gives the 16-bit dtype its f32 draws, rounded.
+            return Tensor::uniform_with(rng, low, high, shape.dims(), DType::F32, device)?
+                .to_dtype_untracked(dtype);
+        }
         let n = shape.numel();
         crate::dtype::with_float!(dtype, "uniform", T => {
             let v: Vec<T> = (0..n).map(|_| T::from_f64(low + (high - low) * rng.next_f64())).collect();
@@ -221,9 +232,15 @@ impl Tensor {
         std: f64,
         shape: &[usize],
         dtype: DType,
-        _device: &Device,
+        device: &Device,
     ) -> Result<Tensor> {
+        device.check_available("random")?;
         let shape = Shape::from(shape);
+        if dtype.is_half() {
+            // Drawn in f32 and rounded: a seed gives the 16-bit dtype its f32 draws, rounded.
+            return Tensor::normal_with(rng, mean, std, shape.dims(), DType::F32, device)?
+                .to_dtype_untracked(dtype);
+        }
         let n = shape.numel();
         crate::dtype::with_float!(dtype, "normal", T => {
             let v: Vec<T> = (0..n).map(|_| T::from_f64(mean + std * rng.normal())).collect();
@@ -289,6 +306,43 @@ impl Tensor {
     pub fn device(&self) -> Device {
         self.0.device
     }
+
+    /// This tensor on `device`: itself when it is there already, otherwise a copy there.
+    ///
+    /// # Errors
+    /// [`Error::DeviceUnavailable`] for a device this build cannot hold tensors on.
+    pub fn to_device(&self, device: &Device) -> Result<Tensor> {
+        match (self.device(), *device) {
+            (Device::Cpu, Device::Cpu) => Ok(self.clone()),
+            #[cfg(feature = "cuda")]
+            (from, to) => {
+                from.check_available("to_device")?;
+                to.check_available("to_device")?;
+                Err(Error::DeviceUnavailable {
+                    op: "to_device",
+                    device: to,
+                    why: "no copy between these devices is built in",
+                })
+            }
+        }
+    }
+
+    /// Checks that `other` lives on this tensor's device.
+    ///
+    /// # Errors
+    /// [`Error::DeviceMismatch`] naming `op` and both devices.
+    #[inline(always)]
+    pub(crate) fn check_same_device(&self, other: &Tensor, op: &'static str) -> Result<()> {
+        if self.0.device == other.0.device {
+            Ok(())
+        } else {
+            Err(Error::DeviceMismatch {
+                op,
+                lhs: self.0.device,
+                rhs: other.0.device,
+            })
+        }
+    }
     /// Shape, strides and offset.
     pub fn layout(&self) -> &Layout {
         &self.0.layout
@@ -317,13 +371,15 @@ impl Tensor {
         let storage = self.read_storage();
         if T::DTYPE == self.dtype() {
             // Same type: copy exactly (going through f64 would round large i64 values).
-            let data = T::slice(&storage).expect("storage dtype matches the tensor's dtype");
+            let data = storage
+                .host_slice::<T>()
+                .expect("storage dtype matches the tensor's dtype");
             let mut out = Vec::with_capacity(self.numel());
             visit_strided(data, &self.0.layout, |x: T| out.push(x));
             return Ok(out);
         }
         with_any!(self.dtype(), S => {
-            let data = S::slice(&storage).expect("storage dtype matches the tensor's dtype");
+            let data = storage.host_slice::<S>().expect("storage dtype matches the tensor's dtype");
             let mut out = Vec::with_capacity(self.numel());
             let l = &self.0.layout;
             visit_strided(data, l, |x: S| out.push(T::from_f64(x.to_f64())));
@@ -371,16 +427,16 @@ impl Tensor {
             off += ix * l.strides()[i];
         }
         let storage = self.read_storage();
-        with_any!(self.dtype(), S => Ok(S::slice(&storage).expect("dtype matches")[off].to_f64()))
+        with_any!(self.dtype(), S => Ok(storage.host_slice::<S>().expect("dtype matches")[off].to_f64()))
     }
 
     // ---------------------------------------------------------------- raw access for kernels
 
-    pub(crate) fn read_storage(&self) -> RwLockReadGuard<'_, CpuStorage> {
+    pub(crate) fn read_storage(&self) -> RwLockReadGuard<'_, Storage> {
         self.0.storage.read().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub(crate) fn write_storage(&self) -> RwLockWriteGuard<'_, CpuStorage> {
+    pub(crate) fn write_storage(&self) -> RwLockWriteGuard<'_, Storage> {
         self.0.storage.write().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -402,7 +458,7 @@ impl Tensor {
             });
         }
         let storage = self.read_storage();
-        let data = T::slice(&storage).expect("dtype checked above");
+        let data = storage.host_slice::<T>().expect("dtype checked above");
         let l = &self.0.layout;
         if l.is_contiguous() {
             let start = l.offset();
@@ -427,7 +483,7 @@ impl Tensor {
         }
         let storage = self.read_storage();
         Ok(gather_strided(
-            T::slice(&storage).expect("dtype checked above"),
+            storage.host_slice::<T>().expect("dtype checked above"),
             &self.0.layout,
         ))
     }
@@ -455,7 +511,7 @@ impl Tensor {
         }
         let mut storage = self.write_storage();
         crate::storage::note_write();
-        let data = T::slice_mut(&mut storage).expect("dtype checked above");
+        let data = storage.host_slice_mut::<T>().expect("dtype checked above");
         f(&mut data[l.offset()..l.offset() + l.numel()]);
         Ok(())
     }
@@ -535,5 +591,74 @@ impl std::fmt::Debug for Tensor {
             self.dtype(),
             self.0.id.0
         )
+    }
+}
+
+#[cfg(test)]
+mod device_tests {
+    #[cfg(feature = "cuda")]
+    use crate::{DType, Error};
+    use crate::{Device, Tensor};
+
+    #[test]
+    fn constructors_and_to_device_honour_the_device() -> crate::Result<()> {
+        let t = Tensor::from_slice(&[1.0f32, 2.0], &[2], &Device::Cpu)?;
+        assert_eq!(t.device(), Device::Cpu);
+        assert!(t.to_device(&Device::Cpu)?.same_storage(&t));
+        assert_eq!(t.0.storage.read().unwrap().device(), Device::Cpu);
+        Ok(())
+    }
+
+    #[cfg(feature = "cuda")]
+    #[test]
+    fn cuda_is_a_clear_error_not_a_panic() {
+        let cuda = Device::Cuda(0);
+        let t = Tensor::ones(&[2], DType::F32, &Device::Cpu);
+        for err in [
+            t.to_device(&cuda).unwrap_err(),
+            Tensor::from_vec(vec![1.0f32], &[1], &cuda).unwrap_err(),
+            Tensor::randn(&[2], DType::F32, &cuda).unwrap_err(),
+        ] {
+            assert!(matches!(err, Error::DeviceUnavailable { .. }), "{err}");
+            assert!(
+                err.to_string().contains("CUDA backend is not built"),
+                "{err}"
+            );
+        }
+    }
+
+    #[cfg(feature = "cuda")]
+    #[test]
+    fn ops_on_two_devices_are_a_device_mismatch() {
+        // A host buffer labelled as another device: only the labels matter to the check.
+        let a = Tensor::ones(&[2, 2], DType::F32, &Device::Cpu);
+        let b = Tensor::from_storage(
+            a.0.storage.clone(),
+            a.layout().clone(),
+            a.dtype(),
+            Device::Cuda(1),
+        );
+        let cfg = crate::Conv2dConfig::default();
+        let x4 = a.reshape(&[1, 1, 2, 2]).unwrap();
+        let w4 = b.reshape(&[1, 1, 2, 2]).unwrap();
+        for err in [
+            a.add(&b).unwrap_err(),
+            a.matmul(&b).unwrap_err(),
+            a.linear(&b, None).unwrap_err(),
+            x4.conv2d(&w4, None, cfg).unwrap_err(),
+        ] {
+            assert!(
+                matches!(
+                    err,
+                    Error::DeviceMismatch {
+                        lhs: Device::Cpu,
+                        rhs: Device::Cuda(1),
+                        ..
+                    }
+                ),
+                "{err}"
+            );
+            assert!(err.to_string().contains("cpu and cuda:1"), "{err}");
+        }
     }
 }

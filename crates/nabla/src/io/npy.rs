@@ -104,13 +104,14 @@ pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Tensor> {
         .ok_or_else(|| bad(src, format!("shape {:?} is too large", header.shape)))?;
     let data = &bytes[end..];
     let (size, dtype): (usize, DType) = match header.descr.as_str() {
+        "<f2" => (2, DType::F16),
         "<f4" => (4, DType::F32),
         "<f8" => (8, DType::F64),
         "<i8" => (8, DType::I64),
         "<i4" => (4, DType::I64),
         "<i2" | "<u2" => (2, DType::I64),
         "|u1" | "|i1" | "|b1" => (1, DType::I64),
-        other => return Err(bad(src, format!("unsupported dtype '{other}' (expected <f4, <f8, <i8, <i4, <i2, <u2, |u1, |i1 or |b1)"))),
+        other => return Err(bad(src, format!("unsupported dtype '{other}' (expected <f2, <f4, <f8, <i8, <i4, <i2, <u2, |u1, |i1 or |b1)"))),
     };
     let expected = numel
         .checked_mul(size)
@@ -129,27 +130,7 @@ pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Tensor> {
     let dev = Device::Cpu;
     let chunks = data.chunks_exact(size);
     match (header.descr.as_str(), dtype) {
-        ("<f4", _) => Tensor::from_vec(
-            chunks
-                .map(|c| f32::from_le_bytes(c.try_into().expect("4-byte chunk")))
-                .collect(),
-            &header.shape,
-            &dev,
-        ),
-        ("<f8", _) => Tensor::from_vec(
-            chunks
-                .map(|c| f64::from_le_bytes(c.try_into().expect("8-byte chunk")))
-                .collect(),
-            &header.shape,
-            &dev,
-        ),
-        ("<i8", _) => Tensor::from_vec(
-            chunks
-                .map(|c| i64::from_le_bytes(c.try_into().expect("8-byte chunk")))
-                .collect(),
-            &header.shape,
-            &dev,
-        ),
+        ("<f2" | "<f4" | "<f8" | "<i8", _) => super::read_le_bytes(data, dtype, &header.shape),
         ("<i4", _) => Tensor::from_vec(
             chunks
                 .map(|c| i32::from_le_bytes(c.try_into().expect("4-byte chunk")) as i64)
@@ -187,9 +168,16 @@ pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Tensor> {
 /// Serializes a tensor as `.npy` (version 1.0) bytes.
 pub fn to_bytes(t: &Tensor) -> Result<Vec<u8>> {
     let descr = match t.dtype() {
+        DType::F16 => "<f2",
         DType::F32 => "<f4",
         DType::F64 => "<f8",
         DType::I64 => "<i8",
+        DType::BF16 => {
+            return Err(Error::invalid(
+                "write_npy",
+                "NumPy has no bfloat16 dtype: convert with to_dtype(DType::F32) first, or save as safetensors",
+            ))
+        }
     };
     let shape = match t.rank() {
         1 => format!("({},)", t.dims()[0]),
@@ -212,20 +200,7 @@ pub fn to_bytes(t: &Tensor) -> Result<Vec<u8>> {
     out.extend_from_slice(&[1, 0]);
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(header.as_bytes());
-    match t.dtype() {
-        DType::F32 => t
-            .to_vec::<f32>()?
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        DType::F64 => t
-            .to_vec::<f64>()?
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-        DType::I64 => t
-            .to_vec::<i64>()?
-            .iter()
-            .for_each(|v| out.extend_from_slice(&v.to_le_bytes())),
-    }
+    super::write_le_bytes(t, &mut out)?;
     Ok(out)
 }
 
@@ -259,6 +234,7 @@ mod tests {
             Tensor::from_slice(&[1.5f32, -2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3], &Device::Cpu)?,
             Tensor::from_slice(&[1.5f64], &[1], &Device::Cpu)?,
             Tensor::from_slice(&[7i64, -1], &[2, 1, 1], &Device::Cpu)?,
+            Tensor::from_slice(&[0.1f32, -65504.0], &[2], &Device::Cpu)?.to_dtype(DType::F16)?,
         ] {
             let p = dir.join("t.npy");
             t.write_npy(&p)?;
@@ -268,6 +244,14 @@ mod tests {
             assert_eq!(back.to_vec::<f64>()?, t.to_vec::<f64>()?);
         }
         std::fs::remove_dir_all(&dir)?;
+        Ok(())
+    }
+
+    #[test]
+    fn bf16_has_no_npy_form_and_says_so() -> Result<()> {
+        let t = Tensor::ones(&[2], DType::BF16, &Device::Cpu);
+        let msg = to_bytes(&t).unwrap_err().to_string();
+        assert!(msg.contains("NumPy has no bfloat16"), "{msg}");
         Ok(())
     }
 

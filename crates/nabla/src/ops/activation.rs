@@ -10,6 +10,7 @@ impl Tensor {
     /// 0 almost everywhere, so no gradient flows through it (the perceptron learns with its
     /// own rule, not by backpropagation).
     pub fn step(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("step", self, self, |x| x.step());
         map_float!(self, "step", |v: T| if v > T::ZERO {
             T::ONE
         } else {
@@ -19,6 +20,7 @@ impl Tensor {
 
     /// Logistic sigmoid `1 / (1 + e^-x)`.
     pub fn sigmoid(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("sigmoid", self, self, |x| x.sigmoid());
         // Branch-free and vectorized for f32 (Float::sigmoid_fast: its e^-x is clamped, so it
         // never overflows to infinity).
         let y = map_float!(self, "sigmoid", |v: T| v.sigmoid_fast())?;
@@ -35,6 +37,7 @@ impl Tensor {
 
     /// Hyperbolic tangent.
     pub fn tanh(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("tanh", self, self, |x| x.tanh());
         // Vectorized for f32 (Float::tanh_fast, absolute error below 3e-7).
         let y = map_float!(self, "tanh", |v: T| v.tanh_fast())?;
         // tanh'(x) = 1 - tanh²(x) = 1 - y²
@@ -50,6 +53,7 @@ impl Tensor {
 
     /// Rectified linear unit `max(0, x)`.
     pub fn relu(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("relu", self, self, |x| x.relu());
         let y = map_float!(self, "relu", |v: T| if v > T::ZERO { v } else { T::ZERO })?;
         // relu'(x) = 1 for x > 0, else 0 (0 at the kink, as PyTorch). Read from y: y > 0 ⇔ x > 0.
         Ok(y.record(
@@ -67,6 +71,7 @@ impl Tensor {
 
     /// Leaky ReLU: `x` for x > 0, `slope · x` otherwise.
     pub fn leaky_relu(&self, slope: f64) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("leaky_relu", self, self, |x| x.leaky_relu(slope));
         let y = map_float!(self, "leaky_relu", |v: T| if v > T::ZERO {
             v
         } else {
@@ -92,6 +97,7 @@ impl Tensor {
 
     /// Exponential linear unit: `x` for x > 0, `alpha (e^x - 1)` otherwise.
     pub fn elu(&self, alpha: f64) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("elu", self, self, |x| x.elu(alpha));
         let y = map_float!(self, "elu", |v: T| if v > T::ZERO {
             v
         } else {
@@ -114,6 +120,7 @@ impl Tensor {
     /// Gaussian error linear unit, exact form `x · Φ(x) = x/2 · (1 + erf(x/√2))` (PyTorch's
     /// default `gelu`).
     pub fn gelu(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("gelu", self, self, |x| x.gelu());
         const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
         let y = map_float!(self, "gelu", |v: T| v
             * T::from_f64(0.5)
@@ -136,6 +143,7 @@ impl Tensor {
 
     /// Softplus `ln(1 + e^x)`, a smooth ReLU (linear above x = 20, as PyTorch's threshold).
     pub fn softplus(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("softplus", self, self, |x| x.softplus());
         let y = map_float!(self, "softplus", |v: T| if v > T::from_f64(20.0) {
             v
         } else {
@@ -155,6 +163,7 @@ impl Tensor {
     /// # Errors
     /// [`Error::InvalidArgument`] when `sigma` is not positive.
     pub fn gaussian(&self, sigma: f64) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("gaussian", self, self, |x| x.gaussian(sigma));
         if sigma.is_nan() || sigma <= 0.0 {
             return Err(Error::invalid(
                 "gaussian",

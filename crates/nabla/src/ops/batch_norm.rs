@@ -21,7 +21,7 @@ use crate::cpu::simd::vectorized;
 use crate::cpu::SharedOut;
 use crate::dtype::{with_float, Float};
 use crate::storage::alloc;
-use crate::{no_grad, Error, Result, Tensor};
+use crate::{no_grad, DType, Error, Result, Tensor};
 use rayon::prelude::*;
 
 /// Running statistics of a batch-norm layer, updated in place during training.
@@ -55,6 +55,9 @@ impl Tensor {
         training: bool,
         eps: f64,
     ) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("batch_norm", self, (self, weight, bias), |(x, w, b)| {
+            half_batch_norm(&x, running, w.as_ref(), b.as_ref(), training, eps)
+        });
         let op = "batch_norm";
         if self.rank() < 2 {
             return Err(Error::UnexpectedShape {
@@ -203,6 +206,37 @@ impl Channels {
             (0..self.c).map(f).collect()
         }
     }
+}
+
+/// Batch norm of an f32 input (`x`, the upcast of a half-precision one) whose running
+/// statistics may be half precision: they are updated through f32 copies and rounded back.
+fn half_batch_norm(
+    x: &Tensor,
+    running: Option<RunningStats<'_>>,
+    weight: Option<&Tensor>,
+    bias: Option<&Tensor>,
+    training: bool,
+    eps: f64,
+) -> Result<Tensor> {
+    let Some(r) = running else {
+        return x.batch_norm(None, weight, bias, training, eps);
+    };
+    let (mean, var) = (
+        r.mean.to_dtype_untracked(DType::F32)?,
+        r.var.to_dtype_untracked(DType::F32)?,
+    );
+    let stats = RunningStats {
+        mean: &mean,
+        var: &var,
+        momentum: r.momentum,
+    };
+    let y = x.batch_norm(Some(stats), weight, bias, training, eps)?;
+    // F32 statistics were updated in place already (`to_dtype_untracked` shares them).
+    if training && r.mean.dtype() != DType::F32 {
+        r.mean.copy_from(&mean)?;
+        r.var.copy_from(&var)?;
+    }
+    Ok(y)
 }
 
 /// The map `y = x·scale + shift` that batch norm applies to a channel of mean `mean` and

@@ -8,6 +8,7 @@ use crate::{Error, Result, Shape, Tensor};
 
 /// Checks that two tensors can be combined element-wise and returns the broadcast shape.
 pub(crate) fn check_binary(a: &Tensor, b: &Tensor, op: &'static str) -> Result<Shape> {
+    a.check_same_device(b, op)?;
     if a.dtype() != b.dtype() {
         return Err(Error::DType {
             op,
@@ -24,6 +25,7 @@ impl Tensor {
     /// # Errors
     /// [`Error::Broadcast`] when the shapes do not broadcast; [`Error::DType`] when dtypes differ.
     pub fn add(&self, rhs: &Tensor) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("add", self, (self, rhs), |(a, b)| a.add(&b));
         let y = zip_float!(self, rhs, "add", |a: T, b: T| a + b)?;
         Ok(y.record(
             rule("AddBackward", |_, _, g| {
@@ -35,6 +37,7 @@ impl Tensor {
 
     /// `a - b` with broadcasting.
     pub fn sub(&self, rhs: &Tensor) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("sub", self, (self, rhs), |(a, b)| a.sub(&b));
         let y = zip_float!(self, rhs, "sub", |a: T, b: T| a - b)?;
         Ok(y.record(
             rule("SubBackward", |_, _, g| {
@@ -46,6 +49,7 @@ impl Tensor {
 
     /// `a · b` element-wise with broadcasting.
     pub fn mul(&self, rhs: &Tensor) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("mul", self, (self, rhs), |(a, b)| a.mul(&b));
         let y = zip_float!(self, rhs, "mul", |a: T, b: T| a * b)?;
         // ∂(ab)/∂a = b, ∂(ab)/∂b = a
         Ok(y.record(
@@ -68,6 +72,7 @@ impl Tensor {
 
     /// `a / b` element-wise with broadcasting.
     pub fn div(&self, rhs: &Tensor) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("div", self, (self, rhs), |(a, b)| a.div(&b));
         let y = zip_float!(self, rhs, "div", |a: T, b: T| a / b)?;
         // ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = -a/b² = -y/b
         Ok(y.record(
@@ -90,6 +95,7 @@ impl Tensor {
 
     /// `a^b` element-wise with broadcasting.
     pub fn pow(&self, rhs: &Tensor) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("pow", self, (self, rhs), |(a, b)| a.pow(&b));
         let y = zip_float!(self, rhs, "pow", |a: T, b: T| a.powf(b))?;
         // ∂(a^b)/∂a = b·a^(b-1), ∂(a^b)/∂b = a^b·ln a
         Ok(y.record(
@@ -126,6 +132,7 @@ impl Tensor {
     }
 
     fn extremum(&self, rhs: &Tensor, max: bool) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("maximum", self, (self, rhs), |(a, b)| a.extremum(&b, max));
         let y = if max {
             zip_float!(self, rhs, "maximum", |a: T, b: T| a.max(b))?
         } else {

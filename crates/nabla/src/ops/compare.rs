@@ -10,6 +10,7 @@ macro_rules! comparison {
     ($(#[$doc:meta])* $name:ident, $op:tt) => {
         $(#[$doc])*
         pub fn $name(&self, rhs: &Tensor) -> Result<Tensor> {
+            crate::ops::half::half_via_f32!(stringify!($name), self, (self, rhs), |(a, b)| a.$name(&b));
             zip_float!(self, rhs, stringify!($name), |a: T, b: T| if a $op b { T::ONE } else { T::ZERO })
         }
     };
@@ -38,6 +39,9 @@ impl Tensor {
     /// Element-wise `if cond != 0 { on_true } else { on_false }`, with broadcasting of all
     /// three. Gradients flow to the branch that was picked; `cond` gets none.
     pub fn where_cond(cond: &Tensor, on_true: &Tensor, on_false: &Tensor) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("where_cond", on_true, (on_true, on_false), |(a, b)| {
+            Tensor::where_cond(cond, &a, &b)
+        });
         let dtype = on_true.dtype();
         if on_false.dtype() != dtype {
             return Err(Error::DType {

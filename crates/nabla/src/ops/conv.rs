@@ -1294,6 +1294,9 @@ impl Tensor {
         bias: Option<&Tensor>,
         cfg: Conv2dConfig,
     ) -> Result<Tensor> {
+        super::check_devices("conv2d", self, &[Some(weight), bias])?;
+        crate::ops::half::half_via_f32!("conv2d", self, (self, weight, bias), |(x, w, b)| x
+            .conv2d(&w, b.as_ref(), cfg));
         let g = square_geometry("conv2d", self, weight, bias, cfg)?;
         self.conv_with_geometry(weight, bias, g)
     }
@@ -1320,6 +1323,38 @@ impl Tensor {
         cfg: Conv2dConfig,
         affine: ChannelAffine,
     ) -> Result<Tensor> {
+        super::check_devices(
+            "conv2d_affine",
+            self,
+            &[
+                Some(weight),
+                bias,
+                Some(affine.scale),
+                Some(affine.shift),
+                affine.residual,
+            ],
+        )?;
+        crate::ops::half::half_via_f32!(
+            "conv2d_affine",
+            self,
+            (
+                self,
+                weight,
+                bias,
+                affine.scale,
+                affine.shift,
+                affine.residual
+            ),
+            |(x, w, b, scale, shift, residual)| {
+                let affine = ChannelAffine {
+                    scale: &scale,
+                    shift: &shift,
+                    residual: residual.as_ref(),
+                    relu: affine.relu,
+                };
+                x.conv2d_affine(&w, b.as_ref(), cfg, affine)
+            }
+        );
         let op = "conv2d_affine";
         let g = square_geometry(op, self, weight, bias, cfg)?;
         check_dtypes(
@@ -1471,6 +1506,9 @@ impl Tensor {
         bias: Option<&Tensor>,
         cfg: Conv2dConfig,
     ) -> Result<Tensor> {
+        super::check_devices("conv1d", self, &[Some(weight), bias])?;
+        crate::ops::half::half_via_f32!("conv1d", self, (self, weight, bias), |(x, w, b)| x
+            .conv1d(&w, b.as_ref(), cfg));
         let shape_err = |what: &str, t: &Tensor| Error::UnexpectedShape {
             op: "conv1d",
             expected: what.into(),
@@ -1505,6 +1543,13 @@ impl Tensor {
         bias: Option<&Tensor>,
         cfg: ConvTranspose2dConfig,
     ) -> Result<Tensor> {
+        super::check_devices("conv_transpose2d", self, &[Some(weight), bias])?;
+        crate::ops::half::half_via_f32!(
+            "conv_transpose2d",
+            self,
+            (self, weight, bias),
+            |(x, w, b)| x.conv_transpose2d(&w, b.as_ref(), cfg)
+        );
         let op = "conv_transpose2d";
         let shape_err = |what: String, t: &Tensor| Error::UnexpectedShape {
             op,

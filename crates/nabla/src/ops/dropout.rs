@@ -21,6 +21,7 @@ impl Tensor {
 
     /// Inverted dropout drawing the mask from `rng`.
     pub fn dropout_with(&self, rng: &mut Rng, p: f64) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("dropout", self, self, |x| x.dropout_with(rng, p));
         check_p(p)?;
         let keep = 1.0 - p;
         let scale = if keep > 0.0 { 1.0 / keep } else { 0.0 };

@@ -32,6 +32,8 @@ impl Tensor {
     /// # Errors
     /// [`Error::UnexpectedShape`] when `indices` is not 1-D; [`Error::IndexOutOfRange`].
     pub fn index_select<D: Dim>(&self, dim: D, indices: &Tensor) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("index_select", self, (self, indices), |(x, i)| x
+            .index_select(dim, &i));
         let d = dim.resolve(self.rank(), "index_select")?;
         if indices.rank() != 1 {
             return Err(Error::UnexpectedShape {
@@ -85,6 +87,7 @@ impl Tensor {
     /// (as `torch.gather`). `index` has the rank of `self`; its size along each other dim must
     /// not exceed `self`'s. The output has the shape of `index`.
     pub fn gather<D: Dim>(&self, dim: D, index: &Tensor) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("gather", self, (self, index), |(x, i)| x.gather(dim, &i));
         let d = dim.resolve(self.rank(), "gather")?;
         let positions = scatter_positions(self.shape(), d, index, "gather")?;
         let y = with_float!(self.dtype(), "gather", T => {
@@ -107,6 +110,8 @@ impl Tensor {
     /// `torch.scatter_add`): `out[i][index[i][j][k]][k] += src[i][j][k]` for `dim = 1`.
     /// `index` and `src` have the same shape.
     pub fn scatter_add<D: Dim>(&self, dim: D, index: &Tensor, src: &Tensor) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("scatter_add", self, (self, index, src), |(x, i, s)| x
+            .scatter_add(dim, &i, &s));
         let d = dim.resolve(self.rank(), "scatter_add")?;
         if index.shape() != src.shape() {
             return Err(Error::ShapeMismatch {

@@ -76,7 +76,7 @@ impl Tensor {
             for t in tensors {
                 let len = t.dims()[d];
                 let storage = t.read_storage();
-                let src = T::slice(&storage).expect("dtype checked above");
+                let src = storage.host_slice::<T>().expect("dtype checked above");
                 copy_into(&mut out, &out_layout.narrow(d, start, len), src, t.layout());
                 start += len;
             }
@@ -189,7 +189,7 @@ impl Tensor {
             let mut out = alloc::<T>(out_layout.numel());
             out.fill(T::from_f64(value));
             let storage = self.read_storage();
-            copy_into(&mut out, &interior, T::slice(&storage).expect("dtype matches"), self.layout());
+            copy_into(&mut out, &interior, storage.host_slice::<T>().expect("dtype matches"), self.layout());
             Tensor::from_data(out, Shape(out_dims))
         });
         let pads = pads.to_vec();

@@ -4,7 +4,7 @@
 use super::rule;
 use crate::cpu::gemm::{gemm, MatRef, PAR_MIN_FLOPS};
 use crate::cpu::transpose::transpose_add_bias;
-use crate::dtype::{with_float, Element, Float};
+use crate::dtype::{with_float, Float};
 use crate::layout::Layout;
 use crate::shape::broadcast_shape;
 use crate::storage::alloc;
@@ -184,6 +184,8 @@ impl Tensor {
     /// # Ok::<(), nabla::Error>(())
     /// ```
     pub fn matmul(&self, rhs: &Tensor) -> Result<Tensor> {
+        super::check_devices("matmul", self, &[Some(rhs)])?;
+        crate::ops::half::half_via_f32!("matmul", self, (self, rhs), |(a, b)| a.matmul(&b));
         for t in [self, rhs] {
             if t.rank() == 0 {
                 return Err(Error::UnexpectedShape {
@@ -238,7 +240,7 @@ impl Tensor {
         crate::macs::add_macs(batch.dims().iter().product::<usize>() * m * k * n);
         let y = with_float!(self.dtype(), "matmul", T => {
             let (sl, sr) = (self.read_storage(), rhs.read_storage());
-            let out = batched_gemm(T::slice(&sl).expect("dtype checked"), &ll, T::slice(&sr).expect("dtype checked"), &rl, &out_shape);
+            let out = batched_gemm(sl.host_slice::<T>().expect("dtype checked"), &ll, sr.host_slice::<T>().expect("dtype checked"), &rl, &out_shape);
             Tensor::from_data(out, out_shape)
         });
         // ∂L/∂A = G·Bᵀ, ∂L/∂B = Aᵀ·G (batch dims are summed back by the engine).
@@ -266,6 +268,9 @@ impl Tensor {
     /// # Errors
     /// [`Error::UnexpectedShape`] when the shapes do not fit together.
     pub fn linear(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<Tensor> {
+        super::check_devices("linear", self, &[Some(weight), bias])?;
+        crate::ops::half::half_via_f32!("linear", self, (self, weight, bias), |(x, w, b)| x
+            .linear(&w, b.as_ref()));
         let bad = |what: &str, got: &Tensor| Error::UnexpectedShape {
             op: "linear",
             expected: what.to_string(),
@@ -302,8 +307,8 @@ impl Tensor {
             let bias = bias.map(|b| b.contiguous_vec::<T>("linear")).transpose()?;
             let (sx, sw) = (x2.read_storage(), weight.read_storage());
             let (lx, lw) = (x2.layout(), weight.layout());
-            let x = MatRef { ptr: T::slice(&sx).expect("dtype checked")[lx.offset()..].as_ptr(), rs: lx.strides()[0] as isize, cs: lx.strides()[1] as isize };
-            let w = MatRef { ptr: T::slice(&sw).expect("dtype checked")[lw.offset()..].as_ptr(), rs: lw.strides()[0] as isize, cs: lw.strides()[1] as isize };
+            let x = MatRef { ptr: sx.host_slice::<T>().expect("dtype checked")[lx.offset()..].as_ptr(), rs: lx.strides()[0] as isize, cs: lx.strides()[1] as isize };
+            let w = MatRef { ptr: sw.host_slice::<T>().expect("dtype checked")[lw.offset()..].as_ptr(), rs: lw.strides()[0] as isize, cs: lw.strides()[1] as isize };
             let out = if gather_input(rows, in_f, out_f) {
                 // SAFETY: x and w describe valid regions of these storages.
                 unsafe { linear_transposed(rows, in_f, out_f, x, w, bias.as_deref()) }

@@ -11,6 +11,7 @@ pub(crate) mod conv_phases;
 pub(crate) mod conv_winograd;
 pub(crate) mod dropout;
 pub(crate) mod embedding;
+pub(crate) mod half;
 pub(crate) mod index;
 pub(crate) mod join;
 pub(crate) mod lrn;
@@ -26,6 +27,22 @@ pub(crate) mod winograd_cache;
 
 use crate::autograd::Backward;
 use crate::{Result, Tensor};
+
+/// Checks that every present input of an op lives on `lead`'s device.
+///
+/// # Errors
+/// [`crate::Error::DeviceMismatch`] naming the op and the first pair of devices that differ.
+#[inline]
+pub(crate) fn check_devices(
+    op: &'static str,
+    lead: &Tensor,
+    others: &[Option<&Tensor>],
+) -> Result<()> {
+    others
+        .iter()
+        .flatten()
+        .try_for_each(|t| lead.check_same_device(t, op))
+}
 
 /// A gradient rule given as a closure, named for `grad_fn` display.
 pub(crate) struct Rule<F> {
@@ -85,8 +102,8 @@ macro_rules! zip_float {
         $crate::dtype::with_float!(a.dtype(), $op, T => {
             let sa = a.read_storage();
             let sb = b.read_storage();
-            let da = <T as $crate::Element>::slice(&sa).expect("dtype checked");
-            let db = <T as $crate::Element>::slice(&sb).expect("dtype checked");
+            let da = sa.host_slice::<T>().expect("dtype checked");
+            let db = sb.host_slice::<T>().expect("dtype checked");
             let out = $crate::cpu::elementwise::broadcast_zip(da, a.layout(), db, b.layout(), &out_shape,
                 |$x: T, $y: T| -> T { $body });
             Ok::<_, $crate::Error>($crate::Tensor::from_data(out, out_shape))

@@ -454,6 +454,7 @@ impl Tensor {
     /// [`Error::UnexpectedShape`] for a non-4-D input; [`Error::InvalidArgument`] for a
     /// window that does not fit or a zero stride.
     pub fn max_pool2d(&self, cfg: Pool2dConfig) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("max_pool2d", self, self, |x| x.max_pool2d(cfg));
         let g = sliding_geometry("max_pool2d", self, &cfg)?;
         let (in_len, out_len) = (g.h * g.w, g.out_plane());
         if !crate::autograd::records(&[self]) {
@@ -576,6 +577,11 @@ impl Tensor {
     }
 
     fn average_pool(&self, g: PoolGeometry, count_pad: bool, op: &'static str) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!(op, self, self, |x| x.average_pool(
+            g.clone(),
+            count_pad,
+            op
+        ));
         let (in_len, out_len) = (g.h * g.w, g.out_plane());
         let divisor = move |g: &PoolGeometry, oy: usize, ox: usize| -> f64 {
             if count_pad {

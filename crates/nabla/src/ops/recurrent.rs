@@ -25,6 +25,9 @@ impl Tensor {
     /// # Errors
     /// [`Error::UnexpectedShape`] when the shapes disagree, [`Error::DType`] when the dtypes do.
     pub fn lstm_cell(xg: &Tensor, hg: &Tensor, c: &Tensor) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("lstm_cell", xg, (xg, hg, c), |(xg, hg, c)| {
+            Tensor::lstm_cell(&xg, &hg, &c)
+        });
         let (batch, hidden) = check_cell("lstm_cell", xg, hg, c, 4)?;
         let y = with_float!(xg.dtype(), "lstm_cell", T => {
             with3::<T, _>("lstm_cell", xg, hg, c, |xg, hg, c| {
@@ -72,6 +75,9 @@ impl Tensor {
     /// # Errors
     /// [`Error::UnexpectedShape`] when the shapes disagree, [`Error::DType`] when the dtypes do.
     pub fn gru_cell(xg: &Tensor, hg: &Tensor, h: &Tensor) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("gru_cell", xg, (xg, hg, h), |(xg, hg, h)| {
+            Tensor::gru_cell(&xg, &hg, &h)
+        });
         let (batch, hidden) = check_cell("gru_cell", xg, hg, h, 3)?;
         let y = with_float!(xg.dtype(), "gru_cell", T => {
             with3::<T, _>("gru_cell", xg, hg, h, |xg, hg, h| {

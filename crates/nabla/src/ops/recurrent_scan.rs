@@ -101,6 +101,21 @@ impl Tensor {
         lengths: Option<&[usize]>,
         reverse: bool,
     ) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!(
+            "recurrent_scan",
+            xg,
+            (xg, w_hh, b_hh, h0, c0),
+            |(xg, w, b, h0, c0)| Tensor::recurrent_scan(
+                cell,
+                &xg,
+                &w,
+                b.as_ref(),
+                &h0,
+                c0.as_ref(),
+                lengths,
+                reverse
+            )
+        );
         let d = check_scan(cell, xg, w_hh, b_hh, h0, c0, lengths, reverse)?;
         let lengths: Option<Vec<usize>> = lengths.map(<[usize]>::to_vec);
         crate::macs::add_macs(d.steps * d.batch * d.gates_hidden() * d.hidden);

@@ -79,6 +79,8 @@ impl Tensor {
         kind: Kind,
         op: &'static str,
     ) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!(op, self, self, |x| x
+            .reduce_resolved(dims, keepdim, kind, op));
         let y = self.reduce_keepdim(dims, kind, op)?;
         let keep_shape = y.dims().to_vec();
         let y = y.record(
@@ -212,6 +214,7 @@ impl Tensor {
     }
 
     fn arg_extremum<D: Dim>(&self, dim: D, want_max: bool) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("argmax", self, self, |x| x.arg_extremum(dim, want_max));
         let op = if want_max { "argmax" } else { "argmin" };
         let d = dim.resolve(self.rank(), op)?;
         let r = self.dims()[d];
@@ -239,6 +242,7 @@ impl Tensor {
     }
     /// `log Σ exp(x)` over `dims`, keeping them as size 1.
     pub fn logsumexp_keepdim<D: Dim>(&self, dims: &[D]) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("logsumexp", self, self, |x| x.logsumexp_keepdim(dims));
         // The shift m cancels mathematically, so it is taken without gradient; infinite
         // maxima (all -inf rows) are replaced by 0 to avoid inf - inf.
         let m = self.detach().max_keepdim(dims)?;
@@ -288,6 +292,7 @@ impl Tensor {
 
     /// Whether every element is finite (no NaN or infinity).
     pub fn all_finite(&self) -> Result<bool> {
+        crate::ops::half::half_via_f32!("all_finite", self, self, |x| x.all_finite());
         with_float!(self.dtype(), "all_finite", T => self.with_contiguous::<T, _>("all_finite", |x| x.iter().all(|v| v.is_finite())))
     }
 }

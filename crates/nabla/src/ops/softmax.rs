@@ -33,6 +33,7 @@ impl Tensor {
 
     /// `softmax(x)_i = e^(x_i) / Σ_j e^(x_j)` along `dim`.
     pub fn softmax<D: Dim>(&self, dim: D) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("softmax", self, self, |x| x.softmax(dim));
         let d = dim.resolve(self.rank(), "softmax")?;
         let y = self.along_dim_rows(d, "softmax", false)?;
         // ∂L/∂x = y ⊙ (g - Σ_j g_j y_j)
@@ -46,6 +47,7 @@ impl Tensor {
 
     /// `log softmax(x)` along `dim`, computed as `x - logsumexp(x)` without forming softmax.
     pub fn log_softmax<D: Dim>(&self, dim: D) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("log_softmax", self, self, |x| x.log_softmax(dim));
         let d = dim.resolve(self.rank(), "log_softmax")?;
         let y = self.along_dim_rows(d, "log_softmax", true)?;
         // ∂L/∂x = g - softmax(x) · Σ_j g_j, softmax = e^y
@@ -67,6 +69,8 @@ impl Tensor {
     /// [`Error::UnexpectedShape`] for mismatched shapes; [`Error::IndexOutOfRange`] for a
     /// target outside `0..classes`; [`Error::InvalidArgument`] for `s` outside `[0, 1]`.
     pub fn cross_entropy(&self, targets: &Tensor, label_smoothing: f64) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("cross_entropy", self, self, |x| x
+            .cross_entropy(targets, label_smoothing));
         let op = "cross_entropy";
         if self.rank() != 2 || targets.rank() != 1 || targets.dims()[0] != self.dims()[0] {
             return Err(Error::UnexpectedShape {

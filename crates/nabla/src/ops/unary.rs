@@ -7,6 +7,7 @@ use crate::{Error, Result, Tensor};
 impl Tensor {
     /// `-x`.
     pub fn neg(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("neg", self, self, |x| x.neg());
         let y = map_float!(self, "neg", |v: T| -v)?;
         // d(-x)/dx = -1
         Ok(y.record(
@@ -17,6 +18,7 @@ impl Tensor {
 
     /// `e^x`.
     pub fn exp(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("exp", self, self, |x| x.exp());
         let y = map_float!(self, "exp", |v: T| v.exp())?;
         // d e^x/dx = e^x = y
         Ok(y.record(
@@ -27,6 +29,7 @@ impl Tensor {
 
     /// Natural logarithm `ln x` (NaN for x < 0, -inf at 0).
     pub fn log(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("log", self, self, |x| x.log());
         let y = map_float!(self, "log", |v: T| v.ln())?;
         // d ln x/dx = 1/x
         Ok(y.record(
@@ -37,6 +40,7 @@ impl Tensor {
 
     /// `√x`.
     pub fn sqrt(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("sqrt", self, self, |x| x.sqrt());
         let y = map_float!(self, "sqrt", |v: T| v.sqrt())?;
         // d √x/dx = 1 / (2√x) = 0.5 / y
         Ok(y.record(
@@ -49,6 +53,7 @@ impl Tensor {
 
     /// `|x|`.
     pub fn abs(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("abs", self, self, |x| x.abs());
         let y = map_float!(self, "abs", |v: T| v.abs())?;
         // d|x|/dx = sign(x) (0 at 0, as PyTorch)
         Ok(y.record(
@@ -61,6 +66,7 @@ impl Tensor {
 
     /// `sign(x)`: -1, 0 or 1 (no gradient).
     pub fn sign(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("sign", self, self, |x| x.sign());
         map_float!(self, "sign", |v: T| if v > T::ZERO {
             T::ONE
         } else if v < T::ZERO {
@@ -72,6 +78,7 @@ impl Tensor {
 
     /// `1 / x`.
     pub fn recip(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("recip", self, self, |x| x.recip());
         let y = map_float!(self, "recip", |v: T| T::ONE / v)?;
         // d(1/x)/dx = -1/x² = -y²
         Ok(y.record(
@@ -84,6 +91,7 @@ impl Tensor {
 
     /// `x²`.
     pub fn sqr(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("sqr", self, self, |x| x.sqr());
         let y = map_float!(self, "sqr", |v: T| v * v)?;
         // d x²/dx = 2x
         Ok(y.record(
@@ -96,6 +104,7 @@ impl Tensor {
 
     /// `x^e` for a scalar exponent.
     pub fn powf(&self, e: f64) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("powf", self, self, |x| x.powf(e));
         let y = map_float!(self, "powf", |v: T| v.powf(T::from_f64(e)))?;
         // d x^e/dx = e·x^(e-1)
         Ok(y.record(
@@ -111,6 +120,7 @@ impl Tensor {
     /// # Errors
     /// [`Error::InvalidArgument`] when `min > max` or either is NaN.
     pub fn clamp(&self, min: f64, max: f64) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("clamp", self, self, |x| x.clamp(min, max));
         if min.is_nan() || max.is_nan() || min > max {
             return Err(Error::invalid(
                 "clamp",
@@ -138,6 +148,7 @@ impl Tensor {
 
     /// The error function `erf(x) = 2/√π ∫₀ˣ e^(−t²) dt`.
     pub fn erf(&self) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("erf", self, self, |x| x.erf());
         let y = map_float!(self, "erf", |v: T| v.erf_value())?;
         // d erf(x)/dx = 2/√π · e^(−x²)
         Ok(y.record(
@@ -153,6 +164,7 @@ impl Tensor {
 
     /// `x + s`.
     pub fn add_scalar(&self, s: f64) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("add_scalar", self, self, |x| x.add_scalar(s));
         let y = map_float!(self, "add_scalar", |v: T| v + T::from_f64(s))?;
         Ok(y.record(
             rule("AddBackward", |_, _, g| Ok(vec![Some(g.clone())])),
@@ -167,6 +179,7 @@ impl Tensor {
 
     /// `x · s`.
     pub fn mul_scalar(&self, s: f64) -> Result<Tensor> {
+        crate::ops::half::half_via_f32!("mul_scalar", self, self, |x| x.mul_scalar(s));
         let y = map_float!(self, "mul_scalar", |v: T| v * T::from_f64(s))?;
         Ok(y.record(
             rule("MulBackward", move |_, _, g| {

@@ -11,7 +11,7 @@
 //! the least recently used go first once the cache holds [`MAX_BYTES`].
 
 use crate::dtype::Float;
-use crate::storage::{write_epoch, CpuStorage};
+use crate::storage::{write_epoch, Storage};
 use crate::Tensor;
 use std::any::Any;
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -45,7 +45,7 @@ impl Kind {
 }
 
 struct Entry {
-    storage: Weak<RwLock<CpuStorage>>,
+    storage: Weak<RwLock<Storage>>,
     offset: usize,
     dims: Vec<usize>,
     kind: Kind,
