@@ -63,14 +63,17 @@ fn network(vs: &VarStore) -> nabla_nn::Result<Sequential> {
         .add(Linear::new(&p.sub("fc3"), HIDDEN, 2, true)?))
 }
 
-/// Test loss per epoch and the final test accuracy (%) of one optimizer and schedule.
+/// Test loss per epoch as (epoch, loss) points, and the final test accuracy (%).
+type Outcome = (Vec<(f64, f64)>, f64);
+
+/// The [`Outcome`] of one optimizer and schedule.
 fn run(
     name: &str,
     lr: f64,
     schedule: Schedule,
     train: &Batches,
     test: &Batches,
-) -> Result<(Vec<(f64, f64)>, f64), Box<dyn Error>> {
+) -> Result<Outcome, Box<dyn Error>> {
     let vs = VarStore::new(&nabla::Device::Cpu);
     let net = network(&vs)?;
     let cfg = TrainerConfig {
