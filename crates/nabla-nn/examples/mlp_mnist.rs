@@ -3,27 +3,15 @@
 //!
 //! Run with `cargo run --release -p nabla-nn --example mlp_mnist`.
 
-use nabla::Tensor;
+#[path = "common/batches.rs"]
+mod batches;
+
+use batches::Batches;
 use nabla_data::{mnist, transforms::Normalize, DataLoader};
 use nabla_nn::models::{mlp, MlpConfig, ModelConfig};
 use nabla_nn::optim::{Adam, Schedule};
-use nabla_nn::{Loader, Result, Trainer, TrainerConfig, VarStore};
+use nabla_nn::{Trainer, TrainerConfig, VarStore};
 use std::sync::Arc;
-
-/// A `nabla-data` loader as the Trainer's batch source.
-struct Batches(DataLoader);
-
-impl Loader for Batches {
-    fn epoch(&self, epoch: usize) -> Box<dyn Iterator<Item = Result<(Tensor, Tensor)>> + '_> {
-        Box::new(self.0.epoch(epoch as u64).map(|b| {
-            b.map(|b| (b.inputs, b.targets))
-                .map_err(|e| nabla_nn::Error::Data(Box::new(e)))
-        }))
-    }
-    fn num_batches(&self) -> usize {
-        self.0.len()
-    }
-}
 
 fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
     nabla::manual_seed(0);
