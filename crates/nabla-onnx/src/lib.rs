@@ -16,10 +16,13 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod builder;
 mod error;
+pub mod export;
 pub mod import;
 pub mod proto;
 pub mod value;
 
 pub use error::{Error, Result};
+pub use export::export;
 pub use import::OnnxModel;

