@@ -128,27 +128,87 @@ def check_finetune(args, work):
     out = subprocess.run(
         [args.nabla, "train", "--init", path, "--data", f"npy:{feats},{labels}", "--epochs", "6",
          "--batch-size", "16", "--optimizer", "sgd", "--lr", "0.01", "--schedule", "constant",
-         "--quiet", "--out", os.path.join(work, "runs-ft"), "--test-split", "0.2"],
-        check=True, capture_output=True, text=True).stdout
+         "--quiet", "--out", "finetune", "--test-split", "0.2"],
+        check=True, capture_output=True, text=True, cwd=work).stdout
     print(out)
     import csv
-    rows = list(csv.DictReader(open(os.path.join(work, "runs-ft", "metrics.csv"))))
+    rows = list(csv.DictReader(open(os.path.join(work, "runs", "finetune", "metrics.csv"))))
     losses = [float(r["train_loss"]) for r in rows]
     ok = losses[-1] < losses[0]
     print(f"finetune resnet18: train loss per epoch {['%.3f' % l for l in losses]} {'ok' if ok else 'FAIL'}")
     return [] if ok else ["finetune"]
 
 
+# Zoo models and the example shape each is exported for. The ImageNet models take 224×224
+# (VGG and AlexNet's adaptive pooling is then a plain one); resnet18 also at 32×32, its
+# CIFAR stem.
+ZOO = [
+    ("mlp", "mnist"), ("lenet5", "mnist"), ("lenet5_classic", "mnist"),
+    ("alexnet", (3, 224, 224)), ("alexnet_paper", (3, 224, 224)),
+    ("vgg11", (3, 224, 224)), ("vgg11_lrn", (3, 224, 224)), ("vgg11_bn", (3, 224, 224)),
+    ("googlenet", (3, 224, 224)), ("resnet18", (3, 224, 224)), ("resnet18", (3, 32, 32)),
+    ("resnet50", (3, 64, 64)), ("row-lstm", "mnist"),
+]
+
+
+def check_zoo(args, work):
+    """Trains each zoo model one step (so that batch norm statistics move), exports it with
+    `nabla export`, checks it with onnx.checker and compares onnxruntime with nabla."""
+    import onnx
+
+    failures = []
+    rng = np.random.default_rng(0)
+    for name, data in ZOO:
+        if args.only and name not in args.only:
+            continue
+        if data == "mnist":
+            spec, shape = "mnist", (1, 28, 28)
+        else:
+            shape = data
+            feats, labels = os.path.join(work, f"z_x{shape[1]}.npy"), os.path.join(work, "z_y.npy")
+            np.save(feats, rng.standard_normal((10, *shape)).astype(np.float32))
+            np.save(labels, rng.integers(0, 10, 10).astype(np.int64))
+            spec = f"npy:{feats},{labels}"
+        run = f"zoo-{name}-{shape[1]}"
+        subprocess.run([args.nabla, "train", "--model", name, "--data", spec, "--max-steps", "1",
+                        "--epochs", "1", "--batch-size", "4", "--train-size", "8", "--quiet",
+                        "--out", run], check=True, cwd=work, stdout=subprocess.DEVNULL)
+        path = os.path.join(work, f"{run}.onnx")
+        res = subprocess.run([args.nabla, "export", "--weights", os.path.join("runs", run),
+                              "--out", path, "--opset", str(args.opset)],
+                             cwd=work, capture_output=True, text=True)
+        if res.returncode != 0:
+            print(f"export {name:14s} {shape}: NOT EXPORTABLE: {res.stderr.strip().splitlines()[-1]}")
+            failures.append(f"export {name}")
+            continue
+        onnx.checker.check_model(onnx.load(path), full_check=True)
+        worst = 0.0
+        for seed in range(4):
+            x = np.random.default_rng(seed).standard_normal((2, *shape)).astype(np.float32)
+            xin, yout = os.path.join(work, "x.npy"), os.path.join(work, "y.npy")
+            np.save(xin, x)
+            subprocess.run([args.nabla, "predict", "--weights", os.path.join("runs", run), xin,
+                            "--output", yout], check=True, cwd=work, stdout=subprocess.DEVNULL)
+            worst = max(worst, rel_err(np.load(yout), ort_run(path, x)))
+        ok = worst <= TOL
+        print(f"export {name:14s} {shape}: checker ok, max relative error {worst:.2e} {'ok' if ok else 'FAIL'}",
+              flush=True)
+        if not ok:
+            failures.append(f"export {name}")
+    return failures
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--nabla", default=os.environ.get("NABLA", "target/release/nabla"))
-    ap.add_argument("--only", nargs="*", default=[], help="model names (or 'finetune') to check")
+    ap.add_argument("--only", nargs="*", default=[],
+                    help="model names (zoo or torchvision), or 'finetune', to check")
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--work", default=None, help="folder for the files (default: a temporary one)")
     args = ap.parse_args()
     work = args.work or tempfile.mkdtemp(prefix="onnx_check_")
     os.makedirs(work, exist_ok=True)
-    failures = check_import(args, work) + check_finetune(args, work)
+    failures = check_zoo(args, work) + check_import(args, work) + check_finetune(args, work)
     if failures:
         print("FAILED:", ", ".join(failures))
         sys.exit(1)

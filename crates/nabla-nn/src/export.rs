@@ -30,6 +30,13 @@ pub trait GraphSink {
     /// A constant integer vector (shapes, axes), under a fresh name.
     fn ints(&mut self, data: &[i64]) -> String;
 
+    /// A constant float tensor that is no variable (a fixed input transform), under a
+    /// fresh name.
+    ///
+    /// # Errors
+    /// When the tensor's data cannot be read.
+    fn constant(&mut self, t: &Tensor) -> Result<String>;
+
     /// Appends a node of operator `op` reading `inputs`; returns its output's name.
     fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<(&str, Attr)>) -> String;
 

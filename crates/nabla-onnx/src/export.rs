@@ -46,6 +46,13 @@ impl GraphSink for OnnxSink {
         self.builder.ints(&[data.len()], data)
     }
 
+    fn constant(&mut self, t: &Tensor) -> nabla_nn::Result<String> {
+        let name = self.builder.fresh("constant");
+        let t = t.to_dtype(DType::F32)?;
+        self.builder.weight(&name, &t).map_err(nabla_nn::Error::from)?;
+        Ok(name)
+    }
+
     fn node(&mut self, op: &str, inputs: &[&str], attrs: Vec<(&str, Attr)>) -> String {
         let attrs = attrs.into_iter().map(|(n, a)| attribute(n, a)).collect();
         self.builder.node(op, inputs, attrs)
