@@ -91,8 +91,13 @@ def export_torch(name, make, shape, work, opset):
     return path
 
 
+TORCH_NAMES = ["resnet18", "googlenet", "alexnet", "vgg11_bn", "mobilenet_v2", "squeezenet1_1", "bilstm"]
+
+
 def check_import(args, work):
     failures = []
+    if args.only and not set(args.only) & set(TORCH_NAMES):
+        return failures  # torch is then not needed
     for name, make, shape in torch_models():
         if args.only and name not in args.only:
             continue

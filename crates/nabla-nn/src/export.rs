@@ -16,6 +16,8 @@ pub enum Attr {
     Ints(Vec<i64>),
     /// A string.
     Str(String),
+    /// Strings.
+    Strs(Vec<String>),
 }
 
 /// Where an exported module writes its graph.

@@ -1,7 +1,7 @@
 //! The `Module` trait, `Sequential` and the residual wrapper.
 
-use crate::layers::{Activation, BatchNorm, Conv2d};
 use crate::export::{GraphSink, Traced};
+use crate::layers::{Activation, BatchNorm, Conv2d};
 use crate::Result;
 use nabla::Tensor;
 

@@ -2,7 +2,9 @@
 //! small graphs with it.
 
 use crate::proto::messages::data_type;
-use crate::proto::{AttrValue, Attribute, Dim, GraphProto, ModelProto, NodeProto, OpsetId, ValueInfo};
+use crate::proto::{
+    AttrValue, Attribute, Dim, GraphProto, ModelProto, NodeProto, OpsetId, ValueInfo,
+};
 use crate::value::{encode_float, encode_int};
 use crate::Result;
 use nabla::Tensor;

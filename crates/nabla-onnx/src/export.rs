@@ -28,6 +28,7 @@ fn attribute(name: &str, a: Attr) -> Attribute {
             Attr::Float(v) => AttrValue::Float(v),
             Attr::Ints(v) => AttrValue::Ints(v),
             Attr::Str(s) => AttrValue::String(s.into_bytes()),
+            Attr::Strs(v) => AttrValue::Strings(v.into_iter().map(String::into_bytes).collect()),
         },
     }
 }
@@ -37,7 +38,9 @@ impl GraphSink for OnnxSink {
         let name = var.name().to_string();
         if self.stored.insert(name.clone()) {
             let t = var.leaf().to_dtype(DType::F32)?;
-            self.builder.weight(&name, &t).map_err(nabla_nn::Error::from)?;
+            self.builder
+                .weight(&name, &t)
+                .map_err(nabla_nn::Error::from)?;
         }
         Ok(name)
     }
@@ -49,7 +52,9 @@ impl GraphSink for OnnxSink {
     fn constant(&mut self, t: &Tensor) -> nabla_nn::Result<String> {
         let name = self.builder.fresh("constant");
         let t = t.to_dtype(DType::F32)?;
-        self.builder.weight(&name, &t).map_err(nabla_nn::Error::from)?;
+        self.builder
+            .weight(&name, &t)
+            .map_err(nabla_nn::Error::from)?;
         Ok(name)
     }
 

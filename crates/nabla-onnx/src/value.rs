@@ -80,21 +80,30 @@ fn bad(name: &str, msg: String) -> Error {
 /// [`Error::Graph`] naming the tensor for negative or too large dims, data that does not
 /// match the dims, external data, or an element type nabla does not read.
 pub fn decode_tensor(t: &TensorProto, device: &Device) -> Result<Value> {
-    let name = if t.name.is_empty() { "<unnamed>" } else { &t.name };
+    let name = if t.name.is_empty() {
+        "<unnamed>"
+    } else {
+        &t.name
+    };
     let mut dims = Vec::with_capacity(t.dims.len());
     for &d in &t.dims {
         let d = usize::try_from(d).map_err(|_| bad(name, format!("negative dim {d}")))?;
         dims.push(d);
     }
-    let numel = checked_numel(&dims)
-        .ok_or_else(|| bad(name, format!("shape {dims:?} is too large")))?;
+    let numel =
+        checked_numel(&dims).ok_or_else(|| bad(name, format!("shape {dims:?} is too large")))?;
     if t.external {
         return Err(bad(
             name,
             "its data is in an external file, which nabla does not read (save the model with all tensors inside the .onnx file)".into(),
         ));
     }
-    let count_err = |got: usize| bad(name, format!("shape {dims:?} needs {numel} values, the file holds {got}"));
+    let count_err = |got: usize| {
+        bad(
+            name,
+            format!("shape {dims:?} needs {numel} values, the file holds {got}"),
+        )
+    };
     let raw = !t.raw_data.is_empty() || numel == 0;
     match t.data_type {
         dt::FLOAT | dt::DOUBLE => {
@@ -157,7 +166,10 @@ pub fn decode_tensor(t: &TensorProto, device: &Device) -> Result<Value> {
         }
         other => Err(bad(
             name,
-            format!("element type {other} ({}) is not supported (float, double and integer types are)", type_name(other)),
+            format!(
+                "element type {other} ({}) is not supported (float, double and integer types are)",
+                type_name(other)
+            ),
         )),
     }
 }
@@ -212,7 +224,11 @@ mod tests {
 
     #[test]
     fn float_tensors_round_trip_through_raw_data() -> Result<()> {
-        let t = Tensor::from_vec(vec![1.0f32, -2.5, 3.0, 0.0, 5.0, 6.0], &[2, 3], &Device::Cpu)?;
+        let t = Tensor::from_vec(
+            vec![1.0f32, -2.5, 3.0, 0.0, 5.0, 6.0],
+            &[2, 3],
+            &Device::Cpu,
+        )?;
         let Value::Float(back) = decode_tensor(&encode_float("w", &t)?, &Device::Cpu)? else {
             panic!("expected a float tensor");
         };
@@ -226,7 +242,10 @@ mod tests {
         let mut p = encode_int("shape", &[3], &[1, 2, 3]);
         p.raw_data.truncate(16);
         let err = decode_tensor(&p, &Device::Cpu).unwrap_err().to_string();
-        assert!(err.contains("'shape'") && err.contains("needs 3 values"), "{err}");
+        assert!(
+            err.contains("'shape'") && err.contains("needs 3 values"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -43,7 +43,12 @@ fn mlp(opset: i64) -> Result<ModelProto> {
     let b2 = g.weight("fc2.bias", &Tensor::randn(&[3], DType::F32, &dev())?)?;
     let h = g.node("Gemm", &[&x, &w1, &b1], vec![attr_i("transB", 1)]);
     let h = g.node("Relu", &[&h], vec![]);
-    g.node_with("Gemm", &[&h, &w2, &b2], &["logits"], vec![attr_i("transB", 1)]);
+    g.node_with(
+        "Gemm",
+        &[&h, &w2, &b2],
+        &["logits"],
+        vec![attr_i("transB", 1)],
+    );
     g.output("logits", batch(&[3]));
     Ok(g.finish(opset))
 }
@@ -58,7 +63,11 @@ fn an_mlp_graph_computes_what_nabla_layers_compute() -> Result {
         .relu()?
         .linear(&get("fc2.weight"), Some(&get("fc2.bias")))?;
     assert_close(&m.forward(&x)?, &want.to_vec::<f64>()?, 1e-6)?;
-    assert_eq!(vs.trainable().len(), 4, "every float initializer is a parameter");
+    assert_eq!(
+        vs.trainable().len(),
+        4,
+        "every float initializer is a parameter"
+    );
     Ok(())
 }
 
@@ -70,8 +79,17 @@ fn a_hand_worked_conv_and_pool_graph() -> Result {
     let x = g.input("x", batch(&[1, 4, 4]));
     let w = g.weight("w", &t(&[1.0; 4], &[1, 1, 2, 2]))?;
     let b = g.weight("b", &t(&[1.0], &[1]))?;
-    let y = g.node("Conv", &[&x, &w, &b], vec![attr_ints("kernel_shape", &[2, 2])]);
-    g.node_with("MaxPool", &[&y], &["y"], vec![attr_ints("kernel_shape", &[3, 3])]);
+    let y = g.node(
+        "Conv",
+        &[&x, &w, &b],
+        vec![attr_ints("kernel_shape", &[2, 2])],
+    );
+    g.node_with(
+        "MaxPool",
+        &[&y],
+        &["y"],
+        vec![attr_ints("kernel_shape", &[3, 3])],
+    );
     g.output("y", batch(&[1, 1, 1]));
     let (_, m) = import(&g.finish(13))?;
     let x: Vec<f32> = (1..=16).map(|v| v as f32).collect();
@@ -100,7 +118,12 @@ fn squeeze_clip_and_split_read_attributes_before_opset_13_and_inputs_from_it() -
             let sizes = g.ints(&[2], &[3, 3]);
             g.node_with("Split", &[&c, &sizes], &["a", "b"], vec![]);
         } else {
-            g.node_with("Split", &[&c], &["a", "b"], vec![attr_ints("split", &[3, 3])]);
+            g.node_with(
+                "Split",
+                &[&c],
+                &["a", "b"],
+                vec![attr_ints("split", &[3, 3])],
+            );
         }
         g.output("a", vec![Dim::Value(3)]);
         g.output("b", vec![Dim::Value(3)]);
@@ -164,8 +187,14 @@ fn unsupported_operators_are_all_listed_with_their_nodes_and_the_opset() -> Resu
     };
     assert!(err.contains("opset 19"), "{err}");
     assert!(err.contains("2 operator type(s)"), "{err}");
-    assert!(err.contains("NonMaxSuppression") && err.contains("TopK"), "{err}");
-    assert!(err.contains("NonMaxSuppression_2") && err.contains("NonMaxSuppression_7"), "{err}");
+    assert!(
+        err.contains("NonMaxSuppression") && err.contains("TopK"),
+        "{err}"
+    );
+    assert!(
+        err.contains("NonMaxSuppression_2") && err.contains("NonMaxSuppression_7"),
+        "{err}"
+    );
     Ok(())
 }
 
@@ -222,7 +251,12 @@ fn an_lstm_node_matches_a_hand_unrolled_step() -> Result {
     let x = g.input("x", vec![Dim::Value(1), Dim::Value(1), Dim::Value(1)]);
     let w = g.weight("W", &t(&[0.5, -0.5, 1.0, 2.0], &[1, 4, 1]))?;
     let r = g.weight("R", &t(&[0.0; 4], &[1, 4, 1]))?;
-    g.node_with("LSTM", &[&x, &w, &r], &["y", "h", ""], vec![attr_i("hidden_size", 1)]);
+    g.node_with(
+        "LSTM",
+        &[&x, &w, &r],
+        &["y", "h", ""],
+        vec![attr_i("hidden_size", 1)],
+    );
     g.output("y", vec![]);
     let (_, m) = import(&g.finish(14))?;
     let sig = |v: f32| 1.0 / (1.0 + (-v).exp());
@@ -269,5 +303,21 @@ fn randomly_corrupted_models_give_errors_or_models_never_panics() -> Result {
             let _ = m.run(&[x], false);
         }
     }
+    Ok(())
+}
+
+#[test]
+fn a_1d_conv_pads_its_length_only() -> Result {
+    // x = 1..5, kernel [1, 1, 1], pads [1, 1]: sums of three neighbours with zeros outside:
+    // 0+1+2, 1+2+3, 2+3+4, 3+4+5, 4+5+0.
+    let mut g = GraphBuilder::new("conv1d");
+    let x = g.input("x", batch(&[1, 5]));
+    let w = g.weight("w", &t(&[1.0; 3], &[1, 1, 3]))?;
+    g.node_with("Conv", &[&x, &w], &["y"], vec![attr_ints("pads", &[1, 1])]);
+    g.output("y", batch(&[1, 5]));
+    let (_, m) = import(&g.finish(13))?;
+    let y = m.forward(&t(&[1.0, 2.0, 3.0, 4.0, 5.0], &[1, 1, 5]))?;
+    assert_eq!(y.dims(), &[1, 1, 5]);
+    assert_close(&y, &[3.0, 6.0, 9.0, 12.0, 9.0], 1e-6)?;
     Ok(())
 }

@@ -25,8 +25,7 @@ pub fn run(args: &ExportArgs) -> Result<()> {
     let onnx = nabla_onnx::export(model.as_ref(), &cfg.input_shape, args.opset)
         .with_context(|| format!("exporting {}", cfg.model))?;
     let bytes = onnx.encode();
-    std::fs::write(&args.out, &bytes)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    std::fs::write(&args.out, &bytes).with_context(|| format!("writing {}", args.out.display()))?;
     println!(
         "wrote {} ({} of opset {}, {} nodes, {} initializers, input [batch, {}])",
         args.out.display(),

@@ -14,14 +14,15 @@ pub const MODEL_PREFIX: &str = "onnx:";
 
 /// Whether a path names an ONNX file (by its extension).
 pub fn is_onnx(path: &Path) -> bool {
-    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("onnx"))
 }
 
 /// Imports an ONNX file into a fresh store: its initializers become the store's variables.
 pub fn build(path: &Path) -> Result<(VarStore, Box<dyn Module>)> {
     let vs = VarStore::new(&Device::Cpu);
-    let model = OnnxModel::load(path, &vs)
-        .with_context(|| format!("importing {}", path.display()))?;
+    let model =
+        OnnxModel::load(path, &vs).with_context(|| format!("importing {}", path.display()))?;
     if model.inputs().len() != 1 {
         bail!(
             "{} takes {} inputs; nabla runs graphs with one input",
@@ -56,9 +57,14 @@ pub fn predict(args: &PredictArgs, path: &Path) -> Result<()> {
         bail!("--weights is not used with an ONNX model: its weights are in the file");
     }
     let [input] = &args.inputs[..] else {
-        bail!("an ONNX model takes one .npy batch (its input tensor exactly as the model expects it)");
+        bail!(
+            "an ONNX model takes one .npy batch (its input tensor exactly as the model expects it)"
+        );
     };
-    if !input.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy")) {
+    if !input
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("npy"))
+    {
         bail!(
             "{}: an ONNX model takes a .npy batch; image files need the preprocessing the model was trained with",
             input.display()
@@ -68,11 +74,21 @@ pub fn predict(args: &PredictArgs, path: &Path) -> Result<()> {
         .with_context(|| format!("reading {}", input.display()))?
         .to_dtype(DType::F32)?;
     let (_vs, model) = build(path)?;
-    let out = nabla::keep_awake(|| nabla::no_grad(|| model.forward(&x)))
-        .with_context(|| format!("running {} on {} of shape {}", path.display(), input.display(), x.shape()))?;
+    let out = nabla::keep_awake(|| nabla::no_grad(|| model.forward(&x))).with_context(|| {
+        format!(
+            "running {} on {} of shape {}",
+            path.display(),
+            input.display(),
+            x.shape()
+        )
+    })?;
     if let Some(file) = &args.output {
         out.write_npy(file)?;
-        println!("wrote outputs of shape {} to {}", out.shape(), file.display());
+        println!(
+            "wrote outputs of shape {} to {}",
+            out.shape(),
+            file.display()
+        );
         return Ok(());
     }
     let classes = out.dims().last().copied().unwrap_or(1).max(1);

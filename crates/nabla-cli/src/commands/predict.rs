@@ -97,10 +97,9 @@ pub fn run(args: &PredictArgs) -> Result<()> {
             return super::onnx::predict(args, model);
         }
     }
-    let weights = args
-        .weights
-        .as_ref()
-        .context("--weights is required (a checkpoint or run folder), unless --model is an .onnx file")?;
+    let weights = args.weights.as_ref().context(
+        "--weights is required (a checkpoint or run folder), unless --model is an .onnx file",
+    )?;
     let (weights, dir) = resolve_weights(weights)?;
     let npy = args.inputs.iter().filter(|p| is_npy(p)).count();
     if npy > 0 && (npy != 1 || args.inputs.len() != 1) {

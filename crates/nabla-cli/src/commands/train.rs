@@ -253,7 +253,13 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     let onnx_init = args.init.as_deref().filter(|p| super::onnx::is_onnx(p));
     let cfg = RunConfig {
         model: match onnx_init {
-            Some(p) => format!("{}{}", super::onnx::MODEL_PREFIX, p.canonicalize().with_context(|| format!("--init {}", p.display()))?.display()),
+            Some(p) => format!(
+                "{}{}",
+                super::onnx::MODEL_PREFIX,
+                p.canonicalize()
+                    .with_context(|| format!("--init {}", p.display()))?
+                    .display()
+            ),
             None => args.model.clone(),
         },
         data: args.data.clone(),
@@ -275,7 +281,9 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     let (vs, model) =
         build_model(&cfg).with_context(|| format!("building model '{}'", args.model))?;
     match (&args.init, onnx_init) {
-        (Some(_), Some(_)) => super::onnx::check_outputs(model.as_ref(), &cfg.input_shape, cfg.outputs)?,
+        (Some(_), Some(_)) => {
+            super::onnx::check_outputs(model.as_ref(), &cfg.input_shape, cfg.outputs)?
+        }
         (Some(path), None) => init_from(args, &vs, path)?,
         (None, _) => {}
     }

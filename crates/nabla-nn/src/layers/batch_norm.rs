@@ -1,7 +1,7 @@
 //! Batch normalization layers (Ioffe & Szegedy 2015).
 
-use crate::init::Init;
 use crate::export::{Attr, GraphSink, Traced};
+use crate::init::Init;
 use crate::{Error, Module, Path, Result, Var};
 use nabla::{DType, RunningStats, Tensor};
 

@@ -3,9 +3,9 @@
 //! finds an architecture's smallest input, and zero-padding of inputs smaller than that.
 
 use super::ModelConfig;
+use crate::export::{GraphSink, Traced};
 use crate::init::Init;
 use crate::layers::{Conv2d, Linear, LocalResponseNorm};
-use crate::export::{GraphSink, Traced};
 use crate::{Error, Module, Path, Result};
 use nabla::{Conv2dConfig, Pool2dConfig, Tensor};
 

@@ -3,12 +3,12 @@
 
 use super::blocks::{check_config, conv2d, conv_cfg, linear, min_input_size, PadTo, Spatial};
 use super::ModelConfig;
+use crate::export::{Attr, GraphSink, Traced};
 use crate::init::Init;
 use crate::layers::{
     default_bias_init, Activation, AdaptiveAvgPool2d, BatchNorm, Dropout, Flatten, Linear,
     LocalResponseNorm, MaxPool2d,
 };
-use crate::export::{Attr, GraphSink, Traced};
 use crate::{seq, Error, Module, Path, Result, Sequential};
 use nabla::{Pool2dConfig, Tensor};
 

@@ -1,9 +1,9 @@
 //! LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998), classic and modern.
 
 use super::ModelConfig;
+use crate::export::{pads4, pair, GraphSink, Traced};
 use crate::init::Init;
 use crate::layers::{Activation, Conv2d, Flatten, Linear, MaxPool2d};
-use crate::export::{pads4, pair, GraphSink, Traced};
 use crate::{seq, Error, Module, Path, Result, Sequential, Var};
 use nabla::{Conv2dConfig, Device, Pool2dConfig, Tensor};
 

@@ -139,7 +139,11 @@ impl Ctx<'_> {
         if axis < -r || axis >= r {
             return Err(self.err(format!("axis {axis} is out of range for rank {rank}")));
         }
-        Ok(if axis < 0 { (axis + r) as usize } else { axis as usize })
+        Ok(if axis < 0 {
+            (axis + r) as usize
+        } else {
+            axis as usize
+        })
     }
 }
 

@@ -179,7 +179,13 @@ pub fn matmul(c: &Ctx) -> Result<Vec<Value>> {
 pub fn softmax(c: &Ctx) -> Result<Vec<Value>> {
     let x = c.float(0)?;
     let log = c.node.op_type == "LogSoftmax";
-    let apply = |t: &Tensor, axis: usize| if log { t.log_softmax(axis) } else { t.softmax(axis) };
+    let apply = |t: &Tensor, axis: usize| {
+        if log {
+            t.log_softmax(axis)
+        } else {
+            t.softmax(axis)
+        }
+    };
     if c.opset >= 13 {
         let axis = c.axis(c.attr_i("axis", -1)?, x.rank())?;
         return one(apply(&x, axis)?);
@@ -196,7 +202,11 @@ pub fn softmax(c: &Ctx) -> Result<Vec<Value>> {
 /// `noop_with_empty_axes`.
 pub fn reduce(c: &Ctx) -> Result<Vec<Value>> {
     let x = c.float(0)?;
-    let input_from = if c.node.op_type == "ReduceSum" { 13 } else { 18 };
+    let input_from = if c.node.op_type == "ReduceSum" {
+        13
+    } else {
+        18
+    };
     let axes = if c.opset >= input_from {
         c.opt_ints(1)?
     } else {

@@ -372,13 +372,17 @@ fn check_connected(
             && !vars.contains_key(name)
             && !constants.contains_key(name)
         {
-            return Err(Error::Graph(format!("no node produces the output '{name}'")));
+            return Err(Error::Graph(format!(
+                "no node produces the output '{name}'"
+            )));
         }
         last.remove(name.as_str());
     }
     let mut dead = vec![Vec::new(); nodes.len()];
     for (name, i) in last {
-        if produced.get(name).is_some_and(|&p| p != usize::MAX) || inputs.iter().any(|(n, _)| n == name) {
+        if produced.get(name).is_some_and(|&p| p != usize::MAX)
+            || inputs.iter().any(|(n, _)| n == name)
+        {
             dead[i].push(name.to_string());
         }
     }

@@ -36,13 +36,26 @@ fn pair(c: &Ctx, name: &str, v: Option<Vec<i64>>, default: usize) -> Result<(usi
 
 /// Reads kernel_shape (or `kernel`), strides, dilations, pads and auto_pad for a 2-D input
 /// of spatial size `(h, w)`.
-fn geometry(c: &Ctx, kernel: Option<(usize, usize)>, hw: (usize, usize)) -> Result<Geometry> {
+///
+/// With `one_d`, the node is 1-D on an input seen as `[n, c, 1, l]`: its one stride and
+/// dilation serve both axes (the height of 1 with a kernel height of 1 is unchanged by
+/// them) and its pads `[begin, end]` apply to the length only.
+fn geometry(
+    c: &Ctx,
+    kernel: Option<(usize, usize)>,
+    hw: (usize, usize),
+    one_d: bool,
+) -> Result<Geometry> {
     let kernel = match kernel {
         Some(k) => k,
         None => pair(c, "kernel_shape", c.attr_ints("kernel_shape")?, 0)?,
     };
-    let strides = pair(c, "strides", c.attr_ints("strides")?, 1)?;
-    let dilations = pair(c, "dilations", c.attr_ints("dilations")?, 1)?;
+    let both = |v: Option<Vec<i64>>| match v.as_deref() {
+        Some(&[s]) if one_d => Some(vec![s, s]),
+        _ => v,
+    };
+    let strides = pair(c, "strides", both(c.attr_ints("strides")?), 1)?;
+    let dilations = pair(c, "dilations", both(c.attr_ints("dilations")?), 1)?;
     if strides.0 != strides.1 || dilations.0 != dilations.1 {
         return Err(c.err(format!(
             "strides {strides:?} and dilations {dilations:?} must be the same on both axes"
@@ -52,6 +65,9 @@ fn geometry(c: &Ctx, kernel: Option<(usize, usize)>, hw: (usize, usize)) -> Resu
     let pads = match auto_pad.as_str() {
         "NOTSET" => match c.attr_ints("pads")?.as_deref() {
             None => [0; 4],
+            Some(&[b, e]) if one_d && (0..1 << 20).contains(&b) && (0..1 << 20).contains(&e) => {
+                [0, b as usize, 0, e as usize]
+            }
             Some(&[t, l, b, r]) if [t, l, b, r].iter().all(|&v| (0..1 << 20).contains(&v)) => {
                 [t as usize, l as usize, b as usize, r as usize]
             }
@@ -70,7 +86,7 @@ fn geometry(c: &Ctx, kernel: Option<(usize, usize)>, hw: (usize, usize)) -> Resu
                     (total - small, small)
                 }
             };
-            let (t, b) = same(hw.0, kernel.0);
+            let (t, b) = if one_d { (0, 0) } else { same(hw.0, kernel.0) };
             let (l, r) = same(hw.1, kernel.1);
             [t, l, b, r]
         }
@@ -107,20 +123,14 @@ pub fn conv(c: &Ctx) -> Result<Vec<Value>> {
         w = w.unsqueeze(2)?;
     }
     if w.rank() != 4 {
-        return Err(c.err(format!("weight of shape {:?} does not fit the input", w.dims())));
+        return Err(c.err(format!(
+            "weight of shape {:?} does not fit the input",
+            w.dims()
+        )));
     }
     let b = c.opt_float(2)?;
     let (h, wd) = (x.dims()[2], x.dims()[3]);
-    let mut g = geometry(c, Some((w.dims()[2], w.dims()[3])), (h, wd))?;
-    if was_1d {
-        g.pads = [0, g.pads[1], 0, g.pads[3]];
-        // a 1-D conv's pads attribute is [begin, end]
-        if let Some(p) = c.attr_ints("pads")? {
-            if let [begin, end] = p[..] {
-                g.pads = [0, begin.max(0) as usize, 0, end.max(0) as usize];
-            }
-        }
-    }
+    let g = geometry(c, Some((w.dims()[2], w.dims()[3])), (h, wd), was_1d)?;
     let group = usize::try_from(c.attr_i("group", 1)?)
         .ok()
         .filter(|&g| g > 0)
@@ -165,7 +175,11 @@ pub fn conv_transpose(c: &Ctx) -> Result<Vec<Value>> {
     if c.attr_ints("output_shape")?.is_some() {
         return Err(c.err("the output_shape attribute is not supported; give pads instead"));
     }
-    let g = geometry(c, Some((w.dims()[2], w.dims()[3])), (x.dims()[2], x.dims()[3]))?;
+    let g = geometry(
+        c,
+        Some((w.dims()[2], w.dims()[3])),
+        (x.dims()[2], x.dims()[3]),
+    )?;
     let padding = g
         .uniform_pad()
         .ok_or_else(|| c.err(format!("pads {:?} must all be equal", g.pads)))?;
@@ -198,12 +212,7 @@ pub fn pool(c: &Ctx) -> Result<Vec<Value>> {
         kernel.insert(0, 1);
     }
     let (kh, kw) = pair(c, "kernel_shape", Some(kernel), 0)?;
-    let mut g = geometry(c, Some((kh, kw)), (x.dims()[2], x.dims()[3]))?;
-    if was_1d {
-        if let Some([begin, end]) = c.attr_ints("pads")?.as_deref() {
-            g.pads = [0, (*begin).max(0) as usize, 0, (*end).max(0) as usize];
-        }
-    }
+    let g = geometry(c, Some((kh, kw)), (x.dims()[2], x.dims()[3]), was_1d)?;
     if g.dilation != 1 {
         return Err(c.err("dilated pooling is not supported"));
     }
@@ -217,7 +226,12 @@ pub fn pool(c: &Ctx) -> Result<Vec<Value>> {
                 let value = if max { f64::NEG_INFINITY } else { 0.0 };
                 explicit_pad(&x, &g, value, false)?
             }
-            None => return Err(c.err(format!("uneven pads {:?} with count_include_pad = 0 are not supported", g.pads))),
+            None => {
+                return Err(c.err(format!(
+                    "uneven pads {:?} with count_include_pad = 0 are not supported",
+                    g.pads
+                )))
+            }
         };
         let mut cfg = Pool2dConfig::new(kh)
             .stride(g.stride)

@@ -61,7 +61,10 @@ fn check_attrs(c: &Ctx, kind: Kind) -> Result<bool> {
     }
     let mut relu = false;
     if let Some(crate::proto::AttrValue::Strings(acts)) = c.node.attr("activations") {
-        let acts: Vec<String> = acts.iter().map(|a| String::from_utf8_lossy(a).to_lowercase()).collect();
+        let acts: Vec<String> = acts
+            .iter()
+            .map(|a| String::from_utf8_lossy(a).to_lowercase())
+            .collect();
         let default: &[&str] = match kind {
             Kind::Lstm => &["sigmoid", "tanh", "tanh"],
             Kind::Gru => &["sigmoid", "tanh"],
@@ -72,7 +75,9 @@ fn check_attrs(c: &Ctx, kind: Kind) -> Result<bool> {
             if kind == Kind::Rnn && chunk == ["relu"] {
                 relu = true;
             } else if chunk != default {
-                return Err(c.err(format!("activations {acts:?} are not supported (the defaults are)")));
+                return Err(c.err(format!(
+                    "activations {acts:?} are not supported (the defaults are)"
+                )));
             }
         }
     }
@@ -110,13 +115,21 @@ fn run(c: &Ctx, kind: Kind) -> Result<Vec<Value>> {
     }
     let b = c.opt_float(3)?;
     let h0 = c.opt_float(5)?;
-    let c0 = if kind == Kind::Lstm { c.opt_float(6)? } else { None };
+    let c0 = if kind == Kind::Lstm {
+        c.opt_float(6)?
+    } else {
+        None
+    };
     let linear_before_reset = c.attr_i("linear_before_reset", 0)? != 0;
     let zeros = Tensor::zeros(&[batch, h], DType::F32, &c.device);
     let state = |t: &Option<Tensor>, d: usize| -> Result<Tensor> {
         match t {
             Some(t) if t.dims() == [dirs, batch, h] => Ok(t.narrow(0, d, 1)?.squeeze(0)?),
-            Some(t) => Err(c.err(format!("an initial state of shape {:?}, expected {:?}", t.dims(), [dirs, batch, h]))),
+            Some(t) => Err(c.err(format!(
+                "an initial state of shape {:?}, expected {:?}",
+                t.dims(),
+                [dirs, batch, h]
+            ))),
             None => Ok(zeros.clone()),
         }
     };
@@ -128,9 +141,18 @@ fn run(c: &Ctx, kind: Kind) -> Result<Vec<Value>> {
         let (wb, rb) = match &b {
             Some(b) if b.dims() == [dirs, 2 * ng * h] => {
                 let bd = b.narrow(0, d, 1)?.squeeze(0)?;
-                (Some(bd.narrow(0, 0, ng * h)?), Some(bd.narrow(0, ng * h, ng * h)?))
+                (
+                    Some(bd.narrow(0, 0, ng * h)?),
+                    Some(bd.narrow(0, ng * h, ng * h)?),
+                )
             }
-            Some(b) => return Err(c.err(format!("B of shape {:?}, expected {:?}", b.dims(), [dirs, 2 * ng * h]))),
+            Some(b) => {
+                return Err(c.err(format!(
+                    "B of shape {:?}, expected {:?}",
+                    b.dims(),
+                    [dirs, 2 * ng * h]
+                )))
+            }
             None => (None, None),
         };
         // Input products of every step at once: [seq·batch, gates·H].
@@ -164,7 +186,9 @@ fn run(c: &Ctx, kind: Kind) -> Result<Vec<Value>> {
                         Some(rb) => (Some(rb.narrow(0, 0, 2 * h)?), Some(rb.narrow(0, 2 * h, h)?)),
                         None => (None, None),
                     };
-                    let zr = xt.narrow(1, 0, 2 * h)?.add(&ht.linear(&rz, rbz.as_ref())?)?;
+                    let zr = xt
+                        .narrow(1, 0, 2 * h)?
+                        .add(&ht.linear(&rz, rbz.as_ref())?)?;
                     let z = gate(&zr, 0, h)?.sigmoid()?;
                     let rg = gate(&zr, 1, h)?.sigmoid()?;
                     let xh = xt.narrow(1, 2 * h, h)?;
@@ -180,7 +204,10 @@ fn run(c: &Ctx, kind: Kind) -> Result<Vec<Value>> {
             }
             outs[t] = Some(ht.clone());
         }
-        let outs: Vec<Tensor> = outs.into_iter().map(|o| o.expect("every step ran")).collect();
+        let outs: Vec<Tensor> = outs
+            .into_iter()
+            .map(|o| o.expect("every step ran"))
+            .collect();
         let refs: Vec<&Tensor> = outs.iter().collect();
         ys.push(Tensor::stack(&refs, 0)?); // [seq, batch, H]
         hs.push(ht);

@@ -11,7 +11,10 @@ use nabla::{DType, Tensor};
 
 /// Resolved axes of an axes list for `rank`, sorted, without duplicates.
 fn axes(c: &Ctx, list: &[i64], rank: usize) -> Result<Vec<usize>> {
-    let mut out: Vec<usize> = list.iter().map(|&a| c.axis(a, rank)).collect::<Result<_>>()?;
+    let mut out: Vec<usize> = list
+        .iter()
+        .map(|&a| c.axis(a, rank))
+        .collect::<Result<_>>()?;
     out.sort_unstable();
     out.dedup();
     Ok(out)
@@ -49,7 +52,13 @@ pub fn cast(c: &Ctx) -> Result<Vec<Value>> {
                 .to_dtype(DType::F64)?
                 .to_vec::<f64>()?
                 .into_iter()
-                .map(|x| if to == 9 { i64::from(x != 0.0) } else { x as i64 })
+                .map(|x| {
+                    if to == 9 {
+                        i64::from(x != 0.0)
+                    } else {
+                        x as i64
+                    }
+                })
                 .collect();
             Value::Int(IntTensor {
                 dims: t.dims().to_vec(),
@@ -90,7 +99,9 @@ pub fn reshape(c: &Ctx) -> Result<Vec<Value>> {
                 out.push(1);
             }
             0 if !allow_zero => out.push(*dims.get(i).ok_or_else(|| {
-                c.err(format!("shape {target:?} copies dim {i}, which the input {dims:?} lacks"))
+                c.err(format!(
+                    "shape {target:?} copies dim {i}, which the input {dims:?} lacks"
+                ))
             })?),
             d if d >= 0 => out.push(d as usize),
             _ => return Err(c.err(format!("invalid target shape {target:?}"))),
@@ -105,7 +116,9 @@ pub fn reshape(c: &Ctx) -> Result<Vec<Value>> {
         out[i] = total / known;
     }
     if checked_numel(&out) != Some(total) {
-        return Err(c.err(format!("cannot reshape {dims:?} ({total} elements) to {target:?}")));
+        return Err(c.err(format!(
+            "cannot reshape {dims:?} ({total} elements) to {target:?}"
+        )));
     }
     Ok(vec![reshaped(v, &out)?])
 }
@@ -227,10 +240,11 @@ pub fn gather(c: &Ctx) -> Result<Vec<Value>> {
         .iter()
         .map(|&i| {
             let j = if i < 0 { i + size } else { i };
-            (0..size)
-                .contains(&j)
-                .then_some(j as usize)
-                .ok_or_else(|| c.err(format!("index {i} is out of range for axis {axis} of size {size}")))
+            (0..size).contains(&j).then_some(j as usize).ok_or_else(|| {
+                c.err(format!(
+                    "index {i} is out of range for axis {axis} of size {size}"
+                ))
+            })
         })
         .collect::<Result<_>>()?;
     let taken = take(c, v, axis, &flat)?;
@@ -245,9 +259,17 @@ pub fn slice(c: &Ctx) -> Result<Vec<Value>> {
     let v = c.input(0)?;
     let dims = v.dims();
     let (starts, ends, ax, steps) = if c.opset >= 10 {
-        (c.ints(1)?.data, c.ints(2)?.data, c.opt_ints(3)?, c.opt_ints(4)?)
+        (
+            c.ints(1)?.data,
+            c.ints(2)?.data,
+            c.opt_ints(3)?,
+            c.opt_ints(4)?,
+        )
     } else {
-        let req = |n: &str| c.attr_ints(n)?.ok_or_else(|| c.err(format!("{n} is required")));
+        let req = |n: &str| {
+            c.attr_ints(n)?
+                .ok_or_else(|| c.err(format!("{n} is required")))
+        };
         (req("starts")?, req("ends")?, c.attr_ints("axes")?, None)
     };
     let ax = ax.unwrap_or_else(|| (0..starts.len() as i64).collect());
@@ -267,7 +289,10 @@ pub fn slice(c: &Ctx) -> Result<Vec<Value>> {
         let (mut i, end) = if step > 0 {
             (norm(starts[k]).clamp(0, n), norm(ends[k]).clamp(0, n))
         } else {
-            (norm(starts[k]).clamp(0, n - 1), norm(ends[k]).clamp(-1, n - 1))
+            (
+                norm(starts[k]).clamp(0, n - 1),
+                norm(ends[k]).clamp(-1, n - 1),
+            )
         };
         let mut indices = Vec::new();
         while (step > 0 && i < end) || (step < 0 && i > end) {
@@ -299,7 +324,9 @@ pub fn split(c: &Ctx) -> Result<Vec<Value>> {
         None => {
             let n = c.node.outputs.len().max(1);
             let part = size.div_ceil(n);
-            (0..n).map(|i| part.min(size.saturating_sub(i * part))).collect()
+            (0..n)
+                .map(|i| part.min(size.saturating_sub(i * part)))
+                .collect()
         }
     };
     if sizes.iter().sum::<usize>() != size {
@@ -329,7 +356,10 @@ pub fn squeeze(c: &Ctx) -> Result<Vec<Value>> {
         None => (0..dims.len()).filter(|&i| dims[i] == 1).collect(),
     };
     if let Some(&a) = drop.iter().find(|&&a| dims[a] != 1) {
-        return Err(c.err(format!("cannot squeeze axis {a} of size {} in {dims:?}", dims[a])));
+        return Err(c.err(format!(
+            "cannot squeeze axis {a} of size {} in {dims:?}",
+            dims[a]
+        )));
     }
     let out: Vec<usize> = (0..dims.len())
         .filter(|i| !drop.contains(i))
@@ -345,7 +375,8 @@ pub fn unsqueeze(c: &Ctx) -> Result<Vec<Value>> {
     let list = if c.opset >= 13 {
         c.ints(1)?.data
     } else {
-        c.attr_ints("axes")?.ok_or_else(|| c.err("axes is required"))?
+        c.attr_ints("axes")?
+            .ok_or_else(|| c.err("axes is required"))?
     };
     let rank = dims.len() + list.len();
     let at = axes(c, &list, rank)?;
@@ -354,7 +385,13 @@ pub fn unsqueeze(c: &Ctx) -> Result<Vec<Value>> {
     }
     let mut rest = dims.iter();
     let out: Vec<usize> = (0..rank)
-        .map(|i| if at.contains(&i) { 1 } else { *rest.next().expect("rank counts dims") })
+        .map(|i| {
+            if at.contains(&i) {
+                1
+            } else {
+                *rest.next().expect("rank counts dims")
+            }
+        })
         .collect();
     Ok(vec![reshaped(v, &out)?])
 }
@@ -368,9 +405,15 @@ pub fn pad(c: &Ctx) -> Result<Vec<Value>> {
     }
     let rank = x.rank();
     let (pads, value, ax) = if c.opset >= 11 {
-        (c.ints(1)?.data, c.opt_scalar(2)?.unwrap_or(0.0), c.opt_ints(3)?)
+        (
+            c.ints(1)?.data,
+            c.opt_scalar(2)?.unwrap_or(0.0),
+            c.opt_ints(3)?,
+        )
     } else {
-        let p = c.attr_ints("pads")?.ok_or_else(|| c.err("pads is required"))?;
+        let p = c
+            .attr_ints("pads")?
+            .ok_or_else(|| c.err("pads is required"))?;
         (p, f64::from(c.attr_f("value", 0.0)?), None)
     };
     let ax: Vec<usize> = match ax {
@@ -384,7 +427,9 @@ pub fn pad(c: &Ctx) -> Result<Vec<Value>> {
     for (k, &a) in ax.iter().enumerate() {
         let (b, e) = (pads[k], pads[k + ax.len()]);
         if b < 0 || e < 0 || b > 1 << 20 || e > 1 << 20 {
-            return Err(c.err(format!("pads {pads:?}: negative or huge pads are not supported")));
+            return Err(c.err(format!(
+                "pads {pads:?}: negative or huge pads are not supported"
+            )));
         }
         per_dim[a] = (b as usize, e as usize);
     }
@@ -405,7 +450,10 @@ pub fn shape(c: &Ctx) -> Result<Vec<Value>> {
     let clampi = |x: i64| (if x < 0 { x + r } else { x }).clamp(0, r) as usize;
     let start = clampi(c.attr_i("start", 0)?);
     let end = clampi(c.attr_i("end", r)?);
-    let data: Vec<i64> = dims[start..end.max(start)].iter().map(|&d| d as i64).collect();
+    let data: Vec<i64> = dims[start..end.max(start)]
+        .iter()
+        .map(|&d| d as i64)
+        .collect();
     Ok(vec![Value::Int(IntTensor::vector(data))])
 }
 
@@ -466,9 +514,12 @@ pub fn expand(c: &Ctx) -> Result<Vec<Value>> {
         .iter()
         .map(|&d| usize::try_from(d).map_err(|_| c.err("negative dim")))
         .collect::<Result<_>>()?;
-    let shape = nabla::broadcast_shape(x.shape(), &nabla::Shape::from(target.as_slice()), "Expand")?;
+    let shape =
+        nabla::broadcast_shape(x.shape(), &nabla::Shape::from(target.as_slice()), "Expand")?;
     if checked_numel(shape.dims()).is_none() {
         return Err(c.err(format!("shape {shape} is too large")));
     }
-    Ok(vec![Value::Float(x.broadcast_to(shape.dims())?.contiguous()?)])
+    Ok(vec![Value::Float(
+        x.broadcast_to(shape.dims())?.contiguous()?,
+    )])
 }

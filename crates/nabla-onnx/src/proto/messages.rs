@@ -170,7 +170,9 @@ impl ModelProto {
                     m.graph = GraphProto::decode(f.as_bytes("ModelProto.graph")?)?;
                     has_graph = true;
                 }
-                8 => m.opset_import.push(OpsetId::decode(f.as_bytes("opset_import")?)?),
+                8 => m
+                    .opset_import
+                    .push(OpsetId::decode(f.as_bytes("opset_import")?)?),
                 _ => {}
             }
         }
@@ -231,7 +233,9 @@ impl GraphProto {
         let mut r = Reader::new(buf, "GraphProto");
         while let Some((n, f)) = r.next_field()? {
             match n {
-                1 => g.nodes.push(NodeProto::decode(f.as_bytes("GraphProto.node")?)?),
+                1 => g
+                    .nodes
+                    .push(NodeProto::decode(f.as_bytes("GraphProto.node")?)?),
                 2 => g.name = f.as_string("GraphProto.name")?,
                 5 => g
                     .initializers
@@ -513,4 +517,3 @@ fn decode_shape(buf: &[u8]) -> Result<Vec<Dim>> {
     }
     Ok(dims)
 }
-
