@@ -2,7 +2,8 @@
 """Checks nabla's ONNX import (and export) against onnxruntime.
 
   import   torchvision's resnet18, googlenet, alexnet, vgg11_bn, mobilenet_v2, squeezenet1_1
-           and a 2-layer bidirectional LSTM, exported with torch.onnx.export (random
+           a 2-layer bidirectional LSTM, a 2-layer bidirectional GRU and a ReLU RNN, exported
+           with torch.onnx.export (random
            weights, no downloads), run by `nabla predict --model M.onnx` and by onnxruntime
            on 4 seeded inputs; the outputs must agree to 1e-4 relative
            (max |nabla - ort| / max |ort|).
@@ -61,7 +62,20 @@ def torch_models():
         def forward(self, x):
             return self.head(self.lstm(x)[0])
 
+    class Recurrent(torch.nn.Module):
+        """A recurrent layer over [time, batch, features] and a linear head."""
+
+        def __init__(self, layer):
+            super().__init__()
+            self.rnn = layer
+            self.head = torch.nn.Linear(layer.hidden_size * (2 if layer.bidirectional else 1), 5)
+
+        def forward(self, x):
+            return self.head(self.rnn(x)[0])
+
     return [
+        ("gru", lambda: Recurrent(torch.nn.GRU(12, 16, num_layers=2, bidirectional=True)), (7, 12)),
+        ("rnn_relu", lambda: Recurrent(torch.nn.RNN(12, 16, nonlinearity="relu")), (7, 12)),
         ("resnet18", lambda: tvm.resnet18(), (3, 224, 224)),
         ("googlenet", lambda: tvm.googlenet(aux_logits=False, transform_input=True, init_weights=True), (3, 224, 224)),
         ("alexnet", lambda: tvm.alexnet(), (3, 224, 224)),
@@ -91,7 +105,8 @@ def export_torch(name, make, shape, work, opset):
     return path
 
 
-TORCH_NAMES = ["resnet18", "googlenet", "alexnet", "vgg11_bn", "mobilenet_v2", "squeezenet1_1", "bilstm"]
+TORCH_NAMES = ["resnet18", "googlenet", "alexnet", "vgg11_bn", "mobilenet_v2", "squeezenet1_1", "bilstm",
+               "gru", "rnn_relu"]
 
 
 def check_import(args, work):

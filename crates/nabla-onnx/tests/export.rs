@@ -23,10 +23,18 @@ fn round_trip(name: &str, cfg: &ModelConfig, input: &[usize]) -> Result<ModelPro
     let want = model.forward(&x)?.to_vec::<f32>()?;
     let got = back.forward(&x)?.to_vec::<f32>()?;
     let scale = want.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-12);
-    let err = want.iter().zip(&got).fold(0f32, |m, (a, b)| m.max((a - b).abs())) / scale;
+    let err = want
+        .iter()
+        .zip(&got)
+        .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
+        / scale;
     assert!(err <= 1e-5, "{name}: relative error {err}");
     for v in vs.vars() {
-        assert!(vs2.get(v.name()).is_some(), "{name}: {} is not an initializer", v.name());
+        assert!(
+            vs2.get(v.name()).is_some(),
+            "{name}: {} is not an initializer",
+            v.name()
+        );
     }
     Ok(onnx)
 }

@@ -128,7 +128,7 @@ fn squeeze_clip_and_split_read_attributes_before_opset_13_and_inputs_from_it() -
         g.output("a", vec![Dim::Value(3)]);
         g.output("b", vec![Dim::Value(3)]);
         let (_, m) = import(&g.finish(opset))?;
-        let out = m.run(&[x.clone()], false)?;
+        let out = m.run(std::slice::from_ref(&x), false)?;
         for (v, want) in out.iter().zip(&want) {
             let nabla_onnx::value::Value::Float(v) = v else {
                 panic!("float outputs expected")
@@ -319,5 +319,31 @@ fn a_1d_conv_pads_its_length_only() -> Result {
     let y = m.forward(&t(&[1.0, 2.0, 3.0, 4.0, 5.0], &[1, 1, 5]))?;
     assert_eq!(y.dims(), &[1, 1, 5]);
     assert_close(&y, &[3.0, 6.0, 9.0, 12.0, 9.0], 1e-6)?;
+    Ok(())
+}
+
+#[test]
+fn a_stride_2_conv_transpose_spreads_each_input_over_a_block() -> Result {
+    // A 2x2 all-ones kernel at stride 2 copies each input value into its own 2x2 block.
+    let mut g = GraphBuilder::new("deconv");
+    let x = g.input("x", batch(&[1, 2, 2]));
+    let w = g.weight("w", &t(&[1.0; 4], &[1, 1, 2, 2]))?;
+    g.node_with(
+        "ConvTranspose",
+        &[&x, &w],
+        &["y"],
+        vec![attr_ints("strides", &[2, 2])],
+    );
+    g.output("y", batch(&[1, 4, 4]));
+    let (_, m) = import(&g.finish(17))?;
+    let y = m.forward(&t(&[1.0, 2.0, 3.0, 4.0], &[1, 1, 2, 2]))?;
+    #[rustfmt::skip]
+    let want = [
+        1.0, 1.0, 2.0, 2.0,
+        1.0, 1.0, 2.0, 2.0,
+        3.0, 3.0, 4.0, 4.0,
+        3.0, 3.0, 4.0, 4.0,
+    ];
+    assert_close(&y, &want, 1e-6)?;
     Ok(())
 }

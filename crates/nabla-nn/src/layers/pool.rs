@@ -67,8 +67,8 @@ impl Module for AdaptiveAvgPool2d {
         let name = if (oh, ow) == (1, 1) {
             g.node("GlobalAveragePool", &[&x.name], vec![])
         } else if dims.len() == 4
-            && dims[2] % oh == 0
-            && dims[3] % ow == 0
+            && dims[2].is_multiple_of(oh)
+            && dims[3].is_multiple_of(ow)
             && dims[2] / oh == dims[3] / ow
         {
             let k = dims[2] / oh;

@@ -1,9 +1,9 @@
 //! Recurrent models: a character-level language model (many-to-many, and one-to-many when it
 //! generates) and a row-by-row image classifier (many-to-one, sequential MNIST).
 
+use crate::export::{Attr, GraphSink, Traced};
 use crate::layers::{CellKind, Embedding, Linear, Recurrent, RnnConfig, RnnState};
 use crate::optim::{clip_grad_norm, Optimizer};
-use crate::export::{Attr, GraphSink, Traced};
 use crate::{Error, Module, Path, Result, VarStore};
 use nabla::{no_grad, Device, Rng, Tensor};
 
@@ -301,11 +301,18 @@ impl Module for RowLstm {
     /// (`Squeeze`), the head (`Gemm`).
     fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
         let rows = if x.example.rank() == 4 {
-            let t = g.node("Transpose", &[&x.name], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]);
+            let t = g.node(
+                "Transpose",
+                &[&x.name],
+                vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
+            );
             let shape = g.ints(&[0, 0, -1]);
             let name = g.node("Reshape", &[&t, &shape], vec![]);
             let d = x.example.dims();
-            let example = x.example.permute(&[0, 2, 1, 3])?.reshape(&[d[0], d[2], d[1] * d[3]])?;
+            let example = x
+                .example
+                .permute(&[0, 2, 1, 3])?
+                .reshape(&[d[0], d[2], d[1] * d[3]])?;
             Traced { name, example }
         } else {
             x.clone()

@@ -19,7 +19,8 @@ pub fn binary(c: &Ctx) -> Result<Vec<Value>> {
             "Add" => i64::checked_add,
             "Sub" => i64::checked_sub,
             "Mul" => i64::checked_mul,
-            _ => |x, y| (y != 0).then(|| x.div_euclid(y)),
+            // ONNX's integer division truncates toward zero, as Rust's does.
+            _ => i64::checked_div,
         };
         return Ok(vec![Value::Int(int_broadcast(c, a, b, f)?)]);
     }

@@ -22,7 +22,7 @@ impl Geometry {
     /// The one padding of all sides, when they agree.
     fn uniform_pad(&self) -> Option<usize> {
         let p = self.pads;
-        (p.iter().all(|&v| v == p[0])).then_some(p[0])
+        p.iter().all(|&v| v == p[0]).then_some(p[0])
     }
 }
 
@@ -179,12 +179,18 @@ pub fn conv_transpose(c: &Ctx) -> Result<Vec<Value>> {
         c,
         Some((w.dims()[2], w.dims()[3])),
         (x.dims()[2], x.dims()[3]),
+        false,
     )?;
     let padding = g
         .uniform_pad()
         .ok_or_else(|| c.err(format!("pads {:?} must all be equal", g.pads)))?;
-    let out_pad = pair(c, "output_padding", c.attr_ints("output_padding")?, 0)
-        .or_else(|_| Ok::<_, crate::Error>((0, 0)))?;
+    let out_pad = match c.attr_ints("output_padding")?.as_deref() {
+        None => (0, 0),
+        Some(&[a, b]) if (0..1 << 20).contains(&a) && (0..1 << 20).contains(&b) => {
+            (a as usize, b as usize)
+        }
+        Some(p) => return Err(c.err(format!("output_padding {p:?}: expected two values >= 0"))),
+    };
     if out_pad.0 != out_pad.1 {
         return Err(c.err("output_padding must be the same on both axes"));
     }

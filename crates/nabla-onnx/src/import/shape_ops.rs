@@ -110,7 +110,7 @@ pub fn reshape(c: &Ctx) -> Result<Vec<Value>> {
     let total: usize = dims.iter().product();
     if let Some(i) = infer {
         let known: usize = out.iter().product();
-        if known == 0 || total % known != 0 {
+        if known == 0 || !total.is_multiple_of(known) {
             return Err(c.err(format!("cannot reshape {dims:?} to {target:?}")));
         }
         out[i] = total / known;

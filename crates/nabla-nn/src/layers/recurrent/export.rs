@@ -25,7 +25,12 @@ fn reordered(g: &mut dyn GraphSink, var: &Var, kind: CellKind, hidden: usize) ->
         return Ok(name);
     }
     let sizes = g.ints(&vec![hidden as i64; order.len()]);
-    let parts = g.node_multi("Split", &[&name, &sizes], order.len(), vec![("axis", Attr::Int(0))]);
+    let parts = g.node_multi(
+        "Split",
+        &[&name, &sizes],
+        order.len(),
+        vec![("axis", Attr::Int(0))],
+    );
     let ordered: Vec<&str> = order.iter().map(|&i| parts[i].as_str()).collect();
     Ok(g.node("Concat", &ordered, vec![("axis", Attr::Int(0))]))
 }
@@ -54,7 +59,11 @@ impl Recurrent {
     pub fn export_seq(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<(Traced, String)> {
         let dirs = if self.cfg.bidirectional { 2 } else { 1 };
         let mut h = if self.cfg.batch_first {
-            g.node("Transpose", &[&x.name], vec![("perm", Attr::Ints(vec![1, 0, 2]))])
+            g.node(
+                "Transpose",
+                &[&x.name],
+                vec![("perm", Attr::Ints(vec![1, 0, 2]))],
+            )
         } else {
             x.name.clone()
         };
@@ -74,7 +83,14 @@ impl Recurrent {
                 ("hidden_size", Attr::Int(self.hidden as i64)),
                 (
                     "direction",
-                    Attr::Str(if dirs == 2 { "bidirectional" } else { "forward" }.into()),
+                    Attr::Str(
+                        if dirs == 2 {
+                            "bidirectional"
+                        } else {
+                            "forward"
+                        }
+                        .into(),
+                    ),
                 ),
             ];
             attrs.extend(extra.iter().cloned());
@@ -83,13 +99,21 @@ impl Recurrent {
             let ins = if b.is_some() { &ins[..] } else { &ins[..3] };
             let ys = g.node_multi(op, ins, outs, attrs);
             // Y is [time, dirs, batch, hidden]: the next layer reads [time, batch, dirs·hidden].
-            let y = g.node("Transpose", &[&ys[0]], vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))]);
+            let y = g.node(
+                "Transpose",
+                &[&ys[0]],
+                vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
+            );
             let shape = g.ints(&[0, 0, -1]);
             h = g.node("Reshape", &[&y, &shape], vec![]);
             finals.push(ys[1].clone());
         }
         if self.cfg.batch_first {
-            h = g.node("Transpose", &[&h], vec![("perm", Attr::Ints(vec![1, 0, 2]))]);
+            h = g.node(
+                "Transpose",
+                &[&h],
+                vec![("perm", Attr::Ints(vec![1, 0, 2]))],
+            );
         }
         let last = if finals.len() == 1 {
             finals.remove(0)
