@@ -29,7 +29,12 @@ fn round_trip(name: &str, cfg: &ModelConfig, input: &[usize]) -> Result<ModelPro
         .fold(0f32, |m, (a, b)| m.max((a - b).abs()))
         / scale;
     assert!(err <= 1e-5, "{name}: relative error {err}");
-    for v in vs.vars() {
+    // Every variable but batch norm's step counter, which inference does not read.
+    for v in vs
+        .vars()
+        .iter()
+        .filter(|v| !v.name().ends_with("num_batches_tracked"))
+    {
         assert!(
             vs2.get(v.name()).is_some(),
             "{name}: {} is not an initializer",
@@ -52,7 +57,7 @@ fn mlp_and_lenets_round_trip_through_onnx() -> Result {
 }
 
 #[test]
-fn small_resnet_googlenet_and_row_lstm_round_trip_through_onnx() -> Result {
+fn small_resnet_and_row_lstm_round_trip_through_onnx() -> Result {
     let cifar = ModelConfig {
         num_classes: 4,
         in_channels: 3,
