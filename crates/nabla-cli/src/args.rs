@@ -40,6 +40,24 @@ pub enum Command {
     Protocol(crate::commands::protocol::ProtocolArgs),
     /// Time named training and inference workloads (the nabla side of bench/compare.sh).
     Bench(BenchArgs),
+    /// Write a trained model as an ONNX file (runs in onnxruntime, TensorRT, browsers).
+    Export(ExportArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ExportArgs {
+    /// A run folder of `nabla train` (or its model.safetensors).
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// File format; onnx is the one there is.
+    #[arg(long, default_value = "onnx")]
+    pub format: String,
+    /// Output file.
+    #[arg(long, default_value = "model.onnx")]
+    pub out: PathBuf,
+    /// ONNX opset version to write (13 to 21).
+    #[arg(long, default_value_t = nabla_onnx::export::DEFAULT_OPSET)]
+    pub opset: i64,
 }
 
 /// Optimizers.
@@ -147,7 +165,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub quiet: bool,
     /// Transfer learning: initialize from this checkpoint (a file or run folder) before
-    /// training. Loading is non-strict: variables whose name and shape match are loaded, the
+    /// training. An .onnx file is imported as the model itself (its graph and weights; --model
+    /// is then not used) and fine-tuned. Loading is non-strict: variables whose name and shape match are loaded, the
     /// classification head is left freshly initialized (unless --keep-head), and what was
     /// loaded and skipped is printed.
     #[arg(long, value_name = "CKPT")]
@@ -246,13 +265,14 @@ pub struct EvalArgs {
 
 #[derive(Args, Debug)]
 pub struct PredictArgs {
-    /// Model name, needed only when the weights are not in a run folder.
+    /// Model name, needed only when the weights are not in a run folder; or an ONNX file
+    /// (model.onnx, run on a .npy batch, no --weights).
     #[arg(long)]
     pub model: Option<String>,
     /// The weights: a run folder, its model.safetensors or checkpoint.safetensors, or a
     /// safetensors state_dict saved by PyTorch (`module.` prefixes are stripped).
     #[arg(long)]
-    pub weights: PathBuf,
+    pub weights: Option<PathBuf>,
     /// Image files (PNG/JPEG, preprocessed as in training) or one .npy batch (taken as the
     /// model's input tensor exactly as it is).
     #[arg(required = true)]

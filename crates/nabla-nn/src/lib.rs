@@ -27,6 +27,7 @@
 pub mod checkpoint;
 pub mod distributed;
 mod error;
+pub mod export;
 mod init;
 pub mod layers;
 pub mod limits;
@@ -41,6 +42,7 @@ pub mod trainer;
 mod var_store;
 
 pub use error::{Error, Result};
+pub use export::{Attr, GraphSink, Traced};
 pub use init::{fans, Init};
 pub use module::{seq, Func, Module, Residual, Sequential};
 pub use perceptron::{Perceptron, PerceptronReport};

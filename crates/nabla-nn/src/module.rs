@@ -1,5 +1,6 @@
 //! The `Module` trait, `Sequential` and the residual wrapper.
 
+use crate::export::{GraphSink, Traced};
 use crate::layers::{Activation, BatchNorm, Conv2d};
 use crate::Result;
 use nabla::Tensor;
@@ -35,6 +36,16 @@ pub trait Module: Send + Sync {
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         None
     }
+
+    /// Writes this module's evaluation-mode computation on `x` into a graph (ONNX export):
+    /// returns the output value. The default refuses: a layer without a graph form (a
+    /// closure in [`Func`], say) makes its model non-exportable, with its type named.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] for a module without a graph form.
+    fn export(&self, _g: &mut dyn GraphSink, _x: &Traced) -> Result<Traced> {
+        Err(crate::export::not_exportable(std::any::type_name::<Self>()))
+    }
 }
 
 impl<M: Module + ?Sized> Module for Box<M> {
@@ -48,6 +59,10 @@ impl<M: Module + ?Sized> Module for Box<M> {
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         (**self).as_any()
+    }
+
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        (**self).export(g, x)
     }
 }
 
@@ -150,6 +165,14 @@ impl Module for Sequential {
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
+    }
+
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let mut h = x.clone();
+        for (_, layer) in &self.layers {
+            h = layer.export(g, &h)?;
+        }
+        Ok(h)
     }
 }
 
@@ -294,6 +317,19 @@ impl Module for Residual {
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
+    }
+
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let y = self.body.export(g, x)?;
+        let s = match &self.shortcut {
+            Some(s) => s.export(g, x)?,
+            None => x.clone(),
+        };
+        let name = g.node("Add", &[&y.name, &s.name], vec![]);
+        Ok(Traced {
+            name,
+            example: y.example.add(&s.example)?,
+        })
     }
 }
 

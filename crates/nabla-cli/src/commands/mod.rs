@@ -4,6 +4,8 @@
 pub mod bench;
 pub mod classic;
 pub mod eval;
+pub mod export;
+pub mod onnx;
 pub mod playground;
 pub mod predict;
 pub mod protocol;
@@ -62,6 +64,9 @@ pub fn model_config(shape: &[usize], outputs: usize) -> ModelConfig {
 
 /// Builds the model a run config describes into a fresh store.
 pub fn build_model(cfg: &RunConfig) -> Result<(VarStore, Box<dyn Module>)> {
+    if let Some(path) = cfg.model.strip_prefix(onnx::MODEL_PREFIX) {
+        return onnx::build(std::path::Path::new(path));
+    }
     let vs = VarStore::new(&nabla::Device::Cpu);
     let model = models::build(
         &cfg.model,

@@ -95,7 +95,15 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     if args.topk == 0 {
         bail!("--topk must be at least 1");
     }
-    let (weights, dir) = resolve_weights(&args.weights)?;
+    if let Some(model) = args.model.as_deref().map(std::path::Path::new) {
+        if super::onnx::is_onnx(model) {
+            return super::onnx::predict(args, model);
+        }
+    }
+    let weights = args.weights.as_ref().context(
+        "--weights is required (a checkpoint or run folder), unless --model is an .onnx file",
+    )?;
+    let (weights, dir) = resolve_weights(weights)?;
     let npy = args.inputs.iter().filter(|p| is_npy(p)).count();
     if npy > 0 && (npy != 1 || args.inputs.len() != 1) {
         bail!("give either one .npy batch or image files, not both");

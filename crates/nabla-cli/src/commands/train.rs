@@ -264,8 +264,18 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     if !(lr > 0.0 && lr.is_finite()) {
         bail!("--lr must be a positive number, got {lr}");
     }
+    let onnx_init = args.init.as_deref().filter(|p| super::onnx::is_onnx(p));
     let cfg = RunConfig {
-        model: args.model.clone(),
+        model: match onnx_init {
+            Some(p) => format!(
+                "{}{}",
+                super::onnx::MODEL_PREFIX,
+                p.canonicalize()
+                    .with_context(|| format!("--init {}", p.display()))?
+                    .display()
+            ),
+            None => args.model.clone(),
+        },
         data: args.data.clone(),
         input_shape: data.input_shape.clone(),
         outputs: outputs(args, &data)?,
@@ -284,13 +294,19 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     };
     let (vs, model) =
         build_model(&cfg).with_context(|| format!("building model '{}'", args.model))?;
-    if let Some(path) = &args.init {
-        init_from(args, &vs, path)?;
+    match (&args.init, onnx_init) {
+        (Some(_), Some(_)) => {
+            super::onnx::check_outputs(model.as_ref(), &cfg.input_shape, cfg.outputs)?
+        }
+        (Some(path), None) => init_from(args, &vs, path)?,
+        (None, _) => {}
     }
     freeze(args, &vs)?;
     let base = format!(
         "{}-{}",
-        args.model,
+        onnx_init
+            .and_then(|p| p.file_stem())
+            .map_or(args.model.clone(), |s| s.to_string_lossy().into_owned()),
         args.data.split(':').next().unwrap_or("data")
     );
     let dir = new_run_dir(args.out.as_deref(), &base, args.resume)?;

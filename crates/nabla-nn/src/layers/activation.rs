@@ -1,5 +1,6 @@
 //! Every activation of the engine as a layer.
 
+use crate::export::{not_exportable, Attr, GraphSink, Traced};
 use crate::{Error, Module, Result};
 use nabla::Tensor;
 use std::str::FromStr;
@@ -53,6 +54,22 @@ impl Module for Activation {
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
+    }
+
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let (op, attrs) = match *self {
+            Activation::Sigmoid => ("Sigmoid", vec![]),
+            Activation::Tanh => ("Tanh", vec![]),
+            Activation::Relu => ("Relu", vec![]),
+            Activation::LeakyRelu(s) => ("LeakyRelu", vec![("alpha", Attr::Float(s as f32))]),
+            Activation::Elu(a) => ("Elu", vec![("alpha", Attr::Float(a as f32))]),
+            Activation::Softplus => ("Softplus", vec![]),
+            Activation::Softmax => ("Softmax", vec![("axis", Attr::Int(-1))]),
+            Activation::Identity => return Ok(x.clone()),
+            other => return Err(not_exportable(&format!("activation {other:?}"))),
+        };
+        let name = g.node(op, &[&x.name], attrs);
+        x.through(self, name)
     }
 }
 

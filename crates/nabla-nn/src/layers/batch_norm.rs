@@ -1,5 +1,6 @@
 //! Batch normalization layers (Ioffe & Szegedy 2015).
 
+use crate::export::{Attr, GraphSink, Traced};
 use crate::init::Init;
 use crate::{Error, Module, Path, Result, Var};
 use nabla::{DType, RunningStats, Tensor};
@@ -131,5 +132,25 @@ impl Module for BatchNorm {
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {
         Some(self)
+    }
+
+    /// `BatchNormalization` on the running statistics (ONNX's momentum weights the old
+    /// value: 1 - PyTorch's).
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let names = [
+            g.var(&self.weight)?,
+            g.var(&self.bias)?,
+            g.var(&self.running_mean)?,
+            g.var(&self.running_var)?,
+        ];
+        let name = g.node(
+            "BatchNormalization",
+            &[&x.name, &names[0], &names[1], &names[2], &names[3]],
+            vec![
+                ("epsilon", Attr::Float(self.eps as f32)),
+                ("momentum", Attr::Float((1.0 - self.momentum) as f32)),
+            ],
+        );
+        x.through(self, name)
     }
 }

@@ -1,6 +1,7 @@
 //! Convolution layers: Conv1d, Conv2d, ConvTranspose2d.
 
 use super::{default_bias_init, default_weight_init};
+use crate::export::{pads4, pair, Attr, GraphSink, Traced};
 use crate::{Error, Module, Path, Result, Var};
 use nabla::{Conv2dConfig, ConvTranspose2dConfig, Tensor};
 
@@ -77,6 +78,29 @@ impl Module for Conv2d {
     fn forward_t(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         let b = self.bias.as_ref().map(Var::tensor);
         Ok(x.conv2d(&self.weight.tensor(), b.as_ref(), self.config)?)
+    }
+
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let w = g.var(&self.weight)?;
+        let mut inputs = vec![x.name.clone(), w];
+        if let Some(b) = &self.bias {
+            inputs.push(g.var(b)?);
+        }
+        let k = self.weight.leaf().dims()[2];
+        let c = self.config;
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let name = g.node(
+            "Conv",
+            &inputs,
+            vec![
+                ("kernel_shape", pair(k)),
+                ("strides", pair(c.stride)),
+                ("pads", pads4(c.padding)),
+                ("dilations", pair(c.dilation)),
+                ("group", Attr::Int(c.groups as i64)),
+            ],
+        );
+        x.through(self, name)
     }
 
     fn as_any(&self) -> Option<&dyn std::any::Any> {

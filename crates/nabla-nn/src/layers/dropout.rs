@@ -1,5 +1,6 @@
 //! Dropout layer.
 
+use crate::export::{GraphSink, Traced};
 use crate::{Error, Module, Result};
 use nabla::Tensor;
 
@@ -28,5 +29,10 @@ impl Dropout {
 impl Module for Dropout {
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         Ok(x.dropout(self.p, train)?)
+    }
+
+    /// Nothing: the export is the inference form, where dropout is the identity.
+    fn export(&self, _g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        Ok(x.clone())
     }
 }

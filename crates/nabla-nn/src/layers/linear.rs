@@ -1,6 +1,7 @@
 //! Fully connected layer.
 
 use super::{default_bias_init, default_weight_init};
+use crate::export::{Attr, GraphSink, Traced};
 use crate::{Module, Path, Result, Var};
 use nabla::Tensor;
 
@@ -36,5 +37,27 @@ impl Module for Linear {
     fn forward_t(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         let b = self.bias.as_ref().map(Var::tensor);
         Ok(x.linear(&self.weight.tensor(), b.as_ref())?)
+    }
+
+    /// `Gemm(x, W, b, transB = 1)` for `[n, in]` inputs; `MatMul` with `Wᵀ` (and `Add`)
+    /// for inputs of other ranks.
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let w = g.var(&self.weight)?;
+        let b = self.bias.as_ref().map(|b| g.var(b)).transpose()?;
+        let name = if x.example.rank() == 2 {
+            let mut inputs = vec![x.name.as_str(), w.as_str()];
+            if let Some(b) = &b {
+                inputs.push(b);
+            }
+            g.node("Gemm", &inputs, vec![("transB", Attr::Int(1))])
+        } else {
+            let wt = g.node("Transpose", &[&w], vec![("perm", Attr::Ints(vec![1, 0]))]);
+            let y = g.node("MatMul", &[&x.name, &wt], vec![]);
+            match &b {
+                Some(b) => g.node("Add", &[&y, b], vec![]),
+                None => y,
+            }
+        };
+        x.through(self, name)
     }
 }

@@ -1,5 +1,6 @@
 //! Local response normalization layer (AlexNet).
 
+use crate::export::{Attr, GraphSink, Traced};
 use crate::{Module, Result};
 use nabla::Tensor;
 
@@ -31,5 +32,19 @@ impl LocalResponseNorm {
 impl Module for LocalResponseNorm {
     fn forward_t(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         Ok(x.local_response_norm(self.size, self.alpha, self.beta, self.k)?)
+    }
+
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let name = g.node(
+            "LRN",
+            &[&x.name],
+            vec![
+                ("size", Attr::Int(self.size as i64)),
+                ("alpha", Attr::Float(self.alpha as f32)),
+                ("beta", Attr::Float(self.beta as f32)),
+                ("bias", Attr::Float(self.k as f32)),
+            ],
+        );
+        x.through(self, name)
     }
 }

@@ -13,6 +13,9 @@
 //! LSTM gates i, f, g, o; GRU gates r, z, n; every tensor `U(-1/√hidden, 1/√hidden)`), so
 //! a PyTorch `state_dict` loads as it is.
 
+mod export;
+
+use crate::export::{GraphSink, Traced};
 use crate::init::Init;
 use crate::{Error, Module, Path, Result, Var};
 use nabla::{DType, ScanCell, Tensor};
@@ -600,5 +603,10 @@ impl Module for Recurrent {
     /// The outputs at every step, from a zero state (see [`Recurrent::forward_seq`]).
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         Ok(self.forward_seq(x, None, None, train)?.0)
+    }
+
+    /// ONNX's `LSTM`/`GRU`/`RNN` nodes, one per stacked layer (see `recurrent/export.rs`).
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        Ok(self.export_seq(g, x)?.0)
     }
 }

@@ -3,6 +3,7 @@
 //! finds an architecture's smallest input, and zero-padding of inputs smaller than that.
 
 use super::ModelConfig;
+use crate::export::{GraphSink, Traced};
 use crate::init::Init;
 use crate::layers::{Conv2d, Linear, LocalResponseNorm};
 use crate::{Error, Module, Path, Result};
@@ -169,6 +170,19 @@ impl Module for PadTo {
             (extra / 2, extra - extra / 2)
         };
         Ok(x.pad(&[split(h), split(w)], 0.0)?)
+    }
+
+    /// A `Pad` node for the example's size (nothing when it needs none).
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let y = x.through(self, String::new())?;
+        if y.example.dims() == x.example.dims() {
+            return Ok(x.clone());
+        }
+        let d = |i: usize| (y.example.dims()[i] - x.example.dims()[i]) as i64;
+        let (top, left) = (d(2) / 2, d(3) / 2);
+        let pads = g.ints(&[0, 0, top, left, 0, 0, d(2) - top, d(3) - left]);
+        let name = g.node("Pad", &[&x.name, &pads], vec![]);
+        Ok(Traced { name, ..y })
     }
 }
 

@@ -3,6 +3,7 @@
 
 use super::blocks::{check_config, conv2d, conv_cfg, linear, min_input_size, PadTo, Spatial};
 use super::ModelConfig;
+use crate::export::{Attr, GraphSink, Traced};
 use crate::init::Init;
 use crate::layers::{
     default_bias_init, Activation, AdaptiveAvgPool2d, BatchNorm, Dropout, Flatten, Linear,
@@ -129,6 +130,18 @@ impl Module for Inception {
             .map(|b| b.forward_t(x, train))
             .collect::<Result<Vec<_>>>()?;
         Ok(Tensor::cat(&ys.iter().collect::<Vec<_>>(), 1)?)
+    }
+
+    /// The four branches and a `Concat` of their outputs along the channels.
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let ys = self
+            .branches
+            .iter()
+            .map(|b| b.export(g, x))
+            .collect::<Result<Vec<_>>>()?;
+        let names: Vec<&str> = ys.iter().map(|y| y.name.as_str()).collect();
+        let name = g.node("Concat", &names, vec![("axis", Attr::Int(1))]);
+        x.through(self, name)
     }
 }
 
@@ -440,6 +453,26 @@ impl Module for GoogLeNet {
         let h = self.to_aux1.forward_t(&x, train)?;
         let h = self.to_aux2.forward_t(&h, train)?;
         self.rest.forward_t(&h, train)
+    }
+
+    /// The inference graph: the input transform as `Mul` and `Add` by constants, then the
+    /// layers (the auxiliary classifiers run in training only and are left out).
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let x = match &self.transform {
+            Some((scale, shift)) => {
+                let (s, b) = (g.constant(scale)?, g.constant(shift)?);
+                let y = g.node("Mul", &[&x.name, &s], vec![]);
+                let name = g.node("Add", &[&y, &b], vec![]);
+                Traced {
+                    name,
+                    example: x.example.mul(scale)?.add(shift)?,
+                }
+            }
+            None => x.clone(),
+        };
+        let h = self.to_aux1.export(g, &x)?;
+        let h = self.to_aux2.export(g, &h)?;
+        self.rest.export(g, &h)
     }
 
     /// The stem, the Inception modules and the classifier, in order (the auxiliary

@@ -1,9 +1,10 @@
 //! LeNet-5 (LeCun, Bottou, Bengio & Haffner 1998), classic and modern.
 
 use super::ModelConfig;
+use crate::export::{pads4, pair, GraphSink, Traced};
 use crate::init::Init;
 use crate::layers::{Activation, Conv2d, Flatten, Linear, MaxPool2d};
-use crate::{seq, Error, Func, Module, Path, Result, Sequential, Var};
+use crate::{seq, Error, Module, Path, Result, Sequential, Var};
 use nabla::{Conv2dConfig, Device, Pool2dConfig, Tensor};
 
 /// Padding of C1 that makes an `image_size` input look like the paper's 32×32.
@@ -61,6 +62,33 @@ fn scaled_tanh(x: &Tensor) -> nabla::Result<Tensor> {
     x.mul_scalar(2.0 / 3.0)?.tanh()?.mul_scalar(1.7159)
 }
 
+/// [`scaled_tanh`] as a layer, with its graph form (`Mul`, `Tanh`, `Mul`).
+struct ScaledTanh;
+
+impl Module for ScaledTanh {
+    fn forward_t(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
+        Ok(scaled_tanh(x)?)
+    }
+
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let name = export_scaled_tanh(g, &x.name)?;
+        x.through(self, name)
+    }
+}
+
+/// A scalar constant of the graph.
+fn scalar(g: &mut dyn GraphSink, v: f32) -> Result<String> {
+    g.constant(&Tensor::from_vec(vec![v], &[], &Device::Cpu)?)
+}
+
+/// `1.7159·tanh(2x/3)` of the value `x` as graph nodes.
+fn export_scaled_tanh(g: &mut dyn GraphSink, x: &str) -> Result<String> {
+    let (a, b) = (scalar(g, 2.0 / 3.0)?, scalar(g, 1.7159)?);
+    let y = g.node("Mul", &[x, &a], vec![]);
+    let y = g.node("Tanh", &[&y], vec![]);
+    Ok(g.node("Mul", &[&y, &b], vec![]))
+}
+
 /// The paper's subsampling layer (S2, S4): the sum of each 2×2 block times a trainable
 /// coefficient plus a trainable bias, per channel, then the squashing function.
 struct Subsampling {
@@ -84,6 +112,20 @@ impl Module for Subsampling {
             &sum.mul(&self.coefficient.tensor())?
                 .add(&self.bias.tensor())?,
         )?)
+    }
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let pool = g.node(
+            "AveragePool",
+            &[&x.name],
+            vec![("kernel_shape", pair(2)), ("strides", pair(2))],
+        );
+        let four = scalar(g, 4.0)?;
+        let (coef, bias) = (g.var(&self.coefficient)?, g.var(&self.bias)?);
+        let y = g.node("Mul", &[&pool, &four], vec![]);
+        let y = g.node("Mul", &[&y, &coef], vec![]);
+        let y = g.node("Add", &[&y, &bias], vec![]);
+        let name = export_scaled_tanh(g, &y)?;
+        x.through(self, name)
     }
 }
 
@@ -121,6 +163,27 @@ impl Module for PartialConv {
         let b = self.conv.bias.as_ref().map(Var::tensor);
         Ok(x.conv2d(&w, b.as_ref(), self.conv.config)?)
     }
+    /// The weight times the connection table (`Mul` by a constant), then `Conv`.
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let (w, mask) = (g.var(&self.conv.weight)?, g.constant(&self.mask)?);
+        let w = g.node("Mul", &[&w, &mask], vec![]);
+        let mut inputs = vec![x.name.clone(), w];
+        if let Some(b) = &self.conv.bias {
+            inputs.push(g.var(b)?);
+        }
+        let c = self.conv.config;
+        let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+        let name = g.node(
+            "Conv",
+            &inputs,
+            vec![
+                ("kernel_shape", pair(self.conv.weight.leaf().dims()[2])),
+                ("strides", pair(c.stride)),
+                ("pads", pads4(c.padding)),
+            ],
+        );
+        x.through(self, name)
+    }
 }
 
 /// LeNet-5 as the 1998 paper describes it: C1 6@5×5, S2 trainable subsampling, C3 16@5×5
@@ -155,19 +218,19 @@ pub fn lenet5_classic(p: &Path, c: &ModelConfig) -> Result<Sequential> {
                 true,
             )?,
         )
-        .add_named("tanh1", Func(scaled_tanh))
+        .add_named("tanh1", ScaledTanh)
         .add_named("s2", Subsampling::new(&p.sub("s2"), 6)?)
         .add_named("c3", c3)
-        .add_named("tanh3", Func(scaled_tanh))
+        .add_named("tanh3", ScaledTanh)
         .add_named("s4", Subsampling::new(&p.sub("s4"), 16)?)
         .add_named(
             "c5",
             Conv2d::new(&p.sub("c5"), 16, 120, 5, Conv2dConfig::default(), true)?,
         )
-        .add_named("tanh5", Func(scaled_tanh))
+        .add_named("tanh5", ScaledTanh)
         .add_named("flatten", Flatten)
         .add_named("f6", Linear::new(&p.sub("f6"), 120, 84, true)?)
-        .add_named("tanh6", Func(scaled_tanh))
+        .add_named("tanh6", ScaledTanh)
         .add_named(
             "output",
             Linear::new(&p.sub("output"), 84, c.num_classes, true)?,

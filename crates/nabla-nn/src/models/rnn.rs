@@ -1,6 +1,7 @@
 //! Recurrent models: a character-level language model (many-to-many, and one-to-many when it
 //! generates) and a row-by-row image classifier (many-to-one, sequential MNIST).
 
+use crate::export::{Attr, GraphSink, Traced};
 use crate::layers::{CellKind, Embedding, Linear, Recurrent, RnnConfig, RnnState};
 use crate::optim::{clip_grad_norm, Optimizer};
 use crate::{Error, Module, Path, Result, VarStore};
@@ -294,6 +295,34 @@ impl Module for RowLstm {
         let h = state.h.narrow(0, 0, 1)?;
         let b = h.dims()[1];
         self.head.forward(&h.reshape(&[b, h.dims()[2]])?)
+    }
+
+    /// Rows as a sequence (`Transpose`, `Reshape`), the `LSTM` node, its last hidden state
+    /// (`Squeeze`), the head (`Gemm`).
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let rows = if x.example.rank() == 4 {
+            let t = g.node(
+                "Transpose",
+                &[&x.name],
+                vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
+            );
+            let shape = g.ints(&[0, 0, -1]);
+            let name = g.node("Reshape", &[&t, &shape], vec![]);
+            let d = x.example.dims();
+            let example = x
+                .example
+                .permute(&[0, 2, 1, 3])?
+                .reshape(&[d[0], d[2], d[1] * d[3]])?;
+            Traced { name, example }
+        } else {
+            x.clone()
+        };
+        let (_, last) = self.rnn.export_seq(g, &rows)?;
+        let axes = g.ints(&[0]);
+        let name = g.node("Squeeze", &[&last, &axes], vec![]);
+        let (_, state) = self.rnn.forward_seq(&rows.example, None, None, false)?;
+        let h = state.h.narrow(0, 0, 1)?.squeeze(0)?;
+        self.head.export(g, &Traced { name, example: h })
     }
 }
 

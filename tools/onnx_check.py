@@ -1,0 +1,239 @@
+#!/usr/bin/env python3
+"""Checks nabla's ONNX import (and export) against onnxruntime.
+
+  import   torchvision's resnet18, googlenet, alexnet, vgg11_bn, mobilenet_v2, squeezenet1_1
+           a 2-layer bidirectional LSTM, a 2-layer bidirectional GRU and a ReLU RNN, exported
+           with torch.onnx.export (random
+           weights, no downloads), run by `nabla predict --model M.onnx` and by onnxruntime
+           on 4 seeded inputs; the outputs must agree to 1e-4 relative
+           (max |nabla - ort| / max |ort|).
+  finetune the imported resnet18 trained a few steps by nabla's autograd (through
+           `nabla train --init resnet18.onnx` on a small labelled .npy set): the loss falls.
+  zoo      every model of `nabla zoo` exported by `nabla export --format onnx`, checked by
+           onnx.checker and run by onnxruntime against nabla's own outputs.
+
+Needs onnx, onnxruntime, torch and torchvision (pip). Usage:
+  python tools/onnx_check.py [--nabla target/release/nabla] [--only NAME ...] [--work DIR]
+Exit status 1 when any comparison fails.
+"""
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+
+import numpy as np
+
+TOL = 1e-4
+
+
+def rel_err(a, b):
+    return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-12))
+
+
+def ort_run(path, x):
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(path, providers=["CPUExecutionProvider"])
+    return sess.run(None, {sess.get_inputs()[0].name: x})[0]
+
+
+def nabla_predict(nabla, model, x, work):
+    xin, yout = os.path.join(work, "x.npy"), os.path.join(work, "y.npy")
+    np.save(xin, x)
+    subprocess.run([nabla, "predict", "--model", model, xin, "--output", yout],
+                   check=True, stdout=subprocess.DEVNULL)
+    return np.load(yout)
+
+
+def torch_models():
+    """(name, module, input shape of one example) for the import check."""
+    import torch
+    import torchvision.models as tvm
+
+    class BiLstm(torch.nn.Module):
+        """A 2-layer bidirectional LSTM over [batch, time, features] and a linear head."""
+
+        def __init__(self):
+            super().__init__()
+            self.lstm = torch.nn.LSTM(12, 16, num_layers=2, bidirectional=True, batch_first=True)
+            self.head = torch.nn.Linear(32, 5)
+
+        def forward(self, x):
+            return self.head(self.lstm(x)[0])
+
+    class Recurrent(torch.nn.Module):
+        """A recurrent layer over [time, batch, features] and a linear head."""
+
+        def __init__(self, layer):
+            super().__init__()
+            self.rnn = layer
+            self.head = torch.nn.Linear(layer.hidden_size * (2 if layer.bidirectional else 1), 5)
+
+        def forward(self, x):
+            return self.head(self.rnn(x)[0])
+
+    return [
+        ("gru", lambda: Recurrent(torch.nn.GRU(12, 16, num_layers=2, bidirectional=True)), (7, 12)),
+        ("rnn_relu", lambda: Recurrent(torch.nn.RNN(12, 16, nonlinearity="relu")), (7, 12)),
+        ("resnet18", lambda: tvm.resnet18(), (3, 224, 224)),
+        ("googlenet", lambda: tvm.googlenet(aux_logits=False, transform_input=True, init_weights=True), (3, 224, 224)),
+        ("alexnet", lambda: tvm.alexnet(), (3, 224, 224)),
+        ("vgg11_bn", lambda: tvm.vgg11_bn(), (3, 224, 224)),
+        ("mobilenet_v2", lambda: tvm.mobilenet_v2(), (3, 224, 224)),
+        ("squeezenet1_1", lambda: tvm.squeezenet1_1(), (3, 224, 224)),
+        ("bilstm", BiLstm, (7, 12)),
+    ]
+
+
+def export_torch(name, make, shape, work, opset):
+    import torch
+
+    torch.manual_seed(0)
+    model = make().eval()
+    # Batch norm statistics other than 0/1, so that folding or not folding them matters.
+    with torch.no_grad():
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.5, 0.5)
+                m.running_var.uniform_(0.5, 2.0)
+    path = os.path.join(work, f"{name}.onnx")
+    x = torch.randn(1, *shape)
+    torch.onnx.export(model, (x,), path, dynamo=False, opset_version=opset,
+                      input_names=["input"], output_names=["output"],
+                      dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    return path
+
+
+TORCH_NAMES = ["resnet18", "googlenet", "alexnet", "vgg11_bn", "mobilenet_v2", "squeezenet1_1", "bilstm",
+               "gru", "rnn_relu"]
+
+
+def check_import(args, work):
+    failures = []
+    if args.only and not set(args.only) & set(TORCH_NAMES):
+        return failures  # torch is then not needed
+    for name, make, shape in torch_models():
+        if args.only and name not in args.only:
+            continue
+        path = export_torch(name, make, shape, work, args.opset)
+        worst = 0.0
+        for seed in range(4):
+            x = np.random.default_rng(seed).standard_normal((2, *shape)).astype(np.float32)
+            worst = max(worst, rel_err(nabla_predict(args.nabla, path, x, work), ort_run(path, x)))
+        ok = worst <= TOL
+        print(f"import {name:14s} opset {args.opset}: max relative error {worst:.2e} {'ok' if ok else 'FAIL'}",
+              flush=True)
+        if not ok:
+            failures.append(name)
+    return failures
+
+
+def check_finetune(args, work):
+    """Fine-tunes the imported resnet18 on 64 random 3x32x32 images of 10 classes."""
+    if args.only and "finetune" not in args.only:
+        return []
+    import torch
+    import torchvision.models as tvm
+
+    torch.manual_seed(0)
+    path = os.path.join(work, "resnet18_c10.onnx")
+    torch.onnx.export(tvm.resnet18(num_classes=10).eval(), (torch.randn(1, 3, 32, 32),), path,
+                      dynamo=False, opset_version=args.opset, input_names=["input"],
+                      output_names=["output"], dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
+    rng = np.random.default_rng(0)
+    feats, labels = os.path.join(work, "ft_x.npy"), os.path.join(work, "ft_y.npy")
+    np.save(feats, rng.standard_normal((80, 3, 32, 32)).astype(np.float32))
+    np.save(labels, rng.integers(0, 10, 80).astype(np.int64))
+    out = subprocess.run(
+        [args.nabla, "train", "--init", path, "--data", f"npy:{feats},{labels}", "--epochs", "6",
+         "--batch-size", "16", "--optimizer", "sgd", "--lr", "0.01", "--schedule", "constant",
+         "--quiet", "--out", "finetune", "--test-split", "0.2"],
+        check=True, capture_output=True, text=True, cwd=work).stdout
+    print(out)
+    import csv
+    rows = list(csv.DictReader(open(os.path.join(work, "runs", "finetune", "metrics.csv"))))
+    losses = [float(r["train_loss"]) for r in rows]
+    ok = losses[-1] < losses[0]
+    print(f"finetune resnet18: train loss per epoch {['%.3f' % l for l in losses]} {'ok' if ok else 'FAIL'}")
+    return [] if ok else ["finetune"]
+
+
+# Zoo models and the example shape each is exported for. The ImageNet models take 224×224
+# (VGG and AlexNet's adaptive pooling is then a plain one); resnet18 also at 32×32, its
+# CIFAR stem.
+ZOO = [
+    ("mlp", "mnist"), ("lenet5", "mnist"), ("lenet5_classic", "mnist"),
+    ("alexnet", (3, 224, 224)), ("alexnet_paper", (3, 224, 224)),
+    ("vgg11", (3, 224, 224)), ("vgg11_lrn", (3, 224, 224)), ("vgg11_bn", (3, 224, 224)),
+    ("googlenet", (3, 224, 224)), ("resnet18", (3, 224, 224)), ("resnet18", (3, 32, 32)),
+    ("resnet50", (3, 64, 64)), ("row-lstm", "mnist"),
+]
+
+
+def check_zoo(args, work):
+    """Trains each zoo model one step (so that batch norm statistics move), exports it with
+    `nabla export`, checks it with onnx.checker and compares onnxruntime with nabla."""
+    import onnx
+
+    failures = []
+    rng = np.random.default_rng(0)
+    for name, data in ZOO:
+        if args.only and name not in args.only:
+            continue
+        if data == "mnist":
+            spec, shape = "mnist", (1, 28, 28)
+        else:
+            shape = data
+            feats, labels = os.path.join(work, f"z_x{shape[1]}.npy"), os.path.join(work, "z_y.npy")
+            np.save(feats, rng.standard_normal((10, *shape)).astype(np.float32))
+            np.save(labels, rng.integers(0, 10, 10).astype(np.int64))
+            spec = f"npy:{feats},{labels}"
+        run = f"zoo-{name}-{shape[1]}"
+        subprocess.run([args.nabla, "train", "--model", name, "--data", spec, "--max-steps", "1",
+                        "--epochs", "1", "--batch-size", "4", "--train-size", "8", "--quiet",
+                        "--out", run], check=True, cwd=work, stdout=subprocess.DEVNULL)
+        path = os.path.join(work, f"{run}.onnx")
+        res = subprocess.run([args.nabla, "export", "--weights", os.path.join("runs", run),
+                              "--out", path, "--opset", str(args.opset)],
+                             cwd=work, capture_output=True, text=True)
+        if res.returncode != 0:
+            print(f"export {name:14s} {shape}: NOT EXPORTABLE: {res.stderr.strip().splitlines()[-1]}")
+            failures.append(f"export {name}")
+            continue
+        onnx.checker.check_model(onnx.load(path), full_check=True)
+        worst = 0.0
+        for seed in range(4):
+            x = np.random.default_rng(seed).standard_normal((2, *shape)).astype(np.float32)
+            xin, yout = os.path.join(work, "x.npy"), os.path.join(work, "y.npy")
+            np.save(xin, x)
+            subprocess.run([args.nabla, "predict", "--weights", os.path.join("runs", run), xin,
+                            "--output", yout], check=True, cwd=work, stdout=subprocess.DEVNULL)
+            worst = max(worst, rel_err(np.load(yout), ort_run(path, x)))
+        ok = worst <= TOL
+        print(f"export {name:14s} {shape}: checker ok, max relative error {worst:.2e} {'ok' if ok else 'FAIL'}",
+              flush=True)
+        if not ok:
+            failures.append(f"export {name}")
+    return failures
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--nabla", default=os.environ.get("NABLA", "target/release/nabla"))
+    ap.add_argument("--only", nargs="*", default=[],
+                    help="model names (zoo or torchvision), or 'finetune', to check")
+    ap.add_argument("--opset", type=int, default=17)
+    ap.add_argument("--work", default=None, help="folder for the files (default: a temporary one)")
+    args = ap.parse_args()
+    work = args.work or tempfile.mkdtemp(prefix="onnx_check_")
+    os.makedirs(work, exist_ok=True)
+    failures = check_zoo(args, work) + check_import(args, work) + check_finetune(args, work)
+    if failures:
+        print("FAILED:", ", ".join(failures))
+        sys.exit(1)
+    print("all checks passed")
+
+
+if __name__ == "__main__":
+    main()
