@@ -29,6 +29,7 @@ fn main() -> ExitCode {
             Command::Classic(c) => commands::classic::run(c),
             Command::Protocol(a) => commands::protocol::run(a),
             Command::Bench(a) => commands::bench::run(a),
+            Command::Rl(c) => commands::rl::run(c),
         };
         if runs_on_pool(&cli.command) {
             // Kernels called from a pool thread split their work from inside the pool: the

@@ -7,6 +7,7 @@ pub mod eval;
 pub mod playground;
 pub mod predict;
 pub mod protocol;
+pub mod rl;
 pub mod sample;
 pub mod summary;
 pub mod train;
