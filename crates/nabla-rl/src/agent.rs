@@ -110,9 +110,13 @@ impl Agent {
                 Agent::Dqn(Box::new(Dqn::new(env.as_ref(), config, spec.seed)?))
             }
             Algo::Ppo => {
+                let preset = match env.action_space() {
+                    crate::Space::Box { .. } => PpoConfig::continuous(),
+                    crate::Space::Discrete(_) => PpoConfig::default(),
+                };
                 let config = PpoConfig {
                     num_envs: spec.num_envs,
-                    ..Default::default()
+                    ..preset
                 };
                 Agent::Ppo(Box::new(Ppo::new(env.as_ref(), config, spec.seed)?))
             }
@@ -138,11 +142,13 @@ impl Agent {
     /// # Errors
     /// When the observation does not fit the agent.
     pub fn act(&self, obs: &[f32]) -> Result<Action> {
-        Ok(Action::Discrete(match self {
-            Agent::QLearning(a) => a.greedy(state_index(obs).min(a.q.len() / a.num_actions - 1)),
-            Agent::Dqn(a) => a.q.greedy(obs)?,
+        Ok(match self {
+            Agent::QLearning(a) => {
+                Action::Discrete(a.greedy(state_index(obs).min(a.q.len() / a.num_actions - 1)))
+            }
+            Agent::Dqn(a) => Action::Discrete(a.q.greedy(obs)?),
             Agent::Ppo(a) => a.net.greedy(obs)?,
-        }))
+        })
     }
 
     /// The agent's variables (a Q-table is one variable `q`, `[states, actions]`).

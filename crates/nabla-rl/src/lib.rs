@@ -23,6 +23,7 @@ mod error;
 pub mod eval;
 pub mod gae;
 pub mod nets;
+pub mod policy;
 pub mod ppo;
 pub mod replay;
 mod space;

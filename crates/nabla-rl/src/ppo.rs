@@ -1,14 +1,13 @@
-//! Proximal policy optimization (Schulman et al. 2017) for discrete actions: clipped
-//! surrogate objective, clipped value loss, entropy bonus, advantages by GAE over N
-//! environments stepped together. The defaults are CleanRL's `ppo.py` for CartPole.
+//! Proximal policy optimization (Schulman et al. 2017) for discrete and continuous
+//! actions: clipped surrogate objective, clipped value loss, entropy bonus, advantages by
+//! GAE over N environments stepped together. The defaults are CleanRL's `ppo.py` for
+//! CartPole; [`PpoConfig::continuous`] is the preset for Pendulum.
 
-use crate::dqn::{argmax_f32, discrete_task};
 use crate::gae::gae;
-use crate::nets::{Activation, Mlp, Weights};
-use crate::{error::invalid, Action, Env, Result, VecEnv};
+use crate::policy::{ActionKind, ActorCritic};
+use crate::{error::invalid, Env, Result, Space, VecEnv};
 use nabla::{Device, Rng, Tensor};
 use nabla_nn::optim::{clip_grad_norm, Adam, Optimizer};
-use nabla_nn::{Module, VarStore};
 
 /// PPO's settings.
 #[derive(Clone, Debug)]
@@ -43,6 +42,9 @@ pub struct PpoConfig {
     pub max_grad_norm: f64,
     /// Hidden widths of the actor and of the critic.
     pub hidden: Vec<usize>,
+    /// Divide rewards by the running standard deviation of the discounted return (and
+    /// clip them to ±10), as Gymnasium's `NormalizeReward` does for CleanRL's continuous PPO.
+    pub norm_reward: bool,
 }
 
 impl Default for PpoConfig {
@@ -63,110 +65,35 @@ impl Default for PpoConfig {
             vf_coef: 0.5,
             max_grad_norm: 0.5,
             hidden: vec![64, 64],
+            norm_reward: false,
         }
     }
 }
 
-/// Separate actor (`[batch, obs] → [batch, actions]` logits) and critic (`→ [batch, 1]`)
-/// networks, tanh, orthogonal initialization.
-pub struct ActorCritic {
-    /// Their variables (`actor.*`, `critic.*`).
-    pub vars: VarStore,
-    actor: Mlp,
-    critic: Mlp,
-    obs_dim: usize,
-}
-
-impl ActorCritic {
-    /// Fresh networks (drawn from nabla's generator).
-    ///
-    /// # Errors
-    /// When a size is 0.
-    pub fn new(obs_dim: usize, actions: usize, hidden: &[usize]) -> Result<Self> {
-        let vars = VarStore::new(&Device::Cpu);
-        let sizes = |out: usize| -> Vec<usize> {
-            std::iter::once(obs_dim)
-                .chain(hidden.iter().copied())
-                .chain(std::iter::once(out))
-                .collect()
-        };
-        let root = vars.root();
-        let critic = Mlp::new(
-            &root.sub("critic"),
-            &sizes(1),
-            Activation::Tanh,
-            Weights::Orthogonal { output_gain: 1.0 },
-        )?;
-        let actor = Mlp::new(
-            &root.sub("actor"),
-            &sizes(actions),
-            Activation::Tanh,
-            Weights::Orthogonal { output_gain: 0.01 },
-        )?;
-        Ok(ActorCritic {
-            vars,
-            actor,
-            critic,
-            obs_dim,
-        })
-    }
-
-    fn input(&self, obs: &[f32]) -> Result<Tensor> {
-        let rows = obs.len() / self.obs_dim;
-        Ok(Tensor::from_slice(
-            obs,
-            &[rows, self.obs_dim],
-            &Device::Cpu,
-        )?)
-    }
-
-    /// Logits `[rows, actions]` and values `[rows]` of observations, without gradients.
-    ///
-    /// # Errors
-    /// When `obs.len()` is not a multiple of the observation size.
-    pub fn evaluate(&self, obs: &[f32]) -> Result<(Vec<f32>, Vec<f32>)> {
-        let x = self.input(obs)?;
-        nabla::no_grad(|| {
-            let logits = self.actor.forward(&x)?.to_vec::<f32>()?;
-            let values = self.critic.forward(&x)?.to_vec::<f32>()?;
-            Ok((logits, values))
-        })
-    }
-
-    /// The most probable action for one observation.
-    ///
-    /// # Errors
-    /// When the observation has the wrong size.
-    pub fn greedy(&self, obs: &[f32]) -> Result<usize> {
-        let x = self.input(obs)?;
-        let logits = nabla::no_grad(|| self.actor.forward(&x))?.to_vec::<f32>()?;
-        Ok(argmax_f32(&logits))
-    }
-}
-
-/// Draws an index from softmax(`logits`); returns it and its log-probability.
-fn sample_categorical(logits: &[f32], rng: &mut Rng) -> (usize, f32) {
-    let max = logits.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
-    let total: f32 = logits.iter().map(|l| (l - max).exp()).sum();
-    let log_z = max + total.ln();
-    let u = rng.next_f32() * total;
-    let mut acc = 0.0;
-    let mut pick = logits.len() - 1;
-    for (i, l) in logits.iter().enumerate() {
-        acc += (l - max).exp();
-        if u < acc {
-            pick = i;
-            break;
+impl PpoConfig {
+    /// Settings for continuous control (Pendulum): 4 × 1024 steps per rollout, 10 epochs of
+    /// 64 minibatches, γ = 0.9, learning rate 1e-3, no entropy bonus, normalized rewards
+    /// (RL Baselines3 Zoo's Pendulum settings, without state-dependent exploration).
+    pub fn continuous() -> Self {
+        PpoConfig {
+            lr: 1e-3,
+            num_steps: 1024,
+            gamma: 0.9,
+            num_minibatches: 64,
+            update_epochs: 10,
+            ent_coef: 0.0,
+            norm_reward: true,
+            ..Default::default()
         }
     }
-    (pick, logits[pick] - log_z)
 }
 
-/// One rollout: `[T, N]` row-major, observations `[T, N, obs_dim]`.
+/// One rollout: `[T, N]` row-major, observations `[T, N, obs_dim]`, actions
+/// `[T, N, action_width]`.
 #[derive(Default)]
 struct Rollout {
     obs: Vec<f32>,
-    actions: Vec<usize>,
+    actions: Vec<f32>,
     logprobs: Vec<f32>,
     rewards: Vec<f32>,
     dones: Vec<f32>,
@@ -180,16 +107,71 @@ pub struct Ppo {
     /// The networks (to save and act with).
     pub net: ActorCritic,
     opt: Adam,
-    actions: usize,
+}
+
+/// The observation size and the actions of a task with a box of observations.
+fn ppo_task(env: &dyn Env) -> Result<(usize, ActionKind)> {
+    let obs = env.observation_space();
+    if let Space::Discrete(_) = obs {
+        return Err(invalid(
+            "ppo",
+            format!("{} has discrete observations (use q-learning)", env.name()),
+        ));
+    }
+    let kind = match env.action_space() {
+        Space::Discrete(n) => ActionKind::Discrete(n),
+        Space::Box { low, .. } => ActionKind::Continuous(low.len()),
+    };
+    Ok((obs.dim(), kind))
+}
+
+/// Rewards divided by the running standard deviation of each environment's discounted
+/// return, clipped to ±10 (Gymnasium's `NormalizeReward` + `TransformReward`).
+struct RewardScaler {
+    gamma: f64,
+    returns: Vec<f64>,
+    count: f64,
+    mean: f64,
+    m2: f64,
+}
+
+impl RewardScaler {
+    fn new(n: usize, gamma: f64) -> Self {
+        RewardScaler {
+            gamma,
+            returns: vec![0.0; n],
+            count: 0.0,
+            mean: 0.0,
+            m2: 0.0,
+        }
+    }
+
+    /// Scales one step's rewards of all environments, in place.
+    fn scale(&mut self, rewards: &mut [f32], dones: &[f32]) {
+        for (i, r) in rewards.iter_mut().enumerate() {
+            self.returns[i] = self.returns[i] * self.gamma + f64::from(*r);
+            // Welford's running variance of the returns.
+            self.count += 1.0;
+            let delta = self.returns[i] - self.mean;
+            self.mean += delta / self.count;
+            self.m2 += delta * (self.returns[i] - self.mean);
+            let var = self.m2 / self.count;
+            *r = (f64::from(*r) / (var + 1e-8).sqrt()).clamp(-10.0, 10.0) as f32;
+            if dones[i] > 0.0 {
+                self.returns[i] = 0.0;
+            }
+        }
+    }
 }
 
 impl Ppo {
-    /// An agent for `env` (box observations, discrete actions); networks drawn from `seed`.
+    /// An agent for `env` (box observations, either kind of actions); networks drawn from
+    /// `seed`.
     ///
     /// # Errors
     /// When the task does not fit or a setting is unusable.
     pub fn new(env: &dyn Env, config: PpoConfig, seed: u64) -> Result<Self> {
-        let (obs_dim, actions) = discrete_task(env, "ppo")?;
+        let (obs_dim, kind) = ppo_task(env)?;
         let batch = config.num_envs * config.num_steps;
         if batch == 0 || config.num_minibatches == 0 || config.num_minibatches > batch {
             return Err(invalid(
@@ -201,14 +183,9 @@ impl Ppo {
             ));
         }
         nabla::manual_seed(seed);
-        let net = ActorCritic::new(obs_dim, actions, &config.hidden)?;
+        let net = ActorCritic::new(obs_dim, kind, &config.hidden)?;
         let opt = Adam::new(net.vars.trainable(), config.lr).eps(1e-5);
-        Ok(Ppo {
-            config,
-            net,
-            opt,
-            actions,
-        })
+        Ok(Ppo { config, net, opt })
     }
 
     /// Trains for about `steps` environment steps (whole rollouts of
@@ -231,6 +208,8 @@ impl Ppo {
         let batch = c.num_envs * c.num_steps;
         let iterations = (steps / batch).max(1);
         let mut global_step = 0;
+        let mut scaler = RewardScaler::new(c.num_envs, c.gamma);
+        let width = self.net.action_width();
         for iteration in 0..iterations {
             if c.anneal_lr {
                 let frac = 1.0 - iteration as f64 / iterations as f64;
@@ -238,17 +217,14 @@ impl Ppo {
             }
             let mut r = Rollout::default();
             for _ in 0..c.num_steps {
-                let (logits, values) = self.net.evaluate(&obs)?;
-                let mut actions = Vec::with_capacity(c.num_envs);
-                for i in 0..c.num_envs {
-                    let (a, logp) = sample_categorical(
-                        &logits[i * self.actions..(i + 1) * self.actions],
-                        &mut rng,
-                    );
-                    actions.push(Action::Discrete(a));
-                    r.actions.push(a);
-                    r.logprobs.push(logp);
-                }
+                let (out, values) = self.net.evaluate(&obs)?;
+                let (sampled, logps) = self.net.sample(&out, &mut rng)?;
+                let actions: Vec<_> = sampled
+                    .chunks(width)
+                    .map(|a| self.net.to_action(a))
+                    .collect();
+                r.actions.extend(sampled);
+                r.logprobs.extend(logps);
                 r.values.extend(values);
                 r.obs.extend_from_slice(&obs);
                 let s = envs.step(&actions)?;
@@ -256,13 +232,18 @@ impl Ppo {
                 for (ret, _) in &s.finished {
                     on_episode(global_step, *ret);
                 }
-                r.rewards.extend(s.rewards.iter().map(|&x| x as f32));
-                r.dones.extend(
-                    s.terminated
-                        .iter()
-                        .zip(&s.truncated)
-                        .map(|(&a, &b)| f32::from(u8::from(a || b))),
-                );
+                let mut rewards: Vec<f32> = s.rewards.iter().map(|&x| x as f32).collect();
+                let dones: Vec<f32> = s
+                    .terminated
+                    .iter()
+                    .zip(&s.truncated)
+                    .map(|(&a, &b)| f32::from(u8::from(a || b)))
+                    .collect();
+                if c.norm_reward {
+                    scaler.scale(&mut rewards, &dones);
+                }
+                r.rewards.extend(rewards);
+                r.dones.extend(dones);
                 obs = s.obs;
             }
             let (_, next_values) = self.net.evaluate(&obs)?;
@@ -283,7 +264,8 @@ impl Ppo {
     fn update(&mut self, r: &Rollout, adv: &[f32], returns: &[f32], rng: &mut Rng) -> Result<()> {
         let c = &self.config;
         let d = self.net.obs_dim;
-        let batch = r.actions.len();
+        let width = self.net.action_width();
+        let batch = r.logprobs.len();
         let mb = batch / c.num_minibatches;
         let mut order: Vec<usize> = (0..batch).collect();
         for _ in 0..c.update_epochs {
@@ -298,7 +280,10 @@ impl Ppo {
                 if c.norm_adv {
                     normalize(&mut mb_adv);
                 }
-                let actions: Vec<f32> = chunk.iter().map(|&k| r.actions[k] as f32).collect();
+                let actions: Vec<f32> = chunk
+                    .iter()
+                    .flat_map(|&k| r.actions[k * width..(k + 1) * width].iter().copied())
+                    .collect();
                 let loss = self.loss(
                     &obs,
                     &actions,
@@ -326,18 +311,11 @@ impl Ppo {
         old_values: &[f32],
     ) -> Result<Tensor> {
         let c = &self.config;
-        let n = actions.len();
+        let n = old_logprobs.len();
         let dev = Device::Cpu;
         let col = |v: &[f32]| Tensor::from_slice(v, &[n, 1], &dev);
         let x = self.net.input(obs)?;
-        let logp_all = self.net.actor.forward_t(&x, true)?.log_softmax(1)?;
-        let logp = logp_all.gather(1, &col(actions)?)?;
-        let entropy = logp_all
-            .exp()?
-            .mul(&logp_all)?
-            .sum(&[1])?
-            .mean_all()?
-            .neg()?;
+        let (logp, entropy) = self.net.log_prob_entropy(&x, actions)?;
         let ratio = logp.sub(&col(old_logprobs)?)?.exp()?;
         let adv = col(advantages)?;
         let pg1 = adv.mul(&ratio)?.neg()?;
@@ -345,7 +323,7 @@ impl Ppo {
             .mul(&ratio.clamp(1.0 - c.clip_coef, 1.0 + c.clip_coef)?)?
             .neg()?;
         let pg_loss = pg1.maximum(&pg2)?.mean_all()?;
-        let value = self.net.critic.forward_t(&x, true)?;
+        let value = self.net.value(&x)?;
         let ret = col(returns)?;
         let unclipped = value.sub(&ret)?.sqr()?;
         let v_loss = if c.clip_vloss {
@@ -377,6 +355,7 @@ fn normalize(v: &mut [f32]) {
 mod tests {
     use super::*;
     use crate::eval::evaluate;
+    use crate::Action;
 
     #[test]
     fn ppo_learns_to_balance_longer_than_a_random_policy() {
@@ -393,10 +372,7 @@ mod tests {
             Ok(Action::Discrete(rng.below(2) as usize))
         })
         .unwrap();
-        let learned = evaluate(env.as_mut(), 20, 5, &mut |obs, _| {
-            Ok(Action::Discrete(agent.net.greedy(obs)?))
-        })
-        .unwrap();
+        let learned = evaluate(env.as_mut(), 20, 5, &mut |obs, _| agent.net.greedy(obs)).unwrap();
         eprintln!("random {:.1}, ppo {:.1}", random.mean, learned.mean);
         assert!(
             learned.mean > 3.0 * random.mean,
@@ -404,21 +380,6 @@ mod tests {
             learned.mean,
             random.mean
         );
-    }
-
-    #[test]
-    fn categorical_samples_follow_the_softmax() {
-        // logits ln 1, ln 3: probabilities 1/4, 3/4.
-        let logits = [0.0f32, 3f32.ln()];
-        let mut rng = Rng::new(0);
-        let n = 20_000;
-        let ones = (0..n)
-            .filter(|_| sample_categorical(&logits, &mut rng).0 == 1)
-            .count();
-        assert!((ones as f64 / n as f64 - 0.75).abs() < 0.02);
-        let (a, logp) = sample_categorical(&logits, &mut rng);
-        let want = if a == 1 { 0.75f32.ln() } else { 0.25f32.ln() };
-        assert!((logp - want).abs() < 1e-6);
     }
 
     #[test]
