@@ -25,6 +25,7 @@ pub mod gae;
 pub mod nets;
 pub mod policy;
 pub mod ppo;
+pub mod render;
 pub mod replay;
 mod space;
 pub mod tabular;

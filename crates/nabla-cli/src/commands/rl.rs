@@ -1,6 +1,7 @@
-//! `nabla rl train|eval|replay`: reinforcement learning on the tasks of `nabla-rl`.
+//! `nabla rl train|eval|play|replay`: reinforcement learning on the tasks of `nabla-rl`.
 
 mod eval;
+mod play;
 mod replay;
 mod train;
 
@@ -18,6 +19,8 @@ pub enum RlCommand {
     Train(TrainArgs),
     /// Evaluate a trained agent's greedy policy: mean and spread of the returns.
     Eval(EvalArgs),
+    /// Draw one episode of a trained agent as an animated GIF.
+    Play(PlayArgs),
     /// Play actions read as JSON lines from stdin and print each step as a JSON line (how
     /// tools/rl_gym_parity.py compares the physics with Gymnasium).
     Replay(ReplayArgs),
@@ -68,6 +71,23 @@ pub struct EvalArgs {
     pub seed: u64,
 }
 
+/// `nabla rl play`.
+#[derive(Args, Debug)]
+pub struct PlayArgs {
+    /// A run folder of `nabla rl train`.
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// The GIF to write.
+    #[arg(long, default_value = "episode.gif")]
+    pub out: PathBuf,
+    /// Seed of the episode.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Keep one frame in this many (smaller files for long episodes).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub every: u64,
+}
+
 /// `nabla rl replay`.
 #[derive(Args, Debug)]
 pub struct ReplayArgs {
@@ -81,6 +101,7 @@ pub fn run(cmd: &RlCommand) -> Result<()> {
     match cmd {
         RlCommand::Train(a) => train::run(a),
         RlCommand::Eval(a) => eval::run(a),
+        RlCommand::Play(a) => play::run(a),
         RlCommand::Replay(a) => replay::run(a),
     }
 }
