@@ -1,6 +1,7 @@
 //! One handle over every agent: build for a task, train, act greedily, save and load.
 
 use crate::dqn::{Dqn, DqnConfig};
+use crate::pg::{PgConfig, PolicyGradient};
 use crate::ppo::{Ppo, PpoConfig};
 use crate::tabular::{state_index, QLearning, QLearningConfig};
 use crate::{error::invalid, make, Action, Env, Result};
@@ -17,11 +18,15 @@ pub enum Algo {
     Dqn,
     /// Proximal policy optimization.
     Ppo,
+    /// REINFORCE with a value baseline.
+    Reinforce,
+    /// Advantage actor-critic.
+    A2c,
 }
 
 impl Algo {
     /// The names the CLI accepts.
-    pub const NAMES: [&'static str; 3] = ["q-learning", "dqn", "ppo"];
+    pub const NAMES: [&'static str; 5] = ["q-learning", "dqn", "ppo", "reinforce", "a2c"];
 
     /// The algorithm of a name in [`Algo::NAMES`].
     ///
@@ -32,6 +37,8 @@ impl Algo {
             "q-learning" | "qlearning" => Ok(Algo::QLearning),
             "dqn" => Ok(Algo::Dqn),
             "ppo" => Ok(Algo::Ppo),
+            "reinforce" => Ok(Algo::Reinforce),
+            "a2c" => Ok(Algo::A2c),
             _ => Err(invalid(
                 "algo",
                 format!(
@@ -48,6 +55,8 @@ impl Algo {
             Algo::QLearning => "q-learning",
             Algo::Dqn => "dqn",
             Algo::Ppo => "ppo",
+            Algo::Reinforce => "reinforce",
+            Algo::A2c => "a2c",
         }
     }
 
@@ -55,7 +64,7 @@ impl Algo {
     pub fn default_steps(self) -> usize {
         match self {
             Algo::QLearning => 3_000_000,
-            Algo::Dqn | Algo::Ppo => 500_000,
+            Algo::Dqn | Algo::Ppo | Algo::Reinforce | Algo::A2c => 500_000,
         }
     }
 }
@@ -83,8 +92,10 @@ pub enum Agent {
     QLearning(QLearning),
     /// A Q-network.
     Dqn(Box<Dqn>),
-    /// An actor and a critic.
+    /// An actor and a critic trained by PPO.
     Ppo(Box<Ppo>),
+    /// An actor and a critic trained by REINFORCE or A2C.
+    PolicyGradient(Box<PolicyGradient>),
 }
 
 impl Agent {
@@ -120,6 +131,18 @@ impl Agent {
                 };
                 Agent::Ppo(Box::new(Ppo::new(env.as_ref(), config, spec.seed)?))
             }
+            Algo::Reinforce | Algo::A2c => {
+                let config = if spec.algo == Algo::A2c {
+                    PgConfig {
+                        num_envs: spec.num_envs,
+                        ..PgConfig::a2c()
+                    }
+                } else {
+                    PgConfig::reinforce()
+                };
+                let agent = PolicyGradient::new(env.as_ref(), config, spec.seed)?;
+                Agent::PolicyGradient(Box::new(agent))
+            }
         })
     }
 
@@ -134,6 +157,9 @@ impl Agent {
             }
             Agent::Dqn(a) => a.train(make(&spec.env)?.as_mut(), spec.steps, spec.seed, on_episode),
             Agent::Ppo(a) => a.train(&|| make(&spec.env), spec.steps, spec.seed, on_episode),
+            Agent::PolicyGradient(a) => {
+                a.train(&|| make(&spec.env), spec.steps, spec.seed, on_episode)
+            }
         }
     }
 
@@ -148,6 +174,7 @@ impl Agent {
             }
             Agent::Dqn(a) => Action::Discrete(a.q.greedy(obs)?),
             Agent::Ppo(a) => a.net.greedy(obs)?,
+            Agent::PolicyGradient(a) => a.net.greedy(obs)?,
         })
     }
 
@@ -167,6 +194,7 @@ impl Agent {
             }
             Agent::Dqn(a) => a.q.vars.clone(),
             Agent::Ppo(a) => a.net.vars.clone(),
+            Agent::PolicyGradient(a) => a.net.vars.clone(),
         })
     }
 

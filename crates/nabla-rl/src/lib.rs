@@ -23,6 +23,7 @@ mod error;
 pub mod eval;
 pub mod gae;
 pub mod nets;
+pub mod pg;
 pub mod policy;
 pub mod ppo;
 pub mod render;

@@ -110,7 +110,7 @@ pub struct Ppo {
 }
 
 /// The observation size and the actions of a task with a box of observations.
-fn ppo_task(env: &dyn Env) -> Result<(usize, ActionKind)> {
+pub(crate) fn ppo_task(env: &dyn Env) -> Result<(usize, ActionKind)> {
     let obs = env.observation_space();
     if let Space::Discrete(_) = obs {
         return Err(invalid(
@@ -341,7 +341,7 @@ impl Ppo {
 }
 
 /// `(x − mean) / (std + 1e-8)` with the unbiased standard deviation (as `torch.std`).
-fn normalize(v: &mut [f32]) {
+pub(crate) fn normalize(v: &mut [f32]) {
     let n = v.len() as f32;
     let mean = v.iter().sum::<f32>() / n;
     let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / (n - 1.0).max(1.0);

@@ -29,8 +29,8 @@ pub enum RlCommand {
 /// `nabla rl train`.
 #[derive(Args, Debug)]
 pub struct TrainArgs {
-    /// Algorithm: dqn, ppo (CartPole, Acrobot, MountainCar) or q-learning (frozenlake,
-    /// frozenlake8x8, gridworld).
+    /// Algorithm: dqn (cartpole, acrobot, mountaincar), ppo, reinforce, a2c (those and
+    /// pendulum) or q-learning (frozenlake, frozenlake8x8, gridworld).
     #[arg(long, default_value = "dqn")]
     pub algo: String,
     /// Environment: cartpole, acrobot, mountaincar, pendulum, frozenlake, frozenlake8x8,
@@ -43,7 +43,7 @@ pub struct TrainArgs {
     /// Seed of the networks, exploration and environments.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// PPO: environments stepped together.
+    /// PPO and A2C: environments stepped together.
     #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=256))]
     pub envs: u64,
     /// DQN: Double DQN (the online network picks the next action, the target values it).
