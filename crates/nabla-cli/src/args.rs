@@ -40,6 +40,9 @@ pub enum Command {
     Protocol(crate::commands::protocol::ProtocolArgs),
     /// Time named training and inference workloads (the nabla side of bench/compare.sh).
     Bench(BenchArgs),
+    /// Reinforcement learning: train, evaluate and replay agents on CartPole, Acrobot, ...
+    #[command(subcommand)]
+    Rl(crate::commands::rl::RlCommand),
     /// Write a trained model as an ONNX file (runs in onnxruntime, TensorRT, browsers).
     Export(ExportArgs),
 }

@@ -58,6 +58,7 @@ fn main() -> ExitCode {
             Command::Protocol(a) => commands::protocol::run(a),
             Command::Bench(a) => commands::bench::run(a),
             Command::Export(a) => commands::export::run(a),
+            Command::Rl(c) => commands::rl::run(c),
         };
         if runs_on_pool(&cli.command) {
             // Kernels called from a pool thread split their work from inside the pool: the

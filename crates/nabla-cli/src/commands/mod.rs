@@ -9,6 +9,7 @@ pub mod onnx;
 pub mod playground;
 pub mod predict;
 pub mod protocol;
+pub mod rl;
 pub mod sample;
 pub mod summary;
 pub mod train;
