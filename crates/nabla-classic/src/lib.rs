@@ -27,6 +27,7 @@ pub mod kernel;
 pub mod linear;
 pub mod markov;
 pub mod matrix;
+pub mod pca;
 pub mod protocol;
 pub mod svm;
 
