@@ -30,6 +30,46 @@ impl Default for VaeConfig {
     }
 }
 
+impl VaeConfig {
+    /// Splits a packed output `[n, inputs + 2·latent]` into its parts (views).
+    ///
+    /// # Errors
+    /// When `out` is not of that shape.
+    pub fn unpack(&self, out: &Tensor) -> Result<VaeOutput> {
+        let VaeConfig { inputs, latent, .. } = *self;
+        if out.rank() != 2 || out.dims()[1] != inputs + 2 * latent {
+            return Err(Error::invalid(
+                "vae",
+                format!(
+                    "expected a packed output [n, {}], got {}",
+                    inputs + 2 * latent,
+                    out.shape()
+                ),
+            ));
+        }
+        Ok(VaeOutput {
+            logits: out.narrow(1, 0, inputs)?,
+            mu: out.narrow(1, inputs, latent)?,
+            logvar: out.narrow(1, inputs + latent, latent)?,
+        })
+    }
+
+    /// The negative evidence lower bound per image: Bernoulli reconstruction cross-entropy
+    /// summed over the pixels plus `KL(q(z|x) ‖ N(0, I))`, averaged over the batch (nats per
+    /// image; PyTorch's example reports the same quantity).
+    ///
+    /// # Errors
+    /// When shapes disagree.
+    pub fn loss(&self, out: &Tensor, x: &Tensor) -> Result<Tensor> {
+        let o = self.unpack(out)?;
+        let n = o.logits.dims()[0].max(1) as f64;
+        let target = flat(x, self.inputs, "vae")?;
+        let bce = bce_with_logits(&o.logits, &target, Reduction::Sum)?;
+        let kl = gaussian_kl(&o.mu, &o.logvar, Reduction::Sum)?;
+        Ok(bce.add(&kl)?.div_scalar(n)?)
+    }
+}
+
 /// `fc1` (inputs → hidden, ReLU), `fc21`/`fc22` (hidden → μ, log σ²), `fc3` (latent →
 /// hidden, ReLU), `fc4` (hidden → inputs, logits of the Bernoulli means): the variable names
 /// of PyTorch's `examples/vae/main.py`, so its `state_dict` loads as it is.
@@ -114,50 +154,12 @@ impl Vae {
         let z = Tensor::randn(&[n, self.config.latent], DType::F32, &nabla::Device::Cpu)?;
         Ok(nabla::no_grad(|| self.decode_logits(&z))?.sigmoid()?)
     }
-
-    /// Splits a packed output `[n, inputs + 2·latent]` into its parts (views).
-    ///
-    /// # Errors
-    /// When `out` is not of that shape.
-    pub fn unpack(&self, out: &Tensor) -> Result<VaeOutput> {
-        let VaeConfig { inputs, latent, .. } = self.config;
-        if out.rank() != 2 || out.dims()[1] != inputs + 2 * latent {
-            return Err(Error::invalid(
-                "vae",
-                format!(
-                    "expected a packed output [n, {}], got {}",
-                    inputs + 2 * latent,
-                    out.shape()
-                ),
-            ));
-        }
-        Ok(VaeOutput {
-            logits: out.narrow(1, 0, inputs)?,
-            mu: out.narrow(1, inputs, latent)?,
-            logvar: out.narrow(1, inputs + latent, latent)?,
-        })
-    }
-
-    /// The negative evidence lower bound per image: Bernoulli reconstruction cross-entropy
-    /// summed over the pixels plus `KL(q(z|x) ‖ N(0, I))`, averaged over the batch (nats per
-    /// image; PyTorch's example reports the same quantity).
-    ///
-    /// # Errors
-    /// When shapes disagree.
-    pub fn loss(&self, out: &Tensor, x: &Tensor) -> Result<Tensor> {
-        let o = self.unpack(out)?;
-        let n = o.logits.dims()[0].max(1) as f64;
-        let target = flat(x, self.config.inputs, "vae")?;
-        let bce = bce_with_logits(&o.logits, &target, Reduction::Sum)?;
-        let kl = gaussian_kl(&o.mu, &o.logvar, Reduction::Sum)?;
-        Ok(bce.add(&kl)?.div_scalar(n)?)
-    }
 }
 
 impl Module for Vae {
     /// The packed output `[n, inputs + 2·latent]`: reconstruction logits, μ and log σ² side by
-    /// side (one tensor, so the generic trainer can carry it to [`Vae::loss`]; split it with
-    /// [`Vae::unpack`]). The code is sampled as `z = μ + σ·ε`, `ε ~ N(0, I)`, in training and
+    /// side (one tensor, so the generic trainer can carry it to [`VaeConfig::loss`]; split it with
+    /// [`VaeConfig::unpack`]). The code is sampled as `z = μ + σ·ε`, `ε ~ N(0, I)`, in training and
     /// in evaluation alike, as PyTorch's example does, so that the test loss is the same
     /// one-sample estimate of the bound.
     fn forward_t(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
@@ -201,7 +203,7 @@ mod tests {
         let x = Tensor::rand(&[2, 1, 28, 28], DType::F32, &Device::Cpu)?;
         let out = vae.forward(&x)?;
         assert_eq!(out.dims(), &[2, 784 + 40]);
-        assert!(vae.loss(&out, &x)?.to_scalar::<f32>()? > 0.0);
+        assert!(vae.config.loss(&out, &x)?.to_scalar::<f32>()? > 0.0);
         assert!(vae
             .decode_logits(&Tensor::rand(&[2, 3], DType::F32, &Device::Cpu)?)
             .is_err());
@@ -217,7 +219,7 @@ mod tests {
         let x = nabla::testing::randn(&[3, 12], 5)?.sigmoid()?;
         gradcheck_vars(&vs, &[], |_| {
             nabla::manual_seed(11);
-            vae.loss(&vae.forward(&x)?, &x)
+            vae.config.loss(&vae.forward(&x)?, &x)
         })
     }
 
@@ -233,11 +235,11 @@ mod tests {
         let mut opt = Adam::new(vs.trainable(), 1e-2);
         let eval = |vae: &Vae| -> Result<f32> {
             nabla::manual_seed(1);
-            Ok(vae.loss(&vae.forward(&x)?, &x)?.to_scalar::<f32>()?)
+            Ok(vae.config.loss(&vae.forward(&x)?, &x)?.to_scalar::<f32>()?)
         };
         let first = eval(&vae)?;
         for _ in 0..100 {
-            let loss = vae.loss(&vae.forward_t(&x, true)?, &x)?;
+            let loss = vae.config.loss(&vae.forward_t(&x, true)?, &x)?;
             opt.step(&loss.backward()?)?;
         }
         let last = eval(&vae)?;
