@@ -90,6 +90,14 @@ impl Unsupervised {
             Unsupervised::Vae(m) => Ok(m.decode_logits(&m.encode(x)?.0)?.sigmoid()?),
         })
     }
+
+    /// The codes `[n, code]` of a batch (the VAE's posterior means).
+    pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
+        nabla::no_grad(|| match self {
+            Unsupervised::Ae(m) => Ok(m.encode(x)?),
+            Unsupervised::Vae(m) => Ok(m.encode(x)?.0),
+        })
+    }
 }
 
 /// `a, b or c`.
