@@ -57,7 +57,7 @@ impl KMeans {
     /// [`Error::InvalidArgument`] when `k` is 0 or above the number of rows, or `x` is not
     /// whole rows of `d`.
     pub fn fit(x: &[f32], d: usize, k: usize, max_iter: usize, seed: u64) -> Result<KMeans> {
-        if d == 0 || x.is_empty() || x.len() % d != 0 {
+        if d == 0 || x.is_empty() || !x.len().is_multiple_of(d) {
             return Err(Error::invalid(
                 "kmeans",
                 format!("{} values are not whole rows of {d} features", x.len()),
@@ -140,7 +140,7 @@ impl KMeans {
     /// # Errors
     /// When `x` is not whole rows of `d`.
     pub fn predict(&self, x: &[f32]) -> Result<Vec<usize>> {
-        if x.len() % self.d != 0 {
+        if !x.len().is_multiple_of(self.d) {
             return Err(Error::data(
                 "kmeans",
                 format!(

@@ -106,7 +106,7 @@ impl Pca {
     /// # Errors
     /// [`Error::InvalidArgument`] when `k` is 0 or above `d`, or `x` is not whole rows.
     pub fn fit(x: &[f32], d: usize, k: usize, iters: usize) -> Result<Pca> {
-        if d == 0 || x.is_empty() || x.len() % d != 0 {
+        if d == 0 || x.is_empty() || !x.len().is_multiple_of(d) {
             return Err(Error::invalid(
                 "pca",
                 format!("{} values are not whole rows of {d} features", x.len()),
@@ -169,7 +169,7 @@ impl Pca {
     }
 
     fn check(&self, x: &[f32]) -> Result<()> {
-        if x.len() % self.d != 0 {
+        if !x.len().is_multiple_of(self.d) {
             return Err(Error::data(
                 "pca",
                 format!(
@@ -202,7 +202,7 @@ impl Pca {
     /// When `codes` is not whole rows of `k`.
     pub fn inverse_transform(&self, codes: &[f32]) -> Result<Vec<f32>> {
         let k = self.k();
-        if codes.len() % k != 0 {
+        if !codes.len().is_multiple_of(k) {
             return Err(Error::data(
                 "pca",
                 format!("{} values are not whole codes of {k}", codes.len()),

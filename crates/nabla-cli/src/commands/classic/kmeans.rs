@@ -42,7 +42,7 @@ fn encode(path: &std::path::Path, x: &[f32]) -> Result<(Vec<f32>, usize)> {
     vs.load(&file)
         .with_context(|| format!("loading {}", file.display()))?;
     let d: usize = cfg.input_shape.iter().product();
-    if x.len() % d != 0 {
+    if !x.len().is_multiple_of(d) {
         bail!("the data's examples do not have the {d} values the autoencoder of --codes reads");
     }
     let mut codes = Vec::new();
