@@ -30,7 +30,7 @@ pub struct MrfArgs {
     pub images: usize,
     /// A PNG: rows of clean, noisy, ICM and Gibbs images (the first 10).
     #[arg(long, default_value = "mrf.png")]
-    pub output: PathBuf,
+    pub png: PathBuf,
 }
 
 /// Runs `nabla classic mrf`.
@@ -84,10 +84,10 @@ pub fn run(a: &MrfArgs) -> Result<()> {
             Tile::intensities(&plane, side, side)
         })
         .collect();
-    save_grid(&tiles, cols, 3, &a.output)?;
+    save_grid(&tiles, cols, 3, &a.png)?;
     println!(
         "wrote {}: rows of clean, noisy, ICM, Gibbs",
-        a.output.display()
+        a.png.display()
     );
     Ok(())
 }
