@@ -22,11 +22,15 @@
 mod error;
 pub mod forest;
 pub mod hmm;
+pub mod hungarian;
 pub mod io;
 pub mod kernel;
+pub mod kmeans;
 pub mod linear;
 pub mod markov;
 pub mod matrix;
+pub mod mrf;
+pub mod pca;
 pub mod protocol;
 pub mod svm;
 

@@ -29,7 +29,7 @@ pub enum Command {
     /// Look inside a trained model: first-layer filters or a layer's feature maps as PNG.
     #[command(subcommand)]
     Viz(VizCommand),
-    /// Generate text with a character model trained by `nabla train --model char-lstm`.
+    /// Generate text with a character model (`--model char-lstm`) or images with a VAE.
     Sample(SampleArgs),
     /// Serve the playground: a network you configure and watch learn in the browser.
     Playground(PlaygroundArgs),
@@ -224,7 +224,8 @@ pub struct BenchArgs {
 
 #[derive(Args, Debug)]
 pub struct SampleArgs {
-    /// A character model's checkpoint (runs/NAME/model.safetensors) or its run folder.
+    /// A run folder (or its model.safetensors) of a character model or of an image model
+    /// that can generate (vae).
     #[arg(long)]
     pub weights: PathBuf,
     /// Text to start from; generation continues it.
@@ -239,6 +240,12 @@ pub struct SampleArgs {
     /// Seed of the sampling.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Image models: the grid of samples, COLUMNSxROWS.
+    #[arg(long, default_value = "8x8")]
+    pub grid: String,
+    /// Image models: the PNG to write.
+    #[arg(long, default_value = "samples.png")]
+    pub out: PathBuf,
 }
 
 #[derive(Args, Debug)]
@@ -328,6 +335,28 @@ pub enum VizCommand {
     Filters(VizFiltersArgs),
     /// A PNG grid of a layer's feature maps for one input image.
     Activations(VizActivationsArgs),
+    /// Test images beside their reconstructions by an autoencoder or VAE (and by PCA), with
+    /// the mean squared reconstruction error per image over the test set.
+    Reconstructions(VizReconstructionsArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VizReconstructionsArgs {
+    /// The run folder (or its model.safetensors) of `nabla train --model ae` or `vae`.
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Also fit PCA with this many components on the training images and compare (0: none).
+    #[arg(long, default_value_t = 30)]
+    pub pca: usize,
+    /// Test images to draw.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub count: u64,
+    /// Measure on the first N test images (default: all).
+    #[arg(long)]
+    pub test_size: Option<usize>,
+    /// Output PNG: a row of originals, a row of the model's reconstructions, a row of PCA's.
+    #[arg(long, default_value = "reconstructions.png")]
+    pub output: PathBuf,
 }
 
 #[derive(Args, Debug)]

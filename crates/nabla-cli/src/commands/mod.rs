@@ -9,10 +9,14 @@ pub mod onnx;
 pub mod playground;
 pub mod predict;
 pub mod protocol;
+pub mod reconstructions;
 pub mod rl;
 pub mod sample;
+pub mod sample_images;
 pub mod summary;
 pub mod train;
+pub mod train_unsupervised;
+pub mod unsupervised;
 pub mod viz;
 pub mod zoo;
 

@@ -176,7 +176,7 @@ pub fn is_char_model(model: &str) -> bool {
 /// Creates the run folder, takes its lock (held until the returned value is dropped) and
 /// writes `config.json`; with `--resume`, first checks that the folder holds a run of the same
 /// model.
-fn prepare_run_dir(args: &TrainArgs, cfg: &RunConfig, dir: &std::path::Path) -> Result<RunLock> {
+pub(super) fn prepare_run_dir(args: &TrainArgs, cfg: &RunConfig, dir: &std::path::Path) -> Result<RunLock> {
     let lock = run_lock::acquire(dir)?;
     if !lock.removed.is_empty() {
         println!(
@@ -215,6 +215,9 @@ fn prepare_run_dir(args: &TrainArgs, cfg: &RunConfig, dir: &std::path::Path) -> 
 /// Runs `nabla train`; with `--distributed`, as one rank of the job, ending the whole job
 /// when this rank fails.
 pub fn run(args: &TrainArgs) -> Result<()> {
+    if super::unsupervised::is_unsupervised(&args.model) {
+        return super::train_unsupervised::run(args);
+    }
     match distributed::start(args)? {
         None => train(args, None),
         Some(job) => train(args, Some(&job)).or_else(|e| job.fail(e)),

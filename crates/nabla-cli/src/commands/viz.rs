@@ -15,14 +15,32 @@ pub fn run(cmd: &VizCommand) -> Result<()> {
     match cmd {
         VizCommand::Filters(a) => filters(a),
         VizCommand::Activations(a) => activations(a),
+        VizCommand::Reconstructions(a) => super::reconstructions::run(a),
     }
 }
 
 /// A tile of the grid: `h × w` pixels, RGB in `[0, 1]`, row-major.
-struct Tile {
-    h: usize,
-    w: usize,
-    rgb: Vec<[f32; 3]>,
+pub(crate) struct Tile {
+    pub h: usize,
+    pub w: usize,
+    pub rgb: Vec<[f32; 3]>,
+}
+
+impl Tile {
+    /// A grey tile drawing `plane` (`h × w` intensities in `[0, 1]`, clamped) as it is.
+    pub(crate) fn intensities(plane: &[f32], h: usize, w: usize) -> Tile {
+        Tile {
+            h,
+            w,
+            rgb: plane
+                .iter()
+                .map(|v| {
+                    let v = v.clamp(0.0, 1.0);
+                    [v, v, v]
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Scales `values` to `[0, 1]` by their own minimum and maximum (all 0.5 when constant), so
@@ -51,7 +69,12 @@ fn grey(plane: &[f32], h: usize, w: usize) -> Tile {
 
 /// Draws `tiles` in a grid of `cols` columns, each pixel of a tile `scale × scale` screen
 /// pixels, 2-pixel gaps; writes the PNG.
-fn save_grid(tiles: &[Tile], cols: usize, scale: usize, path: &Path) -> Result<(u32, u32)> {
+pub(crate) fn save_grid(
+    tiles: &[Tile],
+    cols: usize,
+    scale: usize,
+    path: &Path,
+) -> Result<(u32, u32)> {
     let (th, tw) = (
         tiles.iter().map(|t| t.h).max().unwrap_or(1),
         tiles.iter().map(|t| t.w).max().unwrap_or(1),

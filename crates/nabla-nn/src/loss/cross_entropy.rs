@@ -200,4 +200,28 @@ mod tests {
         assert!((l.to_scalar::<f32>()? - 0.377_779_0).abs() < 1e-6);
         Ok(())
     }
+
+    #[test]
+    fn bce_with_logits_sum_of_soft_targets_matches_pytorch() -> Result<()> {
+        // F.binary_cross_entropy_with_logits(x, y, reduction='sum') = 4.1241512 (PyTorch 2.15)
+        // for x = [[2, -1, 0], [0.5, 3, -4]], y = [[1, 0, 0.3], [0.9, 0.2, 0]]: targets in
+        // [0, 1] (pixel intensities), as a VAE's reconstruction term uses them.
+        let l = bce_with_logits(
+            &t(&[2.0, -1.0, 0.0, 0.5, 3.0, -4.0], &[2, 3]),
+            &t(&[1.0, 0.0, 0.3, 0.9, 0.2, 0.0], &[2, 3]),
+            Reduction::Sum,
+        )?;
+        assert!((l.to_scalar::<f32>()? - 4.124_151_2).abs() < 1e-5);
+        Ok(())
+    }
+
+    #[test]
+    fn bce_with_logits_gradient_matches_finite_differences() -> Result<()> {
+        let vs = crate::VarStore::with_dtype(&Device::Cpu, nabla::DType::F64);
+        let logits = nabla::testing::randn(&[3, 5], 3)?.mul_scalar(3.0)?;
+        let targets = nabla::testing::randn(&[3, 5], 4)?.sigmoid()?;
+        crate::testing::gradcheck_vars(&vs, &[logits], |xs| {
+            bce_with_logits(&xs[0], &targets, Reduction::Sum)
+        })
+    }
 }

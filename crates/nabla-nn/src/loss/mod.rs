@@ -2,12 +2,14 @@
 
 mod cross_entropy;
 mod hinge;
+mod kl;
 mod regression;
 
 pub use cross_entropy::{
     bce_with_logits, cross_entropy, cross_entropy_with, nll, CrossEntropyOptions,
 };
 pub use hinge::hinge;
+pub use kl::gaussian_kl;
 pub use regression::{half_sse, huber, l1, mse};
 
 use crate::Result;

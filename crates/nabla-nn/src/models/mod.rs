@@ -4,6 +4,7 @@
 //! what exists (the CLI's `nabla zoo`).
 
 mod alexnet;
+pub mod autoencoder;
 mod blocks;
 mod googlenet;
 mod lenet;
@@ -13,6 +14,7 @@ pub mod rnn;
 #[cfg(test)]
 mod testing;
 pub mod transfer;
+pub mod vae;
 mod vgg;
 
 pub use alexnet::{alexnet, alexnet_min_image_size, alexnet_paper};

@@ -11,6 +11,10 @@ pub enum ClassicCommand {
     Forest(ForestArgs),
     /// Hidden Markov model of a text's characters (Baum-Welch), beside a Markov chain.
     Hmm(HmmArgs),
+    /// k-means clustering of the inputs or of an autoencoder's codes, with clustering accuracy.
+    Kmeans(super::kmeans::KmeansArgs),
+    /// Ising Markov random field denoising of binarized images by ICM and Gibbs sampling.
+    Mrf(super::mrf::MrfArgs),
 }
 
 /// The data options every classifier takes.

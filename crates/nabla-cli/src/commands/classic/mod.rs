@@ -1,9 +1,11 @@
-//! `nabla classic svm|forest|hmm`: the classical baselines on the same dataset specs as
+//! `nabla classic svm|forest|hmm|kmeans|mrf`: the classical baselines on the same dataset specs as
 //! `nabla train`, with the test accuracy, confusion matrix and time, and the model saved.
 
 mod args;
 mod forest;
 mod hmm;
+mod kmeans;
+mod mrf;
 mod svm;
 
 pub use args::{ClassicCommand, ClassicData};
@@ -21,6 +23,8 @@ pub fn run(cmd: &ClassicCommand) -> Result<()> {
         ClassicCommand::Svm(a) => svm::run(a),
         ClassicCommand::Forest(a) => forest::run(a),
         ClassicCommand::Hmm(a) => hmm::run(a),
+        ClassicCommand::Kmeans(a) => kmeans::run(a),
+        ClassicCommand::Mrf(a) => mrf::run(a),
     }
 }
 

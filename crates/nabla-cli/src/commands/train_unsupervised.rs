@@ -1,0 +1,191 @@
+//! `nabla train --model ae|vae`: an unsupervised model learns to rebuild (or generate) the
+//! images of a dataset, labels unused. Same run folder as classification runs:
+//! `config.json`, `metrics.csv`, `curves.png`, `model.safetensors`, `train.log`.
+
+use super::unsupervised::Unsupervised;
+use super::{loader, Batches};
+use crate::args::TrainArgs;
+use crate::data_spec::{self, SpecOptions};
+use crate::run_config::{new_run_dir, RunConfig};
+use anyhow::{bail, Context, Result};
+use nabla::Tensor;
+use nabla_nn::optim::{Adam, Optimizer, Schedule};
+use nabla_nn::{Loader, Trainer, TrainerConfig};
+use serde_json::json;
+use std::io::Write;
+use std::time::Instant;
+
+/// Image batches with the images as their own targets.
+struct Reconstruct(Batches);
+
+impl Loader for Reconstruct {
+    fn epoch(
+        &self,
+        epoch: usize,
+    ) -> Box<dyn Iterator<Item = nabla_nn::Result<(Tensor, Tensor)>> + '_> {
+        Box::new(self.0.epoch(epoch).map(|b| b.map(|(x, _)| (x.clone(), x))))
+    }
+    fn num_batches(&self) -> usize {
+        self.0.num_batches()
+    }
+}
+
+/// The run's configuration: images kept as pixels in `[0, 1]` (no normalization: the
+/// models' Bernoulli outputs reconstruct them as they are).
+fn run_config(args: &TrainArgs, data: &data_spec::DataBundle, lr: f64) -> Result<RunConfig> {
+    if data.input_shape.len() != 3 {
+        bail!(
+            "--model {} needs images; '{}' holds examples of shape {:?}",
+            args.model,
+            args.data,
+            data.input_shape
+        );
+    }
+    Ok(RunConfig {
+        model: args.model.clone(),
+        data: args.data.clone(),
+        input_shape: data.input_shape.clone(),
+        outputs: data.input_shape.iter().product(),
+        classification: false,
+        mean: vec![],
+        std: vec![],
+        class_names: data.class_names.clone(),
+        training: json!({
+            "epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
+            "lr": lr, "optimizer": "adam", "schedule": "constant", "seed": args.seed,
+            "threads": nabla::num_threads(), "loss": "nats per image",
+        }),
+    })
+}
+
+/// Refuses the classification options that mean nothing here.
+fn check_options(args: &TrainArgs) -> Result<()> {
+    let unused = [
+        (args.augment, "--augment"),
+        (args.init.is_some(), "--init"),
+        (!args.freeze.is_empty(), "--freeze"),
+        (args.num_classes.is_some(), "--num-classes"),
+        (args.distributed.is_some(), "--distributed"),
+    ];
+    if let Some((_, flag)) = unused.iter().find(|(set, _)| *set) {
+        bail!(
+            "{flag} is for classifiers; --model {} trains without labels",
+            args.model
+        );
+    }
+    if args.epochs == 0 {
+        bail!("--epochs must be at least 1");
+    }
+    Ok(())
+}
+
+/// Runs `nabla train` for an unsupervised model: Adam at `--lr` (default 1e-3, PyTorch's VAE
+/// example) with a constant rate.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    check_options(args)?;
+    let started = Instant::now();
+    nabla::manual_seed(args.seed);
+    let spec_opts = SpecOptions {
+        seed: args.seed,
+        ..Default::default()
+    };
+    let data = data_spec::load(&args.data, &spec_opts)
+        .with_context(|| format!("loading dataset '{}'", args.data))?;
+    let train_set = match args.train_size {
+        Some(0) => bail!("--train-size must be at least 1"),
+        Some(n) => data_spec::take(data.train.clone(), n),
+        None => data.train.clone(),
+    };
+    let lr = args.lr.unwrap_or(1e-3);
+    if !(lr > 0.0 && lr.is_finite()) {
+        bail!("--lr must be a positive number, got {lr}");
+    }
+    let cfg = run_config(args, &data, lr)?;
+    let (vs, model) = Unsupervised::build(&cfg)?;
+    let base = format!(
+        "{}-{}",
+        args.model,
+        args.data.split(':').next().unwrap_or("data")
+    );
+    let dir = new_run_dir(args.out.as_deref(), &base, args.resume)?;
+    let _lock = super::train::prepare_run_dir(args, &cfg, &dir)?;
+    let batch = args.batch_size as usize;
+    let train = Reconstruct(Batches(loader(
+        train_set.clone(),
+        batch,
+        &cfg,
+        true,
+        args.seed,
+        false,
+    )?));
+    let test = Reconstruct(Batches(loader(
+        data.test.clone(),
+        batch,
+        &cfg,
+        false,
+        args.seed,
+        false,
+    )?));
+    let trainer_cfg = TrainerConfig {
+        epochs: args.epochs,
+        max_steps: args.max_steps,
+        out_dir: Some(dir.clone()),
+        progress: !args.quiet,
+        verbose: true,
+        topk: 1,
+        schedule: Schedule::Constant,
+        plateau: None,
+        early_stopping: args.patience,
+        clip_grad_norm: args.clip_grad_norm,
+    };
+    let opt: Box<dyn Optimizer> = Box::new(Adam::new(vs.trainable(), lr));
+    let mut trainer = Trainer::new(model.module(), &vs, opt, trainer_cfg).with_loss(model.loss());
+    println!(
+        "training {} ({} parameters) on {} without labels: {} training / {} test images, batch {batch}, adam lr {lr}, {} epochs, {} threads",
+        args.model,
+        vs.num_params(),
+        args.data,
+        train_set.len(),
+        data.test.len(),
+        args.epochs,
+        nabla::num_threads()
+    );
+    if args.resume && trainer.resume()? {
+        println!(
+            "resuming {} after epoch {}",
+            dir.display(),
+            trainer.history().len()
+        );
+    }
+    let train_started = Instant::now();
+    trainer.fit(&train, Some(&test))?;
+    let train_secs = train_started.elapsed().as_secs_f64();
+    let test_loss = match trainer.history().last().and_then(|r| r.val_loss) {
+        Some(l) => l,
+        None => trainer.evaluate(&test)?.loss,
+    };
+    let what = match model {
+        Unsupervised::Ae(_) => "reconstruction cross-entropy",
+        Unsupervised::Vae(_) => "negative ELBO (cross-entropy + KL)",
+    };
+    let lines = [
+        format!("test loss {test_loss:.4} nats per image ({what})"),
+        format!(
+            "training took {train_secs:.1}s; total {:.1}s",
+            started.elapsed().as_secs_f64()
+        ),
+        format!(
+            "saved {}/model.safetensors, metrics.csv, curves.png, config.json, train.log",
+            dir.display()
+        ),
+    ];
+    let mut log = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(dir.join("train.log"))?;
+    for l in &lines {
+        println!("{l}");
+        writeln!(log, "{l}")?;
+    }
+    Ok(())
+}

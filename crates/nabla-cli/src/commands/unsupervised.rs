@@ -1,0 +1,111 @@
+//! The unsupervised image models of the CLI (`ae`, `vae`): which names exist, how each is
+//! built from a run config, its loss, and which can draw new images.
+
+use crate::run_config::RunConfig;
+use anyhow::{bail, Result};
+use nabla::Tensor;
+use nabla_nn::models::autoencoder::{reconstruction_bce, Autoencoder, DEEP_AUTOENCODER_SIZES};
+use nabla_nn::models::vae::{Vae, VaeConfig};
+use nabla_nn::trainer::LossFn;
+use nabla_nn::{Module, VarStore};
+
+/// The unsupervised models `nabla train --model` accepts, with what each is.
+pub const MODELS: &[(&str, &str)] = &[
+    (
+        "ae",
+        "deep autoencoder 784-1000-500-250-30 (Hinton & Salakhutdinov 2006), ReLU, linear code",
+    ),
+    (
+        "vae",
+        "variational autoencoder 784-400-20 (Kingma & Welling 2014), PyTorch's example",
+    ),
+];
+
+/// The image models `nabla sample` can draw from.
+pub const SAMPLERS: &[&str] = &["vae"];
+
+/// Whether `name` is one of [`MODELS`].
+pub fn is_unsupervised(name: &str) -> bool {
+    MODELS.iter().any(|(m, _)| *m == name)
+}
+
+/// A built unsupervised model.
+pub enum Unsupervised {
+    /// `ae`.
+    Ae(Autoencoder),
+    /// `vae`.
+    Vae(Vae),
+}
+
+impl Unsupervised {
+    /// Builds `cfg.model` for inputs of `cfg.input_shape` into a fresh store.
+    pub fn build(cfg: &RunConfig) -> Result<(VarStore, Unsupervised)> {
+        let inputs: usize = cfg.input_shape.iter().product();
+        let vs = VarStore::new(&nabla::Device::Cpu);
+        let model = match cfg.model.as_str() {
+            "ae" => {
+                let mut sizes = DEEP_AUTOENCODER_SIZES;
+                sizes[0] = inputs;
+                Unsupervised::Ae(Autoencoder::new(&vs.root(), &sizes)?)
+            }
+            "vae" => Unsupervised::Vae(Vae::new(
+                &vs.root(),
+                VaeConfig {
+                    inputs,
+                    ..VaeConfig::default()
+                },
+            )?),
+            other => bail!(
+                "'{other}' is not an unsupervised model; they are: {}",
+                names(MODELS.iter().map(|m| m.0))
+            ),
+        };
+        Ok((vs, model))
+    }
+
+    /// The model as a module (its forward gives what [`Unsupervised::loss`] takes).
+    pub fn module(&self) -> &dyn Module {
+        match self {
+            Unsupervised::Ae(m) => m,
+            Unsupervised::Vae(m) => m,
+        }
+    }
+
+    /// The training loss of the module's output against the input batch, in nats per image:
+    /// the reconstruction cross-entropy for the autoencoder, the negative ELBO for the VAE.
+    pub fn loss(&self) -> LossFn {
+        match self {
+            Unsupervised::Ae(_) => Box::new(reconstruction_bce),
+            Unsupervised::Vae(m) => {
+                let c = m.config;
+                Box::new(move |out, x| c.loss(out, x))
+            }
+        }
+    }
+
+    /// Reconstructions `[n, d]` in `[0, 1]` of a batch (the VAE decodes the mean code).
+    pub fn reconstruct(&self, x: &Tensor) -> Result<Tensor> {
+        nabla::no_grad(|| match self {
+            Unsupervised::Ae(m) => Ok(m.reconstruct(x)?),
+            Unsupervised::Vae(m) => Ok(m.decode_logits(&m.encode(x)?.0)?.sigmoid()?),
+        })
+    }
+
+    /// The codes `[n, code]` of a batch (the VAE's posterior means).
+    pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
+        nabla::no_grad(|| match self {
+            Unsupervised::Ae(m) => Ok(m.encode(x)?),
+            Unsupervised::Vae(m) => Ok(m.encode(x)?.0),
+        })
+    }
+}
+
+/// `a, b or c`.
+pub fn names<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let v: Vec<&str> = items.collect();
+    match v.as_slice() {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [rest @ .., last] => format!("{} or {last}", rest.join(", ")),
+    }
+}

@@ -1,0 +1,144 @@
+//! `nabla train --model ae|vae`, `nabla sample` of a VAE and `nabla viz reconstructions`, end
+//! to end on a slice of the bundled MNIST.
+
+mod common;
+
+use common::{nabla, text, workdir};
+use std::path::Path;
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[1..4], b"PNG", "{} is not a PNG", path.display());
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+/// The validation loss of each epoch in a run's metrics.csv.
+fn val_losses(run: &Path) -> Vec<f64> {
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).expect("metrics.csv");
+    csv.lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn vae_trains_lowers_its_loss_samples_and_reconstructs() {
+    let dir = workdir("vae");
+    let train = [
+        "train",
+        "--model",
+        "vae",
+        "--train-size",
+        "768",
+        "--batch-size",
+        "64",
+        "--epochs",
+        "2",
+        "--out",
+        "vae",
+        "--quiet",
+    ];
+    let o = nabla(&dir, &train);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("nats per image"), "{out}");
+    let run = dir.join("runs/vae");
+    for f in [
+        "model.safetensors",
+        "metrics.csv",
+        "curves.png",
+        "config.json",
+    ] {
+        assert!(run.join(f).exists(), "{f} missing\n{out}");
+    }
+    let losses = val_losses(&run);
+    assert!(losses.len() == 2 && losses[1] < losses[0], "{losses:?}");
+    // 260 nats is well under the ~545 of an untrained decoder (784 · ln 2).
+    assert!(losses[1] < 260.0, "{losses:?}");
+
+    let o = nabla(
+        &dir,
+        &[
+            "sample",
+            "--weights",
+            "runs/vae",
+            "--grid",
+            "5x2",
+            "--out",
+            "s.png",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // 5 × (28·3 + 2) + 2 by 2 × (28·3 + 2) + 2 pixels.
+    assert_eq!(png_size(&dir.join("s.png")), (432, 174));
+    let o = nabla(&dir, &["sample", "--weights", "runs/vae", "--grid", "0x4"]);
+    assert!(
+        !o.status.success() && text(&o).contains("--grid"),
+        "{}",
+        text(&o)
+    );
+
+    let o = nabla(
+        &dir,
+        &[
+            "viz",
+            "reconstructions",
+            "--weights",
+            "runs/vae",
+            "--pca",
+            "0",
+            "--test-size",
+            "200",
+            "--count",
+            "4",
+            "--output",
+            "r.png",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("mean squared reconstruction error"), "{out}");
+    assert_eq!(png_size(&dir.join("r.png")), (4 * 86 + 2, 2 * 86 + 2));
+}
+
+#[test]
+fn autoencoder_trains_and_cannot_sample() {
+    let dir = workdir("ae");
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "ae",
+            "--train-size",
+            "256",
+            "--batch-size",
+            "64",
+            "--epochs",
+            "1",
+            "--out",
+            "ae",
+            "--quiet",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let o = nabla(&dir, &["sample", "--weights", "runs/ae"]);
+    let err = text(&o);
+    assert!(!o.status.success(), "{err}");
+    assert!(
+        err.contains("cannot generate") && err.contains("vae"),
+        "{err}"
+    );
+    let o = nabla(
+        &dir,
+        &["train", "--model", "ae", "--augment", "--max-steps", "1"],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("--augment"),
+        "{}",
+        text(&o)
+    );
+}
