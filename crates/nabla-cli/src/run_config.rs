@@ -121,14 +121,9 @@ pub fn new_run_dir(name: Option<&str>, base: &str, resume: bool) -> Result<PathB
         if name.is_empty() || name.contains(['/', '\\']) || name == ".." || name == "." {
             bail!("--out must be a plain folder name, got '{name}'");
         }
-        let dir = runs.join(name);
-        if dir.join("checkpoint.safetensors").exists() && !resume {
-            bail!(
-                "{} already holds a run; pass --resume to continue it or choose another --out",
-                dir.display()
-            );
-        }
-        return Ok(dir);
+        // Whether the folder already holds a run is checked under its lock
+        // (`commands::train::prepare_run_dir`), where a run still writing it is named.
+        return Ok(runs.join(name));
     }
     if resume {
         bail!("--resume needs --out NAME (the run to continue)");

@@ -818,7 +818,8 @@ fn bad_text_files_and_foreign_checkpoints_are_clear_errors() {
     assert!(
         !o.status.success()
             && out.contains("model 'mlp'")
-            && out.contains("not of a character model"),
+            && out.contains("cannot generate")
+            && out.contains("char-lstm, char-gru, char-rnn or vae"),
         "{out}"
     );
 }

@@ -282,7 +282,13 @@ impl VarStore {
         for v in &vars {
             match tensors.iter().find(|(n, _)| n == v.name()) {
                 None => report.missing.push(v.name().to_string()),
-                Some((_, t)) if t.shape() != v.leaf().shape() || t.dtype() != v.leaf().dtype() => {
+                // A float file entry loads into a float variable of another width (PyTorch
+                // users often save F16 or BF16 weights): it is converted.
+                Some((_, t))
+                    if t.shape() != v.leaf().shape()
+                        || (t.dtype() != v.leaf().dtype()
+                            && !(t.dtype().is_float() && v.leaf().dtype().is_float())) =>
+                {
                     report.mismatched.push(format!(
                         "{}: model {} {:?}, file {} {:?}",
                         v.name(),
@@ -313,7 +319,12 @@ impl VarStore {
                     .iter()
                     .any(|m| m.starts_with(&format!("{name}:")))
                 {
-                    v.set(t)?;
+                    let dtype = v.leaf().dtype();
+                    if t.dtype() == dtype {
+                        v.set(t)?;
+                    } else {
+                        v.set(&t.to_dtype(dtype)?)?;
+                    }
                 }
             }
         }

@@ -69,3 +69,25 @@ fn pytorch_bf16_and_f16_tensors_read_exactly() -> Result<(), Box<dyn std::error:
     }
     Ok(())
 }
+
+/// BF16 and F16 weights saved by PyTorch load into an F32 model, converted exactly.
+#[test]
+fn pytorch_half_weights_load_into_an_f32_model() -> Result<(), Box<dyn std::error::Error>> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/testdata/pytorch_half.safetensors"
+    );
+    let vs = nabla_nn::VarStore::new(&nabla::Device::Cpu);
+    for name in ["bf16", "f16", "bf16_as_f32", "f16_as_f32"] {
+        vs.root()
+            .param(name, &[3, 5], nabla_nn::Init::Constant(0.0))?;
+    }
+    vs.load(path)?;
+    for name in ["bf16", "f16"] {
+        let loaded = vs.get(name).ok_or("missing")?.tensor();
+        assert_eq!(loaded.dtype(), nabla::DType::F32);
+        let want = vs.get(&format!("{name}_as_f32")).ok_or("missing")?.tensor();
+        assert_eq!(loaded.to_vec::<f32>()?, want.to_vec::<f32>()?);
+    }
+    Ok(())
+}

@@ -176,7 +176,11 @@ pub fn is_char_model(model: &str) -> bool {
 /// Creates the run folder, takes its lock (held until the returned value is dropped) and
 /// writes `config.json`; with `--resume`, first checks that the folder holds a run of the same
 /// model.
-pub(super) fn prepare_run_dir(args: &TrainArgs, cfg: &RunConfig, dir: &std::path::Path) -> Result<RunLock> {
+pub(super) fn prepare_run_dir(
+    args: &TrainArgs,
+    cfg: &RunConfig,
+    dir: &std::path::Path,
+) -> Result<RunLock> {
     let lock = run_lock::acquire(dir)?;
     if !lock.removed.is_empty() {
         println!(
