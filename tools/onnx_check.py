@@ -226,6 +226,8 @@ def main():
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--work", default=None, help="folder for the files (default: a temporary one)")
     args = ap.parse_args()
+    # The checks run in a work folder: the binary is named by its absolute path.
+    args.nabla = os.path.abspath(args.nabla)
     work = args.work or tempfile.mkdtemp(prefix="onnx_check_")
     os.makedirs(work, exist_ok=True)
     failures = check_zoo(args, work) + check_import(args, work) + check_finetune(args, work)
