@@ -108,6 +108,10 @@ pub enum DistributedKind {
 
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
+    /// The ids of the flags given on the command line (not defaults): `--resume` takes the
+    /// others from the run's config and refuses given ones that contradict it.
+    #[arg(skip)]
+    pub given: Vec<String>,
     /// Model to train (see `nabla zoo`).
     #[arg(long, default_value = "lenet5")]
     pub model: String,
@@ -201,11 +205,11 @@ pub struct TrainArgs {
     pub distributed: Option<DistributedKind>,
     /// With --distributed: seconds a rank waits for the others at a synchronization point
     /// before ending the job, naming the rank that did not arrive.
-    #[arg(long, default_value_t = 300.0, allow_negative_numbers = true, value_parser = positive)]
+    #[arg(long, default_value_t = 300.0, allow_negative_numbers = true)]
     pub dist_timeout: f64,
     /// With --distributed: gradients are averaged in all-reduce calls of about this many MiB
     /// each (a larger tensor gets a call of its own).
-    #[arg(long, default_value_t = 25.0, allow_negative_numbers = true, value_parser = positive)]
+    #[arg(long, default_value_t = 25.0, allow_negative_numbers = true)]
     pub bucket_mb: f64,
 }
 

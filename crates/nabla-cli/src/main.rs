@@ -28,19 +28,35 @@ mod run_config;
 mod run_lock;
 
 use args::{Cli, Command};
-use clap::Parser;
+use clap::parser::ValueSource;
+use clap::{CommandFactory, FromArgMatches};
 use std::ffi::OsString;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
-        Ok(cli) => cli,
+    let parsed = Cli::command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m).map(|cli| (cli, m)));
+    let mut cli = match parsed {
+        Ok((mut cli, matches)) => {
+            if let (Command::Train(a), Some(m)) =
+                (&mut cli.command, matches.subcommand_matches("train"))
+            {
+                a.given = m
+                    .ids()
+                    .filter(|id| m.value_source(id.as_str()) == Some(ValueSource::CommandLine))
+                    .map(|id| id.to_string())
+                    .collect();
+            }
+            cli
+        }
         Err(e) if e.kind() == clap::error::ErrorKind::InvalidUtf8 => {
             eprintln!("error: {}", non_utf8_argument());
             return ExitCode::from(2);
         }
         Err(e) => e.exit(),
     };
+    let cli = &mut cli;
     let result = (|| -> anyhow::Result<()> {
         if let Some(t) = cli.threads {
             nabla::set_num_threads(t as usize)?;

@@ -225,3 +225,48 @@ fn small_messages_say_what_is_wrong_once() {
         "{out}"
     );
 }
+
+#[test]
+fn resume_continues_the_run_as_recorded_and_refuses_contradictions() {
+    let dir = workdir("resume");
+    let mut args = SHORT_RUN.to_vec();
+    args.extend(["--out", "r", "--epochs", "1"]);
+    let o = nabla(&dir, &args);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_clear_errors(
+        &dir,
+        &[
+            (
+                &["train", "--out", "r", "--resume", "--optimizer", "sgd"],
+                "--resume continues runs/r as it was trained, with --optimizer adam",
+            ),
+            (
+                &["train", "--out", "r", "--resume", "--model", "lenet5"],
+                "with --model mlp; drop --model lenet5",
+            ),
+        ],
+    );
+    // The README's `train --out NAME --resume`: the model, data and optimizer come from the run.
+    let o = nabla(
+        &dir,
+        &[
+            "--threads",
+            "1",
+            "train",
+            "--out",
+            "r",
+            "--resume",
+            "--epochs",
+            "2",
+            "--train-size",
+            "2000",
+            "--quiet",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("extending runs/r from 1 to 2 epochs") && out.contains("training mlp"),
+        "{out}"
+    );
+}

@@ -8,6 +8,7 @@ use crate::distributed::{self, Job};
 use crate::run_config::{new_run_dir, RunConfig};
 use crate::run_lock::{self, RunLock};
 use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
 use nabla_data::{Dataset, Shard, Subset};
 use nabla_nn::distributed::Communicator;
 use nabla_nn::models::transfer;
@@ -216,9 +217,104 @@ pub(super) fn prepare_run_dir(
     Ok(lock)
 }
 
+/// `--resume`: the arguments of the run in `runs/NAME` as its `config.json` records them.
+/// Flags not given are taken from the record (so `train --out my-mlp --resume` continues an
+/// MLP run); a given flag that contradicts it is refused, since the record would become
+/// false. `--epochs` may extend or shorten the run, and says so.
+fn as_recorded(args: &TrainArgs) -> Result<TrainArgs> {
+    let Some(name) = &args.out else {
+        return Ok(args.clone());
+    };
+    let dir = std::path::Path::new("runs").join(name);
+    let Ok(saved) = RunConfig::load(&dir) else {
+        return Ok(args.clone());
+    };
+    let t = &saved.training;
+    let mut out = args.clone();
+    let given = |id: &str| args.given.iter().any(|g| g == id);
+    let conflict = |flag: &str, was: &str, now: &str| -> Result<()> {
+        bail!(
+            "--resume continues {} as it was trained, with --{flag} {was}; drop --{flag} {now}, \
+             or train into a new folder with another --out",
+            dir.display()
+        )
+    };
+    let name_of = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
+    for (id, was, now) in [
+        ("model", &saved.model, &args.model),
+        ("data", &saved.data, &args.data),
+    ] {
+        if given(id) && was != now {
+            conflict(id, was, now)?;
+        }
+    }
+    out.model = saved.model.clone();
+    out.data = saved.data.clone();
+    if let Some(was) = t["optimizer"].as_str() {
+        if let Some(k) = OptimizerKind::value_variants()
+            .iter()
+            .find(|k| name_of(k) == was)
+        {
+            if given("optimizer") && args.optimizer != *k {
+                conflict("optimizer", was, &name_of(&args.optimizer))?;
+            }
+            out.optimizer = *k;
+        }
+    }
+    if let Some(was) = t["schedule"].as_str() {
+        if let Some(k) = ScheduleKind::value_variants()
+            .iter()
+            .find(|k| name_of(k) == was)
+        {
+            if given("schedule") && args.schedule != *k {
+                conflict("schedule", was, &name_of(&args.schedule))?;
+            }
+            out.schedule = *k;
+        }
+    }
+    if let Some(was) = t["lr"].as_f64() {
+        if let (true, Some(now)) = (given("lr"), args.lr) {
+            if now != was {
+                conflict("lr", &was.to_string(), &now.to_string())?;
+            }
+        }
+        out.lr = Some(was);
+    }
+    if let Some(was) = t["batch_size"].as_u64() {
+        if given("batch_size") && args.batch_size != was {
+            conflict("batch-size", &was.to_string(), &args.batch_size.to_string())?;
+        }
+        out.batch_size = was;
+    }
+    if let Some(was) = t["epochs"].as_u64().map(|e| e as usize) {
+        if !given("epochs") {
+            out.epochs = was;
+        } else if args.epochs != was {
+            println!(
+                "{} {} from {was} to {} epochs: the schedule is fitted to the new length",
+                if args.epochs > was {
+                    "extending"
+                } else {
+                    "shortening"
+                },
+                dir.display(),
+                args.epochs
+            );
+        }
+    }
+    Ok(out)
+}
+
 /// Runs `nabla train`; with `--distributed`, as one rank of the job, ending the whole job
 /// when this rank fails.
 pub fn run(args: &TrainArgs) -> Result<()> {
+    let resumed;
+    let args = if args.resume {
+        resumed = as_recorded(args)?;
+        &resumed
+    } else {
+        args
+    };
     if super::unsupervised::is_unsupervised(&args.model) {
         return super::train_unsupervised::run(args);
     }
