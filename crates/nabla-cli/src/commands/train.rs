@@ -239,7 +239,6 @@ fn as_recorded(args: &TrainArgs) -> Result<TrainArgs> {
             dir.display()
         )
     };
-    let name_of = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
     for (id, was, now) in [
         ("model", &saved.model, &args.model),
         ("data", &saved.data, &args.data),
@@ -250,28 +249,16 @@ fn as_recorded(args: &TrainArgs) -> Result<TrainArgs> {
     }
     out.model = saved.model.clone();
     out.data = saved.data.clone();
-    if let Some(was) = t["optimizer"].as_str() {
-        if let Some(k) = OptimizerKind::value_variants()
-            .iter()
-            .find(|k| name_of(k) == was)
-        {
-            if given("optimizer") && args.optimizer != *k {
-                conflict("optimizer", was, &name_of(&args.optimizer))?;
-            }
-            out.optimizer = *k;
-        }
+    let opt = recorded_choice(&t["optimizer"], args.optimizer, given("optimizer"));
+    if let Some((was, now)) = opt.conflict {
+        conflict("optimizer", &was, &now)?;
     }
-    if let Some(was) = t["schedule"].as_str() {
-        if let Some(k) = ScheduleKind::value_variants()
-            .iter()
-            .find(|k| name_of(k) == was)
-        {
-            if given("schedule") && args.schedule != *k {
-                conflict("schedule", was, &name_of(&args.schedule))?;
-            }
-            out.schedule = *k;
-        }
+    out.optimizer = opt.value;
+    let sched = recorded_choice(&t["schedule"], args.schedule, given("schedule"));
+    if let Some((was, now)) = sched.conflict {
+        conflict("schedule", &was, &now)?;
     }
+    out.schedule = sched.value;
     if let Some(was) = t["lr"].as_f64() {
         if let (true, Some(now)) = (given("lr"), args.lr) {
             if now != was {
@@ -303,6 +290,40 @@ fn as_recorded(args: &TrainArgs) -> Result<TrainArgs> {
         }
     }
     Ok(out)
+}
+
+/// A choice flag (`--optimizer`, `--schedule`) under `--resume`: the recorded one, and the
+/// (recorded, given) names when the command line contradicts the record.
+struct Recorded<T> {
+    value: T,
+    conflict: Option<(String, String)>,
+}
+
+/// The value of a choice flag recorded as `saved` (its lower-case name in `config.json`);
+/// `now` stays when nothing usable is recorded.
+fn recorded_choice<T: ValueEnum + Copy + PartialEq + std::fmt::Debug>(
+    saved: &serde_json::Value,
+    now: T,
+    given: bool,
+) -> Recorded<T> {
+    let name = |v: &T| format!("{v:?}").to_lowercase();
+    let found = saved
+        .as_str()
+        .and_then(|was| T::value_variants().iter().find(|k| name(k) == was));
+    match found {
+        Some(k) if given && *k != now => Recorded {
+            value: *k,
+            conflict: Some((name(k), name(&now))),
+        },
+        Some(k) => Recorded {
+            value: *k,
+            conflict: None,
+        },
+        None => Recorded {
+            value: now,
+            conflict: None,
+        },
+    }
 }
 
 /// Runs `nabla train`; with `--distributed`, as one rank of the job, ending the whole job
