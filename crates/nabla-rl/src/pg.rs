@@ -123,23 +123,17 @@ impl PolicyGradient {
         let mut envs = VecEnv::new(c.num_envs, make)?;
         let mut rng = Rng::new(seed);
         let mut obs = envs.reset(seed);
-        let width = self.net.action_width();
         let mut global_step = 0;
         while global_step < steps {
             let mut b = Batch::default();
             let mut episodes = 0;
             let mut t = 0;
             loop {
-                let (out, values) = self.net.evaluate(&obs)?;
-                let (sampled, _) = self.net.sample(&out, &mut rng)?;
-                let actions: Vec<_> = sampled
-                    .chunks(width)
-                    .map(|a| self.net.to_action(a))
-                    .collect();
+                let acted = self.net.act(&mut envs, &obs, &mut rng)?;
+                let s = acted.step;
                 b.obs.extend_from_slice(&obs);
-                b.actions.extend(sampled);
-                b.values.extend(values);
-                let s = envs.step(&actions)?;
+                b.actions.extend(acted.sampled);
+                b.values.extend(acted.values);
                 global_step += c.num_envs;
                 t += 1;
                 for (ret, _) in &s.finished {
@@ -147,12 +141,7 @@ impl PolicyGradient {
                 }
                 episodes += s.finished.len();
                 b.rewards.extend(s.rewards.iter().map(|&r| r as f32));
-                b.dones.extend(
-                    s.terminated
-                        .iter()
-                        .zip(&s.truncated)
-                        .map(|(&a, &b)| f32::from(u8::from(a || b))),
-                );
+                b.dones.extend(s.dones());
                 obs = s.obs;
                 let full = if c.num_steps == 0 {
                     episodes >= c.episodes_per_update

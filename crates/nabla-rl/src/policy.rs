@@ -2,6 +2,7 @@
 //! Gaussian over continuous ones, and a state-value network.
 
 use crate::dqn::argmax_f32;
+use crate::env::{VecEnv, VecStep};
 use crate::nets::{Activation, Mlp, Weights};
 use crate::{Action, Result};
 use nabla::{Device, Rng, Tensor};
@@ -159,6 +160,28 @@ impl ActorCritic {
         Ok(ls.tensor().to_vec::<f32>()?)
     }
 
+    /// One rollout step of every copy in `envs` from observations `obs`: the policy samples
+    /// an action per copy and the copies step. Returns the sampled actions
+    /// (`[n, action_width]`), their log-probabilities and values (`[n]`) and the step.
+    ///
+    /// # Errors
+    /// From the tensor engine or the environments.
+    pub fn act(&self, envs: &mut VecEnv, obs: &[f32], rng: &mut Rng) -> Result<Acted> {
+        let (out, values) = self.evaluate(obs)?;
+        let (sampled, logps) = self.sample(&out, rng)?;
+        let actions: Vec<Action> = sampled
+            .chunks(self.action_width())
+            .map(|a| self.to_action(a))
+            .collect();
+        let step = envs.step(&actions)?;
+        Ok(Acted {
+            sampled,
+            logps,
+            values,
+            step,
+        })
+    }
+
     /// The environment action of one rollout action.
     pub fn to_action(&self, a: &[f32]) -> Action {
         match self.kind {
@@ -254,6 +277,18 @@ pub fn sample_categorical(logits: &[f32], rng: &mut Rng) -> (usize, f32) {
         }
     }
     (pick, logits[pick] - log_z)
+}
+
+/// What [`ActorCritic::act`] did in one step of all copies.
+pub struct Acted {
+    /// `[n, action_width]` the sampled actions as the policy sees them.
+    pub sampled: Vec<f32>,
+    /// `[n]` their log-probabilities.
+    pub logps: Vec<f32>,
+    /// `[n]` the critic's values of the observations acted on.
+    pub values: Vec<f32>,
+    /// What the copies returned.
+    pub step: VecStep,
 }
 
 #[cfg(test)]

@@ -209,7 +209,6 @@ impl Ppo {
         let iterations = (steps / batch).max(1);
         let mut global_step = 0;
         let mut scaler = RewardScaler::new(c.num_envs, c.gamma);
-        let width = self.net.action_width();
         for iteration in 0..iterations {
             if c.anneal_lr {
                 let frac = 1.0 - iteration as f64 / iterations as f64;
@@ -217,28 +216,18 @@ impl Ppo {
             }
             let mut r = Rollout::default();
             for _ in 0..c.num_steps {
-                let (out, values) = self.net.evaluate(&obs)?;
-                let (sampled, logps) = self.net.sample(&out, &mut rng)?;
-                let actions: Vec<_> = sampled
-                    .chunks(width)
-                    .map(|a| self.net.to_action(a))
-                    .collect();
-                r.actions.extend(sampled);
-                r.logprobs.extend(logps);
-                r.values.extend(values);
+                let acted = self.net.act(&mut envs, &obs, &mut rng)?;
+                let s = acted.step;
+                r.actions.extend(acted.sampled);
+                r.logprobs.extend(acted.logps);
+                r.values.extend(acted.values);
                 r.obs.extend_from_slice(&obs);
-                let s = envs.step(&actions)?;
                 global_step += c.num_envs;
                 for (ret, _) in &s.finished {
                     on_episode(global_step, *ret);
                 }
                 let mut rewards: Vec<f32> = s.rewards.iter().map(|&x| x as f32).collect();
-                let dones: Vec<f32> = s
-                    .terminated
-                    .iter()
-                    .zip(&s.truncated)
-                    .map(|(&a, &b)| f32::from(u8::from(a || b)))
-                    .collect();
+                let dones = s.dones();
                 if c.norm_reward {
                     scaler.scale(&mut rewards, &dones);
                 }

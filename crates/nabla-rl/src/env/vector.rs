@@ -22,6 +22,18 @@ pub struct VecStep {
     pub finished: Vec<(f64, usize)>,
 }
 
+impl VecStep {
+    /// `[n]` 1 where a copy's episode ended (terminated or truncated), 0 elsewhere: the mask
+    /// that stops returns and advantages from flowing across episodes.
+    pub fn dones(&self) -> Vec<f32> {
+        self.terminated
+            .iter()
+            .zip(&self.truncated)
+            .map(|(&t, &c)| f32::from(u8::from(t || c)))
+            .collect()
+    }
+}
+
 /// Copies of one task with automatic resets (Gymnasium's `SyncVectorEnv` with same-step
 /// autoreset); it also keeps each copy's running episode return and length.
 pub struct VecEnv {
