@@ -62,8 +62,14 @@ fn a_second_run_into_a_busy_folder_is_refused_and_a_killed_runs_temporaries_are_
     let mut first = spawn(&dir, &first_args);
     let lock = dir.join("runs/same/.lock");
     let started = Instant::now();
-    while std::fs::read_to_string(&lock).map_or(true, |s| s.trim().is_empty()) {
-        assert!(started.elapsed() < Duration::from_secs(60), "no lock file");
+    // The first run holds the lock and has written its config.json (it does so just after
+    // taking the lock; on a loaded machine the gap can be long).
+    let config = dir.join("runs/same/config.json");
+    while std::fs::read_to_string(&lock).map_or(true, |s| s.trim().is_empty()) || !config.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "no lock file or config"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 
