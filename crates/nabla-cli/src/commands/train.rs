@@ -379,15 +379,8 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     };
     let data = data_spec::load(&args.data, &spec_opts)
         .with_context(|| format!("loading dataset '{}'", args.data))?;
-    let train_set = match args.train_size {
-        Some(0) => bail!("--train-size must be at least 1"),
-        Some(n) => data_spec::take(data.train.clone(), n),
-        None => data.train.clone(),
-    };
-    let lr = args.lr.unwrap_or_else(|| default_lr(args.optimizer));
-    if !(lr > 0.0 && lr.is_finite()) {
-        bail!("--lr must be a positive number, got {lr}");
-    }
+    let train_set = training_subset(args, &data)?;
+    let lr = checked_lr(args, default_lr(args.optimizer))?;
     let onnx_init = args.init.as_deref().filter(|p| super::onnx::is_onnx(p));
     let cfg = RunConfig {
         model: match onnx_init {
@@ -571,11 +564,37 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     if !root {
         return Ok(());
     }
+    report(&dir, &lines)
+}
+
+/// The training examples `--train-size` keeps (all by default).
+pub(super) fn training_subset(
+    args: &TrainArgs,
+    data: &data_spec::DataBundle,
+) -> Result<Arc<dyn Dataset>> {
+    Ok(match args.train_size {
+        Some(0) => bail!("--train-size must be at least 1"),
+        Some(n) => data_spec::take(data.train.clone(), n),
+        None => data.train.clone(),
+    })
+}
+
+/// `--lr`, or `default` when it is not given; a positive, finite number.
+pub(super) fn checked_lr(args: &TrainArgs, default: f64) -> Result<f64> {
+    let lr = args.lr.unwrap_or(default);
+    if !(lr > 0.0 && lr.is_finite()) {
+        bail!("--lr must be a positive number, got {lr}");
+    }
+    Ok(lr)
+}
+
+/// Prints a run's closing lines and appends them to its `train.log`.
+pub(super) fn report(dir: &std::path::Path, lines: &[String]) -> Result<()> {
     let mut log = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(dir.join("train.log"))?;
-    for l in &lines {
+    for l in lines {
         println!("{l}");
         writeln!(log, "{l}")?;
     }

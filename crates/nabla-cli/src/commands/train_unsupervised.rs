@@ -12,7 +12,6 @@ use nabla::Tensor;
 use nabla_nn::optim::{Adam, Optimizer, Schedule};
 use nabla_nn::{Loader, Trainer, TrainerConfig};
 use serde_json::json;
-use std::io::Write;
 use std::time::Instant;
 
 /// Image batches with the images as their own targets.
@@ -91,15 +90,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let data = data_spec::load(&args.data, &spec_opts)
         .with_context(|| format!("loading dataset '{}'", args.data))?;
-    let train_set = match args.train_size {
-        Some(0) => bail!("--train-size must be at least 1"),
-        Some(n) => data_spec::take(data.train.clone(), n),
-        None => data.train.clone(),
-    };
-    let lr = args.lr.unwrap_or(1e-3);
-    if !(lr > 0.0 && lr.is_finite()) {
-        bail!("--lr must be a positive number, got {lr}");
-    }
+    let train_set = super::train::training_subset(args, &data)?;
+    let lr = super::train::checked_lr(args, 1e-3)?;
     let cfg = run_config(args, &data, lr)?;
     let (vs, model) = Unsupervised::build(&cfg)?;
     let base = format!(
@@ -179,13 +171,5 @@ pub fn run(args: &TrainArgs) -> Result<()> {
             dir.display()
         ),
     ];
-    let mut log = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(dir.join("train.log"))?;
-    for l in &lines {
-        println!("{l}");
-        writeln!(log, "{l}")?;
-    }
-    Ok(())
+    super::train::report(&dir, &lines)
 }
