@@ -6,7 +6,7 @@ use super::autoencoder::flat;
 use crate::layers::Linear;
 use crate::loss::{bce_with_logits, gaussian_kl, Reduction};
 use crate::{Error, Module, Path, Result};
-use nabla::{DType, Tensor};
+use nabla::Tensor;
 
 /// Sizes of a [`Vae`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,7 +151,9 @@ impl Vae {
     /// # Errors
     /// Engine errors only.
     pub fn sample(&self, n: usize) -> Result<Tensor> {
-        let z = Tensor::randn(&[n, self.config.latent], DType::F32, &nabla::Device::Cpu)?;
+        // The codes live where the decoder's weights do.
+        let weight = self.fc3.weight.tensor();
+        let z = Tensor::randn(&[n, self.config.latent], weight.dtype(), &weight.device())?;
         Ok(nabla::no_grad(|| self.decode_logits(&z))?.sigmoid()?)
     }
 }
@@ -177,7 +179,7 @@ mod tests {
     use crate::optim::{Adam, Optimizer};
     use crate::testing::gradcheck_vars;
     use crate::VarStore;
-    use nabla::Device;
+    use nabla::{DType, Device};
 
     fn small() -> VaeConfig {
         VaeConfig {
