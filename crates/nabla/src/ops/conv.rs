@@ -16,6 +16,7 @@ use super::conv_winograd::{
     Weights,
 };
 use super::{conv_direct, conv_phases, rule, winograd_cache};
+use crate::autocast::Precision;
 use crate::cpu::elementwise::PAR_MIN_LEN;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::phases;
@@ -116,6 +117,10 @@ pub(crate) struct Geometry {
     pad: (usize, usize),
     dil: (usize, usize),
     groups: usize,
+    /// The precision of the products ([`crate::autocast`]): in bf16 every convolution
+    /// takes im2col and the bf16 GEMM, since Winograd's transforms would amplify bf16's
+    /// rounding and the direct, phase and panel kernels are f32 only.
+    prec: Precision,
 }
 
 impl Geometry {
@@ -170,7 +175,8 @@ impl Geometry {
             .map(|p| winograd::Plan { tile, ..p })
     }
     fn winograd_from(&self, min_pixels: usize) -> Option<winograd::Plan> {
-        let fits = (self.kh, self.kw) == (3, 3)
+        let fits = self.prec == Precision::Full
+            && (self.kh, self.kw) == (3, 3)
             && self.stride == (1, 1)
             && self.dil == (1, 1)
             && self.groups == 1
@@ -198,6 +204,7 @@ impl Geometry {
         self.n == 1
             && self.groups == 1
             && dtype == crate::DType::F32
+            && self.prec == Precision::Full
             && self.winograd_inference().is_none()
             && self.direct().is_none()
             && skinny::supported()
@@ -212,6 +219,7 @@ impl Geometry {
         let fits = self.n == 1
             && self.groups == 1
             && dtype == crate::DType::F32
+            && self.prec == Precision::Full
             && self.stride == (2, 2)
             && self.dil == (1, 1)
             && self.kh * self.kw > 1
@@ -226,6 +234,7 @@ impl Geometry {
     /// 7×7 stem: 64 channels, 147 taps), kernels wider than 1×1, on CPUs with AVX-512.
     fn direct(&self) -> Option<conv_direct::Plan> {
         let fits = self.groups == 1
+            && self.prec == Precision::Full
             && self.kh * self.kw > 1
             && self.dil == (1, 1)
             && self.cout.is_multiple_of(16)
@@ -733,6 +742,7 @@ fn im2col_forward<T: Float>(
                     mat(wt[grp * cout_g * k..].as_ptr(), k, 1),
                     mat(patches.as_ptr(), nb * l, 1),
                     par,
+                    g.prec,
                 )
             };
             if nb > 1 {
@@ -793,6 +803,7 @@ fn im2col_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
                         mat(wg, 1, k),
                         mat(dyc.as_ptr(), l, 1),
                         par,
+                        g.prec,
                     )
                 };
                 continue;
@@ -809,6 +820,7 @@ fn im2col_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
                     mat(wg, 1, k),
                     mat(dyc.as_ptr(), nb * l, 1),
                     par,
+                    g.prec,
                 )
             };
             for b in 0..nb {
@@ -881,6 +893,7 @@ fn im2col_backward_weight<T: Float>(x: &[T], dy: &[T], g: &Geometry, kept: Optio
                     mat(dyc.as_ptr(), nb * l, 1),
                     mat(patches.as_ptr(), 1, nb * l),
                     par,
+                    g.prec,
                 )
             };
         }
@@ -1263,6 +1276,7 @@ fn forward_geometry(
         pad,
         dil,
         groups,
+        prec: crate::autocast::current(),
     })
 }
 
@@ -1626,6 +1640,7 @@ impl Tensor {
             pad: (p, p),
             dil: (d, d),
             groups,
+            prec: crate::autocast::current(),
         };
         if out_size(oh, kh, s, p, d) != Some(h) || out_size(ow, kw, s, p, d) != Some(w) {
             return Err(Error::invalid(
