@@ -112,9 +112,114 @@ pub(crate) unsafe fn gemm_block(
         // SAFETY: forwarded.
         Path::Fallback => unsafe { fallback(m, n, k, dst, dst_rs, accumulate, lhs, rhs) },
         #[cfg(target_arch = "x86_64")]
-        tiled => unsafe { packed(tiled, m, n, k, dst, dst_rs, accumulate, lhs, rhs) },
+        tiled => unsafe {
+            packed(
+                tiled,
+                m,
+                n,
+                k,
+                dst,
+                dst_rs,
+                accumulate,
+                Left::Strided(lhs),
+                rhs,
+            )
+        },
         #[cfg(not(target_arch = "x86_64"))]
         _ => unreachable!("no bf16 kernels on this architecture"),
+    }
+}
+
+/// A left operand packed once into the kernels' layout, for many products with it: a
+/// convolution's weight, which every chunk of images multiplies.
+pub(crate) struct PackedLeft {
+    m: usize,
+    k: usize,
+    row_tiles: usize,
+    /// The depth blocks of [`KC`] one after the other, each `row_tiles × kts` tiles.
+    tiles: Vec<u16>,
+}
+
+impl PackedLeft {
+    /// `a [m, k]` packed; `None` on the fallback path, which has no packed layout.
+    pub(crate) fn new(a: MatRef<f32>, m: usize, k: usize) -> Option<PackedLeft> {
+        #[cfg(target_arch = "x86_64")]
+        if path() != Path::Fallback && m > 0 && k > 0 {
+            let row_tiles = m.div_ceil(32) * 2;
+            let mut tiles = vec![0u16; row_tiles * k.div_ceil(pack::KT) * pack::TILE];
+            for k0 in (0..k).step_by(KC) {
+                let at = row_tiles * (k0 / pack::KT) * pack::TILE;
+                // SAFETY: `a` covers m × k (caller's view); AVX-512 BF16 comes with the path.
+                unsafe { pack::pack_a(a, m, k0, (k - k0).min(KC), row_tiles, &mut tiles[at..]) };
+            }
+            return Some(PackedLeft {
+                m,
+                k,
+                row_tiles,
+                tiles,
+            });
+        }
+        let _ = (a, m, k);
+        None
+    }
+}
+
+/// The left operand of [`packed`]: a strided f32 view packed on the way, or packed before.
+#[derive(Clone, Copy)]
+enum Left<'a> {
+    Strided(MatRef<f32>),
+    Packed(&'a PackedLeft),
+}
+
+/// `dst[m, n] = (accumulate ? dst : 0) + a · bf16(rhs)` with `a` packed before, on the
+/// rayon pool when `parallel` (bands of columns).
+///
+/// # Safety
+/// As [`super::gemm::gemm`], with `m` and `k` those of `a`; the path is not the fallback
+/// (`a` exists).
+pub(crate) unsafe fn gemm_packed(
+    a: &PackedLeft,
+    n: usize,
+    dst: *mut f32,
+    dst_rs: isize,
+    accumulate: bool,
+    rhs: MatRef<f32>,
+    parallel: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use rayon::prelude::*;
+        let threads = if parallel && a.m * n * a.k >= super::gemm::PAR_MIN_FLOPS && n >= 64 {
+            rayon::current_num_threads()
+        } else {
+            1
+        };
+        let band = n.div_ceil(threads).next_multiple_of(32);
+        let dst = super::SharedOut(dst);
+        (0..n.div_ceil(band)).into_par_iter().for_each(|t| {
+            let (mut rhs, dst) = (rhs, &dst);
+            let (j0, j1) = (t * band, ((t + 1) * band).min(n));
+            rhs.ptr = rhs.ptr.wrapping_offset(j0 as isize * rhs.cs);
+            // SAFETY: disjoint column bands of dst; the rest as the caller's contract.
+            unsafe {
+                packed(
+                    path(),
+                    a.m,
+                    j1 - j0,
+                    a.k,
+                    dst.0.wrapping_add(j0),
+                    dst_rs,
+                    accumulate,
+                    Left::Packed(a),
+                    rhs,
+                )
+            };
+        });
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = (a, n, dst, dst_rs, accumulate, rhs, parallel);
+        unreachable!("no packed operands without the bf16 kernels");
     }
 }
 
@@ -131,7 +236,7 @@ unsafe fn packed(
     dst: *mut f32,
     dst_rs: isize,
     accumulate: bool,
-    lhs: MatRef<f32>,
+    lhs: Left,
     rhs: MatRef<f32>,
 ) {
     use pack::{pack_a, pack_b, KT, TILE};
@@ -151,9 +256,15 @@ unsafe fn packed(
         for k0 in (0..k).step_by(KC) {
             let kc = (k - k0).min(KC);
             let kts = kc.div_ceil(KT);
-            // SAFETY: the operand ranges are inside lhs and rhs (caller contract); AVX-512 F
-            // and BW come with both paths.
-            unsafe { pack_a(lhs, m, k0, kc, row_tiles, abuf) };
+            // SAFETY: the operand ranges are inside lhs and rhs (caller contract); AVX-512 F,
+            // BW and BF16 come with both paths.
+            let a_block: &[u16] = match lhs {
+                Left::Strided(lhs) => {
+                    unsafe { pack_a(lhs, m, k0, kc, row_tiles, abuf) };
+                    abuf
+                }
+                Left::Packed(p) => &p.tiles[p.row_tiles * (k0 / KT) * TILE..],
+            };
             let load = accumulate || k0 > 0;
             for j0 in (0..n).step_by(BLOCK) {
                 let nc = (n - j0).min(BLOCK);
@@ -180,8 +291,17 @@ unsafe fn packed(
                         }
                         (edge.as_mut_ptr(), BLOCK)
                     };
-                    let a = abuf[(i0 / 16) * kts * TILE..].as_ptr();
+                    let a = a_block[(i0 / 16) * kts * TILE..].as_ptr();
                     let next = kts * TILE;
+                    if i0 + 2 * BLOCK <= m && j0 + BLOCK <= n {
+                        // The next block's rows of C, which its tile loads and stores would
+                        // otherwise wait for one by one (rows of a wide C are far apart: a
+                        // convolution's weight gradient accumulates into 512 × 4608).
+                        for r in 0..BLOCK {
+                            let row = corner.wrapping_offset((BLOCK + r) as isize * dst_rs);
+                            prefetch_row(row, load);
+                        }
+                    }
                     // SAFETY: the packed tiles of this block and a 32×32 block of C.
                     unsafe {
                         match path {
@@ -211,6 +331,25 @@ unsafe fn packed(
             unsafe { amx::release() };
         }
     });
+}
+
+/// Asks for the 128 bytes (one 32-column row of a block of C) at `row`, to be written
+/// (and read first when `read`).
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn prefetch_row(row: *const f32, read: bool) {
+    use std::arch::x86_64::{_mm_prefetch, _MM_HINT_ET0, _MM_HINT_T0};
+    let (a, b) = (row.cast::<i8>(), row.wrapping_add(16).cast::<i8>());
+    // SAFETY: prefetches never fault, whatever the address.
+    unsafe {
+        if read {
+            _mm_prefetch::<_MM_HINT_T0>(a);
+            _mm_prefetch::<_MM_HINT_T0>(b);
+        } else {
+            _mm_prefetch::<_MM_HINT_ET0>(a);
+            _mm_prefetch::<_MM_HINT_ET0>(b);
+        }
+    }
 }
 
 /// [`gemm_block`] without bf16 instructions: both operands rounded to bf16 values in f32
@@ -293,7 +432,17 @@ mod tests {
             match path {
                 Path::Fallback => fallback(m, n, k, c.as_mut_ptr(), n as isize, acc, a, b),
                 #[cfg(target_arch = "x86_64")]
-                p => packed(p, m, n, k, c.as_mut_ptr(), n as isize, acc, a, b),
+                p => packed(
+                    p,
+                    m,
+                    n,
+                    k,
+                    c.as_mut_ptr(),
+                    n as isize,
+                    acc,
+                    Left::Strided(a),
+                    b,
+                ),
                 #[cfg(not(target_arch = "x86_64"))]
                 _ => unreachable!(),
             }
@@ -354,10 +503,20 @@ mod tests {
                 let bt = |p: usize, j: usize| {
                     f64::from(round_to_bf16(b[if b_t { j * k + p } else { p * n + j }]))
                 };
+                let packed = PackedLeft::new(am, m, k);
                 for path in paths() {
                     for acc in [false, true] {
                         let mut c = vec![0.5f32; m * n];
                         run(path, m, n, k, &mut c, acc, am, bm);
+                        if let (Some(p), true) = (&packed, path == super::path()) {
+                            // The same product from the operand packed once, on the pool.
+                            let mut again = vec![0.5f32; m * n];
+                            // SAFETY: as run's.
+                            unsafe {
+                                gemm_packed(p, n, again.as_mut_ptr(), n as isize, acc, bm, true)
+                            };
+                            assert_eq!(again, c, "packed left operand, {path:?} {m}x{n}x{k}");
+                        }
                         for i in 0..m {
                             for j in 0..n {
                                 let want: f64 = (0..k).map(|p| at(i, p) * bt(p, j)).sum::<f64>()

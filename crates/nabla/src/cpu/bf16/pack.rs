@@ -46,11 +46,16 @@ pub(crate) unsafe fn pack_a(
 ) {
     let kts = kc.div_ceil(KT);
     let out = &mut out[..row_tiles * kts * TILE];
-    out.fill(0);
     // SAFETY: every read below is an element (i, k0 + c) with i < m and c < kc.
     let at =
         |i: usize, c: usize| unsafe { *a.ptr.offset(i as isize * a.rs + (k0 + c) as isize * a.cs) };
     if a.cs == 1 {
+        // Rows m.. are padding; the rows below are written whole (64 bytes each).
+        for i in m..row_tiles * T16 {
+            for kt in 0..kts {
+                out[((i / T16) * kts + kt) * TILE + (i % T16) * KT..][..KT].fill(0);
+            }
+        }
         for i in 0..m {
             // SAFETY: row i, columns k0..k0 + kc are contiguous (cs == 1).
             let row = unsafe { a.ptr.offset(i as isize * a.rs + k0 as isize) };
@@ -70,6 +75,7 @@ pub(crate) unsafe fn pack_a(
     } else {
         // Columns are the contiguous direction (a transposed view) or neither: walk each
         // column of a 16-row band.
+        out.fill(0);
         for t in 0..m.div_ceil(T16) {
             let rows = (m - t * T16).min(T16);
             for c in 0..kc {
@@ -102,7 +108,6 @@ pub(crate) unsafe fn pack_b(
 ) {
     let kts = kc.div_ceil(KT);
     let out = &mut out[..col_tiles * kts * TILE];
-    out.fill(0);
     // Element (k0 + kk, j0 + j) of b.
     // SAFETY: every read below has kk < kc and j < nc.
     let at = |kk: usize, j: usize| unsafe {
@@ -116,6 +121,15 @@ pub(crate) unsafe fn pack_b(
         (t * kts + kt) * TILE + p * 2 * T16 + jj * 2 + e
     };
     if b.cs == 1 {
+        // Padding: whole column tiles past nc, and the pair rows past kc of the last k
+        // tile; the other tile rows are written whole (64 bytes each) below.
+        let written = nc.div_ceil(T16);
+        out[written * kts * TILE..].fill(0);
+        let last_rows = kc.div_ceil(2) - (kts - 1) * T16;
+        for t in 0..written {
+            out[(t * kts + kts - 1) * TILE + last_rows * 2 * T16..][..(T16 - last_rows) * 2 * T16]
+                .fill(0);
+        }
         // Rows contiguous: two rows at a time fill one tile row, interleaved.
         for kk in (0..kc).step_by(2) {
             // SAFETY: rows k0 + kk (and k0 + kk + 1 when inside) from column j0.
@@ -137,6 +151,7 @@ pub(crate) unsafe fn pack_b(
             }
         }
     } else if b.rs == 1 {
+        out.fill(0);
         // Columns contiguous (a transposed view): 32 k of one column are 16 pairs, one
         // 32-bit element in each of a tile's 16 rows.
         for j in 0..nc {
@@ -152,7 +167,8 @@ pub(crate) unsafe fn pack_b(
             }
         }
     } else {
-        // Columns contiguous (a transposed view) or neither: walk each column.
+        out.fill(0);
+        // Neither rows nor columns contiguous: walk each column.
         for j in 0..nc {
             for kk in 0..kc {
                 out[index(kk, j)] = to_bf16(at(kk, j));
