@@ -196,3 +196,59 @@ fn scopes_nest_restore_and_refuse_other_dtypes() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn inference_reads_weights_packed_once_and_sees_writes_to_them() -> Result<()> {
+    let cfg = Conv2dConfig {
+        stride: 1,
+        padding: 1,
+        dilation: 1,
+        groups: 1,
+    };
+    let x = input(&[2, 16, 10, 10], 1)?.to_dtype(DType::F32)?;
+    let w = input(&[32, 16, 3, 3], 2)?.to_dtype(DType::F32)?;
+    let recorded = |w: &Tensor| -> Result<Vec<f32>> {
+        let w = w.detach().requires_grad();
+        autocast(DType::BF16, || x.conv2d(&w, None, cfg))??.to_vec::<f32>()
+    };
+    let inference = || -> Result<Vec<f32>> {
+        autocast(DType::BF16, || nabla::no_grad(|| x.conv2d(&w, None, cfg)))??.to_vec::<f32>()
+    };
+    // The packed weight of the first inference is cached; the second reads it.
+    assert_eq!(inference()?, recorded(&w)?);
+    assert_eq!(inference()?, recorded(&w)?);
+    // A write to the weight makes the cached packing stale.
+    w.update_data::<f32>(|v| v.iter_mut().for_each(|e| *e *= -2.0))?;
+    assert_eq!(inference()?, recorded(&w)?);
+    // The fused batch-norm form (scale, shift, residual, ReLU) applies its epilogue.
+    let (scale, shift) = (
+        input(&[32], 3)?.to_dtype(DType::F32)?,
+        input(&[32], 4)?.to_dtype(DType::F32)?,
+    );
+    let residual = input(&[2, 32, 10, 10], 5)?.to_dtype(DType::F32)?;
+    let affine = nabla::ChannelAffine {
+        scale: &scale,
+        shift: &shift,
+        residual: Some(&residual),
+        relu: true,
+    };
+    let fused = autocast(DType::BF16, || {
+        nabla::no_grad(|| x.conv2d_affine(&w, None, cfg, affine))
+    })??;
+    let per = [1, 32, 1, 1];
+    let chain = autocast(DType::BF16, || -> Result<Tensor> {
+        x.conv2d(&w, None, cfg)?
+            .mul(&scale.reshape(&per)?)?
+            .add(&shift.reshape(&per)?)?
+            .add(&residual)?
+            .relu()
+    })??;
+    let (a, b) = (fused.to_vec::<f32>()?, chain.to_vec::<f32>()?);
+    assert!(
+        a.iter()
+            .zip(&b)
+            .all(|(p, q)| (p - q).abs() <= 1e-5 * (1.0 + q.abs())),
+        "fused and chained differ"
+    );
+    Ok(())
+}

@@ -599,6 +599,9 @@ unsafe fn weight_product<T: Float>(
 const CHUNK_COLS: usize = 800;
 /// Elements of patch matrix that one task builds at most (1 MiB of f32).
 const CHUNK_ELEMS: usize = 1 << 18;
+/// [`CHUNK_COLS`] and [`CHUNK_ELEMS`] (8 MiB) of bf16 products.
+const CHUNK_COLS_BF16: usize = 4096;
+const CHUNK_ELEMS_BF16: usize = 1 << 21;
 
 /// Splits the batch into chunks of images, each processed as one GEMM by one task. Returns
 /// the chunk size and whether chunks run in parallel (otherwise each GEMM is parallel).
@@ -608,9 +611,14 @@ fn plan_chunks(g: &Geometry) -> (usize, bool) {
     if g.n < threads || threads == 1 {
         return (1, false);
     }
-    let by_size = (CHUNK_COLS / g.l().max(1))
-        .min(CHUNK_ELEMS / per_image)
-        .max(1);
+    // bf16 products take wider chunks: their kernel reads and writes its 32 × 32 blocks of
+    // the output once per product, so a weight gradient summed over chunks of few pixels
+    // (ResNet-18's 4 × 4 layers: 48 per chunk) spent its time moving the 512 × 4608 sum.
+    let (cols, elems) = match g.prec {
+        Precision::Full => (CHUNK_COLS, CHUNK_ELEMS),
+        Precision::Bf16 => (CHUNK_COLS_BF16, CHUNK_ELEMS_BF16),
+    };
+    let by_size = (cols / g.l().max(1)).min(elems / per_image).max(1);
     let by_threads = g.n.div_ceil(threads);
     (by_size.min(by_threads), true)
 }
@@ -698,7 +706,8 @@ fn conv_forward<T: Float>(x: &[T], wt: &[T], bias: Option<&[T]>, g: &Geometry) -
     if let Some(y) = direct_forward(x, wt, bias, g) {
         return y;
     }
-    im2col_forward(x, wt, bias, g, None)
+    let packed = packed_weights(wt, g, false);
+    im2col_forward(x, wt, bias, g, None, packed.as_deref())
 }
 
 /// [`conv_forward`] by the direct kernels, when they apply (f32 only).
@@ -734,7 +743,15 @@ fn conv_forward_keeping<T: Float>(
     g: &Geometry,
 ) -> (Vec<T>, Vec<T>) {
     let mut patches = alloc::<T>(g.n * g.k() * g.l());
-    let y = im2col_forward(x, wt, bias, g, Some(SharedOut(patches.as_mut_ptr())));
+    let packed = packed_weights(wt, g, false);
+    let y = im2col_forward(
+        x,
+        wt,
+        bias,
+        g,
+        Some(SharedOut(patches.as_mut_ptr())),
+        packed.as_deref(),
+    );
     (y, patches)
 }
 
@@ -747,11 +764,11 @@ fn im2col_forward<T: Float>(
     bias: Option<&[T]>,
     g: &Geometry,
     keep: Option<SharedOut<T>>,
+    packed: Option<&[PackedLeft]>,
 ) -> Vec<T> {
     let (k, l, cout_g) = (g.k(), g.l(), g.cout_g());
     let mut y = alloc::<T>(g.n * g.cout * l);
     let out = SharedOut(y.as_mut_ptr());
-    let packed = packed_weights(wt, g, false);
     for_chunks(g, |i0, nb, par| {
         // Scratch from the pool: the same sizes recur every training step.
         let mut col = alloc::<T>(if (nb == 1 && g.pointwise()) || keep.is_some() {
@@ -789,7 +806,7 @@ fn im2col_forward<T: Float>(
             // SAFETY: operand blocks are in bounds of their slices by construction.
             unsafe {
                 weight_product(
-                    packed.as_ref().map(|p| &p[grp]),
+                    packed.map(|p| &p[grp]),
                     (cout_g, nb * l, k),
                     dst.as_mut_ptr(),
                     (nb * l) as isize,
@@ -1076,6 +1093,7 @@ fn cached_inference(
     if g.winograd_inference().is_none()
         && !g.panels_inference(x.dtype())
         && g.phases_inference(x.dtype()).is_none()
+        && g.prec == Precision::Full
     {
         return Ok(None);
     }
@@ -1103,6 +1121,14 @@ fn cached_forward<T: Float>(
     epi: Epilogue<T>,
     g: &Geometry,
 ) -> Option<Vec<T>> {
+    if g.prec == Precision::Bf16 && weight.is_contiguous() {
+        let kind = winograd_cache::Kind::BF16_TILES;
+        let bytes = |p: &Option<Vec<PackedLeft>>| p.iter().flatten().map(PackedLeft::bytes).sum();
+        let packed = winograd_cache::cached(weight, kind, bytes, || packed_weights(wv, g, false));
+        let mut y = im2col_forward(xv, wv, None, g, None, Some(packed.as_deref()?));
+        apply_epilogue(&mut y, &epi, g);
+        return Some(y);
+    }
     if let Some(plan) = g.winograd_inference() {
         return Some(cached_winograd(weight, xv, wv, epi, plan, g));
     }
@@ -1127,6 +1153,17 @@ fn cached_forward<T: Float>(
         winograd::panel_weights(w, 1, g.cout, g.k())
     });
     panel_inference(xv, &u, epi, g)
+}
+
+/// Applies `epi` to the output `y [n, cout, oh, ow]` of a convolution, channel by channel.
+fn apply_epilogue<T: Float>(y: &mut [T], epi: &Epilogue<T>, g: &Geometry) {
+    let plane = (g.oh * g.ow).max(1);
+    let apply = |(i, chan): (usize, &mut [T])| epi.apply(i % g.cout, i * plane, chan);
+    if y.len() >= PAR_MIN_LEN {
+        y.par_chunks_mut(plane).enumerate().for_each(apply);
+    } else {
+        y.chunks_mut(plane).enumerate().for_each(apply);
+    }
 }
 
 /// `epi` for f32 elements; `None` when `T` is not f32.
@@ -1486,13 +1523,7 @@ impl Tensor {
                                     return y;
                                 }
                                 let mut y = conv_forward(xv, wv, None, &g);
-                                let plane = (g.oh * g.ow).max(1);
-                                let apply = |(i, chan): (usize, &mut [T])| epi.apply(i % g.cout, i * plane, chan);
-                                if y.len() >= PAR_MIN_LEN {
-                                    y.par_chunks_mut(plane).enumerate().for_each(apply);
-                                } else {
-                                    y.chunks_mut(plane).enumerate().for_each(apply);
-                                }
+                                apply_epilogue(&mut y, &epi, &g);
                                 y
                               })
                             })
@@ -1940,7 +1971,7 @@ mod tests {
             let close = |a: &[f32], b: &[f32]| assert_slices_close(a, b, 1e-4, &xs);
             close(
                 &conv_forward(&xv, &wv, Some(&bv), &g),
-                &im2col_forward(&xv, &wv, Some(&bv), &g, None),
+                &im2col_forward(&xv, &wv, Some(&bv), &g, None, None),
             );
             let dy: Vec<f32> =
                 Tensor::randn(&[xs[0], cout, g.oh, g.ow], crate::DType::F32, &dev)?.to_vec()?;
@@ -2061,7 +2092,7 @@ mod tests {
             assert!(g.winograd().is_some(), "{xs:?} {cout} {pad}");
             let (xv, wv, bv) = (x.to_vec::<f64>()?, w.to_vec::<f64>()?, b.to_vec::<f64>()?);
             let y = conv_forward(&xv, &wv, Some(&bv), &g);
-            let y_ref = im2col_forward(&xv, &wv, Some(&bv), &g, None);
+            let y_ref = im2col_forward(&xv, &wv, Some(&bv), &g, None, None);
             let close = |a: &[f64], b: &[f64]| assert_slices_close(a, b, 1e-12, &xs);
             close(&y, &y_ref);
             let dy: Vec<f64> =
@@ -2096,7 +2127,7 @@ mod tests {
             let (xv, wv) = (x.to_vec::<f32>()?, w.to_vec::<f32>()?);
             assert_slices_close(
                 &conv_forward(&xv, &wv, None, &g),
-                &im2col_forward(&xv, &wv, None, &g, None),
+                &im2col_forward(&xv, &wv, None, &g, None, None),
                 1e-4,
                 &(side, cin, cout),
             );
@@ -2174,7 +2205,7 @@ mod tests {
                 let (xv, wv, bv) = (x.to_vec::<T>()?, w.to_vec::<T>()?, b.to_vec::<T>()?);
                 let u = transform_weights_f4(&wv, cout, xs[1]);
                 let y = conv3x3(&xv, Weights::Forward(&u), Epilogue::bias(Some(&bv)), &plan);
-                let want = im2col_forward(&xv, &wv, Some(&bv), &g, None);
+                let want = im2col_forward(&xv, &wv, Some(&bv), &g, None, None);
                 // Errors against the outputs' scale: a value near 0 carries the rounding of
                 // its large terms.
                 let scale = want.iter().fold(0.0f64, |m, v| m.max(v.to_f64().abs()));

@@ -42,6 +42,13 @@ impl Kind {
         positions: 1,
         panels: false,
     };
+    /// The weight rounded to bf16 and packed into the tiles of the bf16 kernels
+    /// (`cpu::bf16::PackedLeft`, one per group), as inference under
+    /// [`crate::autocast`] reads it. (Position 0: no Winograd tile.)
+    pub const BF16_TILES: Kind = Kind {
+        positions: 0,
+        panels: true,
+    };
 }
 
 struct Entry {
@@ -52,7 +59,8 @@ struct Entry {
     epoch: u64,
     last_use: u64,
     bytes: usize,
-    /// An `Arc<Vec<T>>` for the weight's element type `T`.
+    /// An `Arc<V>` of the kind's value type (`Vec<T>` of the weight's element type for
+    /// the transforms).
     data: Arc<dyn Any + Send + Sync>,
 }
 
@@ -94,6 +102,22 @@ pub(super) fn transformed<T: Float>(
     kind: Kind,
     make: impl FnOnce(&[T]) -> Vec<T>,
 ) -> Arc<Vec<T>> {
+    cached(
+        w,
+        kind,
+        |u: &Vec<T>| u.len() * std::mem::size_of::<T>(),
+        || make(wt),
+    )
+}
+
+/// The value `kind` made from the contiguous weight `w` by `make`, of `bytes` bytes: from
+/// the cache when an entry for the same data and kind is there, else made and stored.
+pub(super) fn cached<V: Any + Send + Sync>(
+    w: &Tensor,
+    kind: Kind,
+    bytes: impl FnOnce(&V) -> usize,
+    make: impl FnOnce() -> V,
+) -> Arc<V> {
     let epoch = write_epoch();
     let storage = &w.0.storage;
     let offset = w.layout().offset();
@@ -109,13 +133,13 @@ pub(super) fn transformed<T: Float>(
         c.drop_stale(epoch);
         let e = c.entries.iter_mut().find(|e| same(e))?;
         e.last_use = now;
-        Arc::clone(&e.data).downcast::<Vec<T>>().ok()
+        Arc::clone(&e.data).downcast::<V>().ok()
     });
     if let Some(u) = hit {
         return u;
     }
-    let u = Arc::new(make(wt));
-    let bytes = u.len() * std::mem::size_of::<T>();
+    let u = Arc::new(make());
+    let bytes = bytes(&u);
     if bytes <= MAX_BYTES {
         with_cache(|c| {
             c.clock += 1;

@@ -162,6 +162,11 @@ impl PackedLeft {
         let _ = (a, m, k);
         None
     }
+
+    /// Bytes of the packed tiles.
+    pub(crate) fn bytes(&self) -> usize {
+        self.tiles.len() * 2
+    }
 }
 
 /// The left operand of [`packed`]: a strided f32 view packed on the way, or packed before.
