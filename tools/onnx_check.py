@@ -1,20 +1,24 @@
 #!/usr/bin/env python3
-"""Checks nabla's ONNX import (and export) against onnxruntime.
+"""Checks nabla's ONNX import and export against onnxruntime.
 
-  import   torchvision's resnet18, googlenet, alexnet, vgg11_bn, mobilenet_v2, squeezenet1_1
-           a 2-layer bidirectional LSTM, a 2-layer bidirectional GRU and a ReLU RNN, exported
-           with torch.onnx.export (random
-           weights, no downloads), run by `nabla predict --model M.onnx` and by onnxruntime
-           on 4 seeded inputs; the outputs must agree to 1e-4 relative
-           (max |nabla - ort| / max |ort|).
-  finetune the imported resnet18 trained a few steps by nabla's autograd (through
-           `nabla train --init resnet18.onnx` on a small labelled .npy set): the loss falls.
-  zoo      every model of `nabla zoo` exported by `nabla export --format onnx`, checked by
-           onnx.checker and run by onnxruntime against nabla's own outputs.
+  zoo      every model of `nabla zoo`, trained one step by `nabla train` (so that batch norm
+           statistics move), exported by `nabla export --format onnx`, checked by
+           onnx.checker (full_check) and run by onnxruntime against `nabla predict` of the
+           run, each at the smallest input it takes (see ZOO).
+  import   torchvision's resnet18, googlenet (no aux, transform_input), alexnet, vgg11_bn,
+           mobilenet_v2, squeezenet1_1, a 2-layer bidirectional LSTM, a 2-layer bidirectional
+           GRU and a ReLU RNN, exported with torch.onnx.export (random weights, no
+           downloads), run by `nabla predict --model M.onnx` and by onnxruntime.
+  finetune torchvision's resnet18 imported by `nabla train --init resnet18.onnx` and
+           fine-tuned on bundled MNIST digits: the loss falls (see check_finetune).
 
-Needs onnx, onnxruntime, torch and torchvision (pip). Usage:
+Each comparison runs 4 seeded inputs of batch 2; outputs must agree to 1e-4 relative
+(max |nabla - ort| / max |ort| per seed). Needs onnx and onnxruntime, and torch and
+torchvision for import and finetune (pip). Usage:
   python tools/onnx_check.py [--nabla target/release/nabla] [--only NAME ...] [--work DIR]
-Exit status 1 when any comparison fails.
+NAME is a zoo model, a torchvision model or 'finetune' (alexnet, googlenet, resnet18 and
+vgg11_bn name both a zoo model and a torchvision one and run both). Exit status 1 when any
+comparison fails.
 """
 import argparse
 import os
@@ -30,6 +34,21 @@ TOL = 1e-4
 
 def rel_err(a, b):
     return float(np.max(np.abs(a - b)) / max(float(np.max(np.abs(b))), 1e-12))
+
+
+SEEDS = 4  # seeded inputs per model, batch 2 each
+
+
+def seeded_batch(make):
+    """The inputs of the SEEDS seeds, `make(rng)` each, stacked into one batch: nabla and
+    onnxruntime each load a model once and run every seed's rows in one call (inference
+    treats rows independently)."""
+    return np.concatenate([make(np.random.default_rng(seed)) for seed in range(SEEDS)])
+
+
+def worst_seed_err(got, want):
+    """The largest relative error over the seeds' parts of a stacked batch's outputs."""
+    return max(rel_err(g, w) for g, w in zip(np.split(got, SEEDS), np.split(want, SEEDS)))
 
 
 def ort_run(path, x):
@@ -118,10 +137,8 @@ def check_import(args, work):
         if args.only and name not in args.only:
             continue
         path = export_torch(name, make, shape, work, args.opset)
-        worst = 0.0
-        for seed in range(4):
-            x = np.random.default_rng(seed).standard_normal((2, *shape)).astype(np.float32)
-            worst = max(worst, rel_err(nabla_predict(args.nabla, path, x, work), ort_run(path, x)))
+        x = seeded_batch(lambda r: r.standard_normal((2, *shape)).astype(np.float32))
+        worst = worst_seed_err(nabla_predict(args.nabla, path, x, work), ort_run(path, x))
         ok = worst <= TOL
         print(f"import {name:14s} opset {args.opset}: max relative error {worst:.2e} {'ok' if ok else 'FAIL'}",
               flush=True)
@@ -253,14 +270,12 @@ def check_zoo(args, work):
             continue
         # full_check runs shape inference too; models over 2 GB cannot be checked in memory.
         onnx.checker.check_model(path, full_check=True)
-        worst = 0.0
-        for seed in range(4):
-            x = inputs(np.random.default_rng(seed))
-            xin, yout = os.path.join(work, "x.npy"), os.path.join(work, "y.npy")
-            np.save(xin, x)
-            subprocess.run([args.nabla, "predict", "--weights", os.path.join("runs", run), xin,
-                            "--output", yout], check=True, cwd=work, stdout=subprocess.DEVNULL)
-            worst = max(worst, rel_err(np.load(yout), ort_run(path, x)))
+        x = seeded_batch(inputs)
+        xin, yout = os.path.join(work, "x.npy"), os.path.join(work, "y.npy")
+        np.save(xin, x)
+        subprocess.run([args.nabla, "predict", "--weights", os.path.join("runs", run), xin,
+                        "--output", yout], check=True, cwd=work, stdout=subprocess.DEVNULL)
+        worst = worst_seed_err(np.load(yout), ort_run(path, x))
         ok = worst <= TOL
         print(f"export {name:15s} {shape}: checker ok, max relative error {worst:.2e} {'ok' if ok else 'FAIL'}",
               flush=True)
