@@ -7,7 +7,7 @@
            run, each at the smallest input it takes (see ZOO).
   import   torchvision's resnet18, googlenet (no aux, transform_input), alexnet, vgg11_bn,
            mobilenet_v2, squeezenet1_1, a 2-layer bidirectional LSTM, a 2-layer bidirectional
-           GRU and a ReLU RNN, exported with torch.onnx.export (random weights, no
+           GRU, a ReLU RNN and a character GRU (int64 codes, Embedding), exported with torch.onnx.export (random weights, no
            downloads), run by `nabla predict --model M.onnx` and by onnxruntime.
   finetune torchvision's resnet18 imported by `nabla train --init resnet18.onnx` and
            fine-tuned on bundled MNIST digits: the loss falls (see check_finetune).
@@ -82,6 +82,18 @@ def torch_models():
         def forward(self, x):
             return self.head(self.lstm(x)[0])
 
+    class CharGru(torch.nn.Module):
+        """Character codes [batch, time] (int64) through an embedding, a GRU and a head."""
+
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(CODES["char_gru"], 8)
+            self.gru = torch.nn.GRU(8, 16, batch_first=True)
+            self.head = torch.nn.Linear(16, CODES["char_gru"])
+
+        def forward(self, x):
+            return self.head(self.gru(self.embed(x))[0])
+
     class Recurrent(torch.nn.Module):
         """A recurrent layer over [time, batch, features] and a linear head."""
 
@@ -103,7 +115,19 @@ def torch_models():
         ("mobilenet_v2", lambda: tvm.mobilenet_v2(), (3, 224, 224)),
         ("squeezenet1_1", lambda: tvm.squeezenet1_1(), (3, 224, 224)),
         ("bilstm", BiLstm, (7, 12)),
+        ("char_gru", CharGru, (7,)),
     ]
+
+
+# Models whose input is integer codes below this vocabulary size (int64 in the file).
+CODES = {"char_gru": 11}
+
+
+def torch_inputs(name, shape):
+    """A maker of one seed's inputs (batch 2) for the torch model `name`."""
+    if name in CODES:
+        return lambda r: r.integers(0, CODES[name], (2, *shape)).astype(np.int64)
+    return lambda r: r.standard_normal((2, *shape)).astype(np.float32)
 
 
 def export_torch(name, make, shape, work, opset):
@@ -118,7 +142,7 @@ def export_torch(name, make, shape, work, opset):
                 m.running_mean.uniform_(-0.5, 0.5)
                 m.running_var.uniform_(0.5, 2.0)
     path = os.path.join(work, f"{name}.onnx")
-    x = torch.randn(1, *shape)
+    x = torch.from_numpy(torch_inputs(name, shape)(np.random.default_rng(0))[:1])
     torch.onnx.export(model, (x,), path, dynamo=False, opset_version=opset,
                       input_names=["input"], output_names=["output"],
                       dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
@@ -126,7 +150,7 @@ def export_torch(name, make, shape, work, opset):
 
 
 TORCH_NAMES = ["resnet18", "googlenet", "alexnet", "vgg11_bn", "mobilenet_v2", "squeezenet1_1", "bilstm",
-               "gru", "rnn_relu"]
+               "gru", "rnn_relu", "char_gru"]
 
 
 def check_import(args, work):
@@ -137,7 +161,7 @@ def check_import(args, work):
         if args.only and name not in args.only:
             continue
         path = export_torch(name, make, shape, work, args.opset)
-        x = seeded_batch(lambda r: r.standard_normal((2, *shape)).astype(np.float32))
+        x = seeded_batch(torch_inputs(name, shape))
         worst = worst_seed_err(nabla_predict(args.nabla, path, x, work), ort_run(path, x))
         ok = worst <= TOL
         print(f"import {name:14s} opset {args.opset}: max relative error {worst:.2e} {'ok' if ok else 'FAIL'}",

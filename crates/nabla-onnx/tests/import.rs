@@ -347,3 +347,37 @@ fn a_stride_2_conv_transpose_spreads_each_input_over_a_block() -> Result {
     assert_close(&y, &want, 1e-6)?;
     Ok(())
 }
+
+#[test]
+fn an_integer_graph_input_feeds_gather_as_host_indices() -> Result {
+    // codes int64 [n, 3] -> Gather(table [5, 2], codes): an embedding as PyTorch exports it.
+    let mut g = GraphBuilder::new("embedding");
+    let x = g.input("codes", batch(&[3]));
+    let table: Vec<f32> = (0..10).map(|v| v as f32).collect();
+    let w = g.weight("embed.weight", &t(&table, &[5, 2]))?;
+    g.node_with("Gather", &[&w, &x], &["y"], vec![attr_i("axis", 0)]);
+    g.output("y", batch(&[3, 2]));
+    let mut model = g.finish(17);
+    model.graph.inputs[0].elem_type = 7; // INT64
+    let (vs, m) = import(&model)?;
+    // nabla's batches are float: the codes arrive as floats holding integers.
+    let y = m.forward(&t(&[4.0, 0.0, 2.0, 1.0, 1.0, 3.0], &[2, 3]))?;
+    assert_eq!(y.dims(), &[2, 3, 2]);
+    assert_close(
+        &y,
+        &[8.0, 9.0, 0.0, 1.0, 4.0, 5.0, 2.0, 3.0, 2.0, 3.0, 6.0, 7.0],
+        0.0,
+    )?;
+    // The table is a parameter: gradients reach the rows that were read.
+    let grads = y.sum_all()?.backward()?;
+    let table = vs.get("embed.weight").expect("the table is a variable");
+    let grad = grads
+        .get(&table.tensor())
+        .expect("a gradient for the table");
+    assert_close(
+        grad,
+        &[1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+        0.0,
+    )?;
+    Ok(())
+}

@@ -47,24 +47,7 @@ pub fn cast(c: &Ctx) -> Result<Vec<Value>> {
             dims: i.dims.clone(),
             data: i.data.iter().map(|&x| i64::from(x != 0)).collect(),
         }),
-        (2..=7 | 9 | 12 | 13, Value::Float(t)) => {
-            let data: Vec<i64> = t
-                .to_dtype(DType::F64)?
-                .to_vec::<f64>()?
-                .into_iter()
-                .map(|x| {
-                    if to == 9 {
-                        i64::from(x != 0.0)
-                    } else {
-                        x as i64
-                    }
-                })
-                .collect();
-            Value::Int(IntTensor {
-                dims: t.dims().to_vec(),
-                data,
-            })
-        }
+        (2..=7 | 9 | 12 | 13, Value::Float(t)) => Value::Int(IntTensor::from_float(t, to == 9)?),
         (to, _) => return Err(c.err(format!("cast to element type {to} is not supported"))),
     }])
 }
