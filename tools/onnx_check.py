@@ -15,10 +15,11 @@
 Each comparison runs 4 seeded inputs of batch 2; outputs must agree to 1e-4 relative
 (max |nabla - ort| / max |ort| per seed). Needs onnx and onnxruntime, and torch and
 torchvision for import and finetune (pip). Usage:
-  python tools/onnx_check.py [--nabla target/release/nabla] [--only NAME ...] [--work DIR]
+  python tools/onnx_check.py [--nabla target/release/nabla] [--checks zoo import finetune]
+                             [--only NAME ...] [--work DIR] [--opset N]
 NAME is a zoo model, a torchvision model or 'finetune' (alexnet, googlenet, resnet18 and
-vgg11_bn name both a zoo model and a torchvision one and run both). Exit status 1 when any
-comparison fails.
+vgg11_bn name both a zoo model and a torchvision one: `--checks import` picks the latter).
+Exit status 1 when any comparison fails.
 """
 import argparse
 import os
@@ -316,6 +317,8 @@ def main():
     ap.add_argument("--nabla", default=os.environ.get("NABLA", "target/release/nabla"))
     ap.add_argument("--only", nargs="*", default=[],
                     help="model names (zoo or torchvision), or 'finetune', to check")
+    ap.add_argument("--checks", nargs="*", choices=["zoo", "import", "finetune"],
+                    default=["zoo", "import", "finetune"], help="which checks to run (default: all)")
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--work", default=None, help="folder for the files (default: a temporary one)")
     ap.add_argument("--keep", action="store_true",
@@ -325,7 +328,8 @@ def main():
     args.nabla = os.path.abspath(args.nabla)
     work = args.work or tempfile.mkdtemp(prefix="onnx_check_")
     os.makedirs(work, exist_ok=True)
-    failures = check_zoo(args, work) + check_import(args, work) + check_finetune(args, work)
+    checks = {"zoo": check_zoo, "import": check_import, "finetune": check_finetune}
+    failures = [f for name in args.checks for f in checks[name](args, work)]
     if failures:
         print("FAILED:", ", ".join(failures))
         sys.exit(1)
