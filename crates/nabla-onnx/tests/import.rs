@@ -381,3 +381,33 @@ fn an_integer_graph_input_feeds_gather_as_host_indices() -> Result {
     )?;
     Ok(())
 }
+
+/// Found by the `onnx` fuzz target: a Reshape target whose sizes multiply past `usize`
+/// overflowed while inferring its -1; integer broadcasting to an absurd size must not
+/// allocate. Both are errors naming the node.
+#[test]
+fn absurd_reshape_targets_and_broadcasts_are_errors() -> Result {
+    let huge = 1i64 << 40;
+    let mut g = GraphBuilder::new("reshape");
+    let x = g.input("x", batch(&[4]));
+    let shape = g.ints(&[3], &[-1, huge, huge]);
+    g.node_with("Reshape", &[&x, &shape], &["y"], vec![]);
+    g.output("y", vec![]);
+    let (_, m) = import(&g.finish(17))?;
+    let err = m.forward(&t(&[0.0; 8], &[2, 4])).unwrap_err().to_string();
+    assert!(err.contains("cannot reshape"), "{err}");
+
+    let mut g = GraphBuilder::new("broadcast");
+    let x = g.input("x", batch(&[4]));
+    let rows = g.ints(&[1 << 15, 1], &vec![1; 1 << 15]);
+    let cols = g.ints(&[1, 1 << 15], &vec![2; 1 << 15]);
+    let sum = g.node("Add", &[&rows, &cols], vec![]);
+    let shape = g.node("Shape", &[&sum], vec![]);
+    let y = g.node("Reshape", &[&x, &shape], vec![]);
+    g.node_with("Identity", &[&y], &["y"], vec![]);
+    g.output("y", vec![]);
+    let (_, m) = import(&g.finish(17))?;
+    let err = m.forward(&t(&[0.0; 8], &[2, 4])).unwrap_err().to_string();
+    assert!(err.contains("too large"), "{err}");
+    Ok(())
+}

@@ -2,7 +2,7 @@
 //! softmax and reductions.
 
 use super::ctx::Ctx;
-use crate::value::{IntTensor, Value};
+use crate::value::{checked_numel, IntTensor, Value};
 use crate::Result;
 use nabla::Tensor;
 
@@ -54,7 +54,12 @@ fn int_broadcast(
         }
         dims.push(if x == 1 { y } else { x });
     }
-    let n: usize = dims.iter().product();
+    let n = checked_numel(&dims).ok_or_else(|| {
+        c.err(format!(
+            "broadcasting {:?} with {:?} gives {dims:?}, too large",
+            a.dims, b.dims
+        ))
+    })?;
     let mut data = Vec::with_capacity(n);
     let mut idx = vec![0usize; rank];
     for _ in 0..n {

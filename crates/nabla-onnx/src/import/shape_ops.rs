@@ -92,10 +92,10 @@ pub fn reshape(c: &Ctx) -> Result<Vec<Value>> {
     }
     let total: usize = dims.iter().product();
     if let Some(i) = infer {
-        let known: usize = out.iter().product();
-        if known == 0 || !total.is_multiple_of(known) {
-            return Err(c.err(format!("cannot reshape {dims:?} to {target:?}")));
-        }
+        // The target's sizes come from the file: their product may overflow.
+        let known = checked_numel(&out)
+            .filter(|&k| k > 0 && total.is_multiple_of(k))
+            .ok_or_else(|| c.err(format!("cannot reshape {dims:?} to {target:?}")))?;
         out[i] = total / known;
     }
     if checked_numel(&out) != Some(total) {
