@@ -411,3 +411,35 @@ fn absurd_reshape_targets_and_broadcasts_are_errors() -> Result {
     assert!(err.contains("too large"), "{err}");
     Ok(())
 }
+
+/// Found by the `onnx` fuzz target: Concat of scalars indexed a dim they lack. Host integers
+/// transpose exactly, past f32's 2^24 too.
+#[test]
+fn concat_of_scalars_is_an_error_and_integers_transpose_exactly() -> Result {
+    let mut g = GraphBuilder::new("concat");
+    let x = g.input("x", batch(&[4]));
+    let a = g.ints(&[], &[1]);
+    let cat = g.node("Concat", &[&a, &a], vec![attr_i("axis", 0)]);
+    let y = g.node("Reshape", &[&x, &cat], vec![]);
+    g.node_with("Identity", &[&y], &["y"], vec![]);
+    g.output("y", vec![]);
+    let (_, m) = import(&g.finish(17))?;
+    let err = m.forward(&t(&[0.0; 8], &[2, 4])).unwrap_err().to_string();
+    assert!(err.contains("scalars"), "{err}");
+
+    let big = (1i64 << 40) + 1;
+    let mut g = GraphBuilder::new("transpose");
+    let x = g.input("x", batch(&[4]));
+    let ints = g.ints(&[2, 1], &[big, 2]);
+    let tr = g.node("Transpose", &[&ints], vec![attr_ints("perm", &[1, 0])]);
+    // Reshape [n, 4] by [2^40 + 1, 2] is refused with the exact target in the message.
+    let two = g.ints(&[1], &[2]);
+    let flat = g.node("Reshape", &[&tr, &two], vec![]);
+    let y = g.node("Reshape", &[&x, &flat], vec![]);
+    g.node_with("Identity", &[&y], &["y"], vec![]);
+    g.output("y", vec![]);
+    let (_, m) = import(&g.finish(17))?;
+    let err = m.forward(&t(&[0.0; 8], &[2, 4])).unwrap_err().to_string();
+    assert!(err.contains(&format!("[{big}, 2]")), "{err}");
+    Ok(())
+}

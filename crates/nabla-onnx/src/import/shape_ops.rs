@@ -122,10 +122,13 @@ pub fn transpose(c: &Ctx) -> Result<Vec<Value>> {
     Ok(vec![match v {
         Value::Float(t) => Value::Float(t.permute(&perm)?.contiguous()?),
         Value::Int(i) => {
-            let t = i.to_float(&c.device)?.permute(&perm)?.contiguous()?;
+            // As i64 (through f32, values past 2^24 would change).
+            let t = Tensor::from_vec(i.data.clone(), &i.dims, &nabla::Device::Cpu)?
+                .permute(&perm)?
+                .contiguous()?;
             Value::Int(IntTensor {
                 dims: t.dims().to_vec(),
-                data: t.to_vec::<f32>()?.into_iter().map(|x| x as i64).collect(),
+                data: t.to_vec::<i64>()?,
             })
         }
     }])
@@ -136,7 +139,10 @@ pub fn concat(c: &Ctx) -> Result<Vec<Value>> {
     let values: Vec<&Value> = (0..c.inputs.len()).filter_map(|i| c.opt(i)).collect();
     let first = values.first().ok_or_else(|| c.err("no inputs"))?;
     let rank = first.dims().len();
-    let axis = c.axis(c.attr_i("axis", 0)?, rank.max(1))?;
+    if rank == 0 {
+        return Err(c.err("cannot concatenate scalars (rank 0)"));
+    }
+    let axis = c.axis(c.attr_i("axis", 0)?, rank)?;
     if values.iter().all(|v| matches!(v, Value::Int(_))) {
         let ints: Vec<&IntTensor> = values
             .iter()
