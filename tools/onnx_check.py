@@ -6,9 +6,10 @@
            onnx.checker (full_check) and run by onnxruntime against `nabla predict` of the
            run, each at the smallest input it takes (see ZOO).
   import   torchvision's resnet18, googlenet (no aux, transform_input), alexnet, vgg11_bn,
-           mobilenet_v2, squeezenet1_1, a 2-layer bidirectional LSTM, a 2-layer bidirectional
-           GRU, a ReLU RNN and a character GRU (int64 codes, Embedding), exported with torch.onnx.export (random weights, no
-           downloads), run by `nabla predict --model M.onnx` and by onnxruntime.
+           mobilenet_v2, squeezenet1_1 and mobilenet_v3_small, a 2-layer bidirectional LSTM,
+           a 2-layer bidirectional GRU, a ReLU RNN and a character GRU (int64 codes,
+           Embedding), exported with torch.onnx.export (random weights, no downloads), run
+           by `nabla predict --model M.onnx` and by onnxruntime.
   finetune torchvision's resnet18 imported by `nabla train --init resnet18.onnx` and
            fine-tuned on bundled MNIST digits: the loss falls (see check_finetune).
 
@@ -115,6 +116,7 @@ def torch_models():
         ("vgg11_bn", lambda: tvm.vgg11_bn(), (3, 224, 224)),
         ("mobilenet_v2", lambda: tvm.mobilenet_v2(), (3, 224, 224)),
         ("squeezenet1_1", lambda: tvm.squeezenet1_1(), (3, 224, 224)),
+        ("mobilenet_v3_small", lambda: tvm.mobilenet_v3_small(), (3, 224, 224)),
         ("bilstm", BiLstm, (7, 12)),
         ("char_gru", CharGru, (7,)),
     ]
@@ -150,7 +152,8 @@ def export_torch(name, make, shape, work, opset):
     return path
 
 
-TORCH_NAMES = ["resnet18", "googlenet", "alexnet", "vgg11_bn", "mobilenet_v2", "squeezenet1_1", "bilstm",
+TORCH_NAMES = ["resnet18", "googlenet", "alexnet", "vgg11_bn", "mobilenet_v2", "squeezenet1_1",
+               "mobilenet_v3_small", "bilstm",
                "gru", "rnn_relu", "char_gru"]
 
 

@@ -443,3 +443,16 @@ fn concat_of_scalars_is_an_error_and_integers_transpose_exactly() -> Result {
     assert!(err.contains(&format!("[{big}, 2]")), "{err}");
     Ok(())
 }
+
+#[test]
+fn hard_swish_is_x_times_a_clamped_ramp() -> Result {
+    // x · clamp(x / 6 + 1/2, 0, 1): 0 below -3, x above 3, x (x + 3) / 6 between.
+    let mut g = GraphBuilder::new("hardswish");
+    let x = g.input("x", vec![Dim::Value(5)]);
+    g.node_with("HardSwish", &[&x], &["y"], vec![]);
+    g.output("y", vec![Dim::Value(5)]);
+    let (_, m) = import(&g.finish(14))?;
+    let y = m.forward(&t(&[-4.0, -1.0, 0.0, 1.0, 4.0], &[5]))?;
+    assert_close(&y, &[0.0, -1.0 / 3.0, 0.0, 2.0 / 3.0, 4.0], 1e-6)?;
+    Ok(())
+}

@@ -114,6 +114,8 @@ pub fn unary(c: &Ctx) -> Result<Vec<Value>> {
                 .add_scalar(f64::from(beta))?
                 .clamp(0.0, 1.0)?
         }
+        // x · HardSigmoid(x) with alpha 1/6, beta 1/2 (opset 14; MobileNetV3's activation).
+        "HardSwish" => x.mul(&x.mul_scalar(1.0 / 6.0)?.add_scalar(0.5)?.clamp(0.0, 1.0)?)?,
         other => return Err(c.err(format!("{other} is not an element-wise map"))),
     })
 }

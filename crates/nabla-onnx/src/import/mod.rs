@@ -44,6 +44,7 @@ const OPS: &[(&str, OpFn)] = &[
     ("GlobalMaxPool", nn::global_pool),
     ("GRU", recurrent::gru),
     ("HardSigmoid", math::unary),
+    ("HardSwish", math::unary),
     ("Identity", shape_ops::identity),
     ("LeakyRelu", math::unary),
     ("Log", math::unary),
