@@ -168,7 +168,7 @@ def check_import(args, work):
         x = seeded_batch(torch_inputs(name, shape))
         worst = worst_seed_err(nabla_predict(args.nabla, path, x, work), ort_run(path, x))
         ok = worst <= TOL
-        print(f"import {name:14s} opset {args.opset}: max relative error {worst:.2e} {'ok' if ok else 'FAIL'}",
+        print(f"import {name:18s} opset {args.opset}: max relative error {worst:.2e} {'ok' if ok else 'FAIL'}",
               flush=True)
         if not ok:
             failures.append(name)
