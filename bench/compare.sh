@@ -11,6 +11,8 @@
 #   training    nabla bench --only NAME, one process per workload
 #               vs bench/pytorch/train.py --only NAME                            (--bench-repeat;
 #               default: each workload's own, 3 for epochs and steps, 20-50 for latency)
+#   bf16        nabla bench --precision bf16 --only NAME
+#               vs bench/pytorch/train.py --precision bf16 --only NAME (torch.autocast bfloat16)
 #   process     nabla train --model lenet5 ... (2 epochs) vs bench/pytorch/train_lenet_process.py,
 #               timed as whole processes by bench/timeproc.py
 # --quick: 1 round, --repeat 3, --bench-repeat 1 (a smoke run, not for the record).
@@ -65,6 +67,8 @@ started=$SECONDS
 started_at=$(date -u '+%Y-%m-%d %H:%M UTC')
 
 bench_names="mlp_epoch lenet5_epoch resnet18_step_32 resnet18_step_224 latency_lenet5 latency_resnet18"
+# Mixed precision: nabla --precision bf16 against PyTorch under torch.autocast(bfloat16).
+bf16_names="mlp_epoch lenet5_epoch resnet18_step_32 resnet18_step_224 latency_resnet18"
 rep_flag=()
 [ -n "$bench_repeat" ] && rep_flag=(--repeat "$bench_repeat")
 
@@ -77,6 +81,8 @@ run_side() {
     pytorch/ops) $py bench/pytorch/ops.py --threads "$threads" --repeat "$repeat" --json ;;
     nabla/train) "$nabla_bin" --threads "$threads" bench --only "$name" "${rep_flag[@]}" --json ;;
     pytorch/train) $py bench/pytorch/train.py --threads "$threads" --only "$name" "${rep_flag[@]}" --json ;;
+    nabla/bf16) "$nabla_bin" --threads "$threads" bench --precision bf16 --only "$name" "${rep_flag[@]}" --json ;;
+    pytorch/bf16) $py bench/pytorch/train.py --threads "$threads" --precision bf16 --only "$name" "${rep_flag[@]}" --json ;;
     nabla/process)
       rm -rf "$work/runs"
       python3 bench/timeproc.py --name lenet5_train_process --cwd "$work" --log "$out/nabla_process_$r.log" -- \
@@ -95,6 +101,10 @@ for r in $(seq "$rounds"); do
   for name in $bench_names; do
     echo "round $r/$rounds: $name" >&2
     for s in $sides; do run_side "$s" "$r" train "$name"; done
+  done
+  for name in $bf16_names; do
+    echo "round $r/$rounds: $name in bf16" >&2
+    for s in $sides; do run_side "$s" "$r" bf16 "$name"; done
   done
   echo "round $r/$rounds: whole-process LeNet-5 training" >&2
   for s in $sides; do run_side "$s" "$r" process; done

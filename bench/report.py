@@ -48,6 +48,16 @@ GROUPS = [
      [("latency_lenet5", "time", 0.5), ("latency_resnet18", "time", 0.5)],
      "One forward pass in evaluation mode without gradient recording (PyTorch: "
      "`torch.inference_mode()`) of LeNet-5 on 1×1×28×28 and ResNet-18 on 1×3×224×224."),
+    ("Mixed precision bf16 (`nabla bench --precision bf16`, `bench/pytorch/train.py --precision bf16`; "
+     "`sgemm_1024_bf16` from the kernel group)",
+     [("sgemm_1024_bf16", "time", 0.7), ("mlp_epoch_bf16", "time", 0.7), ("lenet5_epoch_bf16", "time", 0.7),
+      ("resnet18_step_32_bf16", "time", 0.7), ("resnet18_step_224_bf16", "time", 0.7),
+      ("latency_resnet18_bf16", "time", 0.7)],
+     "The workloads above with the products in bf16: nabla with `--precision bf16` (`nabla::autocast`: "
+     "matmul, linear, convolution and recurrent products on bf16 operands with f32 sums, everything "
+     "else and the weights in f32), PyTorch with its forward passes and losses under "
+     "`torch.autocast(\"cpu\", dtype=torch.bfloat16)` (oneDNN). `sgemm_1024_bf16`: a 1024³ product of "
+     "f32 matrices in a bf16 autocast scope on both sides (PyTorch returns bf16, nabla f32)."),
     ("Whole process, as a user times it (`bench/timeproc.py`)",
      [("lenet5_train_process", "time", 0.67)],
      "`nabla train --model lenet5 --data mnist --epochs 2 --batch-size 64 --optimizer momentum "
@@ -56,7 +66,7 @@ GROUPS = [
      "learning rate per epoch, weights saved). Wall time from start to exit; peak RSS of the "
      "process (wait4's ru_maxrss); target: nabla ≤ PyTorch."),
 ]
-MEMORY_GROUPS = {1, 3}  # groups whose workloads train, with the peak-memory target
+MEMORY_GROUPS = {1, 3, 4}  # groups whose workloads train, with the peak-memory target
 
 
 def round_number(path: str) -> int:
@@ -159,6 +169,30 @@ def table(group: int, names, nabla, torch, peak) -> list[str]:
     return lines
 
 
+def bf16_summary(nabla: dict[str, list[dict]]) -> list[str]:
+    """nabla's bf16 runs against its own f32 runs: the issue's targets on the training step
+    (≤ 0.6× the f32 time) and the GEMM (≥ 1.8× the f32 GFLOP/s), and peak memory (≤ f32's)."""
+    paths = {r.get("bf16_path") for recs in nabla.values() for r in recs if r.get("bf16_path")}
+    lines = [f"nabla's bf16 products ran on: **{', '.join(sorted(paths)) or 'not recorded'}**.", "",
+             "| nabla bf16 against nabla f32 | bf16 | f32 | ratio | target | met? | bf16 peak MiB | f32 peak MiB |",
+             "|---|---:|---:|---:|---|---|---:|---:|"]
+    for name in ["sgemm_1024", "mlp_epoch", "lenet5_epoch", "resnet18_step_32", "resnet18_step_224",
+                 "latency_resnet18"]:
+        b, f = nabla.get(name + "_bf16"), nabla.get(name)
+        if name == "sgemm_1024":
+            bg, fg = med(b, "gflops"), med(f, "gflops")
+            ratio = bg / fg if (bg and fg) else None
+            lines.append(f"| {name} GFLOP/s | {fmt(bg, 1)} | {fmt(fg, 1)} | {fmt(ratio)}× | ≥ 1.8× "
+                         f"| {verdict(ratio, 1.8, False)} | – | – |")
+            continue
+        bs, fs = med(b, "median_s"), med(f, "median_s")
+        ratio = bs / fs if (bs and fs) else None
+        target, ok = ("≤ 0.6", verdict(ratio, 0.6, True)) if name.startswith("resnet18_step") else ("–", "–")
+        lines.append(f"| {name} ms | {fmt(bs and bs * 1e3, 1)} | {fmt(fs and fs * 1e3, 1)} | {fmt(ratio)} "
+                     f"| {target} | {ok} | {fmt(med(b, 'peak_rss_mb'), 0)} | {fmt(med(f, 'peak_rss_mb'), 0)} |")
+    return lines + [""]
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--dir", required=True)
@@ -216,6 +250,8 @@ def main() -> None:
         met += sum(r.count("**met**") for r in rows[2:])
         total += sum(r.count("**met**") + r.count("NOT met") for r in rows[2:])
         out += [f"## {title}", ""] + rows + ["", desc, ""]
+        if names[0][0] == "sgemm_1024_bf16":
+            out += bf16_summary(nabla)
     out.insert(out.index("## " + GROUPS[0][0]), f"Targets met in this run (time and peak-memory targets): **{met} of {total}**.\n")
     for path in sorted(glob.glob(os.path.join(a.notes, "*.md"))):
         with open(path) as f:

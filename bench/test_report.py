@@ -51,6 +51,18 @@ class ReportTest(unittest.TestCase):
         self.assertLess(out.index("## First note"), out.index("## Second note"))
         self.assertGreater(out.index("## First note"), out.index("## Whole process"))
 
+    def test_bf16_rows_and_nabla_against_its_own_f32(self):
+        rec = lambda w, s, m=None, **kw: {"workload": w, "median_s": s, "peak_rss_mb": m, **kw}
+        nabla = [[rec("resnet18_step_32", 1.0, 800), rec("resnet18_step_32_bf16", 0.5, 700, bf16_path="AMX"),
+                  rec("sgemm_1024", 0.01, gflops=200.0), rec("sgemm_1024_bf16", 0.004, gflops=500.0)]]
+        torch = [[rec("resnet18_step_32_bf16", 1.0, 900), rec("sgemm_1024_bf16", 0.002, gflops=1000.0)]]
+        out = self.run_report(nabla, torch)
+        self.assertIn("| resnet18_step_32_bf16 | 500.000 | 1000.000 | 0.50 | 0.50–0.50 | ≤ 0.7 | **met** | 700 | 900 | **met** |", out)
+        self.assertIn("| sgemm_1024_bf16 | 4.000 | 2.000 | 2.00 | 2.00–2.00 | ≤ 0.7 | NOT met |", out)
+        self.assertIn("nabla's bf16 products ran on: **AMX**.", out)
+        self.assertIn("| sgemm_1024 GFLOP/s | 500.0 | 200.0 | 2.50× | ≥ 1.8× | **met** | – | – |", out)
+        self.assertIn("| resnet18_step_32 ms | 500.0 | 1000.0 | 0.50 | ≤ 0.6 | **met** | 700 | 800 |", out)
+
     def test_rounds_pair_in_numeric_order(self):
         # Round 10 is the last round, not the second: pairs are (1, 1), ..., (10, 10).
         nabla = [[{"workload": "mlp_epoch", "median_s": 1.0}]] * 9 + [[{"workload": "mlp_epoch", "median_s": 5.0}]]

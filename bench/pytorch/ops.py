@@ -53,6 +53,23 @@ def sgemm(n: int) -> Callable[[], Workload]:
     return build
 
 
+def sgemm_bf16(n: int) -> Callable[[], Workload]:
+    """C = A @ B for square n x n f32 matrices under torch.autocast("cpu", bfloat16): the
+    operands are cast to bf16 on every call and the product comes back in bf16."""
+
+    def build() -> Workload:
+        a = torch.randn(n, n)
+        b = torch.randn(n, n)
+
+        def run() -> object:
+            with torch.autocast("cpu", dtype=torch.bfloat16):
+                return torch.matmul(a, b)
+
+        return Workload(run=run, flops=2.0 * n**3)
+
+    return build
+
+
 def conv(
     x_shape: tuple[int, int, int, int],
     w_shape: tuple[int, int, int, int],
@@ -127,6 +144,7 @@ def lstm() -> Workload:
 WORKLOADS: dict[str, Callable[[], Workload]] = {
     "sgemm_256": sgemm(256),
     "sgemm_1024": sgemm(1024),
+    "sgemm_1024_bf16": sgemm_bf16(1024),
     "sgemm_2048": sgemm(2048),
     "maxpool_lenet": maxpool,
     "conv_lenet1": conv((64, 1, 32, 32), (6, 1, 5, 5), bias=True),

@@ -42,9 +42,20 @@ def sgd(net: torch.nn.Module) -> torch.optim.Optimizer:
     return torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
 
 
+# Set by --precision bf16: forward passes and losses run under
+# torch.autocast("cpu", dtype=torch.bfloat16), as a user who knows autocast trains.
+AUTOCAST = False
+
+
+def autocast():
+    return torch.autocast("cpu", dtype=torch.bfloat16, enabled=AUTOCAST)
+
+
 def step(net, opt, x, y) -> None:
     opt.zero_grad(set_to_none=True)
-    F.cross_entropy(net(x), y).backward()
+    with autocast():
+        loss = F.cross_entropy(net(x), y)
+    loss.backward()
     opt.step()
 
 
@@ -83,7 +94,7 @@ def latency(net: torch.nn.Module, shape: tuple[int, ...]) -> Body:
     x = torch.randn(*shape)
 
     def body() -> int:
-        with torch.inference_mode():
+        with torch.inference_mode(), autocast():
             net(x)
         return 1
 
@@ -112,7 +123,12 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object per line")
     parser.add_argument("--only", action="append", choices=list(WORKLOADS), metavar="NAME",
                         help="run only this workload (may be repeated); one of: " + ", ".join(WORKLOADS))
+    parser.add_argument("--precision", choices=["f32", "bf16"], default="f32",
+                        help="bf16: autocast to bfloat16 (workloads are reported as NAME_bf16)")
     args = parser.parse_args()
+    global AUTOCAST
+    AUTOCAST = args.precision == "bf16"
+    suffix = "_bf16" if AUTOCAST else ""
     if args.threads < 1 or (args.repeat is not None and args.repeat < 1):
         parser.error("--threads and --repeat must be at least 1")
     torch.set_num_interop_threads(1)
@@ -130,7 +146,7 @@ def main() -> None:
             times.append(time.perf_counter() - start)
         median = statistics.median(times)
         record = {
-            "workload": name,
+            "workload": name + suffix,
             "median_s": median,
             "min_s": min(times),
             "examples_per_s": examples / median,
@@ -141,7 +157,7 @@ def main() -> None:
         if args.json:
             print(json.dumps(record), flush=True)
         else:
-            print(f"{name:<18} median {1e3 * median:10.3f} ms  min {1e3 * min(times):10.3f} ms  "
+            print(f"{name + suffix:<23} median {1e3 * median:10.3f} ms  min {1e3 * min(times):10.3f} ms  "
                   f"{record['examples_per_s']:10.1f} examples/s  peak RSS {record['peak_rss_mb']:.0f} MiB",
                   flush=True)
 

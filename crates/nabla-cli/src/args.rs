@@ -99,6 +99,37 @@ pub enum ScheduleKind {
     Plateau,
 }
 
+/// The number format of the products (matmul, linear, convolutions, recurrent layers).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum Precision {
+    /// Everything in f32.
+    #[default]
+    F32,
+    /// Mixed precision (autocast): products in bf16 with the CPU's bf16 instructions (AMX or
+    /// AVX-512 BF16 where it has them), sums, losses, statistics and the optimizer in f32,
+    /// weights kept in f32.
+    Bf16,
+}
+
+impl Precision {
+    /// The autocast dtype of [`nabla::autocast`]: `None` for f32.
+    pub fn autocast(self) -> Option<nabla::DType> {
+        match self {
+            Precision::F32 => None,
+            Precision::Bf16 => Some(nabla::DType::BF16),
+        }
+    }
+}
+
+/// `--precision`, for the commands that run a model.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct PrecisionArg {
+    /// Number format of the products: f32, or bf16 (mixed precision: bf16 products, f32
+    /// sums and weights, as PyTorch's autocast).
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
+}
+
 /// Transports of data-parallel training.
 #[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DistributedKind {
@@ -211,6 +242,11 @@ pub struct TrainArgs {
     /// each (a larger tensor gets a call of its own).
     #[arg(long, default_value_t = 25.0, allow_negative_numbers = true)]
     pub bucket_mb: f64,
+    /// Number format of the products: f32, or bf16 (mixed precision: bf16 products, f32
+    /// sums, losses, statistics, optimizer and master weights, as PyTorch's autocast).
+    /// Recorded in the run's config.json; --resume keeps it.
+    #[arg(long, value_enum, default_value_t = Precision::F32)]
+    pub precision: Precision,
 }
 
 #[derive(Args, Debug)]
@@ -224,6 +260,8 @@ pub struct BenchArgs {
     /// Run only this workload (repeatable); unknown names are refused with the list.
     #[arg(long, value_name = "NAME")]
     pub only: Vec<String>,
+    #[command(flatten)]
+    pub precision: PrecisionArg,
 }
 
 #[derive(Args, Debug)]
@@ -275,6 +313,8 @@ pub struct EvalArgs {
     /// not fit exactly.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub strict: bool,
+    #[command(flatten)]
+    pub precision: PrecisionArg,
 }
 
 #[derive(Args, Debug)]
@@ -302,6 +342,8 @@ pub struct PredictArgs {
     /// not fit exactly.
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, value_name = "BOOL")]
     pub strict: bool,
+    #[command(flatten)]
+    pub precision: PrecisionArg,
 }
 
 #[derive(Args, Debug)]

@@ -63,8 +63,12 @@ fn main() -> ExitCode {
         }
         let run = || match &cli.command {
             Command::Train(a) => commands::train::run(a),
-            Command::Eval(a) => commands::eval::run(a),
-            Command::Predict(a) => commands::predict::run(a),
+            Command::Eval(a) => {
+                commands::with_precision(a.precision.precision, || commands::eval::run(a))
+            }
+            Command::Predict(a) => {
+                commands::with_precision(a.precision.precision, || commands::predict::run(a))
+            }
             Command::Summary(a) => commands::summary::run(a),
             Command::Zoo(a) => commands::zoo::run(a),
             Command::Viz(v) => commands::viz::run(v),
@@ -72,7 +76,9 @@ fn main() -> ExitCode {
             Command::Playground(a) => commands::playground::run(a),
             Command::Classic(c) => commands::classic::run(c),
             Command::Protocol(a) => commands::protocol::run(a),
-            Command::Bench(a) => commands::bench::run(a),
+            Command::Bench(a) => {
+                commands::with_precision(a.precision.precision, || commands::bench::run(a))
+            }
             Command::Export(a) => commands::export::run(a),
             Command::Rl(c) => commands::rl::run(c),
         };

@@ -86,6 +86,16 @@ fn sgemm(n: usize) -> Result<Body> {
     }))
 }
 
+/// [`sgemm`] in bf16 products with f32 sums ([`nabla::autocast`]), the work of PyTorch's
+/// `torch.autocast("cpu", dtype=torch.bfloat16)` matmul.
+fn bgemm(n: usize) -> Result<Body> {
+    let (a, b) = (randn(&[n, n])?, randn(&[n, n])?);
+    Ok(Box::new(move || {
+        std::hint::black_box(nabla::autocast(DType::BF16, || a.matmul(&b))??);
+        Ok(())
+    }))
+}
+
 /// One conv2d forward + backward (input, weight and bias gradients) with a fixed upstream
 /// gradient, as `y.backward(g)` in PyTorch.
 fn conv(x: [usize; 4], w: [usize; 4], bias: bool, padding: usize) -> Result<Body> {
@@ -245,6 +255,11 @@ fn workloads(threads: usize) -> Vec<Workload> {
             name: "sgemm_1024",
             flops: gemm_flops(1024),
             setup: || sgemm(1024),
+        },
+        Workload {
+            name: "sgemm_1024_bf16",
+            flops: gemm_flops(1024),
+            setup: || bgemm(1024),
         },
         Workload {
             name: "sgemm_2048",

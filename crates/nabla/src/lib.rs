@@ -22,6 +22,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod autocast;
 pub mod autograd;
 pub(crate) mod cpu;
 mod device;
@@ -40,6 +41,7 @@ mod tensor;
 pub mod testing;
 mod threads;
 
+pub use autocast::{autocast, autocast_dtype, bf16_path, AutocastGuard};
 pub use autograd::{is_grad_enabled, no_grad, Backward, Grads};
 pub use cpu::simd::vectorized;
 pub use device::Device;

@@ -185,6 +185,11 @@ fn selected(only: &[String]) -> Result<Vec<&'static Workload>> {
 /// Runs `nabla bench`.
 pub fn run(args: &BenchArgs) -> Result<()> {
     let chosen = selected(&args.only)?;
+    // Mixed-precision runs report their workloads as NAME_bf16, with the kernels' path.
+    let (suffix, path) = match args.precision.precision {
+        crate::args::Precision::F32 => ("", "null".to_string()),
+        crate::args::Precision::Bf16 => ("_bf16", format!("\"{}\"", nabla::bf16_path())),
+    };
     for w in chosen {
         nabla::manual_seed(0);
         let mut body = (w.setup)()?;
@@ -207,13 +212,13 @@ pub fn run(args: &BenchArgs) -> Result<()> {
         if args.json {
             let r = rss.map_or("null".to_string(), |r| format!("{r:.1}"));
             println!(
-                r#"{{"workload": "{}", "median_s": {median:.6}, "min_s": {min:.6}, "examples_per_s": {throughput:.2}, "repeat": {repeat}, "threads": {threads}, "peak_rss_mb": {r}}}"#,
+                r#"{{"workload": "{}{suffix}", "median_s": {median:.6}, "min_s": {min:.6}, "examples_per_s": {throughput:.2}, "repeat": {repeat}, "threads": {threads}, "peak_rss_mb": {r}, "bf16_path": {path}}}"#,
                 w.name
             );
         } else {
             println!(
-                "{:<18} median {:10.3} ms  min {:10.3} ms  {:10.1} examples/s  peak RSS {:.0} MiB",
-                w.name,
+                "{:<23} median {:10.3} ms  min {:10.3} ms  {:10.1} examples/s  peak RSS {:.0} MiB",
+                format!("{}{suffix}", w.name),
                 median * 1e3,
                 min * 1e3,
                 throughput,

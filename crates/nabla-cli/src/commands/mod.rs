@@ -49,6 +49,26 @@ impl nabla_nn::Loader for Batches {
     }
 }
 
+/// Runs a command with its products in `precision` ([`nabla::autocast`]).
+pub fn with_precision<R>(
+    precision: crate::args::Precision,
+    f: impl FnOnce() -> Result<R>,
+) -> Result<R> {
+    let _scope = precision
+        .autocast()
+        .map(nabla::AutocastGuard::new)
+        .transpose()?;
+    f()
+}
+
+/// What a run's first line says of its precision: nothing for f32, the bf16 path otherwise.
+pub fn precision_note(precision: crate::args::Precision) -> String {
+    match precision {
+        crate::args::Precision::F32 => String::new(),
+        crate::args::Precision::Bf16 => format!(", bf16 products ({})", nabla::bf16_path()),
+    }
+}
+
 /// The model configuration for inputs of `shape` and `outputs` outputs.
 pub fn model_config(shape: &[usize], outputs: usize) -> ModelConfig {
     match shape {

@@ -259,6 +259,11 @@ fn as_recorded(args: &TrainArgs) -> Result<TrainArgs> {
         conflict("schedule", &was, &now)?;
     }
     out.schedule = sched.value;
+    let precision = recorded_choice(&t["precision"], args.precision, given("precision"));
+    if let Some((was, now)) = precision.conflict {
+        conflict("precision", &was, &now)?;
+    }
+    out.precision = precision.value;
     if let Some(was) = t["lr"].as_f64() {
         if let (true, Some(now)) = (given("lr"), args.lr) {
             if now != was {
@@ -407,6 +412,7 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
             "threads": nabla::num_threads(), "clip_grad_norm": args.clip_grad_norm, "patience": args.patience,
             "init": args.init.as_ref().map(|p| p.display().to_string()), "keep_head": args.keep_head,
             "freeze": args.freeze, "backbone_lr_scale": args.backbone_lr_scale, "seq_len": args.seq_len, "ranks": world,
+            "precision": format!("{:?}", args.precision).to_lowercase(),
         }),
     };
     let (vs, model) =
@@ -465,6 +471,7 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
         plateau,
         early_stopping: args.patience,
         clip_grad_norm: args.clip_grad_norm,
+        autocast: args.precision.autocast(),
     };
     let opt = build_optimizer(args, &vs, lr)?;
     let mut trainer = Trainer::new(model.as_ref(), &vs, opt, trainer_cfg);
@@ -480,7 +487,7 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
         String::new()
     };
     say(format!(
-        "training {} ({} parameters) on {}: {} training / {} test examples, batch {batch}{ranks}, {} lr {lr}, {} epoch{}, {} threads",
+        "training {} ({} parameters) on {}: {} training / {} test examples, batch {batch}{ranks}, {} lr {lr}, {} epoch{}, {} threads{}",
         cfg.model,
         vs.num_params(),
         args.data,
@@ -489,7 +496,8 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
         format!("{:?}", args.optimizer).to_lowercase(),
         args.epochs,
         if args.epochs == 1 { "" } else { "s" },
-        nabla::num_threads()
+        nabla::num_threads(),
+        super::precision_note(args.precision)
     ));
     if args.resume {
         if trainer.resume()? {

@@ -129,6 +129,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         plateau: None,
         early_stopping: args.patience,
         clip_grad_norm: args.clip_grad_norm,
+        autocast: args.precision.autocast(),
     };
     let opt: Box<dyn Optimizer> = Box::new(Adam::new(vs.trainable(), lr));
     let mut trainer = Trainer::new(model.module(), &vs, opt, trainer_cfg).with_loss(model.loss());

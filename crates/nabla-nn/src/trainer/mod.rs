@@ -69,6 +69,10 @@ pub struct TrainerConfig {
     pub early_stopping: Option<usize>,
     /// Clip the global gradient norm to this value.
     pub clip_grad_norm: Option<f64>,
+    /// Mixed precision: `Some(DType::BF16)` runs training and validation inside
+    /// [`nabla::autocast`] (products in bf16, sums, losses, statistics and the optimizer in
+    /// f32, f32 master weights); `None` trains in the model's own dtype.
+    pub autocast: Option<nabla::DType>,
 }
 
 impl Default for TrainerConfig {
@@ -84,6 +88,7 @@ impl Default for TrainerConfig {
             plateau: None,
             early_stopping: None,
             clip_grad_norm: None,
+            autocast: None,
         }
     }
 }
@@ -173,8 +178,18 @@ impl<'a> Trainer<'a> {
     /// # Errors
     /// Data and model errors.
     pub fn evaluate(&self, loader: &dyn Loader) -> Result<Evaluation> {
+        let _autocast = self.autocast_scope()?;
         let local = evaluate(self.model, &self.loss, loader, self.cfg.topk)?;
         self.combine_evaluations(local)
+    }
+
+    /// The [`TrainerConfig::autocast`] scope, held while the value lives.
+    fn autocast_scope(&self) -> Result<Option<nabla::AutocastGuard>> {
+        Ok(self
+            .cfg
+            .autocast
+            .map(nabla::AutocastGuard::new)
+            .transpose()?)
     }
 
     /// Trains from the current epoch up to `cfg.epochs`, validating after each epoch.
@@ -191,6 +206,7 @@ impl<'a> Trainer<'a> {
             std::fs::create_dir_all(dir).map_err(|e| write_err(dir, e))?;
         }
         self.share_state()?;
+        let _autocast = self.autocast_scope()?;
         let first = self.history.len();
         for epoch in first..self.cfg.epochs {
             if self.cfg.max_steps.is_some_and(|m| self.global_step >= m) {

@@ -12,7 +12,8 @@
 //! of reading a weight larger than L2 across its rows, which a copy pays too.)
 
 use super::SharedOut;
-use crate::dtype::Float;
+use crate::autocast::Precision;
+use crate::dtype::{DType, Float};
 use crate::storage::{alloc, recycle};
 use rayon::prelude::*;
 
@@ -39,7 +40,8 @@ const MIN_COLS_PER_THREAD: usize = 64;
 
 /// `dst[m, n] = (accumulate ? dst : 0) + lhs[m, k] · rhs[k, n]`, with `dst` row-major of
 /// row stride `dst_rs`. `parallel` lets gemm use the rayon pool (callers that already run
-/// one product per thread pass `false`).
+/// one product per thread pass `false`). With [`Precision::Bf16`], f32 operands are rounded
+/// to bf16 and multiplied by the bf16 kernels ([`super::bf16`]); other dtypes ignore it.
 ///
 /// # Safety
 /// The pointers must be valid for the given shapes and strides; `dst` must not alias the
@@ -54,6 +56,7 @@ pub(crate) unsafe fn gemm<T: Float>(
     lhs: MatRef<T>,
     rhs: MatRef<T>,
     parallel: bool,
+    prec: Precision,
 ) {
     if m == 0 || n == 0 {
         return;
@@ -75,13 +78,14 @@ pub(crate) unsafe fn gemm<T: Float>(
     };
     if threads <= 1 {
         // SAFETY: forwarded from the caller's contract.
-        unsafe { gemm_block(m, n, k, dst, dst_rs, accumulate, lhs, rhs) };
+        unsafe { block_in(prec, m, n, k, dst, dst_rs, accumulate, lhs, rhs) };
         return;
     }
-    // Bands of columns, a multiple of 16 wide (one AVX-512 vector of f32), or of rows.
+    // Bands of columns, a multiple of 32 wide (two AVX-512 vectors of f32, one block of the
+    // bf16 kernels), or of rows.
     let by_cols = n >= threads * MIN_COLS_PER_THREAD;
     let (len, band) = if by_cols {
-        (n, n.div_ceil(threads).next_multiple_of(16))
+        (n, n.div_ceil(threads).next_multiple_of(32))
     } else {
         (m, m.div_ceil(threads))
     };
@@ -99,8 +103,50 @@ pub(crate) unsafe fn gemm<T: Float>(
         };
         // SAFETY: the band is a sub-matrix of the caller's operands and output, and bands
         // of different threads write disjoint parts of dst.
-        unsafe { gemm_block(bm, bn, k, d, dst_rs, accumulate, lhs, rhs) };
+        unsafe { block_in(prec, bm, bn, k, d, dst_rs, accumulate, lhs, rhs) };
     });
+}
+
+/// One thread's product in `prec`: the bf16 kernels for f32 operands under
+/// [`Precision::Bf16`], otherwise [`gemm_block`].
+///
+/// # Safety
+/// As [`gemm`]; `k > 0`.
+unsafe fn block_in<T: Float>(
+    prec: Precision,
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_rs: isize,
+    accumulate: bool,
+    lhs: MatRef<T>,
+    rhs: MatRef<T>,
+) {
+    if prec == Precision::Bf16 && T::DTYPE == DType::F32 {
+        let f32_ref = |x: MatRef<T>| MatRef {
+            ptr: x.ptr.cast::<f32>(),
+            rs: x.rs,
+            cs: x.cs,
+        };
+        // SAFETY: T is f32 (checked above), so the casts change no element; the rest is
+        // the caller's contract.
+        unsafe {
+            super::bf16::gemm_block(
+                m,
+                n,
+                k,
+                dst.cast(),
+                dst_rs,
+                accumulate,
+                f32_ref(lhs),
+                f32_ref(rhs),
+            )
+        };
+    } else {
+        // SAFETY: forwarded.
+        unsafe { gemm_block(m, n, k, dst, dst_rs, accumulate, lhs, rhs) };
+    }
 }
 
 /// One thread's product: the crate without threads.
@@ -114,7 +160,7 @@ pub(crate) unsafe fn gemm<T: Float>(
 ///
 /// # Safety
 /// As [`gemm`].
-unsafe fn gemm_block<T: Float>(
+pub(super) unsafe fn gemm_block<T: Float>(
     m: usize,
     n: usize,
     k: usize,
@@ -246,6 +292,7 @@ mod tests {
                                     cs: bcs as isize,
                                 },
                                 parallel,
+                                Precision::Full,
                             )
                         };
                         let offset = if accumulate { 1.0 } else { 0.0 };

@@ -16,6 +16,8 @@ use super::conv_winograd::{
     Weights,
 };
 use super::{conv_direct, conv_phases, rule, winograd_cache};
+use crate::autocast::Precision;
+use crate::cpu::bf16::{gemm_packed, PackedLeft};
 use crate::cpu::elementwise::PAR_MIN_LEN;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::phases;
@@ -116,6 +118,10 @@ pub(crate) struct Geometry {
     pad: (usize, usize),
     dil: (usize, usize),
     groups: usize,
+    /// The precision of the products ([`crate::autocast`]): in bf16 every convolution
+    /// takes im2col and the bf16 GEMM, since Winograd's transforms would amplify bf16's
+    /// rounding and the direct, phase and panel kernels are f32 only.
+    prec: Precision,
 }
 
 impl Geometry {
@@ -170,7 +176,8 @@ impl Geometry {
             .map(|p| winograd::Plan { tile, ..p })
     }
     fn winograd_from(&self, min_pixels: usize) -> Option<winograd::Plan> {
-        let fits = (self.kh, self.kw) == (3, 3)
+        let fits = self.prec == Precision::Full
+            && (self.kh, self.kw) == (3, 3)
             && self.stride == (1, 1)
             && self.dil == (1, 1)
             && self.groups == 1
@@ -198,6 +205,7 @@ impl Geometry {
         self.n == 1
             && self.groups == 1
             && dtype == crate::DType::F32
+            && self.prec == Precision::Full
             && self.winograd_inference().is_none()
             && self.direct().is_none()
             && skinny::supported()
@@ -212,6 +220,7 @@ impl Geometry {
         let fits = self.n == 1
             && self.groups == 1
             && dtype == crate::DType::F32
+            && self.prec == Precision::Full
             && self.stride == (2, 2)
             && self.dil == (1, 1)
             && self.kh * self.kw > 1
@@ -226,6 +235,7 @@ impl Geometry {
     /// 7×7 stem: 64 channels, 147 taps), kernels wider than 1×1, on CPUs with AVX-512.
     fn direct(&self) -> Option<conv_direct::Plan> {
         let fits = self.groups == 1
+            && self.prec == Precision::Full
             && self.kh * self.kw > 1
             && self.dil == (1, 1)
             && self.cout.is_multiple_of(16)
@@ -528,6 +538,60 @@ fn mat<T>(ptr: *const T, rs: usize, cs: usize) -> MatRef<T> {
     }
 }
 
+/// Each group's weight packed once for the bf16 kernels (as `Wᵀ`, `[k, cout_g]`, when
+/// `transposed`: the input gradient's products), when `g` computes in bf16, `T` is f32 and
+/// the CPU has the kernels: every chunk of images then reads the same packed tiles instead
+/// of rounding and packing the weight again. `None` otherwise.
+fn packed_weights<T: Float>(wt: &[T], g: &Geometry, transposed: bool) -> Option<Vec<PackedLeft>> {
+    if g.prec != Precision::Bf16 {
+        return None;
+    }
+    let w = same_type_slice::<T, f32>(wt)?;
+    let (cout_g, k) = (g.cout_g(), g.k());
+    (0..g.groups)
+        .map(|grp| {
+            let p = w[grp * cout_g * k..].as_ptr();
+            if transposed {
+                PackedLeft::new(mat(p, 1, k), k, cout_g)
+            } else {
+                PackedLeft::new(mat(p, k, 1), cout_g, k)
+            }
+        })
+        .collect()
+}
+
+/// [`gemm`] of `(m, n, k)` whose left operand is a weight: from `packed` when given (then
+/// `T` is f32, see [`packed_weights`]), else `lhs`.
+///
+/// # Safety
+/// As [`gemm`].
+unsafe fn weight_product<T: Float>(
+    packed: Option<&PackedLeft>,
+    (m, n, k): (usize, usize, usize),
+    dst: *mut T,
+    dst_rs: isize,
+    accumulate: bool,
+    lhs: MatRef<T>,
+    rhs: MatRef<T>,
+    par: bool,
+    prec: Precision,
+) {
+    match packed {
+        // SAFETY: a packed weight exists only for f32 elements, so the casts change
+        // nothing; the rest is the caller's contract.
+        Some(p) => unsafe {
+            let rhs = MatRef {
+                ptr: rhs.ptr.cast::<f32>(),
+                rs: rhs.rs,
+                cs: rhs.cs,
+            };
+            gemm_packed(p, n, dst.cast(), dst_rs, accumulate, rhs, par)
+        },
+        // SAFETY: forwarded.
+        None => unsafe { gemm(m, n, k, dst, dst_rs, accumulate, lhs, rhs, par, prec) },
+    }
+}
+
 /// Patch columns (output pixels) that one task's GEMM aims at: images are batched into one
 /// GEMM per task up to this width, so that small convolutions (LeNet) run as a few large
 /// products instead of many tiny ones. Measured: LeNet's conv1 (784 pixels per image) is
@@ -687,6 +751,7 @@ fn im2col_forward<T: Float>(
     let (k, l, cout_g) = (g.k(), g.l(), g.cout_g());
     let mut y = alloc::<T>(g.n * g.cout * l);
     let out = SharedOut(y.as_mut_ptr());
+    let packed = packed_weights(wt, g, false);
     for_chunks(g, |i0, nb, par| {
         // Scratch from the pool: the same sizes recur every training step.
         let mut col = alloc::<T>(if (nb == 1 && g.pointwise()) || keep.is_some() {
@@ -723,16 +788,16 @@ fn im2col_forward<T: Float>(
             }
             // SAFETY: operand blocks are in bounds of their slices by construction.
             unsafe {
-                gemm(
-                    cout_g,
-                    nb * l,
-                    k,
+                weight_product(
+                    packed.as_ref().map(|p| &p[grp]),
+                    (cout_g, nb * l, k),
                     dst.as_mut_ptr(),
                     (nb * l) as isize,
                     bias.is_some(),
                     mat(wt[grp * cout_g * k..].as_ptr(), k, 1),
                     mat(patches.as_ptr(), nb * l, 1),
                     par,
+                    g.prec,
                 )
             };
             if nb > 1 {
@@ -769,6 +834,7 @@ fn im2col_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
     let plane = g.cin_g() * g.h * g.w;
     let mut dx = alloc::<T>(g.n * g.cin * g.h * g.w);
     let out = SharedOut(dx.as_mut_ptr());
+    let packed = packed_weights(wt, g, true);
     for_chunks(g, |i0, nb, par| {
         let mut rows_buf = alloc::<T>(if nb == 1 { 0 } else { cout_g * nb * l });
         let mut col = alloc::<T>(if nb == 1 && g.pointwise() {
@@ -783,32 +849,32 @@ fn im2col_backward_data<T: Float>(dy: &[T], wt: &[T], g: &Geometry) -> Vec<T> {
                 // SAFETY: this chunk's image group; Wᵀ is read through swapped strides.
                 let dxg = unsafe { out.slice((i0 * g.cin + grp * g.cin_g()) * g.h * g.w, plane) };
                 unsafe {
-                    gemm(
-                        k,
-                        l,
-                        cout_g,
+                    weight_product(
+                        packed.as_ref().map(|p| &p[grp]),
+                        (k, l, cout_g),
                         dxg.as_mut_ptr(),
                         l as isize,
                         false,
                         mat(wg, 1, k),
                         mat(dyc.as_ptr(), l, 1),
                         par,
+                        g.prec,
                     )
                 };
                 continue;
             }
             // SAFETY: as above, into the scratch patch matrix.
             unsafe {
-                gemm(
-                    k,
-                    nb * l,
-                    cout_g,
+                weight_product(
+                    packed.as_ref().map(|p| &p[grp]),
+                    (k, nb * l, cout_g),
                     col.as_mut_ptr(),
                     (nb * l) as isize,
                     false,
                     mat(wg, 1, k),
                     mat(dyc.as_ptr(), nb * l, 1),
                     par,
+                    g.prec,
                 )
             };
             for b in 0..nb {
@@ -881,6 +947,7 @@ fn im2col_backward_weight<T: Float>(x: &[T], dy: &[T], g: &Geometry, kept: Optio
                     mat(dyc.as_ptr(), nb * l, 1),
                     mat(patches.as_ptr(), 1, nb * l),
                     par,
+                    g.prec,
                 )
             };
         }
@@ -1263,6 +1330,7 @@ fn forward_geometry(
         pad,
         dil,
         groups,
+        prec: crate::autocast::current(),
     })
 }
 
@@ -1626,6 +1694,7 @@ impl Tensor {
             pad: (p, p),
             dil: (d, d),
             groups,
+            prec: crate::autocast::current(),
         };
         if out_size(oh, kh, s, p, d) != Some(h) || out_size(ow, kw, s, p, d) != Some(w) {
             return Err(Error::invalid(

@@ -23,6 +23,7 @@
 //! the transforms and the products (16, or 36 in F(4×4)). A single small image runs as one
 //! block that all threads share, by ranges of channels.
 
+use crate::autocast::Precision;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::simd::{multiversion, vectorized};
 use crate::cpu::skinny::{self, skinny_gemm, skinny_gemm_tn, Rows};
@@ -447,6 +448,7 @@ fn block<T: Float>(
                         cs: 1,
                     },
                     par,
+                    Precision::Full,
                 )
             };
         }
@@ -721,6 +723,7 @@ fn weight_block<T: Float>(x: &[T], dy: &[T], p: &Plan, blk: Block, du: &mut [T])
                     cs: tb as isize,
                 },
                 false,
+                Precision::Full,
             )
         };
     }

@@ -2,6 +2,7 @@
 //! as in NumPy) and the fused `linear` (x·Wᵀ + b).
 
 use super::rule;
+use crate::autocast::{self, Precision};
 use crate::cpu::gemm::{gemm, MatRef, PAR_MIN_FLOPS};
 use crate::cpu::transpose::transpose_add_bias;
 use crate::dtype::{with_float, Float};
@@ -38,6 +39,7 @@ fn batched_gemm<T: Float>(
     rhs: &[T],
     lr: &Layout,
     out_shape: &Shape,
+    prec: Precision,
 ) -> Vec<T> {
     let rank = out_shape.rank();
     let nb = rank - 2;
@@ -77,6 +79,7 @@ fn batched_gemm<T: Float>(
                     cs: rcs,
                 },
                 parallel,
+                prec,
             )
         }
     };
@@ -122,6 +125,7 @@ unsafe fn linear_transposed<T: Float>(
     x: MatRef<T>,
     w: MatRef<T>,
     bias: Option<&[T]>,
+    prec: Precision,
 ) -> Vec<T> {
     let mut out = alloc::<T>(rows * out_f);
     // Rows r0.. of x, seen as columns of xᵀ.
@@ -150,6 +154,7 @@ unsafe fn linear_transposed<T: Float>(
                 w,
                 xt(r0),
                 parallel,
+                prec,
             )
         };
         transpose_add_bias(&yt, bias, dst, out_f);
@@ -238,25 +243,28 @@ impl Tensor {
         let rl = rhs.layout().broadcast_to(&with_tail(k, n), "matmul")?;
         let out_shape = with_tail(m, n);
         crate::macs::add_macs(batch.dims().iter().product::<usize>() * m * k * n);
+        let prec = autocast::current();
         let y = with_float!(self.dtype(), "matmul", T => {
             let (sl, sr) = (self.read_storage(), rhs.read_storage());
-            let out = batched_gemm(sl.host_slice::<T>().expect("dtype checked"), &ll, sr.host_slice::<T>().expect("dtype checked"), &rl, &out_shape);
+            let out = batched_gemm(sl.host_slice::<T>().expect("dtype checked"), &ll, sr.host_slice::<T>().expect("dtype checked"), &rl, &out_shape, prec);
             Tensor::from_data(out, out_shape)
         });
         // ∂L/∂A = G·Bᵀ, ∂L/∂B = Aᵀ·G (batch dims are summed back by the engine).
         Ok(y.record(
-            rule("MmBackward", |x, _, g| {
-                let da = if x[0].tracks_grad() {
-                    Some(g.matmul(&x[1].t()?)?)
-                } else {
-                    None
-                };
-                let db = if x[1].tracks_grad() {
-                    Some(x[0].t()?.matmul(g)?)
-                } else {
-                    None
-                };
-                Ok(vec![da, db])
+            rule("MmBackward", move |x, _, g| {
+                autocast::within(prec, || {
+                    let da = if x[0].tracks_grad() {
+                        Some(g.matmul(&x[1].t()?)?)
+                    } else {
+                        None
+                    };
+                    let db = if x[1].tracks_grad() {
+                        Some(x[0].t()?.matmul(g)?)
+                    } else {
+                        None
+                    };
+                    Ok(vec![da, db])
+                })
             }),
             &[self, rhs],
         ))
@@ -302,6 +310,7 @@ impl Tensor {
         let mut out_dims = self.dims().to_vec();
         *out_dims.last_mut().expect("rank checked above") = out_f;
         let x2 = self.detach().reshape(&[rows, in_f])?;
+        let prec = autocast::current();
         let y = with_float!(self.dtype(), "linear", T => {
             // A pooled copy taken first: no lock on the bias is held with those on x and W.
             let bias = bias.map(|b| b.contiguous_vec::<T>("linear")).transpose()?;
@@ -311,7 +320,7 @@ impl Tensor {
             let w = MatRef { ptr: sw.host_slice::<T>().expect("dtype checked")[lw.offset()..].as_ptr(), rs: lw.strides()[0] as isize, cs: lw.strides()[1] as isize };
             let out = if gather_input(rows, in_f, out_f) {
                 // SAFETY: x and w describe valid regions of these storages.
-                unsafe { linear_transposed(rows, in_f, out_f, x, w, bias.as_deref()) }
+                unsafe { linear_transposed(rows, in_f, out_f, x, w, bias.as_deref(), prec) }
             } else {
                 let mut out = alloc::<T>(rows * out_f);
                 match &bias {
@@ -320,7 +329,7 @@ impl Tensor {
                 }
                 // SAFETY: as above; `out` is rows×out_f. Wᵀ's element (i, j) is W[j, i].
                 unsafe {
-                    gemm(rows, out_f, in_f, out.as_mut_ptr(), out_f as isize, true, x, MatRef { ptr: w.ptr, rs: w.cs, cs: w.rs }, true);
+                    gemm(rows, out_f, in_f, out.as_mut_ptr(), out_f as isize, true, x, MatRef { ptr: w.ptr, rs: w.cs, cs: w.rs }, true, prec);
                 }
                 out
             };
@@ -334,26 +343,28 @@ impl Tensor {
         // ∂L/∂x = G·W, ∂L/∂W = Gᵀ·x, ∂L/∂b = Σ_rows G
         Ok(y.record(
             rule("AddmmBackward", move |x, _, g| {
-                let g2 = g.reshape(&[rows, out_f])?;
-                let dx = if x[0].tracks_grad() {
-                    Some(g.matmul(&x[1])?)
-                } else {
-                    None
-                };
-                let dw = if x[1].tracks_grad() {
-                    Some(g2.t()?.matmul(&x[0].reshape(&[rows, in_f])?)?)
-                } else {
-                    None
-                };
-                let mut grads = vec![dx, dw];
-                if x.len() == 3 {
-                    grads.push(if x[2].tracks_grad() {
-                        Some(g2.sum(&[0])?)
+                autocast::within(prec, || {
+                    let g2 = g.reshape(&[rows, out_f])?;
+                    let dx = if x[0].tracks_grad() {
+                        Some(g.matmul(&x[1])?)
                     } else {
                         None
-                    });
-                }
-                Ok(grads)
+                    };
+                    let dw = if x[1].tracks_grad() {
+                        Some(g2.t()?.matmul(&x[0].reshape(&[rows, in_f])?)?)
+                    } else {
+                        None
+                    };
+                    let mut grads = vec![dx, dw];
+                    if x.len() == 3 {
+                        grads.push(if x[2].tracks_grad() {
+                            Some(g2.sum(&[0])?)
+                        } else {
+                            None
+                        });
+                    }
+                    Ok(grads)
+                })
             }),
             &inputs,
         ))

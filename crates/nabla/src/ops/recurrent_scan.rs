@@ -8,6 +8,7 @@
 //! `∂W_hh = Σ_t ∂gates_tᵀ·h_{t-1}` over all steps at once (as cuDNN does).
 
 use super::rule;
+use crate::autocast::Precision;
 use crate::cpu::gemm::{gemm, MatRef};
 use crate::cpu::simd::multiversion;
 use crate::cpu::SharedOut;
@@ -61,6 +62,8 @@ struct Dims {
     batch: usize,
     hidden: usize,
     reverse: bool,
+    /// The precision of the products ([`crate::autocast`]), kept for the backward pass.
+    prec: Precision,
 }
 
 impl Dims {
@@ -274,6 +277,7 @@ fn check_scan(
         batch,
         hidden,
         reverse,
+        prec: crate::autocast::current(),
     })
 }
 
@@ -311,6 +315,7 @@ unsafe fn times_w_t<T: Float>(
                 cs: 1,
             },
             false,
+            d.prec,
         )
     }
 }
@@ -665,6 +670,7 @@ fn weight_gradient<T: Float>(d: &Dims, src: &[T], y: &[T], h0: &[T]) -> Vec<T> {
                 cs: 1,
             },
             true,
+            d.prec,
         )
     };
     if d.steps > 1 {
@@ -687,6 +693,7 @@ fn weight_gradient<T: Float>(d: &Dims, src: &[T], y: &[T], h0: &[T]) -> Vec<T> {
                     cs: 1,
                 },
                 true,
+                d.prec,
             )
         };
     }
@@ -799,6 +806,7 @@ unsafe fn backward_rows<T: Float>(
                     cs: 1,
                 },
                 false,
+                d.prec,
             )
         };
     }
@@ -1007,6 +1015,7 @@ mod tests {
                 batch,
                 hidden,
                 reverse: matches!(cell, ScanCell::Gru | ScanCell::Relu),
+                prec: crate::autocast::Precision::Full,
             };
             let gh = d.gates_hidden();
             let (xg, w, b, h0, c0) = (
@@ -1079,6 +1088,7 @@ mod tests {
                 batch,
                 hidden,
                 reverse: false,
+                prec: crate::autocast::Precision::Full,
             };
             let gh = d.gates_hidden();
             let (xg, w, b, h0, c0) = (
