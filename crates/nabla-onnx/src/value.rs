@@ -31,6 +31,24 @@ impl IntTensor {
         }
     }
 
+    /// The values of a float tensor truncated toward zero (`bool`: whether each is non-zero),
+    /// as ONNX's `Cast` to an integer type does.
+    ///
+    /// # Errors
+    /// When the tensor's data cannot be read.
+    pub fn from_float(t: &Tensor, bool: bool) -> Result<Self> {
+        let data = t
+            .to_dtype(nabla::DType::F64)?
+            .to_vec::<f64>()?
+            .into_iter()
+            .map(|x| if bool { i64::from(x != 0.0) } else { x as i64 })
+            .collect();
+        Ok(IntTensor {
+            dims: t.dims().to_vec(),
+            data,
+        })
+    }
+
     /// As an f32 nabla tensor.
     pub fn to_float(&self, device: &Device) -> Result<Tensor> {
         let v: Vec<f32> = self.data.iter().map(|&x| x as f32).collect();

@@ -347,3 +347,112 @@ fn a_stride_2_conv_transpose_spreads_each_input_over_a_block() -> Result {
     assert_close(&y, &want, 1e-6)?;
     Ok(())
 }
+
+#[test]
+fn an_integer_graph_input_feeds_gather_as_host_indices() -> Result {
+    // codes int64 [n, 3] -> Gather(table [5, 2], codes): an embedding as PyTorch exports it.
+    let mut g = GraphBuilder::new("embedding");
+    let x = g.input("codes", batch(&[3]));
+    let table: Vec<f32> = (0..10).map(|v| v as f32).collect();
+    let w = g.weight("embed.weight", &t(&table, &[5, 2]))?;
+    g.node_with("Gather", &[&w, &x], &["y"], vec![attr_i("axis", 0)]);
+    g.output("y", batch(&[3, 2]));
+    let mut model = g.finish(17);
+    model.graph.inputs[0].elem_type = 7; // INT64
+    let (vs, m) = import(&model)?;
+    // nabla's batches are float: the codes arrive as floats holding integers.
+    let y = m.forward(&t(&[4.0, 0.0, 2.0, 1.0, 1.0, 3.0], &[2, 3]))?;
+    assert_eq!(y.dims(), &[2, 3, 2]);
+    assert_close(
+        &y,
+        &[8.0, 9.0, 0.0, 1.0, 4.0, 5.0, 2.0, 3.0, 2.0, 3.0, 6.0, 7.0],
+        0.0,
+    )?;
+    // The table is a parameter: gradients reach the rows that were read.
+    let grads = y.sum_all()?.backward()?;
+    let table = vs.get("embed.weight").expect("the table is a variable");
+    let grad = grads
+        .get(&table.tensor())
+        .expect("a gradient for the table");
+    assert_close(
+        grad,
+        &[1.0, 1.0, 2.0, 2.0, 1.0, 1.0, 1.0, 1.0, 1.0, 1.0],
+        0.0,
+    )?;
+    Ok(())
+}
+
+/// Found by the `onnx` fuzz target: a Reshape target whose sizes multiply past `usize`
+/// overflowed while inferring its -1; integer broadcasting to an absurd size must not
+/// allocate. Both are errors naming the node.
+#[test]
+fn absurd_reshape_targets_and_broadcasts_are_errors() -> Result {
+    let huge = 1i64 << 40;
+    let mut g = GraphBuilder::new("reshape");
+    let x = g.input("x", batch(&[4]));
+    let shape = g.ints(&[3], &[-1, huge, huge]);
+    g.node_with("Reshape", &[&x, &shape], &["y"], vec![]);
+    g.output("y", vec![]);
+    let (_, m) = import(&g.finish(17))?;
+    let err = m.forward(&t(&[0.0; 8], &[2, 4])).unwrap_err().to_string();
+    assert!(err.contains("cannot reshape"), "{err}");
+
+    let mut g = GraphBuilder::new("broadcast");
+    let x = g.input("x", batch(&[4]));
+    let rows = g.ints(&[1 << 15, 1], &vec![1; 1 << 15]);
+    let cols = g.ints(&[1, 1 << 15], &vec![2; 1 << 15]);
+    let sum = g.node("Add", &[&rows, &cols], vec![]);
+    let shape = g.node("Shape", &[&sum], vec![]);
+    let y = g.node("Reshape", &[&x, &shape], vec![]);
+    g.node_with("Identity", &[&y], &["y"], vec![]);
+    g.output("y", vec![]);
+    let (_, m) = import(&g.finish(17))?;
+    let err = m.forward(&t(&[0.0; 8], &[2, 4])).unwrap_err().to_string();
+    assert!(err.contains("too large"), "{err}");
+    Ok(())
+}
+
+/// Found by the `onnx` fuzz target: Concat of scalars indexed a dim they lack. Host integers
+/// transpose exactly, past f32's 2^24 too.
+#[test]
+fn concat_of_scalars_is_an_error_and_integers_transpose_exactly() -> Result {
+    let mut g = GraphBuilder::new("concat");
+    let x = g.input("x", batch(&[4]));
+    let a = g.ints(&[], &[1]);
+    let cat = g.node("Concat", &[&a, &a], vec![attr_i("axis", 0)]);
+    let y = g.node("Reshape", &[&x, &cat], vec![]);
+    g.node_with("Identity", &[&y], &["y"], vec![]);
+    g.output("y", vec![]);
+    let (_, m) = import(&g.finish(17))?;
+    let err = m.forward(&t(&[0.0; 8], &[2, 4])).unwrap_err().to_string();
+    assert!(err.contains("scalars"), "{err}");
+
+    let big = (1i64 << 40) + 1;
+    let mut g = GraphBuilder::new("transpose");
+    let x = g.input("x", batch(&[4]));
+    let ints = g.ints(&[2, 1], &[big, 2]);
+    let tr = g.node("Transpose", &[&ints], vec![attr_ints("perm", &[1, 0])]);
+    // Reshape [n, 4] by [2^40 + 1, 2] is refused with the exact target in the message.
+    let two = g.ints(&[1], &[2]);
+    let flat = g.node("Reshape", &[&tr, &two], vec![]);
+    let y = g.node("Reshape", &[&x, &flat], vec![]);
+    g.node_with("Identity", &[&y], &["y"], vec![]);
+    g.output("y", vec![]);
+    let (_, m) = import(&g.finish(17))?;
+    let err = m.forward(&t(&[0.0; 8], &[2, 4])).unwrap_err().to_string();
+    assert!(err.contains(&format!("[{big}, 2]")), "{err}");
+    Ok(())
+}
+
+#[test]
+fn hard_swish_is_x_times_a_clamped_ramp() -> Result {
+    // x · clamp(x / 6 + 1/2, 0, 1): 0 below -3, x above 3, x (x + 3) / 6 between.
+    let mut g = GraphBuilder::new("hardswish");
+    let x = g.input("x", vec![Dim::Value(5)]);
+    g.node_with("HardSwish", &[&x], &["y"], vec![]);
+    g.output("y", vec![Dim::Value(5)]);
+    let (_, m) = import(&g.finish(14))?;
+    let y = m.forward(&t(&[-4.0, -1.0, 0.0, 1.0, 4.0], &[5]))?;
+    assert_close(&y, &[0.0, -1.0 / 3.0, 0.0, 2.0 / 3.0, 4.0], 1e-6)?;
+    Ok(())
+}

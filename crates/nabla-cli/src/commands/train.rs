@@ -488,7 +488,7 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     };
     say(format!(
         "training {} ({} parameters) on {}: {} training / {} test examples, batch {batch}{ranks}, {} lr {lr}, {} epoch{}, {} threads{}",
-        args.model,
+        cfg.model,
         vs.num_params(),
         args.data,
         train_set.len(),

@@ -60,33 +60,49 @@ impl Module for AdaptiveAvgPool2d {
 
     /// `GlobalAveragePool` for a 1×1 output; `AveragePool` with window and stride
     /// `input / output` when the example's size divides (the windows are then the adaptive
-    /// ones); refused otherwise.
+    /// ones); otherwise two `MatMul`s with constant averaging matrices,
+    /// `y = P_h · x · P_wᵀ` (`P [out, in]` holds `1 / window` over each output's window),
+    /// which is exact for any sizes, larger outputs included.
     fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
         let dims = x.example.dims();
         let (oh, ow) = self.0;
+        let &[_, _, h, w] = dims else {
+            return Err(Error::InvalidArgument {
+                op: "export",
+                msg: format!("adaptive average pooling takes [n, c, h, w], got {dims:?}"),
+            });
+        };
         let name = if (oh, ow) == (1, 1) {
             g.node("GlobalAveragePool", &[&x.name], vec![])
-        } else if dims.len() == 4
-            && dims[2].is_multiple_of(oh)
-            && dims[3].is_multiple_of(ow)
-            && dims[2] / oh == dims[3] / ow
-        {
-            let k = dims[2] / oh;
+        } else if h.is_multiple_of(oh) && w.is_multiple_of(ow) && h / oh == w / ow {
+            let k = h / oh;
             g.node(
                 "AveragePool",
                 &[&x.name],
                 vec![("kernel_shape", pair(k)), ("strides", pair(k))],
             )
         } else {
-            return Err(Error::InvalidArgument {
-                op: "export",
-                msg: format!(
-                    "adaptive average pooling from {dims:?} to {oh}x{ow} has uneven windows, which ONNX cannot express; export for an input size that divides"
-                ),
-            });
+            let dev = x.example.device();
+            let pw_t = g.constant(&averaging_matrix(w, ow, &dev)?.t()?.contiguous()?)?;
+            let ph = g.constant(&averaging_matrix(h, oh, &dev)?)?;
+            let cols = g.node("MatMul", &[&x.name, &pw_t], vec![]);
+            g.node("MatMul", &[&ph, &cols], vec![])
         };
         x.through(self, name)
     }
+}
+
+/// The `[out, len]` matrix that averages each adaptive pooling window of a `len`-long axis:
+/// output `i` covers `floor(i·len/out) .. ceil((i+1)·len/out)`, as adaptive pooling does.
+fn averaging_matrix(len: usize, out: usize, dev: &nabla::Device) -> Result<Tensor> {
+    let mut p = vec![0f32; out * len];
+    for i in 0..out {
+        let (start, end) = (i * len / out, ((i + 1) * len).div_ceil(out));
+        for j in start..end {
+            p[i * len + j] = 1.0 / (end - start) as f32;
+        }
+    }
+    Ok(Tensor::from_vec(p, &[out, len], dev)?)
 }
 
 /// Flattens every dim after the first: `[n, ...] -> [n, Π...]`.

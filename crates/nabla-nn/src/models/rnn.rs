@@ -175,6 +175,15 @@ impl Module for CharLm {
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         Ok(self.forward_state(x, None, train)?.0)
     }
+
+    /// The embedding (`Cast`, `Gather`), the recurrent layers (one `LSTM`/`GRU`/`RNN` node
+    /// each) and the head (`MatMul`, `Add`): codes `[batch, time]` in, logits
+    /// `[batch, time, vocab]` out, as [`CharLm::forward_state`] without a starting state.
+    fn export(&self, g: &mut dyn GraphSink, x: &Traced) -> Result<Traced> {
+        let e = self.embed.export(g, x)?;
+        let h = self.rnn.export(g, &e)?;
+        self.head.export(g, &h)
+    }
 }
 
 /// One epoch of truncated backpropagation through time over a long stream.

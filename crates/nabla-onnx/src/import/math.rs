@@ -2,7 +2,7 @@
 //! softmax and reductions.
 
 use super::ctx::Ctx;
-use crate::value::{IntTensor, Value};
+use crate::value::{checked_numel, IntTensor, Value};
 use crate::Result;
 use nabla::Tensor;
 
@@ -54,7 +54,12 @@ fn int_broadcast(
         }
         dims.push(if x == 1 { y } else { x });
     }
-    let n: usize = dims.iter().product();
+    let n = checked_numel(&dims).ok_or_else(|| {
+        c.err(format!(
+            "broadcasting {:?} with {:?} gives {dims:?}, too large",
+            a.dims, b.dims
+        ))
+    })?;
     let mut data = Vec::with_capacity(n);
     let mut idx = vec![0usize; rank];
     for _ in 0..n {
@@ -109,6 +114,8 @@ pub fn unary(c: &Ctx) -> Result<Vec<Value>> {
                 .add_scalar(f64::from(beta))?
                 .clamp(0.0, 1.0)?
         }
+        // x · HardSigmoid(x) with alpha 1/6, beta 1/2 (opset 14; MobileNetV3's activation).
+        "HardSwish" => x.mul(&x.mul_scalar(1.0 / 6.0)?.add_scalar(0.5)?.clamp(0.0, 1.0)?)?,
         other => return Err(c.err(format!("{other} is not an element-wise map"))),
     })
 }

@@ -7,8 +7,8 @@ mod nn;
 mod recurrent;
 mod shape_ops;
 
-use crate::proto::{Dim, ModelProto, NodeProto};
-use crate::value::{decode_tensor, Value};
+use crate::proto::{Dim, ModelProto, NodeProto, ValueInfo};
+use crate::value::{decode_tensor, IntTensor, Value};
 use crate::{Error, Result};
 use ctx::{node_label, Ctx};
 use nabla::{Device, Tensor};
@@ -44,6 +44,7 @@ const OPS: &[(&str, OpFn)] = &[
     ("GlobalMaxPool", nn::global_pool),
     ("GRU", recurrent::gru),
     ("HardSigmoid", math::unary),
+    ("HardSwish", math::unary),
     ("Identity", shape_ops::identity),
     ("LeakyRelu", math::unary),
     ("Log", math::unary),
@@ -106,6 +107,9 @@ pub struct OnnxModel {
     vars: HashMap<String, Var>,
     constants: HashMap<String, Value>,
     inputs: Vec<(String, Option<Vec<Dim>>)>,
+    /// Per input, its integer element type (`TensorProto.DataType`: 2 to 7, 9 bool, 12,
+    /// 13), when it is one: such an input is fed to the graph as host integers.
+    int_inputs: Vec<Option<i32>>,
     outputs: Vec<String>,
     device: Device,
 }
@@ -167,11 +171,18 @@ impl OnnxModel {
                 }
             }
         }
-        let inputs: Vec<(String, Option<Vec<Dim>>)> = graph
+        let fed: Vec<&ValueInfo> = graph
             .inputs
             .iter()
             .filter(|v| !vars.contains_key(&v.name) && !constants.contains_key(&v.name))
+            .collect();
+        let inputs: Vec<(String, Option<Vec<Dim>>)> = fed
+            .iter()
             .map(|v| (v.name.clone(), v.shape.clone()))
+            .collect();
+        let int_inputs = fed
+            .iter()
+            .map(|v| matches!(v.elem_type, 2..=7 | 9 | 12 | 13).then_some(v.elem_type))
             .collect();
         let outputs: Vec<String> = graph.outputs.iter().map(|v| v.name.clone()).collect();
         if outputs.is_empty() {
@@ -185,6 +196,7 @@ impl OnnxModel {
             vars,
             constants,
             inputs,
+            int_inputs,
             outputs,
             device,
         })
@@ -224,8 +236,13 @@ impl OnnxModel {
             )));
         }
         let mut env: HashMap<&str, Value> = HashMap::new();
-        for ((name, _), x) in self.inputs.iter().zip(xs) {
-            env.insert(name, Value::Float(x.clone()));
+        for (((name, _), x), int) in self.inputs.iter().zip(xs).zip(&self.int_inputs) {
+            let v = match int {
+                // Codes and indices arrive as float tensors (nabla's batches are float).
+                Some(ty) => Value::Int(IntTensor::from_float(x, *ty == 9)?),
+                None => Value::Float(x.clone()),
+            };
+            env.insert(name, v);
         }
         for (node, dead) in self.nodes.iter().zip(&self.last_use) {
             let inputs = node

@@ -47,24 +47,7 @@ pub fn cast(c: &Ctx) -> Result<Vec<Value>> {
             dims: i.dims.clone(),
             data: i.data.iter().map(|&x| i64::from(x != 0)).collect(),
         }),
-        (2..=7 | 9 | 12 | 13, Value::Float(t)) => {
-            let data: Vec<i64> = t
-                .to_dtype(DType::F64)?
-                .to_vec::<f64>()?
-                .into_iter()
-                .map(|x| {
-                    if to == 9 {
-                        i64::from(x != 0.0)
-                    } else {
-                        x as i64
-                    }
-                })
-                .collect();
-            Value::Int(IntTensor {
-                dims: t.dims().to_vec(),
-                data,
-            })
-        }
+        (2..=7 | 9 | 12 | 13, Value::Float(t)) => Value::Int(IntTensor::from_float(t, to == 9)?),
         (to, _) => return Err(c.err(format!("cast to element type {to} is not supported"))),
     }])
 }
@@ -109,10 +92,10 @@ pub fn reshape(c: &Ctx) -> Result<Vec<Value>> {
     }
     let total: usize = dims.iter().product();
     if let Some(i) = infer {
-        let known: usize = out.iter().product();
-        if known == 0 || !total.is_multiple_of(known) {
-            return Err(c.err(format!("cannot reshape {dims:?} to {target:?}")));
-        }
+        // The target's sizes come from the file: their product may overflow.
+        let known = checked_numel(&out)
+            .filter(|&k| k > 0 && total.is_multiple_of(k))
+            .ok_or_else(|| c.err(format!("cannot reshape {dims:?} to {target:?}")))?;
         out[i] = total / known;
     }
     if checked_numel(&out) != Some(total) {
@@ -139,10 +122,13 @@ pub fn transpose(c: &Ctx) -> Result<Vec<Value>> {
     Ok(vec![match v {
         Value::Float(t) => Value::Float(t.permute(&perm)?.contiguous()?),
         Value::Int(i) => {
-            let t = i.to_float(&c.device)?.permute(&perm)?.contiguous()?;
+            // As i64 (through f32, values past 2^24 would change).
+            let t = Tensor::from_vec(i.data.clone(), &i.dims, &nabla::Device::Cpu)?
+                .permute(&perm)?
+                .contiguous()?;
             Value::Int(IntTensor {
                 dims: t.dims().to_vec(),
-                data: t.to_vec::<f32>()?.into_iter().map(|x| x as i64).collect(),
+                data: t.to_vec::<i64>()?,
             })
         }
     }])
@@ -153,7 +139,10 @@ pub fn concat(c: &Ctx) -> Result<Vec<Value>> {
     let values: Vec<&Value> = (0..c.inputs.len()).filter_map(|i| c.opt(i)).collect();
     let first = values.first().ok_or_else(|| c.err("no inputs"))?;
     let rank = first.dims().len();
-    let axis = c.axis(c.attr_i("axis", 0)?, rank.max(1))?;
+    if rank == 0 {
+        return Err(c.err("cannot concatenate scalars (rank 0)"));
+    }
+    let axis = c.axis(c.attr_i("axis", 0)?, rank)?;
     if values.iter().all(|v| matches!(v, Value::Int(_))) {
         let ints: Vec<&IntTensor> = values
             .iter()
