@@ -72,9 +72,36 @@ pub(crate) unsafe fn pack_a(
                 };
             }
         }
+    } else if a.rs == 1 {
+        // Columns contiguous (a transposed view): each pair of columns (k, k + 1) of a
+        // 16-row band, rounded and interleaved, gives the band's 16 pairs of that k; 16 such
+        // registers transposed are the tile's 16 rows.
+        for t in 0..row_tiles {
+            let rows = m.saturating_sub(t * T16).min(T16);
+            for kt in 0..kts {
+                let mut pairs = [_mm512_setzero_si512(); T16];
+                for (p, pair) in pairs.iter_mut().enumerate() {
+                    let c = kt * KT + 2 * p;
+                    if rows == 0 || c >= kc {
+                        break;
+                    }
+                    // SAFETY: columns k0 + c (and k0 + c + 1 when inside), rows t·16.. of a
+                    // column-contiguous view (rs == 1).
+                    let col = |c: usize| unsafe {
+                        a.ptr.offset((k0 + c) as isize * a.cs + (t * T16) as isize)
+                    };
+                    *pair = unsafe { interleave(col(c), (c + 1 < kc).then(|| col(c + 1)), rows) };
+                }
+                transpose16(&mut pairs);
+                let tile = &mut out[(t * kts + kt) * TILE..][..TILE];
+                for (r, row) in pairs.iter().enumerate() {
+                    // SAFETY: row r of the tile, 64 bytes.
+                    unsafe { _mm512_storeu_si512(tile[r * KT..].as_mut_ptr().cast(), *row) };
+                }
+            }
+        }
     } else {
-        // Columns are the contiguous direction (a transposed view) or neither: walk each
-        // column of a 16-row band.
+        // Neither rows nor columns contiguous: walk each column of a 16-row band.
         out.fill(0);
         for t in 0..m.div_ceil(T16) {
             let rows = (m - t * T16).min(T16);
@@ -141,29 +168,35 @@ pub(crate) unsafe fn pack_b(
                 let cols = (nc - t * T16).min(T16);
                 // SAFETY: cols elements of each row from t·16; one 64-byte tile row.
                 unsafe {
-                    interleave_rows(
-                        out[index(kk, t * T16)..].as_mut_ptr(),
-                        r0.add(t * T16),
-                        r1.map(|r| r.add(t * T16)),
-                        cols,
-                    )
+                    let row = interleave(r0.add(t * T16), r1.map(|r| r.add(t * T16)), cols);
+                    _mm512_storeu_si512(out[index(kk, t * T16)..].as_mut_ptr().cast(), row)
                 };
             }
         }
     } else if b.rs == 1 {
-        out.fill(0);
         // Columns contiguous (a transposed view): 32 k of one column are 16 pairs, one
-        // 32-bit element in each of a tile's 16 rows.
-        for j in 0..nc {
-            // SAFETY: column j0 + j from row k0 is kc contiguous elements (rs == 1).
-            let col = unsafe { b.ptr.offset((j0 + j) as isize * b.cs + k0 as isize) };
+        // 32-bit element in each of a tile's 16 rows. Sixteen columns' pairs are rounded
+        // into 16 registers and transposed, so that each becomes one tile row.
+        for t in 0..col_tiles {
+            let cols = nc.saturating_sub(t * T16).min(T16);
             for kt in 0..kts {
                 let len = (kc - kt * KT).min(KT);
-                // SAFETY: len elements from kt·32; the pairs go to column j of the tile's
-                // 16 rows, 64 bytes apart.
-                unsafe {
-                    scatter_pairs(out[index(kt * KT, j)..].as_mut_ptr(), col.add(kt * KT), len)
-                };
+                let mut rows = [_mm512_setzero_si512(); T16];
+                for (j, row) in rows.iter_mut().enumerate().take(cols) {
+                    // SAFETY: column j0 + t·16 + j from row k0 + kt·32: len contiguous
+                    // elements (rs == 1).
+                    let col = unsafe {
+                        b.ptr
+                            .offset((j0 + t * T16 + j) as isize * b.cs + (k0 + kt * KT) as isize)
+                    };
+                    *row = unsafe { round_pairs(col, len) };
+                }
+                transpose16(&mut rows);
+                let tile = &mut out[(t * kts + kt) * TILE..][..TILE];
+                for (p, row) in rows.iter().enumerate() {
+                    // SAFETY: row p of the tile, 64 bytes.
+                    unsafe { _mm512_storeu_si512(tile[p * 2 * T16..].as_mut_ptr().cast(), *row) };
+                }
             }
         }
     } else {
@@ -197,37 +230,36 @@ unsafe fn store_pairs(dst: *mut u16, src: *const f32, len: usize) {
     unsafe { _mm512_storeu_si512(dst.cast(), std::mem::transmute::<__m512bh, __m512i>(packed)) };
 }
 
-/// Rounds `cols ≤ 16` values of `r0` and of `r1` (zeros when `None`) to bf16 and stores
-/// them interleaved, `(r0[j], r1[j])` for each j, as 64 bytes at `dst`.
+/// `n ≤ 16` values of `c0` and of `c1` (zeros when `None`) rounded to bf16 and
+/// interleaved, `(c0[i], c1[i])` in 32-bit lane `i`: two rows of `B` become one tile row,
+/// two columns of a transposed `A` one register of pairs.
 ///
 /// # Safety
-/// The rows hold `cols` values; `dst` 32 u16; AVX-512 F, BW and BF16.
+/// The columns hold `rows` values; AVX-512 F, BW and BF16.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
-unsafe fn interleave_rows(dst: *mut u16, r0: *const f32, r1: Option<*const f32>, cols: usize) {
-    let m = mask(cols);
-    // SAFETY: masked loads of cols values (caller contract).
+unsafe fn interleave(c0: *const f32, c1: Option<*const f32>, n: usize) -> __m512i {
+    let m = mask(n);
+    // SAFETY: masked loads of n values (caller contract).
     let (v0, v1) = unsafe {
         (
-            _mm512_maskz_loadu_ps(m, r0),
-            r1.map_or(_mm512_setzero_ps(), |r| _mm512_maskz_loadu_ps(m, r)),
+            _mm512_maskz_loadu_ps(m, c0),
+            c1.map_or(_mm512_setzero_ps(), |c| _mm512_maskz_loadu_ps(m, c)),
         )
     };
-    // Lanes 0..16 hold r0's bf16s, 16..32 r1's; the permutation pairs lane j with 16 + j.
-    let halves: __m512i = unsafe { std::mem::transmute(_mm512_cvtne2ps_pbh(v1, v0)) };
-    let pairs = _mm512_permutexvar_epi16(interleave_index(), halves);
-    // SAFETY: 64 bytes at dst.
-    unsafe { _mm512_storeu_si512(dst.cast(), pairs) };
+    // SAFETY: the same 64 bytes.
+    let halves = unsafe { std::mem::transmute::<__m512bh, __m512i>(_mm512_cvtne2ps_pbh(v1, v0)) };
+    _mm512_permutexvar_epi16(interleave_index(), halves)
 }
 
-/// `len ≤ 32` values of a column rounded to bf16 as 16 pairs, pair p stored as the 32-bit
-/// element at `dst + p · 32` (one row of a `B` tile further each).
+/// `len ≤ 32` values from `src` rounded to bf16: 16 pairs, one per 32-bit lane (zeros
+/// past `len`).
 ///
 /// # Safety
-/// `src` holds `len` values; `dst` is column j of a `B` tile; AVX-512 F, BW and BF16.
+/// `src` holds `len` values; AVX-512 F, BW and BF16.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f,avx512bw,avx512bf16")]
-unsafe fn scatter_pairs(dst: *mut u16, src: *const f32, len: usize) {
+unsafe fn round_pairs(src: *const f32, len: usize) -> __m512i {
     let (lo, hi) = (mask(len), mask(len.saturating_sub(16)));
     // SAFETY: masked loads of len values (caller contract).
     let packed = unsafe {
@@ -236,19 +268,37 @@ unsafe fn scatter_pairs(dst: *mut u16, src: *const f32, len: usize) {
             _mm512_maskz_loadu_ps(lo, src),
         )
     };
-    // Pair p (u32 lane p) goes 2·T16 u16 = 64 bytes further than pair p − 1.
-    let offsets = _mm512_mullo_epi32(
-        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0),
-        _mm512_set1_epi32(64),
-    );
-    // SAFETY: the 16 rows of the tile's column (caller contract).
-    unsafe {
-        _mm512_i32scatter_epi32::<1>(
-            dst.cast(),
-            offsets,
-            std::mem::transmute::<__m512bh, __m512i>(packed),
-        )
-    };
+    // SAFETY: the same 64 bytes.
+    unsafe { std::mem::transmute::<__m512bh, __m512i>(packed) }
+}
+
+/// Transposes 16 rows of 16 32-bit elements in registers: element `c` of row `r` becomes
+/// element `r` of row `c`. Four rounds, each pairing rows `2^k` apart: 32-bit and 64-bit
+/// unpacks within 128-bit lanes, then two rounds of 128-bit lane shuffles.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+fn transpose16(r: &mut [__m512i; 16]) {
+    let mut t = [_mm512_setzero_si512(); 16];
+    for i in 0..8 {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for i in 0..4 {
+        r[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for i in 0..2 {
+        for j in 0..4 {
+            t[8 * i + j] = _mm512_shuffle_i32x4::<0x88>(r[8 * i + j], r[8 * i + j + 4]);
+            t[8 * i + j + 4] = _mm512_shuffle_i32x4::<0xdd>(r[8 * i + j], r[8 * i + j + 4]);
+        }
+    }
+    for j in 0..8 {
+        r[j] = _mm512_shuffle_i32x4::<0x88>(t[j], t[j + 8]);
+        r[j + 8] = _mm512_shuffle_i32x4::<0xdd>(t[j], t[j + 8]);
+    }
 }
 
 /// The u16 lane order `0, 16, 1, 17, ..., 15, 31`.
@@ -271,5 +321,39 @@ fn mask(len: usize) -> u16 {
         u16::MAX
     } else {
         (1u16 << len) - 1
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transpose16_transposes() {
+        if !std::arch::is_x86_feature_detected!("avx512f") {
+            return;
+        }
+        let mut m = [0i32; 256];
+        for (i, v) in m.iter_mut().enumerate() {
+            *v = i as i32;
+        }
+        // SAFETY: AVX-512 F checked above; 16 rows of 64 bytes.
+        let out = unsafe {
+            let mut rows = [_mm512_setzero_si512(); 16];
+            for (r, row) in rows.iter_mut().enumerate() {
+                *row = _mm512_loadu_si512(m[r * 16..].as_ptr().cast());
+            }
+            transpose16(&mut rows);
+            let mut out = [0i32; 256];
+            for (r, row) in rows.iter().enumerate() {
+                _mm512_storeu_si512(out[r * 16..].as_mut_ptr().cast(), *row);
+            }
+            out
+        };
+        for r in 0..16 {
+            for c in 0..16 {
+                assert_eq!(out[r * 16 + c], m[c * 16 + r], "({r}, {c})");
+            }
+        }
     }
 }
