@@ -211,6 +211,13 @@ pub struct TrainArgs {
     /// each (a larger tensor gets a call of its own).
     #[arg(long, default_value_t = 25.0, allow_negative_numbers = true)]
     pub bucket_mb: f64,
+    /// --model rbm: Gibbs steps of each contrastive-divergence update (the k of CD-k).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub cd_k: u64,
+    /// --model rbm: persistent contrastive divergence (the negative chains carry over from
+    /// one update to the next instead of restarting at the batch).
+    #[arg(long)]
+    pub persistent: bool,
 }
 
 #[derive(Args, Debug)]
@@ -229,7 +236,7 @@ pub struct BenchArgs {
 #[derive(Args, Debug)]
 pub struct SampleArgs {
     /// A run folder (or its model.safetensors) of a character model or of an image model
-    /// that can generate (vae).
+    /// that can generate (vae, rbm).
     #[arg(long)]
     pub weights: PathBuf,
     /// Text to start from; generation continues it.
@@ -250,6 +257,9 @@ pub struct SampleArgs {
     /// Image models: the PNG to write.
     #[arg(long, default_value = "samples.png")]
     pub out: PathBuf,
+    /// RBM: rounds of Gibbs sampling from random binary images.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub gibbs_steps: u64,
 }
 
 #[derive(Args, Debug)]
@@ -335,7 +345,8 @@ pub struct ZooArgs {
 #[derive(Subcommand, Debug)]
 pub enum VizCommand {
     /// A PNG grid of a convolution's filters (RGB for 3 input channels, grey otherwise),
-    /// each scaled to [0, 1].
+    /// each scaled to [0, 1]; or of a fully connected layer's over square images (an RBM's
+    /// `W`, an MLP's first layer), one tile per unit.
     Filters(VizFiltersArgs),
     /// A PNG grid of a layer's feature maps for one input image.
     Activations(VizActivationsArgs),

@@ -15,6 +15,7 @@ pub mod sample;
 pub mod sample_images;
 pub mod summary;
 pub mod train;
+pub mod train_rbm;
 pub mod train_unsupervised;
 pub mod unsupervised;
 pub mod viz;

@@ -1,10 +1,11 @@
-//! The unsupervised image models of the CLI (`ae`, `vae`): which names exist, how each is
-//! built from a run config, its loss, and which can draw new images.
+//! The unsupervised image models of the CLI (`ae`, `vae`, `rbm`): which names exist, how each
+//! is built from a run config, its loss, and which can draw new images.
 
 use crate::run_config::RunConfig;
 use anyhow::{bail, Result};
 use nabla::Tensor;
 use nabla_nn::models::autoencoder::{reconstruction_bce, Autoencoder, DEEP_AUTOENCODER_SIZES};
+use nabla_nn::models::rbm::Rbm;
 use nabla_nn::models::vae::{Vae, VaeConfig};
 use nabla_nn::trainer::LossFn;
 use nabla_nn::{Module, VarStore};
@@ -19,10 +20,17 @@ pub const MODELS: &[(&str, &str)] = &[
         "vae",
         "variational autoencoder 784-400-20 (Kingma & Welling 2014), PyTorch's example",
     ),
+    (
+        "rbm",
+        "restricted Boltzmann machine 784-500, binary units, CD-k or persistent CD (--cd-k, --persistent)",
+    ),
 ];
 
+/// Hidden units of `--model rbm` (the 500-hidden RBM).
+pub const RBM_HIDDEN: usize = 500;
+
 /// The image models `nabla sample` can draw from.
-pub const SAMPLERS: &[&str] = &["vae"];
+pub const SAMPLERS: &[&str] = &["vae", "rbm"];
 
 /// Whether `name` is one of [`MODELS`].
 pub fn is_unsupervised(name: &str) -> bool {
@@ -35,6 +43,8 @@ pub enum Unsupervised {
     Ae(Autoencoder),
     /// `vae`.
     Vae(Vae),
+    /// `rbm`.
+    Rbm(Rbm),
 }
 
 impl Unsupervised {
@@ -55,6 +65,7 @@ impl Unsupervised {
                     ..VaeConfig::default()
                 },
             )?),
+            "rbm" => Unsupervised::Rbm(Rbm::new(&vs.root(), inputs, RBM_HIDDEN)?),
             other => bail!(
                 "'{other}' is not an unsupervised model; they are: {}",
                 names(MODELS.iter().map(|m| m.0))
@@ -68,34 +79,41 @@ impl Unsupervised {
         match self {
             Unsupervised::Ae(m) => m,
             Unsupervised::Vae(m) => m,
+            Unsupervised::Rbm(m) => m,
         }
     }
 
     /// The training loss of the module's output against the input batch, in nats per image:
-    /// the reconstruction cross-entropy for the autoencoder, the negative ELBO for the VAE.
-    pub fn loss(&self) -> LossFn {
+    /// the reconstruction cross-entropy for the autoencoder, the negative ELBO for the VAE;
+    /// `None` for the RBM, which follows contrastive divergence rather than a loss's gradient.
+    pub fn loss(&self) -> Option<LossFn> {
         match self {
-            Unsupervised::Ae(_) => Box::new(reconstruction_bce),
+            Unsupervised::Ae(_) => Some(Box::new(reconstruction_bce)),
             Unsupervised::Vae(m) => {
                 let c = m.config;
-                Box::new(move |out, x| c.loss(out, x))
+                Some(Box::new(move |out, x| c.loss(out, x)))
             }
+            Unsupervised::Rbm(_) => None,
         }
     }
 
-    /// Reconstructions `[n, d]` in `[0, 1]` of a batch (the VAE decodes the mean code).
+    /// Reconstructions `[n, d]` in `[0, 1]` of a batch (the VAE decodes the mean code, the
+    /// RBM goes up and down once with probabilities).
     pub fn reconstruct(&self, x: &Tensor) -> Result<Tensor> {
         nabla::no_grad(|| match self {
             Unsupervised::Ae(m) => Ok(m.reconstruct(x)?),
             Unsupervised::Vae(m) => Ok(m.decode_logits(&m.encode(x)?.0)?.sigmoid()?),
+            Unsupervised::Rbm(m) => Ok(m.reconstruct(x)?),
         })
     }
 
-    /// The codes `[n, code]` of a batch (the VAE's posterior means).
+    /// The codes `[n, code]` of a batch (the VAE's posterior means, the RBM's hidden
+    /// probabilities).
     pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
         nabla::no_grad(|| match self {
             Unsupervised::Ae(m) => Ok(m.encode(x)?),
             Unsupervised::Vae(m) => Ok(m.encode(x)?.0),
+            Unsupervised::Rbm(m) => Ok(m.hidden_probs(x)?),
         })
     }
 }

@@ -114,12 +114,33 @@ fn square_cols(n: usize) -> usize {
     (n as f64).sqrt().ceil().max(1.0) as usize
 }
 
-/// The weight to draw: `LAYER.weight`, or the checkpoint's first 4-D weight.
+/// A fully connected weight `[out, in]` over square images (`in` = s², e.g. an RBM's `W`
+/// or an MLP's first layer over 28 × 28 pixels), as `out` one-channel `s × s` filters.
+fn as_image_filters(t: &Tensor) -> Option<Tensor> {
+    let [out, inputs] = t.dims()[..] else {
+        return None;
+    };
+    let side = (inputs as f64).sqrt().round() as usize;
+    (side > 1 && side * side == inputs)
+        .then(|| t.reshape(&[out, 1, side, side]).ok())
+        .flatten()
+}
+
+/// The weight to draw: `LAYER.weight` (or `LAYER.W`), or the checkpoint's first 4-D weight,
+/// or else its first fully connected weight over square images, as filters `[out, c, h, w]`.
 fn conv_weight(tensors: &[(String, Tensor)], layer: Option<&str>) -> Result<(String, Tensor)> {
-    let convs: Vec<&(String, Tensor)> = tensors
+    let is_weight = |n: &str| n.ends_with("weight") || n == "W" || n.ends_with(".W");
+    let mut convs: Vec<(String, Tensor)> = tensors
         .iter()
-        .filter(|(n, t)| n.ends_with("weight") && t.rank() == 4)
+        .filter(|(n, t)| is_weight(n) && t.rank() == 4)
+        .cloned()
         .collect();
+    convs.extend(
+        tensors
+            .iter()
+            .filter(|(n, _)| is_weight(n))
+            .filter_map(|(n, t)| Some((n.clone(), as_image_filters(t)?))),
+    );
     let names = || {
         convs
             .iter()
@@ -128,10 +149,10 @@ fn conv_weight(tensors: &[(String, Tensor)], layer: Option<&str>) -> Result<(Str
             .join(", ")
     };
     let found = match layer {
-        None => convs.first().copied(),
+        None => convs.first(),
         Some(l) => {
-            let name = format!("{l}.weight");
-            convs.iter().copied().find(|(n, _)| *n == name || n == l)
+            let (name, w) = (format!("{l}.weight"), format!("{l}.W"));
+            convs.iter().find(|(n, _)| *n == name || *n == w || n == l)
         }
     };
     found.cloned().ok_or_else(|| match layer {
@@ -139,7 +160,9 @@ fn conv_weight(tensors: &[(String, Tensor)], layer: Option<&str>) -> Result<(Str
             "no convolution '{l}' in the checkpoint; its convolutions are: {}",
             names()
         ),
-        None => anyhow!("the checkpoint has no convolution weight (a 4-D tensor)"),
+        None => anyhow!(
+            "the checkpoint has no convolution weight (a 4-D tensor) nor a fully connected weight over square images"
+        ),
     })
 }
 

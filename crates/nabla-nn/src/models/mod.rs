@@ -9,6 +9,7 @@ mod blocks;
 mod googlenet;
 mod lenet;
 mod mlp;
+pub mod rbm;
 mod resnet;
 pub mod rnn;
 #[cfg(test)]
