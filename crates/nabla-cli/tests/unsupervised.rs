@@ -1,5 +1,6 @@
-//! `nabla train --model ae|vae`, `nabla sample` of a VAE and `nabla viz reconstructions`, end
-//! to end on a slice of the bundled MNIST.
+//! `nabla train --model ae|vae|rbm`, `nabla sample` of a VAE and an RBM, `nabla viz
+//! reconstructions` and `nabla viz filters` of an RBM, end to end on a slice of the bundled
+//! MNIST.
 
 mod common;
 
@@ -129,8 +130,14 @@ fn autoencoder_trains_and_cannot_sample() {
     let err = text(&o);
     assert!(!o.status.success(), "{err}");
     assert!(
-        err.contains("cannot generate") && err.contains("vae"),
+        err.contains("cannot generate") && err.contains("vae") && err.contains("rbm"),
         "{err}"
+    );
+    let o = nabla(&dir, &["train", "--model", "ae", "--persistent"]);
+    assert!(
+        !o.status.success() && text(&o).contains("--model rbm"),
+        "{}",
+        text(&o)
     );
     let o = nabla(
         &dir,
@@ -138,6 +145,76 @@ fn autoencoder_trains_and_cannot_sample() {
     );
     assert!(
         !o.status.success() && text(&o).contains("--augment"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn rbm_lowers_its_reconstruction_error_samples_by_gibbs_and_draws_its_filters() {
+    let dir = workdir("rbm");
+    let train = [
+        "train",
+        "--model",
+        "rbm",
+        "--train-size",
+        "1024",
+        "--batch-size",
+        "64",
+        "--epochs",
+        "2",
+        "--persistent",
+        "--out",
+        "rbm",
+        "--quiet",
+    ];
+    let o = nabla(&dir, &train);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("persistent CD-1"), "{out}");
+    let run = dir.join("runs/rbm");
+    let errors = val_losses(&run);
+    // An untrained RBM reconstructs every pixel as about 0.5: roughly 784 · 0.2 ≈ 160.
+    assert!(
+        errors.len() == 2 && errors[1] < errors[0] && errors[1] < 60.0,
+        "{errors:?}"
+    );
+    let o = nabla(
+        &dir,
+        &[
+            "sample",
+            "--weights",
+            "runs/rbm",
+            "--grid",
+            "3x2",
+            "--gibbs-steps",
+            "20",
+            "--out",
+            "s.png",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("20 Gibbs steps"), "{}", text(&o));
+    assert_eq!(png_size(&dir.join("s.png")), (3 * 86 + 2, 2 * 86 + 2));
+    let o = nabla(
+        &dir,
+        &[
+            "viz",
+            "filters",
+            "--weights",
+            "runs/rbm",
+            "--output",
+            "f.png",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("500 filters of W"), "{}", text(&o));
+    let o = nabla(
+        &dir,
+        &["train", "--model", "rbm", "--out", "rbm", "--resume"],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("resume"),
         "{}",
         text(&o)
     );

@@ -100,16 +100,10 @@ mod tests {
 
     #[test]
     fn greedy_rbm_pretraining_learns_each_layer_and_fills_the_stack() -> Result<()> {
-        // 400 copies of 4 binary prototypes of 16 values.
-        let mut rng = nabla::Rng::new(2);
-        let protos: Vec<Vec<f32>> = (0..4)
-            .map(|_| {
-                (0..16)
-                    .map(|_| (rng.next_f32() < 0.5) as u8 as f32)
-                    .collect()
-            })
+        // 400 copies of 4 binary prototypes of 16 values: prototype p lights pixels 4p..4p+4.
+        let x: Vec<f32> = (0..400 * 16)
+            .map(|i| ((i % 16) / 4 == (i / 16) % 4) as u8 as f32)
             .collect();
-        let x: Vec<f32> = (0..400).flat_map(|i| protos[i % 4].clone()).collect();
         let sizes = SdaeConfig {
             hidden: vec![8, 4],
             ..SdaeConfig::default()
@@ -130,11 +124,19 @@ mod tests {
         assert!(w.iter().any(|v| v.abs() > 0.5));
         let codes = stack.encode(&x[..16 * 4])?;
         assert!(codes.iter().all(|&c| (0.0..=1.0).contains(&c)));
-        // Different prototypes get different top codes.
-        assert!(codes[..4]
-            .iter()
-            .zip(&codes[4..8])
-            .any(|(a, b)| (a - b).abs() > 0.3));
+        // The first layer's codes tell the four prototypes apart.
+        let first = layer_codes(&stack.encoders[0], &x[..16 * 4], 16)?;
+        for a in 0..4 {
+            for b in 0..a {
+                let (ca, cb) = (&first[a * 8..(a + 1) * 8], &first[b * 8..(b + 1) * 8]);
+                let gap = ca
+                    .iter()
+                    .zip(cb)
+                    .map(|(p, q)| (p - q).abs())
+                    .fold(0f32, f32::max);
+                assert!(gap > 0.3, "prototypes {a} and {b}: {ca:?} {cb:?}");
+            }
+        }
         Ok(())
     }
 }
