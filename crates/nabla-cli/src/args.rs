@@ -357,7 +357,8 @@ pub enum VizCommand {
 
 #[derive(Args, Debug)]
 pub struct VizReconstructionsArgs {
-    /// The run folder (or its model.safetensors) of `nabla train --model ae` or `vae`.
+    /// The run folder (or its model.safetensors) of `nabla train --model ae`, `dae`, `vae` or
+    /// `rbm`.
     #[arg(long)]
     pub weights: PathBuf,
     /// Also fit PCA with this many components on the training images and compare (0: none).
@@ -384,6 +385,9 @@ pub struct VizFiltersArgs {
     /// weight of the checkpoint, e.g. conv1 or features.0).
     #[arg(long)]
     pub layer: Option<String>,
+    /// Draw only the first N filters (default: all).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
     /// Output PNG.
     #[arg(long, default_value = "filters.png")]
     pub output: PathBuf,

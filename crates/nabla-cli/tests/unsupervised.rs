@@ -126,6 +126,28 @@ fn autoencoder_trains_and_cannot_sample() {
     );
     let out = text(&o);
     assert!(o.status.success(), "{out}");
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "dae",
+            "--train-size",
+            "256",
+            "--batch-size",
+            "64",
+            "--epochs",
+            "1",
+            "--out",
+            "dae",
+            "--quiet",
+        ],
+    );
+    let out = text(&o);
+    assert!(
+        o.status.success() && out.contains("uncorrupted inputs"),
+        "{out}"
+    );
     let o = nabla(&dir, &["sample", "--weights", "runs/ae"]);
     let err = text(&o);
     assert!(!o.status.success(), "{err}");
@@ -203,12 +225,20 @@ fn rbm_lowers_its_reconstruction_error_samples_by_gibbs_and_draws_its_filters() 
             "filters",
             "--weights",
             "runs/rbm",
+            "--count",
+            "100",
             "--output",
             "f.png",
         ],
     );
     assert!(o.status.success(), "{}", text(&o));
-    assert!(text(&o).contains("500 filters of W"), "{}", text(&o));
+    assert!(
+        text(&o).contains("100 filters of W (500x1x28x28)"),
+        "{}",
+        text(&o)
+    );
+    // 10 columns of 28·2 + 2 pixels, plus 2.
+    assert_eq!(png_size(&dir.join("f.png")), (10 * 58 + 2, 10 * 58 + 2));
     let o = nabla(
         &dir,
         &["train", "--model", "rbm", "--out", "rbm", "--resume"],

@@ -36,9 +36,10 @@ pub fn run(args: &VizReconstructionsArgs) -> Result<()> {
     let cfg = RunConfig::load(&dir)?;
     if !super::unsupervised::is_unsupervised(&cfg.model) {
         bail!(
-            "{} holds a run of '{}'; reconstructions need an autoencoder or VAE run (--model ae or vae)",
+            "{} holds a run of '{}'; reconstructions need a run of --model {}",
             dir.display(),
-            cfg.model
+            cfg.model,
+            super::unsupervised::names(super::unsupervised::MODELS.iter().map(|m| m.0))
         );
     }
     let [1, h, w] = cfg.input_shape[..] else {

@@ -44,7 +44,9 @@ pub fn run(args: &SampleArgs, cfg: &RunConfig, file: &Path) -> Result<()> {
             rbm.sample(cols * rows, args.gibbs_steps as usize)?,
             format!("{} Gibbs steps from random binary images", args.gibbs_steps),
         ),
-        Unsupervised::Ae(_) => bail!("an autoencoder has no prior to sample from"),
+        Unsupervised::Ae(_) | Unsupervised::Dae(_) => {
+            bail!("an autoencoder has no prior to sample from")
+        }
     };
     let values = images.to_vec::<f32>()?;
     let tiles: Vec<Tile> = values

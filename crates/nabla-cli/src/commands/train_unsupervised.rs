@@ -1,4 +1,4 @@
-//! `nabla train --model ae|vae|rbm`: an unsupervised model learns to rebuild (or generate) the
+//! `nabla train --model ae|dae|vae|rbm`: an unsupervised model learns to rebuild (or generate) the
 //! images of a dataset, labels unused. Same run folder as classification runs:
 //! `config.json`, `metrics.csv`, `curves.png`, `model.safetensors`, `train.log`.
 
@@ -178,6 +178,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let what = match model {
         Unsupervised::Ae(_) => "reconstruction cross-entropy",
+        Unsupervised::Dae(_) => "reconstruction cross-entropy of uncorrupted inputs",
         Unsupervised::Vae(_) => "negative ELBO (cross-entropy + KL)",
         Unsupervised::Rbm(_) => "squared reconstruction error",
     };

@@ -1,10 +1,11 @@
-//! The unsupervised image models of the CLI (`ae`, `vae`, `rbm`): which names exist, how each
+//! The unsupervised image models of the CLI (`ae`, `dae`, `vae`, `rbm`): which names exist, how each
 //! is built from a run config, its loss, and which can draw new images.
 
 use crate::run_config::RunConfig;
 use anyhow::{bail, Result};
 use nabla::Tensor;
 use nabla_nn::models::autoencoder::{reconstruction_bce, Autoencoder, DEEP_AUTOENCODER_SIZES};
+use nabla_nn::models::dae::DenoisingAutoencoder;
 use nabla_nn::models::rbm::Rbm;
 use nabla_nn::models::vae::{Vae, VaeConfig};
 use nabla_nn::trainer::LossFn;
@@ -17,6 +18,10 @@ pub const MODELS: &[(&str, &str)] = &[
         "deep autoencoder 784-1000-500-250-30 (Hinton & Salakhutdinov 2006), ReLU, linear code",
     ),
     (
+        "dae",
+        "the deep autoencoder trained as a denoising autoencoder (25% of the pixels set to 0)",
+    ),
+    (
         "vae",
         "variational autoencoder 784-400-20 (Kingma & Welling 2014), PyTorch's example",
     ),
@@ -25,6 +30,10 @@ pub const MODELS: &[(&str, &str)] = &[
         "restricted Boltzmann machine 784-500, binary units, CD-k or persistent CD (--cd-k, --persistent)",
     ),
 ];
+
+/// Fraction of the pixels `--model dae` sets to zero in training (the protocols' masking
+/// noise).
+pub const DAE_NOISE: f64 = 0.25;
 
 /// Hidden units of `--model rbm` (the 500-hidden RBM).
 pub const RBM_HIDDEN: usize = 500;
@@ -41,6 +50,8 @@ pub fn is_unsupervised(name: &str) -> bool {
 pub enum Unsupervised {
     /// `ae`.
     Ae(Autoencoder),
+    /// `dae`.
+    Dae(DenoisingAutoencoder),
     /// `vae`.
     Vae(Vae),
     /// `rbm`.
@@ -53,10 +64,15 @@ impl Unsupervised {
         let inputs: usize = cfg.input_shape.iter().product();
         let vs = VarStore::new(&nabla::Device::Cpu);
         let model = match cfg.model.as_str() {
-            "ae" => {
+            "ae" | "dae" => {
                 let mut sizes = DEEP_AUTOENCODER_SIZES;
                 sizes[0] = inputs;
-                Unsupervised::Ae(Autoencoder::new(&vs.root(), &sizes)?)
+                let ae = Autoencoder::new(&vs.root(), &sizes)?;
+                if cfg.model == "dae" {
+                    Unsupervised::Dae(DenoisingAutoencoder::new(ae, DAE_NOISE)?)
+                } else {
+                    Unsupervised::Ae(ae)
+                }
             }
             "vae" => Unsupervised::Vae(Vae::new(
                 &vs.root(),
@@ -78,6 +94,7 @@ impl Unsupervised {
     pub fn module(&self) -> &dyn Module {
         match self {
             Unsupervised::Ae(m) => m,
+            Unsupervised::Dae(m) => m,
             Unsupervised::Vae(m) => m,
             Unsupervised::Rbm(m) => m,
         }
@@ -88,7 +105,7 @@ impl Unsupervised {
     /// `None` for the RBM, which follows contrastive divergence rather than a loss's gradient.
     pub fn loss(&self) -> Option<LossFn> {
         match self {
-            Unsupervised::Ae(_) => Some(Box::new(reconstruction_bce)),
+            Unsupervised::Ae(_) | Unsupervised::Dae(_) => Some(Box::new(reconstruction_bce)),
             Unsupervised::Vae(m) => {
                 let c = m.config;
                 Some(Box::new(move |out, x| c.loss(out, x)))
@@ -102,6 +119,7 @@ impl Unsupervised {
     pub fn reconstruct(&self, x: &Tensor) -> Result<Tensor> {
         nabla::no_grad(|| match self {
             Unsupervised::Ae(m) => Ok(m.reconstruct(x)?),
+            Unsupervised::Dae(m) => Ok(m.ae.reconstruct(x)?),
             Unsupervised::Vae(m) => Ok(m.decode_logits(&m.encode(x)?.0)?.sigmoid()?),
             Unsupervised::Rbm(m) => Ok(m.reconstruct(x)?),
         })
@@ -112,6 +130,7 @@ impl Unsupervised {
     pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
         nabla::no_grad(|| match self {
             Unsupervised::Ae(m) => Ok(m.encode(x)?),
+            Unsupervised::Dae(m) => Ok(m.ae.encode(x)?),
             Unsupervised::Vae(m) => Ok(m.encode(x)?.0),
             Unsupervised::Rbm(m) => Ok(m.hidden_probs(x)?),
         })

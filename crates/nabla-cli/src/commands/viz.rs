@@ -171,10 +171,12 @@ fn filters(args: &VizFiltersArgs) -> Result<()> {
     let (file, _) = resolve_weights(&args.weights)?;
     let ckpt = checkpoint::load(&file).with_context(|| format!("reading {}", file.display()))?;
     let (name, w) = conv_weight(&ckpt.tensors, args.layer.as_deref())?;
-    let [cout, cin, kh, kw] = w.dims()[..] else {
+    let [all, cin, kh, kw] = w.dims()[..] else {
         unreachable!("conv_weight returns 4-D tensors")
     };
-    let values = w.to_dtype(nabla::DType::F32)?.to_vec::<f32>()?;
+    let cout = args.count.map_or(all, |n| all.min(n as usize));
+    let mut values = w.to_dtype(nabla::DType::F32)?.to_vec::<f32>()?;
+    values.truncate(cout * cin * kh * kw);
     let per_filter = cin * kh * kw;
     let plane = kh * kw;
     let (tiles, cols): (Vec<Tile>, usize) = if cin == 3 {
@@ -205,7 +207,7 @@ fn filters(args: &VizFiltersArgs) -> Result<()> {
     let scale = (60 / kh.max(kw)).max(1);
     let (pw, ph) = save_grid(&tiles, cols, scale, &args.output)?;
     println!(
-        "wrote {} filters of {name} ({cout}x{cin}x{kh}x{kw}{}) to {} ({pw}x{ph} pixels)",
+        "wrote {} filters of {name} ({all}x{cin}x{kh}x{kw}{}) to {} ({pw}x{ph} pixels)",
         cout,
         if cin == 3 {
             ", as RGB"

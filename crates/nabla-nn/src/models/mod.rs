@@ -6,6 +6,7 @@
 mod alexnet;
 pub mod autoencoder;
 mod blocks;
+pub mod dae;
 mod googlenet;
 mod lenet;
 mod mlp;
