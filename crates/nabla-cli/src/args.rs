@@ -353,6 +353,26 @@ pub enum VizCommand {
     /// Test images beside their reconstructions by an autoencoder or VAE (and by PCA), with
     /// the mean squared reconstruction error per image over the test set.
     Reconstructions(VizReconstructionsArgs),
+    /// Rows of images decoded along straight lines between the codes of pairs of test images
+    /// (an autoencoder's codes, a VAE's posterior means, an RBM's hidden probabilities).
+    Interpolate(VizInterpolateArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VizInterpolateArgs {
+    /// The run folder (or its model.safetensors) of `nabla train --model ae`, `dae`, `vae` or
+    /// `rbm`.
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Rows: pairs of test images (the first 2 × N test images, in order).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=32))]
+    pub pairs: u64,
+    /// Images per row, both ends included.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=32))]
+    pub steps: u64,
+    /// Output PNG.
+    #[arg(long, default_value = "interpolate.png")]
+    pub output: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -1,6 +1,6 @@
-//! `nabla train --model ae|vae|rbm`, `nabla sample` of a VAE and an RBM, `nabla viz
-//! reconstructions` and `nabla viz filters` of an RBM, end to end on a slice of the bundled
-//! MNIST.
+//! `nabla train --model ae|dae|vae|rbm`, `nabla sample` of a VAE and an RBM, `nabla viz
+//! reconstructions|interpolate` and `nabla viz filters` of an RBM, end to end on a slice of the
+//! bundled MNIST.
 
 mod common;
 
@@ -102,6 +102,25 @@ fn vae_trains_lowers_its_loss_samples_and_reconstructs() {
     assert!(o.status.success(), "{out}");
     assert!(out.contains("mean squared reconstruction error"), "{out}");
     assert_eq!(png_size(&dir.join("r.png")), (4 * 86 + 2, 2 * 86 + 2));
+
+    let o = nabla(
+        &dir,
+        &[
+            "viz",
+            "interpolate",
+            "--weights",
+            "runs/vae",
+            "--pairs",
+            "2",
+            "--steps",
+            "5",
+            "--output",
+            "i.png",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(text(&o).contains("20-d codes"), "{}", text(&o));
+    assert_eq!(png_size(&dir.join("i.png")), (5 * 86 + 2, 2 * 86 + 2));
 }
 
 #[test]

@@ -5,6 +5,7 @@ pub mod bench;
 pub mod classic;
 pub mod eval;
 pub mod export;
+pub mod interpolate;
 pub mod onnx;
 pub mod playground;
 pub mod predict;

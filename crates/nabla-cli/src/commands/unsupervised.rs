@@ -125,6 +125,17 @@ impl Unsupervised {
         })
     }
 
+    /// Images `[n, d]` in `[0, 1]` decoded from codes `[n, code]` (the RBM's hidden
+    /// probabilities give its visible probabilities).
+    pub fn decode(&self, code: &Tensor) -> Result<Tensor> {
+        nabla::no_grad(|| match self {
+            Unsupervised::Ae(m) => Ok(m.decoder.forward(code)?.sigmoid()?),
+            Unsupervised::Dae(m) => Ok(m.ae.decoder.forward(code)?.sigmoid()?),
+            Unsupervised::Vae(m) => Ok(m.decode_logits(code)?.sigmoid()?),
+            Unsupervised::Rbm(m) => Ok(m.visible_probs(code)?),
+        })
+    }
+
     /// The codes `[n, code]` of a batch (the VAE's posterior means, the RBM's hidden
     /// probabilities).
     pub fn encode(&self, x: &Tensor) -> Result<Tensor> {

@@ -16,6 +16,7 @@ pub fn run(cmd: &VizCommand) -> Result<()> {
         VizCommand::Filters(a) => filters(a),
         VizCommand::Activations(a) => activations(a),
         VizCommand::Reconstructions(a) => super::reconstructions::run(a),
+        VizCommand::Interpolate(a) => super::interpolate::run(a),
     }
 }
 
