@@ -211,6 +211,9 @@ pub struct TrainArgs {
     /// each (a larger tensor gets a call of its own).
     #[arg(long, default_value_t = 25.0, allow_negative_numbers = true)]
     pub bucket_mb: f64,
+    /// --model vae: latent dimensions (default 20; 2 for `nabla viz latent`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub latent: Option<u64>,
     /// --model rbm: Gibbs steps of each contrastive-divergence update (the k of CD-k).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub cd_k: u64,
@@ -356,6 +359,28 @@ pub enum VizCommand {
     /// Rows of images decoded along straight lines between the codes of pairs of test images
     /// (an autoencoder's codes, a VAE's posterior means, an RBM's hidden probabilities).
     Interpolate(VizInterpolateArgs),
+    /// A VAE with a 2-D latent space (`nabla train --model vae --latent 2`): the images its
+    /// decoder draws over a grid of codes, and the test images' codes coloured by class.
+    Latent(VizLatentArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VizLatentArgs {
+    /// The run folder (or its model.safetensors) of `nabla train --model vae --latent 2`.
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Images per side of the manifold, decoded from codes evenly spaced in [-2.5, 2.5]².
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(2..=40))]
+    pub grid: u64,
+    /// Test images in the scatter plot (default: all).
+    #[arg(long)]
+    pub test_size: Option<usize>,
+    /// Output PNG of the manifold.
+    #[arg(long, default_value = "manifold.png")]
+    pub manifold: PathBuf,
+    /// Output PNG of the test codes by class.
+    #[arg(long, default_value = "latent.png")]
+    pub scatter: PathBuf,
 }
 
 #[derive(Args, Debug)]

@@ -268,3 +268,73 @@ fn rbm_lowers_its_reconstruction_error_samples_by_gibbs_and_draws_its_filters() 
         text(&o)
     );
 }
+
+#[test]
+fn a_two_dimensional_vae_draws_its_manifold_and_test_codes() {
+    let dir = workdir("vae2");
+    let train = [
+        "train",
+        "--model",
+        "vae",
+        "--latent",
+        "2",
+        "--train-size",
+        "512",
+        "--batch-size",
+        "64",
+        "--epochs",
+        "1",
+        "--out",
+        "vae2",
+        "--quiet",
+    ];
+    let o = nabla(&dir, &train);
+    assert!(o.status.success(), "{}", text(&o));
+    let o = nabla(
+        &dir,
+        &[
+            "viz",
+            "latent",
+            "--weights",
+            "runs/vae2",
+            "--grid",
+            "4",
+            "--test-size",
+            "200",
+            "--manifold",
+            "m.png",
+            "--scatter",
+            "l.png",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("codes of 200 test images"),
+        "{}",
+        text(&o)
+    );
+    // 4 tiles of 28·2 + 2 pixels, plus 2.
+    assert_eq!(png_size(&dir.join("m.png")), (4 * 58 + 2, 4 * 58 + 2));
+    assert_eq!(png_size(&dir.join("l.png")), (720, 640));
+    // A 20-d VAE cannot be drawn so, and says how to train one that can.
+    let twenty = [
+        "train",
+        "--model",
+        "vae",
+        "--train-size",
+        "128",
+        "--epochs",
+        "1",
+    ];
+    let o = nabla(
+        &dir,
+        &[&twenty[..], &["--out", "vae20", "--quiet"]].concat(),
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = nabla(&dir, &["viz", "latent", "--weights", "runs/vae20"]);
+    assert!(
+        !o.status.success() && text(&o).contains("--latent 2"),
+        "{}",
+        text(&o)
+    );
+}

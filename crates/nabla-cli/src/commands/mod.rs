@@ -6,6 +6,7 @@ pub mod classic;
 pub mod eval;
 pub mod export;
 pub mod interpolate;
+pub mod latent;
 pub mod onnx;
 pub mod playground;
 pub mod predict;

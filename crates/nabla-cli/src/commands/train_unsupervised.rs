@@ -45,6 +45,9 @@ fn run_config(args: &TrainArgs, data: &data_spec::DataBundle, lr: f64) -> Result
         "lr": lr, "optimizer": "adam", "schedule": "constant", "seed": args.seed,
         "threads": nabla::num_threads(), "loss": "nats per image",
     });
+    if args.model == "vae" {
+        training["latent"] = json!(args.latent.unwrap_or(20));
+    }
     if args.model == "rbm" {
         training["optimizer"] = json!(super::train_rbm::OPTIMIZER);
         training["loss"] = json!("squared reconstruction error per image");
@@ -81,6 +84,9 @@ fn check_options(args: &TrainArgs) -> Result<()> {
     }
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
+    }
+    if args.model != "vae" && args.latent.is_some() {
+        bail!("--latent is for --model vae");
     }
     if args.model != "rbm" && (args.cd_k != 1 || args.persistent) {
         bail!("--cd-k and --persistent are for --model rbm");

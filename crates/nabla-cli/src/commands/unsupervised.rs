@@ -78,6 +78,8 @@ impl Unsupervised {
                 &vs.root(),
                 VaeConfig {
                     inputs,
+                    // Runs from before `--latent` existed have the default.
+                    latent: cfg.training["latent"].as_u64().unwrap_or(20) as usize,
                     ..VaeConfig::default()
                 },
             )?),

@@ -17,6 +17,7 @@ pub fn run(cmd: &VizCommand) -> Result<()> {
         VizCommand::Activations(a) => activations(a),
         VizCommand::Reconstructions(a) => super::reconstructions::run(a),
         VizCommand::Interpolate(a) => super::interpolate::run(a),
+        VizCommand::Latent(a) => super::latent::run(a),
     }
 }
 
