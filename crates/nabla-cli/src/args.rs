@@ -211,7 +211,7 @@ pub struct TrainArgs {
     /// each (a larger tensor gets a call of its own).
     #[arg(long, default_value_t = 25.0, allow_negative_numbers = true)]
     pub bucket_mb: f64,
-    /// --model vae: latent dimensions (default 20; 2 for `nabla viz latent`).
+    /// --model vae or conv-vae: latent dimensions (default 20; 2 for `nabla viz latent`).
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
     pub latent: Option<u64>,
     /// --model rbm: Gibbs steps of each contrastive-divergence update (the k of CD-k).
@@ -239,7 +239,7 @@ pub struct BenchArgs {
 #[derive(Args, Debug)]
 pub struct SampleArgs {
     /// A run folder (or its model.safetensors) of a character model or of an image model
-    /// that can generate (vae, rbm).
+    /// that can generate (vae, conv-vae, rbm).
     #[arg(long)]
     pub weights: PathBuf,
     /// Text to start from; generation continues it.
@@ -359,8 +359,8 @@ pub enum VizCommand {
     /// Rows of images decoded along straight lines between the codes of pairs of test images
     /// (an autoencoder's codes, a VAE's posterior means, an RBM's hidden probabilities).
     Interpolate(VizInterpolateArgs),
-    /// A VAE with a 2-D latent space (`nabla train --model vae --latent 2`): the images its
-    /// decoder draws over a grid of codes, and the test images' codes coloured by class.
+    /// A 2-D VAE (`nabla train --model vae --latent 2`, or conv-vae): the images its decoder
+    /// draws over a grid of codes, and the test images' codes coloured by class.
     Latent(VizLatentArgs),
 }
 

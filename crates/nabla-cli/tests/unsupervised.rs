@@ -270,12 +270,12 @@ fn rbm_lowers_its_reconstruction_error_samples_by_gibbs_and_draws_its_filters() 
 }
 
 #[test]
-fn a_two_dimensional_vae_draws_its_manifold_and_test_codes() {
+fn a_two_dimensional_conv_vae_samples_and_draws_its_manifold_and_test_codes() {
     let dir = workdir("vae2");
     let train = [
         "train",
         "--model",
-        "vae",
+        "conv-vae",
         "--latent",
         "2",
         "--train-size",
@@ -316,6 +316,20 @@ fn a_two_dimensional_vae_draws_its_manifold_and_test_codes() {
     // 4 tiles of 28·2 + 2 pixels, plus 2.
     assert_eq!(png_size(&dir.join("m.png")), (4 * 58 + 2, 4 * 58 + 2));
     assert_eq!(png_size(&dir.join("l.png")), (720, 640));
+    let o = nabla(
+        &dir,
+        &[
+            "sample",
+            "--weights",
+            "runs/vae2",
+            "--grid",
+            "2x2",
+            "--out",
+            "s.png",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(png_size(&dir.join("s.png")), (2 * 86 + 2, 2 * 86 + 2));
     // A 20-d VAE cannot be drawn so, and says how to train one that can.
     let twenty = [
         "train",

@@ -85,18 +85,20 @@ pub fn run(args: &VizLatentArgs) -> Result<()> {
         w,
         data,
     } = load_image_run(&args.weights)?;
-    let Unsupervised::Vae(vae) = &model else {
-        bail!(
+    let latent = match &model {
+        Unsupervised::Vae(m) => m.config.latent,
+        Unsupervised::ConvVae(m) => m.config.latent,
+        _ => bail!(
             "`viz latent` draws a VAE's latent space; {} is a run of '{}'",
             args.weights.display(),
             cfg.model
-        );
+        ),
     };
-    if vae.config.latent != 2 {
+    if latent != 2 {
         bail!(
-            "{} has a {}-d latent space; `viz latent` draws 2-d ones (train with --model vae --latent 2)",
+            "{} has a {latent}-d latent space; `viz latent` draws 2-d ones (train with --model {} --latent 2)",
             args.weights.display(),
-            vae.config.latent
+            cfg.model
         );
     }
     let grid = args.grid as usize;

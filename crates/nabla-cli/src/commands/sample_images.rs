@@ -40,6 +40,7 @@ pub fn run(args: &SampleArgs, cfg: &RunConfig, file: &Path) -> Result<()> {
     nabla::manual_seed(args.seed);
     let (images, how) = match &model {
         Unsupervised::Vae(vae) => (vae.sample(cols * rows)?, "z ~ N(0, I)".to_string()),
+        Unsupervised::ConvVae(vae) => (vae.sample(cols * rows)?, "z ~ N(0, I)".to_string()),
         Unsupervised::Rbm(rbm) => (
             rbm.sample(cols * rows, args.gibbs_steps as usize)?,
             format!("{} Gibbs steps from random binary images", args.gibbs_steps),

@@ -1,4 +1,4 @@
-//! `nabla train --model ae|dae|vae|rbm`: an unsupervised model learns to rebuild (or generate) the
+//! `nabla train --model ae|dae|vae|conv-vae|rbm`: an unsupervised model learns to rebuild (or generate) the
 //! images of a dataset, labels unused. Same run folder as classification runs:
 //! `config.json`, `metrics.csv`, `curves.png`, `model.safetensors`, `train.log`.
 
@@ -45,7 +45,7 @@ fn run_config(args: &TrainArgs, data: &data_spec::DataBundle, lr: f64) -> Result
         "lr": lr, "optimizer": "adam", "schedule": "constant", "seed": args.seed,
         "threads": nabla::num_threads(), "loss": "nats per image",
     });
-    if args.model == "vae" {
+    if args.model.ends_with("vae") {
         training["latent"] = json!(args.latent.unwrap_or(20));
     }
     if args.model == "rbm" {
@@ -85,8 +85,8 @@ fn check_options(args: &TrainArgs) -> Result<()> {
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
-    if args.model != "vae" && args.latent.is_some() {
-        bail!("--latent is for --model vae");
+    if !args.model.ends_with("vae") && args.latent.is_some() {
+        bail!("--latent is for --model vae or conv-vae");
     }
     if args.model != "rbm" && (args.cd_k != 1 || args.persistent) {
         bail!("--cd-k and --persistent are for --model rbm");
@@ -185,7 +185,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let what = match model {
         Unsupervised::Ae(_) => "reconstruction cross-entropy",
         Unsupervised::Dae(_) => "reconstruction cross-entropy of uncorrupted inputs",
-        Unsupervised::Vae(_) => "negative ELBO (cross-entropy + KL)",
+        Unsupervised::Vae(_) | Unsupervised::ConvVae(_) => "negative ELBO (cross-entropy + KL)",
         Unsupervised::Rbm(_) => "squared reconstruction error",
     };
     let lines = [

@@ -1,10 +1,11 @@
-//! The unsupervised image models of the CLI (`ae`, `dae`, `vae`, `rbm`): which names exist, how each
+//! The unsupervised image models of the CLI (`ae`, `dae`, `vae`, `conv-vae`, `rbm`): which names exist, how each
 //! is built from a run config, its loss, and which can draw new images.
 
 use crate::run_config::RunConfig;
 use anyhow::{bail, Result};
 use nabla::Tensor;
 use nabla_nn::models::autoencoder::{reconstruction_bce, Autoencoder, DEEP_AUTOENCODER_SIZES};
+use nabla_nn::models::conv_vae::ConvVae;
 use nabla_nn::models::dae::DenoisingAutoencoder;
 use nabla_nn::models::rbm::Rbm;
 use nabla_nn::models::vae::{Vae, VaeConfig};
@@ -26,6 +27,10 @@ pub const MODELS: &[(&str, &str)] = &[
         "variational autoencoder 784-400-20 (Kingma & Welling 2014), PyTorch's example",
     ),
     (
+        "conv-vae",
+        "convolutional VAE for 28x28 images: 2 stride-2 convolutions, 20-d codes, 2 transposed convolutions",
+    ),
+    (
         "rbm",
         "restricted Boltzmann machine 784-500, binary units, CD-k or persistent CD (--cd-k, --persistent)",
     ),
@@ -39,7 +44,12 @@ pub const DAE_NOISE: f64 = 0.25;
 pub const RBM_HIDDEN: usize = 500;
 
 /// The image models `nabla sample` can draw from.
-pub const SAMPLERS: &[&str] = &["vae", "rbm"];
+pub const SAMPLERS: &[&str] = &["vae", "conv-vae", "rbm"];
+
+/// The latent dimensions of a VAE run (runs from before `--latent` existed have 20).
+fn latent(cfg: &RunConfig) -> usize {
+    cfg.training["latent"].as_u64().unwrap_or(20) as usize
+}
 
 /// Whether `name` is one of [`MODELS`].
 pub fn is_unsupervised(name: &str) -> bool {
@@ -54,6 +64,8 @@ pub enum Unsupervised {
     Dae(DenoisingAutoencoder),
     /// `vae`.
     Vae(Vae),
+    /// `conv-vae`.
+    ConvVae(ConvVae),
     /// `rbm`.
     Rbm(Rbm),
 }
@@ -78,11 +90,20 @@ impl Unsupervised {
                 &vs.root(),
                 VaeConfig {
                     inputs,
-                    // Runs from before `--latent` existed have the default.
-                    latent: cfg.training["latent"].as_u64().unwrap_or(20) as usize,
+                    latent: latent(cfg),
                     ..VaeConfig::default()
                 },
             )?),
+            "conv-vae" => {
+                if cfg.input_shape != [1, 28, 28] {
+                    bail!(
+                        "--model conv-vae takes 28x28 one-channel images; '{}' has examples of shape {:?}",
+                        cfg.data,
+                        cfg.input_shape
+                    );
+                }
+                Unsupervised::ConvVae(ConvVae::new(&vs.root(), latent(cfg))?)
+            }
             "rbm" => Unsupervised::Rbm(Rbm::new(&vs.root(), inputs, RBM_HIDDEN)?),
             other => bail!(
                 "'{other}' is not an unsupervised model; they are: {}",
@@ -98,6 +119,7 @@ impl Unsupervised {
             Unsupervised::Ae(m) => m,
             Unsupervised::Dae(m) => m,
             Unsupervised::Vae(m) => m,
+            Unsupervised::ConvVae(m) => m,
             Unsupervised::Rbm(m) => m,
         }
     }
@@ -108,8 +130,9 @@ impl Unsupervised {
     pub fn loss(&self) -> Option<LossFn> {
         match self {
             Unsupervised::Ae(_) | Unsupervised::Dae(_) => Some(Box::new(reconstruction_bce)),
-            Unsupervised::Vae(m) => {
-                let c = m.config;
+            Unsupervised::Vae(Vae { config: c, .. })
+            | Unsupervised::ConvVae(ConvVae { config: c, .. }) => {
+                let c = *c;
                 Some(Box::new(move |out, x| c.loss(out, x)))
             }
             Unsupervised::Rbm(_) => None,
@@ -123,6 +146,7 @@ impl Unsupervised {
             Unsupervised::Ae(m) => Ok(m.reconstruct(x)?),
             Unsupervised::Dae(m) => Ok(m.ae.reconstruct(x)?),
             Unsupervised::Vae(m) => Ok(m.decode_logits(&m.encode(x)?.0)?.sigmoid()?),
+            Unsupervised::ConvVae(m) => Ok(m.decode_logits(&m.encode(x)?.0)?.sigmoid()?),
             Unsupervised::Rbm(m) => Ok(m.reconstruct(x)?),
         })
     }
@@ -134,6 +158,7 @@ impl Unsupervised {
             Unsupervised::Ae(m) => Ok(m.decoder.forward(code)?.sigmoid()?),
             Unsupervised::Dae(m) => Ok(m.ae.decoder.forward(code)?.sigmoid()?),
             Unsupervised::Vae(m) => Ok(m.decode_logits(code)?.sigmoid()?),
+            Unsupervised::ConvVae(m) => Ok(m.decode_logits(code)?.sigmoid()?),
             Unsupervised::Rbm(m) => Ok(m.visible_probs(code)?),
         })
     }
@@ -145,6 +170,7 @@ impl Unsupervised {
             Unsupervised::Ae(m) => Ok(m.encode(x)?),
             Unsupervised::Dae(m) => Ok(m.ae.encode(x)?),
             Unsupervised::Vae(m) => Ok(m.encode(x)?.0),
+            Unsupervised::ConvVae(m) => Ok(m.encode(x)?.0),
             Unsupervised::Rbm(m) => Ok(m.hidden_probs(x)?),
         })
     }

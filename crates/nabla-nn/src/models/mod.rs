@@ -6,6 +6,7 @@
 mod alexnet;
 pub mod autoencoder;
 mod blocks;
+pub mod conv_vae;
 pub mod dae;
 mod googlenet;
 mod lenet;
