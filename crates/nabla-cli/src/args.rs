@@ -385,8 +385,8 @@ pub struct VizLatentArgs {
 
 #[derive(Args, Debug)]
 pub struct VizInterpolateArgs {
-    /// The run folder (or its model.safetensors) of `nabla train --model ae`, `dae`, `vae` or
-    /// `rbm`.
+    /// The run folder (or its model.safetensors) of `nabla train --model ae`, `dae`, `vae`,
+    /// `conv-vae` or `rbm`.
     #[arg(long)]
     pub weights: PathBuf,
     /// Rows: pairs of test images (the first 2 × N test images, in order).
@@ -402,8 +402,8 @@ pub struct VizInterpolateArgs {
 
 #[derive(Args, Debug)]
 pub struct VizReconstructionsArgs {
-    /// The run folder (or its model.safetensors) of `nabla train --model ae`, `dae`, `vae` or
-    /// `rbm`.
+    /// The run folder (or its model.safetensors) of `nabla train --model ae`, `dae`, `vae`,
+    /// `conv-vae` or `rbm`.
     #[arg(long)]
     pub weights: PathBuf,
     /// Also fit PCA with this many components on the training images and compare (0: none).

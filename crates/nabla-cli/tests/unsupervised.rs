@@ -1,4 +1,4 @@
-//! `nabla train --model ae|dae|vae|rbm`, `nabla sample` of a VAE and an RBM, `nabla viz
+//! `nabla train --model ae|dae|vae|conv-vae|rbm`, `nabla sample` of VAEs and an RBM, `nabla viz
 //! reconstructions|interpolate` and `nabla viz filters` of an RBM, end to end on a slice of the
 //! bundled MNIST.
 

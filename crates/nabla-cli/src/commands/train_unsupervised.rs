@@ -1,5 +1,5 @@
-//! `nabla train --model ae|dae|vae|conv-vae|rbm`: an unsupervised model learns to rebuild (or generate) the
-//! images of a dataset, labels unused. Same run folder as classification runs:
+//! `nabla train --model ae|dae|vae|conv-vae|rbm`: an unsupervised model learns to rebuild
+//! (or generate) the images of a dataset, labels unused. Same run folder as classification runs:
 //! `config.json`, `metrics.csv`, `curves.png`, `model.safetensors`, `train.log`.
 
 use super::unsupervised::Unsupervised;
