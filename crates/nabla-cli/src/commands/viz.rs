@@ -129,7 +129,8 @@ fn as_image_filters(t: &Tensor) -> Option<Tensor> {
 }
 
 /// The weight to draw: `LAYER.weight` (or `LAYER.W`), or the checkpoint's first 4-D weight,
-/// or else its first fully connected weight over square images, as filters `[out, c, h, w]`.
+/// or, in a checkpoint without any, its first fully connected weight over square images; as
+/// filters `[out, c, h, w]`.
 fn conv_weight(tensors: &[(String, Tensor)], layer: Option<&str>) -> Result<(String, Tensor)> {
     let is_weight = |n: &str| n.ends_with("weight") || n == "W" || n.ends_with(".W");
     let mut convs: Vec<(String, Tensor)> = tensors
@@ -137,12 +138,17 @@ fn conv_weight(tensors: &[(String, Tensor)], layer: Option<&str>) -> Result<(Str
         .filter(|(n, t)| is_weight(n) && t.rank() == 4)
         .cloned()
         .collect();
-    convs.extend(
-        tensors
-            .iter()
-            .filter(|(n, _)| is_weight(n))
-            .filter_map(|(n, t)| Some((n.clone(), as_image_filters(t)?))),
-    );
+    // Only a network without convolutions (an MLP over pixels, an RBM) has its first
+    // fully connected layer looking at the image; in a CNN the classifier's inputs are
+    // feature maps, whose count may happen to be a square.
+    if convs.is_empty() {
+        convs.extend(
+            tensors
+                .iter()
+                .filter(|(n, _)| is_weight(n))
+                .filter_map(|(n, t)| Some((n.clone(), as_image_filters(t)?))),
+        );
+    }
     let names = || {
         convs
             .iter()
