@@ -21,7 +21,7 @@ pub struct ConvVae {
     fc_dec: Linear,
     deconv1: ConvTranspose2d,
     deconv2: ConvTranspose2d,
-    /// `inputs` (784) and `latent`; `hidden` is unused.
+    /// `inputs` (784), `latent`, and as `hidden` the width of the flattened feature maps (3136).
     pub config: VaeConfig,
 }
 
