@@ -197,6 +197,16 @@ pub struct TrainArgs {
     /// training sequence (backpropagation through time runs over this many steps).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub seq_len: u64,
+    /// --model vae or conv-vae: latent dimensions (default 20; 2 for `nabla viz latent`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub latent: Option<u64>,
+    /// --model rbm: Gibbs steps of each contrastive-divergence update (the k of CD-k).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub cd_k: u64,
+    /// --model rbm: persistent contrastive divergence (the negative chains carry over from
+    /// one update to the next instead of restarting at the batch).
+    #[arg(long)]
+    pub persistent: bool,
     /// Train data-parallel across the processes of an MPI job: start with
     /// `mpirun -np N nabla --threads T train --distributed mpi ...`. Each rank takes
     /// --batch-size examples of every step (N × that in all), gradients are averaged, and
@@ -211,16 +221,6 @@ pub struct TrainArgs {
     /// each (a larger tensor gets a call of its own).
     #[arg(long, default_value_t = 25.0, allow_negative_numbers = true)]
     pub bucket_mb: f64,
-    /// --model vae or conv-vae: latent dimensions (default 20; 2 for `nabla viz latent`).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
-    pub latent: Option<u64>,
-    /// --model rbm: Gibbs steps of each contrastive-divergence update (the k of CD-k).
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
-    pub cd_k: u64,
-    /// --model rbm: persistent contrastive divergence (the negative chains carry over from
-    /// one update to the next instead of restarting at the batch).
-    #[arg(long)]
-    pub persistent: bool,
 }
 
 #[derive(Args, Debug)]
