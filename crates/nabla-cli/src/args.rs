@@ -228,6 +228,16 @@ pub struct TrainArgs {
     /// training sequence (backpropagation through time runs over this many steps).
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub seq_len: u64,
+    /// --model vae or conv-vae: latent dimensions (default 20; 2 for `nabla viz latent`).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub latent: Option<u64>,
+    /// --model rbm: Gibbs steps of each contrastive-divergence update (the k of CD-k).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    pub cd_k: u64,
+    /// --model rbm: persistent contrastive divergence (the negative chains carry over from
+    /// one update to the next instead of restarting at the batch).
+    #[arg(long)]
+    pub persistent: bool,
     /// Train data-parallel across the processes of an MPI job: start with
     /// `mpirun -np N nabla --threads T train --distributed mpi ...`. Each rank takes
     /// --batch-size examples of every step (N × that in all), gradients are averaged, and
@@ -267,7 +277,7 @@ pub struct BenchArgs {
 #[derive(Args, Debug)]
 pub struct SampleArgs {
     /// A run folder (or its model.safetensors) of a character model or of an image model
-    /// that can generate (vae).
+    /// that can generate (vae, conv-vae, rbm).
     #[arg(long)]
     pub weights: PathBuf,
     /// Text to start from; generation continues it.
@@ -288,6 +298,9 @@ pub struct SampleArgs {
     /// Image models: the PNG to write.
     #[arg(long, default_value = "samples.png")]
     pub out: PathBuf,
+    /// RBM: rounds of Gibbs sampling from random binary images.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub gibbs_steps: u64,
 }
 
 #[derive(Args, Debug)]
@@ -377,18 +390,62 @@ pub struct ZooArgs {
 #[derive(Subcommand, Debug)]
 pub enum VizCommand {
     /// A PNG grid of a convolution's filters (RGB for 3 input channels, grey otherwise),
-    /// each scaled to [0, 1].
+    /// each scaled to [0, 1]; or of a fully connected layer's over square images (an RBM's
+    /// `W`, an MLP's first layer), one tile per unit.
     Filters(VizFiltersArgs),
     /// A PNG grid of a layer's feature maps for one input image.
     Activations(VizActivationsArgs),
     /// Test images beside their reconstructions by an autoencoder or VAE (and by PCA), with
     /// the mean squared reconstruction error per image over the test set.
     Reconstructions(VizReconstructionsArgs),
+    /// Rows of images decoded along straight lines between the codes of pairs of test images
+    /// (an autoencoder's codes, a VAE's posterior means, an RBM's hidden probabilities).
+    Interpolate(VizInterpolateArgs),
+    /// A 2-D VAE (`nabla train --model vae --latent 2`, or conv-vae): the images its decoder
+    /// draws over a grid of codes, and the test images' codes coloured by class.
+    Latent(VizLatentArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct VizLatentArgs {
+    /// The run folder (or its model.safetensors) of `nabla train --model vae --latent 2`.
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Images per side of the manifold, decoded from codes evenly spaced in [-2.5, 2.5]².
+    #[arg(long, default_value_t = 15, value_parser = clap::value_parser!(u64).range(2..=40))]
+    pub grid: u64,
+    /// Test images in the scatter plot (default: all).
+    #[arg(long)]
+    pub test_size: Option<usize>,
+    /// Output PNG of the manifold.
+    #[arg(long, default_value = "manifold.png")]
+    pub manifold: PathBuf,
+    /// Output PNG of the test codes by class.
+    #[arg(long, default_value = "latent.png")]
+    pub scatter: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct VizInterpolateArgs {
+    /// The run folder (or its model.safetensors) of `nabla train --model ae`, `dae`, `vae`,
+    /// `conv-vae` or `rbm`.
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// Rows: pairs of test images (the first 2 × N test images, in order).
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..=32))]
+    pub pairs: u64,
+    /// Images per row, both ends included.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=32))]
+    pub steps: u64,
+    /// Output PNG.
+    #[arg(long, default_value = "interpolate.png")]
+    pub output: PathBuf,
 }
 
 #[derive(Args, Debug)]
 pub struct VizReconstructionsArgs {
-    /// The run folder (or its model.safetensors) of `nabla train --model ae` or `vae`.
+    /// The run folder (or its model.safetensors) of `nabla train --model ae`, `dae`, `vae`,
+    /// `conv-vae` or `rbm`.
     #[arg(long)]
     pub weights: PathBuf,
     /// Also fit PCA with this many components on the training images and compare (0: none).
@@ -415,6 +472,9 @@ pub struct VizFiltersArgs {
     /// weight of the checkpoint, e.g. conv1 or features.0).
     #[arg(long)]
     pub layer: Option<String>,
+    /// Draw only the first N filters (default: all).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub count: Option<u64>,
     /// Output PNG.
     #[arg(long, default_value = "filters.png")]
     pub output: PathBuf,

@@ -116,7 +116,7 @@ fn hmm_on_a_short_text_beats_the_uniform_code() {
 }
 
 #[test]
-fn protocol_prints_one_table_of_the_four_protocols() {
+fn protocol_prints_one_table_of_the_five_protocols() {
     let dir = workdir("classic-protocol");
     let o = nabla(
         &dir,
@@ -147,10 +147,95 @@ fn protocol_prints_one_table_of_the_four_protocols() {
         "| supervised from random weights |",
         "| pre-training + SVM on the codes |",
         "| pre-training + fine-tuning |",
+        "| DBN pre-training (RBMs) + fine-tuning |",
     ] {
         // Ten classes from 200 labels: far better than chance (10%).
         assert!(percent_after(&out, row) > 50.0, "{row}\n{out}");
     }
+    let o = nabla(&dir, &["protocol", "--only", "dbn,nope"]);
+    assert!(
+        !o.status.success() && text(&o).contains("no protocol 'nope'"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn kmeans_clusters_mnist_digits_far_better_than_chance() {
+    let dir = workdir("classic-kmeans");
+    let o = nabla(
+        &dir,
+        &[
+            "classic",
+            "kmeans",
+            "--train-size",
+            "1000",
+            "--test-size",
+            "200",
+            "--centroids-png",
+            "c.png",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    // k-means on MNIST pixels matches about half of the digits to their class; chance is 10%.
+    let acc = percent_after(
+        &out,
+        "clustering accuracy (Hungarian matching of clusters to classes):",
+    );
+    assert!(acc > 35.0, "{out}");
+    assert!(dir.join("c.png").is_file());
+    let o = nabla(
+        &dir,
+        &[
+            "classic",
+            "kmeans",
+            "--codes",
+            "runs/none",
+            "--train-size",
+            "10",
+        ],
+    );
+    assert!(
+        !o.status.success() && text(&o).contains("runs/none"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn mrf_removes_most_flipped_pixels_of_mnist_digits() {
+    let dir = workdir("classic-mrf");
+    let o = nabla(
+        &dir,
+        &[
+            "classic", "mrf", "--flip", "0.1", "--images", "10", "--png", "m.png",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let after = |what: &str| -> f64 {
+        let at = out
+            .find(what)
+            .unwrap_or_else(|| panic!("{what} missing: {out}"));
+        let before: &str = &out[..at];
+        let start = before.rfind(' ').map_or(0, |i| i + 1);
+        before[start..]
+            .trim_end_matches('%')
+            .parse()
+            .expect("a percentage")
+    };
+    let noisy = after("% noisy");
+    assert!((8.0..12.0).contains(&noisy), "{out}");
+    assert!(after("% after ICM") < noisy / 2.0, "{out}");
+    assert!(after("% after Gibbs") < noisy / 2.0, "{out}");
+    assert!(dir.join("m.png").is_file());
+    let o = nabla(&dir, &["classic", "mrf", "--flip", "0.7", "--images", "1"]);
+    assert!(
+        !o.status.success() && text(&o).contains("(0, 0.5)"),
+        "{}",
+        text(&o)
+    );
 }
 
 #[test]

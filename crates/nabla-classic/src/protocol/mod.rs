@@ -1,10 +1,13 @@
 //! The course's three ways to train a deep network, side by side on few labels: supervised
 //! from random weights; unsupervised layer-wise pre-training with an SVM on the codes; and
 //! pre-training followed by supervised fine-tuning of the whole stack. Plus an SVM on the
-//! raw inputs, the classical baseline.
+//! raw inputs, the classical baseline, and a fourth way: the same stack pre-trained as a deep
+//! belief net (greedy RBMs) instead of denoising autoencoders, then fine-tuned.
 
+mod dbn;
 mod sdae;
 
+pub use dbn::{pretrain_dbn, DbnConfig};
 pub use sdae::{Sdae, SdaeConfig};
 
 use crate::matrix::{accuracy, Labelled};
@@ -27,6 +30,10 @@ pub struct ProtocolConfig {
     pub supervised_epochs: usize,
     /// The SVMs' settings (RBF, `C = 10`, `gamma = scale` by default).
     pub svm: SvcParams,
+    /// The RBMs of the deep belief net.
+    pub dbn: DbnConfig,
+    /// The protocols to run, by [`PROTOCOLS`] key; empty runs them all.
+    pub only: Vec<String>,
 }
 
 impl Default for ProtocolConfig {
@@ -38,8 +45,34 @@ impl Default for ProtocolConfig {
                 c: 10.0,
                 ..SvcParams::default()
             },
+            dbn: DbnConfig::default(),
+            only: vec![],
         }
     }
+}
+
+/// The protocols: a key for [`ProtocolConfig::only`] and the name in the results.
+pub const PROTOCOLS: [(&str, &str); 5] = [
+    ("svm", "SVM (RBF) on raw pixels"),
+    ("scratch", "supervised from random weights"),
+    ("sdae-svm", "pre-training + SVM on the codes"),
+    ("sdae-finetune", "pre-training + fine-tuning"),
+    ("dbn", "DBN pre-training (RBMs) + fine-tuning"),
+];
+
+impl ProtocolConfig {
+    /// Whether the protocol with this key runs.
+    fn runs(&self, key: &str) -> bool {
+        self.only.is_empty() || self.only.iter().any(|k| k == key)
+    }
+}
+
+/// The result name of the protocol with this key.
+fn name(key: &str) -> &'static str {
+    PROTOCOLS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map_or("?", |(_, n)| n)
 }
 
 /// One line of the comparison.
@@ -115,10 +148,35 @@ fn head(stack: &Sdae, classes: usize) -> Result<Linear> {
     )?)
 }
 
-/// Runs the four protocols: an SVM on raw inputs, the network trained from scratch on
-/// `labelled`, pre-training on `unlabelled` (`[n, d]` row-major, labels unused) with an SVM
-/// on the codes of `labelled`, and the same pre-trained stack fine-tuned on `labelled`.
-/// Each is scored on `test`.
+/// Fine-tunes a pre-trained `stack` with a new softmax head on `labelled` and scores it on
+/// `test` (the time counts `pre_secs` of pre-training).
+fn fine_tune(
+    stack: &Sdae,
+    key: &str,
+    pre_secs: f64,
+    labelled: &Labelled,
+    test: &Labelled,
+    cfg: &ProtocolConfig,
+) -> Result<ProtocolResult> {
+    let k = labelled.num_classes.max(test.num_classes);
+    let net = Classifier {
+        head: head(stack, k)?,
+        stack,
+    };
+    let t0 = Instant::now();
+    net.train(labelled, cfg.supervised_epochs, &cfg.sdae)?;
+    Ok(ProtocolResult {
+        protocol: name(key),
+        accuracy: accuracy(&net.predict(&test.x)?, &test.y),
+        train_secs: pre_secs + t0.elapsed().as_secs_f64(),
+    })
+}
+
+/// Runs the protocols of `cfg.only` (all five by default): an SVM on raw inputs, the network
+/// trained from scratch on `labelled`, denoising-autoencoder pre-training on `unlabelled`
+/// (`[n, d]` row-major, labels unused) with an SVM on the codes of `labelled`, the same
+/// pre-trained stack fine-tuned on `labelled`, and the stack pre-trained as a deep belief net
+/// on `unlabelled` then fine-tuned. Each is scored on `test`.
 ///
 /// # Errors
 /// [`Error::Data`] when the widths of the three sets differ; training errors.
@@ -147,66 +205,85 @@ pub fn run(
         Ok(t0.elapsed().as_secs_f64())
     };
 
-    let mut svm = None;
-    let secs = timed(&mut || {
-        svm = Some(Svc::fit(labelled, &cfg.svm)?);
-        Ok(())
-    })?;
-    let svm = svm.expect("set by the closure");
-    rows.push(ProtocolResult {
-        protocol: "SVM (RBF) on raw pixels",
-        accuracy: accuracy(&svm.predict(&test.x)?, &test.y),
-        train_secs: secs,
-    });
+    if cfg.runs("svm") {
+        let mut svm = None;
+        let secs = timed(&mut || {
+            svm = Some(Svc::fit(labelled, &cfg.svm)?);
+            Ok(())
+        })?;
+        let svm = svm.expect("set by the closure");
+        rows.push(ProtocolResult {
+            protocol: name("svm"),
+            accuracy: accuracy(&svm.predict(&test.x)?, &test.y),
+            train_secs: secs,
+        });
+    }
 
-    let scratch = Sdae::new(d, &cfg.sdae)?;
-    let net = Classifier {
-        head: head(&scratch, k)?,
-        stack: &scratch,
-    };
-    let secs = timed(&mut || net.train(labelled, cfg.supervised_epochs, &cfg.sdae))?;
-    rows.push(ProtocolResult {
-        protocol: "supervised from random weights",
-        accuracy: accuracy(&net.predict(&test.x)?, &test.y),
-        train_secs: secs,
-    });
+    if cfg.runs("scratch") {
+        let scratch = Sdae::new(d, &cfg.sdae)?;
+        let net = Classifier {
+            head: head(&scratch, k)?,
+            stack: &scratch,
+        };
+        let secs = timed(&mut || net.train(labelled, cfg.supervised_epochs, &cfg.sdae))?;
+        rows.push(ProtocolResult {
+            protocol: name("scratch"),
+            accuracy: accuracy(&net.predict(&test.x)?, &test.y),
+            train_secs: secs,
+        });
+    }
 
-    let stack = Sdae::new(
-        d,
-        &SdaeConfig {
-            seed: cfg.sdae.seed + 1,
-            ..cfg.sdae.clone()
-        },
-    )?;
-    let pre_secs = timed(&mut || stack.pretrain(unlabelled, &cfg.sdae).map(|_| ()))?;
-    let codes = Labelled::new(
-        stack.encode(&labelled.x)?,
-        stack.code_width(),
-        labelled.y.clone(),
-        k,
-    )?;
-    let mut svm = None;
-    let secs = timed(&mut || {
-        svm = Some(Svc::fit(&codes, &cfg.svm)?);
-        Ok(())
-    })?;
-    let svm = svm.expect("set by the closure");
-    rows.push(ProtocolResult {
-        protocol: "pre-training + SVM on the codes",
-        accuracy: accuracy(&svm.predict(&stack.encode(&test.x)?)?, &test.y),
-        train_secs: pre_secs + secs,
-    });
+    if cfg.runs("sdae-svm") || cfg.runs("sdae-finetune") {
+        let stack = Sdae::new(
+            d,
+            &SdaeConfig {
+                seed: cfg.sdae.seed + 1,
+                ..cfg.sdae.clone()
+            },
+        )?;
+        let pre_secs = timed(&mut || stack.pretrain(unlabelled, &cfg.sdae).map(|_| ()))?;
+        if cfg.runs("sdae-svm") {
+            let codes = Labelled::new(
+                stack.encode(&labelled.x)?,
+                stack.code_width(),
+                labelled.y.clone(),
+                k,
+            )?;
+            let mut svm = None;
+            let secs = timed(&mut || {
+                svm = Some(Svc::fit(&codes, &cfg.svm)?);
+                Ok(())
+            })?;
+            let svm = svm.expect("set by the closure");
+            rows.push(ProtocolResult {
+                protocol: name("sdae-svm"),
+                accuracy: accuracy(&svm.predict(&stack.encode(&test.x)?)?, &test.y),
+                train_secs: pre_secs + secs,
+            });
+        }
+        if cfg.runs("sdae-finetune") {
+            rows.push(fine_tune(
+                &stack,
+                "sdae-finetune",
+                pre_secs,
+                labelled,
+                test,
+                cfg,
+            )?);
+        }
+    }
 
-    let net = Classifier {
-        head: head(&stack, k)?,
-        stack: &stack,
-    };
-    let secs = timed(&mut || net.train(labelled, cfg.supervised_epochs, &cfg.sdae))?;
-    rows.push(ProtocolResult {
-        protocol: "pre-training + fine-tuning",
-        accuracy: accuracy(&net.predict(&test.x)?, &test.y),
-        train_secs: pre_secs + secs,
-    });
+    if cfg.runs("dbn") {
+        let stack = Sdae::new(
+            d,
+            &SdaeConfig {
+                seed: cfg.sdae.seed + 2,
+                ..cfg.sdae.clone()
+            },
+        )?;
+        let pre_secs = timed(&mut || pretrain_dbn(&stack, unlabelled, &cfg.dbn).map(|_| ()))?;
+        rows.push(fine_tune(&stack, "dbn", pre_secs, labelled, test, cfg)?);
+    }
     Ok(rows)
 }
 
@@ -230,10 +307,15 @@ mod tests {
                 ..SdaeConfig::default()
             },
             supervised_epochs: 40,
+            dbn: DbnConfig {
+                epochs: 3,
+                batch: 32,
+                ..DbnConfig::default()
+            },
             ..ProtocolConfig::default()
         };
         let rows = run(&labelled, &unlabelled, &test, &cfg)?;
-        assert_eq!(rows.len(), 4);
+        assert_eq!(rows.len(), 5);
         for r in &rows {
             // Ten classes from 200 labels: each protocol must do far better than chance.
             assert!(r.accuracy > 0.5, "{r:?}");

@@ -159,18 +159,23 @@ impl Sdae {
             }
             losses.push(last);
             // The next layer trains on this layer's clean codes.
-            let mut next = Vec::with_capacity(n * h);
-            for chunk in input.chunks(1024 * width) {
-                let c = nabla::no_grad(|| -> Result<Tensor> {
-                    Ok(enc.forward(&batch_tensor(chunk, width)?)?.sigmoid()?)
-                })?;
-                next.extend(c.to_vec::<f32>()?);
-            }
-            input = next;
+            input = layer_codes(enc, &input, width)?;
             width = h;
         }
         Ok(losses)
     }
+}
+
+/// The codes `sigmoid(enc(x))` of the rows of `x` (`[n, width]` row-major), row-major.
+pub(crate) fn layer_codes(enc: &Linear, x: &[f32], width: usize) -> Result<Vec<f32>> {
+    let mut codes = Vec::with_capacity(x.len() / width * enc.weight.tensor().dims()[0]);
+    for chunk in x.chunks(1024 * width) {
+        let c = nabla::no_grad(|| -> Result<Tensor> {
+            Ok(enc.forward(&batch_tensor(chunk, width)?)?.sigmoid()?)
+        })?;
+        codes.extend(c.to_vec::<f32>()?);
+    }
+    Ok(codes)
 }
 
 /// The trainable variables of one layer.

@@ -1,11 +1,11 @@
 //! `nabla protocol`: the three ways to train a deep network on few labels (supervised from
-//! scratch, pre-training + SVM, pre-training + fine-tuning) and an SVM on raw inputs, in one
-//! table.
+//! scratch, pre-training + SVM, pre-training + fine-tuning), an SVM on raw inputs, and a deep
+//! belief net (RBM pre-training + fine-tuning), in one table.
 
 use super::classic::{load, ClassicData};
 use anyhow::{bail, Result};
 use clap::Args;
-use nabla_classic::protocol::{self, ProtocolConfig, SdaeConfig};
+use nabla_classic::protocol::{self, DbnConfig, ProtocolConfig, SdaeConfig, PROTOCOLS};
 use nabla_classic::svm::SvcParams;
 
 #[derive(Args, Debug)]
@@ -46,6 +46,20 @@ pub struct ProtocolArgs {
     /// Seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Contrastive-divergence epochs per RBM of the deep belief net.
+    #[arg(long, default_value_t = 5)]
+    pub rbm_epochs: usize,
+    /// SGD's learning rate of the RBMs (momentum 0.5, CD-1).
+    #[arg(long, default_value_t = 0.1)]
+    pub rbm_lr: f64,
+    /// Pre-train on the labelled examples' inputs too (labels unused), e.g. to pre-train and
+    /// fine-tune on the whole training set with --labelled 60000.
+    #[arg(long)]
+    pub pretrain_on_labelled: bool,
+    /// Run only these protocols (comma-separated): svm, scratch, sdae-svm, sdae-finetune,
+    /// dbn. Default: all.
+    #[arg(long, value_delimiter = ',')]
+    pub only: Vec<String>,
 }
 
 /// Runs `nabla protocol`.
@@ -55,6 +69,17 @@ pub fn run(a: &ProtocolArgs) -> Result<()> {
     }
     if !(0.0..1.0).contains(&a.noise) {
         bail!("--noise must be in [0, 1), got {}", a.noise);
+    }
+    if let Some(bad) = a
+        .only
+        .iter()
+        .find(|k| !PROTOCOLS.iter().any(|(p, _)| p == k))
+    {
+        let keys: Vec<&str> = PROTOCOLS.iter().map(|(k, _)| *k).collect();
+        bail!("--only: no protocol '{bad}'; they are {}", keys.join(", "));
+    }
+    if !(a.rbm_lr.is_finite() && a.rbm_lr > 0.0) {
+        bail!("--rbm-lr must be a positive number, got {}", a.rbm_lr);
     }
     let total = a.unlabelled.map(|u| a.labelled + u);
     let split = load(&ClassicData {
@@ -66,7 +91,9 @@ pub fn run(a: &ProtocolArgs) -> Result<()> {
         seed: a.seed,
         output: None,
     })?;
-    if split.train.len() <= a.labelled {
+    if split.train.len() < a.labelled
+        || (split.train.len() == a.labelled && !a.pretrain_on_labelled)
+    {
         bail!(
             "the training set has {} examples: nothing is left unlabelled after --labelled {}",
             split.train.len(),
@@ -74,8 +101,13 @@ pub fn run(a: &ProtocolArgs) -> Result<()> {
         );
     }
     let labelled = split.train.select(&(0..a.labelled).collect::<Vec<_>>());
-    let unlabelled = &split.train.x[a.labelled * split.train.d..];
-    let n_unlabelled = split.train.len() - a.labelled;
+    let first_unlabelled = if a.pretrain_on_labelled {
+        0
+    } else {
+        a.labelled
+    };
+    let unlabelled = &split.train.x[first_unlabelled * split.train.d..];
+    let n_unlabelled = split.train.len() - first_unlabelled;
     let cfg = ProtocolConfig {
         sdae: SdaeConfig {
             hidden: a.hidden.clone(),
@@ -90,9 +122,16 @@ pub fn run(a: &ProtocolArgs) -> Result<()> {
             c: a.c,
             ..SvcParams::default()
         },
+        dbn: DbnConfig {
+            epochs: a.rbm_epochs,
+            lr: a.rbm_lr,
+            seed: a.seed,
+            ..DbnConfig::default()
+        },
+        only: a.only.clone(),
     };
     println!(
-        "{} labelled and {n_unlabelled} unlabelled training examples, {} test examples; network {}-{}-{}",
+        "{} labelled and {n_unlabelled} unlabelled (pre-training) training examples, {} test examples; network {}-{}-{}",
         a.labelled,
         split.test.len(),
         split.train.d,

@@ -30,29 +30,62 @@ fn model_reconstructions(model: &Unsupervised, x: &[f32], shape: &[usize]) -> Re
     Ok(out)
 }
 
-/// Runs `nabla viz reconstructions`.
-pub fn run(args: &VizReconstructionsArgs) -> Result<()> {
-    let (file, dir) = resolve_weights(&args.weights)?;
+/// A trained unsupervised model of one-channel `h × w` images, with its run's dataset.
+pub(super) struct ImageRun {
+    /// The run's configuration.
+    pub cfg: RunConfig,
+    /// The model, its weights loaded.
+    pub model: Unsupervised,
+    /// Image height.
+    pub h: usize,
+    /// Image width.
+    pub w: usize,
+    /// The dataset the run was trained on.
+    pub data: data_spec::DataBundle,
+}
+
+/// Loads the unsupervised run at `weights` (a run folder or its weights file).
+pub(super) fn load_image_run(weights: &std::path::Path) -> Result<ImageRun> {
+    let (file, dir) = resolve_weights(weights)?;
     let cfg = RunConfig::load(&dir)?;
     if !super::unsupervised::is_unsupervised(&cfg.model) {
         bail!(
-            "{} holds a run of '{}'; reconstructions need an autoencoder or VAE run (--model ae or vae)",
+            "{} holds a run of '{}'; this needs a run of --model {}",
             dir.display(),
-            cfg.model
+            cfg.model,
+            super::unsupervised::names(super::unsupervised::MODELS.iter().map(|m| m.0))
         );
     }
     let [1, h, w] = cfg.input_shape[..] else {
         bail!(
-            "reconstructions draw one-channel images; the run's inputs are {:?}",
+            "this draws one-channel images; the run's inputs are {:?}",
             cfg.input_shape
         );
     };
-    let d = h * w;
     let (vs, model) = Unsupervised::build(&cfg)?;
     vs.load(&file)
         .with_context(|| format!("loading {} as {}", file.display(), cfg.model))?;
     let data = data_spec::load(&cfg.data, &SpecOptions::default())
         .with_context(|| format!("loading dataset '{}'", cfg.data))?;
+    Ok(ImageRun {
+        cfg,
+        model,
+        h,
+        w,
+        data,
+    })
+}
+
+/// Runs `nabla viz reconstructions`.
+pub fn run(args: &VizReconstructionsArgs) -> Result<()> {
+    let ImageRun {
+        cfg,
+        model,
+        h,
+        w,
+        data,
+    } = load_image_run(&args.weights)?;
+    let d = h * w;
     let test = Labelled::from_dataset(data.test.as_ref(), args.test_size)?;
     if test.len() < args.count as usize {
         bail!(

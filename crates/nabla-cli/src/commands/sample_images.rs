@@ -1,4 +1,5 @@
-//! `nabla sample` for image models: a grid of new images drawn from a trained VAE's prior.
+//! `nabla sample` for image models: a grid of new images drawn from a trained VAE's prior or
+//! by Gibbs sampling from an RBM.
 
 use super::unsupervised::Unsupervised;
 use super::viz::{save_grid, Tile};
@@ -37,9 +38,16 @@ pub fn run(args: &SampleArgs, cfg: &RunConfig, file: &Path) -> Result<()> {
     vs.load(file)
         .with_context(|| format!("loading {} as {}", file.display(), cfg.model))?;
     nabla::manual_seed(args.seed);
-    let images = match &model {
-        Unsupervised::Vae(vae) => vae.sample(cols * rows)?,
-        Unsupervised::Ae(_) => bail!("an autoencoder has no prior to sample from"),
+    let (images, how) = match &model {
+        Unsupervised::Vae(vae) => (vae.sample(cols * rows)?, "z ~ N(0, I)".to_string()),
+        Unsupervised::ConvVae(vae) => (vae.sample(cols * rows)?, "z ~ N(0, I)".to_string()),
+        Unsupervised::Rbm(rbm) => (
+            rbm.sample(cols * rows, args.gibbs_steps as usize)?,
+            format!("{} Gibbs steps from random binary images", args.gibbs_steps),
+        ),
+        Unsupervised::Ae(_) | Unsupervised::Dae(_) => {
+            bail!("an autoencoder has no prior to sample from")
+        }
     };
     let values = images.to_vec::<f32>()?;
     let tiles: Vec<Tile> = values
@@ -48,7 +56,7 @@ pub fn run(args: &SampleArgs, cfg: &RunConfig, file: &Path) -> Result<()> {
         .collect();
     let (pw, ph) = save_grid(&tiles, cols, 3, &args.out)?;
     println!(
-        "wrote {} samples of {} (z ~ N(0, I), seed {}) to {} ({pw}x{ph} pixels)",
+        "wrote {} samples of {} ({how}, seed {}) to {} ({pw}x{ph} pixels)",
         cols * rows,
         cfg.model,
         args.seed,

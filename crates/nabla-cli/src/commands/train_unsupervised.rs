@@ -1,5 +1,5 @@
-//! `nabla train --model ae|vae`: an unsupervised model learns to rebuild (or generate) the
-//! images of a dataset, labels unused. Same run folder as classification runs:
+//! `nabla train --model ae|dae|vae|conv-vae|rbm`: an unsupervised model learns to rebuild
+//! (or generate) the images of a dataset, labels unused. Same run folder as classification runs:
 //! `config.json`, `metrics.csv`, `curves.png`, `model.safetensors`, `train.log`.
 
 use super::unsupervised::Unsupervised;
@@ -40,6 +40,20 @@ fn run_config(args: &TrainArgs, data: &data_spec::DataBundle, lr: f64) -> Result
             data.input_shape
         );
     }
+    let mut training = json!({
+        "epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
+        "lr": lr, "optimizer": "adam", "schedule": "constant", "seed": args.seed,
+        "threads": nabla::num_threads(), "loss": "nats per image",
+    });
+    if args.model.ends_with("vae") {
+        training["latent"] = json!(args.latent.unwrap_or(20));
+    }
+    if args.model == "rbm" {
+        training["optimizer"] = json!(super::train_rbm::OPTIMIZER);
+        training["loss"] = json!("squared reconstruction error per image");
+        training["cd_k"] = json!(args.cd_k);
+        training["persistent"] = json!(args.persistent);
+    }
     Ok(RunConfig {
         model: args.model.clone(),
         data: args.data.clone(),
@@ -49,11 +63,7 @@ fn run_config(args: &TrainArgs, data: &data_spec::DataBundle, lr: f64) -> Result
         mean: vec![],
         std: vec![],
         class_names: data.class_names.clone(),
-        training: json!({
-            "epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size,
-            "lr": lr, "optimizer": "adam", "schedule": "constant", "seed": args.seed,
-            "threads": nabla::num_threads(), "loss": "nats per image",
-        }),
+        training,
     })
 }
 
@@ -75,6 +85,15 @@ fn check_options(args: &TrainArgs) -> Result<()> {
     if args.epochs == 0 {
         bail!("--epochs must be at least 1");
     }
+    if !args.model.ends_with("vae") && args.latent.is_some() {
+        bail!("--latent is for --model vae or conv-vae");
+    }
+    if args.model != "rbm" && (args.cd_k != 1 || args.persistent) {
+        bail!("--cd-k and --persistent are for --model rbm");
+    }
+    if args.model == "rbm" && args.resume {
+        bail!("--model rbm keeps no checkpoint to resume from; start a new run");
+    }
     Ok(())
 }
 
@@ -91,7 +110,8 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let data = data_spec::load(&args.data, &spec_opts)
         .with_context(|| format!("loading dataset '{}'", args.data))?;
     let train_set = super::train::training_subset(args, &data)?;
-    let lr = super::train::checked_lr(args, 1e-3)?;
+    let default_lr = if args.model == "rbm" { 0.1 } else { 1e-3 };
+    let lr = super::train::checked_lr(args, default_lr)?;
     let cfg = run_config(args, &data, lr)?;
     let (vs, model) = Unsupervised::build(&cfg)?;
     let base = format!(
@@ -131,8 +151,14 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         clip_grad_norm: args.clip_grad_norm,
         autocast: args.precision.autocast(),
     };
+    let Some(loss) = model.loss() else {
+        let Unsupervised::Rbm(rbm) = &model else {
+            bail!("--model {} has no training loss", args.model)
+        };
+        return super::train_rbm::run(args, rbm, &vs, (&train.0, &test.0), &dir, lr);
+    };
     let opt: Box<dyn Optimizer> = Box::new(Adam::new(vs.trainable(), lr));
-    let mut trainer = Trainer::new(model.module(), &vs, opt, trainer_cfg).with_loss(model.loss());
+    let mut trainer = Trainer::new(model.module(), &vs, opt, trainer_cfg).with_loss(loss);
     println!(
         "training {} ({} parameters) on {} without labels: {} training / {} test images, batch {batch}, adam lr {lr}, {} epochs, {} threads",
         args.model,
@@ -159,7 +185,9 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let what = match model {
         Unsupervised::Ae(_) => "reconstruction cross-entropy",
-        Unsupervised::Vae(_) => "negative ELBO (cross-entropy + KL)",
+        Unsupervised::Dae(_) => "reconstruction cross-entropy of uncorrupted inputs",
+        Unsupervised::Vae(_) | Unsupervised::ConvVae(_) => "negative ELBO (cross-entropy + KL)",
+        Unsupervised::Rbm(_) => "squared reconstruction error",
     };
     let lines = [
         format!("test loss {test_loss:.4} nats per image ({what})"),

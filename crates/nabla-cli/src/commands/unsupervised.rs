@@ -1,10 +1,13 @@
-//! The unsupervised image models of the CLI (`ae`, `vae`): which names exist, how each is
-//! built from a run config, its loss, and which can draw new images.
+//! The unsupervised image models of the CLI (`ae`, `dae`, `vae`, `conv-vae`, `rbm`): which names exist, how each
+//! is built from a run config, its loss, and which can draw new images.
 
 use crate::run_config::RunConfig;
 use anyhow::{bail, Result};
 use nabla::Tensor;
 use nabla_nn::models::autoencoder::{reconstruction_bce, Autoencoder, DEEP_AUTOENCODER_SIZES};
+use nabla_nn::models::conv_vae::ConvVae;
+use nabla_nn::models::dae::DenoisingAutoencoder;
+use nabla_nn::models::rbm::Rbm;
 use nabla_nn::models::vae::{Vae, VaeConfig};
 use nabla_nn::trainer::LossFn;
 use nabla_nn::{Module, VarStore};
@@ -16,13 +19,37 @@ pub const MODELS: &[(&str, &str)] = &[
         "deep autoencoder 784-1000-500-250-30 (Hinton & Salakhutdinov 2006), ReLU, linear code",
     ),
     (
+        "dae",
+        "the deep autoencoder trained as a denoising autoencoder (25% of the pixels set to 0)",
+    ),
+    (
         "vae",
         "variational autoencoder 784-400-20 (Kingma & Welling 2014), PyTorch's example",
     ),
+    (
+        "conv-vae",
+        "convolutional VAE for 28x28 images: 2 stride-2 convolutions, 20-d codes, 2 transposed convolutions",
+    ),
+    (
+        "rbm",
+        "restricted Boltzmann machine 784-500, binary units, CD-k or persistent CD (--cd-k, --persistent)",
+    ),
 ];
 
+/// Fraction of the pixels `--model dae` sets to zero in training (the protocols' masking
+/// noise).
+pub const DAE_NOISE: f64 = 0.25;
+
+/// Hidden units of `--model rbm` (the 500-hidden RBM).
+pub const RBM_HIDDEN: usize = 500;
+
 /// The image models `nabla sample` can draw from.
-pub const SAMPLERS: &[&str] = &["vae"];
+pub const SAMPLERS: &[&str] = &["vae", "conv-vae", "rbm"];
+
+/// The latent dimensions of a VAE run (runs from before `--latent` existed have 20).
+fn latent(cfg: &RunConfig) -> usize {
+    cfg.training["latent"].as_u64().unwrap_or(20) as usize
+}
 
 /// Whether `name` is one of [`MODELS`].
 pub fn is_unsupervised(name: &str) -> bool {
@@ -33,8 +60,14 @@ pub fn is_unsupervised(name: &str) -> bool {
 pub enum Unsupervised {
     /// `ae`.
     Ae(Autoencoder),
+    /// `dae`.
+    Dae(DenoisingAutoencoder),
     /// `vae`.
     Vae(Vae),
+    /// `conv-vae`.
+    ConvVae(ConvVae),
+    /// `rbm`.
+    Rbm(Rbm),
 }
 
 impl Unsupervised {
@@ -43,18 +76,35 @@ impl Unsupervised {
         let inputs: usize = cfg.input_shape.iter().product();
         let vs = VarStore::new(&nabla::Device::Cpu);
         let model = match cfg.model.as_str() {
-            "ae" => {
+            "ae" | "dae" => {
                 let mut sizes = DEEP_AUTOENCODER_SIZES;
                 sizes[0] = inputs;
-                Unsupervised::Ae(Autoencoder::new(&vs.root(), &sizes)?)
+                let ae = Autoencoder::new(&vs.root(), &sizes)?;
+                if cfg.model == "dae" {
+                    Unsupervised::Dae(DenoisingAutoencoder::new(ae, DAE_NOISE)?)
+                } else {
+                    Unsupervised::Ae(ae)
+                }
             }
             "vae" => Unsupervised::Vae(Vae::new(
                 &vs.root(),
                 VaeConfig {
                     inputs,
+                    latent: latent(cfg),
                     ..VaeConfig::default()
                 },
             )?),
+            "conv-vae" => {
+                if cfg.input_shape != [1, 28, 28] {
+                    bail!(
+                        "--model conv-vae takes 28x28 one-channel images; '{}' has examples of shape {:?}",
+                        cfg.data,
+                        cfg.input_shape
+                    );
+                }
+                Unsupervised::ConvVae(ConvVae::new(&vs.root(), latent(cfg))?)
+            }
+            "rbm" => Unsupervised::Rbm(Rbm::new(&vs.root(), inputs, RBM_HIDDEN)?),
             other => bail!(
                 "'{other}' is not an unsupervised model; they are: {}",
                 names(MODELS.iter().map(|m| m.0))
@@ -67,35 +117,61 @@ impl Unsupervised {
     pub fn module(&self) -> &dyn Module {
         match self {
             Unsupervised::Ae(m) => m,
+            Unsupervised::Dae(m) => m,
             Unsupervised::Vae(m) => m,
+            Unsupervised::ConvVae(m) => m,
+            Unsupervised::Rbm(m) => m,
         }
     }
 
     /// The training loss of the module's output against the input batch, in nats per image:
-    /// the reconstruction cross-entropy for the autoencoder, the negative ELBO for the VAE.
-    pub fn loss(&self) -> LossFn {
+    /// the reconstruction cross-entropy for the autoencoder, the negative ELBO for the VAE;
+    /// `None` for the RBM, which follows contrastive divergence rather than a loss's gradient.
+    pub fn loss(&self) -> Option<LossFn> {
         match self {
-            Unsupervised::Ae(_) => Box::new(reconstruction_bce),
-            Unsupervised::Vae(m) => {
-                let c = m.config;
-                Box::new(move |out, x| c.loss(out, x))
+            Unsupervised::Ae(_) | Unsupervised::Dae(_) => Some(Box::new(reconstruction_bce)),
+            Unsupervised::Vae(Vae { config: c, .. })
+            | Unsupervised::ConvVae(ConvVae { config: c, .. }) => {
+                let c = *c;
+                Some(Box::new(move |out, x| c.loss(out, x)))
             }
+            Unsupervised::Rbm(_) => None,
         }
     }
 
-    /// Reconstructions `[n, d]` in `[0, 1]` of a batch (the VAE decodes the mean code).
+    /// Reconstructions `[n, d]` in `[0, 1]` of a batch (the VAE decodes the mean code, the
+    /// RBM goes up and down once with probabilities).
     pub fn reconstruct(&self, x: &Tensor) -> Result<Tensor> {
         nabla::no_grad(|| match self {
             Unsupervised::Ae(m) => Ok(m.reconstruct(x)?),
+            Unsupervised::Dae(m) => Ok(m.ae.reconstruct(x)?),
             Unsupervised::Vae(m) => Ok(m.decode_logits(&m.encode(x)?.0)?.sigmoid()?),
+            Unsupervised::ConvVae(m) => Ok(m.decode_logits(&m.encode(x)?.0)?.sigmoid()?),
+            Unsupervised::Rbm(m) => Ok(m.reconstruct(x)?),
         })
     }
 
-    /// The codes `[n, code]` of a batch (the VAE's posterior means).
+    /// Images `[n, d]` in `[0, 1]` decoded from codes `[n, code]` (the RBM's hidden
+    /// probabilities give its visible probabilities).
+    pub fn decode(&self, code: &Tensor) -> Result<Tensor> {
+        nabla::no_grad(|| match self {
+            Unsupervised::Ae(m) => Ok(m.decoder.forward(code)?.sigmoid()?),
+            Unsupervised::Dae(m) => Ok(m.ae.decoder.forward(code)?.sigmoid()?),
+            Unsupervised::Vae(m) => Ok(m.decode_logits(code)?.sigmoid()?),
+            Unsupervised::ConvVae(m) => Ok(m.decode_logits(code)?.sigmoid()?),
+            Unsupervised::Rbm(m) => Ok(m.visible_probs(code)?),
+        })
+    }
+
+    /// The codes `[n, code]` of a batch (the VAE's posterior means, the RBM's hidden
+    /// probabilities).
     pub fn encode(&self, x: &Tensor) -> Result<Tensor> {
         nabla::no_grad(|| match self {
             Unsupervised::Ae(m) => Ok(m.encode(x)?),
+            Unsupervised::Dae(m) => Ok(m.ae.encode(x)?),
             Unsupervised::Vae(m) => Ok(m.encode(x)?.0),
+            Unsupervised::ConvVae(m) => Ok(m.encode(x)?.0),
+            Unsupervised::Rbm(m) => Ok(m.hidden_probs(x)?),
         })
     }
 }

@@ -16,6 +16,8 @@ pub fn run(cmd: &VizCommand) -> Result<()> {
         VizCommand::Filters(a) => filters(a),
         VizCommand::Activations(a) => activations(a),
         VizCommand::Reconstructions(a) => super::reconstructions::run(a),
+        VizCommand::Interpolate(a) => super::interpolate::run(a),
+        VizCommand::Latent(a) => super::latent::run(a),
     }
 }
 
@@ -114,12 +116,39 @@ fn square_cols(n: usize) -> usize {
     (n as f64).sqrt().ceil().max(1.0) as usize
 }
 
-/// The weight to draw: `LAYER.weight`, or the checkpoint's first 4-D weight.
+/// A fully connected weight `[out, in]` over square images (`in` = s², e.g. an RBM's `W`
+/// or an MLP's first layer over 28 × 28 pixels), as `out` one-channel `s × s` filters.
+fn as_image_filters(t: &Tensor) -> Option<Tensor> {
+    let [out, inputs] = t.dims()[..] else {
+        return None;
+    };
+    let side = (inputs as f64).sqrt().round() as usize;
+    (side > 1 && side * side == inputs)
+        .then(|| t.reshape(&[out, 1, side, side]).ok())
+        .flatten()
+}
+
+/// The weight to draw: `LAYER.weight` (or `LAYER.W`), or the checkpoint's first 4-D weight,
+/// or, in a checkpoint without any, its first fully connected weight over square images; as
+/// filters `[out, c, h, w]`.
 fn conv_weight(tensors: &[(String, Tensor)], layer: Option<&str>) -> Result<(String, Tensor)> {
-    let convs: Vec<&(String, Tensor)> = tensors
+    let is_weight = |n: &str| n.ends_with("weight") || n == "W" || n.ends_with(".W");
+    let mut convs: Vec<(String, Tensor)> = tensors
         .iter()
-        .filter(|(n, t)| n.ends_with("weight") && t.rank() == 4)
+        .filter(|(n, t)| is_weight(n) && t.rank() == 4)
+        .cloned()
         .collect();
+    // Only a network without convolutions (an MLP over pixels, an RBM) has its first
+    // fully connected layer looking at the image; in a CNN the classifier's inputs are
+    // feature maps, whose count may happen to be a square.
+    if convs.is_empty() {
+        convs.extend(
+            tensors
+                .iter()
+                .filter(|(n, _)| is_weight(n))
+                .filter_map(|(n, t)| Some((n.clone(), as_image_filters(t)?))),
+        );
+    }
     let names = || {
         convs
             .iter()
@@ -128,10 +157,10 @@ fn conv_weight(tensors: &[(String, Tensor)], layer: Option<&str>) -> Result<(Str
             .join(", ")
     };
     let found = match layer {
-        None => convs.first().copied(),
+        None => convs.first(),
         Some(l) => {
-            let name = format!("{l}.weight");
-            convs.iter().copied().find(|(n, _)| *n == name || n == l)
+            let (name, w) = (format!("{l}.weight"), format!("{l}.W"));
+            convs.iter().find(|(n, _)| *n == name || *n == w || n == l)
         }
     };
     found.cloned().ok_or_else(|| match layer {
@@ -139,7 +168,9 @@ fn conv_weight(tensors: &[(String, Tensor)], layer: Option<&str>) -> Result<(Str
             "no convolution '{l}' in the checkpoint; its convolutions are: {}",
             names()
         ),
-        None => anyhow!("the checkpoint has no convolution weight (a 4-D tensor)"),
+        None => anyhow!(
+            "the checkpoint has no convolution weight (a 4-D tensor) nor a fully connected weight over square images"
+        ),
     })
 }
 
@@ -148,10 +179,12 @@ fn filters(args: &VizFiltersArgs) -> Result<()> {
     let (file, _) = resolve_weights(&args.weights)?;
     let ckpt = checkpoint::load(&file).with_context(|| format!("reading {}", file.display()))?;
     let (name, w) = conv_weight(&ckpt.tensors, args.layer.as_deref())?;
-    let [cout, cin, kh, kw] = w.dims()[..] else {
+    let [all, cin, kh, kw] = w.dims()[..] else {
         unreachable!("conv_weight returns 4-D tensors")
     };
-    let values = w.to_dtype(nabla::DType::F32)?.to_vec::<f32>()?;
+    let cout = args.count.map_or(all, |n| all.min(n as usize));
+    let mut values = w.to_dtype(nabla::DType::F32)?.to_vec::<f32>()?;
+    values.truncate(cout * cin * kh * kw);
     let per_filter = cin * kh * kw;
     let plane = kh * kw;
     let (tiles, cols): (Vec<Tile>, usize) = if cin == 3 {
@@ -182,7 +215,7 @@ fn filters(args: &VizFiltersArgs) -> Result<()> {
     let scale = (60 / kh.max(kw)).max(1);
     let (pw, ph) = save_grid(&tiles, cols, scale, &args.output)?;
     println!(
-        "wrote {} filters of {name} ({cout}x{cin}x{kh}x{kw}{}) to {} ({pw}x{ph} pixels)",
+        "wrote {} filters of {name} ({all}x{cin}x{kh}x{kw}{}) to {} ({pw}x{ph} pixels)",
         cout,
         if cin == 3 {
             ", as RGB"

@@ -2,6 +2,7 @@
 
 use super::{default_bias_init, default_weight_init};
 use crate::export::{Attr, GraphSink, Traced};
+use crate::init::Init;
 use crate::{Module, Path, Result, Var};
 use nabla::Tensor;
 
@@ -19,16 +20,26 @@ impl Linear {
     /// # Errors
     /// When the names exist already.
     pub fn new(p: &Path, in_features: usize, out_features: usize, bias: bool) -> Result<Self> {
-        let weight = p.param(
-            "weight",
-            &[out_features, in_features],
-            default_weight_init(),
-        )?;
-        let bias = if bias {
-            Some(p.param("bias", &[out_features], default_bias_init(in_features))?)
-        } else {
-            None
-        };
+        let bias = bias.then(|| default_bias_init(in_features));
+        Linear::with_init(p, in_features, out_features, default_weight_init(), bias)
+    }
+
+    /// A layer whose weight `[out, in]` is drawn with `weight` and whose bias `[out]` (if
+    /// `bias` is given) with that initializer.
+    ///
+    /// # Errors
+    /// When the names exist already.
+    pub fn with_init(
+        p: &Path,
+        in_features: usize,
+        out_features: usize,
+        weight: Init,
+        bias: Option<Init>,
+    ) -> Result<Self> {
+        let weight = p.param("weight", &[out_features, in_features], weight)?;
+        let bias = bias
+            .map(|init| p.param("bias", &[out_features], init))
+            .transpose()?;
         Ok(Linear { weight, bias })
     }
 }

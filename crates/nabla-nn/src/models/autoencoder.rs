@@ -3,7 +3,7 @@
 
 use crate::layers::{Activation, Linear};
 use crate::loss::{bce_with_logits, Reduction};
-use crate::{seq, Error, Module, Path, Result, Sequential};
+use crate::{seq, Error, Init, Module, Path, Result, Sequential};
 use nabla::Tensor;
 
 /// The layer widths of the paper's MNIST autoencoder, input first, code last.
@@ -28,15 +28,33 @@ pub struct Autoencoder {
     pub code: usize,
 }
 
+/// The weights of the layers followed by a ReLU: He et al. (2015), Kaiming-normal with
+/// `fan_in` and gain `√2` (`σ = √(2 / fan_in)`), biases zero.
+///
+/// Why not PyTorch's default (Kaiming-uniform with `a = √5`, a standard deviation of
+/// `√(1 / (3·fan_in))`): through the eight ReLU layers of the deep autoencoder that default
+/// shrinks the signal by about `√6` per layer, so the code and the decoder's input start
+/// near zero and the first epochs are spent growing them. He's scale keeps the variance of
+/// the pre-activations constant through ReLU layers. The code layer and the output layer
+/// (not followed by a ReLU) keep PyTorch's default.
+pub const RELU_LAYER_INIT: Init = Init::KaimingNormal { a: 0.0 };
+
 /// A chain of linear layers through `sizes`, ReLU between them, none after the last.
 fn chain(p: &Path, sizes: &[usize]) -> Result<Sequential> {
     let mut net = seq();
+    let last = sizes.len() - 2;
     for (i, w) in sizes.windows(2).enumerate() {
         if i > 0 {
             net = net.add_named(format!("{}", 2 * i - 1), Activation::Relu);
         }
         let name = format!("{}", 2 * i);
-        net = net.add_named(name.clone(), Linear::new(&p.sub(name), w[0], w[1], true)?);
+        let layer = if i < last {
+            let zero = Some(Init::Constant(0.0));
+            Linear::with_init(&p.sub(&name), w[0], w[1], RELU_LAYER_INIT, zero)?
+        } else {
+            Linear::new(&p.sub(&name), w[0], w[1], true)?
+        };
+        net = net.add_named(name, layer);
     }
     Ok(net)
 }

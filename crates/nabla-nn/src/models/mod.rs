@@ -6,9 +6,12 @@
 mod alexnet;
 pub mod autoencoder;
 mod blocks;
+pub mod conv_vae;
+pub mod dae;
 mod googlenet;
 mod lenet;
 mod mlp;
+pub mod rbm;
 mod resnet;
 pub mod rnn;
 #[cfg(test)]

@@ -132,16 +132,7 @@ impl Vae {
     /// # Errors
     /// When `z` is not `[n, latent]`.
     pub fn decode_logits(&self, z: &Tensor) -> Result<Tensor> {
-        if z.rank() != 2 || z.dims()[1] != self.config.latent {
-            return Err(Error::invalid(
-                "vae",
-                format!(
-                    "codes must be [n, {}], got {}",
-                    self.config.latent,
-                    z.shape()
-                ),
-            ));
-        }
+        check_codes("vae", z, self.config.latent)?;
         self.fc4.forward(&self.fc3.forward(z)?.relu()?)
     }
 
@@ -151,11 +142,33 @@ impl Vae {
     /// # Errors
     /// Engine errors only.
     pub fn sample(&self, n: usize) -> Result<Tensor> {
-        // The codes live where the decoder's weights do.
-        let weight = self.fc3.weight.tensor();
-        let z = Tensor::randn(&[n, self.config.latent], weight.dtype(), &weight.device())?;
-        Ok(nabla::no_grad(|| self.decode_logits(&z))?.sigmoid()?)
+        prior_sample(n, self.config.latent, &self.fc3.weight.tensor(), |z| {
+            self.decode_logits(z)
+        })
     }
+}
+
+/// Refuses codes that are not `[n, latent]`.
+pub(crate) fn check_codes(op: &'static str, z: &Tensor, latent: usize) -> Result<()> {
+    if z.rank() != 2 || z.dims()[1] != latent {
+        return Err(Error::invalid(
+            op,
+            format!("codes must be [n, {latent}], got {}", z.shape()),
+        ));
+    }
+    Ok(())
+}
+
+/// `n` images in `[0, 1]` decoded from codes `z ~ N(0, I)` (`[n, latent]`, the thread's
+/// generator) drawn where `like` (a decoder weight) lives, in its dtype.
+pub(crate) fn prior_sample(
+    n: usize,
+    latent: usize,
+    like: &Tensor,
+    decode_logits: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    let z = Tensor::randn(&[n, latent], like.dtype(), &like.device())?;
+    Ok(nabla::no_grad(|| decode_logits(&z))?.sigmoid()?)
 }
 
 impl Module for Vae {
@@ -166,11 +179,27 @@ impl Module for Vae {
     /// one-sample estimate of the bound.
     fn forward_t(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         let (mu, logvar) = self.encode(x)?;
-        let eps = Tensor::randn(mu.dims(), mu.dtype(), &mu.device())?;
-        let z = mu.add(&logvar.mul_scalar(0.5)?.exp()?.mul(&eps)?)?;
-        let logits = self.decode_logits(&z)?;
-        Ok(Tensor::cat(&[&logits, &mu, &logvar], 1)?)
+        packed_output(&mu, &logvar, |z| self.decode_logits(z))
     }
+}
+
+/// The reparameterization trick and the packed output of a VAE: `z = μ + σ·ε` with
+/// `ε ~ N(0, I)` from the thread's generator, decoded to logits `[n, inputs]`, returned as
+/// `[n, inputs + 2·latent]` (logits, μ, log σ²) for [`VaeConfig::loss`].
+///
+/// # Errors
+/// Those of `decode_logits`.
+pub fn packed_output(
+    mu: &Tensor,
+    logvar: &Tensor,
+    decode_logits: impl Fn(&Tensor) -> Result<Tensor>,
+) -> Result<Tensor> {
+    let eps = Tensor::randn(mu.dims(), mu.dtype(), &mu.device())?;
+    let z = mu.add(&logvar.mul_scalar(0.5)?.exp()?.mul(&eps)?)?;
+    let logits = decode_logits(&z)?;
+    let n = mu.dims()[0];
+    let logits = logits.reshape(&[n, logits.numel() / n.max(1)])?;
+    Ok(Tensor::cat(&[&logits, mu, logvar], 1)?)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ use crate::optim::{clip_grad_norm, Optimizer, ReduceOnPlateau, Schedule};
 use crate::{Error, Module, Result, VarStore};
 use nabla::rng::{global_rng_state, set_global_rng_state};
 use nabla::{no_grad, Device, Tensor};
-use progress::EpochProgress;
+pub use progress::EpochProgress;
 use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};

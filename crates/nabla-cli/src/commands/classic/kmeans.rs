@@ -21,7 +21,7 @@ pub struct KmeansArgs {
     /// Clusters (default: the number of classes).
     #[arg(long)]
     pub k: Option<usize>,
-    /// Cluster the codes of this autoencoder run (`nabla train --model ae|vae`) instead of
+    /// Cluster the codes of this run (`nabla train --model ae|dae|vae|conv-vae|rbm`) instead of
     /// the raw inputs.
     #[arg(long, value_name = "RUN")]
     pub codes: Option<PathBuf>,
