@@ -599,9 +599,10 @@ unsafe fn weight_product<T: Float>(
 const CHUNK_COLS: usize = 800;
 /// Elements of patch matrix that one task builds at most (1 MiB of f32).
 const CHUNK_ELEMS: usize = 1 << 18;
-/// [`CHUNK_COLS`] and [`CHUNK_ELEMS`] (8 MiB) of bf16 products.
+/// [`CHUNK_COLS`] and [`CHUNK_ELEMS`] (4 MiB) of bf16 products. 8 MiB made ResNet-18's
+/// step at 32×32 no faster and its peak memory 3% above the f32 step's.
 const CHUNK_COLS_BF16: usize = 4096;
-const CHUNK_ELEMS_BF16: usize = 1 << 21;
+const CHUNK_ELEMS_BF16: usize = 1 << 20;
 
 /// Splits the batch into chunks of images, each processed as one GEMM by one task. Returns
 /// the chunk size and whether chunks run in parallel (otherwise each GEMM is parallel).
