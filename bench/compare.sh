@@ -20,7 +20,7 @@
 #   shares: there PyTorch's spinning OpenMP threads lose their time slices and run 10-100x
 #   slower (LeNet-5 steps of 60-250 ms instead of 10 ms at load 6 on 2 cores); passive
 #   waiting limits that. On an idle machine leave it off (the default is PyTorch at its best).
-# About 6 minutes with the defaults on an idle 2-core machine, 9-11 minutes with --rounds 5
+# About 7 minutes with the defaults on an idle 2-core machine (2026-12-06, bf16 rows included), 9-11 minutes with --rounds 5
 # (2026-11-27); a --quick run took 3-5 minutes under load. PyTorch is installed into
 # .venv (pip, about 3 GB) when it is missing. Run it on an idle machine: other load slows
 # PyTorch's OpenMP threads far more than nabla's (see BENCHMARKS.md).
