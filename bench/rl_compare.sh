@@ -8,8 +8,9 @@
 #   bench/rl_compare.sh [--threads T] [--steps N] [--seed S]   # defaults 1, 500000, 1
 #
 # Both sides get T threads (1 by default: CleanRL runs its envs and network in one
-# process). The PyTorch side needs torch and gymnasium in $PYTHON (default .venv/bin/python):
-#   python3 -m venv .venv && .venv/bin/pip install torch gymnasium
+# process). The PyTorch side runs in $PYTHON (default .venv/bin/python); when that lacks
+# torch or gymnasium, they are installed into .venv with pip (torch's CPU wheel and its
+# dependencies, about 1 GB) before anything runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=1
@@ -20,7 +21,7 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=${2:?--threads needs a number}; shift 2 ;;
     --steps) STEPS=${2:?--steps needs a number}; shift 2 ;;
     --seed) SEED=${2:?--seed needs a number}; shift 2 ;;
-    -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "rl_compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -29,9 +30,13 @@ for v in "$THREADS" "$STEPS" "$SEED"; do
 done
 PY=${PYTHON:-.venv/bin/python}
 if ! "$PY" -c "import torch, gymnasium" 2>/dev/null; then
-  echo "rl_compare.sh: $PY lacks torch or gymnasium; install them with" >&2
-  echo "  python3 -m venv .venv && .venv/bin/pip install torch gymnasium   (or set PYTHON=...)" >&2
-  exit 2
+  if [ -n "${PYTHON:-}" ]; then
+    echo "rl_compare.sh: $PY lacks torch or gymnasium (pip install torch gymnasium into it, or unset PYTHON)" >&2
+    exit 2
+  fi
+  echo "rl_compare.sh: installing torch and gymnasium into .venv (pip)..." >&2
+  python3 -m venv .venv
+  .venv/bin/pip install --quiet torch gymnasium numpy
 fi
 cargo build --release -p nabla-cli >&2
 TARGET=${CARGO_TARGET_DIR:-target}
