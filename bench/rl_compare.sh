@@ -9,8 +9,8 @@
 #
 # Both sides get T threads (1 by default: CleanRL runs its envs and network in one
 # process). The PyTorch side runs in $PYTHON (default .venv/bin/python); when that lacks
-# torch or gymnasium, they are installed into .venv with pip (torch's CPU wheel and its
-# dependencies, about 1 GB) before anything runs.
+# torch or gymnasium, they are installed into .venv with pip (about 3 GB with PyTorch's
+# default wheels) before anything runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 THREADS=1
