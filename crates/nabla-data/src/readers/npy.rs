@@ -67,6 +67,12 @@ pub fn from_tensors(
         rest.to_vec()
     };
     let inputs = features.to_vec::<f32>()?;
+    check_finite(
+        &inputs,
+        shape.iter().product(),
+        features_src,
+        "the features",
+    )?;
     let targets = match (labels.dtype(), labels.rank()) {
         (DType::I64, 1) => {
             let values = labels.to_vec::<i64>()?;
@@ -101,7 +107,30 @@ pub fn from_tensors(
             ))
         }
     };
+    if let Targets::Values { values, width } = &targets {
+        check_finite(values, *width, labels_src, "the target")?;
+    }
     InMemoryDataset::new(inputs, &shape, targets)
+}
+
+/// Refuses NaN and infinite values (also f64 values beyond f32's range, which become
+/// infinite), naming the first one's record and position in it (`width` values per
+/// record): one such value makes every loss and gradient NaN from the first batch that
+/// holds it.
+fn check_finite(values: &[f32], width: usize, src: &str, what: &str) -> Result<()> {
+    let Some(i) = values.iter().position(|v| !v.is_finite()) else {
+        return Ok(());
+    };
+    let width = width.max(1);
+    Err(Error::format(
+        src,
+        format!(
+            "{what} of record {} (value {} of {width}) is {} as f32, not a finite number; fix or drop that record",
+            i / width,
+            i % width,
+            values[i]
+        ),
+    ))
 }
 
 #[cfg(test)]
@@ -146,6 +175,30 @@ mod tests {
         let err = load(dir.join("x.npy"), dir.join("missing.npy"), None).unwrap_err();
         assert!(err.to_string().contains("missing.npy"), "{err}");
         std::fs::remove_dir_all(&dir).ok();
+        Ok(())
+    }
+
+    #[test]
+    fn non_finite_features_and_targets_are_refused_naming_the_record() -> Result<()> {
+        let dev = nabla::Device::Cpu;
+        let x = Tensor::from_slice(&[1.0f32, 2.0, 3.0, f32::NAN, 5.0, 6.0], &[3, 2], &dev)?;
+        let y = Tensor::from_slice(&[0i64, 1, 0], &[3], &dev)?;
+        let err = from_tensors(&x, "x.npy", &y, "y.npy", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("x.npy") && err.contains("record 1 (value 1 of 2) is NaN"),
+            "{err}"
+        );
+        let big = Tensor::from_slice(&[1.0f64, 2.0, 1e300], &[3], &dev)?;
+        let ok = Tensor::from_slice(&[1.0f32, 2.0, 3.0], &[3], &dev)?;
+        let err = from_tensors(&ok, "x.npy", &big, "y.npy", None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("y.npy") && err.contains("record 2") && err.contains("inf"),
+            "{err}"
+        );
         Ok(())
     }
 
