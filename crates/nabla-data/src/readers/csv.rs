@@ -108,8 +108,13 @@ fn split_fields(line: &str, delimiter: char, src: &str, line_no: usize) -> Resul
     Ok(fields)
 }
 
+/// The cell as a number that is finite in f32, where the values are kept (`1e39` parses
+/// as a finite f64 but would become infinite).
 fn number(cell: &str) -> Option<f64> {
-    cell.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+    cell.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|&v| (v as f32).is_finite())
 }
 
 /// Parses CSV text; `src` names it in errors. See [`read`].
@@ -359,6 +364,7 @@ mod tests {
             "f.csv: no data rows after the header"
         );
         assert!(err("1,2,0\n1,nan,0\n", &opts()).contains("'nan' is not a finite number"));
+        assert!(err("1,2,0\n1,1e39,0\n", &opts()).contains("'1e39' is not a finite number"));
     }
 
     #[test]
