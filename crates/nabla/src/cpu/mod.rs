@@ -1,6 +1,7 @@
 //! Raw CPU loops shared by many ops. They know nothing about autograd.
 
 pub(crate) mod bf16;
+pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod gemm;
 pub(crate) mod math;

@@ -6,9 +6,6 @@ pub(crate) mod batch_norm;
 pub(crate) mod binary;
 pub(crate) mod compare;
 pub(crate) mod conv;
-pub(crate) mod conv_direct;
-pub(crate) mod conv_phases;
-pub(crate) mod conv_winograd;
 pub(crate) mod dropout;
 pub(crate) mod embedding;
 pub(crate) mod half;
@@ -23,7 +20,6 @@ pub(crate) mod reduce;
 pub(crate) mod softmax;
 pub(crate) mod unary;
 pub(crate) mod view;
-pub(crate) mod winograd_cache;
 
 use crate::autograd::Backward;
 use crate::{Result, Tensor};

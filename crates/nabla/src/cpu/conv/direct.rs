@@ -28,8 +28,8 @@ const PIXELS: usize = 8;
 
 /// A dilation-1, ungrouped convolution of `[n, cin, h, w]` with padding `(ph, pw)`, stride
 /// `(sy, sx)` and `[cout, cin, kh, kw]` kernels (`cout` a multiple of [`LANES`]).
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Plan {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
     pub n: usize,
     pub cin: usize,
     pub h: usize,
@@ -45,22 +45,22 @@ pub(super) struct Plan {
 
 impl Plan {
     /// Whether this CPU has the kernels (AVX-512).
-    pub(super) fn supported() -> bool {
+    pub(crate) fn supported() -> bool {
         avx512_kernels()
     }
-    pub(super) fn oh(&self) -> usize {
+    pub(crate) fn oh(&self) -> usize {
         (self.hp() - self.kh) / self.sy + 1
     }
-    pub(super) fn ow(&self) -> usize {
+    pub(crate) fn ow(&self) -> usize {
         (self.wp() - self.kw) / self.sx + 1
     }
-    pub(super) fn hp(&self) -> usize {
+    pub(crate) fn hp(&self) -> usize {
         self.h + 2 * self.ph
     }
-    pub(super) fn wp(&self) -> usize {
+    pub(crate) fn wp(&self) -> usize {
         self.w + 2 * self.pw
     }
-    pub(super) fn taps(&self) -> usize {
+    pub(crate) fn taps(&self) -> usize {
         self.cin * self.kh * self.kw
     }
     fn padded_len(&self) -> usize {
@@ -127,7 +127,7 @@ fn image_groups(n: usize) -> Vec<Range<usize>> {
 }
 
 /// `y = conv(x, w) (+ bias)`; `x` is `[n, cin, h, w]`, `wt` `[cout, cin, kh, kw]`.
-pub(super) fn forward(x: &[f32], wt: &[f32], bias: Option<&[f32]>, p: &Plan) -> Vec<f32> {
+pub(crate) fn forward(x: &[f32], wt: &[f32], bias: Option<&[f32]>, p: &Plan) -> Vec<f32> {
     let l = p.oh() * p.ow();
     let mut y = alloc::<f32>(p.n * p.cout * l);
     let out = SharedOut::new(&mut y);
@@ -178,7 +178,7 @@ pub(super) fn forward(x: &[f32], wt: &[f32], bias: Option<&[f32]>, p: &Plan) -> 
 
 /// The weight gradient `[cout, cin, kh, kw]` from the input `x` and the output gradient
 /// `dy` (`[n, cout, oh, ow]`).
-pub(super) fn weight_grad(x: &[f32], dy: &[f32], p: &Plan) -> Vec<f32> {
+pub(crate) fn weight_grad(x: &[f32], dy: &[f32], p: &Plan) -> Vec<f32> {
     let l = p.oh() * p.ow();
     let taps = p.taps();
     let offsets = Offsets::new(p);
@@ -228,7 +228,7 @@ fn forward_block(xp: &[f32], wv: &[[f32; LANES]], off: &Offsets, b: [f32; LANES]
     let l = off.pix.len();
     assert!(y.len() >= LANES * l && wv.len() == off.tap.len());
     assert!(l == 0 || xp.len() > off.tap[off.tap.len() - 1] + off.pix[l - 1]);
-    // SAFETY: Plan::supported() (checked by every caller through Geometry::direct) found
+    // SAFETY: Plan::supported() (checked by `choose` before it picks these kernels) found
     // AVX-512; the loads stay inside `xp` and the stores inside `y` (asserted above).
     #[cfg(target_arch = "x86_64")]
     unsafe {
@@ -265,7 +265,7 @@ mod avx512 {
     /// AVX-512F; `pix_off[p] + tap_off[t] < xp.len()` for all p, t (both offset lists grow
     /// monotonically, so their last entries bound it); `y.len() ≥ 16·l`.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn forward(
+    pub(crate) unsafe fn forward(
         xp: &[f32],
         wv: &[[f32; LANES]],
         tap_off: &[usize],
@@ -323,7 +323,7 @@ mod avx512 {
     /// AVX-512F; `pix_off[p] + tap_off[t] < xp.len()` for all p, t; `acc.len() = taps`,
     /// `dyt.len() = l`.
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn weight(
+    pub(crate) unsafe fn weight(
         xp: &[f32],
         dyt: &[[f32; LANES]],
         tap_off: &[usize],

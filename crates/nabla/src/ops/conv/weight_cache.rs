@@ -1,8 +1,9 @@
-//! Winograd-transformed weights kept between inference calls.
+//! Weight transforms kept between inference calls.
 //!
 //! A forward convolution that records no gradient (evaluation, serving) reuses the
-//! Winograd transform of its weight (16/9 or 36/9 of the weight's size), or the weight cut
-//! into panels ([`Kind::WEIGHT_PANELS`]), for as long as no tensor data has been written
+//! Winograd transform of its weight (16/9 or 36/9 of the weight's size), the weight cut
+//! into panels or blocks, or its bf16 tiles ([`TransformKind`]), for as long as no tensor
+//! data has been written
 //! in place ([`crate::storage::write_epoch`]): a model's
 //! weights change only through `update_data` (optimizer steps, loading a checkpoint), and
 //! any such write makes every entry stale. Entries are found by the weight's storage (held
@@ -10,7 +11,7 @@
 //! transform (one weight may serve inputs of several sizes, in F(2×2) and F(4×4)), and
 //! the least recently used go first once the cache holds [`MAX_BYTES`].
 
-use crate::dtype::Float;
+use crate::cpu::conv::{TransformKind, Transforms};
 use crate::storage::{write_epoch, Storage};
 use crate::Tensor;
 use std::any::Any;
@@ -19,43 +20,11 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 /// Bytes of transformed weights kept at most (ResNet-18 needs 67 MiB, VGG-16 105 MiB).
 const MAX_BYTES: usize = 256 << 20;
 
-/// Which transform an entry holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) struct Kind {
-    /// Positions of the transformed tile: 16 for F(2×2, 3×3), 36 for F(4×4, 3×3), and 1
-    /// for the weight itself ([`Kind::WEIGHT_PANELS`], [`Kind::WEIGHT_BLOCKS`]).
-    pub positions: usize,
-    /// Whether `U` is laid out in panels (`conv_winograd::Weights::Panels`).
-    pub panels: bool,
-}
-
-impl Kind {
-    /// The untransformed weight `[cout, cin·kh·kw]` in panels, as the patch-matrix
-    /// inference of one image reads it (`conv::panel_inference`).
-    pub const WEIGHT_PANELS: Kind = Kind {
-        positions: 1,
-        panels: true,
-    };
-    /// The untransformed weight in blocks of output channels, tap-major, as the
-    /// stride-phase kernels read it (`conv_phases::block_weights`).
-    pub const WEIGHT_BLOCKS: Kind = Kind {
-        positions: 1,
-        panels: false,
-    };
-    /// The weight rounded to bf16 and packed into the tiles of the bf16 kernels
-    /// (`cpu::bf16::PackedLeft`, one per group), as inference under
-    /// [`crate::autocast`] reads it. (Position 0: no Winograd tile.)
-    pub const BF16_TILES: Kind = Kind {
-        positions: 0,
-        panels: true,
-    };
-}
-
 struct Entry {
     storage: Weak<RwLock<Storage>>,
     offset: usize,
     dims: Vec<usize>,
-    kind: Kind,
+    kind: TransformKind,
     epoch: u64,
     last_use: u64,
     bytes: usize,
@@ -93,28 +62,11 @@ pub(super) fn drop_stale() {
     with_cache(|c| c.drop_stale(epoch));
 }
 
-/// The transform `kind` of the contiguous weight `w` (whose elements are `wt`) made by
-/// `make`: from the cache when an entry for the same data and transform is there, else
-/// made and stored.
-pub(super) fn transformed<T: Float>(
-    w: &Tensor,
-    wt: &[T],
-    kind: Kind,
-    make: impl FnOnce(&[T]) -> Vec<T>,
-) -> Arc<Vec<T>> {
-    cached(
-        w,
-        kind,
-        |u: &Vec<T>| u.len() * std::mem::size_of::<T>(),
-        || make(wt),
-    )
-}
-
 /// The value `kind` made from the contiguous weight `w` by `make`, of `bytes` bytes: from
 /// the cache when an entry for the same data and kind is there, else made and stored.
-pub(super) fn cached<V: Any + Send + Sync>(
+fn cached<V: Any + Send + Sync>(
     w: &Tensor,
-    kind: Kind,
+    kind: TransformKind,
     bytes: impl FnOnce(&V) -> usize,
     make: impl FnOnce() -> V,
 ) -> Arc<V> {
@@ -167,4 +119,23 @@ pub(super) fn cached<V: Any + Send + Sync>(
         });
     }
     u
+}
+
+/// The transforms of one weight tensor: from the cache when it is contiguous, made afresh
+/// for a view (whose storage may hold other data at the same offset later).
+pub(super) struct CachedWeight<'a>(pub &'a Tensor);
+
+impl Transforms for CachedWeight<'_> {
+    fn get<V: Any + Send + Sync>(
+        &self,
+        kind: TransformKind,
+        bytes: impl FnOnce(&V) -> usize,
+        make: impl FnOnce() -> V,
+    ) -> Arc<V> {
+        if self.0.is_contiguous() {
+            cached(self.0, kind, bytes, make)
+        } else {
+            Arc::new(make())
+        }
+    }
 }

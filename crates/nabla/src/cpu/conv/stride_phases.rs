@@ -2,7 +2,7 @@
 //! strided layers in inference: ResNet's 7×7 stride-2 stem (3 → 64 channels at 112×112) and
 //! its 3×3 stride-2 layers at 28×28 and 14×14, which otherwise build a patch matrix and
 //! multiply it by the weight (im2col + GEMM), or broadcast one pixel per multiply-add
-//! ([`super::conv_direct`], whose loop is bound by its loads).
+//! ([`super::direct`], whose loop is bound by its loads).
 //!
 //! The zero-padded image is split into its `s × s` stride phases (phase `(py, px)` holds
 //! the padded pixels `(s·r + py, s·c + px)`), each a plane of `C = ⌈wp / s⌉` columns. Tap
@@ -23,14 +23,14 @@
 //!
 //! The kernels exist for CPUs with AVX-512; elsewhere callers keep their other paths.
 
-pub(super) use super::conv_direct::Plan;
-use super::conv_winograd::Epilogue;
+pub(crate) use super::direct::Plan;
+use super::epilogue::Epilogue;
 use crate::cpu::SharedOut;
 use crate::storage::{alloc, recycle};
 use rayon::prelude::*;
 
 /// Output channels per block: the broadcast weights of one tap.
-pub(super) const BLOCK: usize = 8;
+pub(crate) const BLOCK: usize = 8;
 /// Vectors of 16 output pixels per block.
 const VECS: usize = 3;
 /// Output pixels per block (of the rows of `C` columns).
@@ -41,7 +41,7 @@ const CHUNK: usize = 16 * VECS;
 impl Plan {
     /// The stride on both axes.
     fn s(&self) -> usize {
-        debug_assert_eq!(self.sy, self.sx, "conv_phases: one stride for both axes");
+        debug_assert_eq!(self.sy, self.sx, "stride_phases: one stride for both axes");
         self.sy
     }
     /// Columns of each phase plane, and of the rows the output pixels are counted in.
@@ -83,7 +83,7 @@ impl Plan {
 
 /// The weight `[cout, taps]` as the kernels read it: `[cout / BLOCK][taps][BLOCK]`, each
 /// block's weights one after the other, tap-major.
-pub(super) fn block_weights(w: &[f32], cout: usize, taps: usize) -> Vec<f32> {
+pub(crate) fn block_weights(w: &[f32], cout: usize, taps: usize) -> Vec<f32> {
     let mut out = alloc::<f32>(cout * taps);
     for (co, row) in w[..cout * taps].chunks_exact(taps).enumerate() {
         let block = &mut out[(co / BLOCK) * taps * BLOCK..][..taps * BLOCK];
@@ -151,11 +151,11 @@ fn split_phases(x: &[f32], p: &Plan, planes: &mut [f32]) {
 ///
 /// # Panics
 /// When [`Plan::supported`] is false or an operand is shorter than the plan.
-pub(super) fn forward(x: &[f32], wb: &[f32], epi: Epilogue<f32>, p: &Plan) -> Vec<f32> {
-    assert!(Plan::supported(), "conv_phases needs AVX-512");
+pub(crate) fn forward(x: &[f32], wb: &[f32], epi: Epilogue<f32>, p: &Plan) -> Vec<f32> {
+    assert!(Plan::supported(), "stride_phases needs AVX-512");
     assert!(
         p.cout.is_multiple_of(BLOCK),
-        "conv_phases: {} channels",
+        "stride_phases: {} channels",
         p.cout
     );
     let taps = p.taps();
@@ -183,7 +183,7 @@ pub(super) fn forward(x: &[f32], wb: &[f32], epi: Epilogue<f32>, p: &Plan) -> Ve
             }
         }
     };
-    super::conv_winograd::for_ranges(p.cout / BLOCK, true, blocks);
+    super::winograd::for_ranges(p.cout / BLOCK, true, blocks);
     recycle(planes);
     y
 }
@@ -200,7 +200,7 @@ mod avx512 {
     /// AVX-512F; `offsets[t] + q` is inside `planes` for every tap and every pixel `q` of
     /// the blocks (up to the pixels rounded up to [`CHUNK`]).
     #[target_feature(enable = "avx512f")]
-    pub(super) unsafe fn channel_block(
+    pub(crate) unsafe fn channel_block(
         planes: &[f32],
         offsets: &[usize],
         w: &[f32],

@@ -36,8 +36,8 @@ const G: [[f64; 3]; 6] = [
 
 /// `U[ξ][o][i] = (G g Gᵀ)[ξ]` for the 3×3 kernels `g = wt[o][i]` of a `[cout, cin, 3, 3]`
 /// weight; returns `[36, cout, cin]`. Computed once per weight and cached by inference
-/// (`winograd_cache`), so it stays a plain loop.
-pub(in crate::ops) fn transform_weights<T: Float>(wt: &[T], cout: usize, cin: usize) -> Vec<T> {
+/// (`ops::conv::weight_cache`), so it stays a plain loop.
+pub(crate) fn transform_weights<T: Float>(wt: &[T], cout: usize, cin: usize) -> Vec<T> {
     let plane = cout * cin;
     let mut u = alloc::<T>(36 * plane);
     // Kernel k = o·cin + i lands at U[ξ][k].
@@ -95,7 +95,7 @@ multiversion! {
     /// its tile row (`r mod 4`; rows 4 and 5 of a tile are rows 0 and 1 of the next), then
     /// the row half over all the block's tiles of the image at once. The row's columns are
     /// first split by `mod 4`, so that every loop runs over zipped slices and vectorizes.
-    pub(super) fn transform_input<T: Float>(
+    pub(crate) fn transform_input<T: Float>(
         image: &[T],
         p: &Plan,
         blk: Block,
@@ -184,7 +184,7 @@ multiversion! {
     /// `dst` holds the block's output rows (the last tile row or column may be cut off).
     /// The row half `Aᵀ M` runs over all the block's tiles of the image at once, into
     /// `scratch` (24 values per tile, reused by the caller across channels).
-    pub(super) fn transform_output<T: Float>(
+    pub(crate) fn transform_output<T: Float>(
         m: &[T],
         cout: usize,
         co: usize,

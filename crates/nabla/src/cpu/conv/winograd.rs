@@ -1,3 +1,6 @@
+//! (About 650 lines: the forward transforms, the blocks and the products share private
+//! helpers and the tile layout; the weight gradient and F(4×4) live in `winograd/`.)
+//!
 //! Winograd F(2×2, 3×3) for 3×3 stride-1 convolutions: the forward product, the input
 //! gradient (the same convolution with the kernel turned by 180° and its channels swapped)
 //! and the weight gradient.
@@ -23,23 +26,27 @@
 //! the transforms and the products (16, or 36 in F(4×4)). A single small image runs as one
 //! block that all threads share, by ranges of channels.
 
+use super::epilogue::Epilogue;
+use super::panels::{panel_at, panel_product};
 use crate::autocast::Precision;
 use crate::cpu::gemm::{gemm, MatRef};
-use crate::cpu::simd::{multiversion, vectorized};
-use crate::cpu::skinny::{self, skinny_gemm, skinny_gemm_tn, Rows};
+use crate::cpu::simd::multiversion;
+use crate::cpu::skinny::{self, skinny_gemm, Rows};
 use crate::cpu::SharedOut;
 use crate::dtype::Float;
-use crate::storage::{alloc, alloc_zeroed, recycle, same_type_slice, same_type_slice_mut};
+use crate::storage::{alloc, recycle, same_type_slice, same_type_slice_mut};
 use rayon::prelude::*;
 use std::ops::Range;
 
 mod f4;
-pub(super) use f4::transform_weights as transform_weights_f4;
+mod weight_grad;
+pub(crate) use f4::transform_weights as transform_weights_f4;
+pub(crate) use weight_grad::weight_grad3x3;
 
 /// A 3×3, stride-1, dilation-1, ungrouped convolution of `[n, cin, h, w]` with zero padding
 /// `pad` on every side, giving `[n, cout, oh, ow]` with `oh = h + 2·pad − 2`.
-#[derive(Clone, Copy, Debug)]
-pub(super) struct Plan {
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Plan {
     pub n: usize,
     pub cin: usize,
     pub h: usize,
@@ -53,7 +60,7 @@ pub(super) struct Plan {
 
 /// The size of the output tiles, `F(m×m, 3×3)`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(super) enum Tile {
+pub(crate) enum Tile {
     /// 2×2 outputs from 4×4 inputs, 16 positions (this module's transforms).
     F2,
     /// 4×4 outputs from 6×6 inputs, 36 positions ([`f4`]'s transforms): 2.25 multiplies
@@ -71,7 +78,7 @@ impl Tile {
         }
     }
     /// Positions ξ of a transformed tile, `(side + 2)²`: the number of products.
-    pub(super) fn positions(self) -> usize {
+    pub(crate) fn positions(self) -> usize {
         (self.side() + 2) * (self.side() + 2)
     }
 }
@@ -181,7 +188,7 @@ impl Block {
 /// `U[ξ][o][i] = (G g Gᵀ)[ξ]` for the 3×3 kernels `g = wt[o][i]` of a `[cout, cin, 3, 3]`
 /// weight; returns `[16, cout, cin]`. The input gradient reads the same `U` turned (see
 /// [`Weights::Turned`]).
-pub(super) fn transform_weights<T: Float>(wt: &[T], cout: usize, cin: usize) -> Vec<T> {
+pub(crate) fn transform_weights<T: Float>(wt: &[T], cout: usize, cin: usize) -> Vec<T> {
     let mut u = alloc::<T>(16 * cout * cin);
     let out = SharedOut(u.as_mut_ptr());
     // One task per output channel: it writes U[ξ][o][..] for every ξ.
@@ -255,7 +262,7 @@ multiversion! {
 /// How the products of a [`Plan`] (one per position ξ) read its transformed weights,
 /// `U[ξ]` being a `cout × cin` matrix of that plan.
 #[derive(Clone, Copy)]
-pub(super) enum Weights<'a, T> {
+pub(crate) enum Weights<'a, T> {
     /// `[16, cout, cin]` from [`transform_weights`] of the plan's own kernels.
     Forward(&'a [T]),
     /// The input gradient's, read from the forward convolution's `U` (`[16, cin, cout]` in
@@ -270,10 +277,6 @@ pub(super) enum Weights<'a, T> {
     /// [`skinny::skinny_gemm_tn`], which reads each panel as one stream.
     Panels(&'a [T]),
 }
-
-/// Output channels per panel of [`Weights::Panels`]: the 4 vectors of
-/// [`skinny::skinny_gemm_tn`]'s row blocks.
-const PANEL: usize = 64;
 
 impl<T> Weights<'_, T> {
     /// `U[ξ]` of plan `p`.
@@ -300,79 +303,9 @@ impl<T> Weights<'_, T> {
     }
 }
 
-/// What the output pass applies to each output channel `co` of a convolution: `y·scale[co]
-/// + shift[co]` (either may be absent: a bias is a shift), plus the same element of
-/// `residual` (a tensor shaped as the output) when given, then ReLU when `relu`. Inference
-/// folds evaluation-mode batch norm and ResNet's shortcut into it (`Tensor::conv2d_affine`).
-#[derive(Clone, Copy)]
-pub(super) struct Epilogue<'a, T> {
-    pub scale: Option<&'a [T]>,
-    pub shift: Option<&'a [T]>,
-    pub residual: Option<&'a [T]>,
-    pub relu: bool,
-}
-
-impl<'a, T: Float> Epilogue<'a, T> {
-    /// A convolution's bias alone.
-    pub(super) fn bias(bias: Option<&'a [T]>) -> Self {
-        Epilogue {
-            scale: None,
-            shift: bias,
-            residual: None,
-            relu: false,
-        }
-    }
-
-    /// Channel `co`'s scale and shift (1 and 0 where absent).
-    pub(super) fn channel(&self, co: usize) -> (T, T) {
-        (
-            self.scale.map_or(T::ONE, |s| s[co]),
-            self.shift.map_or(T::ZERO, |s| s[co]),
-        )
-    }
-
-    /// Applies the map of channel `co` to `dst`: values of that channel that sit at
-    /// `at..at + dst.len()` in the output (where the residual's are read).
-    pub(super) fn apply(&self, co: usize, at: usize, dst: &mut [T]) {
-        let (scale, shift) = self.channel(co);
-        let residual = self.residual.map(|r| &r[at..at + dst.len()]);
-        match (self.scale, self.shift, residual, self.relu) {
-            (None, None, None, false) => {}
-            (.., true) => affine::<T, true>(dst, scale, shift, residual),
-            (.., false) => affine::<T, false>(dst, scale, shift, residual),
-        }
-    }
-}
-
-/// `dst = relu?(dst·scale + shift (+ residual))` (a bias alone is `scale = 1`, which adds
-/// exactly), the ReLU a constant so that the loop has no branch and vectorizes (with the flag read inside it, the loop ran one value at a
-/// time: 7% of ResNet-18's batch-1 samples against 2.4%). `v < 0 → 0` keeps NaN as NaN, as
-/// `relu` does.
-fn affine<T: Float, const RELU: bool>(dst: &mut [T], scale: T, shift: T, residual: Option<&[T]>) {
-    let relu = |v: T| if RELU && v < T::ZERO { T::ZERO } else { v };
-    match residual {
-        Some(r) => vectorized(
-            #[inline(always)]
-            || {
-                for (d, &r) in dst.iter_mut().zip(r) {
-                    *d = relu(*d * scale + shift + r);
-                }
-            },
-        ),
-        None => vectorized(
-            #[inline(always)]
-            || {
-                for d in dst.iter_mut() {
-                    *d = relu(*d * scale + shift);
-                }
-            },
-        ),
-    }
-}
-
 /// `y = conv3x3(x)` then `epi`, with weights already transformed by [`transform_weights`];
 /// `x` is `[n, cin, h, w]`, contiguous.
-pub(super) fn conv3x3<T: Float>(x: &[T], u: Weights<T>, epi: Epilogue<T>, p: &Plan) -> Vec<T> {
+pub(crate) fn conv3x3<T: Float>(x: &[T], u: Weights<T>, epi: Epilogue<T>, p: &Plan) -> Vec<T> {
     let (oh, ow) = (p.oh(), p.ow());
     let mut y = alloc::<T>(p.n * p.cout * oh * ow);
     let out = SharedOut(y.as_mut_ptr());
@@ -481,7 +414,7 @@ fn block<T: Float>(
 }
 
 /// `f` over `0..count` in one call, or with `par` in one range per thread, in parallel.
-pub(super) fn for_ranges(count: usize, par: bool, f: impl Fn(Range<usize>) + Sync) {
+pub(crate) fn for_ranges(count: usize, par: bool, f: impl Fn(Range<usize>) + Sync) {
     let threads = rayon::current_num_threads();
     if !par || threads < 2 || count < 2 {
         return f(0..count);
@@ -503,75 +436,8 @@ pub(super) fn for_ranges(count: usize, par: bool, f: impl Fn(Range<usize>) + Syn
 /// per thread) run each block's products on the panels instead of `gemm`, which packs
 /// both operands of 36 small products: 1.025 → 0.76 ms (16 rounds; 1.125 → 0.985 with
 /// `COLD=4`).
-pub(super) fn wants_panel_weights<T: Float>(p: &Plan) -> bool {
+pub(crate) fn wants_panel_weights<T: Float>(p: &Plan) -> bool {
     T::DTYPE == crate::DType::F32 && (p.shared_block() || p.n == 1) && skinny::supported()
-}
-
-/// `[positions, cout, cin]` → [`Weights::Panels`]: for each ξ, the panels of [`PANEL`]
-/// output channels one after the other, panel `q` holding `U[ξ][64q + j][i]` at row `i`,
-/// column `j` (`cin` rows as wide as the panel).
-pub(super) fn panel_weights<T: Float>(
-    u: &[T],
-    positions: usize,
-    cout: usize,
-    cin: usize,
-) -> Vec<T> {
-    let size = cout * cin;
-    let mut t = alloc::<T>(positions * size);
-    for (src, dst) in u[..positions * size]
-        .chunks_exact(size)
-        .zip(t.chunks_exact_mut(size))
-    {
-        for o0 in (0..cout).step_by(PANEL) {
-            let width = PANEL.min(cout - o0);
-            let panel = &mut dst[o0 * cin..][..width * cin];
-            for (j, row) in src[o0 * cin..][..width * cin].chunks_exact(cin).enumerate() {
-                for (i, &value) in row.iter().enumerate() {
-                    panel[i * width + j] = value;
-                }
-            }
-        }
-    }
-    t
-}
-
-/// Rows `band` of `C = A · B` for `A` (`m × k`) given as the panels of [`panel_weights`]
-/// (`u`, `k` rows per panel as wide as the panel) and `B` (`k × n`): `c` holds the band's
-/// rows (row stride `ldc`). Runs [`skinny_gemm_tn`] on the band's part of each panel it
-/// overlaps, each bringing the next panel into the caches, and the last one `next`.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn panel_product(
-    u: &[f32],
-    (m, n, k): (usize, usize, usize),
-    band: Range<usize>,
-    b: Rows,
-    c: &mut [f32],
-    ldc: usize,
-    next: &[f32],
-) {
-    let mut o = band.start;
-    while o < band.end {
-        let q0 = o / PANEL * PANEL;
-        let (width, end) = (PANEL.min(m - q0), (q0 + PANEL).min(band.end));
-        let at = Rows {
-            data: &u[q0 * k + (o - q0)..][..(k - 1) * width + end - o],
-            ld: width,
-        };
-        let ahead = if end < band.end {
-            panel_at(u, (m, k), end)
-        } else {
-            next
-        };
-        let c = &mut c[(o - band.start) * ldc..];
-        skinny_gemm_tn(end - o, n, k, at, b, c, ldc, ahead);
-        o = end;
-    }
-}
-
-/// The panel of `u` (as [`panel_product`] reads it, `m × k`) that holds row `o`.
-pub(super) fn panel_at(u: &[f32], (m, k): (usize, usize), o: usize) -> &[f32] {
-    let q0 = o / PANEL * PANEL;
-    &u[q0 * k..][..PANEL.min(m - q0) * k]
 }
 
 /// The products `M[ξ] = U[ξ] · V[ξ]` of a block by [`skinny_gemm`] (at most
@@ -634,191 +500,6 @@ fn skinny_products<T: Float>(
     };
     for_ranges(cout, par, run);
     true
-}
-
-/// The weight gradient `[cout, cin, 3, 3]` of the convolution `p` from its input `x`
-/// (`[n, cin, h, w]`) and output gradient `dy` (`[n, cout, oh, ow]`): with
-/// `y = Aᵀ [Σ_c U_c ⊙ V_c] A` and `U = G g Gᵀ`, `dU[ξ] (cout × cin) = Σ_tiles dM[ξ] · V[ξ]ᵀ`
-/// where `dM = A dY Aᵀ`, and `dg = Gᵀ dU G`.
-pub(super) fn weight_grad3x3<T: Float>(x: &[T], dy: &[T], p: &Plan) -> Vec<T> {
-    assert_eq!(
-        p.tile,
-        Tile::F2,
-        "the weight gradient runs F(2×2, 3×3) only"
-    );
-    let blocks = p.blocks();
-    let ulen = 16 * p.cout * p.cin;
-    let sum_blocks = |group: &[Block]| {
-        let mut du = alloc_zeroed::<T>(ulen);
-        for &blk in group {
-            weight_block(x, dy, p, blk, &mut du);
-        }
-        du
-    };
-    // A fixed split of the blocks into one group per thread, summed in group order: the
-    // result does not depend on scheduling, so training runs are bitwise reproducible.
-    let threads = rayon::current_num_threads().min(blocks.len()).max(1);
-    let per_group = blocks.len().div_ceil(threads);
-    let partials: Vec<Vec<T>> = if threads > 1 {
-        blocks.par_chunks(per_group).map(sum_blocks).collect()
-    } else {
-        vec![sum_blocks(&blocks)]
-    };
-    let mut parts = partials.into_iter();
-    let mut du = parts.next().unwrap_or_else(|| alloc_zeroed::<T>(ulen));
-    for part in parts {
-        du.iter_mut().zip(&part).for_each(|(a, b)| *a += *b);
-        recycle(part);
-    }
-    let dw = untransform_weights(&du, p.cout, p.cin);
-    recycle(du);
-    dw
-}
-
-/// Adds one block's `dM[ξ] · V[ξ]ᵀ` to `du` (`[16, cout, cin]`).
-fn weight_block<T: Float>(x: &[T], dy: &[T], p: &Plan, blk: Block, du: &mut [T]) {
-    let (_, tw) = p.tiles();
-    let per_image = blk.per_image(tw);
-    let tb = blk.images * per_image;
-    let mut v = alloc::<T>(16 * p.cin * tb);
-    let mut m = alloc::<T>(16 * p.cout * tb);
-    let (len, plane) = (p.cin * p.h * p.w, p.oh() * p.ow());
-    let mut scratch = vec![T::ZERO; 8 * per_image];
-    for b in 0..blk.images {
-        let span = (tb, b * per_image);
-        let image = &x[(blk.i + b) * len..][..len];
-        transform_input(image, p, blk, span, SharedOut::new(&mut v), 0..p.cin);
-        let grad = &dy[(blk.i + b) * p.cout * plane..][..p.cout * plane];
-        for co in 0..p.cout {
-            transform_grad_output(
-                &grad[co * plane..][..plane],
-                p,
-                co,
-                blk,
-                span,
-                &mut m,
-                &mut scratch,
-            );
-        }
-    }
-    for xi in 0..16 {
-        // SAFETY: dM[ξ] is cout × tb and V[ξ] cin × tb (read transposed), dU[ξ] cout × cin,
-        // all inside their buffers.
-        unsafe {
-            gemm(
-                p.cout,
-                p.cin,
-                tb,
-                du[xi * p.cout * p.cin..].as_mut_ptr(),
-                p.cin as isize,
-                true,
-                MatRef {
-                    ptr: m[xi * p.cout * tb..].as_ptr(),
-                    rs: tb as isize,
-                    cs: 1,
-                },
-                MatRef {
-                    ptr: v[xi * p.cin * tb..].as_ptr(),
-                    rs: 1,
-                    cs: tb as isize,
-                },
-                false,
-                Precision::Full,
-            )
-        };
-    }
-    recycle(v);
-    recycle(m);
-}
-
-multiversion! {
-    /// `dM[ξ][co][toff + t] = (A dY Aᵀ)[ξ]` for the tiles `t` of the block's tile rows of one
-    /// image's output channel gradient `grad` (`[oh, ow]`), zeros for cut-off outputs; `m` is
-    /// `[16, cout, tb]` with `(tb, toff) = span`. As [`transform_input`]: rows first, then
-    /// the columns over all the block's tiles at once; `scratch` holds 8 values per tile
-    /// (reused by the caller across channels).
-    fn transform_grad_output<T: Float>(
-        grad: &[T],
-        p: &Plan,
-        co: usize,
-        blk: Block,
-        span: (usize, usize),
-        m: &mut [T],
-        scratch: &mut [T],
-    ) {
-        let (tb, toff) = span;
-        let (oh, ow) = (p.oh(), p.ow());
-        let (_, tw) = p.tiles();
-        let n = (blk.ty1 - blk.ty0) * tw;
-        // e[parity][j][t]: (g Aᵀ)[j] = g0, g0 + g1, g0 − g1, −g1 of output row 2·ty + parity.
-        let e = &mut scratch[..2 * 4 * n];
-        for ty in blk.ty0..blk.ty1 {
-            for parity in 0..2 {
-                let oy = 2 * ty + parity;
-                // The four rows (g Aᵀ)[j] of this output row.
-                let [e0, e1, e2, e3] = four_rows(&mut e[parity * 4 * n..], n, (ty - blk.ty0) * tw, tw);
-                if oy >= oh {
-                    [e0, e1, e2, e3].into_iter().for_each(|row| row.fill(T::ZERO));
-                    continue;
-                }
-                let src = &grad[oy * ow..][..ow];
-                // Whole tiles as zipped slices (so that the loop vectorizes), then the cut-off
-                // last column of an odd width, whose g1 is zero.
-                let whole = ow / 2;
-                let dst = e0.iter_mut().zip(e1.iter_mut()).zip(e2.iter_mut().zip(e3.iter_mut()));
-                for (((d0, d1), (d2, d3)), pair) in dst.zip(src.chunks_exact(2)) {
-                    let (g0, g1) = (pair[0], pair[1]);
-                    *d0 = g0;
-                    *d1 = g0 + g1;
-                    *d2 = g0 - g1;
-                    *d3 = -g1;
-                }
-                if whole < tw {
-                    let g0 = src[2 * whole];
-                    (e0[whole], e1[whole], e2[whole], e3[whole]) = (g0, g0, g0, T::ZERO);
-                }
-            }
-        }
-        // A (g Aᵀ): rows r0, r0 + r1, r0 − r1, −r1.
-        for j in 0..4 {
-            let (r0, r1) = (&e[j * n..][..n], &e[(4 + j) * n..][..n]);
-            let at = |i: usize| ((i * 4 + j) * p.cout + co) * tb + toff;
-            combine(&mut m[at(0)..][..n], r0, r1, |a, _| a);
-            combine(&mut m[at(1)..][..n], r0, r1, |a, b| a + b);
-            combine(&mut m[at(2)..][..n], r0, r1, |a, b| a - b);
-            combine(&mut m[at(3)..][..n], r0, r1, |_, b| -b);
-        }
-    }
-}
-
-/// `dg = Gᵀ dU G` for every `[16, cout, cin]` entry: the 3×3 weight gradient from the
-/// gradient of the transformed weights. `Gᵀ` maps rows `x0..x3` of a 4×4 to
-/// `x0 + (x1 + x2)/2`, `(x1 − x2)/2`, `(x1 + x2)/2 + x3`.
-fn untransform_weights<T: Float>(du: &[T], cout: usize, cin: usize) -> Vec<T> {
-    let mut dw = alloc::<T>(cout * cin * 9);
-    let half = T::from_f64(0.5);
-    let gt = |x: [T; 4]| -> [T; 3] {
-        [
-            x[0] + (x[1] + x[2]) * half,
-            (x[1] - x[2]) * half,
-            (x[1] + x[2]) * half + x[3],
-        ]
-    };
-    for o in 0..cout {
-        for i in 0..cin {
-            let at = |xi: usize| du[(xi * cout + o) * cin + i];
-            // Gᵀ on the columns of each row, then on the rows.
-            let row = |r: usize| gt([at(r * 4), at(r * 4 + 1), at(r * 4 + 2), at(r * 4 + 3)]);
-            let rows = [row(0), row(1), row(2), row(3)];
-            for b in 0..3 {
-                let col = gt([rows[0][b], rows[1][b], rows[2][b], rows[3][b]]);
-                for a in 0..3 {
-                    dw[(o * cin + i) * 9 + a * 3 + b] = col[a];
-                }
-            }
-        }
-    }
-    dw
 }
 
 multiversion! {
