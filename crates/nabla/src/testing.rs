@@ -135,51 +135,90 @@ pub fn gradcheck_with(
             })
             .collect()
     };
-    let inputs = build(&values, true)?;
-    let out = f(&inputs)?;
-    let projection = Tensor::normal_with(&mut rng, 0.0, 1.0, out.dims(), DType::F64, &Device::Cpu)?;
-    let loss = |xs: &[Tensor]| -> Result<f64> {
-        let y = f(xs)?;
-        y.to_dtype(DType::F64)?
-            .mul(&projection)?
-            .sum_all()?
-            .to_scalar::<f64>()
+    // The reference: central differences of the loss on the CPU, in F64.
+    let probe = f(&build(&values, false)?)?;
+    let projection =
+        Tensor::normal_with(&mut rng, 0.0, 1.0, probe.dims(), DType::F64, &Device::Cpu)?;
+    let loss_on = |xs: &[Tensor], device: &Device| -> Result<Tensor> {
+        f(xs)?
+            .to_dtype(DType::F64)?
+            .mul(&projection.to_device(device)?)?
+            .sum_all()
     };
-    let grads = if out.tracks_grad() {
-        out.to_dtype(DType::F64)?
-            .mul(&projection)?
-            .sum_all()?
-            .backward()?
-    } else {
-        crate::Grads::default()
-    };
-    for (i, input) in inputs.iter().enumerate() {
-        let analytic = match grads.get(input) {
-            Some(g) => g.to_vec::<f64>()?,
-            None => vec![0.0; input.numel()],
+    let numeric: Vec<Vec<f64>> = no_grad(|| -> Result<Vec<Vec<f64>>> {
+        let loss =
+            |vals: &[Vec<f64>]| loss_on(&build(vals, false)?, &Device::Cpu)?.to_scalar::<f64>();
+        (0..values.len())
+            .map(|i| {
+                (0..values[i].len())
+                    .map(|j| {
+                        let (mut plus, mut minus) = (values.clone(), values.clone());
+                        plus[i][j] += opts.eps;
+                        minus[i][j] -= opts.eps;
+                        Ok((loss(&plus)? - loss(&minus)?) / (2.0 * opts.eps))
+                    })
+                    .collect()
+            })
+            .collect()
+    })?;
+    // Autograd on every device, against the reference.
+    for device in devices() {
+        let inputs = build(&values, false)?
+            .iter()
+            .map(|t| Ok(t.to_device(&device)?.requires_grad()))
+            .collect::<Result<Vec<_>>>()?;
+        let loss = loss_on(&inputs, &device)?;
+        let grads = if loss.tracks_grad() {
+            loss.backward()?
+        } else {
+            crate::Grads::default()
         };
-        for j in 0..values[i].len() {
-            let mut plus = values.clone();
-            plus[i][j] += opts.eps;
-            let mut minus = values.clone();
-            minus[i][j] -= opts.eps;
-            let numeric = no_grad(|| -> Result<f64> {
-                Ok(
-                    (loss(&build(&plus, false)?)? - loss(&build(&minus, false)?)?)
-                        / (2.0 * opts.eps),
-                )
-            })?;
-            let a = analytic[j];
-            let within = (a - numeric).abs() <= opts.atol + opts.rtol * numeric.abs();
-            if !within {
-                return Err(Error::GradientCheck(format!(
-                    "input {i} (shape {:?}) element {j}: autograd gives {a}, finite differences {numeric}",
-                    shapes[i]
-                )));
+        for (i, input) in inputs.iter().enumerate() {
+            let analytic = match grads.get(input) {
+                Some(g) => g.to_device(&Device::Cpu)?.to_vec::<f64>()?,
+                None => vec![0.0; input.numel()],
+            };
+            for (j, (&a, &n)) in analytic.iter().zip(&numeric[i]).enumerate() {
+                if (a - n).abs() > opts.atol + opts.rtol * n.abs() {
+                    return Err(Error::GradientCheck(format!(
+                        "input {i} (shape {:?}) element {j} on {device}: autograd gives {a}, \
+                         finite differences {n}",
+                        shapes[i]
+                    )));
+                }
             }
         }
     }
     Ok(())
+}
+
+/// The devices tests run on: the CPU, and with the `cuda` feature each GPU that is present.
+/// Gradient checks compute their finite differences on the CPU and compare every device's
+/// autograd with them; other tests take the CPU's results as the reference.
+pub fn devices() -> Vec<Device> {
+    #[allow(unused_mut)]
+    let mut all = vec![Device::Cpu];
+    #[cfg(feature = "cuda")]
+    {
+        let gpu = Device::Cuda(0);
+        if gpu.check_available("testing::devices").is_ok() {
+            all.push(gpu);
+        }
+    }
+    all
+}
+
+/// Whether a test that needs `what` (a CPU feature, a device) can run here. When it
+/// cannot, says so on the terminal, past the test harness's capture of `println!`, so
+/// that a skipped test does not pass in silence: `test` was skipped and why.
+pub fn runs_here(available: bool, test: &str, what: &str) -> bool {
+    if !available {
+        use std::io::Write;
+        // One write, so that lines of tests running in parallel do not interleave.
+        let line = format!("skipped: {test}: needs {what}, which this machine lacks\n");
+        let _ = std::io::stderr().write_all(line.as_bytes());
+    }
+    available
 }
 
 /// A pool of `threads` threads of its own, for tests that run kernels at a chosen thread

@@ -4,7 +4,8 @@
 //!
 //! Each case holds inputs, PyTorch's output, a random projection `r`, and PyTorch's
 //! gradients of `Σ output ⊙ r` with respect to each input. All in F32; the tolerance is
-//! `1e-5` relative (plus `1e-5` absolute for values near zero).
+//! `1e-5` relative (plus `1e-5` absolute for values near zero). Every case runs on each of
+//! `nabla::testing::devices()`, its inputs moved there and its results moved back.
 
 use nabla::{Conv2dConfig, ConvTranspose2dConfig, DType, Device, Pool2dConfig, Result, Tensor};
 use serde_json::Value;
@@ -215,50 +216,11 @@ fn every_op_matches_pytorch() -> Result<()> {
     let doc: Value = serde_json::from_str(&text).expect("valid JSON");
     let cases = doc["cases"].as_array().expect("cases");
     let mut failures = Vec::new();
-    for case in cases {
-        let name = case["name"].as_str().expect("name");
-        let inputs: Vec<Tensor> = case["inputs"]
-            .as_array()
-            .expect("inputs")
-            .iter()
-            .map(|i| {
-                Ok(if i["requires_grad"].as_bool() == Some(true) {
-                    tensor_of(i)?.requires_grad()
-                } else {
-                    tensor_of(i)?
-                })
-            })
-            .collect::<Result<_>>()?;
-        let y = match run(case["op"].as_str().expect("op"), &case["params"], &inputs) {
-            Ok(y) => y,
-            Err(e) => {
-                failures.push(format!("{name}: {e}"));
-                continue;
-            }
-        };
-        if let Err(e) = compare("output", &y, &case["output"]) {
-            failures.push(format!("{name}: {e}"));
-            continue;
-        }
-        if !y.tracks_grad() {
-            continue;
-        }
-        let proj = tensor_of(&case["proj"])?;
-        let grads = y.mul(&proj)?.sum_all()?.backward()?;
-        for (k, (input, want)) in inputs
-            .iter()
-            .zip(case["grads"].as_array().expect("grads"))
-            .enumerate()
-        {
-            if want.is_null() {
-                continue;
-            }
-            let Some(g) = grads.get(input) else {
-                failures.push(format!("{name}: no gradient for input {k}"));
-                continue;
-            };
-            if let Err(e) = compare(&format!("grad {k}"), g, want) {
-                failures.push(format!("{name}: {e}"));
+    for device in nabla::testing::devices() {
+        for case in cases {
+            if let Err(e) = check_case(case, &device) {
+                let name = case["name"].as_str().expect("name");
+                failures.push(format!("{name} on {device}: {e}"));
             }
         }
     }
@@ -275,4 +237,56 @@ fn every_op_matches_pytorch() -> Result<()> {
         cases.len()
     );
     Ok(())
+}
+
+/// One reference case on `device`: its output, then each input's gradient.
+fn check_case(case: &Value, device: &Device) -> std::result::Result<(), String> {
+    let e = |e: nabla::Error| e.to_string();
+    let on = |v: &Value| tensor_of(v).and_then(|t| t.to_device(device)).map_err(e);
+    let back = |t: &Tensor| t.to_device(&Device::Cpu).map_err(e);
+    let inputs: Vec<Tensor> = case["inputs"]
+        .as_array()
+        .expect("inputs")
+        .iter()
+        .map(|i| {
+            let t = on(i)?;
+            Ok(if i["requires_grad"].as_bool() == Some(true) {
+                t.requires_grad()
+            } else {
+                t
+            })
+        })
+        .collect::<std::result::Result<_, String>>()?;
+    let y = run(case["op"].as_str().expect("op"), &case["params"], &inputs).map_err(e)?;
+    compare("output", &back(&y)?, &case["output"])?;
+    if !y.tracks_grad() {
+        return Ok(());
+    }
+    let proj = on(&case["proj"])?;
+    let grads = y
+        .mul(&proj)
+        .and_then(|l| l.sum_all()?.backward())
+        .map_err(e)?;
+    let mut failures = Vec::new();
+    for (k, (input, want)) in inputs
+        .iter()
+        .zip(case["grads"].as_array().expect("grads"))
+        .enumerate()
+    {
+        if want.is_null() {
+            continue;
+        }
+        let Some(g) = grads.get(input) else {
+            failures.push(format!("no gradient for input {k}"));
+            continue;
+        };
+        if let Err(err) = compare(&format!("grad {k}"), &back(g)?, want) {
+            failures.push(err);
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(failures.join("; "))
+    }
 }

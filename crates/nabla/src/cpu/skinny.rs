@@ -547,7 +547,11 @@ mod tests {
     /// (every rest from 1 to 5 columns), strides wider than the rows, and k = 0.
     #[test]
     fn skinny_gemm_tn_matches_a_naive_product() {
-        if !supported() {
+        if !crate::testing::runs_here(
+            supported(),
+            "skinny_gemm_tn_matches_a_naive_product",
+            "AVX-512",
+        ) {
             return;
         }
         for &(m, n, k) in &[
@@ -576,7 +580,11 @@ mod tests {
     /// that are no multiple of the row blocks, strides wider than the rows, and k = 0.
     #[test]
     fn skinny_gemm_matches_a_naive_product() {
-        if !supported() {
+        if !crate::testing::runs_here(
+            supported(),
+            "skinny_gemm_matches_a_naive_product",
+            "AVX-512",
+        ) {
             return;
         }
         for &(m, n, k) in &[

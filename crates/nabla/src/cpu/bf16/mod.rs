@@ -410,12 +410,20 @@ mod tests {
         let mut out = vec![Path::Fallback];
         #[cfg(target_arch = "x86_64")]
         {
-            if std::arch::is_x86_feature_detected!("avx512bf16")
-                && std::arch::is_x86_feature_detected!("avx512bw")
-            {
+            let test = "every_path_computes_the_product_of_the_rounded_operands";
+            if crate::testing::runs_here(
+                std::arch::is_x86_feature_detected!("avx512bf16")
+                    && std::arch::is_x86_feature_detected!("avx512bw"),
+                &format!("{test} (the AVX-512 BF16 path)"),
+                "AVX-512 BF16",
+            ) {
                 out.push(Path::Avx512Bf16);
             }
-            if detect() == Path::Amx {
+            if crate::testing::runs_here(
+                detect() == Path::Amx,
+                &format!("{test} (the AMX path)"),
+                "AMX-BF16",
+            ) {
                 out.push(Path::Amx);
             }
         }
@@ -465,6 +473,7 @@ mod tests {
             state ^= state << 5;
             (state as f32 / u32::MAX as f32) * 2.0 - 1.0
         };
+        let paths = paths();
         for &(m, n, k) in &[
             (1, 1, 1),
             (5, 7, 3),
@@ -509,7 +518,7 @@ mod tests {
                     f64::from(round_to_bf16(b[if b_t { j * k + p } else { p * n + j }]))
                 };
                 let packed = PackedLeft::new(am, m, k);
-                for path in paths() {
+                for &path in &paths {
                     for acc in [false, true] {
                         let mut c = vec![0.5f32; m * n];
                         run(path, m, n, k, &mut c, acc, am, bm);

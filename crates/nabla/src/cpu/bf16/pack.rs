@@ -330,7 +330,11 @@ mod tests {
 
     #[test]
     fn transpose16_transposes() {
-        if !std::arch::is_x86_feature_detected!("avx512f") {
+        if !crate::testing::runs_here(
+            std::arch::is_x86_feature_detected!("avx512f"),
+            "transpose16_transposes",
+            "AVX-512 F",
+        ) {
             return;
         }
         let mut m = [0i32; 256];
