@@ -51,6 +51,7 @@ pub use macs::count_macs;
 
 pub use ops::batch_norm::{batch_norm_affine, RunningStats};
 pub use ops::conv::{ChannelAffine, Conv2dConfig, ConvTranspose2dConfig};
+pub use ops::optimizer::UpdateRule;
 pub use ops::pool::Pool2dConfig;
 pub use ops::recurrent_scan::ScanCell;
 pub use rng::{manual_seed, Rng};

@@ -91,7 +91,11 @@ impl BatchNorm {
             .unzip();
         let tensor = |v: Vec<f64>| {
             let n = v.len();
-            Tensor::from_vec(v, &[n], &nabla::Device::Cpu)?.to_dtype(dtype)
+            // Folded on the host from the statistics' values, then placed beside them.
+            let device = self.running_mean.leaf().device();
+            Tensor::from_vec(v, &[n], &nabla::Device::Cpu)?
+                .to_dtype(dtype)?
+                .to_device(&device)
         };
         Ok(Some((tensor(scale)?, tensor(shift)?)))
     }

@@ -18,7 +18,7 @@ mod export;
 use crate::export::{GraphSink, Traced};
 use crate::init::Init;
 use crate::{Error, Module, Path, Result, Var};
-use nabla::{DType, ScanCell, Tensor};
+use nabla::{ScanCell, Tensor};
 
 /// The recurrence a cell computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,14 +166,14 @@ impl CellWeights {
     }
 }
 
-/// A zero state `[lead.., batch, hidden]` (with `c` for an LSTM).
-fn zero_state(kind: CellKind, lead: &[usize], hidden: usize, dtype: DType) -> RnnState {
+/// A zero state `[lead.., batch, hidden]` (with `c` for an LSTM) on the input `x`'s device.
+fn zero_state(kind: CellKind, lead: &[usize], hidden: usize, x: &Tensor) -> Result<RnnState> {
     let shape: Vec<usize> = lead.iter().copied().chain([hidden]).collect();
-    let z = || Tensor::zeros(&shape, dtype, &nabla::Device::Cpu);
-    RnnState {
-        h: z(),
-        c: (kind == CellKind::Lstm).then(z),
-    }
+    let z = || Tensor::zeros(&shape, x.dtype(), &nabla::Device::Cpu).to_device(&x.device());
+    Ok(RnnState {
+        h: z()?,
+        c: (kind == CellKind::Lstm).then(z).transpose()?,
+    })
 }
 
 /// Checks that a given state has `shape` (and a `c` exactly for an LSTM).
@@ -248,7 +248,7 @@ impl RecurrentCell {
                 s
             }
             None => {
-                zero = zero_state(self.w.kind, &shape[..1], self.w.hidden, x.dtype());
+                zero = zero_state(self.w.kind, &shape[..1], self.w.hidden, x)?;
                 &zero
             }
         };
@@ -441,7 +441,7 @@ impl Recurrent {
         };
         let (steps, batch) = (xs.dims()[0], xs.dims()[1]);
         let mask = match lengths {
-            Some(l) => Some((l, padding_mask(l, steps, batch, x.dtype())?)),
+            Some(l) => Some((l, padding_mask(l, steps, batch, x)?)),
             None => None,
         };
         let dirs = self.directions();
@@ -453,7 +453,7 @@ impl Recurrent {
                 s
             }
             None => {
-                zero = zero_state(self.kind, &state_shape[..2], self.hidden, x.dtype());
+                zero = zero_state(self.kind, &state_shape[..2], self.hidden, x)?;
                 &zero
             }
         };
@@ -576,7 +576,7 @@ fn scan_cell(kind: CellKind) -> ScanCell {
 }
 
 /// Checks `lengths` and gives the `[time, batch, 1]` mask: 1 where `t < lengths[b]`, else 0.
-fn padding_mask(lengths: &[usize], steps: usize, batch: usize, dtype: DType) -> Result<Tensor> {
+fn padding_mask(lengths: &[usize], steps: usize, batch: usize, x: &Tensor) -> Result<Tensor> {
     if lengths.len() != batch {
         return Err(Error::invalid(
             "recurrent layer",
@@ -596,7 +596,9 @@ fn padding_mask(lengths: &[usize], steps: usize, batch: usize, dtype: DType) -> 
     let m: Vec<f64> = (0..steps)
         .flat_map(|t| lengths.iter().map(move |&l| f64::from(u8::from(t < l))))
         .collect();
-    Ok(Tensor::from_vec(m, &[steps, batch, 1], &nabla::Device::Cpu)?.to_dtype(dtype)?)
+    // Built from the lengths on the host, then moved to `x`'s device once.
+    let mask = Tensor::from_vec(m, &[steps, batch, 1], &nabla::Device::Cpu)?;
+    Ok(mask.to_dtype(x.dtype())?.to_device(&x.device())?)
 }
 
 impl Module for Recurrent {

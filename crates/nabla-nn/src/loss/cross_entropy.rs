@@ -46,7 +46,9 @@ fn targets_as_index(
         .into_iter()
         .map(|i| i as i64)
         .collect();
-    Ok((n, c, Tensor::from_vec(idx, &[n, 1], &Device::Cpu)?))
+    // The class indices, read on the host, go to the logits' device.
+    let idx = Tensor::from_vec(idx, &[n, 1], &Device::Cpu)?.to_device(&logits.device())?;
+    Ok((n, c, idx))
 }
 
 /// Cross-entropy with label smoothing, class weights and a reduction, matching

@@ -33,7 +33,7 @@ pub fn hinge(
         .into_iter()
         .map(|i| i as i64)
         .collect();
-    let idx = Tensor::from_vec(idx, &[n, 1], &Device::Cpu)?;
+    let idx = Tensor::from_vec(idx, &[n, 1], &Device::Cpu)?.to_device(&scores.device())?;
     let correct = scores.gather(1, &idx)?; // [n, 1]
     let margins = scores.sub(&correct)?.add_scalar(margin)?.relu()?; // includes j = y: max(0, margin)
                                                                      // Remove the j = y term, which is exactly max(0, margin).

@@ -2,7 +2,7 @@
 
 use super::{for_each_update, per_variable_state, Buffers, Optimizer};
 use crate::{Result, Var};
-use nabla::{Grads, Tensor};
+use nabla::{Grads, Tensor, UpdateRule};
 use std::collections::HashMap;
 
 /// `s ← s + g²`, `w ← w − η·g / (√s + ε)`, ε = 1e-10.
@@ -36,20 +36,15 @@ impl Adagrad {
 
 impl Optimizer for Adagrad {
     fn step(&mut self, grads: &Grads) -> Result<()> {
-        let (lr, eps, wd) = (self.lr as f32, self.eps as f32, self.weight_decay as f32);
+        let rule = UpdateRule::Adagrad {
+            lr: self.lr as f32,
+            eps: self.eps as f32,
+            weight_decay: self.weight_decay as f32,
+        };
         let buffers = &mut self.buffers;
-        for_each_update(&self.vars, grads, |var, w, g| {
-            let s = buffers.get(var, "sum");
-            nabla::vectorized(
-                #[inline(always)]
-                || {
-                    for ((w, &g), s) in w.iter_mut().zip(g).zip(s.iter_mut()) {
-                        let g = g + wd * *w;
-                        *s += g * g;
-                        *w -= lr * g / (s.sqrt() + eps);
-                    }
-                },
-            );
+        for_each_update(&self.vars, grads, |var, g| {
+            let sum = buffers.get(var, "sum")?;
+            Ok(var.leaf().update_(g, &[&sum], rule)?)
         })
     }
     per_variable_state!();

@@ -2,7 +2,7 @@
 
 use super::{for_each_update, Buffers, Optimizer};
 use crate::{Error, Result, Var};
-use nabla::{Device, Grads, Tensor};
+use nabla::{Device, Grads, Tensor, UpdateRule};
 use std::collections::HashMap;
 
 /// The shared core of Adam and AdamW.
@@ -39,41 +39,29 @@ impl AdamCore {
         let (b1, b2) = self.betas;
         let bc1 = 1.0 - b1.powi(self.t as i32);
         let bc2_sqrt = (1.0 - b2.powi(self.t as i32)).sqrt();
-        let (lr, eps, wd, decoupled) = (
-            self.lr,
-            self.eps as f32,
-            self.weight_decay as f32,
-            self.decoupled,
-        );
-        let step_size = (lr / bc1) as f32;
-        let (b1, b2, bc2_sqrt) = (b1 as f32, b2 as f32, bc2_sqrt as f32);
+        let rule = UpdateRule::Adam {
+            lr: self.lr as f32,
+            beta1: b1 as f32,
+            beta2: b2 as f32,
+            eps: self.eps as f32,
+            weight_decay: self.weight_decay as f32,
+            decoupled: self.decoupled,
+            step_size: (self.lr / bc1) as f32,
+            bias_correction2_sqrt: bc2_sqrt as f32,
+        };
         let buffers = &mut self.buffers;
-        for_each_update(&self.vars, grads, |var, w, g| {
-            let mut m = std::mem::take(buffers.get(var, "exp_avg"));
-            let v = buffers.get(var, "exp_avg_sq");
-            nabla::vectorized(
-                #[inline(always)]
-                || {
-                    let moments = m.iter_mut().zip(v.iter_mut());
-                    for ((w, &g), (m, v)) in w.iter_mut().zip(g).zip(moments) {
-                        let g = if decoupled {
-                            *w *= 1.0 - lr as f32 * wd;
-                            g
-                        } else {
-                            g + wd * *w
-                        };
-                        *m = b1 * *m + (1.0 - b1) * g;
-                        *v = b2 * *v + (1.0 - b2) * g * g;
-                        *w -= step_size * *m / (v.sqrt() / bc2_sqrt + eps);
-                    }
-                },
+        for_each_update(&self.vars, grads, |var, g| {
+            let (m, v) = (
+                buffers.get(var, "exp_avg")?,
+                buffers.get(var, "exp_avg_sq")?,
             );
-            *buffers.get(var, "exp_avg") = m;
+            Ok(var.leaf().update_(g, &[&m, &v], rule)?)
         })
     }
 
     fn state(&self) -> Vec<(String, Tensor)> {
         let mut s = self.buffers.to_tensors();
+        // The step counter is checkpoint metadata: a host value.
         s.push((
             "step".into(),
             Tensor::from_slice(&[self.t as i64], &[1], &Device::Cpu).expect("one value"),

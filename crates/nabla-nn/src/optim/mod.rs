@@ -17,7 +17,7 @@ pub use schedule::{ReduceOnPlateau, Schedule};
 pub use sgd::Sgd;
 
 use crate::{Error, Result, Var};
-use nabla::{Grads, Tensor};
+use nabla::{Device, Grads, Tensor};
 use std::collections::HashMap;
 
 /// Updates parameters from their gradients.
@@ -61,11 +61,12 @@ macro_rules! per_variable_state {
 }
 pub(crate) use per_variable_state;
 
-/// Per-variable buffers of an optimizer, created on first use and saved by name.
+/// Per-variable buffers of an optimizer (momentum, moments): F32 tensors on the variable's
+/// device, zero on first use, saved by name as host copies.
 #[derive(Default, Clone)]
 pub(crate) struct Buffers {
     names: Vec<&'static str>,
-    data: HashMap<(String, &'static str), Vec<f32>>,
+    data: HashMap<(String, &'static str), Tensor>,
 }
 
 impl Buffers {
@@ -76,23 +77,32 @@ impl Buffers {
         }
     }
 
-    /// The buffer `which` of `var`, zero-initialized on first use.
-    pub(crate) fn get(&mut self, var: &Var, which: &'static str) -> &mut Vec<f32> {
-        self.data
-            .entry((var.name().to_string(), which))
-            .or_insert_with(|| vec![0.0; var.numel()])
+    /// The buffer `which` of `var` (a handle to it), zero-initialized on first use.
+    pub(crate) fn get(&mut self, var: &Var, which: &'static str) -> Result<Tensor> {
+        let key = (var.name().to_string(), which);
+        if let Some(t) = self.data.get(&key) {
+            return Ok(t.clone());
+        }
+        let leaf = var.leaf();
+        // `zeros` builds host tensors; the buffer moves to the variable's device once.
+        let t = Tensor::zeros(leaf.dims(), nabla::DType::F32, &Device::Cpu)
+            .to_device(&leaf.device())?;
+        self.data.insert(key, t.clone());
+        Ok(t)
     }
 
     pub(crate) fn has(&self, var: &Var, which: &'static str) -> bool {
         self.data.contains_key(&(var.name().to_string(), which))
     }
 
+    /// Host copies of the buffers, flat, named `<variable>.<buffer>` (the checkpoint form).
     pub(crate) fn to_tensors(&self) -> Vec<(String, Tensor)> {
         let mut out: Vec<(String, Tensor)> = self
             .data
             .iter()
-            .filter_map(|((name, which), v)| {
-                Tensor::from_slice(v, &[v.len()], &nabla::Device::Cpu)
+            .filter_map(|((name, which), t)| {
+                let v = t.to_vec::<f32>().ok()?;
+                Tensor::from_vec(v, &[t.numel()], &Device::Cpu)
                     .ok()
                     .map(|t| (format!("{name}.{which}"), t))
             })
@@ -117,8 +127,11 @@ impl Buffers {
                             ),
                         ));
                     }
-                    self.data
-                        .insert((var.name().to_string(), which), t.to_vec::<f32>()?);
+                    let leaf = var.leaf();
+                    let values = t.to_dtype(nabla::DType::F32)?.to_vec::<f32>()?;
+                    let t = Tensor::from_vec(values, leaf.dims(), &Device::Cpu)?
+                        .to_device(&leaf.device())?;
+                    self.data.insert((var.name().to_string(), which), t);
                 }
             }
         }
@@ -126,11 +139,12 @@ impl Buffers {
     }
 }
 
-/// Calls `f(weights, gradient)` for each trainable variable that has a gradient.
+/// Calls `f(variable, gradient)` for each trainable variable that has a gradient of its
+/// shape.
 pub(crate) fn for_each_update(
     vars: &[Var],
     grads: &Grads,
-    mut f: impl FnMut(&Var, &mut [f32], &[f32]),
+    mut f: impl FnMut(&Var, &Tensor) -> Result<()>,
 ) -> Result<()> {
     for var in vars.iter().filter(|v| v.is_trainable()) {
         let Some(g) = grads.get(var.leaf()) else {
@@ -147,9 +161,7 @@ pub(crate) fn for_each_update(
                 ),
             ));
         }
-        g.with_contiguous::<f32, _>("optimizer", |g| {
-            var.leaf().update_data::<f32>(|w| f(var, w, g))
-        })??;
+        f(var, g)?;
     }
     Ok(())
 }

@@ -2,7 +2,7 @@
 
 use super::{for_each_update, per_variable_state, Buffers, Optimizer};
 use crate::{Result, Var};
-use nabla::{Grads, Tensor};
+use nabla::{Grads, Tensor, UpdateRule};
 use std::collections::HashMap;
 
 /// `v ← αv + (1 − α)g²`; without momentum `w ← w − ηg / (√v + ε)`; with momentum μ,
@@ -49,29 +49,22 @@ impl RmsProp {
 
 impl Optimizer for RmsProp {
     fn step(&mut self, grads: &Grads) -> Result<()> {
-        let (lr, a, eps, mu, wd) = (
-            self.lr as f32,
-            self.alpha as f32,
-            self.eps as f32,
-            self.momentum as f32,
-            self.weight_decay as f32,
-        );
+        let rule = UpdateRule::RmsProp {
+            lr: self.lr as f32,
+            alpha: self.alpha as f32,
+            eps: self.eps as f32,
+            momentum: self.momentum as f32,
+            weight_decay: self.weight_decay as f32,
+        };
         let buffers = &mut self.buffers;
-        for_each_update(&self.vars, grads, |var, w, g| {
-            let mut v = std::mem::take(buffers.get(var, "square_avg"));
-            for (i, (w, &g)) in w.iter_mut().zip(g).enumerate() {
-                let g = g + wd * *w;
-                v[i] = a * v[i] + (1.0 - a) * g * g;
-                let d = g / (v[i].sqrt() + eps);
-                if mu > 0.0 {
-                    let b = &mut buffers.get(var, "momentum_buffer")[i];
-                    *b = mu * *b + d;
-                    *w -= lr * *b;
-                } else {
-                    *w -= lr * d;
-                }
+        for_each_update(&self.vars, grads, |var, g| {
+            let square_avg = buffers.get(var, "square_avg")?;
+            if self.momentum > 0.0 {
+                let b = buffers.get(var, "momentum_buffer")?;
+                Ok(var.leaf().update_(g, &[&square_avg, &b], rule)?)
+            } else {
+                Ok(var.leaf().update_(g, &[&square_avg], rule)?)
             }
-            *buffers.get(var, "square_avg") = v;
         })
     }
     per_variable_state!();

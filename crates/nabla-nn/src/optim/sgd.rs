@@ -2,8 +2,7 @@
 
 use super::{for_each_update, per_variable_state, Buffers, Optimizer};
 use crate::{Result, Var};
-use nabla::{Grads, Tensor};
-use rayon::prelude::*;
+use nabla::{Grads, Tensor, UpdateRule};
 use std::collections::HashMap;
 
 /// SGD as `torch.optim.SGD`: `g ← g + λw`; with momentum μ, `b ← μb + (1 − τ)g` (b = g on
@@ -54,94 +53,28 @@ impl Sgd {
 
 impl Optimizer for Sgd {
     fn step(&mut self, grads: &Grads) -> Result<()> {
-        let (lr, mu, damp, wd, nesterov) = (
-            self.lr as f32,
-            self.momentum as f32,
-            self.dampening as f32,
-            self.weight_decay as f32,
-            self.nesterov,
-        );
+        let (lr, mu) = (self.lr as f32, self.momentum as f32);
+        let weight_decay = self.weight_decay as f32;
         let buffers = &mut self.buffers;
-        for_each_update(&self.vars, grads, |var, w, g| {
+        for_each_update(&self.vars, grads, |var, g| {
             if mu == 0.0 {
-                nabla::vectorized(
-                    #[inline(always)]
-                    || {
-                        for (w, &g) in w.iter_mut().zip(g) {
-                            *w -= lr * (g + wd * *w);
-                        }
-                    },
-                );
-                return;
+                let rule = UpdateRule::Sgd { lr, weight_decay };
+                return Ok(var.leaf().update_(g, &[], rule)?);
             }
             let first = !buffers.has(var, "momentum_buffer");
-            let b = buffers.get(var, "momentum_buffer");
-            let h = Momentum { lr, mu, damp, wd };
-            match (first, nesterov) {
-                (true, true) => h.par_step::<true, true>(w, g, b),
-                (true, false) => h.par_step::<true, false>(w, g, b),
-                (false, true) => h.par_step::<false, true>(w, g, b),
-                (false, false) => h.par_step::<false, false>(w, g, b),
-            }
+            let rule = UpdateRule::Momentum {
+                lr,
+                mu,
+                dampening: self.dampening as f32,
+                weight_decay,
+                nesterov: self.nesterov,
+                first,
+            };
+            let b = buffers.get(var, "momentum_buffer")?;
+            Ok(var.leaf().update_(g, &[&b], rule)?)
         })
     }
     per_variable_state!();
-}
-
-/// The constants of one momentum step.
-#[derive(Clone, Copy)]
-struct Momentum {
-    lr: f32,
-    mu: f32,
-    damp: f32,
-    wd: f32,
-}
-
-/// Elements per task of the parallel update: below 2^16 the update takes less than the
-/// fork of the rayon pool.
-const PAR_CHUNK: usize = 1 << 16;
-
-impl Momentum {
-    /// The update of one variable, its large tensors split across the rayon pool: the
-    /// update streams weights, gradient and buffer through memory (20 bytes per element),
-    /// which two cores' caches and memory ports do faster than one.
-    fn par_step<const FIRST: bool, const NESTEROV: bool>(
-        self,
-        w: &mut [f32],
-        g: &[f32],
-        b: &mut [f32],
-    ) {
-        if w.len() < 2 * PAR_CHUNK {
-            return self.step::<FIRST, NESTEROV>(w, g, b);
-        }
-        w.par_chunks_mut(PAR_CHUNK)
-            .zip(g.par_chunks(PAR_CHUNK))
-            .zip(b.par_chunks_mut(PAR_CHUNK))
-            .for_each(|((w, g), b)| self.step::<FIRST, NESTEROV>(w, g, b));
-    }
-
-    /// `b ← μb + (1 − τ)g` (b = g on the first step), then `w ← w − η(g + μb)` (Nesterov) or
-    /// `w ← w − ηb`, with `g ← g + λw` first. The cases are constants, so that the loop has
-    /// no branch and vectorizes.
-    fn step<const FIRST: bool, const NESTEROV: bool>(
-        self,
-        w: &mut [f32],
-        g: &[f32],
-        b: &mut [f32],
-    ) {
-        let Momentum { lr, mu, damp, wd } = self;
-        nabla::vectorized(
-            #[inline(always)]
-            || {
-                for ((w, &g), b) in w.iter_mut().zip(g).zip(b.iter_mut()) {
-                    let g = g + wd * *w;
-                    *b = if FIRST { g } else { mu * *b + (1.0 - damp) * g };
-                    let step = if NESTEROV { g + mu * *b } else { *b };
-                    *w -= lr * step;
-                }
-            },
-        )
-    }
 }
 
 #[cfg(test)]
@@ -186,7 +119,7 @@ mod tests {
         // Large enough to be split across threads, with a ragged last chunk.
         use crate::{Init, VarStore};
         use nabla::Device;
-        let n = 2 * PAR_CHUNK + 123;
+        let n = (1 << 17) + 123;
         let vs = VarStore::new(&Device::Cpu);
         let w = vs.root().param("w", &[n], Init::Constant(1.0))?;
         let gv: Vec<f32> = (0..n).map(|i| (i % 7) as f32 - 3.0).collect();

@@ -179,7 +179,13 @@ impl<'a> Trainer<'a> {
     /// Data and model errors.
     pub fn evaluate(&self, loader: &dyn Loader) -> Result<Evaluation> {
         let _autocast = self.autocast_scope()?;
-        let local = evaluate(self.model, &self.loss, loader, self.cfg.topk)?;
+        let local = evaluate(
+            self.model,
+            &self.loss,
+            loader,
+            self.cfg.topk,
+            &self.vs.device(),
+        )?;
         self.combine_evaluations(local)
     }
 
@@ -263,8 +269,11 @@ impl<'a> Trainer<'a> {
         let mut progress = EpochProgress::new(epoch + 1, self.cfg.epochs, steps, self.cfg.progress);
         let (mut loss_sum, mut n) = (0.0f64, 0usize);
         let (mut hits_sum, mut predictions, mut classified) = (0usize, 0usize, false);
+        let device = self.vs.device();
         for (step, batch) in train.epoch(epoch).enumerate() {
+            // The loader's batch goes to the model's device: the one copy in per batch.
             let (x, y) = batch?;
+            let (x, y) = (x.to_device(&device)?, y.to_device(&device)?);
             let out = self.model.forward_t(&x, true)?;
             let loss = (self.loss)(&out, &y)?;
             let value = loss.to_scalar::<f32>()?;
@@ -523,7 +532,8 @@ pub fn classification_loss(logits: &Tensor, targets: &Tensor) -> Result<Tensor> 
     Ok(logits.cross_entropy(targets, 0.0)?)
 }
 
-/// Loss and accuracy of `model` over `loader` in evaluation mode.
+/// Loss and accuracy of `model` (whose parameters live on `device`) over `loader` in
+/// evaluation mode; each batch is moved to `device`, and each metric read back once.
 ///
 /// # Errors
 /// Data and model errors.
@@ -532,12 +542,14 @@ pub fn evaluate(
     loss_fn: &LossFn,
     loader: &dyn Loader,
     topk: usize,
+    device: &nabla::Device,
 ) -> Result<Evaluation> {
     no_grad(|| {
         let (mut loss_sum, mut n, mut predictions) = (0.0, 0, 0);
         let (mut top1, mut topk_hits, mut classified) = (0, 0, false);
         for batch in loader.epoch(0) {
             let (x, y) = batch?;
+            let (x, y) = (x.to_device(device)?, y.to_device(device)?);
             let out = model.forward_t(&x, false)?;
             let b = x.dims().first().copied().unwrap_or(1);
             loss_sum += (loss_fn)(&out, &y)?.to_scalar::<f64>()? * b as f64;

@@ -5,6 +5,7 @@ pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod gemm;
 pub(crate) mod math;
+pub(crate) mod optimizer;
 pub(crate) mod phases;
 pub(crate) mod reduce;
 pub(crate) mod simd;

@@ -13,6 +13,7 @@ pub(crate) mod index;
 pub(crate) mod join;
 pub(crate) mod lrn;
 pub(crate) mod matmul;
+pub(crate) mod optimizer;
 pub(crate) mod pool;
 pub(crate) mod recurrent;
 pub(crate) mod recurrent_scan;
