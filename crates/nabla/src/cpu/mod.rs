@@ -7,6 +7,8 @@ pub(crate) mod gemm;
 pub(crate) mod math;
 pub(crate) mod optimizer;
 pub(crate) mod phases;
+pub(crate) mod pool;
+pub(crate) mod recurrent_scan;
 pub(crate) mod reduce;
 pub(crate) mod simd;
 pub(crate) mod skinny;

@@ -2,15 +2,12 @@
 //! asked for, values only otherwise), avg_pool2d and adaptive_avg_pool2d.
 //!
 //! Each output pixel pools a rectangle of its input plane; the rectangles are computed once
-//! per axis ([`Windows`]) and shared by the forward and backward loops.
+//! per axis ([`Windows`]) and shared by the forward and backward kernels (`cpu::pool`).
 
 use super::rule;
-use crate::cpu::phases::split_phases;
-use crate::cpu::simd::multiversion;
-use crate::dtype::{with_float, Element, Float};
-use crate::storage::{alloc, alloc_zeroed, recycle};
+use crate::cpu::pool as kernels;
+use crate::dtype::with_float;
 use crate::{Error, Result, Shape, Tensor};
-use rayon::prelude::*;
 use std::sync::Arc;
 
 /// Options of [`Tensor::max_pool2d`] and [`Tensor::avg_pool2d`] (square windows).
@@ -56,10 +53,10 @@ impl Pool2dConfig {
 /// The windows along one axis: for output `i`, input positions `start[i]..end[i]` (inside
 /// the input) and the window's length counting padding (`padded[i]`).
 #[derive(Clone, Debug)]
-struct Windows {
-    start: Vec<usize>,
-    end: Vec<usize>,
-    padded: Vec<usize>,
+pub(crate) struct Windows {
+    pub(crate) start: Vec<usize>,
+    pub(crate) end: Vec<usize>,
+    pub(crate) padded: Vec<usize>,
 }
 
 impl Windows {
@@ -100,25 +97,25 @@ impl Windows {
         Windows { start, end, padded }
     }
 
-    fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.start.len()
     }
 }
 
 /// Pooling geometry of one call.
 #[derive(Clone, Debug)]
-struct PoolGeometry {
-    planes: usize,
-    h: usize,
-    w: usize,
-    rows: Windows,
-    cols: Windows,
+pub(crate) struct PoolGeometry {
+    pub(crate) planes: usize,
+    pub(crate) h: usize,
+    pub(crate) w: usize,
+    pub(crate) rows: Windows,
+    pub(crate) cols: Windows,
 }
 
 impl PoolGeometry {
     /// Whether every window is a full `k × k` block of the zero-padded image (ResNet's 3×3
     /// stride-2 pooling with padding 1): no window reaches past the padding.
-    fn padded_uniform(&self, k: usize) -> bool {
+    pub(crate) fn padded_uniform(&self, k: usize) -> bool {
         self.rows
             .padded
             .iter()
@@ -126,12 +123,12 @@ impl PoolGeometry {
             .all(|&p| p == k)
     }
 
-    fn out_plane(&self) -> usize {
+    pub(crate) fn out_plane(&self) -> usize {
         self.rows.len() * self.cols.len()
     }
 
     /// Whether every window is a full `k × k` block inside the image.
-    fn uniform(&self, k: usize) -> bool {
+    pub(crate) fn uniform(&self, k: usize) -> bool {
         let full = |w: &Windows| {
             w.start
                 .iter()
@@ -140,6 +137,17 @@ impl PoolGeometry {
                 .all(|((s, e), p)| e - s == k && *p == k)
         };
         full(&self.rows) && full(&self.cols)
+    }
+
+    /// The divisor of output `(oy, ox)`'s average: its window's area counting padding
+    /// (`count_pad`) or only the positions inside the input (at least 1).
+    pub(crate) fn divisor(&self, oy: usize, ox: usize, count_pad: bool) -> f64 {
+        if count_pad {
+            (self.rows.padded[oy] * self.cols.padded[ox]) as f64
+        } else {
+            let (r, c) = (&self.rows, &self.cols);
+            ((r.end[oy] - r.start[oy]) * (c.end[ox] - c.start[ox])).max(1) as f64
+        }
     }
 }
 
@@ -188,260 +196,6 @@ fn sliding_geometry(op: &'static str, x: &Tensor, cfg: &Pool2dConfig) -> Result<
     })
 }
 
-/// Runs `f(plane_in, plane_out)` over all planes, in parallel when the work is large.
-fn per_plane<T: Float, U: Send>(
-    x: &[T],
-    in_len: usize,
-    out: &mut [U],
-    out_len: usize,
-    f: impl Fn(&[T], &mut [U]) + Sync,
-) {
-    if in_len == 0 || out_len == 0 {
-        return;
-    }
-    if x.len() >= crate::cpu::elementwise::PAR_MIN_LEN {
-        out.par_chunks_mut(out_len)
-            .zip(x.par_chunks(in_len))
-            .for_each(|(o, x)| f(x, o));
-    } else {
-        out.chunks_mut(out_len)
-            .zip(x.chunks(in_len))
-            .for_each(|(o, x)| f(x, o));
-    }
-}
-
-/// Max and first argmax of each window, any geometry (padding, partial windows).
-fn max_plane_general<T: Float>(x: &[T], g: &PoolGeometry, o: &mut [(T, u32)]) {
-    let mut k = 0;
-    for oy in 0..g.rows.len() {
-        for ox in 0..g.cols.len() {
-            let mut best = T::NEG_INFINITY;
-            let mut at = g.rows.start[oy] * g.w + g.cols.start[ox];
-            for iy in g.rows.start[oy]..g.rows.end[oy] {
-                for ix in g.cols.start[ox]..g.cols.end[ox] {
-                    let v = x[iy * g.w + ix];
-                    if v > best || v.is_nan() {
-                        best = v;
-                        at = iy * g.w + ix;
-                    }
-                }
-            }
-            o[k] = (best, at as u32);
-            k += 1;
-        }
-    }
-}
-
-/// The larger of two window entries and its index, the first on ties; NaN wins (PyTorch).
-#[inline(always)]
-fn pick<T: Float>(a: (T, u32), b: (T, u32)) -> (T, u32) {
-    // Branch-free: on random data a branch per comparison mispredicts half the time.
-    let take = (b.0 > a.0) | (b.0.is_nan() & !a.0.is_nan());
-    let mask = (take as u32).wrapping_neg();
-    (T::select(take, b.0, a.0), (b.1 & mask) | (a.1 & !mask))
-}
-
-/// 2×2 windows with stride 2 (LeNet, VGG, most CNNs): each output reads its four inputs
-/// from two rows directly.
-fn max_plane_2x2<T: Float>(x: &[T], g: &PoolGeometry, o: &mut [(T, u32)]) {
-    let ow = g.cols.len();
-    for (oy, row) in o.chunks_mut(ow.max(1)).enumerate() {
-        let (r0, r1) = (2 * oy * g.w, (2 * oy + 1) * g.w);
-        for (ox, cell) in row.iter_mut().enumerate() {
-            let (i0, i1) = (r0 + 2 * ox, r1 + 2 * ox);
-            let top = pick((x[i0], i0 as u32), (x[i0 + 1], i0 as u32 + 1));
-            let bottom = pick((x[i1], i1 as u32), (x[i1 + 1], i1 as u32 + 1));
-            *cell = pick(top, bottom);
-        }
-    }
-}
-
-multiversion! {
-    /// The same for windows that all lie inside the image (no padding, no partial window), `w`
-    /// the image width and `ow` the output width. Separable: each input row is first reduced
-    /// over the `k` taps of every window column (read from the row split into its `s` stride
-    /// phases, so the loads are contiguous and the loops vectorize), then each output row over
-    /// the `k` row results. Both passes compare in window order with branch-free selects (random
-    /// data makes a branch per comparison mispredict half the time), so ties go to the first
-    /// entry in row-major order and the first NaN wins, as in [`pick`].
-    fn max_plane_uniform<T: Float>(
-        x: &[T],
-        w: usize,
-        ow: usize,
-        k: usize,
-        s: usize,
-        o: &mut [(T, u32)],
-    ) {
-        if ow == 0 {
-            return;
-        }
-        let oh = o.len() / ow;
-        let (rows, span) = ((oh - 1) * s + k, (ow - 1) * s + k);
-        let plen = ow + (k - 1) / s;
-        let mut phase = vec![T::ZERO; s * plen];
-        let (mut hb, mut ha) = (vec![T::ZERO; rows * ow], vec![0u32; rows * ow]);
-        for r in 0..rows {
-            split_phases(&x[r * w..][..span], s, 0, &mut phase, plen);
-            let (b, a) = (&mut hb[r * ow..][..ow], &mut ha[r * ow..][..ow]);
-            // Tap 0 (phase 0 from column 0) starts each window column.
-            b.copy_from_slice(&phase[..ow]);
-            for (ox, a) in a.iter_mut().enumerate() {
-                *a = (r * w + ox * s) as u32;
-            }
-            for kx in 1..k {
-                let src = &phase[(kx % s) * plen + kx / s..][..ow];
-                let base = (r * w + kx) as u32;
-                for (ox, ((b, a), &v)) in b.iter_mut().zip(a.iter_mut()).zip(src).enumerate() {
-                    (*b, *a) = pick((*b, *a), (v, base + (ox * s) as u32));
-                }
-            }
-        }
-        let (mut b, mut a) = (vec![T::ZERO; ow], vec![0u32; ow]);
-        for (oy, out) in o.chunks_mut(ow).enumerate() {
-            b.copy_from_slice(&hb[oy * s * ow..][..ow]);
-            a.copy_from_slice(&ha[oy * s * ow..][..ow]);
-            for ky in 1..k {
-                let r = (oy * s + ky) * ow;
-                for (((b, a), &v), &i) in b
-                    .iter_mut()
-                    .zip(&mut a)
-                    .zip(&hb[r..][..ow])
-                    .zip(&ha[r..][..ow])
-                {
-                    (*b, *a) = pick((*b, *a), (v, i));
-                }
-            }
-            for ((cell, &b), &a) in out.iter_mut().zip(&b).zip(&a) {
-                *cell = (b, a);
-            }
-        }
-    }
-}
-
-/// Output columns per block of [`max_plane_values`]: one AVX-512 vector of f32.
-const LANES: usize = 16;
-
-/// The scratch lengths [`max_plane_values`] needs for a plane of `h` rows pooled to `ow`
-/// columns with window `k` and stride `s`: the stride phases of one padded row, and the
-/// rows' window maxima (rows padded to whole blocks).
-fn max_values_scratch(h: usize, ow: usize, k: usize, s: usize) -> (usize, usize) {
-    let blocks = ow.div_ceil(LANES) * LANES;
-    (s * (blocks + k / s + 1), h * blocks)
-}
-
-multiversion! {
-    /// Max of each window of one plane, values only: the forward when no gradient will be
-    /// asked for (inference, `no_grad`), which needs no argmax. Separable, for any window
-    /// geometry. Each input row, between −∞ pads, is split into its `s` stride phases
-    /// (`phases[q][j]` = padded column `j·s + q`), so that window tap `kx` of output column
-    /// `ox` is `phases[kx mod s][ox + kx / s]`: contiguous in `ox`. Each row's window maxima
-    /// go to a row of `hm`, and each output row is the max of the `hm` rows its window
-    /// covers. Both passes work on blocks of [`LANES`] output columns held in registers
-    /// and stored once: folding into memory tap by tap compiled to masked stores that the
-    /// next tap's loads had to wait for (store forwarding fails), 20× slower than the
-    /// arithmetic. NaN wins, as in PyTorch. `phases` and `hm` have the lengths
-    /// [`max_values_scratch`] gives.
-    fn max_plane_values<T: Float>(
-        x: &[T],
-        w: usize,
-        rows: (&[usize], &[usize]),
-        ow: usize,
-        ksp: (usize, usize, usize),
-        phases: &mut [T],
-        hm: &mut [T],
-        o: &mut [T],
-    ) {
-        if ow == 0 || w == 0 {
-            return;
-        }
-        let ((k, s, p), h) = (ksp, x.len() / w);
-        let blocks = ow.div_ceil(LANES);
-        let plen = phases.len() / s;
-        // Where each tap starts in `phases` (a division per tap and block cost more than
-        // the maxima).
-        let taps: Vec<usize> = (0..k).map(|kx| kx % s * plen + kx / s).collect();
-        phases.fill(T::NEG_INFINITY);
-        for (xr, hr) in x.chunks_exact(w).zip(hm.chunks_exact_mut(blocks * LANES)) {
-            // Padded column i + p holds xr[i]; columns past the last window are not needed.
-            split_phases(&xr[..w.min(plen * s - p)], s, p, phases, plen);
-            let (out_blocks, _) = hr.as_chunks_mut::<LANES>();
-            for (b, out) in out_blocks.iter_mut().enumerate() {
-                let mut acc = [T::NEG_INFINITY; LANES];
-                for &tap in &taps {
-                    for (a, &v) in acc.iter_mut().zip(&phases[tap + b * LANES..][..LANES]) {
-                        *a = nan_max(*a, v);
-                    }
-                }
-                *out = acc;
-            }
-        }
-        let (hm_blocks, _) = hm.as_chunks::<LANES>();
-        for (oy, out) in o.chunks_exact_mut(ow).enumerate() {
-            let covered = rows.0[oy]..rows.1[oy].min(h);
-            let (full, rest) = out.as_chunks_mut::<LANES>();
-            let block_max = |b: usize| {
-                let mut acc = [T::NEG_INFINITY; LANES];
-                for iy in covered.clone() {
-                    for (a, &v) in acc.iter_mut().zip(&hm_blocks[iy * blocks + b]) {
-                        *a = nan_max(*a, v);
-                    }
-                }
-                acc
-            };
-            for (b, out) in full.iter_mut().enumerate() {
-                *out = block_max(b);
-            }
-            if !rest.is_empty() {
-                let n = rest.len();
-                rest.copy_from_slice(&block_max(full.len())[..n]);
-            }
-        }
-    }
-}
-
-/// The larger of two values, NaN winning (PyTorch's max pooling).
-#[inline(always)]
-fn nan_max<T: Float>(a: T, b: T) -> T {
-    T::select((b > a) | b.is_nan(), b, a)
-}
-
-/// Windows that are full `k × k` blocks of the padded image: the plane is copied into a
-/// buffer padded with −∞, pooled there as [`max_plane_uniform`], and the indices are mapped
-/// back to the image. A window whose maximum is −∞ may have picked a padding cell; those few
-/// are redone by [`max_plane_general`]'s rule.
-fn max_plane_padded<T: Float>(x: &[T], g: &PoolGeometry, cfg: &Pool2dConfig, o: &mut [(T, u32)]) {
-    let (k, s, p) = (cfg.kernel, cfg.stride, cfg.padding);
-    let (oh, ow) = (g.rows.len(), g.cols.len());
-    let (ph, pw) = ((oh - 1) * s + k, (ow - 1) * s + k);
-    let mut buf = alloc::<T>(ph * pw);
-    buf.fill(T::NEG_INFINITY);
-    let cols = g.w.min(pw - p);
-    for iy in 0..g.h.min(ph - p) {
-        buf[(iy + p) * pw + p..][..cols].copy_from_slice(&x[iy * g.w..][..cols]);
-    }
-    max_plane_uniform(&buf, pw, ow, k, s, o);
-    recycle(buf);
-    for (cell_at, cell) in o.iter_mut().enumerate() {
-        let (py, px) = (cell.1 as usize / pw, cell.1 as usize % pw);
-        let inside = (p..p + g.h).contains(&py) && (p..p + g.w).contains(&px);
-        if inside {
-            cell.1 = ((py - p) * g.w + px - p) as u32;
-        } else {
-            let (oy, ox) = (cell_at / ow, cell_at % ow);
-            let mut at = g.rows.start[oy] * g.w + g.cols.start[ox];
-            'window: for iy in g.rows.start[oy]..g.rows.end[oy] {
-                for ix in g.cols.start[ox]..g.cols.end[ox] {
-                    if x[iy * g.w + ix] == cell.0 {
-                        at = iy * g.w + ix;
-                        break 'window;
-                    }
-                }
-            }
-            cell.1 = at as u32;
-        }
-    }
-}
-
 fn out_shape(x: &Tensor, g: &PoolGeometry) -> Shape {
     Shape(vec![x.dims()[0], x.dims()[1], g.rows.len(), g.cols.len()])
 }
@@ -455,97 +209,29 @@ impl Tensor {
     /// window that does not fit or a zero stride.
     pub fn max_pool2d(&self, cfg: Pool2dConfig) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("max_pool2d", self, self, |x| x.max_pool2d(cfg));
-        let g = sliding_geometry("max_pool2d", self, &cfg)?;
-        let (in_len, out_len) = (g.h * g.w, g.out_plane());
+        let op = "max_pool2d";
+        let g = sliding_geometry(op, self, &cfg)?;
+        let shape = out_shape(self, &g);
         if !crate::autograd::records(&[self]) {
-            return self.max_pool2d_values(&g, &cfg);
+            return with_float!(self.dtype(), op, T => {
+                let y = self.with_contiguous::<T, _>(op, |x| kernels::max_values(x, &g, &cfg))?;
+                Ok(Tensor::from_data(y, shape))
+            });
         }
-        let uniform = g.uniform(cfg.kernel);
-        let padded_uniform = g.padded_uniform(cfg.kernel);
-        let (y, idx) = with_float!(self.dtype(), "max_pool2d", T => {
-            let mut pairs: Vec<(T, u32)> = vec![(T::ZERO, 0); g.planes * out_len];
-            self.with_contiguous::<T, _>("max_pool2d", |x| {
-                per_plane(x, in_len, &mut pairs, out_len, |x, o| {
-                    if uniform && cfg.kernel == 2 && cfg.stride == 2 {
-                        max_plane_2x2(x, &g, o);
-                    } else if uniform {
-                        max_plane_uniform(x, g.w, g.cols.len(), cfg.kernel, cfg.stride, o);
-                    } else if padded_uniform {
-                        max_plane_padded(x, &g, &cfg, o);
-                    } else {
-                        max_plane_general(x, &g, o);
-                    }
-                })
-            })?;
-            let mut y = alloc::<T>(pairs.len());
-            for (d, p) in y.iter_mut().zip(&pairs) {
-                *d = p.0;
-            }
-            (Tensor::from_data(y, out_shape(self, &g)), Arc::new(pairs.iter().map(|p| p.1).collect::<Vec<u32>>()))
+        let (y, idx) = with_float!(self.dtype(), op, T => {
+            let (y, idx) = self.with_contiguous::<T, _>(op, |x| kernels::max_with_indices(x, &g, &cfg))?;
+            (Tensor::from_data(y, shape), Arc::new(idx))
         });
         Ok(y.record(
             rule("MaxPool2DWithIndicesBackward", move |x, _, dy| {
-                let gx = with_float!(dy.dtype(), "max_pool2d", T => {
-                    let mut gx = alloc::<T>(x[0].numel());
-                    dy.with_contiguous::<T, _>("max_pool2d", |dy| {
-                        // Each plane zeroes and fills its own gradient: parallel over planes.
-                        let scatter = |(p, (gp, dyp)): (usize, (&mut [T], &[T]))| {
-                            gp.fill(T::ZERO);
-                            for (k, &d) in dyp.iter().enumerate() {
-                                gp[idx[p * out_len + k] as usize] += d;
-                            }
-                        };
-                        if out_len == 0 {
-                            gx.fill(T::ZERO);
-                        } else if in_len > 0 {
-                            if gx.len() >= crate::cpu::elementwise::PAR_MIN_LEN {
-                                gx.par_chunks_mut(in_len).zip(dy.par_chunks(out_len)).enumerate().for_each(scatter);
-                            } else {
-                                gx.chunks_mut(in_len).zip(dy.chunks(out_len)).enumerate().for_each(scatter);
-                            }
-                        }
-                    })?;
+                let gx = with_float!(dy.dtype(), op, T => {
+                    let gx = dy.with_contiguous::<T, _>(op, |dy| kernels::max_backward(dy, &idx, &g))?;
                     Tensor::from_data(gx, x[0].shape().clone())
                 });
                 Ok(vec![Some(gx)])
             }),
             &[self],
         ))
-    }
-
-    /// [`Tensor::max_pool2d`]'s values without the argmax the gradient needs: the path when
-    /// nothing will be recorded. On ResNet-18's 3×3 stride-2 pooling of a 112×112 plane
-    /// (padding 1), one thread: 4.2 µs against 27 µs with indices; the whole 1×64×112×112
-    /// layer took 1.5 ms on 2 threads before, 7% of ResNet-18's batch-1 latency.
-    fn max_pool2d_values(&self, g: &PoolGeometry, cfg: &Pool2dConfig) -> Result<Tensor> {
-        let (in_len, out_len, ow) = (g.h * g.w, g.out_plane(), g.cols.len());
-        let (k, s) = (cfg.kernel, cfg.stride);
-        let (phase_len, hm_len) = max_values_scratch(g.h, ow, k, s);
-        with_float!(self.dtype(), "max_pool2d", T => {
-            let mut y = alloc::<T>(g.planes * out_len);
-            if in_len == 0 {
-                // No input to pool (only padding): zeros, as the indexed path gives.
-                y.fill(T::ZERO);
-            }
-            self.with_contiguous::<T, _>("max_pool2d", |x| {
-                per_plane(x, in_len, &mut y, out_len, |x, o| {
-                    let (mut phases, mut hm) = (alloc::<T>(phase_len), alloc::<T>(hm_len));
-                    max_plane_values(
-                        x,
-                        g.w,
-                        (&g.rows.start, &g.rows.end),
-                        ow,
-                        (k, s, cfg.padding),
-                        &mut phases,
-                        &mut hm,
-                        o,
-                    );
-                    recycle(phases);
-                    recycle(hm);
-                })
-            })?;
-            Ok(Tensor::from_data(y, out_shape(self, g)))
-        })
     }
 
     /// Average pooling over `kernel × kernel` windows. With `count_include_pad` the divisor
@@ -582,52 +268,14 @@ impl Tensor {
             count_pad,
             op
         ));
-        let (in_len, out_len) = (g.h * g.w, g.out_plane());
-        let divisor = move |g: &PoolGeometry, oy: usize, ox: usize| -> f64 {
-            if count_pad {
-                (g.rows.padded[oy] * g.cols.padded[ox]) as f64
-            } else {
-                ((g.rows.end[oy] - g.rows.start[oy]) * (g.cols.end[ox] - g.cols.start[ox])).max(1)
-                    as f64
-            }
-        };
         let y = with_float!(self.dtype(), op, T => {
-            let mut y = alloc::<T>(g.planes * out_len);
-            self.with_contiguous::<T, _>(op, |x| {
-                per_plane(x, in_len, &mut y, out_len, |x, o| {
-                    for oy in 0..g.rows.len() {
-                        for ox in 0..g.cols.len() {
-                            let mut s = T::ZERO;
-                            for iy in g.rows.start[oy]..g.rows.end[oy] {
-                                for &v in &x[iy * g.w + g.cols.start[ox]..iy * g.w + g.cols.end[ox]] {
-                                    s += v;
-                                }
-                            }
-                            o[oy * g.cols.len() + ox] = s / T::from_f64(divisor(&g, oy, ox));
-                        }
-                    }
-                })
-            })?;
+            let y = self.with_contiguous::<T, _>(op, |x| kernels::avg_forward(x, &g, count_pad))?;
             Tensor::from_data(y, out_shape(self, &g))
         });
         Ok(y.record(
             rule("AvgPool2DBackward", move |x, _, dy| {
                 let gx = with_float!(dy.dtype(), op, T => {
-                    let mut gx = alloc_zeroed::<T>(x[0].numel());
-                    dy.with_contiguous::<T, _>(op, |dy| {
-                        for (gp, dyp) in gx.chunks_mut(in_len).zip(dy.chunks(out_len)) {
-                            for oy in 0..g.rows.len() {
-                                for ox in 0..g.cols.len() {
-                                    let share = dyp[oy * g.cols.len() + ox] / T::from_f64(divisor(&g, oy, ox));
-                                    for iy in g.rows.start[oy]..g.rows.end[oy] {
-                                        for v in &mut gp[iy * g.w + g.cols.start[ox]..iy * g.w + g.cols.end[ox]] {
-                                            *v += share;
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    })?;
+                    let gx = dy.with_contiguous::<T, _>(op, |dy| kernels::avg_backward(dy, &g, count_pad))?;
                     Tensor::from_data(gx, x[0].shape().clone())
                 });
                 Ok(vec![Some(gx)])
@@ -717,11 +365,11 @@ mod tests {
             let n = g.out_plane();
             let (mut fast, mut slow) = (vec![(0.0, 0); n], vec![(0.0, 0); n]);
             if p == 0 {
-                super::max_plane_uniform(&x, w, g.cols.len(), k, s, &mut fast);
+                kernels::max_plane_uniform(&x, w, g.cols.len(), k, s, &mut fast);
             } else {
-                super::max_plane_padded(&x, &g, &cfg, &mut fast);
+                kernels::max_plane_padded(&x, &g, &cfg, &mut fast);
             }
-            super::max_plane_general(&x, &g, &mut slow);
+            kernels::max_plane_general(&x, &g, &mut slow);
             for (i, (f, s)) in fast.iter().zip(&slow).enumerate() {
                 let same = f.1 == s.1 && (f.0 == s.0 || (f.0.is_nan() && s.0.is_nan()));
                 assert!(same, "{cfg:?} output {i}: fast {f:?}, general {s:?}");
