@@ -511,6 +511,17 @@ pub struct PlaygroundArgs {
     /// Seconds after which a session with no request and no open page is dropped.
     #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_secs: u64,
+    /// Connections open at once; the ones beyond are answered 503 and closed. Keep it under
+    /// the process's file-descriptor limit (`ulimit -n`).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Seconds a client has to send a request's headers (or an idle connection its next
+    /// request) before the connection is closed.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body before it gets 408.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
 }
 
 /// A positive, finite number (`--clip-grad-norm 5`): 0, negatives, NaN and infinity are refused.
