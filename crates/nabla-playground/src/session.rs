@@ -278,15 +278,6 @@ impl Session {
     /// # Errors
     /// Engine errors only.
     pub fn train_epochs(&mut self, epochs: usize) -> Result<()> {
-        self.train_epochs_unchecked(epochs)
-    }
-
-    /// Training points: the examples one epoch passes over.
-    pub fn train_len(&self) -> usize {
-        self.split.train.len()
-    }
-
-    fn train_epochs_unchecked(&mut self, epochs: usize) -> Result<()> {
         let n = self.split.train.len();
         let b = self.cfg.batch_size;
         for _ in 0..epochs {
@@ -299,6 +290,11 @@ impl Session {
             self.epoch += 1;
         }
         self.evaluate()
+    }
+
+    /// Training points: the examples one epoch passes over.
+    pub fn train_len(&self) -> usize {
+        self.split.train.len()
     }
 
     /// Recomputes the train and test losses. A diverged network (NaN weights) reports NaN,
