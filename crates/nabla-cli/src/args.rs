@@ -190,6 +190,12 @@ pub struct TrainArgs {
     /// CSV/npy/toy: fraction of examples held out for testing (between 0 and 1).
     #[arg(long, default_value_t = 0.2, allow_negative_numbers = true, value_parser = fraction)]
     pub test_split: f64,
+    /// Fraction of the training examples held out as the validation set (a seeded random
+    /// split; the text's last part for character models). The per-epoch "val" numbers,
+    /// --patience and --schedule plateau use it; the test set gives only the final number.
+    /// 0: no validation set, and the test set is used for validation instead.
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true, value_parser = fraction_or_zero)]
+    pub val_split: f64,
     /// Stop early when the validation loss has not improved for N epochs.
     #[arg(long)]
     pub patience: Option<usize>,
@@ -538,6 +544,17 @@ fn non_negative(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
         Ok(x) => Err(format!("must be 0 or a positive number, got {x}")),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
+}
+
+/// 0, or a fraction strictly between 0 and 1 (`--val-split 0.1`; 0 turns it off).
+fn fraction_or_zero(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        Ok(x) => Err(format!(
+            "must be 0 (no validation set) or a fraction between 0 and 1, got {x}"
+        )),
         Err(_) => Err(format!("'{s}' is not a number")),
     }
 }

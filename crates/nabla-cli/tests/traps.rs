@@ -285,3 +285,81 @@ fn resume_continues_the_run_as_recorded_and_refuses_contradictions() {
         "{out}"
     );
 }
+
+/// The last `val_loss` of a run's metrics.csv.
+fn last_val_loss(dir: &std::path::Path) -> f64 {
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let last = csv.lines().last().unwrap().to_string();
+    last.split(',').nth(3).unwrap().parse().unwrap()
+}
+
+/// The number after "test loss " in a run's output.
+fn test_loss(out: &str) -> f64 {
+    let at = out.find("test loss ").unwrap_or_else(|| panic!("{out}")) + 10;
+    out[at..]
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"))
+}
+
+#[test]
+fn issue_29_validation_is_held_out_of_the_training_set_not_the_test_set() {
+    let dir = workdir("val-split");
+    let mut args = SHORT_RUN.to_vec();
+    args.extend(["--out", "v", "--epochs", "1"]);
+    let o = nabla(&dir, &args);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("1800 training / 200 validation (--val-split 0.1) / 10000 test examples"),
+        "{out}"
+    );
+    let config = std::fs::read_to_string(dir.join("runs/v/config.json")).unwrap();
+    assert!(
+        config.contains("\"val_split\": 0.1") && config.contains("\"val_size\": 200"),
+        "{config}"
+    );
+    // The epoch's "val" numbers come from the 200 held-out examples, the final line from the
+    // test set: they differ.
+    let (val, test) = (last_val_loss(&dir.join("runs/v")), test_loss(&out));
+    assert!(
+        (val - test).abs() > 1e-4,
+        "val {val} and test {test}\n{out}"
+    );
+
+    // --val-split 0: the test set stands in, and the run says so.
+    args.extend(["--val-split", "0"]);
+    *args.iter_mut().find(|a| **a == "v").unwrap() = "none";
+    let o = nabla(&dir, &args);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("the test set stands in"), "{out}");
+    let (val, test) = (last_val_loss(&dir.join("runs/none")), test_loss(&out));
+    assert!(
+        (val - test).abs() < 1e-4,
+        "val {val} and test {test}\n{out}"
+    );
+
+    assert_clear_errors(
+        &dir,
+        &[
+            (
+                &["train", "--val-split", "1", "--max-steps", "1"],
+                "must be 0 (no validation set) or a fraction between 0 and 1, got 1",
+            ),
+            (
+                &[
+                    "train",
+                    "--train-size",
+                    "3",
+                    "--val-split",
+                    "0.1",
+                    "--max-steps",
+                    "1",
+                ],
+                "--val-split 0.1 of 3 training examples leaves 0 for validation",
+            ),
+        ],
+    );
+}

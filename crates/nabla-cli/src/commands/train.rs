@@ -278,6 +278,12 @@ fn as_recorded(args: &TrainArgs) -> Result<TrainArgs> {
         }
         out.batch_size = was;
     }
+    // Runs recorded before --val-split existed validated on the test set, and go on so.
+    let was = t["val_split"].as_f64().unwrap_or(0.0);
+    if given("val_split") && args.val_split != was {
+        conflict("val-split", &was.to_string(), &args.val_split.to_string())?;
+    }
+    out.val_split = was;
     if let Some(was) = t["epochs"].as_u64().map(|e| e as usize) {
         if !given("epochs") {
             out.epochs = was;
@@ -384,7 +390,7 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     };
     let data = data_spec::load(&args.data, &spec_opts)
         .with_context(|| format!("loading dataset '{}'", args.data))?;
-    let train_set = training_subset(args, &data)?;
+    let (train_set, val_set) = hold_out_validation(args, training_subset(args, &data)?)?;
     let lr = checked_lr(args, default_lr(args.optimizer))?;
     let onnx_init = args.init.as_deref().filter(|p| super::onnx::is_onnx(p));
     let cfg = RunConfig {
@@ -408,7 +414,8 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
         training: json!({
             "epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size, "lr": lr,
             "optimizer": format!("{:?}", args.optimizer).to_lowercase(), "schedule": format!("{:?}", args.schedule).to_lowercase(),
-            "weight_decay": args.weight_decay, "seed": args.seed, "train_size": train_set.len(), "augment": args.augment,
+            "weight_decay": args.weight_decay, "seed": args.seed, "train_size": train_set.len(),
+            "val_split": args.val_split, "val_size": val_set.as_ref().map_or(0, |v| v.len()), "augment": args.augment,
             "threads": nabla::num_threads(), "clip_grad_norm": args.clip_grad_norm, "patience": args.patience,
             "init": args.init.as_ref().map(|p| p.display().to_string()), "keep_head": args.keep_head,
             "freeze": args.freeze, "backbone_lr_scale": args.backbone_lr_scale, "seq_len": args.seq_len, "ranks": world,
@@ -451,14 +458,18 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
         )?
         .shard(Shard::new(rank, world)?),
     );
-    let test = Batches(loader(
-        eval_share(data.test.clone(), rank, world)?,
-        256,
-        &cfg,
-        false,
-        args.seed,
-        false,
-    )?);
+    let eval_loader = |ds: &Arc<dyn Dataset>| -> Result<Batches> {
+        Ok(Batches(loader(
+            eval_share(ds.clone(), rank, world)?,
+            256,
+            &cfg,
+            false,
+            args.seed,
+            false,
+        )?))
+    };
+    let test = eval_loader(&data.test)?;
+    let val = val_set.as_ref().map(eval_loader).transpose()?;
     let (sched, plateau) = schedule(args.schedule, args.epochs);
     let trainer_cfg = TrainerConfig {
         epochs: args.epochs,
@@ -486,8 +497,12 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     } else {
         String::new()
     };
+    let validation = match &val_set {
+        Some(v) => format!("{} validation (--val-split {}) / ", v.len(), args.val_split),
+        None => String::new(),
+    };
     say(format!(
-        "training {} ({} parameters) on {}: {} training / {} test examples, batch {batch}{ranks}, {} lr {lr}, {} epoch{}, {} threads{}",
+        "training {} ({} parameters) on {}: {} training / {validation}{} test examples, batch {batch}{ranks}, {} lr {lr}, {} epoch{}, {} threads{}",
         cfg.model,
         vs.num_params(),
         args.data,
@@ -499,6 +514,11 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
         nabla::num_threads(),
         super::precision_note(args.precision)
     ));
+    if val_set.is_none() {
+        say("no validation set (--val-split 0): the test set stands in for it, so the \"val\" numbers, \
+             --patience and the plateau schedule see test data"
+            .to_string());
+    }
     if args.resume {
         if trainer.resume()? {
             say(format!(
@@ -514,13 +534,14 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
         }
     }
     let train_started = Instant::now();
-    trainer.fit(&train, Some(&test))?;
+    trainer.fit(&train, Some(val.as_ref().unwrap_or(&test)))?;
     let train_secs = train_started.elapsed().as_secs_f64();
-    // The last epoch ended with a pass over the test set with the final weights: report it
-    // rather than running the same pass again.
+    // Without a validation set the last epoch ended with a pass over the test set with the
+    // final weights: report it rather than running the same pass again.
     let last_pass = trainer
         .history()
         .last()
+        .filter(|_| val.is_none())
         .and_then(|r| Some((r.val_loss?, r.val_acc, r.val_topk)));
     let eval = match last_pass {
         Some((loss, accuracy, topk)) => nabla_nn::Evaluation {
@@ -533,7 +554,7 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     };
     let summary = match eval.accuracy {
         Some(acc) if is_char_model(&cfg.model) => format!(
-            "validation loss {:.4} nats per character ({:.3} bits), next-character accuracy {:.2}%",
+            "test loss {:.4} nats per character ({:.3} bits), next-character accuracy {:.2}%",
             eval.loss,
             eval.loss / std::f64::consts::LN_2,
             100.0 * acc
@@ -573,6 +594,37 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
         return Ok(());
     }
     report(&dir, &lines)
+}
+
+/// The examples trained on, and the validation set when there is one.
+type TrainAndValidation = (Arc<dyn Dataset>, Option<Arc<dyn Dataset>>);
+
+/// `--val-split`: the training examples split into those trained on and the validation set
+/// (a seeded random choice; for character models the last part, so that no validation
+/// sequence is cut from the middle of training text). `None` for `--val-split 0`.
+fn hold_out_validation(args: &TrainArgs, train: Arc<dyn Dataset>) -> Result<TrainAndValidation> {
+    if args.val_split == 0.0 {
+        return Ok((train, None));
+    }
+    let n = train.len();
+    let n_val = ((n as f64) * args.val_split).round() as usize;
+    if n_val == 0 || n_val >= n {
+        bail!(
+            "--val-split {} of {n} training examples leaves {} for validation and {} for training; \
+             both need at least one (use more data, another fraction, or --val-split 0)",
+            args.val_split,
+            n_val,
+            n - n_val.min(n)
+        );
+    }
+    if is_char_model(&args.model) {
+        let cut = n - n_val;
+        let head = Subset::new(train.clone(), (0..cut).collect())?;
+        let tail = Subset::new(train, (cut..n).collect())?;
+        return Ok((Arc::new(head), Some(Arc::new(tail))));
+    }
+    let (rest, val) = nabla_data::random_split(train, args.val_split, args.seed)?;
+    Ok((Arc::new(rest), Some(Arc::new(val))))
 }
 
 /// The training examples `--train-size` keeps (all by default).
