@@ -263,6 +263,19 @@ pub struct TrainArgs {
     /// Recorded in the run's config.json; --resume keeps it.
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     pub precision: Precision,
+    #[command(flatten)]
+    pub transform: TransformInputArg,
+}
+
+/// `--transform-input`, for the commands that build GoogLeNet.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct TransformInputArg {
+    /// --model googlenet: torchvision's `transform_input`, which its ImageNet-pretrained
+    /// GoogLeNet uses: inputs normalized with ImageNet's mean and deviation are mapped to the
+    /// (x - 0.5) / 0.5 its weights were trained on (x_c * std_c / 0.5 + (mean_c - 0.5) / 0.5).
+    /// Recorded in a run's config.json.
+    #[arg(long)]
+    pub transform_input: bool,
 }
 
 #[derive(Args, Debug)]
@@ -311,6 +324,10 @@ pub struct SampleArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
+    /// Model name, needed only when the weights are not in a run folder (bare weights, e.g. a
+    /// PyTorch state_dict); then --data is needed too.
+    #[arg(long)]
+    pub model: Option<String>,
     /// The weights: a run folder, its model.safetensors or checkpoint.safetensors, or a
     /// safetensors state_dict saved by PyTorch (`module.` prefixes are stripped).
     #[arg(long)]
@@ -334,6 +351,8 @@ pub struct EvalArgs {
     pub strict: bool,
     #[command(flatten)]
     pub precision: PrecisionArg,
+    #[command(flatten)]
+    pub transform: TransformInputArg,
 }
 
 #[derive(Args, Debug)]
@@ -346,7 +365,8 @@ pub struct PredictArgs {
     /// safetensors state_dict saved by PyTorch (`module.` prefixes are stripped).
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Image files (PNG/JPEG, preprocessed as in training) or one .npy batch (taken as the
+    /// Image files (PNG/JPEG, preprocessed as in training; with bare weights, resized to the
+    /// model's native input and normalized as its data) or one .npy batch (taken as the
     /// model's input tensor exactly as it is).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
@@ -363,6 +383,8 @@ pub struct PredictArgs {
     pub strict: bool,
     #[command(flatten)]
     pub precision: PrecisionArg,
+    #[command(flatten)]
+    pub transform: TransformInputArg,
 }
 
 #[derive(Args, Debug)]

@@ -363,3 +363,191 @@ fn issue_29_validation_is_held_out_of_the_training_set_not_the_test_set() {
         ],
     );
 }
+
+/// The lines a `predict` run prints for `name` (its class probabilities).
+fn prediction_of(out: &str, name: &str) -> String {
+    out.lines()
+        .find(|l| l.starts_with(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no prediction for {name}:\n{out}"))
+        .to_string()
+}
+
+#[test]
+fn issue_29_bare_weights_evaluate_and_predict_images_with_model() {
+    let dir = workdir("bare");
+    let o = nabla(
+        &dir,
+        &[
+            "--threads",
+            "1",
+            "train",
+            "--train-size",
+            "2000",
+            "--max-steps",
+            "20",
+            "--out",
+            "b",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // The model file alone, as a PyTorch user would have it: no config.json beside it.
+    std::fs::create_dir_all(dir.join("bare")).unwrap();
+    std::fs::copy(
+        dir.join("runs/b/model.safetensors"),
+        dir.join("bare/lenet.safetensors"),
+    )
+    .unwrap();
+    let o = nabla(&dir, &["eval", "--weights", "runs/b"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let run = common::percent_after(&text(&o), "top-1 accuracy:");
+    let o = nabla(
+        &dir,
+        &[
+            "eval",
+            "--model",
+            "lenet5",
+            "--weights",
+            "bare/lenet.safetensors",
+            "--data",
+            "mnist",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_eq!(common::percent_after(&out, "top-1 accuracy:"), run, "{out}");
+
+    common::write_grey_png(&dir.join("digit.png"), 28, 28);
+    let o = nabla(&dir, &["predict", "--weights", "runs/b", "digit.png"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let from_run = prediction_of(&text(&o), "digit.png");
+    let o = nabla(
+        &dir,
+        &[
+            "predict",
+            "--model",
+            "lenet5",
+            "--weights",
+            "bare/lenet.safetensors",
+            "digit.png",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("images resized to 1x28x28 (the native input of lenet5)"),
+        "{out}"
+    );
+    assert_eq!(prediction_of(&out, "digit.png"), from_run, "{out}");
+
+    assert_clear_errors(
+        &dir,
+        &[
+            (
+                &["eval", "--weights", "bare/lenet.safetensors"],
+                "pass --model NAME and --data SPEC",
+            ),
+            (
+                &[
+                    "predict",
+                    "--model",
+                    "lenet5",
+                    "--weights",
+                    "bare/lenet.safetensors",
+                    "--transform-input",
+                    "digit.png",
+                ],
+                "--transform-input is the input re-normalization of torchvision's GoogLeNet",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn issue_29_googlenet_transform_input_maps_imagenet_normalization_as_torchvision() {
+    use nabla::{DType, Device, Tensor};
+    use nabla_nn::models::{googlenet, ModelConfig};
+    let dir = workdir("transform");
+    let dev = Device::Cpu;
+    // A GoogLeNet state_dict without the auxiliary heads, as torchvision's pretrained one.
+    nabla::manual_seed(5);
+    let vs = nabla_nn::VarStore::new(&dev);
+    let config = ModelConfig {
+        num_classes: 10,
+        in_channels: 3,
+        image_size: 32,
+    };
+    googlenet(&vs.root(), &config).unwrap();
+    // torchvision's initialization (N(0, 0.01) convolutions) with fresh batch-norm statistics
+    // shrinks activations to nothing within a few layers, and every input gives the same
+    // logits: He-initialized convolutions keep them of order 1, as trained weights do.
+    for v in vs.vars() {
+        let dims = v.leaf().dims().to_vec();
+        if let [_, cin, kh, kw] = dims[..] {
+            let scale = (2.0 / (cin * kh * kw) as f64).sqrt();
+            let w = Tensor::randn(&dims, DType::F32, &dev).unwrap();
+            v.set(&w.mul_scalar(scale).unwrap()).unwrap();
+        }
+    }
+    vs.save(dir.join("all.safetensors")).unwrap();
+    let file = nabla_nn::checkpoint::load(dir.join("all.safetensors")).unwrap();
+    let main: Vec<(String, Tensor)> = file
+        .tensors
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with("aux"))
+        .collect();
+    nabla_nn::checkpoint::save(dir.join("g.safetensors"), &main, &Default::default()).unwrap();
+    // x, and x' = torchvision's transform of x, written out by the formula.
+    let x = Tensor::randn(&[2, 3, 32, 32], DType::F32, &dev).unwrap();
+    x.write_npy(dir.join("x.npy")).unwrap();
+    let (std, mean) = ([0.229f32, 0.224, 0.225], [0.485f32, 0.456, 0.406]);
+    let moved: Vec<f32> = x
+        .to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let c = i / (32 * 32) % 3;
+            v * (std[c] / 0.5) + (mean[c] - 0.5) / 0.5
+        })
+        .collect();
+    Tensor::from_vec(moved, &[2, 3, 32, 32], &dev)
+        .unwrap()
+        .write_npy(dir.join("x_moved.npy"))
+        .unwrap();
+    let logits = |extra: &[&str], input: &str, output: &str| {
+        let mut args = vec![
+            "predict",
+            "--model",
+            "googlenet",
+            "--weights",
+            "g.safetensors",
+        ];
+        args.extend(extra);
+        args.extend([input, "--output", output]);
+        let o = nabla(&dir, &args);
+        assert!(o.status.success(), "{}", text(&o));
+        Tensor::read_npy(dir.join(output))
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap()
+    };
+    let transformed = logits(&["--transform-input"], "x.npy", "a.npy");
+    let by_formula = logits(&[], "x_moved.npy", "b.npy");
+    let plain = logits(&[], "x.npy", "c.npy");
+    let worst = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max)
+    };
+    let (formula_gap, flag_effect) = (
+        worst(&transformed, &by_formula),
+        worst(&transformed, &plain),
+    );
+    assert!(formula_gap < 1e-4, "{formula_gap}");
+    assert!(
+        flag_effect > 1e-2,
+        "the flag changed the logits by {flag_effect} only"
+    );
+}

@@ -53,16 +53,58 @@ fn map_labels(targets: &nabla::Tensor, map: &[i64]) -> Result<nabla::Tensor> {
     )?)
 }
 
+/// The run config of the weights (from their run folder, or made from `--model`, the file
+/// and `--data` for bare weights), the dataset spec and the dataset.
+fn config_and_data(
+    args: &EvalArgs,
+    weights: &std::path::Path,
+    dir: &std::path::Path,
+) -> Result<(RunConfig, String, data_spec::DataBundle)> {
+    let load = |spec: &str| {
+        data_spec::load(spec, &SpecOptions::default())
+            .with_context(|| format!("loading dataset '{spec}'"))
+    };
+    if dir.join("config.json").exists() {
+        let mut cfg = RunConfig::load(dir)?;
+        if let Some(m) = args.model.as_ref().filter(|m| **m != cfg.model) {
+            bail!(
+                "--model {m} does not match the run, which trained {}",
+                cfg.model
+            );
+        }
+        cfg.transform_input |= args.transform.transform_input;
+        let spec = args.data.clone().unwrap_or_else(|| cfg.data.clone());
+        let data = load(&spec)?;
+        return Ok((cfg, spec, data));
+    }
+    let (Some(model), Some(spec)) = (&args.model, &args.data) else {
+        bail!(
+            "{} is not in a run folder (no config.json): pass --model NAME and --data SPEC \
+             (the dataset to evaluate on, e.g. --data mnist)",
+            weights.display()
+        );
+    };
+    let data = load(spec)?;
+    let mut cfg = super::bare_config(
+        model,
+        weights,
+        data.input_shape.clone(),
+        data.normalize.clone(),
+        args.transform.transform_input,
+    )?;
+    cfg.data = spec.clone();
+    cfg.classification = data.num_classes.is_some();
+    cfg.class_names = data.class_names.clone();
+    Ok((cfg, spec.clone(), data))
+}
+
 /// Runs `nabla eval`.
 pub fn run(args: &EvalArgs) -> Result<()> {
     if args.topk == 0 {
         bail!("--topk must be at least 1");
     }
     let (weights, dir) = resolve_weights(&args.weights)?;
-    let cfg = RunConfig::load(&dir)?;
-    let spec = args.data.clone().unwrap_or_else(|| cfg.data.clone());
-    let data = data_spec::load(&spec, &SpecOptions::default())
-        .with_context(|| format!("loading dataset '{spec}'"))?;
+    let (cfg, spec, data) = config_and_data(args, &weights, &dir)?;
     // A classifier may have more outputs than the data has classes (`train --num-classes`).
     let outputs_fit = if cfg.classification {
         data.outputs <= cfg.outputs

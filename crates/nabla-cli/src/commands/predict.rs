@@ -6,23 +6,22 @@ use crate::run_config::{resolve_weights, RunConfig};
 use anyhow::{bail, Context, Result};
 use nabla::{Device, Tensor};
 use nabla_data::readers::folder::{load_image, ImageOptions};
-use nabla_nn::checkpoint;
-use serde_json::Value;
 
 fn is_npy(p: &std::path::Path) -> bool {
     p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"))
 }
 
 /// The run config of the weights, or one made from `--model` and the checkpoint for bare
-/// weights (the output count is read from the last tensor, the output layer's bias).
+/// weights: a `.npy` batch is taken as it is (`npy_shape`, its example shape), image files
+/// as the model's native input with the normalization of its data.
 fn config_for(
     args: &PredictArgs,
     weights: &std::path::Path,
     dir: &std::path::Path,
-    input_shape: Option<Vec<usize>>,
+    npy_shape: Option<Vec<usize>>,
 ) -> Result<RunConfig> {
     if dir.join("config.json").exists() {
-        let cfg = RunConfig::load(dir)?;
+        let mut cfg = RunConfig::load(dir)?;
         if let Some(m) = &args.model {
             if *m != cfg.model {
                 bail!(
@@ -31,6 +30,7 @@ fn config_for(
                 );
             }
         }
+        cfg.transform_input |= args.transform.transform_input;
         return Ok(cfg);
     }
     let Some(model) = args.model.clone() else {
@@ -39,55 +39,21 @@ fn config_for(
             weights.display()
         );
     };
-    let Some(input_shape) = input_shape else {
-        bail!("image inputs need the run folder's config.json for their preprocessing; pass a .npy input for bare weights");
+    let (input_shape, normalize) = match npy_shape {
+        Some(shape) => (shape, (vec![], vec![])),
+        None => {
+            let native = super::native_images(&model)?;
+            println!("{}", native.note);
+            (native.shape, native.normalize)
+        }
     };
-    // The output count is the first dim of the model's last parameter (its head's bias or
-    // weight) as stored in the checkpoint: build the model once for 1 output to learn the
-    // head's name. (Checkpoint entries are not in creation order: safetensors headers are
-    // sorted by name.)
-    let probe = RunConfig {
-        model: model.clone(),
-        data: String::new(),
-        input_shape: input_shape.clone(),
-        outputs: 1,
-        classification: true,
-        mean: vec![],
-        std: vec![],
-        class_names: None,
-        training: Value::Null,
-    };
-    let (probe_vs, _) = super::build_model(&probe)?;
-    let head = probe_vs
-        .vars()
-        .into_iter()
-        .rev()
-        .find(|v| v.kind() == nabla_nn::VarKind::Parameter)
-        .context("the model has no parameters")?;
-    let ckpt = checkpoint::load(weights)?;
-    let outputs = ckpt
-        .tensors
-        .iter()
-        .find(|(name, _)| name == head.name())
-        .and_then(|(_, t)| t.dims().first().copied())
-        .with_context(|| {
-            format!(
-                "{} has no '{}' (the head of {model}); is it a checkpoint of {model}?",
-                weights.display(),
-                head.name()
-            )
-        })?;
-    Ok(RunConfig {
-        model,
-        data: String::new(),
+    super::bare_config(
+        &model,
+        weights,
         input_shape,
-        outputs,
-        classification: true,
-        mean: vec![],
-        std: vec![],
-        class_names: None,
-        training: Value::Null,
-    })
+        normalize,
+        args.transform.transform_input,
+    )
 }
 
 /// Runs `nabla predict`.

@@ -249,6 +249,14 @@ fn as_recorded(args: &TrainArgs) -> Result<TrainArgs> {
     }
     out.model = saved.model.clone();
     out.data = saved.data.clone();
+    if given("transform_input") && !saved.transform_input {
+        bail!(
+            "--resume continues {} as it was trained, without --transform-input; drop it, or \
+             train into a new folder with another --out",
+            dir.display()
+        );
+    }
+    out.transform.transform_input = saved.transform_input;
     let opt = recorded_choice(&t["optimizer"], args.optimizer, given("optimizer"));
     if let Some((was, now)) = opt.conflict {
         conflict("optimizer", &was, &now)?;
@@ -411,6 +419,7 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
         mean: data.normalize.0.clone(),
         std: data.normalize.1.clone(),
         class_names: data.class_names.clone(),
+        transform_input: args.transform.transform_input,
         training: json!({
             "epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size, "lr": lr,
             "optimizer": format!("{:?}", args.optimizer).to_lowercase(), "schedule": format!("{:?}", args.schedule).to_lowercase(),

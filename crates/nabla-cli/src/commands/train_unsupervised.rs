@@ -63,6 +63,7 @@ fn run_config(args: &TrainArgs, data: &data_spec::DataBundle, lr: f64) -> Result
         mean: vec![],
         std: vec![],
         class_names: data.class_names.clone(),
+        transform_input: false,
         training,
     })
 }
