@@ -187,7 +187,13 @@ pub struct TrainArgs {
     /// CSV: label column (0-based; default: the last one).
     #[arg(long)]
     pub label_col: Option<usize>,
-    /// CSV/npy/toy: fraction of examples held out for testing (between 0 and 1).
+    /// Image folders (folder:DIR): the side images are resized to (default: the model's
+    /// native input, 28 for lenet5 and mlp, 224 for the ImageNet models); models of one
+    /// input channel read them grey.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub image_size: Option<u64>,
+    /// CSV/npy/toy, and folder:DIR without train/: fraction of examples held out for
+    /// testing (between 0 and 1).
     #[arg(long, default_value_t = 0.2, allow_negative_numbers = true, value_parser = fraction)]
     pub test_split: f64,
     /// Fraction of the training examples held out as the validation set (a seeded random

@@ -551,3 +551,82 @@ fn issue_29_googlenet_transform_input_maps_imagenet_normalization_as_torchvision
         "the flag changed the logits by {flag_effect} only"
     );
 }
+
+#[test]
+fn issue_29_an_image_folder_of_class_subfolders_trains_lenet5_at_its_native_size() {
+    let dir = workdir("folder");
+    // One folder per class, no train/ or val/: split by --test-split. Bars on the left are
+    // class "left", bars on the right class "right"; 40×40 images, resized to LeNet's 28.
+    for (class, bar) in [("left", 4..12), ("right", 28..36)] {
+        let d = dir.join("shapes").join(class);
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..10 {
+            common::write_grey_png_bar(&d.join(format!("{i}.png")), 40, 40, bar.clone());
+        }
+    }
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "lenet5",
+            "--data",
+            "folder:shapes",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--out",
+            "f",
+            "--quiet",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    // 20 images: 4 for testing (--test-split 0.2), 2 of the other 16 for validation.
+    assert!(
+        out.contains("14 training / 2 validation (--val-split 0.1) / 4 test examples"),
+        "{out}"
+    );
+    let config = std::fs::read_to_string(dir.join("runs/f/config.json")).unwrap();
+    let compact: String = config.split_whitespace().collect();
+    assert!(compact.contains("\"input_shape\":[1,28,28]"), "{config}");
+    // The run evaluates on the same images, decoded the same way.
+    let o = nabla(&dir, &["eval", "--weights", "runs/f"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // --image-size chooses another side; the ImageNet layout (train/ and val/) still reads.
+    for part in ["train", "val"] {
+        for (class, bar) in [("left", 4..12), ("right", 28..36)] {
+            let d = dir.join("split").join(part).join(class);
+            std::fs::create_dir_all(&d).unwrap();
+            for i in 0..3 {
+                common::write_grey_png_bar(&d.join(format!("{i}.png")), 40, 40, bar.clone());
+            }
+        }
+    }
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "lenet5",
+            "--data",
+            "folder:split",
+            "--image-size",
+            "32",
+            "--val-split",
+            "0",
+            "--max-steps",
+            "1",
+            "--out",
+            "s",
+            "--quiet",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("6 training / 6 test examples"), "{out}");
+    let config = std::fs::read_to_string(dir.join("runs/s/config.json")).unwrap();
+    let compact: String = config.split_whitespace().collect();
+    assert!(compact.contains("\"input_shape\":[1,32,32]"), "{config}");
+}

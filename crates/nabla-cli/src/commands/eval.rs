@@ -60,9 +60,13 @@ fn config_and_data(
     weights: &std::path::Path,
     dir: &std::path::Path,
 ) -> Result<(RunConfig, String, data_spec::DataBundle)> {
-    let load = |spec: &str| {
-        data_spec::load(spec, &SpecOptions::default())
-            .with_context(|| format!("loading dataset '{spec}'"))
+    // Image folders are decoded to the model's input: its side, grey or RGB.
+    let load = |spec: &str, shape: &[usize]| {
+        let mut opts = SpecOptions::default();
+        if let [c, side, _] = shape {
+            (opts.image_size, opts.grayscale) = (*side, *c == 1);
+        }
+        data_spec::load(spec, &opts).with_context(|| format!("loading dataset '{spec}'"))
     };
     if dir.join("config.json").exists() {
         let mut cfg = RunConfig::load(dir)?;
@@ -74,7 +78,7 @@ fn config_and_data(
         }
         cfg.transform_input |= args.transform.transform_input;
         let spec = args.data.clone().unwrap_or_else(|| cfg.data.clone());
-        let data = load(&spec)?;
+        let data = load(&spec, &cfg.input_shape)?;
         return Ok((cfg, spec, data));
     }
     let (Some(model), Some(spec)) = (&args.model, &args.data) else {
@@ -84,7 +88,8 @@ fn config_and_data(
             weights.display()
         );
     };
-    let data = load(spec)?;
+    let native = super::native_images(model).map_or_else(|_| vec![], |n| n.shape);
+    let data = load(spec, &native)?;
     let mut cfg = super::bare_config(
         model,
         weights,

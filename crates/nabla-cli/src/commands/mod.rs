@@ -110,6 +110,21 @@ pub fn build_model(cfg: &RunConfig) -> Result<(VarStore, Box<dyn Module>)> {
     Ok((vs, model))
 }
 
+/// How `folder:DIR` images are decoded for `model`: `(side, grey)`, the side being
+/// `image_size` or the model's native one (224 for models outside the zoo), grey for models
+/// of one input channel.
+pub fn folder_images(model: &str, image_size: Option<u64>) -> (usize, bool) {
+    let native = models::registry()
+        .into_iter()
+        .find(|s| s.name == model)
+        .map(|s| s.native);
+    let side = image_size
+        .map(|s| s as usize)
+        .or(native.as_ref().map(|n| n.image_size))
+        .unwrap_or(224);
+    (side, native.is_some_and(|n| n.in_channels == 1))
+}
+
 /// Prefixes a weights file may put before a model's names (a training checkpoint's `model.`,
 /// DataParallel's `module.`), as the loader strips them.
 const WEIGHT_PREFIXES: [&str; 4] = ["", "model.", "module.", "model.module."];

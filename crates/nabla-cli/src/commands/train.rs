@@ -249,6 +249,10 @@ fn as_recorded(args: &TrainArgs) -> Result<TrainArgs> {
     }
     out.model = saved.model.clone();
     out.data = saved.data.clone();
+    // Image folders were decoded at the recorded input's side.
+    if let ([_, side, _], false) = (&saved.input_shape[..], given("image_size")) {
+        out.image_size = Some(*side as u64);
+    }
     if given("transform_input") && !saved.transform_input {
         bail!(
             "--resume continues {} as it was trained, without --transform-input; drop it, or \
@@ -389,12 +393,14 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     }
     let started = Instant::now();
     nabla::manual_seed(args.seed);
+    let (image_size, grayscale) = super::folder_images(&args.model, args.image_size);
     let spec_opts = SpecOptions {
+        image_size,
+        grayscale,
         label_col: args.label_col,
         test_split: args.test_split,
         seed: args.seed,
         seq_len: is_char_model(&args.model).then_some(args.seq_len as usize),
-        ..Default::default()
     };
     let data = data_spec::load(&args.data, &spec_opts)
         .with_context(|| format!("loading dataset '{}'", args.data))?;

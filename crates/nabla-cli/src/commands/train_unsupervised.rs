@@ -104,8 +104,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     check_options(args)?;
     let started = Instant::now();
     nabla::manual_seed(args.seed);
+    let (image_size, grayscale) = super::folder_images(&args.model, args.image_size);
     let spec_opts = SpecOptions {
         seed: args.seed,
+        image_size,
+        grayscale,
         ..Default::default()
     };
     let data = data_spec::load(&args.data, &spec_opts)

@@ -59,6 +59,11 @@ pub fn assert_clear_errors(dir: &Path, cases: &[(&[&str], &str)]) {
 /// A small grey PNG with a vertical bar, written without an image library: stored (level 0)
 /// deflate blocks inside zlib, with the CRCs and Adler-32 PNG needs.
 pub fn write_grey_png(path: &Path, w: usize, h: usize) {
+    write_grey_png_bar(path, w, h, 10..18);
+}
+
+/// A small grey PNG with a white vertical bar over the columns `bar`.
+pub fn write_grey_png_bar(path: &Path, w: usize, h: usize, bar: std::ops::Range<usize>) {
     fn crc32(bytes: &[u8]) -> u32 {
         let mut c = 0xffff_ffffu32;
         for &b in bytes {
@@ -76,7 +81,7 @@ pub fn write_grey_png(path: &Path, w: usize, h: usize) {
     let mut raw = Vec::new();
     for _y in 0..h {
         raw.push(0u8); // filter: none
-        raw.extend((0..w).map(|x| if (10..18).contains(&x) { 255u8 } else { 0 }));
+        raw.extend((0..w).map(|x| if bar.contains(&x) { 255u8 } else { 0 }));
     }
     let (mut a, mut b) = (1u32, 0u32);
     for &v in &raw {
