@@ -312,7 +312,8 @@ fn issue_29_validation_is_held_out_of_the_training_set_not_the_test_set() {
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert!(
-        out.contains("1800 training / 200 validation (--val-split 0.1) / 10000 test examples"),
+        out.contains("1800 training / 200 validation (--val-split 0.1) / 10000 test examples")
+            && out.contains(", 1 epoch, "),
         "{out}"
     );
     let config = std::fs::read_to_string(dir.join("runs/v/config.json")).unwrap();

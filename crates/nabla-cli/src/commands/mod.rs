@@ -64,6 +64,15 @@ pub fn with_precision<R>(
     f()
 }
 
+/// `n` and the noun, in the plural unless `n` is 1: `1 epoch`, `4 epochs`.
+pub fn count(n: usize, noun: &str) -> String {
+    if n == 1 {
+        format!("{n} {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
 /// What a run's first line says of its precision: nothing for f32, the bf16 path otherwise.
 pub fn precision_note(precision: crate::args::Precision) -> String {
     match precision {

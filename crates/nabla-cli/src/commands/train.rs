@@ -517,15 +517,14 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
         None => String::new(),
     };
     say(format!(
-        "training {} ({} parameters) on {}: {} training / {validation}{} test examples, batch {batch}{ranks}, {} lr {lr}, {} epoch{}, {} threads{}",
+        "training {} ({} parameters) on {}: {} training / {validation}{} test examples, batch {batch}{ranks}, {} lr {lr}, {}, {} threads{}",
         cfg.model,
         vs.num_params(),
         args.data,
         train_set.len(),
         data.test.len(),
         format!("{:?}", args.optimizer).to_lowercase(),
-        args.epochs,
-        if args.epochs == 1 { "" } else { "s" },
+        super::count(args.epochs, "epoch"),
         nabla::num_threads(),
         super::precision_note(args.precision)
     ));

@@ -164,13 +164,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let opt: Box<dyn Optimizer> = Box::new(Adam::new(vs.trainable(), lr));
     let mut trainer = Trainer::new(model.module(), &vs, opt, trainer_cfg).with_loss(loss);
     println!(
-        "training {} ({} parameters) on {} without labels: {} training / {} test images, batch {batch}, adam lr {lr}, {} epochs, {} threads",
+        "training {} ({} parameters) on {} without labels: {} training / {} test images, batch {batch}, adam lr {lr}, {}, {} threads",
         args.model,
         vs.num_params(),
         args.data,
         train_set.len(),
         data.test.len(),
-        args.epochs,
+        super::count(args.epochs, "epoch"),
         nabla::num_threads()
     );
     if args.resume && trainer.resume()? {
