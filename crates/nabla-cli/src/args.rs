@@ -64,7 +64,8 @@ pub struct ExportArgs {
 }
 
 /// Optimizers.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
     /// Plain stochastic gradient descent.
     Sgd,
@@ -83,7 +84,8 @@ pub enum OptimizerKind {
 }
 
 /// Learning-rate schedules (over epochs).
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ScheduleKind {
     /// The same rate throughout.
     Constant,
@@ -100,7 +102,10 @@ pub enum ScheduleKind {
 }
 
 /// The number format of the products (matmul, linear, convolutions, recurrent layers).
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(
+    ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// Everything in f32.
     #[default]

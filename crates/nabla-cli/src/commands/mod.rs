@@ -17,6 +17,7 @@ pub mod sample;
 pub mod sample_images;
 pub mod summary;
 pub mod train;
+pub mod train_plan;
 pub mod train_rbm;
 pub mod train_unsupervised;
 pub mod unsupervised;
