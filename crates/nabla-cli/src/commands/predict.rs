@@ -74,48 +74,20 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     if npy > 0 && (npy != 1 || args.inputs.len() != 1) {
         bail!("give either one .npy batch or image files, not both");
     }
-    let (x, names): (Tensor, Vec<String>) = if npy == 1 {
-        let path = &args.inputs[0];
-        let t = Tensor::read_npy(path)
-            .with_context(|| format!("reading {}", path.display()))?
-            .to_dtype(nabla::DType::F32)?;
-        if t.rank() < 2 {
-            bail!(
-                "{} holds a tensor of shape {}; expected a batch [n, ...]",
-                path.display(),
-                t.shape()
-            );
+    let batch = (npy == 1).then(|| npy_batch(&args.inputs[0])).transpose()?;
+    let example_shape = batch.as_ref().map(|(x, _)| x.dims()[1..].to_vec());
+    let cfg = config_for(args, &weights, &dir, example_shape)?;
+    let (x, names) = match batch {
+        Some((x, _)) if x.dims()[1..] != cfg.input_shape[..] => bail!(
+            "the model takes inputs of shape {:?}, the .npy batch has {:?}",
+            cfg.input_shape,
+            &x.dims()[1..]
+        ),
+        Some(batch) => batch,
+        None => {
+            let names = args.inputs.iter().map(|p| p.display().to_string());
+            (images(&args.inputs, &cfg)?, names.collect())
         }
-        let names = (0..t.dims()[0])
-            .map(|i| format!("{}[{i}]", path.display()))
-            .collect();
-        (t, names)
-    } else {
-        (
-            Tensor::zeros(&[0], nabla::DType::F32, &Device::Cpu),
-            args.inputs
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
-        )
-    };
-    let cfg = config_for(
-        args,
-        &weights,
-        &dir,
-        (npy == 1).then(|| x.dims()[1..].to_vec()),
-    )?;
-    let x = if npy == 1 {
-        if x.dims()[1..] != cfg.input_shape[..] {
-            bail!(
-                "the model takes inputs of shape {:?}, the .npy batch has {:?}",
-                cfg.input_shape,
-                &x.dims()[1..]
-            );
-        }
-        x
-    } else {
-        images(&args.inputs, &cfg)?
     };
     let (vs, model) = build_model(&cfg)?;
     super::load_weights(&vs, &weights, &cfg.model, args.strict)?;
@@ -130,30 +102,51 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         );
         return Ok(());
     }
+    print_outputs(&out, &names, &cfg, args.topk)
+}
+
+/// A `.npy` batch `[n, ...]` as f32, and a name for each of its examples (`x.npy[3]`).
+fn npy_batch(path: &std::path::Path) -> Result<(Tensor, Vec<String>)> {
+    let t = Tensor::read_npy(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .to_dtype(nabla::DType::F32)?;
+    if t.rank() < 2 {
+        bail!(
+            "{} holds a tensor of shape {}; expected a batch [n, ...]",
+            path.display(),
+            t.shape()
+        );
+    }
+    let names = (0..t.dims()[0])
+        .map(|i| format!("{}[{i}]", path.display()))
+        .collect();
+    Ok((t, names))
+}
+
+/// Prints each input's outputs: the `topk` most probable classes of a classifier, or the
+/// values of a regression.
+fn print_outputs(out: &Tensor, names: &[String], cfg: &RunConfig, topk: usize) -> Result<()> {
+    let width = cfg.outputs.max(1);
     if !cfg.classification {
-        for (name, row) in names
-            .iter()
-            .zip(out.to_vec::<f32>()?.chunks(cfg.outputs.max(1)))
-        {
+        for (name, row) in names.iter().zip(out.to_vec::<f32>()?.chunks(width)) {
             println!("{name}: {row:?}");
         }
         return Ok(());
     }
     let probs = out.softmax(-1)?.to_vec::<f32>()?;
-    let k = args.topk.min(cfg.outputs);
-    for (name, row) in names.iter().zip(probs.chunks(cfg.outputs.max(1))) {
+    let k = topk.min(cfg.outputs);
+    let label = |c: usize| {
+        cfg.class_names
+            .as_ref()
+            .and_then(|n| n.get(c).cloned())
+            .unwrap_or_else(|| c.to_string())
+    };
+    for (name, row) in names.iter().zip(probs.chunks(width)) {
         let mut order: Vec<usize> = (0..row.len()).collect();
         order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
         let top: Vec<String> = order[..k]
             .iter()
-            .map(|&c| {
-                let label = cfg
-                    .class_names
-                    .as_ref()
-                    .and_then(|n| n.get(c).cloned())
-                    .unwrap_or_else(|| c.to_string());
-                format!("{label} {:.2}%", 100.0 * row[c])
-            })
+            .map(|&c| format!("{} {:.2}%", label(c), 100.0 * row[c]))
             .collect();
         println!("{name}: {}", top.join(", "));
     }
