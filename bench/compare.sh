@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs nabla's and PyTorch's benchmark workloads side by side on this machine and writes
-# the tables of medians, ratios and issue 9's targets into BENCHMARKS.md (hand-written
-# sections come from bench/notes/*.md).
+# the tables of medians, ratios and targets into BENCHMARKS.md (hand-written sections come
+# from bench/sections/*.md; the history in bench/notes/*.md is linked, not copied).
 #
 #   bench/compare.sh [--rounds 3] [--repeat 10] [--bench-repeat N] [--threads 2] [--quick] [--omp-passive]
 #

@@ -1,12 +1,19 @@
 """Builds BENCHMARKS.md from the JSON lines that bench/compare.sh collected, then appends
-the hand-written sections kept in bench/notes/*.md (in file-name order).
+the hand-written sections kept in bench/sections/*.md (in file-name order: how to read the
+tables, and the tables that other scripts measure) and an index of bench/notes/*.md, the
+history of how the numbers came to be, which is linked and not copied.
 
 Each workload's time is the median over rounds of the per-round medians; the ratio is
-nabla time / PyTorch time (below 1: nabla is faster). Each group's table gives issue 9's
-target for the ratio and whether this run met it.
+nabla time / PyTorch time (below 1: nabla is faster). Each group's table gives the target
+for the ratio and whether this run met it.
 
     python3 bench/report.py --dir OUT --threads 2 --rounds 3 --command "bench/compare.sh" \
         --torch 2.15.0 [--load-before "..."] [--load-after "..."] > BENCHMARKS.md
+
+After editing a section or a note, rewrite everything below the generated tables without
+rerunning the benchmarks:
+
+    python3 bench/report.py --refresh BENCHMARKS.md > /tmp/b.md && mv /tmp/b.md BENCHMARKS.md
 """
 from __future__ import annotations
 
@@ -67,6 +74,10 @@ GROUPS = [
      "process (wait4's ru_maxrss); target: nabla ≤ PyTorch."),
 ]
 MEMORY_GROUPS = {1, 3, 4}  # groups whose workloads train, with the peak-memory target
+HERE = os.path.dirname(os.path.abspath(__file__))
+# Ends the generated tables: --refresh keeps what is above it and rewrites what is below.
+MARKER = ("<!-- Generated above by bench/report.py from a bench/compare.sh run; below: "
+          "bench/sections/*.md and the index of bench/notes/ (`bench/report.py --refresh`). -->")
 
 
 def round_number(path: str) -> int:
@@ -193,12 +204,51 @@ def bf16_summary(nabla: dict[str, list[dict]]) -> list[str]:
     return lines + [""]
 
 
+def title(path: str) -> str:
+    """The first heading of a Markdown file, without its #s (the file name if it has none)."""
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#"):
+                return line.lstrip("#").strip()
+    return os.path.basename(path)
+
+
+def appendix(sections: str, notes: str) -> list[str]:
+    """The marker, each section in file-name order, and a list of links to the notes."""
+    out = [MARKER, ""]
+    for path in sorted(glob.glob(os.path.join(sections, "*.md"))):
+        with open(path) as f:
+            out += [f.read().rstrip(), ""]
+    paths = sorted(glob.glob(os.path.join(notes, "*.md")))
+    if paths:
+        out += ["## History: how these numbers came to be (`bench/notes/`)", "",
+                "Profiles, the changes each one led to, and the runs before and after them, one "
+                "file per topic. They are kept as written, with the numbers of their dates; the "
+                "tables above are the current ones.", ""]
+        out += [f"- [{title(p)}](bench/notes/{os.path.basename(p)})" for p in paths]
+        out.append("")
+    return out
+
+
+def refresh(path: str, sections: str, notes: str) -> str:
+    """`path`'s generated part (up to the marker) with the appendix written anew."""
+    with open(path) as f:
+        text = f.read()
+    if MARKER not in text:
+        raise SystemExit(f"{path} has no marker line ending its generated tables; regenerate it "
+                         "with bench/compare.sh")
+    head = text[:text.index(MARKER)].rstrip().split("\n")
+    return "\n".join(head + [""] + appendix(sections, notes)).rstrip()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--dir", required=True)
-    ap.add_argument("--threads", type=int, required=True)
-    ap.add_argument("--rounds", type=int, required=True)
-    ap.add_argument("--command", required=True, help="the command that produced the data")
+    ap.add_argument("--refresh", metavar="BENCHMARKS.md",
+                    help="keep this file's generated tables, rewrite its sections and index")
+    ap.add_argument("--dir")
+    ap.add_argument("--threads", type=int)
+    ap.add_argument("--rounds", type=int)
+    ap.add_argument("--command", help="the command that produced the data")
     ap.add_argument("--torch", default="?")
     ap.add_argument("--load-before", default="?")
     ap.add_argument("--load-after", default="?")
@@ -206,8 +256,15 @@ def main() -> None:
                     help="percent of CPU time idle in the seconds before the run (/proc/stat)")
     ap.add_argument("--date", default=None,
                     help="when the run started, as 'YYYY-MM-DD HH:MM UTC' (default: now)")
-    ap.add_argument("--notes", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "notes"))
+    ap.add_argument("--sections", default=os.path.join(HERE, "sections"))
+    ap.add_argument("--notes", default=os.path.join(HERE, "notes"))
     a = ap.parse_args()
+    if a.refresh:
+        print(refresh(a.refresh, a.sections, a.notes))
+        return
+    missing = [f"--{k}" for k in ("dir", "threads", "rounds", "command") if getattr(a, k) is None]
+    if missing:
+        ap.error(f"{', '.join(missing)} needed (or --refresh FILE)")
     nabla = load(os.path.join(a.dir, "nabla_*.jsonl"))
     torch = load(os.path.join(a.dir, "pytorch_*.jsonl"))
     peak = med(nabla.get("peak_fma"), "gflops")
@@ -219,7 +276,7 @@ def main() -> None:
            f"Produced by `{a.command}` ({a.rounds} round{'s' if a.rounds != 1 else ''}). In every round each workload runs once on "
            "each side, nabla and PyTorch alternating, the side that goes first swapping every round; "
            "a workload's time is the median over rounds of the per-round medians. Ratio = nabla time / "
-           "PyTorch time (below 1.00: nabla is faster); targets are issue 9's, judged on the ratio of "
+           "PyTorch time (below 1.00: nabla is faster); targets are judged on the ratio of "
            "medians. The single-round column gives the lowest and highest ratio of one round's "
            "back-to-back pair: how far this machine's noise moves it.", ""]
     cores = os.cpu_count() or 1
@@ -253,10 +310,7 @@ def main() -> None:
         if names[0][0] == "sgemm_1024_bf16":
             out += bf16_summary(nabla)
     out.insert(out.index("## " + GROUPS[0][0]), f"Targets met in this run (time and peak-memory targets): **{met} of {total}**.\n")
-    for path in sorted(glob.glob(os.path.join(a.notes, "*.md"))):
-        with open(path) as f:
-            out += [f.read().rstrip(), ""]
-    print("\n".join(out).rstrip())
+    print("\n".join(out + appendix(a.sections, a.notes)).rstrip())
 
 
 if __name__ == "__main__":

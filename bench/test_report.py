@@ -16,22 +16,36 @@ def write(path, records):
 
 
 class ReportTest(unittest.TestCase):
-    def run_report(self, nabla, torch, extra=()):
+    def run_report(self, nabla, torch, extra=(), refresh_after=None):
+        """The report of these records, with two sections and two notes; with
+        `refresh_after(sections_dir)`, also the output of `--refresh` on it after that edit."""
         with tempfile.TemporaryDirectory() as d:
-            notes = os.path.join(d, "notes")
+            sections, notes = os.path.join(d, "sections"), os.path.join(d, "notes")
+            os.mkdir(sections)
             os.mkdir(notes)
-            with open(os.path.join(notes, "10-b.md"), "w") as f:
-                f.write("## Second note\n")
-            with open(os.path.join(notes, "00-a.md"), "w") as f:
-                f.write("## First note\n")
+            for folder, name, text in [(sections, "20-b.md", "## Second section\n"),
+                                       (sections, "10-a.md", "## First section\n"),
+                                       (notes, "10-y.md", "## Later history\nits long text\n"),
+                                       (notes, "00-x.md", "## Early history\n")]:
+                with open(os.path.join(folder, name), "w") as f:
+                    f.write(text)
             for r, recs in enumerate(nabla, 1):
                 write(os.path.join(d, f"nabla_{r}.jsonl"), recs)
             for r, recs in enumerate(torch, 1):
                 write(os.path.join(d, f"pytorch_{r}.jsonl"), recs)
-            return subprocess.run(
+            dirs = ["--sections", sections, "--notes", notes]
+            out = subprocess.run(
                 [sys.executable, REPORT, "--dir", d, "--threads", "2", "--rounds", str(len(nabla)),
                  "--command", "bench/compare.sh --quick", "--load-before", "0.10 0.20 0.30",
-                 "--notes", notes, *extra], capture_output=True, text=True, check=True).stdout
+                 *dirs, *extra], capture_output=True, text=True, check=True).stdout
+            if refresh_after is None:
+                return out
+            path = os.path.join(d, "BENCHMARKS.md")
+            with open(path, "w") as f:
+                f.write(out)
+            refresh_after(sections)
+            return out, subprocess.run([sys.executable, REPORT, "--refresh", path, *dirs],
+                                       capture_output=True, text=True, check=True).stdout
 
     def test_medians_ratios_targets_memory_and_notes(self):
         rec = lambda w, s, m=None: {"workload": w, "median_s": s, "peak_rss_mb": m}
@@ -48,8 +62,35 @@ class ReportTest(unittest.TestCase):
         self.assertIn("Targets met in this run (time and peak-memory targets): **2 of 4**.", out)
         self.assertIn("`bench/compare.sh --quick` (3 rounds)", out)
         self.assertNotIn("Warning", out)
-        self.assertLess(out.index("## First note"), out.index("## Second note"))
-        self.assertGreater(out.index("## First note"), out.index("## Whole process"))
+
+    def test_sections_follow_the_tables_and_notes_are_linked_not_copied(self):
+        recs = [[{"workload": "mlp_epoch", "median_s": 1.0}]]
+        out = self.run_report(recs, recs)
+        self.assertLess(out.index("## Whole process"), out.index("<!-- Generated above"))
+        self.assertLess(out.index("<!-- Generated above"), out.index("## First section"))
+        self.assertLess(out.index("## First section"), out.index("## Second section"))
+        self.assertIn("- [Early history](bench/notes/00-x.md)\n- [Later history](bench/notes/10-y.md)", out)
+        self.assertNotIn("its long text", out)
+
+    def test_refresh_keeps_the_tables_and_rewrites_the_sections(self):
+        recs = [[{"workload": "mlp_epoch", "median_s": 1.0}]]
+
+        def edit(sections):
+            with open(os.path.join(sections, "10-a.md"), "w") as f:
+                f.write("## First section, edited\n")
+
+        before, after = self.run_report(recs, recs, refresh_after=edit)
+        cut = before.index("<!-- Generated above")
+        self.assertEqual(after[:cut], before[:cut])
+        self.assertIn("## First section, edited", after)
+        self.assertEqual(after.replace(", edited", ""), before)
+        with tempfile.NamedTemporaryFile("w", suffix=".md") as f:
+            f.write("# Benchmarks without the marker\n")
+            f.flush()
+            res = subprocess.run([sys.executable, REPORT, "--refresh", f.name],
+                                 capture_output=True, text=True)
+        self.assertNotEqual(res.returncode, 0)
+        self.assertIn("has no marker line", res.stderr)
 
     def test_bf16_rows_and_nabla_against_its_own_f32(self):
         rec = lambda w, s, m=None, **kw: {"workload": w, "median_s": s, "peak_rss_mb": m, **kw}

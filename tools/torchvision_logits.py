@@ -29,6 +29,10 @@ MODELS = {
     "vgg11": lambda: m.vgg11(),
     "vgg11_bn": lambda: m.vgg11_bn(),
     "googlenet": lambda: m.googlenet(aux_logits=True, init_weights=True),
+    # As torchvision's pretrained GoogLeNet: no auxiliary heads, the input re-normalized.
+    "googlenet_transform_input": lambda: m.googlenet(
+        aux_logits=False, transform_input=True, init_weights=True
+    ),
     "resnet18": lambda: m.resnet18(),
     "resnet50": lambda: m.resnet50(),
 }

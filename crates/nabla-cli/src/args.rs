@@ -64,7 +64,8 @@ pub struct ExportArgs {
 }
 
 /// Optimizers.
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum OptimizerKind {
     /// Plain stochastic gradient descent.
     Sgd,
@@ -83,7 +84,8 @@ pub enum OptimizerKind {
 }
 
 /// Learning-rate schedules (over epochs).
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum ScheduleKind {
     /// The same rate throughout.
     Constant,
@@ -100,7 +102,10 @@ pub enum ScheduleKind {
 }
 
 /// The number format of the products (matmul, linear, convolutions, recurrent layers).
-#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[derive(
+    ValueEnum, Clone, Copy, Debug, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
 pub enum Precision {
     /// Everything in f32.
     #[default]
@@ -187,9 +192,21 @@ pub struct TrainArgs {
     /// CSV: label column (0-based; default: the last one).
     #[arg(long)]
     pub label_col: Option<usize>,
-    /// CSV/npy/toy: fraction of examples held out for testing (between 0 and 1).
+    /// Image folders (folder:DIR): the side images are resized to (default: the model's
+    /// native input, 28 for lenet5 and mlp, 224 for the ImageNet models); models of one
+    /// input channel read them grey.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    pub image_size: Option<u64>,
+    /// CSV/npy/toy, and folder:DIR without train/: fraction of examples held out for
+    /// testing (between 0 and 1).
     #[arg(long, default_value_t = 0.2, allow_negative_numbers = true, value_parser = fraction)]
     pub test_split: f64,
+    /// Fraction of the training examples held out as the validation set (a seeded random
+    /// split; the text's last part for character models). The per-epoch "val" numbers,
+    /// --patience and --schedule plateau use it; the test set gives only the final number.
+    /// 0: no validation set, and the test set is used for validation instead.
+    #[arg(long, default_value_t = 0.1, allow_negative_numbers = true, value_parser = fraction_or_zero)]
+    pub val_split: f64,
     /// Stop early when the validation loss has not improved for N epochs.
     #[arg(long)]
     pub patience: Option<usize>,
@@ -257,6 +274,19 @@ pub struct TrainArgs {
     /// Recorded in the run's config.json; --resume keeps it.
     #[arg(long, value_enum, default_value_t = Precision::F32)]
     pub precision: Precision,
+    #[command(flatten)]
+    pub transform: TransformInputArg,
+}
+
+/// `--transform-input`, for the commands that build GoogLeNet.
+#[derive(Args, Debug, Clone, Copy)]
+pub struct TransformInputArg {
+    /// --model googlenet: torchvision's `transform_input`, which its ImageNet-pretrained
+    /// GoogLeNet uses: inputs normalized with ImageNet's mean and deviation are mapped to the
+    /// (x - 0.5) / 0.5 its weights were trained on (x_c * std_c / 0.5 + (mean_c - 0.5) / 0.5).
+    /// Recorded in a run's config.json.
+    #[arg(long)]
+    pub transform_input: bool,
 }
 
 #[derive(Args, Debug)]
@@ -305,6 +335,10 @@ pub struct SampleArgs {
 
 #[derive(Args, Debug)]
 pub struct EvalArgs {
+    /// Model name, needed only when the weights are not in a run folder (bare weights, e.g. a
+    /// PyTorch state_dict); then --data is needed too.
+    #[arg(long)]
+    pub model: Option<String>,
     /// The weights: a run folder, its model.safetensors or checkpoint.safetensors, or a
     /// safetensors state_dict saved by PyTorch (`module.` prefixes are stripped).
     #[arg(long)]
@@ -328,6 +362,8 @@ pub struct EvalArgs {
     pub strict: bool,
     #[command(flatten)]
     pub precision: PrecisionArg,
+    #[command(flatten)]
+    pub transform: TransformInputArg,
 }
 
 #[derive(Args, Debug)]
@@ -340,7 +376,8 @@ pub struct PredictArgs {
     /// safetensors state_dict saved by PyTorch (`module.` prefixes are stripped).
     #[arg(long)]
     pub weights: Option<PathBuf>,
-    /// Image files (PNG/JPEG, preprocessed as in training) or one .npy batch (taken as the
+    /// Image files (PNG/JPEG, preprocessed as in training; with bare weights, resized to the
+    /// model's native input and normalized as its data) or one .npy batch (taken as the
     /// model's input tensor exactly as it is).
     #[arg(required = true)]
     pub inputs: Vec<PathBuf>,
@@ -357,6 +394,8 @@ pub struct PredictArgs {
     pub strict: bool,
     #[command(flatten)]
     pub precision: PrecisionArg,
+    #[command(flatten)]
+    pub transform: TransformInputArg,
 }
 
 #[derive(Args, Debug)]
@@ -511,6 +550,17 @@ pub struct PlaygroundArgs {
     /// Seconds after which a session with no request and no open page is dropped.
     #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
     pub idle_secs: u64,
+    /// Connections open at once; the ones beyond are answered 503 and closed. Keep it under
+    /// the process's file-descriptor limit (`ulimit -n`).
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub max_connections: u64,
+    /// Seconds a client has to send a request's headers (or an idle connection its next
+    /// request) before the connection is closed.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub header_timeout_secs: u64,
+    /// Seconds a client has to send a request's body before it gets 408.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub body_timeout_secs: u64,
 }
 
 /// A positive, finite number (`--clip-grad-norm 5`): 0, negatives, NaN and infinity are refused.
@@ -527,6 +577,17 @@ fn non_negative(s: &str) -> Result<f64, String> {
     match s.trim().parse::<f64>() {
         Ok(x) if x >= 0.0 && x.is_finite() => Ok(x),
         Ok(x) => Err(format!("must be 0 or a positive number, got {x}")),
+        Err(_) => Err(format!("'{s}' is not a number")),
+    }
+}
+
+/// 0, or a fraction strictly between 0 and 1 (`--val-split 0.1`; 0 turns it off).
+fn fraction_or_zero(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(x) if (0.0..1.0).contains(&x) => Ok(x),
+        Ok(x) => Err(format!(
+            "must be 0 (no validation set) or a fraction between 0 and 1, got {x}"
+        )),
         Err(_) => Err(format!("'{s}' is not a number")),
     }
 }

@@ -79,6 +79,8 @@ pub struct SpecOptions {
     pub seed: u64,
     /// Image side for image folders.
     pub image_size: usize,
+    /// Image folders: decode as one grey channel instead of RGB.
+    pub grayscale: bool,
     /// Text: read it as windows of this many characters for a sequence model (each
     /// position's target is the next character) instead of as a next-character n-gram set.
     pub seq_len: Option<usize>,
@@ -91,6 +93,7 @@ impl Default for SpecOptions {
             test_split: 0.2,
             seed: 0,
             image_size: 224,
+            grayscale: false,
             seq_len: None,
         }
     }
@@ -228,10 +231,11 @@ pub fn load(spec: &str, opts: &SpecOptions) -> Result<DataBundle> {
             bundle(Arc::new(train), Arc::new(test), None)?
         }
         "folder" => {
-            let options =
-                folder::ImageOptions::new(opts.image_size, opts.image_size).center_crop(true);
-            let (train, test) = folder::load_train_val(need_arg("a folder")?, options)?;
-            bundle(Arc::new(train), Arc::new(test), None)?
+            let options = folder::ImageOptions::new(opts.image_size, opts.image_size)
+                .center_crop(true)
+                .grayscale(opts.grayscale);
+            let (train, test) = image_folder(need_arg("a folder")?, options, opts)?;
+            bundle(train, test, None)?
         }
         "csv" => {
             let options = csv::CsvOptions {
@@ -272,8 +276,36 @@ pub fn load(spec: &str, opts: &SpecOptions) -> Result<DataBundle> {
     }
 }
 
+/// `folder:DIR`: `DIR/train/<class>/` with `DIR/val/<class>/` or `DIR/test/<class>/` (the
+/// ImageNet layout), or `DIR/<class>/` alone, split by `--test-split`.
+fn image_folder(
+    dir: &str,
+    options: folder::ImageOptions,
+    opts: &SpecOptions,
+) -> Result<(Arc<dyn Dataset>, Arc<dyn Dataset>)> {
+    let root = std::path::Path::new(dir);
+    if !root.is_dir() {
+        bail!("{dir}: no such folder");
+    }
+    if root.join("train").is_dir() {
+        let (train, test) = folder::load_train_val(root, options)?;
+        return Ok((Arc::new(train), Arc::new(test)));
+    }
+    let all = folder::FolderDataset::new(root, options).with_context(|| {
+        format!(
+            "{dir} has no train/ folder, so it is read as one subfolder of images per class \
+             (split by --test-split)"
+        )
+    })?;
+    split(Arc::new(all), opts)
+}
+
 /// Reads a text file, refusing an empty or binary one with a message that says so.
 fn read_text(path: &str) -> Result<String> {
+    if !std::path::Path::new(path).exists() {
+        let cwd = std::env::current_dir().map_or_else(|_| "?".into(), |d| d.display().to_string());
+        bail!("text file {path}: no such file (a relative path is read from the current directory, {cwd})");
+    }
     let bytes = std::fs::read(path).with_context(|| format!("reading text file {path}"))?;
     if bytes.is_empty() {
         bail!("text file {path} is empty");

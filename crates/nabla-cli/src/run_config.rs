@@ -24,6 +24,9 @@ pub struct RunConfig {
     pub std: Vec<f32>,
     /// Class names, if known.
     pub class_names: Option<Vec<String>>,
+    /// torchvision GoogLeNet's `transform_input`: the model re-normalizes its input from
+    /// ImageNet's mean and deviation to `(x − 0.5) / 0.5` (`--transform-input`).
+    pub transform_input: bool,
     /// The training options, for the record.
     pub training: Value,
 }
@@ -39,6 +42,7 @@ impl RunConfig {
             "classification": self.classification,
             "normalize": {"mean": self.mean, "std": self.std},
             "class_names": self.class_names,
+            "transform_input": self.transform_input,
             "training": self.training,
         })
     }
@@ -86,6 +90,8 @@ impl RunConfig {
                     .filter_map(|s| s.as_str().map(String::from))
                     .collect()
             }),
+            // Absent in run folders written before the option existed.
+            transform_input: v["transform_input"].as_bool().unwrap_or(false),
             training: v["training"].clone(),
         })
     }

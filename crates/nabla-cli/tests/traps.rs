@@ -285,3 +285,349 @@ fn resume_continues_the_run_as_recorded_and_refuses_contradictions() {
         "{out}"
     );
 }
+
+/// The last `val_loss` of a run's metrics.csv.
+fn last_val_loss(dir: &std::path::Path) -> f64 {
+    let csv = std::fs::read_to_string(dir.join("metrics.csv")).unwrap();
+    let last = csv.lines().last().unwrap().to_string();
+    last.split(',').nth(3).unwrap().parse().unwrap()
+}
+
+/// The number after "test loss " in a run's output.
+fn test_loss(out: &str) -> f64 {
+    let at = out.find("test loss ").unwrap_or_else(|| panic!("{out}")) + 10;
+    out[at..]
+        .split(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("{out}"))
+}
+
+#[test]
+fn issue_29_validation_is_held_out_of_the_training_set_not_the_test_set() {
+    let dir = workdir("val-split");
+    let mut args = SHORT_RUN.to_vec();
+    args.extend(["--out", "v", "--epochs", "1"]);
+    let o = nabla(&dir, &args);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("1800 training / 200 validation (--val-split 0.1) / 10000 test examples")
+            && out.contains(", 1 epoch, "),
+        "{out}"
+    );
+    let config = std::fs::read_to_string(dir.join("runs/v/config.json")).unwrap();
+    assert!(
+        config.contains("\"val_split\": 0.1") && config.contains("\"val_size\": 200"),
+        "{config}"
+    );
+    // The epoch's "val" numbers come from the 200 held-out examples, the final line from the
+    // test set: they differ.
+    let (val, test) = (last_val_loss(&dir.join("runs/v")), test_loss(&out));
+    assert!(
+        (val - test).abs() > 1e-4,
+        "val {val} and test {test}\n{out}"
+    );
+
+    // --val-split 0: the test set stands in, and the run says so.
+    args.extend(["--val-split", "0"]);
+    *args.iter_mut().find(|a| **a == "v").unwrap() = "none";
+    let o = nabla(&dir, &args);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("the test set stands in"), "{out}");
+    let (val, test) = (last_val_loss(&dir.join("runs/none")), test_loss(&out));
+    assert!(
+        (val - test).abs() < 1e-4,
+        "val {val} and test {test}\n{out}"
+    );
+
+    assert_clear_errors(
+        &dir,
+        &[
+            (
+                &["train", "--val-split", "1", "--max-steps", "1"],
+                "must be 0 (no validation set) or a fraction between 0 and 1, got 1",
+            ),
+            (
+                &[
+                    "train",
+                    "--train-size",
+                    "3",
+                    "--val-split",
+                    "0.1",
+                    "--max-steps",
+                    "1",
+                ],
+                "--val-split 0.1 of 3 training examples leaves 0 for validation",
+            ),
+        ],
+    );
+}
+
+/// The lines a `predict` run prints for `name` (its class probabilities).
+fn prediction_of(out: &str, name: &str) -> String {
+    out.lines()
+        .find(|l| l.starts_with(&format!("{name}:")))
+        .unwrap_or_else(|| panic!("no prediction for {name}:\n{out}"))
+        .to_string()
+}
+
+#[test]
+fn issue_29_bare_weights_evaluate_and_predict_images_with_model() {
+    let dir = workdir("bare");
+    let o = nabla(
+        &dir,
+        &[
+            "--threads",
+            "1",
+            "train",
+            "--train-size",
+            "2000",
+            "--max-steps",
+            "20",
+            "--out",
+            "b",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // The model file alone, as a PyTorch user would have it: no config.json beside it.
+    std::fs::create_dir_all(dir.join("bare")).unwrap();
+    std::fs::copy(
+        dir.join("runs/b/model.safetensors"),
+        dir.join("bare/lenet.safetensors"),
+    )
+    .unwrap();
+    let o = nabla(&dir, &["eval", "--weights", "runs/b"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let run = common::percent_after(&text(&o), "top-1 accuracy:");
+    let o = nabla(
+        &dir,
+        &[
+            "eval",
+            "--model",
+            "lenet5",
+            "--weights",
+            "bare/lenet.safetensors",
+            "--data",
+            "mnist",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_eq!(common::percent_after(&out, "top-1 accuracy:"), run, "{out}");
+
+    common::write_grey_png(&dir.join("digit.png"), 28, 28);
+    let o = nabla(&dir, &["predict", "--weights", "runs/b", "digit.png"]);
+    assert!(o.status.success(), "{}", text(&o));
+    let from_run = prediction_of(&text(&o), "digit.png");
+    let o = nabla(
+        &dir,
+        &[
+            "predict",
+            "--model",
+            "lenet5",
+            "--weights",
+            "bare/lenet.safetensors",
+            "digit.png",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("images resized to 1x28x28 (the native input of lenet5)"),
+        "{out}"
+    );
+    assert_eq!(prediction_of(&out, "digit.png"), from_run, "{out}");
+
+    assert_clear_errors(
+        &dir,
+        &[
+            (
+                &["eval", "--weights", "bare/lenet.safetensors"],
+                "pass --model NAME and --data SPEC",
+            ),
+            (
+                &[
+                    "predict",
+                    "--model",
+                    "lenet5",
+                    "--weights",
+                    "bare/lenet.safetensors",
+                    "--transform-input",
+                    "digit.png",
+                ],
+                "--transform-input is the input re-normalization of torchvision's GoogLeNet",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn issue_29_googlenet_transform_input_maps_imagenet_normalization_as_torchvision() {
+    use nabla::{DType, Device, Tensor};
+    use nabla_nn::models::{googlenet, ModelConfig};
+    let dir = workdir("transform");
+    let dev = Device::Cpu;
+    // A GoogLeNet state_dict without the auxiliary heads, as torchvision's pretrained one.
+    nabla::manual_seed(5);
+    let vs = nabla_nn::VarStore::new(&dev);
+    let config = ModelConfig {
+        num_classes: 10,
+        in_channels: 3,
+        image_size: 32,
+    };
+    googlenet(&vs.root(), &config).unwrap();
+    // torchvision's initialization (N(0, 0.01) convolutions) with fresh batch-norm statistics
+    // shrinks activations to nothing within a few layers, and every input gives the same
+    // logits: He-initialized convolutions keep them of order 1, as trained weights do.
+    for v in vs.vars() {
+        let dims = v.leaf().dims().to_vec();
+        if let [_, cin, kh, kw] = dims[..] {
+            let scale = (2.0 / (cin * kh * kw) as f64).sqrt();
+            let w = Tensor::randn(&dims, DType::F32, &dev).unwrap();
+            v.set(&w.mul_scalar(scale).unwrap()).unwrap();
+        }
+    }
+    vs.save(dir.join("all.safetensors")).unwrap();
+    let file = nabla_nn::checkpoint::load(dir.join("all.safetensors")).unwrap();
+    let main: Vec<(String, Tensor)> = file
+        .tensors
+        .into_iter()
+        .filter(|(n, _)| !n.starts_with("aux"))
+        .collect();
+    nabla_nn::checkpoint::save(dir.join("g.safetensors"), &main, &Default::default()).unwrap();
+    // x, and x' = torchvision's transform of x, written out by the formula.
+    let x = Tensor::randn(&[2, 3, 32, 32], DType::F32, &dev).unwrap();
+    x.write_npy(dir.join("x.npy")).unwrap();
+    let (std, mean) = ([0.229f32, 0.224, 0.225], [0.485f32, 0.456, 0.406]);
+    let moved: Vec<f32> = x
+        .to_vec::<f32>()
+        .unwrap()
+        .iter()
+        .enumerate()
+        .map(|(i, &v)| {
+            let c = i / (32 * 32) % 3;
+            v * (std[c] / 0.5) + (mean[c] - 0.5) / 0.5
+        })
+        .collect();
+    Tensor::from_vec(moved, &[2, 3, 32, 32], &dev)
+        .unwrap()
+        .write_npy(dir.join("x_moved.npy"))
+        .unwrap();
+    let logits = |extra: &[&str], input: &str, output: &str| {
+        let mut args = vec![
+            "predict",
+            "--model",
+            "googlenet",
+            "--weights",
+            "g.safetensors",
+        ];
+        args.extend(extra);
+        args.extend([input, "--output", output]);
+        let o = nabla(&dir, &args);
+        assert!(o.status.success(), "{}", text(&o));
+        Tensor::read_npy(dir.join(output))
+            .unwrap()
+            .to_vec::<f32>()
+            .unwrap()
+    };
+    let transformed = logits(&["--transform-input"], "x.npy", "a.npy");
+    let by_formula = logits(&[], "x_moved.npy", "b.npy");
+    let plain = logits(&[], "x.npy", "c.npy");
+    let worst = |a: &[f32], b: &[f32]| {
+        a.iter()
+            .zip(b)
+            .map(|(p, q)| (p - q).abs())
+            .fold(0f32, f32::max)
+    };
+    let (formula_gap, flag_effect) = (
+        worst(&transformed, &by_formula),
+        worst(&transformed, &plain),
+    );
+    assert!(formula_gap < 1e-4, "{formula_gap}");
+    assert!(
+        flag_effect > 1e-2,
+        "the flag changed the logits by {flag_effect} only"
+    );
+}
+
+#[test]
+fn issue_29_an_image_folder_of_class_subfolders_trains_lenet5_at_its_native_size() {
+    let dir = workdir("folder");
+    // One folder per class, no train/ or val/: split by --test-split. Bars on the left are
+    // class "left", bars on the right class "right"; 40×40 images, resized to LeNet's 28.
+    for (class, bar) in [("left", 4..12), ("right", 28..36)] {
+        let d = dir.join("shapes").join(class);
+        std::fs::create_dir_all(&d).unwrap();
+        for i in 0..10 {
+            common::write_grey_png_bar(&d.join(format!("{i}.png")), 40, 40, bar.clone());
+        }
+    }
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "lenet5",
+            "--data",
+            "folder:shapes",
+            "--epochs",
+            "1",
+            "--batch-size",
+            "4",
+            "--out",
+            "f",
+            "--quiet",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    // 20 images: 4 for testing (--test-split 0.2), 2 of the other 16 for validation.
+    assert!(
+        out.contains("14 training / 2 validation (--val-split 0.1) / 4 test examples"),
+        "{out}"
+    );
+    let config = std::fs::read_to_string(dir.join("runs/f/config.json")).unwrap();
+    let compact: String = config.split_whitespace().collect();
+    assert!(compact.contains("\"input_shape\":[1,28,28]"), "{config}");
+    // The run evaluates on the same images, decoded the same way.
+    let o = nabla(&dir, &["eval", "--weights", "runs/f"]);
+    assert!(o.status.success(), "{}", text(&o));
+    // --image-size chooses another side; the ImageNet layout (train/ and val/) still reads.
+    for part in ["train", "val"] {
+        for (class, bar) in [("left", 4..12), ("right", 28..36)] {
+            let d = dir.join("split").join(part).join(class);
+            std::fs::create_dir_all(&d).unwrap();
+            for i in 0..3 {
+                common::write_grey_png_bar(&d.join(format!("{i}.png")), 40, 40, bar.clone());
+            }
+        }
+    }
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "lenet5",
+            "--data",
+            "folder:split",
+            "--image-size",
+            "32",
+            "--val-split",
+            "0",
+            "--max-steps",
+            "1",
+            "--out",
+            "s",
+            "--quiet",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("6 training / 6 test examples"), "{out}");
+    let config = std::fs::read_to_string(dir.join("runs/s/config.json")).unwrap();
+    let compact: String = config.split_whitespace().collect();
+    assert!(compact.contains("\"input_shape\":[1,32,32]"), "{config}");
+}

@@ -146,7 +146,9 @@ pub fn from_bytes(bytes: &[u8], src: &str) -> Result<Checkpoint> {
             })?;
         let (begin, end) = match (offsets[0].as_u64(), offsets[1].as_u64()) {
             (Some(b), Some(e)) if b <= e && e <= data.len() as u64 => (b as usize, e as usize),
-            _ => return Err(bad(src, format!("tensor {name}: data_offsets [{}, {}] lie outside the {} data bytes (truncated file?)", offsets[0], offsets[1], data.len()))),
+            (Some(b), Some(e)) if b > e => return Err(bad(src, format!("tensor {name}: data_offsets [{b}, {e}] end before they begin"))),
+            (Some(b), Some(e)) => return Err(bad(src, format!("tensor {name}: data_offsets [{b}, {e}] lie outside the {} data bytes (truncated file?)", data.len()))),
+            _ => return Err(bad(src, format!("tensor {name}: data_offsets must be two whole numbers of bytes, got [{}, {}]", offsets[0], offsets[1]))),
         };
         let dtype = parse_dtype(dtype).ok_or_else(|| {
             bad(
@@ -450,5 +452,40 @@ mod tests {
         );
         let empty = from_bytes(&file("[0,3]"), "x.safetensors").unwrap();
         assert_eq!(empty.tensors[0].1.dims(), [0, 3]);
+    }
+
+    #[test]
+    fn issue_29_bad_data_offsets_are_named_in_plain_numbers() {
+        let message = |offsets: &str| {
+            let header =
+                format!(r#"{{"w":{{"dtype":"F32","shape":[2],"data_offsets":{offsets}}}}}"#);
+            let mut b = (header.len() as u64).to_le_bytes().to_vec();
+            b.extend_from_slice(header.as_bytes());
+            b.extend_from_slice(&[0u8; 8]);
+            from_bytes(&b, "x.safetensors")
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default()
+        };
+        for (offsets, want) in [
+            (
+                "[0,100]",
+                "data_offsets [0, 100] lie outside the 8 data bytes",
+            ),
+            ("[8,0]", "data_offsets [8, 0] end before they begin"),
+            (
+                "[0.5,8]",
+                "data_offsets must be two whole numbers of bytes, got [0.5, 8]",
+            ),
+            (
+                "[-1,8]",
+                "data_offsets must be two whole numbers of bytes, got [-1, 8]",
+            ),
+            ("\"x\"", "data_offsets must be [begin, end]"),
+        ] {
+            let err = message(offsets);
+            assert!(err.contains(want), "{offsets}: {err}");
+            assert!(!err.contains("Number("), "{offsets}: {err}");
+        }
     }
 }

@@ -9,7 +9,7 @@
 //! ```
 
 use nabla::{Device, Tensor};
-use nabla_nn::models::{self, ModelConfig};
+use nabla_nn::models::{self, GoogLeNet, GoogLeNetVariant, ModelConfig};
 use nabla_nn::{checkpoint, Module, VarStore};
 use std::path::PathBuf;
 
@@ -33,11 +33,24 @@ fn zoo_models_give_torchvisions_logits() -> nabla_nn::Result<()> {
         "vgg11",
         "vgg11_bn",
         "googlenet",
+        "googlenet_transform_input",
         "resnet18",
         "resnet50",
     ] {
         let vs = VarStore::new(&Device::Cpu);
-        let net = models::build(name, &vs.root(), &ModelConfig::imagenet())?;
+        let net: Box<dyn Module> = match name {
+            // torchvision's pretrained form: no auxiliary heads, `transform_input=True`.
+            "googlenet_transform_input" => Box::new(
+                GoogLeNet::new(
+                    &vs.root(),
+                    &ModelConfig::imagenet(),
+                    GoogLeNetVariant::Torchvision,
+                    false,
+                )?
+                .with_transform_input()?,
+            ),
+            _ => models::build(name, &vs.root(), &ModelConfig::imagenet())?,
+        };
         vs.load(dir.join(format!("{name}.safetensors")))?; // strict: every entry, as it is
         let io = checkpoint::load(dir.join(format!("{name}.io.safetensors")))?;
         let (x, want) = (tensor(&io, "input"), tensor(&io, "logits"));

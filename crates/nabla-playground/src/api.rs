@@ -15,8 +15,9 @@
 //! | `GET /api/sessions/{id}/checkpoint` | the weights as a safetensors download |
 //! | `DELETE /api/sessions/{id}` | end the session → 204 |
 //!
-//! Errors are `{"error": "..."}` with 400 (bad input), 404, 413 (body too large) or 503
-//! (session cap).
+//! Errors are `{"error": "..."}` with 400 (bad input, or a `step` over the per-request
+//! budget), 404, 408 (a body not sent in time), 413 (body too large), 429 (the session's
+//! training budget is spent) or 503 (session or connection cap).
 
 use crate::assets;
 use crate::config::{Config, Problem};
@@ -61,6 +62,10 @@ pub fn router(sessions: Arc<Sessions>) -> Router {
         .route("/api/sessions/{id}/checkpoint", get(checkpoint))
         .fallback(|| async { error_body(StatusCode::NOT_FOUND, "no such route") })
         .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::new(sessions.limits().clone()),
+            crate::server::body_deadline,
+        ))
         .with_state(sessions)
 }
 
@@ -201,7 +206,26 @@ async fn step(
             format!("must be in [1, {max}], got {}", q.epochs),
         ));
     }
-    with_session(&app, &id, move |s, _| s.train_epochs(q.epochs)).await
+    let handle = app.get(&id)?;
+    with_session(&app, &id, move |s, app| {
+        let examples = q.epochs.saturating_mul(s.train_len());
+        let max = app.limits().max_step_examples;
+        if examples > max {
+            return Err(Error::invalid(
+                "epochs",
+                format!(
+                    "{} epochs of {} training points are {examples} examples, over the limit of \
+                     {max} per step request (the server's max_step_examples); ask for at most {} epochs",
+                    q.epochs,
+                    s.train_len(),
+                    max / s.train_len().max(1)
+                ),
+            ));
+        }
+        handle.spend(examples)?;
+        s.train_epochs(q.epochs)
+    })
+    .await
 }
 
 async fn frame(State(app): State<App>, Path(id): Path<String>) -> Result<Response> {

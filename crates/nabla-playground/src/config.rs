@@ -192,8 +192,23 @@ pub struct Limits {
     pub unwatched_secs: u64,
     /// Epochs one `step` request may ask for.
     pub max_step_epochs: usize,
+    /// Training examples (epochs × training points) one `step` request may ask for: its
+    /// compute budget (about 1–4 s of one core at the default).
+    pub max_step_examples: usize,
+    /// Training examples a session's `step` requests may use per minute, all together;
+    /// more is answered 429 until the budget refills (continuously, at this rate).
+    pub session_examples_per_minute: usize,
     /// Frames per second sent while training.
     pub fps: u32,
+    /// Connections open at once; the ones beyond are answered 503 and closed. Keep it
+    /// under the process's file-descriptor limit (`ulimit -n`).
+    pub max_connections: usize,
+    /// Milliseconds a client has to send a request's headers (and an idle keep-alive
+    /// connection to start its next request) before its connection is closed.
+    pub header_timeout_ms: u64,
+    /// Milliseconds a client has to send a request's body before it gets 408 and its
+    /// connection is closed.
+    pub body_timeout_ms: u64,
 }
 
 impl Default for Limits {
@@ -207,7 +222,12 @@ impl Default for Limits {
             idle_secs: 600,
             unwatched_secs: 30,
             max_step_epochs: 1000,
+            max_step_examples: 100_000,
+            session_examples_per_minute: 1_000_000,
             fps: 30,
+            max_connections: 200,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 10_000,
         }
     }
 }

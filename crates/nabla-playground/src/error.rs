@@ -26,6 +26,10 @@ pub enum Error {
     #[error("the server holds its maximum of {0} sessions; try again later")]
     TooManySessions(usize),
 
+    /// A `step` request asks for more training than the session's budget has left (429).
+    #[error("{0}")]
+    BudgetSpent(String),
+
     /// The tensor engine or the layers failed: a bug, since every input is checked first (500).
     #[error("training failed: {0}")]
     Engine(#[from] nabla_nn::Error),
@@ -57,6 +61,7 @@ impl Error {
             Error::Invalid { .. } | Error::Data(_) => StatusCode::BAD_REQUEST,
             Error::NoSession(_) => StatusCode::NOT_FOUND,
             Error::TooManySessions(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Error::BudgetSpent(_) => StatusCode::TOO_MANY_REQUESTS,
             Error::Engine(_) | Error::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -24,6 +24,7 @@ pub mod features;
 pub mod frame;
 mod json;
 pub mod network;
+pub mod server;
 pub mod session;
 pub mod sessions;
 
@@ -36,14 +37,15 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// Serves the playground on `listener` until the process ends, dropping idle sessions in
-/// the background.
+/// the background; connections are capped and must send their requests in time
+/// ([`server::serve`]).
 ///
 /// # Errors
 /// I/O errors of the listener.
 pub async fn serve(listener: tokio::net::TcpListener, limits: Limits) -> std::io::Result<()> {
-    let sessions = Arc::new(Sessions::new(limits));
+    let sessions = Arc::new(Sessions::new(limits.clone()));
     tokio::spawn(sessions.clone().expire_forever());
-    axum::serve(listener, api::router(sessions)).await
+    server::serve(listener, api::router(sessions), &limits).await
 }
 
 /// Binds `addr` (`host:port`), calls `ready` with the bound address, and serves forever on

@@ -292,6 +292,11 @@ impl Session {
         self.evaluate()
     }
 
+    /// Training points: the examples one epoch passes over.
+    pub fn train_len(&self) -> usize {
+        self.split.train.len()
+    }
+
     /// Recomputes the train and test losses. A diverged network (NaN weights) reports NaN,
     /// which the page shows; reset or a smaller learning rate recovers it.
     fn evaluate(&mut self) -> Result<()> {

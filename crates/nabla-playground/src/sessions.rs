@@ -19,6 +19,15 @@ pub struct Handle {
     last_seen: Mutex<Instant>,
     trainer_running: AtomicBool,
     closed: AtomicBool,
+    budget: Mutex<Budget>,
+}
+
+/// A session's training budget for `step` requests: examples left in a bucket that refills
+/// continuously at `per_minute / 60` a second, up to `per_minute`.
+struct Budget {
+    left: f64,
+    at: Instant,
+    per_minute: f64,
 }
 
 /// Locks a mutex even if a thread panicked while holding it (the data stays usable: every
@@ -28,15 +37,47 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Handle {
-    fn new(session: Session) -> Result<Handle> {
+    fn new(session: Session, limits: &Limits) -> Result<Handle> {
         let first = frame_json(&session)?;
+        let per_minute = limits.session_examples_per_minute as f64;
         Ok(Handle {
             session: Mutex::new(session),
             frames: watch::channel(first).0,
             last_seen: Mutex::new(Instant::now()),
             trainer_running: AtomicBool::new(false),
             closed: AtomicBool::new(false),
+            budget: Mutex::new(Budget {
+                left: per_minute,
+                at: Instant::now(),
+                per_minute,
+            }),
         })
+    }
+
+    /// Takes `examples` training examples from the session's budget
+    /// ([`Limits::session_examples_per_minute`]).
+    ///
+    /// # Errors
+    /// [`Error::BudgetSpent`], saying what is left and when the request would fit, when
+    /// fewer than `examples` are left (nothing is taken then).
+    pub fn spend(&self, examples: usize) -> Result<()> {
+        let mut b = lock(&self.budget);
+        let now = Instant::now();
+        let rate = b.per_minute / 60.0;
+        b.left = (b.left + now.duration_since(b.at).as_secs_f64() * rate).min(b.per_minute);
+        b.at = now;
+        let need = examples as f64;
+        if need > b.left {
+            return Err(Error::BudgetSpent(format!(
+                "epochs: this session's training budget of {} examples per minute has {} left \
+                 and the request needs {examples}; try again in {:.0} s or ask for fewer epochs",
+                b.per_minute,
+                b.left.floor(),
+                ((need - b.left) / rate.max(f64::MIN_POSITIVE)).ceil()
+            )));
+        }
+        b.left -= need;
+        Ok(())
     }
 
     /// The session, locked. Hold it only for short synchronous work.
@@ -136,7 +177,10 @@ impl Sessions {
             return Err(Error::TooManySessions(self.limits.max_sessions));
         }
         let id = self.new_id();
-        let handle = Arc::new(Handle::new(Session::new(id.clone(), cfg, &self.limits)?)?);
+        let handle = Arc::new(Handle::new(
+            Session::new(id.clone(), cfg, &self.limits)?,
+            &self.limits,
+        )?);
         let mut map = lock(&self.map);
         // Checked again under the lock: sessions may have been created meanwhile.
         if map.len() >= self.limits.max_sessions {

@@ -241,6 +241,38 @@ async fn bodies_over_the_limit_get_413() {
 }
 
 #[tokio::test]
+async fn issue_29_step_requests_have_a_compute_budget_per_request_and_per_session() {
+    let app = app(Limits {
+        session_examples_per_minute: 3000,
+        ..Limits::default()
+    });
+    // The default circle: 500 points, half of them for training.
+    let id = create(&app, json!({})).await;
+    let step = |epochs: usize| format!("/api/sessions/{id}/step?epochs={epochs}");
+    // 1000 epochs × 250 points = 250,000 examples: over one request's 100,000.
+    let msg = bad_request(&app, Method::POST, &step(1000), None).await;
+    assert!(
+        msg.contains("250000 examples, over the limit of 100000 per step request")
+            && msg.contains("at most 400 epochs"),
+        "{msg}"
+    );
+    // The session's 3000 examples a minute: 10 epochs (2500) pass, 4 more (1000) do not.
+    let (status, _) = json_of(&app, Method::POST, &step(10), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, value) = json_of(&app, Method::POST, &step(4), None).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{value}");
+    let msg = value["error"].as_str().unwrap();
+    assert!(
+        msg.contains("budget of 3000 examples per minute has 500 left")
+            && msg.contains("needs 1000"),
+        "{msg}"
+    );
+    // What is left still trains, and the server goes on serving.
+    let (status, _) = json_of(&app, Method::POST, &step(1), None).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
 async fn sessions_are_capped() {
     let app = app(Limits {
         max_sessions: 2,

@@ -95,6 +95,7 @@ fn mnist_epoch(model: &'static str, batch: usize) -> Result<Body> {
         mean: data.normalize.0.clone(),
         std: data.normalize.1.clone(),
         class_names: None,
+        transform_input: false,
         training: serde_json::Value::Null,
     };
     let (vs, net) = super::build_model(&cfg)?;

@@ -17,6 +17,9 @@ pub fn run(a: &PlaygroundArgs) -> Result<()> {
     let limits = Limits {
         max_sessions: usize::from(a.max_sessions),
         idle_secs: a.idle_secs,
+        max_connections: a.max_connections as usize,
+        header_timeout_ms: a.header_timeout_secs * 1000,
+        body_timeout_ms: a.body_timeout_secs * 1000,
         ..Limits::default()
     };
     nabla_playground::run(&addr, limits, |bound| {

@@ -6,23 +6,22 @@ use crate::run_config::{resolve_weights, RunConfig};
 use anyhow::{bail, Context, Result};
 use nabla::{Device, Tensor};
 use nabla_data::readers::folder::{load_image, ImageOptions};
-use nabla_nn::checkpoint;
-use serde_json::Value;
 
 fn is_npy(p: &std::path::Path) -> bool {
     p.extension().is_some_and(|e| e.eq_ignore_ascii_case("npy"))
 }
 
 /// The run config of the weights, or one made from `--model` and the checkpoint for bare
-/// weights (the output count is read from the last tensor, the output layer's bias).
+/// weights: a `.npy` batch is taken as it is (`npy_shape`, its example shape), image files
+/// as the model's native input with the normalization of its data.
 fn config_for(
     args: &PredictArgs,
     weights: &std::path::Path,
     dir: &std::path::Path,
-    input_shape: Option<Vec<usize>>,
+    npy_shape: Option<Vec<usize>>,
 ) -> Result<RunConfig> {
     if dir.join("config.json").exists() {
-        let cfg = RunConfig::load(dir)?;
+        let mut cfg = RunConfig::load(dir)?;
         if let Some(m) = &args.model {
             if *m != cfg.model {
                 bail!(
@@ -31,6 +30,7 @@ fn config_for(
                 );
             }
         }
+        cfg.transform_input |= args.transform.transform_input;
         return Ok(cfg);
     }
     let Some(model) = args.model.clone() else {
@@ -39,55 +39,21 @@ fn config_for(
             weights.display()
         );
     };
-    let Some(input_shape) = input_shape else {
-        bail!("image inputs need the run folder's config.json for their preprocessing; pass a .npy input for bare weights");
+    let (input_shape, normalize) = match npy_shape {
+        Some(shape) => (shape, (vec![], vec![])),
+        None => {
+            let native = super::native_images(&model)?;
+            println!("{}", native.note);
+            (native.shape, native.normalize)
+        }
     };
-    // The output count is the first dim of the model's last parameter (its head's bias or
-    // weight) as stored in the checkpoint: build the model once for 1 output to learn the
-    // head's name. (Checkpoint entries are not in creation order: safetensors headers are
-    // sorted by name.)
-    let probe = RunConfig {
-        model: model.clone(),
-        data: String::new(),
-        input_shape: input_shape.clone(),
-        outputs: 1,
-        classification: true,
-        mean: vec![],
-        std: vec![],
-        class_names: None,
-        training: Value::Null,
-    };
-    let (probe_vs, _) = super::build_model(&probe)?;
-    let head = probe_vs
-        .vars()
-        .into_iter()
-        .rev()
-        .find(|v| v.kind() == nabla_nn::VarKind::Parameter)
-        .context("the model has no parameters")?;
-    let ckpt = checkpoint::load(weights)?;
-    let outputs = ckpt
-        .tensors
-        .iter()
-        .find(|(name, _)| name == head.name())
-        .and_then(|(_, t)| t.dims().first().copied())
-        .with_context(|| {
-            format!(
-                "{} has no '{}' (the head of {model}); is it a checkpoint of {model}?",
-                weights.display(),
-                head.name()
-            )
-        })?;
-    Ok(RunConfig {
-        model,
-        data: String::new(),
+    super::bare_config(
+        &model,
+        weights,
         input_shape,
-        outputs,
-        classification: true,
-        mean: vec![],
-        std: vec![],
-        class_names: None,
-        training: Value::Null,
-    })
+        normalize,
+        args.transform.transform_input,
+    )
 }
 
 /// Runs `nabla predict`.
@@ -108,48 +74,20 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     if npy > 0 && (npy != 1 || args.inputs.len() != 1) {
         bail!("give either one .npy batch or image files, not both");
     }
-    let (x, names): (Tensor, Vec<String>) = if npy == 1 {
-        let path = &args.inputs[0];
-        let t = Tensor::read_npy(path)
-            .with_context(|| format!("reading {}", path.display()))?
-            .to_dtype(nabla::DType::F32)?;
-        if t.rank() < 2 {
-            bail!(
-                "{} holds a tensor of shape {}; expected a batch [n, ...]",
-                path.display(),
-                t.shape()
-            );
+    let batch = (npy == 1).then(|| npy_batch(&args.inputs[0])).transpose()?;
+    let example_shape = batch.as_ref().map(|(x, _)| x.dims()[1..].to_vec());
+    let cfg = config_for(args, &weights, &dir, example_shape)?;
+    let (x, names) = match batch {
+        Some((x, _)) if x.dims()[1..] != cfg.input_shape[..] => bail!(
+            "the model takes inputs of shape {:?}, the .npy batch has {:?}",
+            cfg.input_shape,
+            &x.dims()[1..]
+        ),
+        Some(batch) => batch,
+        None => {
+            let names = args.inputs.iter().map(|p| p.display().to_string());
+            (images(&args.inputs, &cfg)?, names.collect())
         }
-        let names = (0..t.dims()[0])
-            .map(|i| format!("{}[{i}]", path.display()))
-            .collect();
-        (t, names)
-    } else {
-        (
-            Tensor::zeros(&[0], nabla::DType::F32, &Device::Cpu),
-            args.inputs
-                .iter()
-                .map(|p| p.display().to_string())
-                .collect(),
-        )
-    };
-    let cfg = config_for(
-        args,
-        &weights,
-        &dir,
-        (npy == 1).then(|| x.dims()[1..].to_vec()),
-    )?;
-    let x = if npy == 1 {
-        if x.dims()[1..] != cfg.input_shape[..] {
-            bail!(
-                "the model takes inputs of shape {:?}, the .npy batch has {:?}",
-                cfg.input_shape,
-                &x.dims()[1..]
-            );
-        }
-        x
-    } else {
-        images(&args.inputs, &cfg)?
     };
     let (vs, model) = build_model(&cfg)?;
     super::load_weights(&vs, &weights, &cfg.model, args.strict)?;
@@ -164,30 +102,51 @@ pub fn run(args: &PredictArgs) -> Result<()> {
         );
         return Ok(());
     }
+    print_outputs(&out, &names, &cfg, args.topk)
+}
+
+/// A `.npy` batch `[n, ...]` as f32, and a name for each of its examples (`x.npy[3]`).
+fn npy_batch(path: &std::path::Path) -> Result<(Tensor, Vec<String>)> {
+    let t = Tensor::read_npy(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .to_dtype(nabla::DType::F32)?;
+    if t.rank() < 2 {
+        bail!(
+            "{} holds a tensor of shape {}; expected a batch [n, ...]",
+            path.display(),
+            t.shape()
+        );
+    }
+    let names = (0..t.dims()[0])
+        .map(|i| format!("{}[{i}]", path.display()))
+        .collect();
+    Ok((t, names))
+}
+
+/// Prints each input's outputs: the `topk` most probable classes of a classifier, or the
+/// values of a regression.
+fn print_outputs(out: &Tensor, names: &[String], cfg: &RunConfig, topk: usize) -> Result<()> {
+    let width = cfg.outputs.max(1);
     if !cfg.classification {
-        for (name, row) in names
-            .iter()
-            .zip(out.to_vec::<f32>()?.chunks(cfg.outputs.max(1)))
-        {
+        for (name, row) in names.iter().zip(out.to_vec::<f32>()?.chunks(width)) {
             println!("{name}: {row:?}");
         }
         return Ok(());
     }
     let probs = out.softmax(-1)?.to_vec::<f32>()?;
-    let k = args.topk.min(cfg.outputs);
-    for (name, row) in names.iter().zip(probs.chunks(cfg.outputs.max(1))) {
+    let k = topk.min(cfg.outputs);
+    let label = |c: usize| {
+        cfg.class_names
+            .as_ref()
+            .and_then(|n| n.get(c).cloned())
+            .unwrap_or_else(|| c.to_string())
+    };
+    for (name, row) in names.iter().zip(probs.chunks(width)) {
         let mut order: Vec<usize> = (0..row.len()).collect();
         order.sort_by(|&a, &b| row[b].total_cmp(&row[a]));
         let top: Vec<String> = order[..k]
             .iter()
-            .map(|&c| {
-                let label = cfg
-                    .class_names
-                    .as_ref()
-                    .and_then(|n| n.get(c).cloned())
-                    .unwrap_or_else(|| c.to_string());
-                format!("{label} {:.2}%", 100.0 * row[c])
-            })
+            .map(|&c| format!("{} {:.2}%", label(c), 100.0 * row[c]))
             .collect();
         println!("{name}: {}", top.join(", "));
     }

@@ -1,14 +1,13 @@
 //! `nabla train`: the main job. Loads a dataset, builds a model, trains it with a progress
 //! bar, evaluates it on the test set, and leaves everything in `runs/NAME/`.
 
+use super::train_plan::{TrainPlan, TrainingRecord};
 use super::{build_model, loader, Batches};
 use crate::args::{OptimizerKind, ScheduleKind, TrainArgs};
-use crate::data_spec::{self, SpecOptions};
 use crate::distributed::{self, Job};
-use crate::run_config::{new_run_dir, RunConfig};
+use crate::run_config::RunConfig;
 use crate::run_lock::{self, RunLock};
 use anyhow::{bail, Context, Result};
-use clap::ValueEnum;
 use nabla_data::{Dataset, Shard, Subset};
 use nabla_nn::distributed::Communicator;
 use nabla_nn::models::transfer;
@@ -16,13 +15,12 @@ use nabla_nn::optim::{
     Adagrad, Adam, AdamW, Optimizer, ParamGroups, ReduceOnPlateau, RmsProp, Schedule, Sgd,
 };
 use nabla_nn::{loss, Trainer, TrainerConfig, Var, VarStore};
-use serde_json::json;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
 /// The default learning rate of each optimizer.
-fn default_lr(kind: OptimizerKind) -> f64 {
+pub(super) fn default_lr(kind: OptimizerKind) -> f64 {
     match kind {
         OptimizerKind::Adam | OptimizerKind::Adamw => 3e-3,
         OptimizerKind::Rmsprop => 1e-3,
@@ -80,7 +78,7 @@ fn schedule(kind: ScheduleKind, epochs: usize) -> (Schedule, Option<ReduceOnPlat
 }
 
 /// The model's outputs: the data's, or `--num-classes` when it can hold the data's classes.
-fn outputs(args: &TrainArgs, data: &data_spec::DataBundle) -> Result<usize> {
+pub(super) fn outputs(args: &TrainArgs, data: &crate::data_spec::DataBundle) -> Result<usize> {
     match (args.num_classes, data.num_classes) {
         (None, _) => Ok(data.outputs),
         (Some(k), Some(n)) if k >= n => Ok(k),
@@ -229,106 +227,99 @@ fn as_recorded(args: &TrainArgs) -> Result<TrainArgs> {
     let Ok(saved) = RunConfig::load(&dir) else {
         return Ok(args.clone());
     };
-    let t = &saved.training;
-    let mut out = args.clone();
+    let t = TrainingRecord::of(&saved, &dir)?;
     let given = |id: &str| args.given.iter().any(|g| g == id);
-    let conflict = |flag: &str, was: &str, now: &str| -> Result<()> {
-        bail!(
-            "--resume continues {} as it was trained, with --{flag} {was}; drop --{flag} {now}, \
-             or train into a new folder with another --out",
-            dir.display()
-        )
-    };
-    for (id, was, now) in [
-        ("model", &saved.model, &args.model),
-        ("data", &saved.data, &args.data),
-    ] {
-        if given(id) && was != now {
-            conflict(id, was, now)?;
+    let check = |id: &str, was: Option<String>, now: String| -> Result<()> {
+        match was {
+            Some(was) if given(id) && was != now => {
+                let flag = id.replace('_', "-");
+                bail!(
+                    "--resume continues {} as it was trained, with --{flag} {was}; drop --{flag} \
+                     {now}, or train into a new folder with another --out",
+                    dir.display()
+                )
+            }
+            _ => Ok(()),
         }
+    };
+    let name = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
+    check("model", Some(saved.model.clone()), args.model.clone())?;
+    check("data", Some(saved.data.clone()), args.data.clone())?;
+    check(
+        "optimizer",
+        t.optimizer.map(|k| name(&k)),
+        name(&args.optimizer),
+    )?;
+    check(
+        "schedule",
+        t.schedule.map(|k| name(&k)),
+        name(&args.schedule),
+    )?;
+    check(
+        "precision",
+        t.precision.map(|k| name(&k)),
+        name(&args.precision),
+    )?;
+    let lr_now = args.lr.map_or(String::new(), |lr| lr.to_string());
+    check("lr", t.lr.map(|lr| lr.to_string()), lr_now)?;
+    check(
+        "batch_size",
+        t.batch_size.map(|b| b.to_string()),
+        args.batch_size.to_string(),
+    )?;
+    // Runs recorded before --val-split existed validated on the test set, and go on so.
+    let val_split = t.val_split.unwrap_or(0.0);
+    check(
+        "val_split",
+        Some(val_split.to_string()),
+        args.val_split.to_string(),
+    )?;
+    if given("transform_input") && !saved.transform_input {
+        bail!(
+            "--resume continues {} as it was trained, without --transform-input; drop it, or \
+             train into a new folder with another --out",
+            dir.display()
+        );
     }
+    let mut out = args.clone();
     out.model = saved.model.clone();
     out.data = saved.data.clone();
-    let opt = recorded_choice(&t["optimizer"], args.optimizer, given("optimizer"));
-    if let Some((was, now)) = opt.conflict {
-        conflict("optimizer", &was, &now)?;
+    out.transform.transform_input = saved.transform_input;
+    out.optimizer = t.optimizer.unwrap_or(args.optimizer);
+    out.schedule = t.schedule.unwrap_or(args.schedule);
+    out.precision = t.precision.unwrap_or(args.precision);
+    out.lr = t.lr.or(args.lr);
+    out.batch_size = t.batch_size.unwrap_or(args.batch_size);
+    out.val_split = val_split;
+    // Image folders were decoded at the recorded input's side.
+    if let ([_, side, _], false) = (&saved.input_shape[..], given("image_size")) {
+        out.image_size = Some(*side as u64);
     }
-    out.optimizer = opt.value;
-    let sched = recorded_choice(&t["schedule"], args.schedule, given("schedule"));
-    if let Some((was, now)) = sched.conflict {
-        conflict("schedule", &was, &now)?;
-    }
-    out.schedule = sched.value;
-    let precision = recorded_choice(&t["precision"], args.precision, given("precision"));
-    if let Some((was, now)) = precision.conflict {
-        conflict("precision", &was, &now)?;
-    }
-    out.precision = precision.value;
-    if let Some(was) = t["lr"].as_f64() {
-        if let (true, Some(now)) = (given("lr"), args.lr) {
-            if now != was {
-                conflict("lr", &was.to_string(), &now.to_string())?;
-            }
-        }
-        out.lr = Some(was);
-    }
-    if let Some(was) = t["batch_size"].as_u64() {
-        if given("batch_size") && args.batch_size != was {
-            conflict("batch-size", &was.to_string(), &args.batch_size.to_string())?;
-        }
-        out.batch_size = was;
-    }
-    if let Some(was) = t["epochs"].as_u64().map(|e| e as usize) {
-        if !given("epochs") {
-            out.epochs = was;
-        } else if args.epochs != was {
-            println!(
-                "{} {} from {was} to {} epochs: the schedule is fitted to the new length",
-                if args.epochs > was {
-                    "extending"
-                } else {
-                    "shortening"
-                },
-                dir.display(),
-                args.epochs
-            );
-        }
+    if let Some(was) = t.epochs {
+        out.epochs = resumed_epochs(args, was, given("epochs"), &dir);
     }
     Ok(out)
 }
 
-/// A choice flag (`--optimizer`, `--schedule`) under `--resume`: the recorded one, and the
-/// (recorded, given) names when the command line contradicts the record.
-struct Recorded<T> {
-    value: T,
-    conflict: Option<(String, String)>,
-}
-
-/// The value of a choice flag recorded as `saved` (its lower-case name in `config.json`);
-/// `now` stays when nothing usable is recorded.
-fn recorded_choice<T: ValueEnum + Copy + PartialEq + std::fmt::Debug>(
-    saved: &serde_json::Value,
-    now: T,
-    given: bool,
-) -> Recorded<T> {
-    let name = |v: &T| format!("{v:?}").to_lowercase();
-    let found = saved
-        .as_str()
-        .and_then(|was| T::value_variants().iter().find(|k| name(k) == was));
-    match found {
-        Some(k) if given && *k != now => Recorded {
-            value: *k,
-            conflict: Some((name(k), name(&now))),
-        },
-        Some(k) => Recorded {
-            value: *k,
-            conflict: None,
-        },
-        None => Recorded {
-            value: now,
-            conflict: None,
-        },
+/// The epochs of a resumed run: the recorded ones, or `--epochs` when given, saying so when
+/// it extends or shortens the run (the schedule is fitted to the new length).
+fn resumed_epochs(args: &TrainArgs, was: usize, given: bool, dir: &std::path::Path) -> usize {
+    if !given {
+        return was;
     }
+    if args.epochs != was {
+        println!(
+            "{} {} from {was} to {} epochs: the schedule is fitted to the new length",
+            if args.epochs > was {
+                "extending"
+            } else {
+                "shortening"
+            },
+            dir.display(),
+            args.epochs
+        );
+    }
+    args.epochs
 }
 
 /// Runs `nabla train`; with `--distributed`, as one rank of the job, ending the whole job
@@ -363,177 +354,168 @@ fn eval_share(ds: Arc<dyn Dataset>, rank: usize, world: usize) -> Result<Arc<dyn
 
 fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
     let (rank, world) = job.map_or((0, 1), |j| (j.rank(), j.size()));
-    let root = rank == 0;
-    // Only rank 0 prints (and writes files).
-    let say = |line: String| {
-        if root {
-            println!("{line}");
-        }
-    };
-    if args.epochs == 0 {
-        bail!("--epochs must be at least 1");
-    }
+    let root = rank == 0; // only rank 0 prints and writes files
     let started = Instant::now();
     nabla::manual_seed(args.seed);
-    let spec_opts = SpecOptions {
-        label_col: args.label_col,
-        test_split: args.test_split,
-        seed: args.seed,
-        seq_len: is_char_model(&args.model).then_some(args.seq_len as usize),
-        ..Default::default()
-    };
-    let data = data_spec::load(&args.data, &spec_opts)
-        .with_context(|| format!("loading dataset '{}'", args.data))?;
-    let train_set = training_subset(args, &data)?;
-    let lr = checked_lr(args, default_lr(args.optimizer))?;
-    let onnx_init = args.init.as_deref().filter(|p| super::onnx::is_onnx(p));
-    let cfg = RunConfig {
-        model: match onnx_init {
-            Some(p) => format!(
-                "{}{}",
-                super::onnx::MODEL_PREFIX,
-                p.canonicalize()
-                    .with_context(|| format!("--init {}", p.display()))?
-                    .display()
+    let plan = TrainPlan::new(args, world)?;
+    let (vs, model) = build_and_initialize(args, &plan.cfg)?;
+    let _lock = root
+        .then(|| prepare_run_dir(args, &plan.cfg, &plan.dir))
+        .transpose()?;
+    let loaders = Loaders::new(args, &plan, rank, world)?;
+    let mut trainer = make_trainer(args, &plan, model.as_ref(), &vs, job)?;
+    let say = |line: String| root.then(|| println!("{line}"));
+    say(plan.announce(args, vs.num_params(), world));
+    if plan.val_set.is_none() {
+        say(
+            "no validation set (--val-split 0): the test set stands in for it, so the \"val\" \
+             numbers, --patience and the plateau schedule see test data"
+                .to_string(),
+        );
+    }
+    if args.resume {
+        say(match trainer.resume()? {
+            true => format!(
+                "resuming {} after epoch {}",
+                plan.dir.display(),
+                trainer.history().len()
             ),
-            None => args.model.clone(),
-        },
-        data: args.data.clone(),
-        input_shape: data.input_shape.clone(),
-        outputs: outputs(args, &data)?,
-        classification: data.num_classes.is_some(),
-        mean: data.normalize.0.clone(),
-        std: data.normalize.1.clone(),
-        class_names: data.class_names.clone(),
-        training: json!({
-            "epochs": args.epochs, "max_steps": args.max_steps, "batch_size": args.batch_size, "lr": lr,
-            "optimizer": format!("{:?}", args.optimizer).to_lowercase(), "schedule": format!("{:?}", args.schedule).to_lowercase(),
-            "weight_decay": args.weight_decay, "seed": args.seed, "train_size": train_set.len(), "augment": args.augment,
-            "threads": nabla::num_threads(), "clip_grad_norm": args.clip_grad_norm, "patience": args.patience,
-            "init": args.init.as_ref().map(|p| p.display().to_string()), "keep_head": args.keep_head,
-            "freeze": args.freeze, "backbone_lr_scale": args.backbone_lr_scale, "seq_len": args.seq_len, "ranks": world,
-            "precision": format!("{:?}", args.precision).to_lowercase(),
-        }),
-    };
+            false => format!(
+                "{} has no checkpoint yet; starting from scratch",
+                plan.dir.display()
+            ),
+        });
+    }
+    let train_started = Instant::now();
+    trainer.fit(
+        &loaders.train,
+        Some(loaders.val.as_ref().unwrap_or(&loaders.test)),
+    )?;
+    let train_secs = train_started.elapsed().as_secs_f64();
+    let eval = final_evaluation(&trainer, &loaders, plan.data.test.len())?;
+    let mut lines = vec![
+        summary(&eval, &plan.cfg),
+        format!(
+            "training took {train_secs:.1}s; total {:.1}s",
+            started.elapsed().as_secs_f64()
+        ),
+        format!(
+            "saved {}/model.safetensors, metrics.csv, curves.png, config.json, train.log",
+            plan.dir.display()
+        ),
+    ];
+    lines.extend(all_reduce_line(job, &trainer));
+    if !root {
+        return Ok(());
+    }
+    report(&plan.dir, &lines)
+}
+
+/// Builds the run's model and applies `--init` and `--freeze`.
+fn build_and_initialize(
+    args: &TrainArgs,
+    cfg: &RunConfig,
+) -> Result<(VarStore, Box<dyn nabla_nn::Module>)> {
     let (vs, model) =
-        build_model(&cfg).with_context(|| format!("building model '{}'", args.model))?;
-    match (&args.init, onnx_init) {
-        (Some(_), Some(_)) => {
+        build_model(cfg).with_context(|| format!("building model '{}'", args.model))?;
+    match &args.init {
+        Some(_) if cfg.model.starts_with(super::onnx::MODEL_PREFIX) => {
             super::onnx::check_outputs(model.as_ref(), &cfg.input_shape, cfg.outputs)?
         }
-        (Some(path), None) => init_from(args, &vs, path)?,
-        (None, _) => {}
+        Some(path) => init_from(args, &vs, path)?,
+        None => {}
     }
     freeze(args, &vs)?;
-    let base = format!(
-        "{}-{}",
-        onnx_init
-            .and_then(|p| p.file_stem())
-            .map_or(args.model.clone(), |s| s.to_string_lossy().into_owned()),
-        args.data.split(':').next().unwrap_or("data")
-    );
-    let dir = new_run_dir(args.out.as_deref(), &base, args.resume)?;
-    let _lock = if root {
-        Some(prepare_run_dir(args, &cfg, &dir)?)
-    } else {
-        None
-    };
+    Ok((vs, model))
+}
 
-    let batch = args.batch_size as usize;
-    let train = Batches(
-        loader(
-            train_set.clone(),
-            batch,
-            &cfg,
-            true,
-            args.seed,
-            args.augment,
-        )?
-        .shard(Shard::new(rank, world)?),
-    );
-    let test = Batches(loader(
-        eval_share(data.test.clone(), rank, world)?,
-        256,
-        &cfg,
-        false,
-        args.seed,
-        false,
-    )?);
+/// The batches of a run: the training examples (this rank's shard, shuffled), the
+/// validation set and the test set (this rank's share of each).
+struct Loaders {
+    train: Batches,
+    val: Option<Batches>,
+    test: Batches,
+}
+
+impl Loaders {
+    fn new(args: &TrainArgs, plan: &TrainPlan, rank: usize, world: usize) -> Result<Loaders> {
+        let (cfg, seed) = (&plan.cfg, args.seed);
+        let batch = args.batch_size as usize;
+        let train = loader(plan.train_set.clone(), batch, cfg, true, seed, args.augment)?;
+        let eval = |ds: &Arc<dyn Dataset>| -> Result<Batches> {
+            let share = eval_share(ds.clone(), rank, world)?;
+            Ok(Batches(loader(share, 256, cfg, false, seed, false)?))
+        };
+        Ok(Loaders {
+            train: Batches(train.shard(Shard::new(rank, world)?)),
+            val: plan.val_set.as_ref().map(eval).transpose()?,
+            test: eval(&plan.data.test)?,
+        })
+    }
+}
+
+/// The Trainer of a run: its schedule, early stopping, clipping and precision, the
+/// optimizer, the loss of the task, and the gradient averaging of a distributed job.
+fn make_trainer<'a>(
+    args: &TrainArgs,
+    plan: &TrainPlan,
+    model: &'a dyn nabla_nn::Module,
+    vs: &'a VarStore,
+    job: Option<&'a Job>,
+) -> Result<Trainer<'a>> {
     let (sched, plateau) = schedule(args.schedule, args.epochs);
     let trainer_cfg = TrainerConfig {
         epochs: args.epochs,
         max_steps: args.max_steps,
-        out_dir: Some(dir.clone()),
+        out_dir: Some(plan.dir.clone()),
         progress: !args.quiet,
         verbose: true,
-        topk: 5.min(cfg.outputs),
+        topk: 5.min(plan.cfg.outputs),
         schedule: sched,
         plateau,
         early_stopping: args.patience,
         clip_grad_norm: args.clip_grad_norm,
         autocast: args.precision.autocast(),
     };
-    let opt = build_optimizer(args, &vs, lr)?;
-    let mut trainer = Trainer::new(model.as_ref(), &vs, opt, trainer_cfg);
-    if !cfg.classification {
+    let opt = build_optimizer(args, vs, plan.lr)?;
+    let mut trainer = Trainer::new(model, vs, opt, trainer_cfg);
+    if !plan.cfg.classification {
         trainer = trainer.with_loss(Box::new(|out, y| loss::mse(out, y, loss::Reduction::Mean)));
     }
     if let Some(job) = job {
         trainer = trainer.data_parallel(job.data_parallel(args));
     }
-    let ranks = if world > 1 {
-        format!(" per rank × {world} ranks")
-    } else {
-        String::new()
-    };
-    say(format!(
-        "training {} ({} parameters) on {}: {} training / {} test examples, batch {batch}{ranks}, {} lr {lr}, {} epoch{}, {} threads{}",
-        cfg.model,
-        vs.num_params(),
-        args.data,
-        train_set.len(),
-        data.test.len(),
-        format!("{:?}", args.optimizer).to_lowercase(),
-        args.epochs,
-        if args.epochs == 1 { "" } else { "s" },
-        nabla::num_threads(),
-        super::precision_note(args.precision)
-    ));
-    if args.resume {
-        if trainer.resume()? {
-            say(format!(
-                "resuming {} after epoch {}",
-                dir.display(),
-                trainer.history().len()
-            ));
-        } else {
-            say(format!(
-                "{} has no checkpoint yet; starting from scratch",
-                dir.display()
-            ));
-        }
-    }
-    let train_started = Instant::now();
-    trainer.fit(&train, Some(&test))?;
-    let train_secs = train_started.elapsed().as_secs_f64();
-    // The last epoch ended with a pass over the test set with the final weights: report it
-    // rather than running the same pass again.
+    Ok(trainer)
+}
+
+/// The test set's numbers for the final weights. Without a validation set the last epoch
+/// ended with that very pass (the test set stood in): it is reported, not run again.
+fn final_evaluation(
+    trainer: &Trainer,
+    loaders: &Loaders,
+    test_len: usize,
+) -> Result<nabla_nn::Evaluation> {
     let last_pass = trainer
         .history()
         .last()
+        .filter(|_| loaders.val.is_none())
         .and_then(|r| Some((r.val_loss?, r.val_acc, r.val_topk)));
-    let eval = match last_pass {
+    Ok(match last_pass {
         Some((loss, accuracy, topk)) => nabla_nn::Evaluation {
             loss,
             accuracy,
             topk,
-            n: data.test.len(),
+            n: test_len,
         },
-        None => trainer.evaluate(&test)?,
-    };
-    let summary = match eval.accuracy {
+        None => trainer.evaluate(&loaders.test)?,
+    })
+}
+
+/// The closing line with the test numbers.
+fn summary(eval: &nabla_nn::Evaluation, cfg: &RunConfig) -> String {
+    match eval.accuracy {
         Some(acc) if is_char_model(&cfg.model) => format!(
-            "validation loss {:.4} nats per character ({:.3} bits), next-character accuracy {:.2}%",
+            "test loss {:.4} nats per character ({:.3} bits), next-character accuracy {:.2}%",
             eval.loss,
             eval.loss / std::f64::consts::LN_2,
             100.0 * acc
@@ -546,43 +528,66 @@ fn train(args: &TrainArgs, job: Option<&Job>) -> Result<()> {
             eval.loss
         ),
         None => format!("test loss (MSE) {:.6}", eval.loss),
-    };
-    let mut lines = vec![
-        summary,
-        format!(
-            "training took {train_secs:.1}s; total {:.1}s",
-            started.elapsed().as_secs_f64()
-        ),
-        format!(
-            "saved {}/model.safetensors, metrics.csv, curves.png, config.json, train.log",
-            dir.display()
-        ),
-    ];
-    if let (Some(job), Some(dp)) = (job, trainer.parallel()) {
-        let s = dp.stats();
-        lines.push(format!(
-            "gradient all-reduce: {:.3} ms per step ({} steps, {:.1} calls of {} values per step); {}",
-            1e3 * s.seconds / s.steps.max(1) as f64,
-            s.steps,
-            s.calls as f64 / s.steps.max(1) as f64,
-            s.values / s.steps.max(1),
-            job.timing_summary()
-        ));
     }
-    if !root {
-        return Ok(());
+}
+
+/// A distributed job's all-reduce timings, as one closing line.
+fn all_reduce_line(job: Option<&Job>, trainer: &Trainer) -> Option<String> {
+    let (job, dp) = (job?, trainer.parallel()?);
+    let s = dp.stats();
+    let steps = s.steps.max(1);
+    Some(format!(
+        "gradient all-reduce: {:.3} ms per step ({} steps, {:.1} calls of {} values per step); {}",
+        1e3 * s.seconds / steps as f64,
+        s.steps,
+        s.calls as f64 / steps as f64,
+        s.values / steps,
+        job.timing_summary()
+    ))
+}
+
+/// The examples trained on, and the validation set when there is one.
+pub(super) type TrainAndValidation = (Arc<dyn Dataset>, Option<Arc<dyn Dataset>>);
+
+/// `--val-split`: the training examples split into those trained on and the validation set
+/// (a seeded random choice; for character models the last part, so that no validation
+/// sequence is cut from the middle of training text). `None` for `--val-split 0`.
+pub(super) fn hold_out_validation(
+    args: &TrainArgs,
+    train: Arc<dyn Dataset>,
+) -> Result<TrainAndValidation> {
+    if args.val_split == 0.0 {
+        return Ok((train, None));
     }
-    report(&dir, &lines)
+    let n = train.len();
+    let n_val = ((n as f64) * args.val_split).round() as usize;
+    if n_val == 0 || n_val >= n {
+        bail!(
+            "--val-split {} of {n} training examples leaves {} for validation and {} for training; \
+             both need at least one (use more data, another fraction, or --val-split 0)",
+            args.val_split,
+            n_val,
+            n - n_val.min(n)
+        );
+    }
+    if is_char_model(&args.model) {
+        let cut = n - n_val;
+        let head = Subset::new(train.clone(), (0..cut).collect())?;
+        let tail = Subset::new(train, (cut..n).collect())?;
+        return Ok((Arc::new(head), Some(Arc::new(tail))));
+    }
+    let (rest, val) = nabla_data::random_split(train, args.val_split, args.seed)?;
+    Ok((Arc::new(rest), Some(Arc::new(val))))
 }
 
 /// The training examples `--train-size` keeps (all by default).
 pub(super) fn training_subset(
     args: &TrainArgs,
-    data: &data_spec::DataBundle,
+    data: &crate::data_spec::DataBundle,
 ) -> Result<Arc<dyn Dataset>> {
     Ok(match args.train_size {
         Some(0) => bail!("--train-size must be at least 1"),
-        Some(n) => data_spec::take(data.train.clone(), n),
+        Some(n) => crate::data_spec::take(data.train.clone(), n),
         None => data.train.clone(),
     })
 }

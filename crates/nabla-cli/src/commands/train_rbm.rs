@@ -55,13 +55,13 @@ pub fn run(
     super::train::report(
         dir,
         &[format!(
-            "training rbm {}-{} ({} parameters) by {method} on {}: batch {}, {OPTIMIZER}, lr {lr}, {} epochs, {} threads",
+            "training rbm {}-{} ({} parameters) by {method} on {}: batch {}, {OPTIMIZER}, lr {lr}, {}, {} threads",
             rbm.visible,
             rbm.hidden,
             vs.num_params(),
             args.data,
             args.batch_size,
-            args.epochs,
+            super::count(args.epochs, "epoch"),
             nabla::num_threads()
         )],
     )?;

@@ -63,6 +63,7 @@ fn run_config(args: &TrainArgs, data: &data_spec::DataBundle, lr: f64) -> Result
         mean: vec![],
         std: vec![],
         class_names: data.class_names.clone(),
+        transform_input: false,
         training,
     })
 }
@@ -103,8 +104,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     check_options(args)?;
     let started = Instant::now();
     nabla::manual_seed(args.seed);
+    let (image_size, grayscale) = super::folder_images(&args.model, args.image_size);
     let spec_opts = SpecOptions {
         seed: args.seed,
+        image_size,
+        grayscale,
         ..Default::default()
     };
     let data = data_spec::load(&args.data, &spec_opts)
@@ -160,13 +164,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let opt: Box<dyn Optimizer> = Box::new(Adam::new(vs.trainable(), lr));
     let mut trainer = Trainer::new(model.module(), &vs, opt, trainer_cfg).with_loss(loss);
     println!(
-        "training {} ({} parameters) on {} without labels: {} training / {} test images, batch {batch}, adam lr {lr}, {} epochs, {} threads",
+        "training {} ({} parameters) on {} without labels: {} training / {} test images, batch {batch}, adam lr {lr}, {}, {} threads",
         args.model,
         vs.num_params(),
         args.data,
         train_set.len(),
         data.test.len(),
-        args.epochs,
+        super::count(args.epochs, "epoch"),
         nabla::num_threads()
     );
     if args.resume && trainer.resume()? {

@@ -585,4 +585,59 @@ mod tests {
         assert_eq!(y.dims(), &[1, 10]);
         Ok(())
     }
+
+    #[test]
+    fn issue_29_transform_input_is_torchvisions_formula() -> Result<()> {
+        // torchvision's GoogLeNet._transform_input:
+        //   x_ch0 = x[:, 0] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
+        //   x_ch1 = x[:, 1] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5
+        //   x_ch2 = x[:, 2] * (0.225 / 0.5) + (0.406 - 0.5) / 0.5
+        // so the transformed model on x must give the plain model's logits on that x'.
+        let dev = Device::Cpu;
+        nabla::manual_seed(3);
+        let vs = VarStore::new(&dev);
+        let plain = googlenet(&vs.root(), &ModelConfig::cifar10())?;
+        // He-initialized convolutions keep activations of order 1 under fresh batch-norm
+        // statistics (torchvision's N(0, 0.01) makes every input give the same logits).
+        for v in vs.vars() {
+            let dims = v.leaf().dims().to_vec();
+            if let [_, cin, kh, kw] = dims[..] {
+                let scale = (2.0 / (cin * kh * kw) as f64).sqrt();
+                v.set(&Tensor::randn(&dims, DType::F32, &dev)?.mul_scalar(scale)?)?;
+            }
+        }
+        let (n, hw) = (2, 32 * 32);
+        let x = Tensor::randn(&[n, 3, 32, 32], DType::F32, &dev)?;
+        let (std, mean) = ([0.229f32, 0.224, 0.225], [0.485f32, 0.456, 0.406]);
+        let by_formula: Vec<f32> = x
+            .to_vec::<f32>()?
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| {
+                let c = i / hw % 3;
+                v * (std[c] / 0.5) + (mean[c] - 0.5) / 0.5
+            })
+            .collect();
+        let x_formula = Tensor::from_vec(by_formula, &[n, 3, 32, 32], &dev)?;
+        let want = plain.forward(&x_formula)?.to_vec::<f32>()?;
+        let plain_on_x = plain.forward(&x)?.to_vec::<f32>()?;
+        let transformed = plain.with_transform_input()?;
+        let got = transformed.forward(&x)?.to_vec::<f32>()?;
+        let worst = |a: &[f32], b: &[f32]| {
+            a.iter()
+                .zip(b)
+                .map(|(p, q)| (p - q).abs())
+                .fold(0f32, f32::max)
+        };
+        assert!(worst(&want, &got) < 1e-4, "{}", worst(&want, &got));
+        assert!(
+            worst(&plain_on_x, &got) > 1e-2,
+            "the transform changed nothing"
+        );
+        // Grey models have no ImageNet channels to re-normalize.
+        let vs = VarStore::new(&dev);
+        let grey = googlenet(&vs.root(), &ModelConfig::mnist())?;
+        assert!(grey.with_transform_input().is_err());
+        Ok(())
+    }
 }

@@ -249,8 +249,9 @@ impl<'a> Trainer<'a> {
             self.save_checkpoint()?;
             if stop {
                 self.log(&format!(
-                    "early stopping: no improvement for {} epochs",
-                    self.bad_epochs
+                    "early stopping: no improvement for {} epoch{}",
+                    self.bad_epochs,
+                    if self.bad_epochs == 1 { "" } else { "s" }
                 ))?;
                 break;
             }
@@ -261,11 +262,7 @@ impl<'a> Trainer<'a> {
     /// One pass over `train`; returns this rank's sums (loss × examples, examples, top-1
     /// hits, whether any batch was classification).
     fn train_epoch(&mut self, train: &dyn Loader, epoch: usize) -> Result<EpochSums> {
-        // Under --max-steps the bar counts to the steps this epoch will take, not its batches.
-        let steps = match self.cfg.max_steps {
-            Some(m) => train.num_batches().min(m.saturating_sub(self.global_step)),
-            None => train.num_batches(),
-        };
+        let steps = steps_in_epoch(train.num_batches(), self.cfg.max_steps, self.global_step);
         let mut progress = EpochProgress::new(epoch + 1, self.cfg.epochs, steps, self.cfg.progress);
         let (mut loss_sum, mut n) = (0.0f64, 0usize);
         let (mut hits_sum, mut predictions, mut classified) = (0usize, 0usize, false);
@@ -569,4 +566,22 @@ pub fn evaluate(
             n,
         })
     })
+}
+
+/// The steps an epoch of `batches` batches takes when `done` steps were taken before it: all
+/// its batches, or fewer under `max_steps` (what the progress bar counts to, so that
+/// `--max-steps 200` does not show an epoch of 469).
+fn steps_in_epoch(batches: usize, max_steps: Option<usize>, done: usize) -> usize {
+    max_steps.map_or(batches, |m| batches.min(m.saturating_sub(done)))
+}
+
+#[cfg(test)]
+mod progress_tests {
+    #[test]
+    fn issue_29_the_progress_bar_counts_the_steps_max_steps_leaves() {
+        assert_eq!(super::steps_in_epoch(469, Some(200), 0), 200);
+        assert_eq!(super::steps_in_epoch(469, Some(500), 469), 31);
+        assert_eq!(super::steps_in_epoch(469, Some(400), 469), 0);
+        assert_eq!(super::steps_in_epoch(469, None, 938), 469);
+    }
 }
