@@ -1,5 +1,6 @@
 //! Raw CPU loops shared by many ops. They know nothing about autograd.
 
+pub(crate) mod batch_norm;
 pub(crate) mod bf16;
 pub(crate) mod conv;
 pub(crate) mod elementwise;
@@ -12,6 +13,7 @@ pub(crate) mod recurrent_scan;
 pub(crate) mod reduce;
 pub(crate) mod simd;
 pub(crate) mod skinny;
+pub(crate) mod softmax;
 pub(crate) mod transpose;
 
 /// An output buffer that the tasks of one kernel call write together, each a disjoint part

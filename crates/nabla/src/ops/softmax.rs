@@ -1,8 +1,7 @@
 //! softmax and log_softmax along a dim, computed stably (max subtracted) as primitives.
 
 use super::rule;
-use crate::dtype::{with_float, Float};
-use crate::storage::alloc;
+use crate::dtype::with_float;
 use crate::{Dim, Error, Result, Tensor};
 
 impl Tensor {
@@ -15,13 +14,7 @@ impl Tensor {
         let r = self.dims()[d];
         let out = with_float!(self.dtype(), op, T => {
             moved.with_contiguous::<T, _>(op, |x| {
-                let mut out = alloc::<T>(x.len());
-                if r > 0 {
-                    for (row, o) in x.chunks(r).zip(out.chunks_mut(r)) {
-                        softmax_row(row, o, log);
-                    }
-                }
-                Tensor::from_data(out, moved.shape().clone())
+                Tensor::from_data(crate::cpu::softmax::rows(x, r, log), moved.shape().clone())
             })?
         });
         let mut inverse = vec![0usize; rank];
@@ -106,32 +99,6 @@ impl Tensor {
         let smooth = logp.mean(&[1])?.neg()?.mean_all()?;
         nll.mul_scalar(1.0 - label_smoothing)?
             .add(&smooth.mul_scalar(label_smoothing)?)
-    }
-}
-
-fn softmax_row<T: Float>(x: &[T], out: &mut [T], log: bool) {
-    let mut m = T::NEG_INFINITY;
-    for &v in x {
-        m = m.max(v);
-    }
-    if !m.is_finite() {
-        m = T::ZERO;
-    }
-    let mut sum = T::ZERO;
-    for (o, &v) in out.iter_mut().zip(x) {
-        *o = (v - m).exp();
-        sum += *o;
-    }
-    if log {
-        let lse = sum.ln() + m;
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = v - lse;
-        }
-    } else {
-        let inv = T::ONE / sum;
-        for o in out.iter_mut() {
-            *o *= inv;
-        }
     }
 }
 
