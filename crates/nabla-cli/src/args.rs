@@ -29,7 +29,7 @@ pub enum Command {
     /// Look inside a trained model: first-layer filters or a layer's feature maps as PNG.
     #[command(subcommand)]
     Viz(VizCommand),
-    /// Generate text with a character model (`--model char-lstm`) or images with a VAE.
+    /// Generate text with a character model (`--model char-lstm`) or images with a VAE or GAN.
     Sample(SampleArgs),
     /// Serve the playground: a network you configure and watch learn in the browser.
     Playground(PlaygroundArgs),
@@ -45,6 +45,9 @@ pub enum Command {
     Rl(crate::commands::rl::RlCommand),
     /// Write a trained model as an ONNX file (runs in onnxruntime, TensorRT, browsers).
     Export(ExportArgs),
+    /// Score generated digits with a trained classifier: classifier (Inception) score and
+    /// Frechet distance of its features to the test set.
+    GanScore(crate::commands::gan_score::GanScoreArgs),
 }
 
 #[derive(Args, Debug)]
@@ -277,7 +280,7 @@ pub struct BenchArgs {
 #[derive(Args, Debug)]
 pub struct SampleArgs {
     /// A run folder (or its model.safetensors) of a character model or of an image model
-    /// that can generate (vae, conv-vae, rbm).
+    /// that can generate (vae, conv-vae, rbm, dcgan).
     #[arg(long)]
     pub weights: PathBuf,
     /// Text to start from; generation continues it.
