@@ -12,7 +12,7 @@
 /// reads whole rows).
 pub fn classifier_score(probs: &[f64], classes: usize) -> f64 {
     assert!(
-        classes > 0 && probs.len() % classes == 0,
+        classes > 0 && probs.len().is_multiple_of(classes),
         "whole rows of probabilities"
     );
     let n = probs.len() / classes;

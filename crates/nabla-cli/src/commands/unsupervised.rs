@@ -73,8 +73,8 @@ pub enum Unsupervised {
     ConvVae(ConvVae),
     /// `rbm`.
     Rbm(Rbm),
-    /// `dcgan`.
-    Dcgan(Dcgan),
+    /// `dcgan` (boxed: its two networks make it the largest variant).
+    Dcgan(Box<Dcgan>),
 }
 
 impl Unsupervised {
@@ -120,7 +120,7 @@ impl Unsupervised {
                         cfg.input_shape
                     );
                 }
-                Unsupervised::Dcgan(Dcgan::new(&vs.root(), DcganConfig::default())?)
+                Unsupervised::Dcgan(Box::new(Dcgan::new(&vs.root(), DcganConfig::default())?))
             }
             other => bail!(
                 "'{other}' is not an unsupervised model; they are: {}",
@@ -138,7 +138,7 @@ impl Unsupervised {
             Unsupervised::Vae(m) => m,
             Unsupervised::ConvVae(m) => m,
             Unsupervised::Rbm(m) => m,
-            Unsupervised::Dcgan(m) => m,
+            Unsupervised::Dcgan(m) => m.as_ref(),
         }
     }
 

@@ -183,7 +183,7 @@ impl Dcgan {
     /// # Errors
     /// When a size is zero or odd where it is halved, or the names exist already.
     pub fn new(p: &Path, config: DcganConfig) -> Result<Dcgan> {
-        if config.latent == 0 || config.g_channels < 2 || config.g_channels % 2 != 0 {
+        if config.latent == 0 || config.g_channels < 2 || !config.g_channels.is_multiple_of(2) {
             return Err(Error::invalid(
                 "dcgan",
                 "needs a positive latent size and an even generator width of at least 2",

@@ -28,13 +28,16 @@ fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
 
 type Series = (&'static str, RGBColor, Vec<(f64, f64)>);
 
+/// A series with an owned name.
+type OwnedSeries = (String, RGBColor, Vec<(f64, f64)>);
+
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
     series: &[Series],
     epochs: f64,
 ) -> std::result::Result<(), String> {
-    let owned: Vec<(String, RGBColor, Vec<(f64, f64)>)> = series
+    let owned: Vec<OwnedSeries> = series
         .iter()
         .map(|(name, c, pts)| (name.to_string(), *c, pts.clone()))
         .collect();
@@ -44,7 +47,7 @@ fn panel<DB: DrawingBackend>(
 fn panel_owned<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
-    series: &[(String, RGBColor, Vec<(f64, f64)>)],
+    series: &[OwnedSeries],
     epochs: f64,
 ) -> std::result::Result<(), String> {
     let points = series.iter().flat_map(|s| s.2.iter().map(|p| p.1));
@@ -153,7 +156,7 @@ pub fn write_panels(path: &Path, panels: &[(&str, Vec<Curve<'_>>)]) -> Result<()
         root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
         let areas = root.split_evenly((1, panels.len().max(1)));
         for ((title, curves), area) in panels.iter().zip(&areas) {
-            let owned: Vec<(String, RGBColor, Vec<(f64, f64)>)> = curves
+            let owned: Vec<OwnedSeries> = curves
                 .iter()
                 .zip(COLORS.iter().cycle())
                 .map(|((name, pts), c)| (name.to_string(), *c, pts.clone()))
