@@ -17,20 +17,6 @@ use std::path::PathBuf;
 const BATCH: usize = 500;
 
 #[derive(Args, Debug)]
-#[command(
-    long_about = "Scores generated 28x28 digits with a classifier trained by `nabla train` \
-(the main job's LeNet-5: `nabla train --out lenet5-mnist`).\n\n\
-classifier score = exp(E_x KL(p(y|x) || p(y))), the Inception score with the classifier in \
-place of Inception: 1 when every image gets the same class distribution, 10 when each is \
-classified with certainty and the classes are equally frequent.\n\
-Frechet distance (FID with the classifier's features) = |m1 - m2|^2 + tr(C1 + C2 - 2 (C1 C2)^1/2) \
-between Gaussians fitted to the classifier's penultimate-layer features (LeNet-5: the 84 \
-after fc2's ReLU) of the images and of the classifier's test set; 0 for identical statistics.\n\n\
-The images: --weights RUN draws --count samples from a generative run (dcgan, vae, conv-vae); \
---samples FILE.npy reads [n, 784] or [n, 1, 28, 28] float pixels in [0, 1] (from PyTorch, say); \
-with neither, the reference: the test set's own score, and the Frechet distance of --count \
-training images to the test set."
-)]
 pub struct GanScoreArgs {
     /// The classifier: a run folder of `nabla train` (a classifier of 28x28 one-channel images).
     #[arg(long, default_value = "runs/lenet5-mnist")]
