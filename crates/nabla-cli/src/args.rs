@@ -29,7 +29,7 @@ pub enum Command {
     /// Look inside a trained model: first-layer filters or a layer's feature maps as PNG.
     #[command(subcommand)]
     Viz(VizCommand),
-    /// Generate text with a character model (`--model char-lstm`) or images with a VAE.
+    /// Generate text with a character model (`--model char-lstm`) or images with a VAE or GAN.
     Sample(SampleArgs),
     /// Serve the playground: a network you configure and watch learn in the browser.
     Playground(PlaygroundArgs),
@@ -45,6 +45,26 @@ pub enum Command {
     Rl(crate::commands::rl::RlCommand),
     /// Write a trained model as an ONNX file (runs in onnxruntime, TensorRT, browsers).
     Export(ExportArgs),
+    /// Score generated digits with a trained classifier: classifier (Inception) score and
+    /// Frechet distance of its features to the test set.
+    ///
+    /// The classifier is a run of `nabla train` on 28x28 digits (the main job's LeNet-5:
+    /// `nabla train --out lenet5-mnist`).
+    ///
+    /// Classifier score = exp(E_x KL(p(y|x) || p(y))), the Inception score with the
+    /// classifier in place of Inception: 1 when every image gets the same class distribution,
+    /// 10 when each is classified with certainty and the classes are equally frequent.
+    ///
+    /// Frechet distance (FID with the classifier's features) = |m1 - m2|^2 + tr(C1 + C2 -
+    /// 2 (C1 C2)^1/2) between Gaussians fitted to the classifier's penultimate-layer features
+    /// (LeNet-5: the 84 after fc2's ReLU) of the images and of its test set; 0 for identical
+    /// statistics.
+    ///
+    /// The images: --weights RUN draws --count samples of a generative run (dcgan, vae,
+    /// conv-vae); --samples FILE.npy reads [n, 784] or [n, 1, 28, 28] pixels in [0, 1] (from
+    /// PyTorch, say); with neither, the reference: the test set's own score, and the
+    /// distance of --count training images to the test set.
+    GanScore(crate::commands::gan_score::GanScoreArgs),
 }
 
 #[derive(Args, Debug)]
@@ -307,7 +327,7 @@ pub struct BenchArgs {
 #[derive(Args, Debug)]
 pub struct SampleArgs {
     /// A run folder (or its model.safetensors) of a character model or of an image model
-    /// that can generate (vae, conv-vae, rbm).
+    /// that can generate (vae, conv-vae, rbm, dcgan).
     #[arg(long)]
     pub weights: PathBuf,
     /// Text to start from; generation continues it.

@@ -24,6 +24,7 @@ mod commands;
 mod confusion;
 mod data_spec;
 mod distributed;
+mod gan_metrics;
 mod run_config;
 mod run_lock;
 
@@ -80,6 +81,7 @@ fn main() -> ExitCode {
                 commands::with_precision(a.precision.precision, || commands::bench::run(a))
             }
             Command::Export(a) => commands::export::run(a),
+            Command::GanScore(a) => commands::gan_score::run(a),
             Command::Rl(c) => commands::rl::run(c),
         };
         if runs_on_pool(&cli.command) {

@@ -768,7 +768,7 @@ fn bad_text_files_and_foreign_checkpoints_are_clear_errors() {
         !o.status.success()
             && out.contains("model 'mlp'")
             && out.contains("cannot generate")
-            && out.contains("char-lstm, char-gru, char-rnn, vae, conv-vae or rbm"),
+            && out.contains("char-lstm, char-gru, char-rnn, vae, conv-vae, rbm or dcgan"),
         "{out}"
     );
 }

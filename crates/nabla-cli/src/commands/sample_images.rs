@@ -1,5 +1,5 @@
 //! `nabla sample` for image models: a grid of new images drawn from a trained VAE's prior or
-//! by Gibbs sampling from an RBM.
+//! a GAN's generator, or by Gibbs sampling from an RBM.
 
 use super::unsupervised::Unsupervised;
 use super::viz::{save_grid, Tile};
@@ -41,6 +41,10 @@ pub fn run(args: &SampleArgs, cfg: &RunConfig, file: &Path) -> Result<()> {
     let (images, how) = match &model {
         Unsupervised::Vae(vae) => (vae.sample(cols * rows)?, "z ~ N(0, I)".to_string()),
         Unsupervised::ConvVae(vae) => (vae.sample(cols * rows)?, "z ~ N(0, I)".to_string()),
+        Unsupervised::Dcgan(gan) => (
+            gan.sample(cols * rows)?,
+            "z ~ N(0, I), the generator in evaluation mode".to_string(),
+        ),
         Unsupervised::Rbm(rbm) => (
             rbm.sample(cols * rows, args.gibbs_steps as usize)?,
             format!("{} Gibbs steps from random binary images", args.gibbs_steps),

@@ -1,4 +1,4 @@
-//! `nabla train --model ae|dae|vae|conv-vae|rbm`: an unsupervised model learns to rebuild
+//! `nabla train --model ae|dae|vae|conv-vae|rbm|dcgan`: an unsupervised model learns to rebuild
 //! (or generate) the images of a dataset, labels unused. Same run folder as classification runs:
 //! `config.json`, `metrics.csv`, `curves.png`, `model.safetensors`, `train.log`.
 
@@ -54,6 +54,11 @@ fn run_config(args: &TrainArgs, data: &data_spec::DataBundle, lr: f64) -> Result
         training["cd_k"] = json!(args.cd_k);
         training["persistent"] = json!(args.persistent);
     }
+    if args.model == "dcgan" {
+        training["optimizer"] = json!(super::train_gan::OPTIMIZER);
+        training["loss"] = json!("binary cross-entropy with logits, non-saturating generator loss");
+        training["latent"] = json!(nabla_nn::models::dcgan::DcganConfig::default().latent);
+    }
     Ok(RunConfig {
         model: args.model.clone(),
         data: args.data.clone(),
@@ -92,8 +97,11 @@ fn check_options(args: &TrainArgs) -> Result<()> {
     if args.model != "rbm" && (args.cd_k != 1 || args.persistent) {
         bail!("--cd-k and --persistent are for --model rbm");
     }
-    if args.model == "rbm" && args.resume {
-        bail!("--model rbm keeps no checkpoint to resume from; start a new run");
+    if (args.model == "rbm" || args.model == "dcgan") && args.resume {
+        bail!(
+            "--model {} keeps no checkpoint to resume from; start a new run",
+            args.model
+        );
     }
     Ok(())
 }
@@ -114,7 +122,11 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let data = data_spec::load(&args.data, &spec_opts)
         .with_context(|| format!("loading dataset '{}'", args.data))?;
     let train_set = super::train::training_subset(args, &data)?;
-    let default_lr = if args.model == "rbm" { 0.1 } else { 1e-3 };
+    let default_lr = match args.model.as_str() {
+        "rbm" => 0.1,
+        "dcgan" => 2e-4, // the DCGAN paper's rate, with Adam's beta1 = 0.5
+        _ => 1e-3,
+    };
     let lr = super::train::checked_lr(args, default_lr)?;
     let cfg = run_config(args, &data, lr)?;
     let (vs, model) = Unsupervised::build(&cfg)?;
@@ -156,10 +168,13 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         autocast: args.precision.autocast(),
     };
     let Some(loss) = model.loss() else {
-        let Unsupervised::Rbm(rbm) = &model else {
-            bail!("--model {} has no training loss", args.model)
+        return match &model {
+            Unsupervised::Rbm(rbm) => {
+                super::train_rbm::run(args, rbm, &vs, (&train.0, &test.0), &dir, lr)
+            }
+            Unsupervised::Dcgan(gan) => super::train_gan::run(args, gan, &vs, &train.0, &dir, lr),
+            _ => bail!("--model {} has no training loss", args.model),
         };
-        return super::train_rbm::run(args, rbm, &vs, (&train.0, &test.0), &dir, lr);
     };
     let opt: Box<dyn Optimizer> = Box::new(Adam::new(vs.trainable(), lr));
     let mut trainer = Trainer::new(model.module(), &vs, opt, trainer_cfg).with_loss(loss);
@@ -192,6 +207,7 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         Unsupervised::Dae(_) => "reconstruction cross-entropy of uncorrupted inputs",
         Unsupervised::Vae(_) | Unsupervised::ConvVae(_) => "negative ELBO (cross-entropy + KL)",
         Unsupervised::Rbm(_) => "squared reconstruction error",
+        Unsupervised::Dcgan(_) => "GAN losses",
     };
     let lines = [
         format!("test loss {test_loss:.4} nats per image ({what})"),

@@ -1,4 +1,4 @@
-//! The unsupervised image models of the CLI (`ae`, `dae`, `vae`, `conv-vae`, `rbm`): which names exist, how each
+//! The unsupervised image models of the CLI (`ae`, `dae`, `vae`, `conv-vae`, `rbm`, `dcgan`): which names exist, how each
 //! is built from a run config, its loss, and which can draw new images.
 
 use crate::run_config::RunConfig;
@@ -7,6 +7,7 @@ use nabla::Tensor;
 use nabla_nn::models::autoencoder::{reconstruction_bce, Autoencoder, DEEP_AUTOENCODER_SIZES};
 use nabla_nn::models::conv_vae::ConvVae;
 use nabla_nn::models::dae::DenoisingAutoencoder;
+use nabla_nn::models::dcgan::{Dcgan, DcganConfig};
 use nabla_nn::models::rbm::Rbm;
 use nabla_nn::models::vae::{Vae, VaeConfig};
 use nabla_nn::trainer::LossFn;
@@ -34,6 +35,10 @@ pub const MODELS: &[(&str, &str)] = &[
         "rbm",
         "restricted Boltzmann machine 784-500, binary units, CD-k or persistent CD (--cd-k, --persistent)",
     ),
+    (
+        "dcgan",
+        "DCGAN for 28x28 images: generator z(100)-64x7x7-32x14x14-1x28x28 (transposed convolutions, batch norm, ReLU, tanh), discriminator of 2 stride-2 convolutions (LeakyReLU 0.2, batch norm); Adam 2e-4, beta1 0.5",
+    ),
 ];
 
 /// Fraction of the pixels `--model dae` sets to zero in training (the protocols' masking
@@ -44,7 +49,7 @@ pub const DAE_NOISE: f64 = 0.25;
 pub const RBM_HIDDEN: usize = 500;
 
 /// The image models `nabla sample` can draw from.
-pub const SAMPLERS: &[&str] = &["vae", "conv-vae", "rbm"];
+pub const SAMPLERS: &[&str] = &["vae", "conv-vae", "rbm", "dcgan"];
 
 /// The latent dimensions of a VAE run (runs from before `--latent` existed have 20).
 fn latent(cfg: &RunConfig) -> usize {
@@ -68,6 +73,8 @@ pub enum Unsupervised {
     ConvVae(ConvVae),
     /// `rbm`.
     Rbm(Rbm),
+    /// `dcgan` (boxed: its two networks make it the largest variant).
+    Dcgan(Box<Dcgan>),
 }
 
 impl Unsupervised {
@@ -105,6 +112,16 @@ impl Unsupervised {
                 Unsupervised::ConvVae(ConvVae::new(&vs.root(), latent(cfg))?)
             }
             "rbm" => Unsupervised::Rbm(Rbm::new(&vs.root(), inputs, RBM_HIDDEN)?),
+            "dcgan" => {
+                if cfg.input_shape != [1, 28, 28] {
+                    bail!(
+                        "--model dcgan takes 28x28 one-channel images; '{}' has examples of shape {:?}",
+                        cfg.data,
+                        cfg.input_shape
+                    );
+                }
+                Unsupervised::Dcgan(Box::new(Dcgan::new(&vs.root(), DcganConfig::default())?))
+            }
             other => bail!(
                 "'{other}' is not an unsupervised model; they are: {}",
                 names(MODELS.iter().map(|m| m.0))
@@ -121,12 +138,14 @@ impl Unsupervised {
             Unsupervised::Vae(m) => m,
             Unsupervised::ConvVae(m) => m,
             Unsupervised::Rbm(m) => m,
+            Unsupervised::Dcgan(m) => m.as_ref(),
         }
     }
 
     /// The training loss of the module's output against the input batch, in nats per image:
     /// the reconstruction cross-entropy for the autoencoder, the negative ELBO for the VAE;
-    /// `None` for the RBM, which follows contrastive divergence rather than a loss's gradient.
+    /// `None` for the RBM, which follows contrastive divergence rather than a loss's gradient,
+    /// and the GAN, whose two networks take turns with losses of their own.
     pub fn loss(&self) -> Option<LossFn> {
         match self {
             Unsupervised::Ae(_) | Unsupervised::Dae(_) => Some(Box::new(reconstruction_bce)),
@@ -135,7 +154,7 @@ impl Unsupervised {
                 let c = *c;
                 Some(Box::new(move |out, x| c.loss(out, x)))
             }
-            Unsupervised::Rbm(_) => None,
+            Unsupervised::Rbm(_) | Unsupervised::Dcgan(_) => None,
         }
     }
 
@@ -148,6 +167,7 @@ impl Unsupervised {
             Unsupervised::Vae(m) => Ok(m.decode_logits(&m.encode(x)?.0)?.sigmoid()?),
             Unsupervised::ConvVae(m) => Ok(m.decode_logits(&m.encode(x)?.0)?.sigmoid()?),
             Unsupervised::Rbm(m) => Ok(m.reconstruct(x)?),
+            Unsupervised::Dcgan(_) => bail!("a GAN has no encoder: it cannot reconstruct"),
         })
     }
 
@@ -160,6 +180,11 @@ impl Unsupervised {
             Unsupervised::Vae(m) => Ok(m.decode_logits(code)?.sigmoid()?),
             Unsupervised::ConvVae(m) => Ok(m.decode_logits(code)?.sigmoid()?),
             Unsupervised::Rbm(m) => Ok(m.visible_probs(code)?),
+            Unsupervised::Dcgan(m) => Ok(m
+                .forward(code)?
+                .add_scalar(1.0)?
+                .mul_scalar(0.5)?
+                .reshape(&[code.dims()[0], 784])?),
         })
     }
 
@@ -172,6 +197,7 @@ impl Unsupervised {
             Unsupervised::Vae(m) => Ok(m.encode(x)?.0),
             Unsupervised::ConvVae(m) => Ok(m.encode(x)?.0),
             Unsupervised::Rbm(m) => Ok(m.hidden_probs(x)?),
+            Unsupervised::Dcgan(_) => bail!("a GAN has no encoder: it maps codes to images only"),
         })
     }
 }

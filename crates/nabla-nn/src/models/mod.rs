@@ -8,6 +8,7 @@ pub mod autoencoder;
 mod blocks;
 pub mod conv_vae;
 pub mod dae;
+pub mod dcgan;
 mod googlenet;
 mod lenet;
 mod mlp;

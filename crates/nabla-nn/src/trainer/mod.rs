@@ -10,7 +10,7 @@ mod progress;
 
 pub use metrics::{hits, EpochRecord, Hits, CSV_HEADER};
 use parallel::EpochSums;
-pub use plot::{register_font as register_plot_font, write_curves};
+pub use plot::{register_font as register_plot_font, write_curves, write_panels, Curve};
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::distributed::DataParallel;

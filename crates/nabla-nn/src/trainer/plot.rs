@@ -1,4 +1,5 @@
-//! `curves.png`: training and validation loss and accuracy against the epoch.
+//! `curves.png`: training and validation loss and accuracy against the epoch (or any named
+//! series side by side, [`write_panels`]).
 
 use super::metrics::EpochRecord;
 use crate::{Error, Result};
@@ -27,10 +28,26 @@ fn plot_err(path: &Path, e: impl std::fmt::Display) -> Error {
 
 type Series = (&'static str, RGBColor, Vec<(f64, f64)>);
 
+/// A series with an owned name.
+type OwnedSeries = (String, RGBColor, Vec<(f64, f64)>);
+
 fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, plotters::coord::Shift>,
     title: &str,
     series: &[Series],
+    epochs: f64,
+) -> std::result::Result<(), String> {
+    let owned: Vec<OwnedSeries> = series
+        .iter()
+        .map(|(name, c, pts)| (name.to_string(), *c, pts.clone()))
+        .collect();
+    panel_owned(area, title, &owned, epochs)
+}
+
+fn panel_owned<DB: DrawingBackend>(
+    area: &DrawingArea<DB, plotters::coord::Shift>,
+    title: &str,
+    series: &[OwnedSeries],
     epochs: f64,
 ) -> std::result::Result<(), String> {
     let points = series.iter().flat_map(|s| s.2.iter().map(|p| p.1));
@@ -63,7 +80,7 @@ fn panel<DB: DrawingBackend>(
         chart
             .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))
             .map_err(|e| e.to_string())?
-            .label(*name)
+            .label(name.as_str())
             .legend(move |(x, y)| {
                 PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))
             });
@@ -107,6 +124,44 @@ pub fn write_curves(path: &Path, history: &[EpochRecord]) -> Result<()> {
         panel(&halves[0], "loss", &loss, epochs).map_err(|e| plot_err(path, e))?;
         if acc.iter().any(|s| !s.2.is_empty()) {
             panel(&halves[1], "accuracy", &acc, epochs).map_err(|e| plot_err(path, e))?;
+        }
+        root.present().map_err(|e| plot_err(path, e))?;
+    }
+    std::fs::rename(&tmp, path).map_err(|e| Error::Io {
+        path: path.display().to_string(),
+        source: e,
+    })
+}
+
+/// One named curve of [`write_panels`]: `(epoch, value)` points.
+pub type Curve<'a> = (&'a str, Vec<(f64, f64)>);
+
+/// Draws panels side by side, each `(title, curves)` against the epoch, into a PNG of 600 × 450
+/// pixels per panel (a GAN's two losses beside its `D(x)` and `D(G(z))`, say). Curves take
+/// blue, red, green, black in order.
+///
+/// # Errors
+/// When the file cannot be written.
+pub fn write_panels(path: &Path, panels: &[(&str, Vec<Curve<'_>>)]) -> Result<()> {
+    register_font();
+    const COLORS: [RGBColor; 4] = [BLUE, RED, GREEN, BLACK];
+    let epochs = panels
+        .iter()
+        .flat_map(|p| p.1.iter().flat_map(|c| c.1.iter().map(|pt| pt.0)))
+        .fold(1.0, f64::max);
+    let tmp = path.with_extension("tmp.png");
+    {
+        let width = 600 * panels.len().max(1) as u32;
+        let root = BitMapBackend::new(&tmp, (width, 450)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| plot_err(path, e))?;
+        let areas = root.split_evenly((1, panels.len().max(1)));
+        for ((title, curves), area) in panels.iter().zip(&areas) {
+            let owned: Vec<OwnedSeries> = curves
+                .iter()
+                .zip(COLORS.iter().cycle())
+                .map(|((name, pts), c)| (name.to_string(), *c, pts.clone()))
+                .collect();
+            panel_owned(area, title, &owned, epochs).map_err(|e| plot_err(path, e))?;
         }
         root.present().map_err(|e| plot_err(path, e))?;
     }

@@ -1,0 +1,190 @@
+//! `nabla train --model dcgan`, `nabla sample` of a DCGAN and `nabla gan-score`, end to end on
+//! a slice of the bundled MNIST.
+
+mod common;
+
+use common::{assert_clear_errors, nabla, text, workdir};
+use std::path::Path;
+
+/// Width and height from a PNG's IHDR chunk.
+fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[1..4], b"PNG", "{} is not a PNG", path.display());
+    let be = |at: usize| u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+    (be(16), be(20))
+}
+
+/// The number after `label` in the output.
+fn number_after(out: &str, label: &str) -> f64 {
+    let at = out
+        .find(label)
+        .unwrap_or_else(|| panic!("no '{label}' in:\n{out}"))
+        + label.len();
+    out[at..]
+        .split_whitespace()
+        .next()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no number after '{label}' in:\n{out}"))
+}
+
+#[test]
+fn dcgan_trains_samples_and_is_scored_by_a_classifier() {
+    let dir = workdir("dcgan");
+    let train = [
+        "train",
+        "--model",
+        "dcgan",
+        "--train-size",
+        "256",
+        "--batch-size",
+        "64",
+        "--epochs",
+        "2",
+        "--out",
+        "gan",
+        "--quiet",
+    ];
+    let o = nabla(&dir, &train);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    let run = dir.join("runs/gan");
+    let csv = std::fs::read_to_string(run.join("metrics.csv")).expect("metrics.csv");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0], "epoch,d_loss,g_loss,d_real,d_fake,seconds",
+        "{csv}"
+    );
+    assert_eq!(lines.len(), 3, "{csv}");
+    for line in &lines[1..] {
+        let v: Vec<f64> = line.split(',').map(|x| x.parse().unwrap()).collect();
+        assert!(v[1] > 0.0 && v[2] > 0.0, "{line}");
+        assert!(
+            (0.0..=1.0).contains(&v[3]) && (0.0..=1.0).contains(&v[4]),
+            "{line}"
+        );
+    }
+    // Two panels of 600 × 450: losses, and D(x) with D(G(z)).
+    assert_eq!(png_size(&run.join("curves.png")), (1200, 450));
+    assert!(out.contains("D(G(z))"), "{out}");
+
+    let o = nabla(
+        &dir,
+        &[
+            "sample",
+            "--weights",
+            "runs/gan",
+            "--grid",
+            "8x8",
+            "--out",
+            "s.png",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    // 8 × (28·3 + 2) + 2 pixels a side.
+    assert_eq!(png_size(&dir.join("s.png")), (690, 690));
+
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--train-size",
+            "3000",
+            "--epochs",
+            "2",
+            "--out",
+            "lenet",
+            "--quiet",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+    let o = nabla(
+        &dir,
+        &[
+            "gan-score",
+            "--classifier",
+            "runs/lenet",
+            "--weights",
+            "runs/gan",
+            "--count",
+            "300",
+            "--save-samples",
+            "g.npy",
+        ],
+    );
+    let drawn = text(&o);
+    assert!(o.status.success(), "{drawn}");
+    let score = number_after(&drawn, "classifier score");
+    let fid = number_after(&drawn, "Frechet distance");
+    assert!((1.0..=10.0).contains(&score), "{drawn}");
+    assert!(fid > 0.0, "{drawn}");
+    // The saved samples score the same through --samples.
+    let o = nabla(
+        &dir,
+        &[
+            "gan-score",
+            "--classifier",
+            "runs/lenet",
+            "--samples",
+            "g.npy",
+        ],
+    );
+    let read = text(&o);
+    assert!(o.status.success(), "{read}");
+    assert!(
+        (number_after(&read, "classifier score") - score).abs() < 1e-3,
+        "{read}"
+    );
+    assert!(
+        (number_after(&read, "Frechet distance") - fid).abs() < 1e-2,
+        "{read}"
+    );
+    // The reference: real digits score far better than two epochs of a GAN on 256 images
+    // (this small LeNet is far less sure of itself than the main job's, whose test set scores
+    // 9.73).
+    let o = nabla(
+        &dir,
+        &["gan-score", "--classifier", "runs/lenet", "--count", "1000"],
+    );
+    let reference = text(&o);
+    assert!(o.status.success(), "{reference}");
+    assert!(
+        number_after(&reference, "the test set's classifier score") > 3.0,
+        "{reference}"
+    );
+    assert!(
+        number_after(&reference, "Frechet distance") < fid,
+        "{reference}"
+    );
+
+    std::fs::write(dir.join("bad.npy"), b"not an npy").unwrap();
+    assert_clear_errors(
+        &dir,
+        &[
+            (&["gan-score", "--classifier", "runs/gan"], "classify"),
+            (
+                &[
+                    "gan-score",
+                    "--classifier",
+                    "runs/lenet",
+                    "--weights",
+                    "runs/lenet",
+                ],
+                "cannot draw images",
+            ),
+            (
+                &[
+                    "gan-score",
+                    "--classifier",
+                    "runs/lenet",
+                    "--samples",
+                    "bad.npy",
+                ],
+                "bad.npy",
+            ),
+            (
+                &["train", "--model", "dcgan", "--resume", "--out", "gan"],
+                "no checkpoint",
+            ),
+        ],
+    );
+}
