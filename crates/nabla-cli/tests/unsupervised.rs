@@ -352,3 +352,38 @@ fn a_two_dimensional_conv_vae_samples_and_draws_its_manifold_and_test_codes() {
         text(&o)
     );
 }
+
+/// With --patience, early stopping selects on a split held out of the training images,
+/// never on the test set, and the run says so; the test set gives the final line only.
+#[test]
+fn early_stopping_selects_on_held_out_training_images_not_the_test_set() {
+    let dir = workdir("ae-patience");
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "ae",
+            "--train-size",
+            "320",
+            "--val-split",
+            "0.2",
+            "--patience",
+            "1",
+            "--batch-size",
+            "64",
+            "--epochs",
+            "2",
+            "--out",
+            "ae",
+            "--quiet",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(
+        out.contains("256 training / 64 validation (--val-split 0.2, for --patience)"),
+        "{out}"
+    );
+    assert!(out.contains("test loss"), "{out}");
+}

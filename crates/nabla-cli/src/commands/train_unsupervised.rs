@@ -121,7 +121,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let data = data_spec::load(&args.data, &spec_opts)
         .with_context(|| format!("loading dataset '{}'", args.data))?;
-    let train_set = super::train::training_subset(args, &data)?;
+    // Early stopping selects on data held out of the training set (--val-split), never on
+    // the test set; without it nothing is selected, and the test set is reported per epoch
+    // as PyTorch's VAE example does.
+    let (train_set, val_set) = match args.patience {
+        Some(_) => {
+            super::train::hold_out_validation(args, super::train::training_subset(args, &data)?)?
+        }
+        None => (super::train::training_subset(args, &data)?, None),
+    };
     let default_lr = match args.model.as_str() {
         "rbm" => 0.1,
         "dcgan" => 2e-4, // the DCGAN paper's rate, with Adam's beta1 = 0.5
@@ -154,6 +162,17 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         args.seed,
         false,
     )?));
+    let valid = match &val_set {
+        Some(v) => Some(Reconstruct(Batches(loader(
+            v.clone(),
+            batch,
+            &cfg,
+            false,
+            args.seed,
+            false,
+        )?))),
+        None => None,
+    };
     let trainer_cfg = TrainerConfig {
         epochs: args.epochs,
         max_steps: args.max_steps,
@@ -179,11 +198,12 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     let opt: Box<dyn Optimizer> = Box::new(Adam::new(vs.trainable(), lr));
     let mut trainer = Trainer::new(model.module(), &vs, opt, trainer_cfg).with_loss(loss);
     println!(
-        "training {} ({} parameters) on {} without labels: {} training / {} test images, batch {batch}, adam lr {lr}, {}, {} threads",
+        "training {} ({} parameters) on {} without labels: {} training / {}{} test images, batch {batch}, adam lr {lr}, {}, {} threads",
         args.model,
         vs.num_params(),
         args.data,
         train_set.len(),
+        val_set.as_ref().map_or(String::new(), |v| format!("{} validation (--val-split {}, for --patience) / ", v.len(), args.val_split)),
         data.test.len(),
         super::count(args.epochs, "epoch"),
         nabla::num_threads()
@@ -196,12 +216,20 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         );
     }
     let train_started = Instant::now();
-    trainer.fit(&train, Some(&test))?;
-    let train_secs = train_started.elapsed().as_secs_f64();
-    let test_loss = match trainer.history().last().and_then(|r| r.val_loss) {
-        Some(l) => l,
-        None => trainer.evaluate(&test)?.loss,
+    let test_loss = match &valid {
+        Some(v) => {
+            trainer.fit(&train, Some(v))?;
+            trainer.evaluate(&test)?.loss
+        }
+        None => {
+            trainer.fit(&train, Some(&test))?;
+            match trainer.history().last().and_then(|r| r.val_loss) {
+                Some(l) => l,
+                None => trainer.evaluate(&test)?.loss,
+            }
+        }
     };
+    let train_secs = train_started.elapsed().as_secs_f64();
     let what = match model {
         Unsupervised::Ae(_) => "reconstruction cross-entropy",
         Unsupervised::Dae(_) => "reconstruction cross-entropy of uncorrupted inputs",
