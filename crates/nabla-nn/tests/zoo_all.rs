@@ -6,7 +6,7 @@
 
 use nabla::{manual_seed, no_grad, DType, Device, Tensor};
 
-use nabla_nn::models::{build, registry, ModelConfig};
+use nabla_nn::models::{build, registry, ModelConfig, ModelInput};
 use nabla_nn::optim::{Adam, Optimizer, Sgd};
 use nabla_nn::{Result, VarStore};
 
@@ -17,13 +17,14 @@ fn every_model_runs_a_forward_pass_at_its_native_input() -> Result<()> {
         let c = spec.native;
         let vs = VarStore::new(&Device::Cpu);
         let net = (spec.build)(&vs.root(), &c)?;
-        let x = Tensor::randn(
-            &[1, c.in_channels, c.image_size, c.image_size],
-            DType::F32,
-            &Device::Cpu,
-        )?;
+        let x = spec.example_input(1, &Device::Cpu)?;
         let y = no_grad(|| net.forward(&x))?;
-        assert_eq!(y.dims(), &[1, c.num_classes], "{}", spec.name);
+        // Image models give one row of logits; token models one per step.
+        let want = match spec.input {
+            ModelInput::Image => vec![1, c.num_classes],
+            ModelInput::Tokens => vec![1, c.in_channels, c.num_classes],
+        };
+        assert_eq!(y.dims(), &want[..], "{}", spec.name);
         assert!(y.all_finite()?, "{}", spec.name);
         println!(
             "{:<16} {:>12} parameters, output {}",

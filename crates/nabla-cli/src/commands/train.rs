@@ -167,9 +167,9 @@ fn build_optimizer(args: &TrainArgs, vs: &VarStore, lr: f64) -> Result<Box<dyn O
     ))
 }
 
-/// Whether `model` is a character language model (reads `text:FILE` as sequences).
+/// Whether `model` is a character language model (reads `text:FILE` as token sequences).
 pub fn is_char_model(model: &str) -> bool {
-    model.starts_with("char-")
+    nabla_nn::models::spec(model).is_some_and(|s| s.input == nabla_nn::models::ModelInput::Tokens)
 }
 
 /// Creates the run folder, takes its lock (held until the returned value is dropped) and

@@ -41,15 +41,9 @@ pub const MEASURED: &[(&str, u64, u64)] = &[
     ("row-lstm", 82_186, 2_237_696),
 ];
 
-/// The shape of one native input: `[1, C, H, W]` images, or `[1, T]` character indices for
-/// the character models (`in_channels` holds their sequence length).
+/// The shape of one native input ([`ModelSpec::native_input`]).
 pub fn native_input(spec: &ModelSpec) -> Vec<usize> {
-    let n = spec.native;
-    if spec.name.starts_with("char-") {
-        vec![1, n.in_channels]
-    } else {
-        vec![1, n.in_channels, n.image_size, n.image_size]
-    }
+    spec.native_input(1)
 }
 
 /// Parameters and multiply-accumulates of `spec` at its native input (batch 1): the model
