@@ -9,9 +9,12 @@ use crate::data_spec::{self, SpecOptions};
 use crate::run_config::{new_run_dir, RunConfig};
 use anyhow::{bail, Context, Result};
 use nabla::Tensor;
+use nabla_data::Dataset;
 use nabla_nn::optim::{Adam, Optimizer, Schedule};
 use nabla_nn::{Loader, Trainer, TrainerConfig};
 use serde_json::json;
+use std::path::Path;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Image batches with the images as their own targets.
@@ -106,12 +109,18 @@ fn check_options(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs `nabla train` for an unsupervised model: Adam at `--lr` (default 1e-3, PyTorch's VAE
-/// example) with a constant rate.
-pub fn run(args: &TrainArgs) -> Result<()> {
-    check_options(args)?;
-    let started = Instant::now();
-    nabla::manual_seed(args.seed);
+/// The data of a run: the training images, those held out for `--patience`, the test set.
+struct Splits {
+    data: data_spec::DataBundle,
+    train: Arc<dyn Dataset>,
+    valid: Option<Arc<dyn Dataset>>,
+}
+
+/// Loads `--data` as pixels in `[0, 1]` and splits it. Early stopping selects on images
+/// held out of the training set (`--val-split`), never on the test set; without
+/// `--patience` nothing is selected, and the test set is reported per epoch, as PyTorch's
+/// VAE example does.
+fn load_splits(args: &TrainArgs) -> Result<Splits> {
     let (image_size, grayscale) = super::folder_images(&args.model, args.image_size);
     let spec_opts = SpecOptions {
         seed: args.seed,
@@ -121,62 +130,49 @@ pub fn run(args: &TrainArgs) -> Result<()> {
     };
     let data = data_spec::load(&args.data, &spec_opts)
         .with_context(|| format!("loading dataset '{}'", args.data))?;
-    // Early stopping selects on data held out of the training set (--val-split), never on
-    // the test set; without it nothing is selected, and the test set is reported per epoch
-    // as PyTorch's VAE example does.
-    let (train_set, val_set) = match args.patience {
-        Some(_) => {
-            super::train::hold_out_validation(args, super::train::training_subset(args, &data)?)?
-        }
-        None => (super::train::training_subset(args, &data)?, None),
+    let all = super::train::training_subset(args, &data)?;
+    let (train, valid) = match args.patience {
+        Some(_) => super::train::hold_out_validation(args, all)?,
+        None => (all, None),
     };
-    let default_lr = match args.model.as_str() {
+    Ok(Splits { data, train, valid })
+}
+
+/// `--lr`, or the model's default: 0.1 for the RBM's contrastive divergence, the DCGAN
+/// paper's 2e-4 (with Adam's β1 = 0.5), else PyTorch's VAE example's 1e-3.
+fn learning_rate(args: &TrainArgs) -> Result<f64> {
+    let default = match args.model.as_str() {
         "rbm" => 0.1,
-        "dcgan" => 2e-4, // the DCGAN paper's rate, with Adam's beta1 = 0.5
+        "dcgan" => 2e-4,
         _ => 1e-3,
     };
-    let lr = super::train::checked_lr(args, default_lr)?;
-    let cfg = run_config(args, &data, lr)?;
-    let (vs, model) = Unsupervised::build(&cfg)?;
-    let base = format!(
-        "{}-{}",
-        args.model,
-        args.data.split(':').next().unwrap_or("data")
-    );
-    let dir = new_run_dir(args.out.as_deref(), &base, args.resume)?;
-    let _lock = super::train::prepare_run_dir(args, &cfg, &dir)?;
+    super::train::checked_lr(args, default)
+}
+
+/// Batches of `set` with the images as their own targets.
+fn batches(
+    args: &TrainArgs,
+    set: &Arc<dyn Dataset>,
+    cfg: &RunConfig,
+    shuffle: bool,
+) -> Result<Reconstruct> {
     let batch = args.batch_size as usize;
-    let train = Reconstruct(Batches(loader(
-        train_set.clone(),
+    Ok(Reconstruct(Batches(loader(
+        set.clone(),
         batch,
-        &cfg,
-        true,
+        cfg,
+        shuffle,
         args.seed,
         false,
-    )?));
-    let test = Reconstruct(Batches(loader(
-        data.test.clone(),
-        batch,
-        &cfg,
-        false,
-        args.seed,
-        false,
-    )?));
-    let valid = match &val_set {
-        Some(v) => Some(Reconstruct(Batches(loader(
-            v.clone(),
-            batch,
-            &cfg,
-            false,
-            args.seed,
-            false,
-        )?))),
-        None => None,
-    };
-    let trainer_cfg = TrainerConfig {
+    )?)))
+}
+
+/// The Trainer's settings: a constant rate, one summary line per epoch.
+fn trainer_config(args: &TrainArgs, dir: &Path) -> TrainerConfig {
+    TrainerConfig {
         epochs: args.epochs,
         max_steps: args.max_steps,
-        out_dir: Some(dir.clone()),
+        out_dir: Some(dir.to_path_buf()),
         progress: !args.quiet,
         verbose: true,
         topk: 1,
@@ -185,7 +181,83 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         early_stopping: args.patience,
         clip_grad_norm: args.clip_grad_norm,
         autocast: args.precision.autocast(),
-    };
+    }
+}
+
+/// The run's first line: the model, the data and its parts, the optimization.
+fn announce(args: &TrainArgs, params: usize, splits: &Splits, lr: f64) -> String {
+    let valid = splits.valid.as_ref().map_or(String::new(), |v| {
+        format!(
+            "{} validation (--val-split {}, for --patience) / ",
+            v.len(),
+            args.val_split
+        )
+    });
+    format!(
+        "training {} ({params} parameters) on {} without labels: {} training / {valid}{} test images, batch {}, adam lr {lr}, {}, {} threads",
+        args.model,
+        args.data,
+        splits.train.len(),
+        splits.data.test.len(),
+        args.batch_size,
+        super::count(args.epochs, "epoch"),
+        nabla::num_threads()
+    )
+}
+
+/// Trains, selecting on `valid` when given, and returns the test loss.
+fn fit_and_test(
+    trainer: &mut Trainer,
+    train: &Reconstruct,
+    valid: Option<&Reconstruct>,
+    test: &Reconstruct,
+) -> Result<f64> {
+    if let Some(v) = valid {
+        trainer.fit(train, Some(v))?;
+        return Ok(trainer.evaluate(test)?.loss);
+    }
+    trainer.fit(train, Some(test))?;
+    Ok(match trainer.history().last().and_then(|r| r.val_loss) {
+        Some(l) => l,
+        None => trainer.evaluate(test)?.loss,
+    })
+}
+
+/// What the test loss of `model` measures.
+fn loss_name(model: &Unsupervised) -> &'static str {
+    match model {
+        Unsupervised::Ae(_) => "reconstruction cross-entropy",
+        Unsupervised::Dae(_) => "reconstruction cross-entropy of uncorrupted inputs",
+        Unsupervised::Vae(_) | Unsupervised::ConvVae(_) => "negative ELBO (cross-entropy + KL)",
+        Unsupervised::Rbm(_) => "squared reconstruction error",
+        Unsupervised::Dcgan(_) => "GAN losses",
+    }
+}
+
+/// Runs `nabla train` for an unsupervised model: Adam at `--lr` (default 1e-3, PyTorch's VAE
+/// example) with a constant rate; the RBM and the DCGAN run their own loops.
+pub fn run(args: &TrainArgs) -> Result<()> {
+    check_options(args)?;
+    let started = Instant::now();
+    nabla::manual_seed(args.seed);
+    let splits = load_splits(args)?;
+    let lr = learning_rate(args)?;
+    let cfg = run_config(args, &splits.data, lr)?;
+    let (vs, model) = Unsupervised::build(&cfg)?;
+    let base = format!(
+        "{}-{}",
+        args.model,
+        args.data.split(':').next().unwrap_or("data")
+    );
+    let dir = new_run_dir(args.out.as_deref(), &base, args.resume)?;
+    let _lock = super::train::prepare_run_dir(args, &cfg, &dir)?;
+    let train = batches(args, &splits.train, &cfg, true)?;
+    let test = batches(args, &splits.data.test, &cfg, false)?;
+    let valid = splits
+        .valid
+        .as_ref()
+        .map(|v| batches(args, v, &cfg, false))
+        .transpose()?;
     let Some(loss) = model.loss() else {
         return match &model {
             Unsupervised::Rbm(rbm) => {
@@ -196,51 +268,23 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         };
     };
     let opt: Box<dyn Optimizer> = Box::new(Adam::new(vs.trainable(), lr));
-    let mut trainer = Trainer::new(model.module(), &vs, opt, trainer_cfg).with_loss(loss);
-    println!(
-        "training {} ({} parameters) on {} without labels: {} training / {}{} test images, batch {batch}, adam lr {lr}, {}, {} threads",
-        args.model,
-        vs.num_params(),
-        args.data,
-        train_set.len(),
-        val_set.as_ref().map_or(String::new(), |v| format!("{} validation (--val-split {}, for --patience) / ", v.len(), args.val_split)),
-        data.test.len(),
-        super::count(args.epochs, "epoch"),
-        nabla::num_threads()
-    );
+    let mut trainer =
+        Trainer::new(model.module(), &vs, opt, trainer_config(args, &dir)).with_loss(loss);
+    println!("{}", announce(args, vs.num_params(), &splits, lr));
     if args.resume && trainer.resume()? {
-        println!(
-            "resuming {} after epoch {}",
-            dir.display(),
-            trainer.history().len()
-        );
+        let done = trainer.history().len();
+        println!("resuming {} after epoch {done}", dir.display());
     }
     let train_started = Instant::now();
-    let test_loss = match &valid {
-        Some(v) => {
-            trainer.fit(&train, Some(v))?;
-            trainer.evaluate(&test)?.loss
-        }
-        None => {
-            trainer.fit(&train, Some(&test))?;
-            match trainer.history().last().and_then(|r| r.val_loss) {
-                Some(l) => l,
-                None => trainer.evaluate(&test)?.loss,
-            }
-        }
-    };
-    let train_secs = train_started.elapsed().as_secs_f64();
-    let what = match model {
-        Unsupervised::Ae(_) => "reconstruction cross-entropy",
-        Unsupervised::Dae(_) => "reconstruction cross-entropy of uncorrupted inputs",
-        Unsupervised::Vae(_) | Unsupervised::ConvVae(_) => "negative ELBO (cross-entropy + KL)",
-        Unsupervised::Rbm(_) => "squared reconstruction error",
-        Unsupervised::Dcgan(_) => "GAN losses",
-    };
+    let test_loss = fit_and_test(&mut trainer, &train, valid.as_ref(), &test)?;
     let lines = [
-        format!("test loss {test_loss:.4} nats per image ({what})"),
         format!(
-            "training took {train_secs:.1}s; total {:.1}s",
+            "test loss {test_loss:.4} nats per image ({})",
+            loss_name(&model)
+        ),
+        format!(
+            "training took {:.1}s; total {:.1}s",
+            train_started.elapsed().as_secs_f64(),
             started.elapsed().as_secs_f64()
         ),
         format!(
