@@ -63,7 +63,8 @@ pub struct ProtocolArgs {
 }
 
 /// Runs `nabla protocol`.
-pub fn run(a: &ProtocolArgs) -> Result<()> {
+/// Refuses senseless arguments before any data is read.
+fn check_args(a: &ProtocolArgs) -> Result<()> {
     if a.labelled == 0 || a.hidden.is_empty() || a.hidden.contains(&0) {
         bail!("--labelled and every --hidden width must be at least 1");
     }
@@ -81,6 +82,37 @@ pub fn run(a: &ProtocolArgs) -> Result<()> {
     if !(a.rbm_lr.is_finite() && a.rbm_lr > 0.0) {
         bail!("--rbm-lr must be a positive number, got {}", a.rbm_lr);
     }
+    Ok(())
+}
+
+/// The protocols' settings from the arguments.
+fn protocol_config(a: &ProtocolArgs) -> ProtocolConfig {
+    ProtocolConfig {
+        sdae: SdaeConfig {
+            hidden: a.hidden.clone(),
+            noise: a.noise,
+            pretrain_epochs: a.pretrain_epochs,
+            lr: a.lr,
+            seed: a.seed,
+            batch: a.batch_size as usize,
+        },
+        supervised_epochs: a.epochs,
+        svm: SvcParams {
+            c: a.c,
+            ..SvcParams::default()
+        },
+        dbn: DbnConfig {
+            epochs: a.rbm_epochs,
+            lr: a.rbm_lr,
+            seed: a.seed,
+            ..DbnConfig::default()
+        },
+        only: a.only.clone(),
+    }
+}
+
+pub fn run(a: &ProtocolArgs) -> Result<()> {
+    check_args(a)?;
     let total = a.unlabelled.map(|u| a.labelled + u);
     let split = load(&ClassicData {
         data: a.data.clone(),
@@ -108,28 +140,7 @@ pub fn run(a: &ProtocolArgs) -> Result<()> {
     };
     let unlabelled = &split.train.x[first_unlabelled * split.train.d..];
     let n_unlabelled = split.train.len() - first_unlabelled;
-    let cfg = ProtocolConfig {
-        sdae: SdaeConfig {
-            hidden: a.hidden.clone(),
-            noise: a.noise,
-            pretrain_epochs: a.pretrain_epochs,
-            lr: a.lr,
-            seed: a.seed,
-            batch: a.batch_size as usize,
-        },
-        supervised_epochs: a.epochs,
-        svm: SvcParams {
-            c: a.c,
-            ..SvcParams::default()
-        },
-        dbn: DbnConfig {
-            epochs: a.rbm_epochs,
-            lr: a.rbm_lr,
-            seed: a.seed,
-            ..DbnConfig::default()
-        },
-        only: a.only.clone(),
-    };
+    let cfg = protocol_config(a);
     println!(
         "{} labelled and {n_unlabelled} unlabelled (pre-training) training examples, {} test examples; network {}-{}-{}",
         a.labelled,

@@ -20,6 +20,43 @@ fn cell_kind(model: &str) -> Option<CellKind> {
     }
 }
 
+/// The run's vocabulary: one character per class name of its config.json.
+fn vocabulary(cfg: &RunConfig) -> Result<Vec<char>> {
+    cfg.class_names
+        .as_deref()
+        .context("the run's config.json has no vocabulary (class_names)")?
+        .iter()
+        .map(|name| {
+            let mut chars = name.chars();
+            match (chars.next(), chars.next()) {
+                (Some(c), None) => Ok(c),
+                _ => bail!("the run's vocabulary entry {name:?} is not one character"),
+            }
+        })
+        .collect()
+}
+
+/// `--prime` as vocabulary indices; every character must occur in the training text.
+fn prime_codes(prime: &str, vocab: &[char]) -> Result<Vec<i64>> {
+    let codes = prime
+        .chars()
+        .enumerate()
+        .map(|(i, c)| {
+            vocab
+                .iter()
+                .position(|&v| v == c)
+                .map(|k| k as i64)
+                .with_context(|| {
+                    format!("--prime: character {c:?} at position {i} never occurs in the training text")
+                })
+        })
+        .collect::<Result<Vec<i64>>>()?;
+    if codes.is_empty() {
+        bail!("--prime must hold at least one character");
+    }
+    Ok(codes)
+}
+
 /// Runs `nabla sample`.
 pub fn run(args: &SampleArgs) -> Result<()> {
     let (file, dir) = resolve_weights(&args.weights)?;
@@ -48,36 +85,8 @@ pub fn run(args: &SampleArgs) -> Result<()> {
             )
         );
     };
-    let vocab: Vec<char> = cfg
-        .class_names
-        .as_deref()
-        .context("the run's config.json has no vocabulary (class_names)")?
-        .iter()
-        .map(|name| {
-            let mut chars = name.chars();
-            match (chars.next(), chars.next()) {
-                (Some(c), None) => Ok(c),
-                _ => bail!("the run's vocabulary entry {name:?} is not one character"),
-            }
-        })
-        .collect::<Result<_>>()?;
-    let prime = args
-        .prime
-        .chars()
-        .enumerate()
-        .map(|(i, c)| {
-            vocab
-                .iter()
-                .position(|&v| v == c)
-                .map(|k| k as i64)
-                .with_context(|| {
-                    format!("--prime: character {c:?} at position {i} never occurs in the training text")
-                })
-        })
-        .collect::<Result<Vec<i64>>>()?;
-    if prime.is_empty() {
-        bail!("--prime must hold at least one character");
-    }
+    let vocab = vocabulary(&cfg)?;
+    let prime = prime_codes(&args.prime, &vocab)?;
     let vs = VarStore::new(&Device::Cpu);
     let model = CharLm::new(&vs.root(), CharLmConfig::new(kind, vocab.len()))?;
     vs.load(&file)

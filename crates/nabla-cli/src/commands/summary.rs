@@ -230,6 +230,16 @@ pub fn run(args: &SummaryArgs) -> Result<()> {
             macs: 0,
         });
     }
+    print_table(&rows);
+    print_totals(&vs, &rows);
+    if args.vars {
+        print_variables(&vs);
+    }
+    Ok(())
+}
+
+/// The layer table: name, output shape, parameters and multiply-accumulates per row.
+fn print_table(rows: &[Row]) {
     let width = rows.iter().map(|r| r.name.len()).max().unwrap_or(5).max(5);
     let line = "-".repeat(width + 2 + 22 + 2 + 14 + 2 + 16);
     println!(
@@ -237,7 +247,7 @@ pub fn run(args: &SummaryArgs) -> Result<()> {
         "layer", "output shape", "parameters", "MACs"
     );
     println!("{line}");
-    for r in &rows {
+    for r in rows {
         println!(
             "{:<width$}  {:<22}  {:>14}  {:>16}",
             r.name,
@@ -247,6 +257,10 @@ pub fn run(args: &SummaryArgs) -> Result<()> {
         );
     }
     println!("{line}");
+}
+
+/// Total, trainable and buffer parameters, and multiply-accumulates per input.
+fn print_totals(vs: &VarStore, rows: &[Row]) {
     let macs: u64 = rows.iter().map(|r| r.macs).sum();
     println!("total parameters: {}", thousands(vs.num_params() as u64));
     println!(
@@ -270,23 +284,24 @@ pub fn run(args: &SummaryArgs) -> Result<()> {
         thousands(macs),
         short(macs)
     );
-    if args.vars {
-        println!("\n{:<48} {:<20} {:>12}", "variable", "shape", "elements");
-        for v in vs.vars() {
-            let kind = if v.kind() == VarKind::Buffer {
-                " (buffer)"
-            } else {
-                ""
-            };
-            println!(
-                "{:<48} {:<20} {:>12}",
-                format!("{}{kind}", v.name()),
-                v.leaf().shape().to_string(),
-                v.numel()
-            );
-        }
+}
+
+/// Every variable with its shape and element count.
+fn print_variables(vs: &VarStore) {
+    println!("\n{:<48} {:<20} {:>12}", "variable", "shape", "elements");
+    for v in vs.vars() {
+        let kind = if v.kind() == VarKind::Buffer {
+            " (buffer)"
+        } else {
+            ""
+        };
+        println!(
+            "{:<48} {:<20} {:>12}",
+            format!("{}{kind}", v.name()),
+            v.leaf().shape().to_string(),
+            v.numel()
+        );
     }
-    Ok(())
 }
 
 #[cfg(test)]
