@@ -39,86 +39,33 @@ pub fn run(
     dir: &Path,
     lr: f64,
 ) -> Result<()> {
-    let cd_config = CdConfig {
+    let mut cd = ContrastiveDivergence::new(CdConfig {
         k: args.cd_k as usize,
         persistent: args.persistent,
-    };
-    let mut cd = ContrastiveDivergence::new(cd_config);
+    });
     let mut opt = Sgd::new(vs.trainable(), lr)
         .momentum(0.5)
         .weight_decay(args.weight_decay);
-    let method = format!(
-        "{}CD-{}",
-        if args.persistent { "persistent " } else { "" },
-        args.cd_k
-    );
-    super::train::report(
-        dir,
-        &[format!(
-            "training rbm {}-{} ({} parameters) by {method} on {}: batch {}, {OPTIMIZER}, lr {lr}, {}, {} threads",
-            rbm.visible,
-            rbm.hidden,
-            vs.num_params(),
-            args.data,
-            args.batch_size,
-            super::count(args.epochs, "epoch"),
-            nabla::num_threads()
-        )],
-    )?;
+    super::train::report(dir, &[announce(args, rbm, vs, lr)])?;
     let started = Instant::now();
     let mut history: Vec<EpochRecord> = vec![];
     let mut steps = 0usize;
-    'epochs: for epoch in 1..=args.epochs {
+    for epoch in 1..=args.epochs {
         let t0 = Instant::now();
-        let mut progress = EpochProgress::new(epoch, args.epochs, train.num_batches(), !args.quiet);
-        let (mut sum, mut n) = (0.0, 0usize);
-        for batch in train.epoch(epoch - 1) {
-            if args.max_steps.is_some_and(|m| steps >= m) {
-                break;
-            }
-            let (x, _) = batch?;
-            let loss = cd.loss(rbm, &x)?;
-            opt.step(&loss.backward()?)?;
-            let rows = x.dims()[0];
-            let err = rbm.reconstruction_error(&x)?;
-            if !err.is_finite() {
-                anyhow::bail!("the reconstruction error became {err} at step {steps}: lower --lr");
-            }
-            sum += err * rows as f64;
-            n += rows;
-            steps += 1;
-            progress.step(rows, err, None);
-        }
-        progress.finish();
-        if n == 0 {
-            break 'epochs;
-        }
+        let Some(train_err) = train_epoch(args, rbm, &mut cd, &mut opt, train, epoch, &mut steps)?
+        else {
+            break;
+        };
         let record = EpochRecord {
             epoch,
-            train_loss: sum / n as f64,
+            train_loss: train_err,
             val_loss: Some(reconstruction_error(rbm, test)?),
             lr,
             seconds: t0.elapsed().as_secs_f64(),
             ..EpochRecord::default()
         };
-        super::train::report(
-            dir,
-            &[format!(
-                "epoch {epoch}/{}: train reconstruction error {:.4} | test {:.4} | {:.1}s",
-                args.epochs,
-                record.train_loss,
-                record.val_loss.unwrap_or(f64::NAN),
-                record.seconds
-            )],
-        )?;
         history.push(record);
-        let csv: String = std::iter::once(CSV_HEADER.to_string())
-            .chain(history.iter().map(EpochRecord::csv_line))
-            .map(|l| l + "\n")
-            .collect();
-        nabla::io::write_atomic(&dir.join("metrics.csv"), csv.as_bytes())?;
-        write_curves(&dir.join("curves.png"), &history)?;
-        vs.save(dir.join("model.safetensors"))?;
+        record_epoch(args, vs, dir, &history)?;
     }
     let test_err = match history.last() {
         Some(r) => r.val_loss.unwrap_or(f64::NAN),
@@ -138,4 +85,85 @@ pub fn run(
             ),
         ],
     )
+}
+
+/// The run's first line: the machine, the method, the optimization.
+fn announce(args: &TrainArgs, rbm: &Rbm, vs: &VarStore, lr: f64) -> String {
+    let persistent = if args.persistent { "persistent " } else { "" };
+    format!(
+        "training rbm {}-{} ({} parameters) by {persistent}CD-{} on {}: batch {}, {OPTIMIZER}, lr {lr}, {}, {} threads",
+        rbm.visible,
+        rbm.hidden,
+        vs.num_params(),
+        args.cd_k,
+        args.data,
+        args.batch_size,
+        super::count(args.epochs, "epoch"),
+        nabla::num_threads()
+    )
+}
+
+/// One epoch of contrastive divergence, counting steps against `--max-steps`: the mean
+/// reconstruction error per training image, or `None` when no step was left to take.
+fn train_epoch(
+    args: &TrainArgs,
+    rbm: &Rbm,
+    cd: &mut ContrastiveDivergence,
+    opt: &mut Sgd,
+    train: &Batches,
+    epoch: usize,
+    steps: &mut usize,
+) -> Result<Option<f64>> {
+    let mut progress = EpochProgress::new(epoch, args.epochs, train.num_batches(), !args.quiet);
+    let (mut sum, mut n) = (0.0, 0usize);
+    for batch in train.epoch(epoch - 1) {
+        if args.max_steps.is_some_and(|m| *steps >= m) {
+            break;
+        }
+        let (x, _) = batch?;
+        let loss = cd.loss(rbm, &x)?;
+        opt.step(&loss.backward()?)?;
+        let rows = x.dims()[0];
+        let err = rbm.reconstruction_error(&x)?;
+        if !err.is_finite() {
+            anyhow::bail!("the reconstruction error became {err} at step {steps}: lower --lr");
+        }
+        sum += err * rows as f64;
+        n += rows;
+        *steps += 1;
+        progress.step(rows, err, None);
+    }
+    progress.finish();
+    Ok((n > 0).then(|| sum / n as f64))
+}
+
+/// The epoch's line, `metrics.csv`, `curves.png` and the weights, after each epoch.
+fn record_epoch(
+    args: &TrainArgs,
+    vs: &VarStore,
+    dir: &Path,
+    history: &[EpochRecord],
+) -> Result<()> {
+    let Some(r) = history.last() else {
+        return Ok(());
+    };
+    super::train::report(
+        dir,
+        &[format!(
+            "epoch {}/{}: train reconstruction error {:.4} | test {:.4} | {:.1}s",
+            r.epoch,
+            args.epochs,
+            r.train_loss,
+            r.val_loss.unwrap_or(f64::NAN),
+            r.seconds
+        )],
+    )?;
+    let csv: String = std::iter::once(CSV_HEADER.to_string())
+        .chain(history.iter().map(EpochRecord::csv_line))
+        .map(|l| l + "\n")
+        .collect();
+    nabla::io::write_atomic(&dir.join("metrics.csv"), csv.as_bytes())?;
+    write_curves(&dir.join("curves.png"), history)?;
+    vs.save(dir.join("model.safetensors"))?;
+    Ok(())
 }
