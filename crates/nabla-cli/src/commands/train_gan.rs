@@ -109,47 +109,18 @@ pub fn run(
     lr: f64,
 ) -> Result<()> {
     let mut trainer = GanTrainer::new(vs, lr);
-    super::train::report(
-        dir,
-        &[format!(
-            "training dcgan ({} parameters: generator {}, discriminator {}) on {}: batch {}, {OPTIMIZER}, lr {lr}, {} epochs, {} threads",
-            vs.num_params(),
-            count(vs, nabla_nn::models::dcgan::GENERATOR),
-            count(vs, nabla_nn::models::dcgan::DISCRIMINATOR),
-            args.data,
-            args.batch_size,
-            args.epochs,
-            nabla::num_threads()
-        )],
-    )?;
+    super::train::report(dir, &[announce(args, vs, lr)])?;
     let started = Instant::now();
     let mut history: Vec<GanEpoch> = vec![];
     let mut steps = 0usize;
     for epoch in 1..=args.epochs {
         let t0 = Instant::now();
-        let mut progress = EpochProgress::new(epoch, args.epochs, train.num_batches(), !args.quiet);
-        let mut sums = Sums::default();
-        for batch in train.epoch(epoch - 1) {
-            if args.max_steps.is_some_and(|m| steps >= m) {
-                break;
-            }
-            let (x, _) = batch?;
-            let rows = x.dims()[0];
-            let s = trainer.step(gan, vs, &x)?;
-            if !(s.d_loss.is_finite() && s.g_loss.is_finite()) {
-                bail!("a GAN loss became non-finite at step {steps} ({s:?}): lower --lr");
-            }
-            sums.add(&s, rows);
-            steps += 1;
-            progress.step(rows, s.d_loss + s.g_loss, None);
-        }
-        progress.finish();
-        if sums.n == 0 {
+        let Some(mean) = train_epoch(args, gan, vs, &mut trainer, train, epoch, &mut steps)? else {
             break;
-        }
+        };
         let record = GanEpoch {
             epoch,
-            mean: sums.mean(),
+            mean,
             seconds: t0.elapsed().as_secs_f64(),
         };
         let m = record.mean;
@@ -178,6 +149,51 @@ pub fn run(
 }
 
 /// Parameters under `prefix`.
+/// The run's first line: both networks' sizes, the data, the optimization.
+fn announce(args: &TrainArgs, vs: &VarStore, lr: f64) -> String {
+    format!(
+        "training dcgan ({} parameters: generator {}, discriminator {}) on {}: batch {}, {OPTIMIZER}, lr {lr}, {}, {} threads",
+        vs.num_params(),
+        count(vs, nabla_nn::models::dcgan::GENERATOR),
+        count(vs, nabla_nn::models::dcgan::DISCRIMINATOR),
+        args.data,
+        args.batch_size,
+        super::count(args.epochs, "epoch"),
+        nabla::num_threads()
+    )
+}
+
+/// One epoch of alternating steps, counting steps against `--max-steps`: the epoch's means,
+/// or `None` when no step was left to take.
+fn train_epoch(
+    args: &TrainArgs,
+    gan: &Dcgan,
+    vs: &VarStore,
+    trainer: &mut GanTrainer,
+    train: &Batches,
+    epoch: usize,
+    steps: &mut usize,
+) -> Result<Option<GanStep>> {
+    let mut progress = EpochProgress::new(epoch, args.epochs, train.num_batches(), !args.quiet);
+    let mut sums = Sums::default();
+    for batch in train.epoch(epoch - 1) {
+        if args.max_steps.is_some_and(|m| *steps >= m) {
+            break;
+        }
+        let (x, _) = batch?;
+        let rows = x.dims()[0];
+        let s = trainer.step(gan, vs, &x)?;
+        if !(s.d_loss.is_finite() && s.g_loss.is_finite()) {
+            bail!("a GAN loss became non-finite at step {steps} ({s:?}): lower --lr");
+        }
+        sums.add(&s, rows);
+        *steps += 1;
+        progress.step(rows, s.d_loss + s.g_loss, None);
+    }
+    progress.finish();
+    Ok((sums.n > 0).then(|| sums.mean()))
+}
+
 fn count(vs: &VarStore, prefix: &str) -> usize {
     vs.trainable()
         .iter()
