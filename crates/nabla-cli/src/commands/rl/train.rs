@@ -9,7 +9,37 @@ use indicatif::{ProgressBar, ProgressStyle};
 use nabla_rl::agent::{Agent, Algo, RunSpec};
 use nabla_rl::curve::{ReturnCurve, CSV_HEADER};
 use std::io::{BufWriter, IsTerminal, Write};
+use std::path::Path;
 use std::time::Instant;
+
+/// Writes the run folder's `config.json` and opens its `metrics.csv` with the header.
+fn open_run_folder(dir: &Path, spec: &RunSpec) -> Result<BufWriter<std::fs::File>> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let config = serde_json::to_string_pretty(&spec_json(spec))?;
+    std::fs::write(dir.join("config.json"), config + "\n")
+        .with_context(|| format!("writing {}", dir.join("config.json").display()))?;
+    let csv_path = dir.join("metrics.csv");
+    let mut csv = BufWriter::new(
+        std::fs::File::create(&csv_path)
+            .with_context(|| format!("creating {}", csv_path.display()))?,
+    );
+    writeln!(csv, "{CSV_HEADER}")?;
+    Ok(csv)
+}
+
+/// A bar over the run's steps on a terminal (none with `--quiet` or when stderr is not one).
+fn progress_bar(a: &TrainArgs, spec: &RunSpec) -> Option<ProgressBar> {
+    (!a.quiet && std::io::stderr().is_terminal()).then(|| {
+        let bar = ProgressBar::new(spec.steps as u64);
+        let style = ProgressStyle::with_template(
+            "{prefix} [{bar:30.cyan/blue}] {pos}/{len} steps {msg} ETA {eta}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar());
+        bar.set_style(style.progress_chars("=> "));
+        bar.set_prefix(format!("{} {}", spec.algo.name(), spec.env));
+        bar
+    })
+}
 
 /// Runs `nabla rl train`.
 pub fn run(a: &TrainArgs) -> Result<()> {
@@ -28,27 +58,9 @@ pub fn run(a: &TrainArgs) -> Result<()> {
         &format!("rl-{}-{}", algo.name(), a.env),
         false,
     )?;
-    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-    let config = serde_json::to_string_pretty(&spec_json(&spec))?;
-    std::fs::write(dir.join("config.json"), config + "\n")
-        .with_context(|| format!("writing {}", dir.join("config.json").display()))?;
     let csv_path = dir.join("metrics.csv");
-    let mut csv = BufWriter::new(
-        std::fs::File::create(&csv_path)
-            .with_context(|| format!("creating {}", csv_path.display()))?,
-    );
-    writeln!(csv, "{CSV_HEADER}")?;
-
-    let bar = (!a.quiet && std::io::stderr().is_terminal()).then(|| {
-        let bar = ProgressBar::new(spec.steps as u64);
-        let style = ProgressStyle::with_template(
-            "{prefix} [{bar:30.cyan/blue}] {pos}/{len} steps {msg} ETA {eta}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar());
-        bar.set_style(style.progress_chars("=> "));
-        bar.set_prefix(format!("{} {}", algo.name(), spec.env));
-        bar
-    });
+    let mut csv = open_run_folder(&dir, &spec)?;
+    let bar = progress_bar(a, &spec);
     let mut curve = ReturnCurve::new(100);
     let mut write_error = None;
     let start = Instant::now();
