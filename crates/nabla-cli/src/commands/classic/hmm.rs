@@ -56,6 +56,21 @@ pub fn run(a: &HmmArgs) -> Result<()> {
             (vocab.len() as f64).log2()
         );
     }
+    print_states(&hmm, &vocab, &test)?;
+    let out = output_path(&a.output, "hmm")?;
+    let model = serde_json::json!({
+        "symbols": vocab.iter().collect::<String>(),
+        "hmm": hmm,
+        "markov_chain": chain,
+    });
+    nabla::io::write_atomic(&out, model.to_string().as_bytes())?;
+    println!("model saved to {}", out.display());
+    Ok(())
+}
+
+/// Each state's most likely characters, then the Viterbi states of the first 60 test
+/// characters under them.
+fn print_states(hmm: &Hmm, vocab: &[char], test: &[usize]) -> Result<()> {
     for s in 0..hmm.n {
         let row = &hmm.emission[s * hmm.m..(s + 1) * hmm.m];
         let mut order: Vec<usize> = (0..hmm.m).collect();
@@ -82,13 +97,5 @@ pub fn run(a: &HmmArgs) -> Result<()> {
                 .collect::<String>()
         );
     }
-    let out = output_path(&a.output, "hmm")?;
-    let model = serde_json::json!({
-        "symbols": vocab.iter().collect::<String>(),
-        "hmm": hmm,
-        "markov_chain": chain,
-    });
-    nabla::io::write_atomic(&out, model.to_string().as_bytes())?;
-    println!("model saved to {}", out.display());
     Ok(())
 }
