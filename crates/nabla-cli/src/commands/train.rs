@@ -219,15 +219,15 @@ pub(super) fn prepare_run_dir(
 /// Flags not given are taken from the record (so `train --out my-mlp --resume` continues an
 /// MLP run); a given flag that contradicts it is refused, since the record would become
 /// false. `--epochs` may extend or shorten the run, and says so.
-fn as_recorded(args: &TrainArgs) -> Result<TrainArgs> {
-    let Some(name) = &args.out else {
-        return Ok(args.clone());
-    };
-    let dir = std::path::Path::new("runs").join(name);
-    let Ok(saved) = RunConfig::load(&dir) else {
-        return Ok(args.clone());
-    };
-    let t = TrainingRecord::of(&saved, &dir)?;
+/// Refuses flags given with `--resume` that would make the run's record false: another
+/// model, data, optimizer, schedule, precision, learning rate, batch size, validation split
+/// or input transform than the run in `dir` (recorded as `saved` and `t`) was trained with.
+fn refuse_changes(
+    args: &TrainArgs,
+    saved: &RunConfig,
+    t: &TrainingRecord,
+    dir: &std::path::Path,
+) -> Result<()> {
     let given = |id: &str| args.given.iter().any(|g| g == id);
     let check = |id: &str, was: Option<String>, now: String| -> Result<()> {
         match was {
@@ -268,10 +268,9 @@ fn as_recorded(args: &TrainArgs) -> Result<TrainArgs> {
         args.batch_size.to_string(),
     )?;
     // Runs recorded before --val-split existed validated on the test set, and go on so.
-    let val_split = t.val_split.unwrap_or(0.0);
     check(
         "val_split",
-        Some(val_split.to_string()),
+        Some(t.val_split.unwrap_or(0.0).to_string()),
         args.val_split.to_string(),
     )?;
     if given("transform_input") && !saved.transform_input {
@@ -281,6 +280,22 @@ fn as_recorded(args: &TrainArgs) -> Result<TrainArgs> {
             dir.display()
         );
     }
+    Ok(())
+}
+
+fn as_recorded(args: &TrainArgs) -> Result<TrainArgs> {
+    let Some(name) = &args.out else {
+        return Ok(args.clone());
+    };
+    let dir = std::path::Path::new("runs").join(name);
+    let Ok(saved) = RunConfig::load(&dir) else {
+        return Ok(args.clone());
+    };
+    let t = TrainingRecord::of(&saved, &dir)?;
+    refuse_changes(args, &saved, &t, &dir)?;
+    let given = |id: &str| args.given.iter().any(|g| g == id);
+    // Runs recorded before --val-split existed validated on the test set, and go on so.
+    let val_split = t.val_split.unwrap_or(0.0);
     let mut out = args.clone();
     out.model = saved.model.clone();
     out.data = saved.data.clone();
