@@ -1,5 +1,8 @@
 //! Kernel functions k(x, z) for SVMs, computed from dot products, and the dense kernels
 //! (dot products, a fast exponential) that evaluate them quickly.
+//!
+//! Host memory by design, as the whole crate: the data arrive as host slices and the
+//! tensors are built on `Device::Cpu`.
 
 use crate::{Error, Result};
 use nabla::{Device, Tensor};

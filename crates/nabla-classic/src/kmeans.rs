@@ -1,6 +1,9 @@
 //! k-means clustering (Lloyd's algorithm with k-means++ seeding), the classical baseline of
 //! unsupervised learning. Distances to the centroids go through the engine's matrix product:
 //! `‖x − c‖² = ‖x‖² − 2·x·c + ‖c‖²`.
+//!
+//! The data arrive as host slices (`Dataset` rows), so the tensors are built on
+//! `Device::Cpu`: the classical methods of this crate run on the host by design.
 
 use crate::{Error, Result};
 use nabla::{Device, Rng, Tensor};

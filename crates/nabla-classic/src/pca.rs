@@ -1,6 +1,9 @@
 //! Principal component analysis: the linear baseline of the deep autoencoder. The
 //! covariance and every projection go through the engine's matrix product; the leading
 //! eigenvectors come from subspace iteration with a Rayleigh–Ritz step.
+//!
+//! The data arrive as host slices, so the tensors are built on `Device::Cpu`: the
+//! classical methods of this crate run on the host by design.
 
 use crate::{Error, Result};
 use nabla::{DType, Device, Tensor};

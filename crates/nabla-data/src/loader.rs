@@ -106,6 +106,7 @@ impl DataLoader {
             drop_last: false,
             prefetch: 2,
             transform: None,
+            // Batches are built in host memory from the readers; `.device(..)` moves them.
             device: Device::Cpu,
             shard: Shard::single(),
         })

@@ -104,6 +104,7 @@ pub fn export(module: &dyn Module, input_shape: &[usize], opset: i64) -> Result<
     example_dims.extend_from_slice(input_shape);
     let x = Traced {
         name: input,
+        // The example input only traces shapes for the graph: host memory is enough.
         example: Tensor::zeros(&example_dims, DType::F32, &Device::Cpu),
     };
     let y = nabla::no_grad(|| module.export(&mut sink, &x))

@@ -185,6 +185,7 @@ impl Agent {
     pub fn vars(&self) -> Result<VarStore> {
         Ok(match self {
             Agent::QLearning(a) => {
+                // Host memory: the table of a tabular agent, shown as a network's output.
                 let vs = VarStore::new(&Device::Cpu);
                 let q: Vec<f32> = a.q.iter().map(|&v| v as f32).collect();
                 let rows = a.q.len() / a.num_actions;

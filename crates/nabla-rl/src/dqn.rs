@@ -74,6 +74,7 @@ impl QNetwork {
     /// # Errors
     /// When a size is 0.
     pub fn new(obs_dim: usize, actions: usize, hidden: &[usize]) -> Result<Self> {
+        // Host memory by design: a classic-control Q-network has a few thousand parameters and each step reads one observation from an environment on the host, so a device would add two copies per step.
         let vars = VarStore::new(&Device::Cpu);
         let sizes: Vec<usize> = std::iter::once(obs_dim)
             .chain(hidden.iter().copied())
@@ -93,6 +94,7 @@ impl QNetwork {
     /// # Errors
     /// When `obs.len()` is not a multiple of the observation size.
     pub fn values(&self, obs: &[f32], obs_dim: usize) -> Result<Vec<f32>> {
+        // The observations are host values from the environment.
         let x = Tensor::from_slice(obs, &[obs.len() / obs_dim, obs_dim], &Device::Cpu)?;
         Ok(nabla::no_grad(|| self.net.forward(&x))?.to_vec::<f32>()?)
     }

@@ -41,6 +41,7 @@ impl ActorCritic {
     /// # Errors
     /// When a size is 0.
     pub fn new(obs_dim: usize, kind: ActionKind, hidden: &[usize]) -> Result<Self> {
+        // Host memory by design, as the DQN network (`dqn.rs`): small networks fed one host observation per step.
         let vars = VarStore::new(&Device::Cpu);
         let sizes = |out: usize| -> Vec<usize> {
             std::iter::once(obs_dim)

@@ -6,6 +6,8 @@
 //! A DBN layer and a stacked-autoencoder encoder have the same form, `σ(W h + c)`, so the
 //! RBMs are written into the layers of an [`Sdae`] stack and the protocols fine-tune both
 //! kinds of pre-training the same way.
+//!
+//! On `Device::Cpu`, as the other protocols ([`super`]).
 
 use super::sdae::{batch_tensor, layer_codes, Sdae};
 use crate::Result;

@@ -3,6 +3,9 @@
 //! pre-training followed by supervised fine-tuning of the whole stack. Plus an SVM on the
 //! raw inputs, the classical baseline, and a fourth way: the same stack pre-trained as a deep
 //! belief net (greedy RBMs) instead of denoising autoencoders, then fine-tuned.
+//!
+//! The protocols run on the host by design: their data arrive as host slices and their
+//! networks are built on `Device::Cpu`.
 
 mod dbn;
 mod sdae;

@@ -2,6 +2,9 @@
 //! trained one at a time, without labels, to rebuild their clean input from a copy with a
 //! fraction of its values set to zero; the trained encoders then give codes to a classifier
 //! or start a network that is fine-tuned with labels.
+//!
+//! The protocols train small stacks on host slices of the data, on `Device::Cpu` by
+//! design (the CLI's `nabla protocol` compares them on the CPU).
 
 use crate::Result;
 use nabla::{Device, Tensor};

@@ -123,6 +123,7 @@ pub fn transpose(c: &Ctx) -> Result<Vec<Value>> {
         Value::Float(t) => Value::Float(t.permute(&perm)?.contiguous()?),
         Value::Int(i) => {
             // As i64 (through f32, values past 2^24 would change).
+            // Shape arithmetic runs on host integers (the importer's design); the result starts there.
             let t = Tensor::from_vec(i.data.clone(), &i.dims, &nabla::Device::Cpu)?
                 .permute(&perm)?
                 .contiguous()?;
