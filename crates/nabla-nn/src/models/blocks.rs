@@ -7,7 +7,26 @@ use crate::export::{GraphSink, Traced};
 use crate::init::Init;
 use crate::layers::{Conv2d, Linear, LocalResponseNorm};
 use crate::{Error, Module, Path, Result};
-use nabla::{Conv2dConfig, Pool2dConfig, Tensor};
+use nabla::{Conv2dConfig, ConvTranspose2dConfig, Pool2dConfig, Tensor};
+
+/// Stride 2, padding 1: a 4 × 4 kernel halves an even side (the convolutional VAE's and
+/// the DCGAN discriminator's downsampling).
+pub(crate) fn halving() -> Conv2dConfig {
+    Conv2dConfig {
+        stride: 2,
+        padding: 1,
+        ..Conv2dConfig::default()
+    }
+}
+
+/// The transpose of [`halving`]: a 4 × 4 kernel doubles a side (their upsampling).
+pub(crate) fn doubling() -> ConvTranspose2dConfig {
+    ConvTranspose2dConfig {
+        stride: 2,
+        padding: 1,
+        ..ConvTranspose2dConfig::default()
+    }
+}
 
 /// A convolution `[out, in / groups, k, k]` whose weight is drawn from `weight` and whose bias
 /// (if any) from `bias`; the layers' own constructor uses PyTorch's default initialization,

@@ -2,10 +2,11 @@
 //! convolutions down to `64 × 7 × 7`, Gaussian codes, and two stride-2 transposed
 //! convolutions back up, with the loss and sampler of the fully connected [`Vae`](super::vae::Vae).
 
+use super::blocks::{doubling, halving};
 use super::vae::{check_codes, packed_output, prior_sample, VaeConfig};
 use crate::layers::{Conv2d, ConvTranspose2d, Linear};
 use crate::{Error, Module, Path, Result};
-use nabla::{Conv2dConfig, ConvTranspose2dConfig, Tensor};
+use nabla::Tensor;
 
 /// Channels after the first and the second convolution.
 const CHANNELS: [usize; 2] = [32, 64];
@@ -25,24 +26,6 @@ pub struct ConvVae {
     pub config: VaeConfig,
 }
 
-/// Stride 2, padding 1: a 4 × 4 kernel halves an even side.
-fn down() -> Conv2dConfig {
-    Conv2dConfig {
-        stride: 2,
-        padding: 1,
-        ..Conv2dConfig::default()
-    }
-}
-
-/// The transpose of [`down`]: doubles a side.
-fn up() -> ConvTranspose2dConfig {
-    ConvTranspose2dConfig {
-        stride: 2,
-        padding: 1,
-        ..ConvTranspose2dConfig::default()
-    }
-}
-
 impl ConvVae {
     /// A fresh model for 28 × 28 one-channel images with `latent` dimensions.
     ///
@@ -55,13 +38,13 @@ impl ConvVae {
         let [c1, c2] = CHANNELS;
         let flat = c2 * 7 * 7;
         Ok(ConvVae {
-            conv1: Conv2d::new(&p.sub("conv1"), 1, c1, 4, down(), true)?,
-            conv2: Conv2d::new(&p.sub("conv2"), c1, c2, 4, down(), true)?,
+            conv1: Conv2d::new(&p.sub("conv1"), 1, c1, 4, halving(), true)?,
+            conv2: Conv2d::new(&p.sub("conv2"), c1, c2, 4, halving(), true)?,
             fc_mu: Linear::new(&p.sub("fc_mu"), flat, latent, true)?,
             fc_logvar: Linear::new(&p.sub("fc_logvar"), flat, latent, true)?,
             fc_dec: Linear::new(&p.sub("fc_dec"), latent, flat, true)?,
-            deconv1: ConvTranspose2d::new(&p.sub("deconv1"), c2, c1, 4, up(), true)?,
-            deconv2: ConvTranspose2d::new(&p.sub("deconv2"), c1, 1, 4, up(), true)?,
+            deconv1: ConvTranspose2d::new(&p.sub("deconv1"), c2, c1, 4, doubling(), true)?,
+            deconv2: ConvTranspose2d::new(&p.sub("deconv2"), c1, 1, 4, doubling(), true)?,
             config: VaeConfig {
                 inputs: 28 * 28,
                 hidden: flat,

@@ -3,11 +3,12 @@
 //! discriminator of stride-2 convolutions with LeakyReLU(0.2) and batch norm ending in a
 //! logit, and the alternating Adam updates of the non-saturating GAN losses.
 
+use super::blocks::{doubling, halving};
 use crate::layers::{BatchNorm, Conv2d, ConvTranspose2d, Linear};
 use crate::loss::{bce_with_logits, Reduction};
 use crate::optim::{Adam, Optimizer};
 use crate::{Error, Module, Path, Result, Var, VarStore};
-use nabla::{Conv2dConfig, ConvTranspose2dConfig, DType, Tensor};
+use nabla::{DType, Tensor};
 
 /// The sizes of a [`Dcgan`]. The defaults are the recipe of the docs: 100-d codes, a
 /// generator of `64 × 7 × 7` → `32 × 14 × 14` → `1 × 28 × 28`, a discriminator of
@@ -30,24 +31,6 @@ impl Default for DcganConfig {
             g_channels: 64,
             d_channels: 32,
         }
-    }
-}
-
-/// Stride 2, padding 1: a 4 × 4 kernel halves an even side.
-fn down() -> Conv2dConfig {
-    Conv2dConfig {
-        stride: 2,
-        padding: 1,
-        ..Conv2dConfig::default()
-    }
-}
-
-/// The transpose of [`down`]: a 4 × 4 kernel doubles a side.
-fn up() -> ConvTranspose2dConfig {
-    ConvTranspose2dConfig {
-        stride: 2,
-        padding: 1,
-        ..ConvTranspose2dConfig::default()
     }
 }
 
@@ -89,9 +72,9 @@ impl Generator {
         Ok(Generator {
             fc: Linear::new(&p.sub("fc"), c.latent, ch * 49, false)?,
             bn0: BatchNorm::new2d(&p.sub("bn0"), ch)?,
-            deconv1: ConvTranspose2d::new(&p.sub("deconv1"), ch, ch / 2, 4, up(), false)?,
+            deconv1: ConvTranspose2d::new(&p.sub("deconv1"), ch, ch / 2, 4, doubling(), false)?,
             bn1: BatchNorm::new2d(&p.sub("bn1"), ch / 2)?,
-            deconv2: ConvTranspose2d::new(&p.sub("deconv2"), ch / 2, 1, 4, up(), true)?,
+            deconv2: ConvTranspose2d::new(&p.sub("deconv2"), ch / 2, 1, 4, doubling(), true)?,
             latent: c.latent,
             channels: ch,
         })
@@ -134,8 +117,8 @@ impl Discriminator {
     fn new(p: &Path, c: &DcganConfig) -> Result<Discriminator> {
         let ch = c.d_channels;
         Ok(Discriminator {
-            conv1: Conv2d::new(&p.sub("conv1"), 1, ch, 4, down(), true)?,
-            conv2: Conv2d::new(&p.sub("conv2"), ch, 2 * ch, 4, down(), false)?,
+            conv1: Conv2d::new(&p.sub("conv1"), 1, ch, 4, halving(), true)?,
+            conv2: Conv2d::new(&p.sub("conv2"), ch, 2 * ch, 4, halving(), false)?,
             bn2: BatchNorm::new2d(&p.sub("bn2"), 2 * ch)?,
             fc: Linear::new(&p.sub("fc"), 2 * ch * 49, 1, true)?,
             channels: ch,
