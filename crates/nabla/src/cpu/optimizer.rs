@@ -15,9 +15,13 @@ const PAR_CHUNK: usize = 1 << 16;
 pub(crate) fn update(rule: &UpdateRule, w: &mut [f32], g: &[f32], state: &mut [&mut [f32]]) {
     let n = w.len();
     debug_assert!(g.len() == n && state.iter().all(|s| s.len() == n));
+    if n < 2 * PAR_CHUNK {
+        return range(rule, w, g, state);
+    }
     let wp = SharedOut::new(w);
     let sp: Vec<SharedOut<f32>> = state.iter_mut().map(|s| SharedOut::new(s)).collect();
-    let run = |start: usize, len: usize| {
+    (0..n).into_par_iter().step_by(PAR_CHUNK).for_each(|start| {
+        let len = PAR_CHUNK.min(n - start);
         // SAFETY: each task takes its own range of every buffer, all `n` long.
         let (w, mut s): (&mut [f32], Vec<&mut [f32]>) = unsafe {
             (
@@ -26,15 +30,7 @@ pub(crate) fn update(rule: &UpdateRule, w: &mut [f32], g: &[f32], state: &mut [&
             )
         };
         range(rule, w, &g[start..start + len], &mut s);
-    };
-    if n < 2 * PAR_CHUNK {
-        run(0, n);
-    } else {
-        (0..n)
-            .into_par_iter()
-            .step_by(PAR_CHUNK)
-            .for_each(|start| run(start, PAR_CHUNK.min(n - start)));
-    }
+    });
 }
 
 /// [`update`] on one range, each rule's cases constants of its loop so that the loop has no
