@@ -359,10 +359,13 @@ fn one_image_inference_takes_weight_panels_below_its_pixel_bound() -> Result<()>
                 }
                 let g = forward_geometry("conv2d", &x, &w, None, (2, 2), (pad, pad), (1, 1), 1)?;
                 assert_eq!(
-                    (choose(&g, Pass::Inference, f32_) == ConvAlgo::Panels),
+                    choose(&g, Pass::Inference, f32_) == ConvAlgo::Panels,
                     skinny::supported()
                 );
-                assert!(!(choose(&g, Pass::Inference, crate::DType::F64) == ConvAlgo::Panels));
+                assert_ne!(
+                    choose(&g, Pass::Inference, crate::DType::F64),
+                    ConvAlgo::Panels
+                );
             }
         }
         let x = Tensor::randn(&[1, 16, 56, 56], f32_, &dev)?;
@@ -370,7 +373,7 @@ fn one_image_inference_takes_weight_panels_below_its_pixel_bound() -> Result<()>
         let g = forward_geometry("conv2d", &x, &w, None, (2, 2), (1, 1), (1, 1), 1)?;
         assert!(
             g.l() >= g.tuning.panels_max_pixels
-                && !(choose(&g, Pass::Inference, f32_) == ConvAlgo::Panels)
+                && choose(&g, Pass::Inference, f32_) != ConvAlgo::Panels
         );
         Ok(())
     })
