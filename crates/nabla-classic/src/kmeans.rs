@@ -57,11 +57,11 @@ impl KMeans {
     /// cluster takes the row farthest from its centroid.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when `k` is 0 or above the number of rows, or `x` is not
-    /// whole rows of `d`.
+    /// [`Error::Data`] when `x` is not whole rows of `d`; [`Error::InvalidArgument`] when `k`
+    /// is 0 or above the number of rows.
     pub fn fit(x: &[f32], d: usize, k: usize, max_iter: usize, seed: u64) -> Result<KMeans> {
         if d == 0 || x.is_empty() || !x.len().is_multiple_of(d) {
-            return Err(Error::invalid(
+            return Err(Error::data(
                 "kmeans",
                 format!("{} values are not whole rows of {d} features", x.len()),
             ));

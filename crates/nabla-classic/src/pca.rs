@@ -107,10 +107,11 @@ impl Pca {
     /// `QᵀCQ` rotate `Q` onto the components.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when `k` is 0 or above `d`, or `x` is not whole rows.
+    /// [`Error::InvalidArgument`] when `k` is 0 or above `d`; [`Error::Data`] when `x` is not
+    /// whole rows.
     pub fn fit(x: &[f32], d: usize, k: usize, iters: usize) -> Result<Pca> {
         if d == 0 || x.is_empty() || !x.len().is_multiple_of(d) {
-            return Err(Error::invalid(
+            return Err(Error::data(
                 "pca",
                 format!("{} values are not whole rows of {d} features", x.len()),
             ));

@@ -304,7 +304,7 @@ fn test_loss(out: &str) -> f64 {
 }
 
 #[test]
-fn issue_29_validation_is_held_out_of_the_training_set_not_the_test_set() {
+fn validation_is_held_out_of_the_training_set_not_the_test_set() {
     let dir = workdir("val-split");
     let mut args = SHORT_RUN.to_vec();
     args.extend(["--out", "v", "--epochs", "1"]);
@@ -374,7 +374,7 @@ fn prediction_of(out: &str, name: &str) -> String {
 }
 
 #[test]
-fn issue_29_bare_weights_evaluate_and_predict_images_with_model() {
+fn bare_weights_evaluate_and_predict_images_with_model() {
     let dir = workdir("bare");
     let o = nabla(
         &dir,
@@ -465,7 +465,7 @@ fn issue_29_bare_weights_evaluate_and_predict_images_with_model() {
 }
 
 #[test]
-fn issue_29_googlenet_transform_input_maps_imagenet_normalization_as_torchvision() {
+fn googlenet_transform_input_maps_imagenet_normalization_as_torchvision() {
     use nabla::{DType, Device, Tensor};
     use nabla_nn::models::{googlenet, ModelConfig};
     let dir = workdir("transform");
@@ -554,7 +554,7 @@ fn issue_29_googlenet_transform_input_maps_imagenet_normalization_as_torchvision
 }
 
 #[test]
-fn issue_29_an_image_folder_of_class_subfolders_trains_lenet5_at_its_native_size() {
+fn an_image_folder_of_class_subfolders_trains_lenet5_at_its_native_size() {
     let dir = workdir("folder");
     // One folder per class, no train/ or val/: split by --test-split. Bars on the left are
     // class "left", bars on the right class "right"; 40×40 images, resized to LeNet's 28.

@@ -121,7 +121,43 @@ pub enum Error {
         len: usize,
     },
 
-    /// An option or argument is invalid (a batch size of 0, a fraction outside 0..=1).
+    /// A dataset spec names no dataset nabla can read, or gives its parts wrongly.
+    #[error("{msg}")]
+    Spec {
+        /// The spec (or its part) as given.
+        spec: String,
+        /// What was wrong and how to write it, in words.
+        msg: String,
+    },
+
+    /// A number given as an option lies outside what it may be (a batch size of 0, a
+    /// fraction outside 0..=1, a class past the last).
+    #[error("{op}: {what} must be {allowed}, got {value}")]
+    OutOfRange {
+        /// The function or option that was given the value.
+        op: &'static str,
+        /// The quantity, in words.
+        what: &'static str,
+        /// The values allowed, in words ("at least 1", "in [0, 1]").
+        allowed: String,
+        /// The value given.
+        value: String,
+    },
+
+    /// A name that is none of the known ones (a toy set, a transform).
+    #[error("{op}: unknown {what} '{name}' (valid: {valid})")]
+    UnknownName {
+        /// The function that was given the name.
+        op: &'static str,
+        /// What the name names ("toy data set").
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The names that exist, comma-separated.
+        valid: String,
+    },
+
+    /// An argument is invalid in a way the other variants do not name.
     #[error("{op}: {msg}")]
     InvalidArgument {
         /// The function or option that was given the value.
@@ -158,6 +194,21 @@ impl Error {
         Error::InvalidArgument {
             op,
             msg: msg.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::OutOfRange`].
+    pub(crate) fn out_of_range(
+        op: &'static str,
+        what: &'static str,
+        allowed: impl Into<String>,
+        value: impl std::fmt::Display,
+    ) -> Self {
+        Error::OutOfRange {
+            op,
+            what,
+            allowed: allowed.into(),
+            value: value.to_string(),
         }
     }
 

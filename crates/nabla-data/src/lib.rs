@@ -7,7 +7,9 @@
 //! Readers cover IDX (MNIST and its kin, raw or gzip), CIFAR-10/100 binary batches, image
 //! folders (PNG/JPEG, one subfolder per class), CSV, NumPy `.npy` and plain text for
 //! character models; [`toy`] generates the TensorFlow Playground's 2-D sets. MNIST is
-//! bundled in the library ([`mnist::bundled_train`]), so it needs no download.
+//! bundled in the library ([`mnist::bundled_train`]), so it needs no download. A one-string
+//! [`spec`] (`mnist:0-4`, `folder:DIR`, `csv:FILE`, …) names any of them, as the `nabla`
+//! command's `--data` does.
 //!
 //! ```
 //! use nabla_data::{mnist, transforms::Normalize, DataLoader, Dataset, Subset};
@@ -35,13 +37,14 @@ mod loader;
 pub mod mnist;
 pub mod readers;
 mod shard;
+pub mod spec;
+mod subset;
 pub mod toy;
 pub mod transforms;
 
-pub use dataset::{
-    random_split, ClassSubset, Dataset, InMemoryDataset, Sample, Subset, Target, Targets, Task,
-};
+pub use dataset::{Dataset, InMemoryDataset, Sample, Target, Targets, Task};
 pub use error::{Error, Result};
 pub use loader::{Batch, DataLoader, Epoch};
 pub use shard::Shard;
+pub use subset::{random_split, ClassSubset, Subset};
 pub use transforms::Transform;

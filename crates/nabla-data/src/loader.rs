@@ -90,12 +90,14 @@ impl DataLoader {
     /// partial batch, with 2 batches prefetched.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when `batch_size` is 0.
+    /// [`Error::OutOfRange`] when `batch_size` is 0.
     pub fn new(dataset: Arc<dyn Dataset>, batch_size: usize) -> Result<Self> {
         if batch_size == 0 {
-            return Err(Error::invalid(
+            return Err(Error::out_of_range(
                 "DataLoader",
-                "the batch size must be at least 1, got 0",
+                "the batch size",
+                "at least 1",
+                0,
             ));
         }
         Ok(DataLoader {

@@ -24,12 +24,14 @@ impl Shard {
     /// Rank `rank` of `world`.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when `world` is 0 or `rank` is not below it.
+    /// [`Error::OutOfRange`] when `world` is 0 or `rank` is not below it.
     pub fn new(rank: usize, world: usize) -> Result<Self> {
         if rank >= world {
-            return Err(Error::invalid(
+            return Err(Error::out_of_range(
                 "shard",
-                format!("rank {rank} is not below the number of ranks {world}"),
+                "the rank",
+                format!("below the number of ranks, {world}"),
+                rank,
             ));
         }
         Ok(Shard { rank, world })

@@ -54,7 +54,7 @@ impl Toy {
     /// `multi-gauss` are accepted too).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] listing the valid names.
+    /// [`Error::UnknownName`] listing the valid names.
     pub fn from_name(name: &str) -> Result<Toy> {
         let lower = name.to_ascii_lowercase();
         match lower.as_str() {
@@ -67,10 +67,12 @@ impl Toy {
             .find(|t| t.name() == lower)
             .ok_or_else(|| {
                 let names: Vec<&str> = Toy::ALL.iter().map(|t| t.name()).collect();
-                Error::invalid(
-                    "toy data set",
-                    format!("unknown name '{name}' (valid: {})", names.join(", ")),
-                )
+                Error::UnknownName {
+                    op: "toy data set",
+                    what: "name",
+                    name: name.to_string(),
+                    valid: names.join(", "),
+                }
             })
     }
 
@@ -92,7 +94,7 @@ fn uniform(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
 /// boundary as in the Playground); regression sets give one value per point.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] when `noise` is outside `0..=50`.
+/// [`Error::OutOfRange`] when `noise` is outside `0..=50`.
 ///
 /// # Examples
 /// ```
@@ -104,9 +106,11 @@ fn uniform(rng: &mut Rng, lo: f64, hi: f64) -> f64 {
 /// ```
 pub fn generate(toy: Toy, n: usize, noise: f64, seed: u64) -> Result<InMemoryDataset> {
     if !(0.0..=50.0).contains(&noise) {
-        return Err(Error::invalid(
+        return Err(Error::out_of_range(
             "toy data set",
-            format!("the noise level must be in 0..=50, got {noise}"),
+            "the noise level",
+            "in 0..=50",
+            noise,
         ));
     }
     let noise = noise / 100.0;

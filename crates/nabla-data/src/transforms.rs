@@ -55,7 +55,8 @@ impl Normalize {
     /// Per-channel means and standard deviations, both of the same length (1 = all channels).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] for empty or unequal lists, or a std that is not positive.
+    /// [`Error::InvalidArgument`] for empty or unequal lists; [`Error::OutOfRange`] for a std
+    /// that is not positive.
     pub fn new(mean: Vec<f32>, std: Vec<f32>) -> Result<Self> {
         if mean.is_empty() || mean.len() != std.len() {
             return Err(Error::invalid(
@@ -64,9 +65,11 @@ impl Normalize {
             ));
         }
         if let Some(s) = std.iter().find(|s| !(s.is_finite() && **s > 0.0)) {
-            return Err(Error::invalid(
+            return Err(Error::out_of_range(
                 "Normalize",
-                format!("std {s} is not positive"),
+                "a standard deviation",
+                "positive",
+                s,
             ));
         }
         Ok(Normalize { mean, std })
@@ -183,13 +186,10 @@ impl HorizontalFlip {
     /// Flips with probability `p` (0.5 is the usual choice).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when `p` is not in `[0, 1]`.
+    /// [`Error::OutOfRange`] when `p` is not in `[0, 1]`.
     pub fn new(p: f64) -> Result<Self> {
         if !(0.0..=1.0).contains(&p) {
-            return Err(Error::invalid(
-                "HorizontalFlip",
-                format!("p must be in [0, 1], got {p}"),
-            ));
+            return Err(Error::out_of_range("HorizontalFlip", "p", "in [0, 1]", p));
         }
         Ok(HorizontalFlip { p })
     }
@@ -216,12 +216,14 @@ impl RandomRotation {
     /// Rotations up to `degrees` either way (180 for full rotation invariance).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when `degrees` is negative or not finite.
+    /// [`Error::OutOfRange`] when `degrees` is negative or not finite.
     pub fn new(degrees: f64) -> Result<Self> {
         if !(degrees.is_finite() && degrees >= 0.0) {
-            return Err(Error::invalid(
+            return Err(Error::out_of_range(
                 "RandomRotation",
-                format!("degrees must be finite and non-negative, got {degrees}"),
+                "degrees",
+                "finite and non-negative",
+                degrees,
             ));
         }
         Ok(RandomRotation { degrees })

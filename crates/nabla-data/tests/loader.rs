@@ -93,7 +93,7 @@ fn loader_drops_last_partial_batch_when_asked() -> Result<()> {
 #[test]
 fn batch_size_zero_is_an_error() {
     let err = DataLoader::new(indexed(3), 0).unwrap_err();
-    assert!(matches!(err, Error::InvalidArgument { .. }));
+    assert!(matches!(err, Error::OutOfRange { .. }));
     assert_eq!(
         err.to_string(),
         "DataLoader: the batch size must be at least 1, got 0"

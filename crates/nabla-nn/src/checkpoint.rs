@@ -455,7 +455,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_29_bad_data_offsets_are_named_in_plain_numbers() {
+    fn bad_data_offsets_are_named_in_plain_numbers() {
         let message = |offsets: &str| {
             let header =
                 format!(r#"{{"w":{{"dtype":"F32","shape":[2],"data_offsets":{offsets}}}}}"#);

@@ -8,13 +8,51 @@ pub enum Error {
     #[error(transparent)]
     Tensor(#[from] nabla::Error),
 
-    /// A layer, loss or optimizer got an argument it cannot use.
+    /// A layer, loss or optimizer got an argument it cannot use, in a way the other variants
+    /// do not name.
     #[error("{op}: {msg}")]
     InvalidArgument {
         /// Where it happened.
         op: &'static str,
         /// What was wrong.
         msg: String,
+    },
+
+    /// An input, target or gradient does not have the shape the layer, loss or model takes.
+    #[error("{op}: expected {expected}, got {got}")]
+    Shape {
+        /// The layer, loss or model.
+        op: &'static str,
+        /// The shape it takes, in words ("logits [n, C] and targets [n]").
+        expected: String,
+        /// The shape(s) given.
+        got: String,
+    },
+
+    /// A number given to a constructor or function lies outside what it may be.
+    #[error("{op}: {what} must be {allowed}, got {value}")]
+    OutOfRange {
+        /// The layer, loss, model or function.
+        op: &'static str,
+        /// The quantity, in words.
+        what: &'static str,
+        /// The values allowed, in words ("in [0, 1)").
+        allowed: String,
+        /// The value given.
+        value: String,
+    },
+
+    /// A name that is none of the known ones (a model, an activation, a depth).
+    #[error("{op}: unknown {what} '{name}'; available: {valid}")]
+    UnknownName {
+        /// The function that was given the name.
+        op: &'static str,
+        /// What the name names.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The names that exist, comma-separated.
+        valid: String,
     },
 
     /// A size asked for by the user needs more memory than the machine has.
@@ -80,6 +118,35 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Shorthand for [`Error::Shape`].
+    pub(crate) fn shape(
+        op: &'static str,
+        expected: impl Into<String>,
+        got: impl std::fmt::Display,
+    ) -> Self {
+        Error::Shape {
+            op,
+            expected: expected.into(),
+            got: got.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::OutOfRange`].
+    pub(crate) fn out_of_range(
+        op: &'static str,
+        what: &'static str,
+        allowed: impl Into<String>,
+        value: impl std::fmt::Display,
+    ) -> Self {
+        Error::OutOfRange {
+            op,
+            what,
+            allowed: allowed.into(),
+            value: value.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::InvalidArgument`].
     pub(crate) fn invalid(op: &'static str, msg: impl Into<String>) -> Self {
         Error::InvalidArgument {
             op,

@@ -59,14 +59,10 @@ impl Perceptron {
         max_epochs: usize,
     ) -> Result<PerceptronReport> {
         if x.rank() != 2 || x.dims()[1] != self.w.len() || y.dims() != [x.dims()[0]] {
-            return Err(Error::invalid(
+            return Err(Error::shape(
                 "perceptron",
-                format!(
-                    "expected x [n, {}] and y [n], got {} and {}",
-                    self.w.len(),
-                    x.shape(),
-                    y.shape()
-                ),
+                format!("x [n, {}] and y [n]", self.w.len()),
+                format!("{} and {}", x.shape(), y.shape()),
             ));
         }
         let xs = x.to_vec::<f32>()?;

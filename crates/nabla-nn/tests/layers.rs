@@ -261,3 +261,30 @@ fn a_two_layer_network_learns_xor() -> Result<()> {
     );
     Ok(())
 }
+
+#[test]
+fn errors_say_what_kind_of_mistake_was_made() -> Result<()> {
+    use nabla_nn::models::{build, ModelConfig};
+    use nabla_nn::Error;
+    let vs = VarStore::new(&Device::Cpu);
+    let unknown = build("resnet19", &vs.root(), &ModelConfig::mnist()).err();
+    assert!(
+        matches!(&unknown, Some(Error::UnknownName { name, valid, .. }) if name == "resnet19" && valid.contains("resnet18")),
+        "{unknown:?}"
+    );
+    let p = Dropout::new(1.5).err();
+    assert!(
+        matches!(&p, Some(Error::OutOfRange { what: "p", .. })),
+        "{p:?}"
+    );
+    let (a, b) = (t(&[1.0, 2.0], &[2]), t(&[1.0, 2.0, 3.0], &[3]));
+    let shape = loss::mse(&a, &b, loss::Reduction::Mean).err();
+    assert!(
+        matches!(&shape, Some(Error::Shape { got, .. }) if got == "[2] and [3]"),
+        "{shape:?}"
+    );
+    let delta = loss::huber(&a, &a, -1.0, loss::Reduction::Mean).err();
+    let text = delta.as_ref().map(|e| e.to_string()).unwrap_or_default();
+    assert_eq!(text, "huber: delta must be positive, got -1");
+    Ok(())
+}

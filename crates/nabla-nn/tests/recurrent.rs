@@ -270,10 +270,10 @@ fn bad_shapes_and_lengths_are_errors() -> Result<()> {
     let msg = |r: Result<(Tensor, RnnState)>| r.err().map(|e| e.to_string()).unwrap_or_default();
     let wrong_features = Tensor::zeros(&[5, 2, 6], DType::F32, &Device::Cpu);
     assert!(msg(layer.forward_seq(&wrong_features, None, None, false)).contains("input = 3"));
-    assert!(
-        msg(layer.forward_seq(&x, None, Some(&[5]), false)).contains("1 lengths for a batch of 2")
-    );
-    assert!(msg(layer.forward_seq(&x, None, Some(&[5, 6]), false)).contains("outside 1..=5"));
+    assert!(msg(layer.forward_seq(&x, None, Some(&[5]), false))
+        .contains("expected 2 lengths, one per sequence, got 1"));
+    assert!(msg(layer.forward_seq(&x, None, Some(&[5, 6]), false))
+        .contains("must be in 1..=5 (sequence 1), got 6"));
     let h_only = RnnState {
         h: Tensor::zeros(&[1, 2, 4], DType::F32, &Device::Cpu),
         c: None,

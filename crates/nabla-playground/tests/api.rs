@@ -241,7 +241,7 @@ async fn bodies_over_the_limit_get_413() {
 }
 
 #[tokio::test]
-async fn issue_29_step_requests_have_a_compute_budget_per_request_and_per_session() {
+async fn step_requests_have_a_compute_budget_per_request_and_per_session() {
     let app = app(Limits {
         session_examples_per_minute: 3000,
         ..Limits::default()

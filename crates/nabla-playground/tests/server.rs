@@ -58,7 +58,7 @@ fn short_deadlines() -> Limits {
 }
 
 #[test]
-fn issue_29_a_client_that_stalls_in_its_headers_is_dropped_after_the_timeout() {
+fn a_client_that_stalls_in_its_headers_is_dropped_after_the_timeout() {
     let addr = start(short_deadlines());
     let mut slow = TcpStream::connect(addr).unwrap();
     slow.write_all(b"GET /api/limits HTTP/1.1\r\nHost: t\r\n")
@@ -77,7 +77,7 @@ fn issue_29_a_client_that_stalls_in_its_headers_is_dropped_after_the_timeout() {
 }
 
 #[test]
-fn issue_29_a_client_that_stalls_in_its_body_gets_408() {
+fn a_client_that_stalls_in_its_body_gets_408() {
     let addr = start(short_deadlines());
     let mut slow = TcpStream::connect(addr).unwrap();
     slow.write_all(
@@ -95,7 +95,7 @@ fn issue_29_a_client_that_stalls_in_its_body_gets_408() {
 }
 
 #[test]
-fn issue_29_connections_beyond_the_cap_get_503_at_once() {
+fn connections_beyond_the_cap_get_503_at_once() {
     let addr = start(Limits {
         max_connections: 2,
         header_timeout_ms: 60_000,

@@ -4,7 +4,7 @@ use crate::dqn::{Dqn, DqnConfig};
 use crate::pg::{PgConfig, PolicyGradient};
 use crate::ppo::{Ppo, PpoConfig};
 use crate::tabular::{state_index, QLearning, QLearningConfig};
-use crate::{error::invalid, make, Action, Env, Result};
+use crate::{make, Action, Env, Error, Result};
 use nabla::{DType, Device, Tensor};
 use nabla_nn::VarStore;
 use std::path::Path;
@@ -31,7 +31,7 @@ impl Algo {
     /// The algorithm of a name in [`Algo::NAMES`].
     ///
     /// # Errors
-    /// [`crate::Error::InvalidArgument`] naming the known ones.
+    /// [`crate::Error::UnknownName`] naming the known ones.
     pub fn parse(name: &str) -> Result<Self> {
         match name {
             "q-learning" | "qlearning" => Ok(Algo::QLearning),
@@ -39,13 +39,12 @@ impl Algo {
             "ppo" => Ok(Algo::Ppo),
             "reinforce" => Ok(Algo::Reinforce),
             "a2c" => Ok(Algo::A2c),
-            _ => Err(invalid(
-                "algo",
-                format!(
-                    "unknown algorithm {name:?}; known: {}",
-                    Algo::NAMES.join(", ")
-                ),
-            )),
+            _ => Err(Error::UnknownName {
+                op: "algo",
+                what: "algorithm",
+                name: name.to_string(),
+                valid: Algo::NAMES.join(", "),
+            }),
         }
     }
 

@@ -5,7 +5,10 @@
 use crate::nets::{Activation, Mlp, Weights};
 use crate::replay::{Batch, ReplayBuffer};
 use crate::tabular::linear_schedule;
-use crate::{error::invalid, Action, Env, Result, Space};
+use crate::{
+    error::{invalid, unsupported},
+    Action, Env, Result, Space,
+};
 use nabla::{Device, Rng, Tensor};
 use nabla_nn::optim::{Adam, Optimizer};
 use nabla_nn::{Module, VarStore};
@@ -137,13 +140,11 @@ pub struct Dqn {
 pub(crate) fn discrete_task(env: &dyn Env, algo: &'static str) -> Result<(usize, usize)> {
     match (env.observation_space(), env.action_space()) {
         (obs @ Space::Box { .. }, Space::Discrete(n)) => Ok((obs.dim(), n)),
-        (_, Space::Box { .. }) => Err(invalid(
+        (_, Space::Box { .. }) => Err(unsupported(algo, env, "has continuous actions (use ppo)")),
+        _ => Err(unsupported(
             algo,
-            format!("{} has continuous actions (use ppo)", env.name()),
-        )),
-        _ => Err(invalid(
-            algo,
-            format!("{} has discrete observations (use q-learning)", env.name()),
+            env,
+            "has discrete observations (use q-learning)",
         )),
     }
 }

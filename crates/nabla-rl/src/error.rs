@@ -38,7 +38,33 @@ pub enum Error {
         got: Vec<f64>,
     },
 
-    /// An agent, environment or buffer got an argument it cannot use.
+    /// A name that is none of the known ones (an environment, an algorithm).
+    #[error("{op}: unknown {what} {name:?}; known: {valid}")]
+    UnknownName {
+        /// The function that was given the name.
+        op: &'static str,
+        /// What the name names.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The names that exist, comma-separated.
+        valid: String,
+    },
+
+    /// An algorithm or tool cannot work with this environment (its spaces do not fit); the
+    /// message says which to use instead.
+    #[error("{op}: {env} {msg}")]
+    Unsupported {
+        /// The algorithm or tool.
+        op: &'static str,
+        /// The environment.
+        env: String,
+        /// What it lacks, and what to use instead.
+        msg: &'static str,
+    },
+
+    /// An agent, environment or buffer got an argument it cannot use, in a way the other
+    /// variants do not name.
     #[error("{op}: {msg}")]
     InvalidArgument {
         /// Where it happened.
@@ -59,6 +85,15 @@ pub enum Error {
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An [`Error::Unsupported`]: `op` cannot work with `env`.
+pub(crate) fn unsupported(op: &'static str, env: &dyn crate::Env, msg: &'static str) -> Error {
+    Error::Unsupported {
+        op,
+        env: env.name().to_string(),
+        msg,
+    }
+}
 
 /// An [`Error::InvalidArgument`].
 pub(crate) fn invalid(op: &'static str, msg: impl Into<String>) -> Error {

@@ -37,8 +37,9 @@ pub use space::{Action, Space};
 
 /// The error of `reset_to_state` on a task whose state is a cell index.
 pub(crate) fn invalid_state_kind(env: &'static str) -> Error {
-    error::invalid(
-        "reset_to_state",
-        format!("{env} has no continuous state to set (reset it with a seed)"),
-    )
+    Error::Unsupported {
+        op: "reset_to_state",
+        env: env.to_string(),
+        msg: "has no continuous state to set (reset it with a seed)",
+    }
 }

@@ -5,7 +5,10 @@
 
 use crate::gae::gae;
 use crate::policy::{ActionKind, ActorCritic};
-use crate::{error::invalid, Env, Result, Space, VecEnv};
+use crate::{
+    error::{invalid, unsupported},
+    Env, Result, Space, VecEnv,
+};
 use nabla::{Device, Rng, Tensor};
 use nabla_nn::optim::{clip_grad_norm, Adam, Optimizer};
 
@@ -113,9 +116,10 @@ pub struct Ppo {
 pub(crate) fn ppo_task(env: &dyn Env) -> Result<(usize, ActionKind)> {
     let obs = env.observation_space();
     if let Space::Discrete(_) = obs {
-        return Err(invalid(
+        return Err(unsupported(
             "ppo",
-            format!("{} has discrete observations (use q-learning)", env.name()),
+            env,
+            "has discrete observations (use q-learning)",
         ));
     }
     let kind = match env.action_space() {

@@ -2,7 +2,10 @@
 //! known model) and Q-learning (learning from experience).
 
 use crate::env::frozen_lake::TabularModel;
-use crate::{error::invalid, Action, Env, Result, Space};
+use crate::{
+    error::{invalid, unsupported},
+    Action, Env, Result, Space,
+};
 use nabla::Rng;
 
 /// Optimal state values and a greedy policy, from value iteration.
@@ -139,12 +142,10 @@ impl QLearning {
         let (Space::Discrete(states), Space::Discrete(actions)) =
             (env.observation_space(), env.action_space())
         else {
-            return Err(invalid(
+            return Err(unsupported(
                 "QLearning",
-                format!(
-                    "{} does not have discrete states and actions (use dqn or ppo)",
-                    env.name()
-                ),
+                env,
+                "does not have discrete states and actions (use dqn or ppo)",
             ));
         };
         Ok(QLearning {

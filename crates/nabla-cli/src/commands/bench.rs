@@ -7,10 +7,10 @@
 
 use super::{loader, model_config, Batches};
 use crate::args::BenchArgs;
-use crate::data_spec::{self, SpecOptions};
 use crate::run_config::RunConfig;
 use anyhow::{bail, Result};
 use nabla::{DType, Device, Tensor};
+use nabla_data::spec::{self as data_spec, SpecOptions};
 use nabla_nn::optim::{Optimizer, Sgd};
 use nabla_nn::{models, Loader, Module, VarStore};
 use std::time::Instant;

@@ -4,9 +4,9 @@
 use super::{build_model, loader};
 use crate::args::EvalArgs;
 use crate::confusion::{draw_confusion, ConfusionMatrix};
-use crate::data_spec::{self, SpecOptions};
 use crate::run_config::{resolve_weights, RunConfig};
 use anyhow::{bail, Context, Result};
+use nabla_data::spec::{self as data_spec, SpecOptions};
 use nabla_nn::trainer::hits;
 
 /// The model's class index of each of the data's classes, when the data names its classes

@@ -4,12 +4,12 @@
 
 use super::unsupervised::Unsupervised;
 use super::{build_model, load_weights, loader, Batches};
-use crate::data_spec::{self, SpecOptions};
 use crate::gan_metrics::{classifier_score, frechet_distance, mean_cov};
 use crate::run_config::{resolve_weights, RunConfig};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use nabla::Tensor;
+use nabla_data::spec::{self as data_spec, SpecOptions};
 use nabla_nn::{Loader, Module};
 use std::path::PathBuf;
 

@@ -4,12 +4,12 @@
 use super::unsupervised::Unsupervised;
 use super::viz::{save_grid, Tile};
 use crate::args::VizReconstructionsArgs;
-use crate::data_spec::{self, SpecOptions};
 use crate::run_config::{resolve_weights, RunConfig};
 use anyhow::{bail, Context, Result};
 use nabla::{Device, Tensor};
 use nabla_classic::matrix::Labelled;
 use nabla_classic::pca::Pca;
+use nabla_data::spec::{self as data_spec, SpecOptions};
 
 /// Mean over images of the squared error summed over each image's `d` pixels.
 pub fn mse_per_image(x: &[f32], r: &[f32], d: usize) -> f64 {

@@ -2,9 +2,9 @@
 //! and the totals, like torchinfo's or Keras's `summary()`.
 
 use crate::args::SummaryArgs;
-use crate::data_spec::{self, SpecOptions};
 use anyhow::{bail, Context, Result};
 use nabla::{DType, Device, Tensor};
+use nabla_data::spec::{self as data_spec, SpecOptions};
 use nabla_nn::models::{self, ModelConfig};
 use nabla_nn::{Module, VarKind, VarStore};
 

@@ -78,7 +78,7 @@ fn schedule(kind: ScheduleKind, epochs: usize) -> (Schedule, Option<ReduceOnPlat
 }
 
 /// The model's outputs: the data's, or `--num-classes` when it can hold the data's classes.
-pub(super) fn outputs(args: &TrainArgs, data: &crate::data_spec::DataBundle) -> Result<usize> {
+pub(super) fn outputs(args: &TrainArgs, data: &nabla_data::spec::DataBundle) -> Result<usize> {
     match (args.num_classes, data.num_classes) {
         (None, _) => Ok(data.outputs),
         (Some(k), Some(n)) if k >= n => Ok(k),
@@ -598,11 +598,11 @@ pub(super) fn hold_out_validation(
 /// The training examples `--train-size` keeps (all by default).
 pub(super) fn training_subset(
     args: &TrainArgs,
-    data: &crate::data_spec::DataBundle,
+    data: &nabla_data::spec::DataBundle,
 ) -> Result<Arc<dyn Dataset>> {
     Ok(match args.train_size {
         Some(0) => bail!("--train-size must be at least 1"),
-        Some(n) => crate::data_spec::take(data.train.clone(), n),
+        Some(n) => Arc::new(nabla_data::Subset::take(data.train.clone(), n)),
         None => data.train.clone(),
     })
 }

@@ -6,9 +6,9 @@ use super::train::{
     checked_lr, default_lr, hold_out_validation, is_char_model, outputs, training_subset,
 };
 use crate::args::{OptimizerKind, Precision, ScheduleKind, TrainArgs};
-use crate::data_spec::{self, DataBundle, SpecOptions};
 use crate::run_config::{new_run_dir, RunConfig};
 use anyhow::{bail, Context, Result};
+use nabla_data::spec::{self as data_spec, DataBundle, SpecOptions};
 use nabla_data::Dataset;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;

@@ -5,10 +5,10 @@
 use super::unsupervised::Unsupervised;
 use super::{loader, Batches};
 use crate::args::TrainArgs;
-use crate::data_spec::{self, SpecOptions};
 use crate::run_config::{new_run_dir, RunConfig};
 use anyhow::{bail, Context, Result};
 use nabla::Tensor;
+use nabla_data::spec::{self as data_spec, SpecOptions};
 use nabla_data::Dataset;
 use nabla_nn::optim::{Adam, Optimizer, Schedule};
 use nabla_nn::{Loader, Trainer, TrainerConfig};

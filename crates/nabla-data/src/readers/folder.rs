@@ -52,12 +52,11 @@ impl ImageOptions {
     fn size_u32(&self) -> Result<(u32, u32)> {
         match (u32::try_from(self.width), u32::try_from(self.height)) {
             (Ok(w), Ok(h)) if w > 0 && h > 0 => Ok((w, h)),
-            _ => Err(Error::invalid(
+            _ => Err(Error::out_of_range(
                 "ImageOptions",
-                format!(
-                    "image size {}x{} must be positive and fit in u32",
-                    self.height, self.width
-                ),
+                "the image size",
+                "positive and at most 4294967295 on each side",
+                format!("{}x{}", self.height, self.width),
             )),
         }
     }
@@ -68,7 +67,7 @@ impl ImageOptions {
 ///
 /// # Errors
 /// [`Error::Io`] when the file cannot be opened; [`Error::Decode`] naming the file when it
-/// is not an image the decoder understands; [`Error::InvalidArgument`] for a zero size.
+/// is not an image the decoder understands; [`Error::OutOfRange`] for a zero size.
 pub fn load_image(path: impl AsRef<Path>, options: &ImageOptions) -> Result<Vec<f32>> {
     let path = path.as_ref();
     let (w, h) = options.size_u32()?;
@@ -154,7 +153,7 @@ impl FolderDataset {
     ///
     /// # Errors
     /// [`Error::Io`] when `root` cannot be read; [`Error::Empty`] when it has no class
-    /// folder, or a class folder holds no image (naming it); [`Error::InvalidArgument`] for a
+    /// folder, or a class folder holds no image (naming it); [`Error::OutOfRange`] for a
     /// zero image size.
     pub fn new(root: impl AsRef<Path>, options: ImageOptions) -> Result<Self> {
         let root = root.as_ref();

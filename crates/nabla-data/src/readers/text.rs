@@ -79,13 +79,44 @@ impl Vocab {
     }
 }
 
-/// Reads a UTF-8 text file.
+/// Reads a UTF-8 text file, refusing an empty or binary one.
 ///
 /// # Errors
-/// [`Error::Io`] naming the file when it is missing or not UTF-8.
+/// [`Error::Io`] naming the file when it is missing (with the directory a relative path is
+/// read from) or unreadable, [`Error::Empty`] when it holds nothing, and [`Error::Format`]
+/// at the first NUL byte or invalid UTF-8 sequence.
 pub fn read_file(path: impl AsRef<Path>) -> Result<String> {
     let path = path.as_ref();
-    std::fs::read_to_string(path).map_err(|e| Error::io(path, e))
+    let shown = path.display().to_string();
+    if !path.exists() {
+        let cwd = std::env::current_dir().map_or_else(|_| "?".into(), |d| d.display().to_string());
+        let why =
+            format!("no such file (a relative path is read from the current directory, {cwd})");
+        return Err(Error::io(
+            path,
+            std::io::Error::new(std::io::ErrorKind::NotFound, why),
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+    if bytes.is_empty() {
+        return Err(Error::Empty {
+            path: shown,
+            msg: "the text file is empty".into(),
+        });
+    }
+    if let Some(at) = bytes.iter().position(|&b| b == 0) {
+        return Err(Error::format(
+            &shown,
+            format!("looks binary (a NUL byte at offset {at}); give a UTF-8 text file"),
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        Error::format(
+            &shown,
+            format!("not UTF-8 text (invalid byte at offset {at}); give a UTF-8 text file"),
+        )
+    })
 }
 
 /// Windows of a text for next-character prediction: sample `i` is the `seq_len` characters
@@ -158,12 +189,14 @@ impl TextDataset {
     /// Starts windows every `stride` characters (1 gives every possible window).
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when `stride` is 0.
+    /// [`Error::OutOfRange`] when `stride` is 0.
     pub fn stride(mut self, stride: usize) -> Result<Self> {
         if stride == 0 {
-            return Err(Error::invalid(
+            return Err(Error::out_of_range(
                 "TextDataset::stride",
-                "the stride must be at least 1",
+                "the stride",
+                "at least 1",
+                0,
             ));
         }
         self.stride = stride;

@@ -94,10 +94,7 @@ impl FromStr for Activation {
             "softmax" => Activation::Softmax,
             "linear" | "identity" | "none" => Activation::Identity,
             other => {
-                return Err(Error::invalid(
-                    "activation",
-                    format!("unknown activation '{other}' (choose step, sigmoid, tanh, relu, leaky_relu, elu, gelu, gaussian, softplus, silu, softmax, linear)"),
-                ))
+                return Err(Error::UnknownName { op: "activation", what: "activation", name: other.to_string(), valid: "step, sigmoid, tanh, relu, leaky_relu, elu, gelu, gaussian, softplus, silu, softmax, linear".into() })
             }
         })
     }

@@ -104,13 +104,10 @@ impl BatchNorm {
 impl Module for BatchNorm {
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         if !self.ranks.contains(&x.rank()) {
-            return Err(Error::invalid(
+            return Err(Error::shape(
                 "BatchNorm",
-                format!(
-                    "expected an input of rank {:?}, got shape {}",
-                    self.ranks,
-                    x.shape()
-                ),
+                format!("an input of rank {:?}", self.ranks),
+                x.shape(),
             ));
         }
         let (mean, var) = (self.running_mean.leaf(), self.running_var.leaf());

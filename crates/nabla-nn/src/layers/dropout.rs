@@ -17,10 +17,7 @@ impl Dropout {
     /// When `p` is outside `[0, 1]`.
     pub fn new(p: f64) -> Result<Self> {
         if !(0.0..=1.0).contains(&p) {
-            return Err(Error::invalid(
-                "Dropout",
-                format!("p must be in [0, 1], got {p}"),
-            ));
+            return Err(Error::out_of_range("Dropout", "p", "in [0, 1]", p));
         }
         Ok(Dropout { p })
     }

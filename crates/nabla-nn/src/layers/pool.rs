@@ -67,10 +67,11 @@ impl Module for AdaptiveAvgPool2d {
         let dims = x.example.dims();
         let (oh, ow) = self.0;
         let &[_, _, h, w] = dims else {
-            return Err(Error::InvalidArgument {
-                op: "export",
-                msg: format!("adaptive average pooling takes [n, c, h, w], got {dims:?}"),
-            });
+            return Err(Error::shape(
+                "export",
+                "an adaptive average pooling input [n, c, h, w]",
+                format!("{dims:?}"),
+            ));
         };
         let name = if (oh, ow) == (1, 1) {
             g.node("GlobalAveragePool", &[&x.name], vec![])

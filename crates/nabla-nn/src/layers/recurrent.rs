@@ -179,9 +179,10 @@ fn zero_state(kind: CellKind, lead: &[usize], hidden: usize, x: &Tensor) -> Resu
 /// Checks that a given state has `shape` (and a `c` exactly for an LSTM).
 fn check_state(kind: CellKind, state: &RnnState, shape: &[usize]) -> Result<()> {
     let bad = |what: &str, t: &Tensor| {
-        Error::invalid(
+        Error::shape(
             "recurrent state",
-            format!("{what} must have shape {shape:?}, got {:?}", t.dims()),
+            format!("{what} of shape {shape:?}"),
+            format!("{:?}", t.dims()),
         )
     };
     if state.h.dims() != shape {
@@ -231,13 +232,10 @@ impl RecurrentCell {
     /// When the shapes disagree.
     pub fn step(&self, x: &Tensor, state: Option<&RnnState>) -> Result<RnnState> {
         if x.rank() != 2 || x.dims()[1] != self.w.input {
-            return Err(Error::invalid(
+            return Err(Error::shape(
                 "recurrent cell",
-                format!(
-                    "input must be [batch, {}], got {:?}",
-                    self.w.input,
-                    x.dims()
-                ),
+                format!("an input [batch, {}]", self.w.input),
+                format!("{:?}", x.dims()),
             ));
         }
         let shape = [x.dims()[0], self.w.hidden];
@@ -314,15 +312,19 @@ impl Recurrent {
         cfg: RnnConfig,
     ) -> Result<Self> {
         if cfg.num_layers == 0 {
-            return Err(Error::invalid(
+            return Err(Error::out_of_range(
                 "recurrent layer",
-                "num_layers must be at least 1",
+                "num_layers",
+                "at least 1",
+                cfg.num_layers,
             ));
         }
         if !(0.0..1.0).contains(&cfg.dropout) {
-            return Err(Error::invalid(
+            return Err(Error::out_of_range(
                 "recurrent layer",
-                format!("dropout must be in [0, 1), got {}", cfg.dropout),
+                "dropout",
+                "in [0, 1)",
+                cfg.dropout,
             ));
         }
         let dirs = if cfg.bidirectional { 2 } else { 1 };
@@ -425,13 +427,10 @@ impl Recurrent {
             "[time, batch, input]"
         };
         if x.rank() != 3 || x.dims()[2] != self.input {
-            return Err(Error::invalid(
+            return Err(Error::shape(
                 "recurrent layer",
-                format!(
-                    "input must be {expect} with input = {}, got {:?}",
-                    self.input,
-                    x.dims()
-                ),
+                format!("an input {expect} with input = {}", self.input),
+                format!("{:?}", x.dims()),
             ));
         }
         let xs = if self.cfg.batch_first {
@@ -578,9 +577,10 @@ fn scan_cell(kind: CellKind) -> ScanCell {
 /// Checks `lengths` and gives the `[time, batch, 1]` mask: 1 where `t < lengths[b]`, else 0.
 fn padding_mask(lengths: &[usize], steps: usize, batch: usize, x: &Tensor) -> Result<Tensor> {
     if lengths.len() != batch {
-        return Err(Error::invalid(
+        return Err(Error::shape(
             "recurrent layer",
-            format!("{} lengths for a batch of {batch}", lengths.len()),
+            format!("{batch} lengths, one per sequence"),
+            format!("{}", lengths.len()),
         ));
     }
     if let Some((b, &l)) = lengths
@@ -588,9 +588,11 @@ fn padding_mask(lengths: &[usize], steps: usize, batch: usize, x: &Tensor) -> Re
         .enumerate()
         .find(|(_, &l)| l == 0 || l > steps)
     {
-        return Err(Error::invalid(
+        return Err(Error::out_of_range(
             "recurrent layer",
-            format!("length {l} of sequence {b} is outside 1..={steps}"),
+            "a sequence length",
+            format!("in 1..={steps} (sequence {b})"),
+            l,
         ));
     }
     let m: Vec<f64> = (0..steps)

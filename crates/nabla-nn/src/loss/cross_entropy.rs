@@ -31,13 +31,10 @@ fn targets_as_index(
     op: &'static str,
 ) -> Result<(usize, usize, Tensor)> {
     if logits.rank() != 2 || targets.rank() != 1 || targets.dims()[0] != logits.dims()[0] {
-        return Err(Error::invalid(
+        return Err(Error::shape(
             op,
-            format!(
-                "expected logits [n, C] and targets [n], got {} and {}",
-                logits.shape(),
-                targets.shape()
-            ),
+            "logits [n, C] and targets [n]",
+            format!("{} and {}", logits.shape(), targets.shape()),
         ));
     }
     let (n, c) = (logits.dims()[0], logits.dims()[1]);
@@ -64,9 +61,11 @@ pub fn cross_entropy_with(
     let (n, c, idx) = targets_as_index(logits, targets, "cross_entropy")?;
     let s = opts.label_smoothing;
     if !(0.0..=1.0).contains(&s) {
-        return Err(Error::invalid(
+        return Err(Error::out_of_range(
             "cross_entropy",
-            format!("label smoothing must be in [0, 1], got {s}"),
+            "label smoothing",
+            "in [0, 1]",
+            s,
         ));
     }
     let logp = logits.log_softmax(1)?;
@@ -83,9 +82,10 @@ pub fn cross_entropy_with(
         }
         Some(w) => {
             if w.dims() != [c] {
-                return Err(Error::invalid(
+                return Err(Error::shape(
                     "cross_entropy",
-                    format!("class weights must be [{c}], got {}", w.shape()),
+                    format!("class weights [{c}]"),
+                    w.shape(),
                 ));
             }
             let w = w.to_dtype(logits.dtype())?;
@@ -128,13 +128,10 @@ pub fn nll(log_probs: &Tensor, targets: &Tensor) -> Result<Tensor> {
 /// When shapes differ.
 pub fn bce_with_logits(logits: &Tensor, targets: &Tensor, reduction: Reduction) -> Result<Tensor> {
     if logits.shape() != targets.shape() {
-        return Err(Error::invalid(
+        return Err(Error::shape(
             "bce_with_logits",
-            format!(
-                "logits {} and targets {} must have the same shape",
-                logits.shape(),
-                targets.shape()
-            ),
+            "logits and targets of the same shape",
+            format!("{} and {}", logits.shape(), targets.shape()),
         ));
     }
     let y = targets.to_dtype(logits.dtype())?;

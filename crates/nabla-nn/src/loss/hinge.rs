@@ -18,13 +18,10 @@ pub fn hinge(
     reduction: Reduction,
 ) -> Result<Tensor> {
     if scores.rank() != 2 || targets.rank() != 1 || targets.dims()[0] != scores.dims()[0] {
-        return Err(Error::invalid(
+        return Err(Error::shape(
             "hinge",
-            format!(
-                "expected scores [n, C] and targets [n], got {} and {}",
-                scores.shape(),
-                targets.shape()
-            ),
+            "scores [n, C] and targets [n]",
+            format!("{} and {}", scores.shape(), targets.shape()),
         ));
     }
     let (n, c) = (scores.dims()[0], scores.dims()[1]);

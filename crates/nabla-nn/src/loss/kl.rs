@@ -14,13 +14,10 @@ use nabla::Tensor;
 /// When the shapes differ.
 pub fn gaussian_kl(mu: &Tensor, logvar: &Tensor, reduction: Reduction) -> Result<Tensor> {
     if mu.shape() != logvar.shape() {
-        return Err(Error::invalid(
+        return Err(Error::shape(
             "gaussian_kl",
-            format!(
-                "mu {} and logvar {} must have the same shape",
-                mu.shape(),
-                logvar.shape()
-            ),
+            "mu and logvar of the same shape",
+            format!("{} and {}", mu.shape(), logvar.shape()),
         ));
     }
     let per = logvar

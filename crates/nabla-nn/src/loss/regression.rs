@@ -6,13 +6,10 @@ use nabla::Tensor;
 
 fn check(op: &'static str, f: &Tensor, y: &Tensor) -> Result<()> {
     if f.shape() != y.shape() {
-        return Err(Error::invalid(
+        return Err(Error::shape(
             op,
-            format!(
-                "prediction {} and target {} must have the same shape",
-                f.shape(),
-                y.shape()
-            ),
+            "a prediction and a target of the same shape",
+            format!("{} and {}", f.shape(), y.shape()),
         ));
     }
     Ok(())
@@ -53,10 +50,7 @@ pub fn l1(f: &Tensor, y: &Tensor, reduction: Reduction) -> Result<Tensor> {
 pub fn huber(f: &Tensor, y: &Tensor, delta: f64, reduction: Reduction) -> Result<Tensor> {
     check("huber", f, y)?;
     if delta.is_nan() || delta <= 0.0 {
-        return Err(Error::invalid(
-            "huber",
-            format!("delta must be positive, got {delta}"),
-        ));
+        return Err(Error::out_of_range("huber", "delta", "positive", delta));
     }
     let d = f.sub(y)?.abs()?;
     // min(|d|, δ) = q; loss = ½q² + δ(|d| − q): equals ½d² inside and δ(|d| − ½δ) outside.

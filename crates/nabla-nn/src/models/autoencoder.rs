@@ -109,12 +109,10 @@ impl Autoencoder {
 pub(crate) fn flat(x: &Tensor, inputs: usize, op: &'static str) -> Result<Tensor> {
     let n = x.dims().first().copied().unwrap_or(0);
     if x.rank() < 2 || x.numel() != n * inputs {
-        return Err(Error::invalid(
+        return Err(Error::shape(
             op,
-            format!(
-                "expected a batch of {inputs} values per example, got {}",
-                x.shape()
-            ),
+            format!("a batch of {inputs} values per example"),
+            x.shape(),
         ));
     }
     Ok(x.reshape(&[n, inputs])?)

@@ -175,10 +175,7 @@ pub(crate) struct PadTo(pub usize);
 impl Module for PadTo {
     fn forward_t(&self, x: &Tensor, _train: bool) -> Result<Tensor> {
         if x.rank() != 4 {
-            return Err(Error::invalid(
-                "PadTo",
-                format!("expected images [n, c, h, w], got shape {}", x.shape()),
-            ));
+            return Err(Error::shape("PadTo", "images [n, c, h, w]", x.shape()));
         }
         let (h, w) = (x.dims()[2], x.dims()[3]);
         if h >= self.0 && w >= self.0 {

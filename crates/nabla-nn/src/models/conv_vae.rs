@@ -33,7 +33,12 @@ impl ConvVae {
     /// When `latent` is zero or the names exist already.
     pub fn new(p: &Path, latent: usize) -> Result<ConvVae> {
         if latent == 0 {
-            return Err(Error::invalid("conv-vae", "needs a positive latent size"));
+            return Err(Error::out_of_range(
+                "conv-vae",
+                "the latent size",
+                "at least 1",
+                0,
+            ));
         }
         let [c1, c2] = CHANNELS;
         let flat = c2 * 7 * 7;
@@ -60,9 +65,10 @@ impl ConvVae {
     pub fn encode(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let n = x.dims().first().copied().unwrap_or(0);
         if x.numel() != n * 784 || x.rank() < 2 {
-            return Err(Error::invalid(
+            return Err(Error::shape(
                 "conv-vae",
-                format!("expected 28 × 28 one-channel images, got {}", x.shape()),
+                "28 × 28 one-channel images [n, 1, 28, 28]",
+                x.shape(),
             ));
         }
         let x = x.reshape(&[n, 1, 28, 28])?;

@@ -23,9 +23,11 @@ impl DenoisingAutoencoder {
     /// When `noise` is not in `[0, 1)`.
     pub fn new(ae: Autoencoder, noise: f64) -> Result<DenoisingAutoencoder> {
         if !(0.0..1.0).contains(&noise) {
-            return Err(Error::invalid(
+            return Err(Error::out_of_range(
                 "denoising autoencoder",
-                format!("the masking noise must be in [0, 1), got {noise}"),
+                "the masking noise",
+                "in [0, 1)",
+                noise,
             ));
         }
         Ok(DenoisingAutoencoder { ae, noise })

@@ -85,9 +85,10 @@ impl Module for Generator {
     /// Images `[n, 1, 28, 28]` in `[-1, 1]` of codes `[n, latent]`.
     fn forward_t(&self, z: &Tensor, train: bool) -> Result<Tensor> {
         if z.rank() != 2 || z.dims()[1] != self.latent {
-            return Err(Error::invalid(
+            return Err(Error::shape(
                 "dcgan generator",
-                format!("expected codes [n, {}], got {}", self.latent, z.shape()),
+                format!("codes [n, {}]", self.latent),
+                z.shape(),
             ));
         }
         let n = z.dims()[0];
@@ -131,9 +132,10 @@ impl Module for Discriminator {
     fn forward_t(&self, x: &Tensor, train: bool) -> Result<Tensor> {
         let n = x.dims().first().copied().unwrap_or(0);
         if x.numel() != n * 784 || x.rank() < 2 {
-            return Err(Error::invalid(
+            return Err(Error::shape(
                 "dcgan discriminator",
-                format!("expected 28 × 28 one-channel images, got {}", x.shape()),
+                "28 × 28 one-channel images [n, 1, 28, 28]",
+                x.shape(),
             ));
         }
         let x = x.reshape(&[n, 1, 28, 28])?;

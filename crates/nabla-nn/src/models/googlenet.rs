@@ -587,7 +587,7 @@ mod tests {
     }
 
     #[test]
-    fn issue_29_transform_input_is_torchvisions_formula() -> Result<()> {
+    fn transform_input_is_torchvisions_formula() -> Result<()> {
         // torchvision's GoogLeNet._transform_input:
         //   x_ch0 = x[:, 0] * (0.229 / 0.5) + (0.485 - 0.5) / 0.5
         //   x_ch1 = x[:, 1] * (0.224 / 0.5) + (0.456 - 0.5) / 0.5

@@ -12,9 +12,11 @@ fn c1_padding(c: &ModelConfig) -> Result<usize> {
     match c.image_size {
         28 => Ok(2),
         32 => Ok(0),
-        s => Err(Error::invalid(
+        s => Err(Error::out_of_range(
             "lenet5",
-            format!("LeNet-5 takes 28×28 or 32×32 images, got {s}×{s}"),
+            "the image side",
+            "28 or 32 (LeNet-5 takes 28×28 or 32×32 images)",
+            s,
         )),
     }
 }

@@ -173,18 +173,17 @@ pub fn registry() -> Vec<ModelSpec> {
 /// Builds the model `name` under `p`.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] listing the valid names when `name` is unknown; errors of the
+/// [`Error::UnknownName`] listing the valid names when `name` is unknown; errors of the
 /// model when the configuration does not suit it.
 pub fn build(name: &str, p: &Path, config: &ModelConfig) -> Result<Box<dyn Module>> {
     let specs = registry();
     match specs.iter().find(|s| s.name == name) {
         Some(spec) => (spec.build)(p, config),
-        None => Err(Error::invalid(
-            "model",
-            format!(
-                "unknown model '{name}'; available: {}",
-                specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", ")
-            ),
-        )),
+        None => Err(Error::UnknownName {
+            op: "model",
+            what: "model",
+            name: name.to_string(),
+            valid: specs.iter().map(|s| s.name).collect::<Vec<_>>().join(", "),
+        }),
     }
 }

@@ -115,10 +115,12 @@ pub fn resnet(p: &Path, c: &ModelConfig, depth: usize) -> Result<Sequential> {
         101 => (Block::Bottleneck, [3, 4, 23, 3]),
         152 => (Block::Bottleneck, [3, 8, 36, 3]),
         d => {
-            return Err(Error::invalid(
-                "resnet",
-                format!("no ResNet of depth {d}: choose 18, 34, 50, 101 or 152"),
-            ))
+            return Err(Error::UnknownName {
+                op: "resnet",
+                what: "depth",
+                name: d.to_string(),
+                valid: "18, 34, 50, 101, 152".into(),
+            })
         }
     };
     let mut net = if c.image_size <= RESNET_SMALL_STEM_MAX {

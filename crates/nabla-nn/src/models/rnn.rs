@@ -91,12 +91,10 @@ impl CharLm {
         train: bool,
     ) -> Result<(Tensor, RnnState)> {
         if x.rank() != 2 {
-            return Err(Error::invalid(
+            return Err(Error::shape(
                 "char model",
-                format!(
-                    "input must be [batch, time] character indices, got {:?}",
-                    x.dims()
-                ),
+                "[batch, time] character indices",
+                format!("{:?}", x.dims()),
             ));
         }
         let e = self.embed.forward(x)?;
@@ -127,9 +125,11 @@ impl CharLm {
             return Err(Error::invalid("sample", "the prime text is empty"));
         }
         if !(temperature > 0.0 && temperature.is_finite()) {
-            return Err(Error::invalid(
+            return Err(Error::out_of_range(
                 "sample",
-                format!("temperature must be a positive number, got {temperature}"),
+                "the temperature",
+                "a positive number",
+                temperature,
             ));
         }
         no_grad(|| {
@@ -294,9 +294,10 @@ impl Module for RowLstm {
             [b, c, h, w] => x.permute(&[0, 2, 1, 3])?.reshape(&[*b, *h, c * w])?,
             [_, _, _] => x.clone(),
             d => {
-                return Err(Error::invalid(
+                return Err(Error::shape(
                     "row-lstm",
-                    format!("input must be images [batch, channels, rows, cols], got {d:?}"),
+                    "images [batch, channels, rows, cols]",
+                    format!("{d:?}"),
                 ))
             }
         };

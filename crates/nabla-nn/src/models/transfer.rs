@@ -29,7 +29,7 @@ use nabla::Tensor;
 /// output the classes).
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] for a model the zoo does not have.
+/// [`Error::UnknownName`] for a model without a known head.
 pub fn head_prefixes(model: &str) -> Result<&'static [&'static str]> {
     Ok(match model {
         "mlp" | "lenet5" => &["fc3"],
@@ -39,10 +39,7 @@ pub fn head_prefixes(model: &str) -> Result<&'static [&'static str]> {
         m if m.starts_with("resnet") => &["fc"],
         m if m.starts_with("char-") || m == "row-lstm" => &["head"],
         other => {
-            return Err(Error::invalid(
-                "transfer",
-                format!("no classification head known for model '{other}'"),
-            ))
+            return Err(Error::UnknownName { op: "transfer", what: "model for a classification head", name: other.to_string(), valid: "mlp, lenet5, lenet5_classic, googlenet, googlenet_paper, alexnet*, vgg*, resnet*, char-*, row-lstm".into() })
         }
     })
 }

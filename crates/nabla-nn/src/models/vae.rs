@@ -38,13 +38,10 @@ impl VaeConfig {
     pub fn unpack(&self, out: &Tensor) -> Result<VaeOutput> {
         let VaeConfig { inputs, latent, .. } = *self;
         if out.rank() != 2 || out.dims()[1] != inputs + 2 * latent {
-            return Err(Error::invalid(
+            return Err(Error::shape(
                 "vae",
-                format!(
-                    "expected a packed output [n, {}], got {}",
-                    inputs + 2 * latent,
-                    out.shape()
-                ),
+                format!("a packed output [n, {}]", inputs + 2 * latent),
+                out.shape(),
             ));
         }
         Ok(VaeOutput {
@@ -151,10 +148,7 @@ impl Vae {
 /// Refuses codes that are not `[n, latent]`.
 pub(crate) fn check_codes(op: &'static str, z: &Tensor, latent: usize) -> Result<()> {
     if z.rank() != 2 || z.dims()[1] != latent {
-        return Err(Error::invalid(
-            op,
-            format!("codes must be [n, {latent}], got {}", z.shape()),
-        ));
+        return Err(Error::shape(op, format!("codes [n, {latent}]"), z.shape()));
     }
     Ok(())
 }

@@ -151,14 +151,14 @@ pub(crate) fn for_each_update(
             continue;
         };
         if g.shape() != var.leaf().shape() {
-            return Err(Error::invalid(
+            return Err(Error::shape(
                 "optimizer",
                 format!(
-                    "gradient of {} has shape {}, the variable {}",
+                    "the gradient of {} in the shape of the variable, {}",
                     var.name(),
-                    g.shape(),
                     var.leaf().shape()
                 ),
+                g.shape(),
             ));
         }
         f(var, g)?;
@@ -196,9 +196,11 @@ pub fn clip_grad_norm(grads: &mut Grads, vars: &[Var], max_norm: f64) -> Result<
 /// When `clip` is negative.
 pub fn clip_grad_value(grads: &mut Grads, vars: &[Var], clip: f64) -> Result<()> {
     if clip.is_nan() || clip < 0.0 {
-        return Err(Error::invalid(
+        return Err(Error::out_of_range(
             "clip_grad_value",
-            format!("clip must be non-negative, got {clip}"),
+            "clip",
+            "non-negative",
+            clip,
         ));
     }
     for v in vars {

@@ -578,7 +578,7 @@ fn steps_in_epoch(batches: usize, max_steps: Option<usize>, done: usize) -> usiz
 #[cfg(test)]
 mod progress_tests {
     #[test]
-    fn issue_29_the_progress_bar_counts_the_steps_max_steps_leaves() {
+    fn the_progress_bar_counts_the_steps_max_steps_leaves() {
         assert_eq!(super::steps_in_epoch(469, Some(200), 0), 200);
         assert_eq!(super::steps_in_epoch(469, Some(500), 469), 31);
         assert_eq!(super::steps_in_epoch(469, Some(400), 469), 0);

@@ -68,7 +68,7 @@ pub trait Env: Send {
     ///
     /// # Errors
     /// [`Error::InvalidState`] when the state has the wrong length or is not finite;
-    /// [`Error::InvalidArgument`] for tasks without a continuous state.
+    /// [`Error::Unsupported`] for tasks without a continuous state.
     fn reset_to_state(&mut self, state: &[f64]) -> Result<Vec<f32>>;
     /// The physical state (for drawing an episode).
     fn state(&self) -> Vec<f64>;
@@ -213,7 +213,7 @@ pub const ENV_NAMES: [&str; 7] = [
 /// A task by name (see [`ENV_NAMES`]; Gymnasium's ids such as `CartPole-v1` are accepted too).
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] naming the known tasks.
+/// [`Error::UnknownName`] naming the known tasks.
 pub fn make(name: &str) -> Result<Box<dyn Env>> {
     let key: String = name
         .to_ascii_lowercase()
@@ -235,13 +235,12 @@ pub fn make(name: &str) -> Result<Box<dyn Env>> {
         }
         "gridworld" => Box::new(TimeLimited::new(GridWorld::default())),
         _ => {
-            return Err(crate::error::invalid(
-                "make",
-                format!(
-                    "unknown environment {name:?}; known: {}",
-                    ENV_NAMES.join(", ")
-                ),
-            ))
+            return Err(crate::Error::UnknownName {
+                op: "make",
+                what: "environment",
+                name: name.to_string(),
+                valid: ENV_NAMES.join(", "),
+            })
         }
     })
 }

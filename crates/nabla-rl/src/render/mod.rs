@@ -8,7 +8,7 @@ pub use canvas::Canvas;
 
 use crate::env::frozen_lake::{MAP_4X4, MAP_8X8};
 use crate::env::{Acrobot, MountainCar};
-use crate::{error::invalid, Result};
+use crate::{Error, Result};
 
 /// The colours every picture draws with (indices into this palette).
 pub const PALETTE: [[u8; 3]; 10] = [
@@ -32,7 +32,7 @@ pub const HEIGHT: usize = 200;
 /// Draws one state of the task `env` (a name of [`crate::env::ENV_NAMES`]).
 ///
 /// # Errors
-/// [`crate::Error::InvalidArgument`] for a task without a picture.
+/// [`crate::Error::Unsupported`] for a task without a picture.
 pub fn draw(env: &str, state: &[f64]) -> Result<Canvas> {
     let mut c = Canvas::new(WIDTH, HEIGHT);
     match env {
@@ -43,7 +43,13 @@ pub fn draw(env: &str, state: &[f64]) -> Result<Canvas> {
         "frozenlake" => lake(&mut c, &MAP_4X4, state[0] as usize),
         "frozenlake8x8" => lake(&mut c, &MAP_8X8, state[0] as usize),
         "gridworld" => lake(&mut c, &["GFFF", "FFFF", "FFFF", "FFFG"], state[0] as usize),
-        _ => return Err(invalid("render", format!("no picture for {env}"))),
+        _ => {
+            return Err(Error::Unsupported {
+                op: "render",
+                env: env.to_string(),
+                msg: "has no picture",
+            })
+        }
     }
     Ok(c)
 }

@@ -11,9 +11,9 @@ mod svm;
 pub use args::{ClassicCommand, ClassicData};
 
 use crate::confusion::ConfusionMatrix;
-use crate::data_spec::{self, SpecOptions};
 use anyhow::{Context, Result};
 use nabla_classic::matrix::Labelled;
+use nabla_data::spec::{self as data_spec, SpecOptions};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
