@@ -10,6 +10,10 @@ pub struct Cli {
     /// Threads for the compute kernels (default: all cores).
     #[arg(long, global = true, value_parser = clap::value_parser!(u16).range(1..))]
     pub threads: Option<u16>,
+    /// Where models and their computations live: cpu (the default), or cuda:N in a build with
+    /// the `cuda` feature. Data is read on the host and each batch is copied there.
+    #[arg(long, global = true, default_value = "cpu", value_parser = parse_device)]
+    pub device: nabla::Device,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -619,4 +623,13 @@ fn fraction(s: &str) -> Result<f64, String> {
         Ok(x) => Err(format!("must be a fraction between 0 and 1, got {x}")),
         Err(_) => Err(format!("'{s}' is not a number")),
     }
+}
+
+/// `--device`: `cpu` or `cuda:N`, refused at once when this build cannot hold tensors there.
+fn parse_device(s: &str) -> Result<nabla::Device, String> {
+    let device: nabla::Device = s.parse().map_err(|e: nabla::Error| e.to_string())?;
+    device
+        .check_available("--device")
+        .map_err(|e| e.to_string())?;
+    Ok(device)
 }

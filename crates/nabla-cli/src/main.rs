@@ -42,6 +42,7 @@ fn main() -> ExitCode {
         if let Some(t) = cli.threads {
             nabla::set_num_threads(t as usize)?;
         }
+        commands::set_device(cli.device);
         if runs_on_pool(&cli.command) {
             // Kernels called from a pool thread split their work from inside the pool: the
             // caller takes a part itself and wakes one thread, instead of waking all of them

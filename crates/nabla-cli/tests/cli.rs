@@ -150,6 +150,14 @@ fn user_errors_are_one_clear_line_and_a_failure_exit() {
             "nowhere.safetensors does not exist",
         ),
         (&["train", "--threads", "0"], "--threads"),
+        (
+            &["--device", "cuda:0", "train", "--max-steps", "1"],
+            "built without CUDA support",
+        ),
+        (
+            &["--device", "gpu", "eval", "--weights", "runs/x"],
+            "unknown device 'gpu' (use cpu or cuda:N)",
+        ),
     ];
     assert_clear_errors(&dir, cases);
 }

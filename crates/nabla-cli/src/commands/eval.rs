@@ -191,7 +191,10 @@ fn score(
         if let Some(map) = labels {
             batch.targets = map_labels(&batch.targets, map)?;
         }
-        let out = model.forward(&batch.inputs)?;
+        // One copy in per batch; the metrics below read the outputs back once.
+        let device = super::device();
+        batch.targets = batch.targets.to_device(&device)?;
+        let out = model.forward(&batch.inputs.to_device(&device)?)?;
         let b = batch.indices.len();
         s.n += b;
         if !cfg.classification {

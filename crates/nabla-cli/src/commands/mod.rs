@@ -55,6 +55,20 @@ impl nabla_nn::Loader for Batches {
     }
 }
 
+/// The device `--device` chose, where models are built and batches are copied to.
+static DEVICE: std::sync::OnceLock<nabla::Device> = std::sync::OnceLock::new();
+
+/// Sets the device of this process's models (once, from `--device`).
+pub fn set_device(device: nabla::Device) {
+    // Set once by `main` before any command runs; a second call keeps the first device.
+    let _ = DEVICE.set(device);
+}
+
+/// The device models are built on: `--device`, or the CPU.
+pub fn device() -> nabla::Device {
+    DEVICE.get().copied().unwrap_or_default()
+}
+
 /// Runs a command with its products in `precision` ([`nabla::autocast`]).
 pub fn with_precision<R>(
     precision: crate::args::Precision,
@@ -107,7 +121,7 @@ pub fn build_model(cfg: &RunConfig) -> Result<(VarStore, Box<dyn Module>)> {
     if let Some(path) = cfg.model.strip_prefix(onnx::MODEL_PREFIX) {
         return onnx::build(std::path::Path::new(path));
     }
-    let vs = VarStore::new(&nabla::Device::Cpu);
+    let vs = VarStore::new(&device());
     let config = model_config(&cfg.input_shape, cfg.outputs);
     let model: Box<dyn Module> = match (cfg.transform_input, cfg.model.as_str()) {
         (false, name) => models::build(name, &vs.root(), &config)?,

@@ -92,6 +92,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     let (vs, model) = build_model(&cfg)?;
     super::load_weights(&vs, &weights, &cfg.model, args.strict)?;
     // One forward pass: the threads wait for its kernels spinning (see `keep_awake`).
+    let x = x.to_device(&vs.device())?;
     let out = nabla::keep_awake(|| nabla::no_grad(|| model.forward(&x)))?;
     if let Some(path) = &args.output {
         out.write_npy(path)?;

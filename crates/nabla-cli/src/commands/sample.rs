@@ -5,7 +5,7 @@ use super::unsupervised::{names, SAMPLERS};
 use crate::args::SampleArgs;
 use crate::run_config::{resolve_weights, RunConfig};
 use anyhow::{bail, Context, Result};
-use nabla::{Device, Rng};
+use nabla::Rng;
 use nabla_nn::layers::CellKind;
 use nabla_nn::models::rnn::{CharLm, CharLmConfig};
 use nabla_nn::VarStore;
@@ -87,7 +87,7 @@ pub fn run(args: &SampleArgs) -> Result<()> {
     };
     let vocab = vocabulary(&cfg)?;
     let prime = prime_codes(&args.prime, &vocab)?;
-    let vs = VarStore::new(&Device::Cpu);
+    let vs = VarStore::new(&super::device());
     let model = CharLm::new(&vs.root(), CharLmConfig::new(kind, vocab.len()))?;
     vs.load(&file)
         .with_context(|| format!("loading {} as {}", file.display(), cfg.model))?;

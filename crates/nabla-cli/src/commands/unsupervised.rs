@@ -81,7 +81,7 @@ impl Unsupervised {
     /// Builds `cfg.model` for inputs of `cfg.input_shape` into a fresh store.
     pub fn build(cfg: &RunConfig) -> Result<(VarStore, Unsupervised)> {
         let inputs: usize = cfg.input_shape.iter().product();
-        let vs = VarStore::new(&nabla::Device::Cpu);
+        let vs = VarStore::new(&super::device());
         let model = match cfg.model.as_str() {
             "ae" | "dae" => {
                 let mut sizes = DEEP_AUTOENCODER_SIZES;
