@@ -156,7 +156,7 @@ fn user_errors_are_one_clear_line_and_a_failure_exit() {
         ),
         (
             &["--device", "gpu", "eval", "--weights", "runs/x"],
-            "unknown device 'gpu' (use cpu or cuda:N)",
+            "unknown device 'gpu'; use cpu or cuda:N",
         ),
     ];
     assert_clear_errors(&dir, cases);

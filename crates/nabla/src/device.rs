@@ -72,7 +72,12 @@ impl std::str::FromStr for Device {
                 };
                 cuda_device(s, ordinal)
             }
-            _ => Err(bad(format!("unknown device '{s}' (use cpu or cuda:N)"))),
+            _ => Err(Error::UnknownName {
+                op: "device",
+                what: "device",
+                name: s.to_string(),
+                valid: "cpu or cuda:N",
+            }),
         }
     }
 }

@@ -63,11 +63,11 @@ impl std::str::FromStr for DType {
         [DType::F32, DType::F64, DType::I64, DType::BF16, DType::F16]
             .into_iter()
             .find(|d| d.name() == s)
-            .ok_or_else(|| {
-                crate::Error::invalid(
-                    "dtype",
-                    format!("unknown dtype '{s}' (use f32, f64, i64, bf16 or f16)"),
-                )
+            .ok_or_else(|| crate::Error::UnknownName {
+                op: "dtype",
+                what: "dtype",
+                name: s.to_string(),
+                valid: "f32, f64, i64, bf16 or f16",
             })
     }
 }

@@ -131,7 +131,34 @@ pub enum Error {
         dtype: DType,
     },
 
-    /// A scalar or configuration argument is invalid (a zero stride, a negative probability).
+    /// A number given to an op or constructor lies outside what it may be (a zero stride, a
+    /// probability above 1, a thread count of 0).
+    #[error("{op}: {what} must be {allowed}, got {value}")]
+    OutOfRange {
+        /// The op or function that was called.
+        op: &'static str,
+        /// The quantity, in words.
+        what: &'static str,
+        /// The values allowed, in words ("at least 1", "in [0, 1)").
+        allowed: String,
+        /// The value given.
+        value: String,
+    },
+
+    /// A name that is none of the known ones (a dtype, a device).
+    #[error("{op}: unknown {what} '{name}'; use {valid}")]
+    UnknownName {
+        /// The function that was given the name.
+        op: &'static str,
+        /// What the name names.
+        what: &'static str,
+        /// The name given.
+        name: String,
+        /// The names that exist.
+        valid: &'static str,
+    },
+
+    /// A scalar or configuration argument is invalid in a way the other variants do not name.
     #[error("{op}: {msg}")]
     InvalidArgument {
         /// The op that was called.
@@ -180,6 +207,21 @@ pub enum Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Shorthand for [`Error::OutOfRange`].
+    pub(crate) fn out_of_range(
+        op: &'static str,
+        what: &'static str,
+        allowed: impl Into<String>,
+        value: impl std::fmt::Display,
+    ) -> Self {
+        Error::OutOfRange {
+            op,
+            what,
+            allowed: allowed.into(),
+            value: value.to_string(),
+        }
+    }
+
     /// Shorthand for [`Error::InvalidArgument`].
     pub(crate) fn invalid(op: &'static str, msg: impl Into<String>) -> Self {
         Error::InvalidArgument {

@@ -11,9 +11,11 @@ use crate::{Error, Result};
 /// [`Error::InvalidArgument`] when `n` is 0 or the pool was already started.
 pub fn set_num_threads(n: usize) -> Result<()> {
     if n == 0 {
-        return Err(Error::invalid(
+        return Err(Error::out_of_range(
             "set_num_threads",
-            "the thread count must be at least 1",
+            "the thread count",
+            "at least 1",
+            0,
         ));
     }
     rayon::ThreadPoolBuilder::new()
