@@ -105,8 +105,10 @@ fn mnist_epoch(model: &'static str, batch: usize) -> Result<Body> {
     Ok(Box::new(move || {
         let _keep = &vs;
         let mut n = 0;
+        let device = vs.device();
         for b in train.epoch(epoch) {
             let (x, y) = b?;
+            let (x, y) = (x.to_device(&device)?, y.to_device(&device)?);
             step(net.as_ref(), &mut opt, &x, &y)?;
             n += x.dims()[0];
         }
@@ -115,20 +117,23 @@ fn mnist_epoch(model: &'static str, batch: usize) -> Result<Body> {
     }))
 }
 
-/// Random inputs of `shape` (`[batch, c, h, w]`) and random labels below `classes`.
+/// Random inputs of `shape` (`[batch, c, h, w]`) and random labels below `classes`, on
+/// `--device`.
 fn random_batch(shape: [usize; 4], classes: usize) -> Result<(Tensor, Tensor)> {
-    let x = Tensor::randn(&shape, DType::F32, &Device::Cpu)?;
+    let device = super::device();
+    let x = Tensor::randn(&shape, DType::F32, &device)?;
+    // The labels are drawn on the host, rounded there, and copied once.
     let y = Tensor::uniform(0.0, classes as f64, &[shape[0]], DType::F32, &Device::Cpu)?
         .to_vec::<f32>()?
         .into_iter()
         .map(|v| (v as i64).min(classes as i64 - 1))
         .collect();
-    Ok((x, Tensor::from_vec::<i64>(y, &[shape[0]], &Device::Cpu)?))
+    Ok((x, Tensor::from_vec::<i64>(y, &[shape[0]], &device)?))
 }
 
 /// A freshly initialized zoo model for inputs of `shape` (`[batch, c, h, w]`).
 fn zoo_model(name: &str, shape: [usize; 4], classes: usize) -> Result<(VarStore, Box<dyn Module>)> {
-    let vs = VarStore::new(&Device::Cpu);
+    let vs = VarStore::new(&super::device());
     let net = models::build(name, &vs.root(), &model_config(&shape[1..], classes))?;
     Ok((vs, net))
 }
@@ -148,7 +153,7 @@ fn train_step(name: &'static str, shape: [usize; 4], classes: usize) -> Result<B
 /// of `shape` (batch 1).
 fn latency(name: &'static str, shape: [usize; 4], classes: usize) -> Result<Body> {
     let (vs, net) = zoo_model(name, shape, classes)?;
-    let x = Tensor::randn(&shape, DType::F32, &Device::Cpu)?;
+    let x = Tensor::randn(&shape, DType::F32, &vs.device())?;
     Ok(Box::new(move || {
         let _keep = &vs;
         // The pool's threads wait for each kernel spinning, as PyTorch's OpenMP threads do.

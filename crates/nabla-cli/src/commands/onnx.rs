@@ -20,6 +20,7 @@ pub fn is_onnx(path: &Path) -> bool {
 
 /// Imports an ONNX file into a fresh store: its initializers become the store's variables.
 pub fn build(path: &Path) -> Result<(VarStore, Box<dyn Module>)> {
+    // The importer keeps shape arithmetic in host integers; its graph runs on the host.
     let vs = VarStore::new(&Device::Cpu);
     let model =
         OnnxModel::load(path, &vs).with_context(|| format!("importing {}", path.display()))?;

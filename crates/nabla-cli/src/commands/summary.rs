@@ -205,6 +205,7 @@ pub fn run(args: &SummaryArgs) -> Result<()> {
     batch.extend(&shape);
     nabla_nn::limits::check_tensor("--input", &batch, DType::F32)?;
     let cfg = super::model_config(&shape, classes);
+    // The table's shapes and counts come from one host forward pass, whatever --device says.
     let vs = VarStore::new(&Device::Cpu);
     let model = models::build(&args.model, &vs.root(), &cfg)
         .with_context(|| format!("building {} for inputs {shape:?}", args.model))?;

@@ -49,6 +49,7 @@ pub fn native_input(spec: &ModelSpec) -> Vec<usize> {
 /// Parameters and multiply-accumulates of `spec` at its native input (batch 1): the model
 /// is built and run once on zeros, with [`nabla::count_macs`] counting.
 pub fn measure(spec: &ModelSpec) -> Result<(u64, u64)> {
+    // Counting is host work: the listing never runs on another device.
     let vs = VarStore::new(&Device::Cpu);
     let model = (spec.build)(&vs.root(), &spec.native)
         .with_context(|| format!("building {}", spec.name))?;
