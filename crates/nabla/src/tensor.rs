@@ -472,6 +472,30 @@ impl Tensor {
         }
     }
 
+    /// Calls `f` with the storage's elements and the tensor's layout, for kernels that read
+    /// strided views in place (broadcasting, transposed operands).
+    ///
+    /// # Errors
+    /// [`Error::DType`] when `T` is not the tensor's dtype.
+    pub(crate) fn with_strided<T: Element, R>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&[T], &Layout) -> R,
+    ) -> Result<R> {
+        if self.dtype() != T::DTYPE {
+            return Err(Error::DType {
+                op,
+                expected: T::DTYPE,
+                got: self.dtype(),
+            });
+        }
+        let storage = self.read_storage();
+        Ok(f(
+            storage.host_slice::<T>().expect("dtype checked above"),
+            &self.0.layout,
+        ))
+    }
+
     /// The elements in row-major order as a new (pooled) vector.
     pub(crate) fn contiguous_vec<T: Element>(&self, op: &'static str) -> Result<Vec<T>> {
         if self.dtype() != T::DTYPE {

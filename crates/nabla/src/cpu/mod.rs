@@ -8,6 +8,7 @@ pub(crate) mod gemm;
 pub(crate) mod math;
 pub(crate) mod optimizer;
 pub(crate) mod phases;
+pub(crate) mod pointwise;
 pub(crate) mod pool;
 pub(crate) mod recurrent_scan;
 pub(crate) mod reduce;

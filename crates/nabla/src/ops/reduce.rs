@@ -1,7 +1,8 @@
 //! Reductions over any set of dims, with or without keepdim: sum, mean, var, max, min,
 //! argmax, argmin, logsumexp; and `sum_to`, which the engine uses to undo broadcasting.
 
-use super::{rule, zip_float};
+use super::kernels::{binary_map, unary_map, Binary, Unary};
+use super::rule;
 use crate::cpu::reduce::{extremum_rows, sum_cols, sum_rows};
 use crate::dtype::with_float;
 use crate::shape::resolve_dims;
@@ -99,11 +100,7 @@ impl Tensor {
                         // The gradient goes to the elements equal to the extremum, split evenly.
                         Kind::Max | Kind::Min => {
                             let y = y.reshape(&keep_shape)?;
-                            let hit = zip_float!(x, &y, "amax", |a: T, b: T| if a == b {
-                                T::ONE
-                            } else {
-                                T::ZERO
-                            })?;
+                            let hit = binary_map(x, &y, Binary::Eq, "amax")?;
                             let count = hit.reduce_keepdim(
                                 &resolved_from(&keep_shape, x.dims()),
                                 Kind::Sum,
@@ -246,11 +243,7 @@ impl Tensor {
         // The shift m cancels mathematically, so it is taken without gradient; infinite
         // maxima (all -inf rows) are replaced by 0 to avoid inf - inf.
         let m = self.detach().max_keepdim(dims)?;
-        let m = super::map_float!(&m, "logsumexp", |v: T| if v.is_finite() {
-            v
-        } else {
-            T::ZERO
-        })?;
+        let m = unary_map(&m, Unary::FiniteOrZero, "logsumexp")?;
         self.sub(&m)?.exp()?.sum_keepdim(dims)?.log()?.add(&m)
     }
 
