@@ -1,8 +1,10 @@
 //! The `Tensor` handle: creation, accessors and raw data access (no math; ops live in `ops/`).
 
 use crate::autograd::GradInfo;
+use crate::cpu::copy::{gather_strided, visit_strided};
 use crate::dtype::{with_any, Element};
-use crate::layout::{for_each_row, Layout};
+use crate::layout::Layout;
+use crate::ops::kernels::random::Distribution;
 use crate::rng::{with_global_rng, Rng};
 use crate::storage::{alloc, CpuStorage, Storage};
 use crate::{DType, Device, Error, Result, Shape};
@@ -218,11 +220,8 @@ impl Tensor {
             return Tensor::uniform_with(rng, low, high, shape.dims(), DType::F32, device)?
                 .to_dtype_untracked(dtype);
         }
-        let n = shape.numel();
-        crate::dtype::with_float!(dtype, "uniform", T => {
-            let v: Vec<T> = (0..n).map(|_| T::from_f64(low + (high - low) * rng.next_f64())).collect();
-            Ok(Tensor::from_data(v, shape))
-        })
+        let dist = Distribution::Uniform { low, high };
+        crate::ops::kernels::random::fill(rng, dist, shape, dtype, "uniform")
     }
 
     /// Normal samples with the given mean and standard deviation drawn from `rng`.
@@ -241,11 +240,8 @@ impl Tensor {
             return Tensor::normal_with(rng, mean, std, shape.dims(), DType::F32, device)?
                 .to_dtype_untracked(dtype);
         }
-        let n = shape.numel();
-        crate::dtype::with_float!(dtype, "normal", T => {
-            let v: Vec<T> = (0..n).map(|_| T::from_f64(mean + std * rng.normal())).collect();
-            Ok(Tensor::from_data(v, shape))
-        })
+        let dist = Distribution::Normal { mean, std };
+        crate::ops::kernels::random::fill(rng, dist, shape, dtype, "normal")
     }
 
     /// Uniform samples in `[low, high)` from the process-wide generator (see [`crate::manual_seed`]).
@@ -558,52 +554,6 @@ impl Tensor {
             src.with_contiguous::<T, _>("copy_from", |values| self.update_data::<T>(|d| d.copy_from_slice(values)))?
         })
     }
-}
-
-/// Calls `f` on every element of a strided layout in row-major order.
-pub(crate) fn visit_strided<T: Copy>(data: &[T], l: &Layout, mut f: impl FnMut(T)) {
-    if l.numel() == 0 {
-        return;
-    }
-    if l.is_contiguous() {
-        data[l.offset()..l.offset() + l.numel()]
-            .iter()
-            .for_each(|&x| f(x));
-        return;
-    }
-    let inner = *l.dims().last().unwrap_or(&1);
-    let inner_stride = *l.strides().last().unwrap_or(&1);
-    for_each_row(l.dims(), l.strides(), l.offset(), |_, off| {
-        for j in 0..inner {
-            f(data[off + j * inner_stride]);
-        }
-    });
-}
-
-/// Copies a strided layout's elements into a new row-major vector (from the pool).
-pub(crate) fn gather_strided<T: Element>(data: &[T], l: &Layout) -> Vec<T> {
-    let n = l.numel();
-    let mut out = alloc::<T>(n);
-    if n == 0 {
-        return out;
-    }
-    if l.is_contiguous() {
-        out.copy_from_slice(&data[l.offset()..l.offset() + n]);
-        return out;
-    }
-    let inner = *l.dims().last().unwrap_or(&1);
-    let inner_stride = *l.strides().last().unwrap_or(&1);
-    for_each_row(l.dims(), l.strides(), l.offset(), |row, off| {
-        let dst = &mut out[row * inner..(row + 1) * inner];
-        if inner_stride == 1 {
-            dst.copy_from_slice(&data[off..off + inner]);
-        } else {
-            for (j, d) in dst.iter_mut().enumerate() {
-                *d = data[off + j * inner_stride];
-            }
-        }
-    });
-    out
 }
 
 impl std::fmt::Debug for Tensor {

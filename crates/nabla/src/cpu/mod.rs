@@ -3,13 +3,17 @@
 pub(crate) mod batch_norm;
 pub(crate) mod bf16;
 pub(crate) mod conv;
+pub(crate) mod copy;
 pub(crate) mod elementwise;
 pub(crate) mod gemm;
+pub(crate) mod index;
 pub(crate) mod math;
+pub(crate) mod matmul;
 pub(crate) mod optimizer;
 pub(crate) mod phases;
 pub(crate) mod pointwise;
 pub(crate) mod pool;
+pub(crate) mod random;
 pub(crate) mod recurrent_scan;
 pub(crate) mod reduce;
 pub(crate) mod simd;

@@ -8,6 +8,11 @@
 //! The families of convolution, pooling, batch norm, softmax, the recurrent scan and the
 //! optimizer updates sit beside their ops (`ops/conv/kernels.rs` and the like).
 
+pub(crate) mod copy;
 pub(crate) mod elementwise;
+pub(crate) mod index;
+pub(crate) mod matmul;
+pub(crate) mod random;
+pub(crate) mod reduce;
 
 pub(crate) use elementwise::{binary_map, unary_map, Binary, Unary};
