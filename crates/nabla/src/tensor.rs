@@ -1,5 +1,5 @@
 //! The `Tensor` handle: its internals, accessors and raw data access (no math; ops live in
-//! `ops/`). The public constructors are in [`constructors`].
+//! `ops/`). The public constructors are in `tensor/constructors.rs`.
 
 mod constructors;
 
