@@ -262,6 +262,21 @@ impl Tensor {
         self.0.storage.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Checks that the tensor holds `T`s.
+    ///
+    /// # Errors
+    /// [`Error::DType`] when `T` is not the tensor's dtype.
+    fn check_dtype<T: Element>(&self, op: &'static str) -> Result<()> {
+        if self.dtype() != T::DTYPE {
+            return Err(Error::DType {
+                op,
+                expected: T::DTYPE,
+                got: self.dtype(),
+            });
+        }
+        Ok(())
+    }
+
     /// Calls `f` with the elements in row-major order as one slice: borrowed when the tensor
     /// is contiguous, copied otherwise.
     ///
@@ -272,13 +287,7 @@ impl Tensor {
         op: &'static str,
         f: impl FnOnce(&[T]) -> R,
     ) -> Result<R> {
-        if self.dtype() != T::DTYPE {
-            return Err(Error::DType {
-                op,
-                expected: T::DTYPE,
-                got: self.dtype(),
-            });
-        }
+        self.check_dtype::<T>(op)?;
         let storage = self.read_storage();
         let data = storage.host_slice::<T>().expect("dtype checked above");
         let l = &self.0.layout;
@@ -304,13 +313,7 @@ impl Tensor {
         op: &'static str,
         f: impl FnOnce(&[T], &Layout) -> R,
     ) -> Result<R> {
-        if self.dtype() != T::DTYPE {
-            return Err(Error::DType {
-                op,
-                expected: T::DTYPE,
-                got: self.dtype(),
-            });
-        }
+        self.check_dtype::<T>(op)?;
         let storage = self.read_storage();
         Ok(f(
             storage.host_slice::<T>().expect("dtype checked above"),
@@ -320,13 +323,7 @@ impl Tensor {
 
     /// The elements in row-major order as a new (pooled) vector.
     pub(crate) fn contiguous_vec<T: Element>(&self, op: &'static str) -> Result<Vec<T>> {
-        if self.dtype() != T::DTYPE {
-            return Err(Error::DType {
-                op,
-                expected: T::DTYPE,
-                got: self.dtype(),
-            });
-        }
+        self.check_dtype::<T>(op)?;
         let storage = self.read_storage();
         Ok(gather_strided(
             storage.host_slice::<T>().expect("dtype checked above"),
@@ -341,13 +338,7 @@ impl Tensor {
     /// [`Error::DType`] when `T` is not the tensor's dtype; [`Error::InvalidArgument`] when the
     /// tensor is not contiguous.
     pub fn update_data<T: Element>(&self, f: impl FnOnce(&mut [T])) -> Result<()> {
-        if self.dtype() != T::DTYPE {
-            return Err(Error::DType {
-                op: "update_data",
-                expected: T::DTYPE,
-                got: self.dtype(),
-            });
-        }
+        self.check_dtype::<T>("update_data")?;
         let l = &self.0.layout;
         if !l.is_contiguous() {
             return Err(Error::invalid(

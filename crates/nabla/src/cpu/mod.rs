@@ -14,6 +14,7 @@ pub(crate) mod phases;
 pub(crate) mod pointwise;
 pub(crate) mod pool;
 pub(crate) mod random;
+pub(crate) mod recurrent_cell;
 pub(crate) mod recurrent_scan;
 pub(crate) mod reduce;
 pub(crate) mod simd;
