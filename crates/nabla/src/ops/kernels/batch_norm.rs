@@ -5,6 +5,9 @@ use crate::cpu::batch_norm::{self as cpu, Channels};
 use crate::dtype::with_float;
 use crate::{Result, Tensor};
 
+/// One pair of values per channel: `(mean, var)`, or `(∂L/∂γ, ∂L/∂β)`.
+pub(crate) type PerChannel = Vec<(f64, f64)>;
+
 /// The normalized (and, with `gamma`/`beta`, scaled and shifted) `x`, with the per-channel
 /// `(mean, var)` it used: `stats` when given, the batch's otherwise.
 pub(crate) fn forward(
@@ -15,7 +18,7 @@ pub(crate) fn forward(
     beta: Option<&[f64]>,
     eps: f64,
     op: &'static str,
-) -> Result<(Tensor, Vec<(f64, f64)>)> {
+) -> Result<(Tensor, PerChannel)> {
     with_float!(x.dtype(), op, T => {
         x.with_contiguous::<T, _>(op, |v| {
             let (y, mv) = cpu::forward(v, ch, stats, gamma, beta, eps);
@@ -36,7 +39,7 @@ pub(crate) fn backward(
     batch_stats: bool,
     want_x: bool,
     op: &'static str,
-) -> Result<(Option<Tensor>, Vec<(f64, f64)>)> {
+) -> Result<(Option<Tensor>, PerChannel)> {
     with_float!(x.dtype(), op, T => {
         x.with_contiguous::<T, _>(op, |xv| {
             g.with_contiguous::<T, _>(op, |gv| {

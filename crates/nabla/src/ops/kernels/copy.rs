@@ -58,7 +58,7 @@ pub(crate) fn cast(x: &Tensor, dtype: DType, op: &'static str) -> Result<Tensor>
         return y;
     }
     with_any!(x.dtype(), S => with_any!(dtype, D => {
-        let out = x.with_strided::<S, _>(op, |src, l| cpu::cast_strided::<S, D>(src, l))?;
+        let out = x.with_strided::<S, _>(op, cpu::cast_strided::<S, D>)?;
         Ok(Tensor::from_data(out, x.shape().clone()))
     }))
 }
