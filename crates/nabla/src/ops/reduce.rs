@@ -1,7 +1,7 @@
 //! Reductions over any set of dims, with or without keepdim: sum, mean, var, max, min,
 //! argmax, argmin, logsumexp; and `sum_to`, which the engine uses to undo broadcasting.
 
-use super::kernels::reduce::{self as kernels, Reduce};
+use super::kernels::reduce::{self as kernels, Reduce as Kind};
 use super::kernels::{binary_map, unary_map, Binary, Unary};
 use super::rule;
 use crate::shape::resolve_dims;
@@ -24,20 +24,20 @@ fn reduced_shape(dims: &[usize], reduce: &[usize], keepdim: bool) -> Vec<usize> 
 
 impl Tensor {
     /// Reduces `dims` with `kind`; the result keeps the reduced dims as size 1.
-    fn reduce_keepdim(&self, dims: &[usize], kind: Reduce, op: &'static str) -> Result<Tensor> {
+    fn reduce_keepdim(&self, dims: &[usize], kind: Kind, op: &'static str) -> Result<Tensor> {
         let shape = self.dims();
         let kept: Vec<usize> = (0..shape.len()).filter(|d| !dims.contains(d)).collect();
         let r: usize = dims.iter().map(|&d| shape[d]).product();
         let m: usize = kept.iter().map(|&d| shape[d]).product();
         let out_shape = Shape(reduced_shape(shape, dims, true));
-        if kind != Reduce::Sum && r == 0 {
+        if kind != Kind::Sum && r == 0 {
             return Err(Error::invalid(
                 op,
                 format!("cannot reduce an empty dimension of {}", self.shape()),
             ));
         }
         let leading = dims.iter().enumerate().all(|(i, &d)| i == d);
-        if kind == Reduce::Sum && leading && self.is_contiguous() && !dims.is_empty() {
+        if kind == Kind::Sum && leading && self.is_contiguous() && !dims.is_empty() {
             kernels::sum_leading(self, r, m, out_shape, op)
         } else {
             // Move the reduced dims last, so each output element reduces a contiguous row.
@@ -51,7 +51,7 @@ impl Tensor {
         &self,
         dims: &[D],
         keepdim: bool,
-        kind: Reduce,
+        kind: Kind,
         op: &'static str,
     ) -> Result<Tensor> {
         let dims = resolve_dims(dims, self.rank(), op)?;
@@ -62,7 +62,7 @@ impl Tensor {
         &self,
         dims: &[usize],
         keepdim: bool,
-        kind: Reduce,
+        kind: Kind,
         op: &'static str,
     ) -> Result<Tensor> {
         crate::ops::half::half_via_f32!(op, self, self, |x| x
@@ -72,23 +72,23 @@ impl Tensor {
         let y = y.record(
             rule(
                 match kind {
-                    Reduce::Sum => "SumBackward",
-                    Reduce::Max => "AmaxBackward",
-                    Reduce::Min => "AminBackward",
+                    Kind::Sum => "SumBackward",
+                    Kind::Max => "AmaxBackward",
+                    Kind::Min => "AminBackward",
                 },
                 move |x, y, g| {
                     let x = &x[0];
                     let g = g.reshape(&keep_shape)?;
                     match kind {
                         // d Σx/dx_i = 1: the gradient broadcasts back over the reduced dims.
-                        Reduce::Sum => Ok(vec![Some(g.broadcast_to(x.dims())?)]),
+                        Kind::Sum => Ok(vec![Some(g.broadcast_to(x.dims())?)]),
                         // The gradient goes to the elements equal to the extremum, split evenly.
-                        Reduce::Max | Reduce::Min => {
+                        Kind::Max | Kind::Min => {
                             let y = y.reshape(&keep_shape)?;
                             let hit = binary_map(x, &y, Binary::Eq, "amax")?;
                             let count = hit.reduce_keepdim(
                                 &resolved_from(&keep_shape, x.dims()),
-                                Reduce::Sum,
+                                Kind::Sum,
                                 "amax",
                             )?;
                             Ok(vec![Some(hit.mul(&g.div(&count)?)?)])
@@ -110,16 +110,16 @@ impl Tensor {
     /// # Errors
     /// [`Error::DimOutOfRange`] for a dim the tensor does not have.
     pub fn sum<D: Dim>(&self, dims: &[D]) -> Result<Tensor> {
-        self.reduce(dims, false, Reduce::Sum, "sum")
+        self.reduce(dims, false, Kind::Sum, "sum")
     }
     /// Sum over `dims`, keeping them as size 1.
     pub fn sum_keepdim<D: Dim>(&self, dims: &[D]) -> Result<Tensor> {
-        self.reduce(dims, true, Reduce::Sum, "sum")
+        self.reduce(dims, true, Kind::Sum, "sum")
     }
     /// Sum of all elements (a rank-0 tensor).
     pub fn sum_all(&self) -> Result<Tensor> {
         let all: Vec<usize> = (0..self.rank()).collect();
-        self.reduce_resolved(&all, false, Reduce::Sum, "sum_all")
+        self.reduce_resolved(&all, false, Kind::Sum, "sum_all")
     }
 
     /// Mean over `dims`, dropping them.
@@ -161,29 +161,29 @@ impl Tensor {
 
     /// Maximum over `dims`, dropping them (PyTorch's `amax`; ties share the gradient).
     pub fn max<D: Dim>(&self, dims: &[D]) -> Result<Tensor> {
-        self.reduce(dims, false, Reduce::Max, "max")
+        self.reduce(dims, false, Kind::Max, "max")
     }
     /// Maximum over `dims`, keeping them as size 1.
     pub fn max_keepdim<D: Dim>(&self, dims: &[D]) -> Result<Tensor> {
-        self.reduce(dims, true, Reduce::Max, "max")
+        self.reduce(dims, true, Kind::Max, "max")
     }
     /// Minimum over `dims`, dropping them.
     pub fn min<D: Dim>(&self, dims: &[D]) -> Result<Tensor> {
-        self.reduce(dims, false, Reduce::Min, "min")
+        self.reduce(dims, false, Kind::Min, "min")
     }
     /// Minimum over `dims`, keeping them as size 1.
     pub fn min_keepdim<D: Dim>(&self, dims: &[D]) -> Result<Tensor> {
-        self.reduce(dims, true, Reduce::Min, "min")
+        self.reduce(dims, true, Kind::Min, "min")
     }
     /// The largest element.
     pub fn max_all(&self) -> Result<Tensor> {
         let all: Vec<usize> = (0..self.rank()).collect();
-        self.reduce_resolved(&all, false, Reduce::Max, "max_all")
+        self.reduce_resolved(&all, false, Kind::Max, "max_all")
     }
     /// The smallest element.
     pub fn min_all(&self) -> Result<Tensor> {
         let all: Vec<usize> = (0..self.rank()).collect();
-        self.reduce_resolved(&all, false, Reduce::Min, "min_all")
+        self.reduce_resolved(&all, false, Kind::Min, "min_all")
     }
 
     /// Index of the largest element along `dim` (the first on ties), as `I64`, dim dropped.
@@ -261,7 +261,7 @@ impl Tensor {
                 dims.push(lead + i);
             }
         }
-        self.reduce_resolved(&dims, true, Reduce::Sum, "sum_to")?
+        self.reduce_resolved(&dims, true, Kind::Sum, "sum_to")?
             .reshape(shape.dims())
     }
 
