@@ -42,8 +42,7 @@ impl Tensor {
             });
         }
         let idx = indices.to_indices(self.dims()[d], "index_select")?;
-        let (outer, size, inner) = split_at_dim(self.dims(), d);
-        let around = AroundDim { outer, size, inner };
+        let around = split_at_dim(self.dims(), d);
         let mut out_dims = self.dims().to_vec();
         out_dims[d] = idx.len();
         let y = kernels::index_select(self, &idx, around, Shape(out_dims), "index_select")?;
@@ -110,13 +109,13 @@ impl Tensor {
     }
 }
 
-/// (product of dims before `d`, size of `d`, product of dims after `d`).
-pub(crate) fn split_at_dim(dims: &[usize], d: usize) -> (usize, usize, usize) {
-    (
-        dims[..d].iter().product(),
-        dims[d],
-        dims[d + 1..].iter().product(),
-    )
+/// A tensor of `dims` seen as `[outer, size, inner]` around dim `d`.
+fn split_at_dim(dims: &[usize], d: usize) -> AroundDim {
+    AroundDim {
+        outer: dims[..d].iter().product(),
+        size: dims[d],
+        inner: dims[d + 1..].iter().product(),
+    }
 }
 
 /// For each element of `index` (row-major), the flat position in a contiguous tensor of
