@@ -1,10 +1,13 @@
-//! The `Tensor` handle: creation, accessors and raw data access (no math; ops live in `ops/`).
+//! The `Tensor` handle: its internals, accessors and raw data access (no math; ops live in
+//! `ops/`). The public constructors are in `tensor/constructors.rs`.
+
+mod constructors;
 
 use crate::autograd::GradInfo;
+use crate::cpu::copy::{gather_strided, visit_strided};
 use crate::dtype::{with_any, Element};
-use crate::layout::{for_each_row, Layout};
-use crate::rng::{with_global_rng, Rng};
-use crate::storage::{alloc, CpuStorage, Storage};
+use crate::layout::Layout;
+use crate::storage::{CpuStorage, Storage};
 use crate::{DType, Device, Error, Result, Shape};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -86,187 +89,6 @@ impl Tensor {
     /// A view of this tensor's storage with another layout (not tracked).
     pub(crate) fn view_with(&self, layout: Layout) -> Tensor {
         Tensor::from_storage(self.0.storage.clone(), layout, self.0.dtype, self.0.device)
-    }
-
-    // ---------------------------------------------------------------- public constructors
-
-    /// A tensor holding a copy of `data` with the given shape.
-    ///
-    /// # Errors
-    /// [`Error::DataLength`] when `data.len()` is not the shape's element count.
-    ///
-    /// # Examples
-    /// ```
-    /// # use nabla::{Device, Tensor};
-    /// let t = Tensor::from_slice(&[1.0f32, 2.0, 3.0, 4.0], &[2, 2], &Device::Cpu)?;
-    /// assert_eq!(t.dims(), &[2, 2]);
-    /// # Ok::<(), nabla::Error>(())
-    /// ```
-    pub fn from_slice<T: Element>(data: &[T], shape: &[usize], device: &Device) -> Result<Tensor> {
-        Tensor::from_vec(data.to_vec(), shape, device)
-    }
-
-    /// A tensor taking ownership of `data` with the given shape.
-    ///
-    /// # Errors
-    /// [`Error::DataLength`] when `data.len()` is not the shape's element count;
-    /// [`Error::DeviceUnavailable`] for a device this build cannot hold tensors on.
-    pub fn from_vec<T: Element>(data: Vec<T>, shape: &[usize], device: &Device) -> Result<Tensor> {
-        device.check_available("from_vec")?;
-        let shape = Shape::from(shape);
-        if Shape::checked_numel(shape.dims()).is_none() {
-            return Err(Error::invalid(
-                "from_vec",
-                format!("shape {shape} is too large"),
-            ));
-        }
-        if data.len() != shape.numel() {
-            return Err(Error::DataLength {
-                op: "from_vec",
-                len: data.len(),
-                numel: shape.numel(),
-                shape,
-            });
-        }
-        Ok(Tensor::from_data(data, shape))
-    }
-
-    /// A rank-0 tensor holding one value converted to `dtype`.
-    pub fn scalar(value: f64, dtype: DType, device: &Device) -> Tensor {
-        Tensor::full(value, &[], dtype, device)
-    }
-
-    /// A tensor of the given shape filled with `value`.
-    pub fn full(value: f64, shape: &[usize], dtype: DType, _device: &Device) -> Tensor {
-        let shape = Shape::from(shape);
-        with_any!(dtype, T => {
-            let mut v = alloc::<T>(shape.numel());
-            v.fill(T::from_f64(value));
-            Tensor::from_data(v, shape)
-        })
-    }
-
-    /// A tensor of zeros.
-    pub fn zeros(shape: &[usize], dtype: DType, device: &Device) -> Tensor {
-        Tensor::full(0.0, shape, dtype, device)
-    }
-
-    /// A tensor of ones.
-    pub fn ones(shape: &[usize], dtype: DType, device: &Device) -> Tensor {
-        Tensor::full(1.0, shape, dtype, device)
-    }
-
-    /// Zeros with the shape, dtype and device of `self`.
-    pub fn zeros_like(&self) -> Tensor {
-        Tensor::zeros(self.dims(), self.dtype(), &self.device())
-    }
-
-    /// Ones with the shape, dtype and device of `self`.
-    pub fn ones_like(&self) -> Tensor {
-        Tensor::ones(self.dims(), self.dtype(), &self.device())
-    }
-
-    /// The 1-D tensor `[start, start + step, ...]` up to but excluding `end`.
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] when `step` is zero or has the wrong sign for the range.
-    pub fn arange(
-        start: f64,
-        end: f64,
-        step: f64,
-        dtype: DType,
-        device: &Device,
-    ) -> Result<Tensor> {
-        device.check_available("arange")?;
-        if step == 0.0 || !step.is_finite() || (end - start) / step < 0.0 {
-            return Err(Error::invalid(
-                "arange",
-                format!("cannot step from {start} to {end} by {step}"),
-            ));
-        }
-        let n = ((end - start) / step).ceil() as usize;
-        with_any!(dtype, T => {
-            let v: Vec<T> = (0..n).map(|i| T::from_f64(start + i as f64 * step)).collect();
-            Ok(Tensor::from_data(v, Shape(vec![n])))
-        })
-    }
-
-    /// The `n × n` identity matrix.
-    pub fn eye(n: usize, dtype: DType, _device: &Device) -> Tensor {
-        with_any!(dtype, T => {
-            let mut v = vec![T::from_f64(0.0); n * n];
-            for i in 0..n {
-                v[i * n + i] = T::from_f64(1.0);
-            }
-            Tensor::from_data(v, Shape(vec![n, n]))
-        })
-    }
-
-    /// Uniform samples in `[low, high)` drawn from `rng`.
-    pub fn uniform_with(
-        rng: &mut Rng,
-        low: f64,
-        high: f64,
-        shape: &[usize],
-        dtype: DType,
-        device: &Device,
-    ) -> Result<Tensor> {
-        device.check_available("random")?;
-        let shape = Shape::from(shape);
-        if dtype.is_half() {
-            // Drawn in f32 and rounded: a seed gives the 16-bit dtype its f32 draws, rounded.
-            return Tensor::uniform_with(rng, low, high, shape.dims(), DType::F32, device)?
-                .to_dtype_untracked(dtype);
-        }
-        let n = shape.numel();
-        crate::dtype::with_float!(dtype, "uniform", T => {
-            let v: Vec<T> = (0..n).map(|_| T::from_f64(low + (high - low) * rng.next_f64())).collect();
-            Ok(Tensor::from_data(v, shape))
-        })
-    }
-
-    /// Normal samples with the given mean and standard deviation drawn from `rng`.
-    pub fn normal_with(
-        rng: &mut Rng,
-        mean: f64,
-        std: f64,
-        shape: &[usize],
-        dtype: DType,
-        device: &Device,
-    ) -> Result<Tensor> {
-        device.check_available("random")?;
-        let shape = Shape::from(shape);
-        if dtype.is_half() {
-            // Drawn in f32 and rounded: a seed gives the 16-bit dtype its f32 draws, rounded.
-            return Tensor::normal_with(rng, mean, std, shape.dims(), DType::F32, device)?
-                .to_dtype_untracked(dtype);
-        }
-        let n = shape.numel();
-        crate::dtype::with_float!(dtype, "normal", T => {
-            let v: Vec<T> = (0..n).map(|_| T::from_f64(mean + std * rng.normal())).collect();
-            Ok(Tensor::from_data(v, shape))
-        })
-    }
-
-    /// Uniform samples in `[low, high)` from the process-wide generator (see [`crate::manual_seed`]).
-    pub fn uniform(
-        low: f64,
-        high: f64,
-        shape: &[usize],
-        dtype: DType,
-        device: &Device,
-    ) -> Result<Tensor> {
-        with_global_rng(|r| Tensor::uniform_with(r, low, high, shape, dtype, device))
-    }
-
-    /// Uniform samples in `[0, 1)` from the process-wide generator.
-    pub fn rand(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
-        Tensor::uniform(0.0, 1.0, shape, dtype, device)
-    }
-
-    /// Standard normal samples from the process-wide generator.
-    pub fn randn(shape: &[usize], dtype: DType, device: &Device) -> Result<Tensor> {
-        with_global_rng(|r| Tensor::normal_with(r, 0.0, 1.0, shape, dtype, device))
     }
 
     // ---------------------------------------------------------------- accessors
@@ -440,6 +262,21 @@ impl Tensor {
         self.0.storage.write().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Checks that the tensor holds `T`s.
+    ///
+    /// # Errors
+    /// [`Error::DType`] when `T` is not the tensor's dtype.
+    fn check_dtype<T: Element>(&self, op: &'static str) -> Result<()> {
+        if self.dtype() != T::DTYPE {
+            return Err(Error::DType {
+                op,
+                expected: T::DTYPE,
+                got: self.dtype(),
+            });
+        }
+        Ok(())
+    }
+
     /// Calls `f` with the elements in row-major order as one slice: borrowed when the tensor
     /// is contiguous, copied otherwise.
     ///
@@ -450,13 +287,7 @@ impl Tensor {
         op: &'static str,
         f: impl FnOnce(&[T]) -> R,
     ) -> Result<R> {
-        if self.dtype() != T::DTYPE {
-            return Err(Error::DType {
-                op,
-                expected: T::DTYPE,
-                got: self.dtype(),
-            });
-        }
+        self.check_dtype::<T>(op)?;
         let storage = self.read_storage();
         let data = storage.host_slice::<T>().expect("dtype checked above");
         let l = &self.0.layout;
@@ -472,15 +303,27 @@ impl Tensor {
         }
     }
 
+    /// Calls `f` with the storage's elements and the tensor's layout, for kernels that read
+    /// strided views in place (broadcasting, transposed operands).
+    ///
+    /// # Errors
+    /// [`Error::DType`] when `T` is not the tensor's dtype.
+    pub(crate) fn with_strided<T: Element, R>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&[T], &Layout) -> R,
+    ) -> Result<R> {
+        self.check_dtype::<T>(op)?;
+        let storage = self.read_storage();
+        Ok(f(
+            storage.host_slice::<T>().expect("dtype checked above"),
+            &self.0.layout,
+        ))
+    }
+
     /// The elements in row-major order as a new (pooled) vector.
     pub(crate) fn contiguous_vec<T: Element>(&self, op: &'static str) -> Result<Vec<T>> {
-        if self.dtype() != T::DTYPE {
-            return Err(Error::DType {
-                op,
-                expected: T::DTYPE,
-                got: self.dtype(),
-            });
-        }
+        self.check_dtype::<T>(op)?;
         let storage = self.read_storage();
         Ok(gather_strided(
             storage.host_slice::<T>().expect("dtype checked above"),
@@ -495,13 +338,7 @@ impl Tensor {
     /// [`Error::DType`] when `T` is not the tensor's dtype; [`Error::InvalidArgument`] when the
     /// tensor is not contiguous.
     pub fn update_data<T: Element>(&self, f: impl FnOnce(&mut [T])) -> Result<()> {
-        if self.dtype() != T::DTYPE {
-            return Err(Error::DType {
-                op: "update_data",
-                expected: T::DTYPE,
-                got: self.dtype(),
-            });
-        }
+        self.check_dtype::<T>("update_data")?;
         let l = &self.0.layout;
         if !l.is_contiguous() {
             return Err(Error::invalid(
@@ -534,52 +371,6 @@ impl Tensor {
             src.with_contiguous::<T, _>("copy_from", |values| self.update_data::<T>(|d| d.copy_from_slice(values)))?
         })
     }
-}
-
-/// Calls `f` on every element of a strided layout in row-major order.
-pub(crate) fn visit_strided<T: Copy>(data: &[T], l: &Layout, mut f: impl FnMut(T)) {
-    if l.numel() == 0 {
-        return;
-    }
-    if l.is_contiguous() {
-        data[l.offset()..l.offset() + l.numel()]
-            .iter()
-            .for_each(|&x| f(x));
-        return;
-    }
-    let inner = *l.dims().last().unwrap_or(&1);
-    let inner_stride = *l.strides().last().unwrap_or(&1);
-    for_each_row(l.dims(), l.strides(), l.offset(), |_, off| {
-        for j in 0..inner {
-            f(data[off + j * inner_stride]);
-        }
-    });
-}
-
-/// Copies a strided layout's elements into a new row-major vector (from the pool).
-pub(crate) fn gather_strided<T: Element>(data: &[T], l: &Layout) -> Vec<T> {
-    let n = l.numel();
-    let mut out = alloc::<T>(n);
-    if n == 0 {
-        return out;
-    }
-    if l.is_contiguous() {
-        out.copy_from_slice(&data[l.offset()..l.offset() + n]);
-        return out;
-    }
-    let inner = *l.dims().last().unwrap_or(&1);
-    let inner_stride = *l.strides().last().unwrap_or(&1);
-    for_each_row(l.dims(), l.strides(), l.offset(), |row, off| {
-        let dst = &mut out[row * inner..(row + 1) * inner];
-        if inner_stride == 1 {
-            dst.copy_from_slice(&data[off..off + inner]);
-        } else {
-            for (j, d) in dst.iter_mut().enumerate() {
-                *d = data[off + j * inner_stride];
-            }
-        }
-    });
-    out
 }
 
 impl std::fmt::Debug for Tensor {

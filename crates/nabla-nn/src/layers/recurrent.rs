@@ -12,6 +12,9 @@
 //! `weight_hh_l0`, `bias_ih_l0`, `bias_hh_l0`, `…_reverse` for the backward direction;
 //! LSTM gates i, f, g, o; GRU gates r, z, n; every tensor `U(-1/√hidden, 1/√hidden)`), so
 //! a PyTorch `state_dict` loads as it is.
+//!
+//! Over 600 lines because the layer, its single-step cell and the weights and state checks
+//! they share are one unit; the ONNX export is apart, in `recurrent/export.rs`.
 
 mod export;
 

@@ -97,6 +97,11 @@ pub(crate) fn sum_cols<T: Float>(x: &[T], m: usize, r: usize) -> Vec<T> {
     out
 }
 
+/// Whether every element is finite (no NaN or infinity).
+pub(crate) fn all_finite<T: Float>(x: &[T]) -> bool {
+    x.iter().all(|v| v.is_finite())
+}
+
 /// Max (or min, with `want_max = false`) of each row of length `r` and its first index.
 pub(crate) fn extremum_rows<T: Float>(x: &[T], r: usize, want_max: bool) -> (Vec<T>, Vec<i64>) {
     let pairs = per_row(x, r, |row| {

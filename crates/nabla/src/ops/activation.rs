@@ -2,7 +2,8 @@
 //! softplus, gaussian, silu. Each is a primitive whose gradient rule reads the saved input
 //! or output in one fused pass.
 
-use super::{map_float, rule, zip_float};
+use super::kernels::{binary_map, unary_map, Binary, Unary};
+use super::rule;
 use crate::{Error, Result, Tensor};
 
 impl Tensor {
@@ -11,11 +12,7 @@ impl Tensor {
     /// own rule, not by backpropagation).
     pub fn step(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("step", self, self, |x| x.step());
-        map_float!(self, "step", |v: T| if v > T::ZERO {
-            T::ONE
-        } else {
-            T::ZERO
-        })
+        unary_map(self, Unary::Step, "step")
     }
 
     /// Logistic sigmoid `1 / (1 + e^-x)`.
@@ -23,13 +20,16 @@ impl Tensor {
         crate::ops::half::half_via_f32!("sigmoid", self, self, |x| x.sigmoid());
         // Branch-free and vectorized for f32 (Float::sigmoid_fast: its e^-x is clamped, so it
         // never overflows to infinity).
-        let y = map_float!(self, "sigmoid", |v: T| v.sigmoid_fast())?;
+        let y = unary_map(self, Unary::Sigmoid, "sigmoid")?;
         // σ'(x) = σ(x)(1 - σ(x)) = y(1 - y)
         Ok(y.record(
             rule("SigmoidBackward", |_, y, g| {
-                Ok(vec![Some(zip_float!(g, y, "sigmoid", |g: T, y: T| g
-                    * y
-                    * (T::ONE - y))?)])
+                Ok(vec![Some(binary_map(
+                    g,
+                    y,
+                    Binary::SigmoidGrad,
+                    "sigmoid",
+                )?)])
             }),
             &[self],
         ))
@@ -39,13 +39,11 @@ impl Tensor {
     pub fn tanh(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("tanh", self, self, |x| x.tanh());
         // Vectorized for f32 (Float::tanh_fast, absolute error below 3e-7).
-        let y = map_float!(self, "tanh", |v: T| v.tanh_fast())?;
+        let y = unary_map(self, Unary::Tanh, "tanh")?;
         // tanh'(x) = 1 - tanh²(x) = 1 - y²
         Ok(y.record(
             rule("TanhBackward", |_, y, g| {
-                Ok(vec![Some(
-                    zip_float!(g, y, "tanh", |g: T, y: T| g * (T::ONE - y * y))?
-                )])
+                Ok(vec![Some(binary_map(g, y, Binary::TanhGrad, "tanh")?)])
             }),
             &[self],
         ))
@@ -54,16 +52,11 @@ impl Tensor {
     /// Rectified linear unit `max(0, x)`.
     pub fn relu(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("relu", self, self, |x| x.relu());
-        let y = map_float!(self, "relu", |v: T| if v > T::ZERO { v } else { T::ZERO })?;
+        let y = unary_map(self, Unary::Relu, "relu")?;
         // relu'(x) = 1 for x > 0, else 0 (0 at the kink, as PyTorch). Read from y: y > 0 ⇔ x > 0.
         Ok(y.record(
             rule("ReluBackward", |_, y, g| {
-                Ok(vec![Some(zip_float!(
-                    g,
-                    y,
-                    "relu",
-                    |g: T, y: T| if y > T::ZERO { g } else { T::ZERO }
-                )?)])
+                Ok(vec![Some(binary_map(g, y, Binary::ReluGrad, "relu")?)])
             }),
             &[self],
         ))
@@ -72,23 +65,15 @@ impl Tensor {
     /// Leaky ReLU: `x` for x > 0, `slope · x` otherwise.
     pub fn leaky_relu(&self, slope: f64) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("leaky_relu", self, self, |x| x.leaky_relu(slope));
-        let y = map_float!(self, "leaky_relu", |v: T| if v > T::ZERO {
-            v
-        } else {
-            v * T::from_f64(slope)
-        })?;
+        let y = unary_map(self, Unary::LeakyRelu(slope), "leaky_relu")?;
         // derivative 1 for x > 0, slope otherwise
         Ok(y.record(
             rule("LeakyReluBackward", move |x, _, g| {
-                Ok(vec![Some(zip_float!(
+                Ok(vec![Some(binary_map(
                     g,
                     &x[0],
+                    Binary::LeakyReluGrad(slope),
                     "leaky_relu",
-                    |g: T, x: T| if x > T::ZERO {
-                        g
-                    } else {
-                        g * T::from_f64(slope)
-                    }
                 )?)])
             }),
             &[self],
@@ -98,19 +83,11 @@ impl Tensor {
     /// Exponential linear unit: `x` for x > 0, `alpha (e^x - 1)` otherwise.
     pub fn elu(&self, alpha: f64) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("elu", self, self, |x| x.elu(alpha));
-        let y = map_float!(self, "elu", |v: T| if v > T::ZERO {
-            v
-        } else {
-            T::from_f64(alpha) * (v.exp() - T::ONE)
-        })?;
+        let y = unary_map(self, Unary::Elu(alpha), "elu")?;
         // derivative 1 for x > 0, alpha·e^x = y + alpha otherwise
         Ok(y.record(
             rule("EluBackward", move |x, y, g| {
-                let d = zip_float!(&x[0], y, "elu", |x: T, y: T| if x > T::ZERO {
-                    T::ONE
-                } else {
-                    y + T::from_f64(alpha)
-                })?;
+                let d = binary_map(&x[0], y, Binary::EluGrad(alpha), "elu")?;
                 Ok(vec![Some(g.mul(&d)?)])
             }),
             &[self],
@@ -121,20 +98,11 @@ impl Tensor {
     /// default `gelu`).
     pub fn gelu(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("gelu", self, self, |x| x.gelu());
-        const FRAC_1_SQRT_2: f64 = std::f64::consts::FRAC_1_SQRT_2;
-        let y = map_float!(self, "gelu", |v: T| v
-            * T::from_f64(0.5)
-            * (T::ONE + (v * T::from_f64(FRAC_1_SQRT_2)).erf_value()))?;
+        let y = unary_map(self, Unary::Gelu, "gelu")?;
         // gelu'(x) = Φ(x) + x·φ(x), φ(x) = e^(-x²/2)/√(2π)
         Ok(y.record(
             rule("GeluBackward", |x, _, g| {
-                let d = map_float!(&x[0], "gelu", |v: T| {
-                    let cdf =
-                        T::from_f64(0.5) * (T::ONE + (v * T::from_f64(FRAC_1_SQRT_2)).erf_value());
-                    let pdf =
-                        (-(v * v) * T::from_f64(0.5)).exp() * T::from_f64(0.398_942_280_401_432_7);
-                    cdf + v * pdf
-                })?;
+                let d = unary_map(&x[0], Unary::GeluGrad, "gelu")?;
                 Ok(vec![Some(g.mul(&d)?)])
             }),
             &[self],
@@ -144,11 +112,7 @@ impl Tensor {
     /// Softplus `ln(1 + e^x)`, a smooth ReLU (linear above x = 20, as PyTorch's threshold).
     pub fn softplus(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("softplus", self, self, |x| x.softplus());
-        let y = map_float!(self, "softplus", |v: T| if v > T::from_f64(20.0) {
-            v
-        } else {
-            v.exp().ln_1p()
-        })?;
+        let y = unary_map(self, Unary::Softplus, "softplus")?;
         // softplus'(x) = σ(x)
         Ok(y.record(
             rule("SoftplusBackward", |x, _, g| {
@@ -171,13 +135,11 @@ impl Tensor {
             ));
         }
         let inv = 1.0 / (sigma * sigma);
-        let y = map_float!(self, "gaussian", |v: T| (-(v * v) * T::from_f64(inv)).exp())?;
+        let y = unary_map(self, Unary::Gaussian { inv }, "gaussian")?;
         // d/dx exp(-x²/σ²) = -2x/σ² · y
         Ok(y.record(
             rule("GaussianBackward", move |x, y, g| {
-                let d = zip_float!(&x[0], y, "gaussian", |x: T, y: T| T::from_f64(-2.0 * inv)
-                    * x
-                    * y)?;
+                let d = binary_map(&x[0], y, Binary::GaussianGrad { inv }, "gaussian")?;
                 Ok(vec![Some(g.mul(&d)?)])
             }),
             &[self],

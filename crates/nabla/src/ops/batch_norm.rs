@@ -14,9 +14,9 @@
 //! ∂L/∂x = γ·s·g                            (running statistics: μ, s are constants)
 //! ```
 
+use super::kernels::batch_norm as kernels;
 use super::rule;
-use crate::cpu::batch_norm::{self as kernels, Channels};
-use crate::dtype::with_float;
+use crate::cpu::batch_norm::Channels;
 use crate::{no_grad, DType, Error, Result, Tensor};
 
 /// Running statistics of a batch-norm layer, updated in place during training.
@@ -109,12 +109,8 @@ impl Tensor {
         let batch_stats = stats.is_none();
         let affine = |t: Option<&Tensor>| t.map(|t| t.to_vec::<f64>()).transpose();
         let (gamma, beta) = (affine(weight)?, affine(bias)?);
-        let (y, mean_var) = with_float!(self.dtype(), op, T => {
-            self.with_contiguous::<T, _>(op, |x| {
-                let (y, mv) = kernels::forward(x, ch, stats.as_deref(), gamma.as_deref(), beta.as_deref(), eps);
-                (Tensor::from_data(y, self.shape().clone()), mv)
-            })?
-        });
+        let (gamma_v, beta_v) = (gamma.as_deref(), beta.as_deref());
+        let (y, mean_var) = kernels::forward(self, ch, stats.as_deref(), gamma_v, beta_v, eps, op)?;
         if let (Some(r), true) = (running, training) {
             update_running(r, &mean_var, count)?;
         }
@@ -131,26 +127,40 @@ impl Tensor {
             rule("NativeBatchNormBackward", move |inp, _, g| {
                 let x = &inp[0];
                 let w = if has_w { Some(&inp[1]) } else { None };
-                let b = if has_b { Some(&inp[1 + has_w as usize]) } else { None };
+                let b = if has_b {
+                    Some(&inp[1 + has_w as usize])
+                } else {
+                    None
+                };
                 let want_x = x.tracks_grad();
-                let (dx, dgb) = with_float!(x.dtype(), "batch_norm", T => {
-                    x.with_contiguous::<T, _>("batch_norm", |xv| {
-                        g.with_contiguous::<T, _>("batch_norm", |gv| {
-                            let (dx, dgb) = kernels::backward(xv, gv, ch, &mean_inv, gamma.as_deref(), batch_stats, want_x);
-                            (dx.map(|d| Tensor::from_data(d, x.shape().clone())), dgb)
-                        })
-                    })??
-                });
+                let (dx, dgb) = kernels::backward(
+                    x,
+                    g,
+                    ch,
+                    &mean_inv,
+                    gamma.as_deref(),
+                    batch_stats,
+                    want_x,
+                    "batch_norm",
+                )?;
                 let per_channel = |f: fn(&(f64, f64)) -> f64, t: &Tensor| {
                     let v: Vec<f64> = dgb.iter().map(f).collect();
                     Tensor::from_vec(v, &[ch.c], &t.device())?.to_dtype_untracked(t.dtype())
                 };
                 let mut grads = vec![dx];
                 if let Some(w) = w {
-                    grads.push(if w.tracks_grad() { Some(per_channel(|p| p.0, w)?) } else { None });
+                    grads.push(if w.tracks_grad() {
+                        Some(per_channel(|p| p.0, w)?)
+                    } else {
+                        None
+                    });
                 }
                 if let Some(b) = b {
-                    grads.push(if b.tracks_grad() { Some(per_channel(|p| p.1, b)?) } else { None });
+                    grads.push(if b.tracks_grad() {
+                        Some(per_channel(|p| p.1, b)?)
+                    } else {
+                        None
+                    });
                 }
                 Ok(grads)
             }),

@@ -2,7 +2,8 @@
 //! minimum. Gradient rules are written as if shapes matched; the engine sums each gradient
 //! back to its input's shape.
 
-use super::{map_float, rule, zip_float};
+use super::kernels::{binary_map, unary_map, Binary, Unary};
+use super::rule;
 use crate::shape::broadcast_shape;
 use crate::{Error, Result, Shape, Tensor};
 
@@ -26,7 +27,7 @@ impl Tensor {
     /// [`Error::Broadcast`] when the shapes do not broadcast; [`Error::DType`] when dtypes differ.
     pub fn add(&self, rhs: &Tensor) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("add", self, (self, rhs), |(a, b)| a.add(&b));
-        let y = zip_float!(self, rhs, "add", |a: T, b: T| a + b)?;
+        let y = binary_map(self, rhs, Binary::Add, "add")?;
         Ok(y.record(
             rule("AddBackward", |_, _, g| {
                 Ok(vec![Some(g.clone()), Some(g.clone())])
@@ -38,7 +39,7 @@ impl Tensor {
     /// `a - b` with broadcasting.
     pub fn sub(&self, rhs: &Tensor) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("sub", self, (self, rhs), |(a, b)| a.sub(&b));
-        let y = zip_float!(self, rhs, "sub", |a: T, b: T| a - b)?;
+        let y = binary_map(self, rhs, Binary::Sub, "sub")?;
         Ok(y.record(
             rule("SubBackward", |_, _, g| {
                 Ok(vec![Some(g.clone()), Some(g.neg()?)])
@@ -50,7 +51,7 @@ impl Tensor {
     /// `a · b` element-wise with broadcasting.
     pub fn mul(&self, rhs: &Tensor) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("mul", self, (self, rhs), |(a, b)| a.mul(&b));
-        let y = zip_float!(self, rhs, "mul", |a: T, b: T| a * b)?;
+        let y = binary_map(self, rhs, Binary::Mul, "mul")?;
         // ∂(ab)/∂a = b, ∂(ab)/∂b = a
         Ok(y.record(
             rule("MulBackward", |x, _, g| {
@@ -73,7 +74,7 @@ impl Tensor {
     /// `a / b` element-wise with broadcasting.
     pub fn div(&self, rhs: &Tensor) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("div", self, (self, rhs), |(a, b)| a.div(&b));
-        let y = zip_float!(self, rhs, "div", |a: T, b: T| a / b)?;
+        let y = binary_map(self, rhs, Binary::Div, "div")?;
         // ∂(a/b)/∂a = 1/b, ∂(a/b)/∂b = -a/b² = -y/b
         Ok(y.record(
             rule("DivBackward", |x, y, g| {
@@ -96,16 +97,17 @@ impl Tensor {
     /// `a^b` element-wise with broadcasting.
     pub fn pow(&self, rhs: &Tensor) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("pow", self, (self, rhs), |(a, b)| a.pow(&b));
-        let y = zip_float!(self, rhs, "pow", |a: T, b: T| a.powf(b))?;
+        let y = binary_map(self, rhs, Binary::Pow, "pow")?;
         // ∂(a^b)/∂a = b·a^(b-1), ∂(a^b)/∂b = a^b·ln a
         Ok(y.record(
             rule("PowBackward", |x, y, g| {
                 let da = if x[0].tracks_grad() {
-                    Some(
-                        g.mul(&x[1])?.mul(
-                            &zip_float!(&x[0], &x[1], "pow", |a: T, b: T| a.powf(b - T::ONE))?
-                        )?,
-                    )
+                    Some(g.mul(&x[1])?.mul(&binary_map(
+                        &x[0],
+                        &x[1],
+                        Binary::PowBaseGrad,
+                        "pow",
+                    )?)?)
                 } else {
                     None
                 };
@@ -134,9 +136,9 @@ impl Tensor {
     fn extremum(&self, rhs: &Tensor, max: bool) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("maximum", self, (self, rhs), |(a, b)| a.extremum(&b, max));
         let y = if max {
-            zip_float!(self, rhs, "maximum", |a: T, b: T| a.max(b))?
+            binary_map(self, rhs, Binary::Maximum, "maximum")?
         } else {
-            zip_float!(self, rhs, "minimum", |a: T, b: T| a.min(b))?
+            binary_map(self, rhs, Binary::Minimum, "minimum")?
         };
         Ok(y.record(
             rule(
@@ -147,17 +149,9 @@ impl Tensor {
                 },
                 move |x, _, g| {
                     // share_a = 1 where a wins, 0.5 on ties, 0 where b wins.
-                    let share_a = zip_float!(&x[0], &x[1], "maximum", |a: T, b: T| {
-                        let a_wins = if max { a > b } else { a < b };
-                        if a_wins {
-                            T::ONE
-                        } else if a == b {
-                            T::from_f64(0.5)
-                        } else {
-                            T::ZERO
-                        }
-                    })?;
-                    let share_b = map_float!(&share_a, "maximum", |s: T| T::ONE - s)?;
+                    let share_a =
+                        binary_map(&x[0], &x[1], Binary::ExtremumShare { max }, "maximum")?;
+                    let share_b = unary_map(&share_a, Unary::OneMinus, "maximum")?;
                     Ok(vec![Some(g.mul(&share_a)?), Some(g.mul(&share_b)?)])
                 },
             ),

@@ -2,16 +2,16 @@
 //! (no gradient); `where_cond` picks between two tensors and passes gradients to the one
 //! picked.
 
-use super::{rule, zip_float};
-use crate::dtype::{with_float, Float};
+use super::kernels::{binary_map, elementwise::select, Binary};
+use super::rule;
 use crate::{broadcast_shape, Error, Result, Tensor};
 
 macro_rules! comparison {
-    ($(#[$doc:meta])* $name:ident, $op:tt) => {
+    ($(#[$doc:meta])* $name:ident, $f:ident) => {
         $(#[$doc])*
         pub fn $name(&self, rhs: &Tensor) -> Result<Tensor> {
             crate::ops::half::half_via_f32!(stringify!($name), self, (self, rhs), |(a, b)| a.$name(&b));
-            zip_float!(self, rhs, stringify!($name), |a: T, b: T| if a $op b { T::ONE } else { T::ZERO })
+            binary_map(self, rhs, Binary::$f, stringify!($name))
         }
     };
 }
@@ -19,22 +19,22 @@ macro_rules! comparison {
 impl Tensor {
     comparison!(
         /// 1 where `self == rhs`, else 0 (broadcasting; no gradient).
-        eq, ==);
+        eq, Eq);
     comparison!(
         /// 1 where `self != rhs`, else 0.
-        ne, !=);
+        ne, Ne);
     comparison!(
         /// 1 where `self < rhs`, else 0.
-        lt, <);
+        lt, Lt);
     comparison!(
         /// 1 where `self <= rhs`, else 0.
-        le, <=);
+        le, Le);
     comparison!(
         /// 1 where `self > rhs`, else 0.
-        gt, >);
+        gt, Gt);
     comparison!(
         /// 1 where `self >= rhs`, else 0.
-        ge, >=);
+        ge, Ge);
 
     /// Element-wise `if cond != 0 { on_true } else { on_false }`, with broadcasting of all
     /// three. Gradients flow to the branch that was picked; `cond` gets none.
@@ -56,26 +56,13 @@ impl Tensor {
             "where_cond",
         )?;
         let mask = cond.to_dtype_untracked(dtype)?.broadcast_to(shape.dims())?;
-        let y = with_float!(dtype, "where_cond", T => {
-            let m = mask.contiguous_vec::<T>("where_cond")?;
-            let a = on_true.detach().broadcast_to(shape.dims())?.contiguous_vec::<T>("where_cond")?;
-            let b = on_false.detach().broadcast_to(shape.dims())?.contiguous_vec::<T>("where_cond")?;
-            let v: Vec<T> = m.iter().zip(a.iter().zip(&b)).map(|(&m, (&a, &b))| if m != T::ZERO { a } else { b }).collect();
-            [m, a, b].into_iter().for_each(crate::storage::recycle);
-            Tensor::from_data(v, shape)
-        });
+        let a = on_true.detach().broadcast_to(shape.dims())?;
+        let b = on_false.detach().broadcast_to(shape.dims())?;
+        let y = select(&mask, &a, &b, shape, "where_cond")?;
         Ok(y.record(
             rule("WhereBackward", move |_, _, g| {
-                let ga = zip_float!(g, &mask, "where_cond", |g: T, m: T| if m != T::ZERO {
-                    g
-                } else {
-                    T::ZERO
-                })?;
-                let gb = zip_float!(g, &mask, "where_cond", |g: T, m: T| if m != T::ZERO {
-                    T::ZERO
-                } else {
-                    g
-                })?;
+                let ga = binary_map(g, &mask, Binary::WhereMask, "where_cond")?;
+                let gb = binary_map(g, &mask, Binary::WhereNotMask, "where_cond")?;
                 Ok(vec![Some(ga), Some(gb)])
             }),
             &[on_true, on_false],

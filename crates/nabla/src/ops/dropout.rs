@@ -1,7 +1,7 @@
 //! Inverted dropout: zero each element with probability p and scale the survivors by
 //! 1 / (1 - p) in training, so that evaluation needs no rescaling.
 
-use crate::dtype::with_float;
+use super::kernels::random::{fill, Distribution};
 use crate::rng::{with_global_rng, Rng};
 use crate::{Error, Result, Tensor};
 
@@ -25,11 +25,8 @@ impl Tensor {
         check_p(p)?;
         let keep = 1.0 - p;
         let scale = if keep > 0.0 { 1.0 / keep } else { 0.0 };
-        let n = self.numel();
-        let mask = with_float!(self.dtype(), "dropout", T => {
-            let m: Vec<T> = (0..n).map(|_| if rng.next_f64() < keep { <T as crate::Element>::from_f64(scale) } else { <T as crate::Element>::from_f64(0.0) }).collect();
-            Tensor::from_data(m, self.shape().clone())
-        });
+        let dist = Distribution::Bernoulli { keep, value: scale };
+        let mask = fill(rng, dist, self.shape().clone(), self.dtype(), "dropout")?;
         // The mask is a constant: y = x ⊙ m, ∂y/∂x = m.
         self.mul(&mask)
     }

@@ -1,8 +1,7 @@
 //! Indexing with index tensors: index_select, gather, scatter_add.
 
+use super::kernels::index::{self as kernels, AroundDim};
 use super::rule;
-use crate::dtype::with_float;
-use crate::storage::alloc_zeroed;
 use crate::{Dim, Error, Result, Shape, Tensor};
 
 impl Tensor {
@@ -43,40 +42,16 @@ impl Tensor {
             });
         }
         let idx = indices.to_indices(self.dims()[d], "index_select")?;
-        let (outer, size, inner) = split_at_dim(self.dims(), d);
+        let around = split_at_dim(self.dims(), d);
         let mut out_dims = self.dims().to_vec();
         out_dims[d] = idx.len();
-        let y = with_float!(self.dtype(), "index_select", T => {
-            self.with_contiguous::<T, _>("index_select", |x| {
-                let mut out = crate::storage::alloc::<T>(outer * idx.len() * inner);
-                for o in 0..outer {
-                    for (j, &i) in idx.iter().enumerate() {
-                        let src = &x[(o * size + i) * inner..(o * size + i + 1) * inner];
-                        out[(o * idx.len() + j) * inner..(o * idx.len() + j + 1) * inner].copy_from_slice(src);
-                    }
-                }
-                Tensor::from_data(out, Shape(out_dims))
-            })?
-        });
+        let y = kernels::index_select(self, &idx, around, Shape(out_dims), "index_select")?;
         // The gradient of a selected row adds into the row it came from (rows picked twice
         // receive both gradients).
         Ok(y.record(
             rule("IndexSelectBackward", move |x, _, g| {
-                let x = &x[0];
-                let gx = with_float!(g.dtype(), "index_select", T => {
-                    g.with_contiguous::<T, _>("index_select", |g| {
-                        let mut gx = alloc_zeroed::<T>(x.numel());
-                        for o in 0..outer {
-                            for (j, &i) in idx.iter().enumerate() {
-                                let src = &g[(o * idx.len() + j) * inner..(o * idx.len() + j + 1) * inner];
-                                for (a, &b) in gx[(o * size + i) * inner..(o * size + i + 1) * inner].iter_mut().zip(src) {
-                                    *a += b;
-                                }
-                            }
-                        }
-                        Tensor::from_data(gx, x.shape().clone())
-                    })?
-                });
+                let shape = x[0].shape().clone();
+                let gx = kernels::index_add(g, &idx, around, shape, "index_select")?;
                 Ok(vec![Some(gx)])
             }),
             &[self],
@@ -90,12 +65,7 @@ impl Tensor {
         crate::ops::half::half_via_f32!("gather", self, (self, index), |(x, i)| x.gather(dim, &i));
         let d = dim.resolve(self.rank(), "gather")?;
         let positions = scatter_positions(self.shape(), d, index, "gather")?;
-        let y = with_float!(self.dtype(), "gather", T => {
-            self.with_contiguous::<T, _>("gather", |x| {
-                let v: Vec<T> = positions.iter().map(|&p| x[p]).collect();
-                Tensor::from_data(v, index.shape().clone())
-            })?
-        });
+        let y = kernels::gather(self, &positions, index.shape().clone(), "gather")?;
         let index = index.clone();
         // ∂out/∂self scatters the gradient back to the gathered positions.
         Ok(y.record(
@@ -128,15 +98,7 @@ impl Tensor {
             });
         }
         let positions = scatter_positions(self.shape(), d, index, "scatter_add")?;
-        let y = with_float!(self.dtype(), "scatter_add", T => {
-            let mut out = self.contiguous_vec::<T>("scatter_add")?;
-            src.with_contiguous::<T, _>("scatter_add", |s| {
-                for (&p, &v) in positions.iter().zip(s) {
-                    out[p] += v;
-                }
-            })?;
-            Tensor::from_data(out, self.shape().clone())
-        });
+        let y = kernels::scatter_add(self, &positions, src, "scatter_add")?;
         let index = index.clone();
         Ok(y.record(
             rule("ScatterAddBackward", move |_, _, g| {
@@ -147,13 +109,13 @@ impl Tensor {
     }
 }
 
-/// (product of dims before `d`, size of `d`, product of dims after `d`).
-pub(crate) fn split_at_dim(dims: &[usize], d: usize) -> (usize, usize, usize) {
-    (
-        dims[..d].iter().product(),
-        dims[d],
-        dims[d + 1..].iter().product(),
-    )
+/// A tensor of `dims` seen as `[outer, size, inner]` around dim `d`.
+fn split_at_dim(dims: &[usize], d: usize) -> AroundDim {
+    AroundDim {
+        outer: dims[..d].iter().product(),
+        size: dims[d],
+        inner: dims[d + 1..].iter().product(),
+    }
 }
 
 /// For each element of `index` (row-major), the flat position in a contiguous tensor of

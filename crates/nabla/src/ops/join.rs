@@ -1,40 +1,9 @@
 //! Joining and splitting along a dim: cat, stack, split, chunk; constant padding.
 
+use super::kernels::copy as kernels;
 use super::rule;
-use crate::dtype::{with_any, Element};
-use crate::layout::{for_each_row2, Layout};
-use crate::storage::alloc;
+use crate::layout::Layout;
 use crate::{Dim, Error, Result, Shape, Tensor};
-
-/// Copies the elements of `src` (layout `ls`) into the positions of `dst` given by `ld`
-/// (same shape).
-pub(crate) fn copy_into<T: Element>(dst: &mut [T], ld: &Layout, src: &[T], ls: &Layout) {
-    if ld.numel() == 0 {
-        return;
-    }
-    let dims = ld.dims();
-    let inner = *dims.last().unwrap_or(&1);
-    let (sd, ss) = (
-        *ld.strides().last().unwrap_or(&1),
-        *ls.strides().last().unwrap_or(&1),
-    );
-    for_each_row2(
-        dims,
-        ld.strides(),
-        ld.offset(),
-        ls.strides(),
-        ls.offset(),
-        |_, od, os| {
-            if sd == 1 && ss == 1 {
-                dst[od..od + inner].copy_from_slice(&src[os..os + inner]);
-            } else {
-                for j in 0..inner {
-                    dst[od + j * sd] = src[os + j * ss];
-                }
-            }
-        },
-    );
-}
 
 impl Tensor {
     /// Concatenates tensors along `dim`; all other dims must agree.
@@ -68,20 +37,7 @@ impl Tensor {
             }
             out_dims[d] += t.dims()[d];
         }
-        let out_shape = Shape(out_dims);
-        let out_layout = Layout::contiguous(out_shape.clone());
-        let y = with_any!(first.dtype(), T => {
-            let mut out = alloc::<T>(out_shape.numel());
-            let mut start = 0;
-            for t in tensors {
-                let len = t.dims()[d];
-                let storage = t.read_storage();
-                let src = storage.host_slice::<T>().expect("dtype checked above");
-                copy_into(&mut out, &out_layout.narrow(d, start, len), src, t.layout());
-                start += len;
-            }
-            Tensor::from_data(out, out_shape)
-        });
+        let y = kernels::concat(tensors, d, Shape(out_dims), "cat")?;
         let sizes: Vec<usize> = tensors.iter().map(|t| t.dims()[d]).collect();
         Ok(y.record(
             rule("CatBackward", move |_, _, g| {
@@ -185,13 +141,7 @@ impl Tensor {
         for (i, &(b, _)) in pads.iter().enumerate() {
             interior = interior.narrow(first + i, b, self.dims()[first + i]);
         }
-        let y = with_any!(self.dtype(), T => {
-            let mut out = alloc::<T>(out_layout.numel());
-            out.fill(T::from_f64(value));
-            let storage = self.read_storage();
-            copy_into(&mut out, &interior, storage.host_slice::<T>().expect("dtype matches"), self.layout());
-            Tensor::from_data(out, Shape(out_dims))
-        });
+        let y = kernels::pad(self, Shape(out_dims), &interior, value, "pad")?;
         let pads = pads.to_vec();
         Ok(y.record(
             rule("ConstantPadBackward", move |x, _, g| {

@@ -11,6 +11,7 @@ pub(crate) mod embedding;
 pub(crate) mod half;
 pub(crate) mod index;
 pub(crate) mod join;
+pub(crate) mod kernels;
 pub(crate) mod lrn;
 pub(crate) mod matmul;
 pub(crate) mod optimizer;
@@ -71,41 +72,3 @@ where
         self.name
     }
 }
-
-/// Applies `|v| body` to every element of a float tensor (any layout), giving a new
-/// contiguous tensor of the same shape. `T` is bound to the element type inside `body`.
-macro_rules! map_float {
-    ($x:expr, $op:expr, |$v:ident : T| $body:expr) => {{
-        let x: &$crate::Tensor = $x;
-        #[allow(unused_imports)]
-        use $crate::{dtype::Float as _, Element as _};
-        $crate::dtype::with_float!(x.dtype(), $op, T => {
-            x.with_contiguous::<T, _>($op, |src| {
-                let out = $crate::cpu::elementwise::map(src, |$v: T| -> T { $body });
-                $crate::Tensor::from_data(out, x.shape().clone())
-            })
-        })
-    }};
-}
-
-/// Applies `|a, b| body` element-wise with broadcasting to two float tensors of one dtype.
-macro_rules! zip_float {
-    ($a:expr, $b:expr, $op:expr, |$x:ident : T, $y:ident : T| $body:expr) => {{
-        let a: &$crate::Tensor = $a;
-        let b: &$crate::Tensor = $b;
-        let out_shape = $crate::ops::binary::check_binary(a, b, $op)?;
-        #[allow(unused_imports)]
-        use $crate::{dtype::Float as _, Element as _};
-        $crate::dtype::with_float!(a.dtype(), $op, T => {
-            let sa = a.read_storage();
-            let sb = b.read_storage();
-            let da = sa.host_slice::<T>().expect("dtype checked");
-            let db = sb.host_slice::<T>().expect("dtype checked");
-            let out = $crate::cpu::elementwise::broadcast_zip(da, a.layout(), db, b.layout(), &out_shape,
-                |$x: T, $y: T| -> T { $body });
-            Ok::<_, $crate::Error>($crate::Tensor::from_data(out, out_shape))
-        })
-    }};
-}
-pub(crate) use map_float;
-pub(crate) use zip_float;

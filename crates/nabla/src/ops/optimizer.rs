@@ -111,28 +111,7 @@ impl Tensor {
                 ),
             ));
         }
-        // `update_data` hands out one tensor's elements at a time: the buffers nest.
-        let step = |w: &mut [f32], g: &[f32]| -> Result<()> {
-            let update = crate::cpu::optimizer::update;
-            match state {
-                [] => {
-                    update(&rule, w, g, &mut []);
-                    Ok(())
-                }
-                [a] => a.update_data::<f32>(|a| update(&rule, w, g, &mut [a])),
-                [a, b] => {
-                    let mut inner = Ok(());
-                    a.update_data::<f32>(|a| {
-                        inner = b.update_data::<f32>(|b| update(&rule, w, g, &mut [a, b]));
-                    })?;
-                    inner
-                }
-                _ => unreachable!("at most two buffers, checked above"),
-            }
-        };
-        let mut inner = Ok(());
-        grad.with_contiguous::<f32, _>(op, |g| self.update_data::<f32>(|w| inner = step(w, g)))??;
-        inner
+        super::kernels::optimizer::update(self, grad, state, rule, op)
     }
 }
 

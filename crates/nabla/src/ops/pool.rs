@@ -4,11 +4,9 @@
 //! Each output pixel pools a rectangle of its input plane; the rectangles are computed once
 //! per axis ([`Windows`]) and shared by the forward and backward kernels (`cpu::pool`).
 
+use super::kernels::pool as kernels;
 use super::rule;
-use crate::cpu::pool as kernels;
-use crate::dtype::with_float;
 use crate::{Error, Result, Shape, Tensor};
-use std::sync::Arc;
 
 /// Options of [`Tensor::max_pool2d`] and [`Tensor::avg_pool2d`] (square windows).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -213,21 +211,12 @@ impl Tensor {
         let g = sliding_geometry(op, self, &cfg)?;
         let shape = out_shape(self, &g);
         if !crate::autograd::records(&[self]) {
-            return with_float!(self.dtype(), op, T => {
-                let y = self.with_contiguous::<T, _>(op, |x| kernels::max_values(x, &g, &cfg))?;
-                Ok(Tensor::from_data(y, shape))
-            });
+            return kernels::max_values(self, &g, &cfg, shape, op);
         }
-        let (y, idx) = with_float!(self.dtype(), op, T => {
-            let (y, idx) = self.with_contiguous::<T, _>(op, |x| kernels::max_with_indices(x, &g, &cfg))?;
-            (Tensor::from_data(y, shape), Arc::new(idx))
-        });
+        let (y, idx) = kernels::max_with_indices(self, &g, &cfg, shape, op)?;
         Ok(y.record(
             rule("MaxPool2DWithIndicesBackward", move |x, _, dy| {
-                let gx = with_float!(dy.dtype(), op, T => {
-                    let gx = dy.with_contiguous::<T, _>(op, |dy| kernels::max_backward(dy, &idx, &g))?;
-                    Tensor::from_data(gx, x[0].shape().clone())
-                });
+                let gx = kernels::max_backward(dy, &idx, &g, x[0].shape().clone(), op)?;
                 Ok(vec![Some(gx)])
             }),
             &[self],
@@ -268,16 +257,10 @@ impl Tensor {
             count_pad,
             op
         ));
-        let y = with_float!(self.dtype(), op, T => {
-            let y = self.with_contiguous::<T, _>(op, |x| kernels::avg_forward(x, &g, count_pad))?;
-            Tensor::from_data(y, out_shape(self, &g))
-        });
+        let y = kernels::avg_forward(self, &g, count_pad, out_shape(self, &g), op)?;
         Ok(y.record(
             rule("AvgPool2DBackward", move |x, _, dy| {
-                let gx = with_float!(dy.dtype(), op, T => {
-                    let gx = dy.with_contiguous::<T, _>(op, |dy| kernels::avg_backward(dy, &g, count_pad))?;
-                    Tensor::from_data(gx, x[0].shape().clone())
-                });
+                let gx = kernels::avg_backward(dy, &g, count_pad, x[0].shape().clone(), op)?;
                 Ok(vec![Some(gx)])
             }),
             &[self],
@@ -365,11 +348,11 @@ mod tests {
             let n = g.out_plane();
             let (mut fast, mut slow) = (vec![(0.0, 0); n], vec![(0.0, 0); n]);
             if p == 0 {
-                kernels::max_plane_uniform(&x, w, g.cols.len(), k, s, &mut fast);
+                crate::cpu::pool::max_plane_uniform(&x, w, g.cols.len(), k, s, &mut fast);
             } else {
-                kernels::max_plane_padded(&x, &g, &cfg, &mut fast);
+                crate::cpu::pool::max_plane_padded(&x, &g, &cfg, &mut fast);
             }
-            kernels::max_plane_general(&x, &g, &mut slow);
+            crate::cpu::pool::max_plane_general(&x, &g, &mut slow);
             for (i, (f, s)) in fast.iter().zip(&slow).enumerate() {
                 let same = f.1 == s.1 && (f.0 == s.0 || (f.0.is_nan() && s.0.is_nan()));
                 assert!(same, "{cfg:?} output {i}: fast {f:?}, general {s:?}");

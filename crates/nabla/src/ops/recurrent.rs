@@ -6,10 +6,9 @@
 //! one op here with its gradient rule beside it, instead of a dozen element-wise ops each
 //! allocating and recording a graph node. Gate order and formulas are PyTorch's.
 
+use super::kernels::recurrent_cell as kernels;
 use super::rule;
-use crate::dtype::{with_float, Float};
-use crate::storage::alloc;
-use crate::{Element, Error, Result, Shape, Tensor};
+use crate::{Error, Result, Tensor};
 
 impl Tensor {
     /// One LSTM step after the matrix products. `xg` and `hg` are `[batch, 4·hidden]` with the
@@ -29,34 +28,10 @@ impl Tensor {
             Tensor::lstm_cell(&xg, &hg, &c)
         });
         let (batch, hidden) = check_cell("lstm_cell", xg, hg, c, 4)?;
-        let y = with_float!(xg.dtype(), "lstm_cell", T => {
-            with3::<T, _>("lstm_cell", xg, hg, c, |xg, hg, c| {
-                let mut out = alloc::<T>(batch * 2 * hidden);
-                for b in 0..batch {
-                    let (xr, hr) = (&xg[b * 4 * hidden..], &hg[b * 4 * hidden..]);
-                    let cr = &c[b * hidden..];
-                    let (ho, co) = out[b * 2 * hidden..(b + 1) * 2 * hidden].split_at_mut(hidden);
-                    for j in 0..hidden {
-                        let [i, f, g, o] = lstm_gates(xr, hr, hidden, j);
-                        let cn = f * cr[j] + i * g;
-                        co[j] = cn;
-                        ho[j] = o * cn.tanh_fast();
-                    }
-                }
-                Tensor::from_data(out, Shape(vec![batch, 2 * hidden]))
-            })
-        })?;
+        let y = kernels::lstm_forward(xg, hg, c, batch, hidden)?;
         Ok(y.record(
             rule("LstmCellBackward", move |x, y, g| {
-                let (dgates, dc) = with_float!(g.dtype(), "lstm_cell", T => {
-                    with3::<T, _>("lstm_cell", &x[0], &x[1], &x[2], |xg, hg, c| {
-                        y.with_contiguous::<T, _>("lstm_cell", |y| {
-                            g.with_contiguous::<T, _>("lstm_cell", |g| {
-                                lstm_backward(xg, hg, c, y, g, batch, hidden)
-                            })
-                        })
-                    })???
-                });
+                let (dgates, dc) = kernels::lstm_backward(x, y, g, batch, hidden)?;
                 Ok(vec![Some(dgates.clone()), Some(dgates), Some(dc)])
             }),
             &[xg, hg, c],
@@ -79,28 +54,10 @@ impl Tensor {
             Tensor::gru_cell(&xg, &hg, &h)
         });
         let (batch, hidden) = check_cell("gru_cell", xg, hg, h, 3)?;
-        let y = with_float!(xg.dtype(), "gru_cell", T => {
-            with3::<T, _>("gru_cell", xg, hg, h, |xg, hg, h| {
-                let mut out = alloc::<T>(batch * hidden);
-                for b in 0..batch {
-                    let (xr, hr) = (&xg[b * 3 * hidden..], &hg[b * 3 * hidden..]);
-                    for j in 0..hidden {
-                        let [_, z, n] = gru_gates(xr, hr, hidden, j);
-                        out[b * hidden + j] = n + z * (h[b * hidden + j] - n);
-                    }
-                }
-                Tensor::from_data(out, Shape(vec![batch, hidden]))
-            })
-        })?;
+        let y = kernels::gru_forward(xg, hg, h, batch, hidden)?;
         Ok(y.record(
             rule("GruCellBackward", move |x, _, g| {
-                let (dxg, dhg, dh) = with_float!(g.dtype(), "gru_cell", T => {
-                    with3::<T, _>("gru_cell", &x[0], &x[1], &x[2], |xg, hg, h| {
-                        g.with_contiguous::<T, _>("gru_cell", |g| {
-                            gru_backward(xg, hg, h, g, batch, hidden)
-                        })
-                    })??
-                });
+                let (dxg, dhg, dh) = kernels::gru_backward(x, g, batch, hidden)?;
                 Ok(vec![Some(dxg), Some(dhg), Some(dh)])
             }),
             &[xg, hg, h],
@@ -144,118 +101,6 @@ fn check_cell(
         }
     }
     Ok((batch, hidden))
-}
-
-/// Calls `f` with the row-major elements of three tensors of dtype `T`.
-fn with3<T: Element, R>(
-    op: &'static str,
-    a: &Tensor,
-    b: &Tensor,
-    c: &Tensor,
-    f: impl FnOnce(&[T], &[T], &[T]) -> R,
-) -> Result<R> {
-    a.with_contiguous::<T, _>(op, |a| {
-        b.with_contiguous::<T, _>(op, |b| c.with_contiguous::<T, _>(op, |c| f(a, b, c)))
-    })?
-    .and_then(|r| r)
-}
-
-/// `[i, f, g, o]` of hidden unit `j` from one row of each gate projection.
-#[inline]
-fn lstm_gates<T: Float>(xr: &[T], hr: &[T], hidden: usize, j: usize) -> [T; 4] {
-    let a = |k: usize| xr[k * hidden + j] + hr[k * hidden + j];
-    [
-        a(0).sigmoid_fast(),
-        a(1).sigmoid_fast(),
-        a(2).tanh_fast(),
-        a(3).sigmoid_fast(),
-    ]
-}
-
-/// `[r, z, n]` of hidden unit `j`.
-#[inline]
-fn gru_gates<T: Float>(xr: &[T], hr: &[T], hidden: usize, j: usize) -> [T; 3] {
-    let r = (xr[j] + hr[j]).sigmoid_fast();
-    let z = (xr[hidden + j] + hr[hidden + j]).sigmoid_fast();
-    let n = (xr[2 * hidden + j] + r * hr[2 * hidden + j]).tanh_fast();
-    [r, z, n]
-}
-
-/// Gradients of one LSTM step: `(∂L/∂gates [batch, 4·hidden], ∂L/∂c [batch, hidden])` from
-/// the output gradient `g = [∂L/∂h' | ∂L/∂c']`. Gates are recomputed from the inputs, `c'`
-/// is read from the output `y`.
-fn lstm_backward<T: Float>(
-    xg: &[T],
-    hg: &[T],
-    c: &[T],
-    y: &[T],
-    g: &[T],
-    batch: usize,
-    hidden: usize,
-) -> (Tensor, Tensor) {
-    let mut dgates = alloc::<T>(batch * 4 * hidden);
-    let mut dc = alloc::<T>(batch * hidden);
-    for b in 0..batch {
-        let (xr, hr) = (&xg[b * 4 * hidden..], &hg[b * 4 * hidden..]);
-        let (gh, gc) = g[b * 2 * hidden..(b + 1) * 2 * hidden].split_at(hidden);
-        let cn = &y[b * 2 * hidden + hidden..];
-        let dg = &mut dgates[b * 4 * hidden..(b + 1) * 4 * hidden];
-        for j in 0..hidden {
-            let [i, f, gg, o] = lstm_gates(xr, hr, hidden, j);
-            let tc = cn[j].tanh_fast();
-            // c' feeds h' = o·tanh(c') and the next step directly.
-            let dcn = gc[j] + gh[j] * o * (T::ONE - tc * tc);
-            dg[j] = dcn * gg * i * (T::ONE - i);
-            dg[hidden + j] = dcn * c[b * hidden + j] * f * (T::ONE - f);
-            dg[2 * hidden + j] = dcn * i * (T::ONE - gg * gg);
-            dg[3 * hidden + j] = gh[j] * tc * o * (T::ONE - o);
-            dc[b * hidden + j] = dcn * f;
-        }
-    }
-    (
-        Tensor::from_data(dgates, Shape(vec![batch, 4 * hidden])),
-        Tensor::from_data(dc, Shape(vec![batch, hidden])),
-    )
-}
-
-/// Gradients of one GRU step: `(∂L/∂xg, ∂L/∂hg, ∂L/∂h)` from `g = ∂L/∂h'`.
-fn gru_backward<T: Float>(
-    xg: &[T],
-    hg: &[T],
-    h: &[T],
-    g: &[T],
-    batch: usize,
-    hidden: usize,
-) -> (Tensor, Tensor, Tensor) {
-    let mut dxg = alloc::<T>(batch * 3 * hidden);
-    let mut dhg = alloc::<T>(batch * 3 * hidden);
-    let mut dh = alloc::<T>(batch * hidden);
-    for b in 0..batch {
-        let (xr, hr) = (&xg[b * 3 * hidden..], &hg[b * 3 * hidden..]);
-        let row = b * 3 * hidden;
-        for j in 0..hidden {
-            let [r, z, n] = gru_gates(xr, hr, hidden, j);
-            let k = b * hidden + j;
-            let gy = g[k];
-            // h' = n + z·(h - n)
-            let dn = gy * (T::ONE - z) * (T::ONE - n * n);
-            let dz = gy * (h[k] - n) * z * (T::ONE - z);
-            let dr = dn * hr[2 * hidden + j] * r * (T::ONE - r);
-            dxg[row + j] = dr;
-            dxg[row + hidden + j] = dz;
-            dxg[row + 2 * hidden + j] = dn;
-            dhg[row + j] = dr;
-            dhg[row + hidden + j] = dz;
-            dhg[row + 2 * hidden + j] = dn * r;
-            dh[k] = gy * z;
-        }
-    }
-    let gates = Shape(vec![batch, 3 * hidden]);
-    (
-        Tensor::from_data(dxg, gates.clone()),
-        Tensor::from_data(dhg, gates),
-        Tensor::from_data(dh, Shape(vec![batch, hidden])),
-    )
 }
 
 #[cfg(test)]

@@ -9,11 +9,10 @@
 //! the CPU backend's (`cpu::recurrent_scan`); this file holds the API, the checks and the
 //! gradient rule.
 
+use super::kernels::recurrent_scan as kernels;
 use super::rule;
 use crate::autocast::Precision;
-use crate::cpu::recurrent_scan::{batch_ranges, scan_backward, scan_forward, ScanSaved};
-use crate::dtype::with_float;
-use crate::{Error, Result, Shape, Tensor};
+use crate::{Error, Result, Tensor};
 
 /// The recurrence of [`Tensor::recurrent_scan`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -121,75 +120,14 @@ impl Tensor {
         let d = check_scan(cell, xg, w_hh, b_hh, h0, c0, lengths, reverse)?;
         let lengths: Option<Vec<usize>> = lengths.map(<[usize]>::to_vec);
         crate::macs::add_macs(d.steps * d.batch * d.gates_hidden() * d.hidden);
-        let (y, saved) = with_float!(xg.dtype(), "recurrent_scan", T => {
-            let w = w_hh.contiguous_vec::<T>("recurrent_scan")?;
-            let b = match b_hh {
-                Some(b) => Some(b.contiguous_vec::<T>("recurrent_scan")?),
-                None => None,
-            };
-            let h0v = h0.contiguous_vec::<T>("recurrent_scan")?;
-            let c0v = match c0 {
-                Some(c) => Some(c.contiguous_vec::<T>("recurrent_scan")?),
-                None => None,
-            };
-            // The input gates are borrowed (they are the largest input), the rest copied.
-            let (y, saved) = xg.with_contiguous::<T, _>("recurrent_scan", |xg_v| {
-                let ranges = batch_ranges(d.batch);
-                scan_forward(&d, &ranges, xg_v, &w, b.as_deref(), &h0v, c0v.as_deref(), lengths.as_deref())
-            })?;
-            for v in [w, h0v].into_iter().chain(b).chain(c0v) {
-                crate::storage::recycle(v);
-            }
-            (
-                Tensor::from_data(y, Shape(vec![d.steps, d.batch, cell.width() * d.hidden])),
-                Tensor::from_data(saved, Shape(vec![d.steps * d.batch * cell.saved() * d.hidden])),
-            )
-        });
+        let (y, saved) = kernels::forward(&d, cell, xg, w_hh, b_hh, h0, c0, lengths.as_deref())?;
         let mut inputs = vec![xg, w_hh, h0];
         inputs.extend(c0);
         inputs.extend(b_hh);
         let has_bias = b_hh.is_some();
         Ok(y.record(
             rule("RecurrentScanBackward", move |x, y, g| {
-                with_float!(g.dtype(), "recurrent_scan", T => {
-                    let w = x[1].contiguous_vec::<T>("recurrent_scan")?;
-                    let h0 = x[2].contiguous_vec::<T>("recurrent_scan")?;
-                    let c0 = if cell == ScanCell::Lstm {
-                        Some(x[3].contiguous_vec::<T>("recurrent_scan")?)
-                    } else {
-                        None
-                    };
-                    let grads = y.with_contiguous::<T, _>("recurrent_scan", |yv| {
-                        saved.with_contiguous::<T, _>("recurrent_scan", |sv| {
-                            g.with_contiguous::<T, _>("recurrent_scan", |gv| {
-                                let saved = ScanSaved {
-                                    w: &w,
-                                    h0: &h0,
-                                    c0: c0.as_deref(),
-                                    y: yv,
-                                    saved: sv,
-                                    g: gv,
-                                    lengths: lengths.as_deref(),
-                                };
-                                scan_backward(&d, &batch_ranges(d.batch), &saved)
-                            })
-                        })
-                    })???;
-                    let dims = |s: &[usize]| Shape(s.to_vec());
-                    let gh = d.gates_hidden();
-                    let mut out = vec![
-                        Some(Tensor::from_data(grads.dxg, dims(&[d.steps, d.batch, gh]))),
-                        Some(Tensor::from_data(grads.dw, dims(&[gh, d.hidden]))),
-                        Some(Tensor::from_data(grads.dh0, dims(&[d.batch, d.hidden]))),
-                    ];
-                    if let Some(dc0) = grads.dc0 {
-                        out.push(Some(Tensor::from_data(dc0, dims(&[d.batch, d.hidden]))));
-                    }
-                    if has_bias {
-                        out.push(grads.db.map(|db| Tensor::from_data(db, dims(&[gh]))));
-                    }
-                    Ok(out)
-                })
+                kernels::backward(&d, cell, x, y, &saved, g, lengths.as_deref(), has_bias)
             }),
             &inputs,
         ))

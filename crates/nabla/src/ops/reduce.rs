@@ -1,18 +1,11 @@
 //! Reductions over any set of dims, with or without keepdim: sum, mean, var, max, min,
 //! argmax, argmin, logsumexp; and `sum_to`, which the engine uses to undo broadcasting.
 
-use super::{rule, zip_float};
-use crate::cpu::reduce::{extremum_rows, sum_cols, sum_rows};
-use crate::dtype::with_float;
+use super::kernels::reduce::{self as kernels, Reduce as Kind};
+use super::kernels::{binary_map, unary_map, Binary, Unary};
+use super::rule;
 use crate::shape::resolve_dims;
 use crate::{Dim, Error, Result, Shape, Tensor};
-
-#[derive(Clone, Copy, PartialEq)]
-enum Kind {
-    Sum,
-    Max,
-    Min,
-}
 
 /// The shape after reducing `dims` (sorted), keeping them as size 1 or dropping them.
 fn reduced_shape(dims: &[usize], reduce: &[usize], keepdim: bool) -> Vec<usize> {
@@ -43,22 +36,15 @@ impl Tensor {
                 format!("cannot reduce an empty dimension of {}", self.shape()),
             ));
         }
-        with_float!(self.dtype(), op, T => {
-            let leading = dims.iter().enumerate().all(|(i, &d)| i == d);
-            let out: Vec<T> = if kind == Kind::Sum && leading && self.is_contiguous() && !dims.is_empty() {
-                self.with_contiguous::<T, _>(op, |x| sum_cols(x, r, m))?
-            } else {
-                // Move the reduced dims last, so each output element reduces a contiguous row.
-                let perm: Vec<usize> = kept.iter().chain(dims).copied().collect();
-                let moved = self.detach().permute(&perm)?;
-                moved.with_contiguous::<T, _>(op, |x| match kind {
-                    Kind::Sum => sum_rows(x, r, m),
-                    Kind::Max => extremum_rows(x, r, true).0,
-                    Kind::Min => extremum_rows(x, r, false).0,
-                })?
-            };
-            Ok(Tensor::from_data(out, out_shape))
-        })
+        let leading = dims.iter().enumerate().all(|(i, &d)| i == d);
+        if kind == Kind::Sum && leading && self.is_contiguous() && !dims.is_empty() {
+            kernels::sum_leading(self, r, m, out_shape, op)
+        } else {
+            // Move the reduced dims last, so each output element reduces a contiguous row.
+            let perm: Vec<usize> = kept.iter().chain(dims).copied().collect();
+            let moved = self.detach().permute(&perm)?;
+            kernels::reduce_rows(&moved, kind, r, m, out_shape, op)
+        }
     }
 
     fn reduce<D: Dim>(
@@ -99,11 +85,7 @@ impl Tensor {
                         // The gradient goes to the elements equal to the extremum, split evenly.
                         Kind::Max | Kind::Min => {
                             let y = y.reshape(&keep_shape)?;
-                            let hit = zip_float!(x, &y, "amax", |a: T, b: T| if a == b {
-                                T::ONE
-                            } else {
-                                T::ZERO
-                            })?;
+                            let hit = binary_map(x, &y, Binary::Eq, "amax")?;
                             let count = hit.reduce_keepdim(
                                 &resolved_from(&keep_shape, x.dims()),
                                 Kind::Sum,
@@ -227,11 +209,8 @@ impl Tensor {
         let mut perm: Vec<usize> = (0..self.rank()).filter(|&i| i != d).collect();
         perm.push(d);
         let moved = self.detach().permute(&perm)?;
-        let idx = with_float!(self.dtype(), op, T => moved.with_contiguous::<T, _>(op, |x| extremum_rows(x, r, want_max).1)?);
-        Ok(Tensor::from_data(
-            idx,
-            Shape(reduced_shape(self.dims(), &[d], false)),
-        ))
+        let shape = Shape(reduced_shape(self.dims(), &[d], false));
+        kernels::arg_extremum_rows(&moved, r, want_max, shape, op)
     }
 
     /// `log Σ exp(x)` over `dims` (dropping them), computed stably by subtracting the max.
@@ -246,11 +225,7 @@ impl Tensor {
         // The shift m cancels mathematically, so it is taken without gradient; infinite
         // maxima (all -inf rows) are replaced by 0 to avoid inf - inf.
         let m = self.detach().max_keepdim(dims)?;
-        let m = super::map_float!(&m, "logsumexp", |v: T| if v.is_finite() {
-            v
-        } else {
-            T::ZERO
-        })?;
+        let m = unary_map(&m, Unary::FiniteOrZero, "logsumexp")?;
         self.sub(&m)?.exp()?.sum_keepdim(dims)?.log()?.add(&m)
     }
 
@@ -293,7 +268,7 @@ impl Tensor {
     /// Whether every element is finite (no NaN or infinity).
     pub fn all_finite(&self) -> Result<bool> {
         crate::ops::half::half_via_f32!("all_finite", self, self, |x| x.all_finite());
-        with_float!(self.dtype(), "all_finite", T => self.with_contiguous::<T, _>("all_finite", |x| x.iter().all(|v| v.is_finite())))
+        kernels::all_finite(self, "all_finite")
     }
 }
 

@@ -1,7 +1,6 @@
 //! softmax and log_softmax along a dim, computed stably (max subtracted) as primitives.
 
 use super::rule;
-use crate::dtype::with_float;
 use crate::{Dim, Error, Result, Tensor};
 
 impl Tensor {
@@ -12,11 +11,7 @@ impl Tensor {
         perm.push(d);
         let moved = self.detach().permute(&perm)?;
         let r = self.dims()[d];
-        let out = with_float!(self.dtype(), op, T => {
-            moved.with_contiguous::<T, _>(op, |x| {
-                Tensor::from_data(crate::cpu::softmax::rows(x, r, log), moved.shape().clone())
-            })?
-        });
+        let out = super::kernels::softmax::rows(&moved, r, log, op)?;
         let mut inverse = vec![0usize; rank];
         for (i, &p) in perm.iter().enumerate() {
             inverse[p] = i;

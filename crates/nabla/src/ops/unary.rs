@@ -1,14 +1,15 @@
 //! Element-wise unary math: neg, exp, log, sqrt, abs, recip, sqr, pow, clamp, erf, and
 //! arithmetic with a scalar.
 
-use super::{map_float, rule};
+use super::kernels::{unary_map, Unary};
+use super::rule;
 use crate::{Error, Result, Tensor};
 
 impl Tensor {
     /// `-x`.
     pub fn neg(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("neg", self, self, |x| x.neg());
-        let y = map_float!(self, "neg", |v: T| -v)?;
+        let y = unary_map(self, Unary::Neg, "neg")?;
         // d(-x)/dx = -1
         Ok(y.record(
             rule("NegBackward", |_, _, g| Ok(vec![Some(g.neg()?)])),
@@ -19,7 +20,7 @@ impl Tensor {
     /// `e^x`.
     pub fn exp(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("exp", self, self, |x| x.exp());
-        let y = map_float!(self, "exp", |v: T| v.exp())?;
+        let y = unary_map(self, Unary::Exp, "exp")?;
         // d e^x/dx = e^x = y
         Ok(y.record(
             rule("ExpBackward", |_, y, g| Ok(vec![Some(g.mul(y)?)])),
@@ -30,7 +31,7 @@ impl Tensor {
     /// Natural logarithm `ln x` (NaN for x < 0, -inf at 0).
     pub fn log(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("log", self, self, |x| x.log());
-        let y = map_float!(self, "log", |v: T| v.ln())?;
+        let y = unary_map(self, Unary::Log, "log")?;
         // d ln x/dx = 1/x
         Ok(y.record(
             rule("LogBackward", |x, _, g| Ok(vec![Some(g.div(&x[0])?)])),
@@ -41,7 +42,7 @@ impl Tensor {
     /// `√x`.
     pub fn sqrt(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("sqrt", self, self, |x| x.sqrt());
-        let y = map_float!(self, "sqrt", |v: T| v.sqrt())?;
+        let y = unary_map(self, Unary::Sqrt, "sqrt")?;
         // d √x/dx = 1 / (2√x) = 0.5 / y
         Ok(y.record(
             rule("SqrtBackward", |_, y, g| {
@@ -54,7 +55,7 @@ impl Tensor {
     /// `|x|`.
     pub fn abs(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("abs", self, self, |x| x.abs());
-        let y = map_float!(self, "abs", |v: T| v.abs())?;
+        let y = unary_map(self, Unary::Abs, "abs")?;
         // d|x|/dx = sign(x) (0 at 0, as PyTorch)
         Ok(y.record(
             rule("AbsBackward", |x, _, g| {
@@ -67,19 +68,13 @@ impl Tensor {
     /// `sign(x)`: -1, 0 or 1 (no gradient).
     pub fn sign(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("sign", self, self, |x| x.sign());
-        map_float!(self, "sign", |v: T| if v > T::ZERO {
-            T::ONE
-        } else if v < T::ZERO {
-            -T::ONE
-        } else {
-            T::ZERO
-        })
+        unary_map(self, Unary::Sign, "sign")
     }
 
     /// `1 / x`.
     pub fn recip(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("recip", self, self, |x| x.recip());
-        let y = map_float!(self, "recip", |v: T| T::ONE / v)?;
+        let y = unary_map(self, Unary::Recip, "recip")?;
         // d(1/x)/dx = -1/x² = -y²
         Ok(y.record(
             rule("RecipBackward", |_, y, g| {
@@ -92,7 +87,7 @@ impl Tensor {
     /// `x²`.
     pub fn sqr(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("sqr", self, self, |x| x.sqr());
-        let y = map_float!(self, "sqr", |v: T| v * v)?;
+        let y = unary_map(self, Unary::Sqr, "sqr")?;
         // d x²/dx = 2x
         Ok(y.record(
             rule("SqrBackward", |x, _, g| {
@@ -105,7 +100,7 @@ impl Tensor {
     /// `x^e` for a scalar exponent.
     pub fn powf(&self, e: f64) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("powf", self, self, |x| x.powf(e));
-        let y = map_float!(self, "powf", |v: T| v.powf(T::from_f64(e)))?;
+        let y = unary_map(self, Unary::Powf(e), "powf")?;
         // d x^e/dx = e·x^(e-1)
         Ok(y.record(
             rule("PowBackward", move |x, _, g| {
@@ -127,19 +122,11 @@ impl Tensor {
                 format!("min {min} must not exceed max {max}"),
             ));
         }
-        let y = map_float!(self, "clamp", |v: T| v
-            .max(T::from_f64(min))
-            .min(T::from_f64(max)))?;
+        let y = unary_map(self, Unary::Clamp { min, max }, "clamp")?;
         // The gradient passes where min ≤ x ≤ max and is 0 where the clamp is active.
         Ok(y.record(
             rule("ClampBackward", move |x, _, g| {
-                let inside = map_float!(&x[0], "clamp", |v: T| if v >= T::from_f64(min)
-                    && v <= T::from_f64(max)
-                {
-                    T::ONE
-                } else {
-                    T::ZERO
-                })?;
+                let inside = unary_map(&x[0], Unary::InRange { min, max }, "clamp")?;
                 Ok(vec![Some(g.mul(&inside)?)])
             }),
             &[self],
@@ -149,13 +136,11 @@ impl Tensor {
     /// The error function `erf(x) = 2/√π ∫₀ˣ e^(−t²) dt`.
     pub fn erf(&self) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("erf", self, self, |x| x.erf());
-        let y = map_float!(self, "erf", |v: T| v.erf_value())?;
+        let y = unary_map(self, Unary::Erf, "erf")?;
         // d erf(x)/dx = 2/√π · e^(−x²)
         Ok(y.record(
             rule("ErfBackward", |x, _, g| {
-                let d = map_float!(&x[0], "erf", |v: T| T::from_f64(
-                    std::f64::consts::FRAC_2_SQRT_PI
-                ) * (-(v * v)).exp())?;
+                let d = unary_map(&x[0], Unary::ErfGrad, "erf")?;
                 Ok(vec![Some(g.mul(&d)?)])
             }),
             &[self],
@@ -165,7 +150,7 @@ impl Tensor {
     /// `x + s`.
     pub fn add_scalar(&self, s: f64) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("add_scalar", self, self, |x| x.add_scalar(s));
-        let y = map_float!(self, "add_scalar", |v: T| v + T::from_f64(s))?;
+        let y = unary_map(self, Unary::AddScalar(s), "add_scalar")?;
         Ok(y.record(
             rule("AddBackward", |_, _, g| Ok(vec![Some(g.clone())])),
             &[self],
@@ -180,7 +165,7 @@ impl Tensor {
     /// `x · s`.
     pub fn mul_scalar(&self, s: f64) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("mul_scalar", self, self, |x| x.mul_scalar(s));
-        let y = map_float!(self, "mul_scalar", |v: T| v * T::from_f64(s))?;
+        let y = unary_map(self, Unary::MulScalar(s), "mul_scalar")?;
         Ok(y.record(
             rule("MulBackward", move |_, _, g| {
                 Ok(vec![Some(g.mul_scalar(s)?)])

@@ -1,8 +1,8 @@
 //! Views and casts: reshape, permute, transpose, narrow, broadcast_to, squeeze, unsqueeze,
 //! flatten, contiguous, to_dtype. Views share storage with their source.
 
+use super::kernels::copy as kernels;
 use super::rule;
-use crate::dtype::with_any;
 use crate::layout::Layout;
 use crate::shape::resolve_dims;
 use crate::{DType, Dim, Error, Result, Shape, Tensor};
@@ -188,7 +188,7 @@ impl Tensor {
         if self.is_contiguous() {
             return Ok(self.clone());
         }
-        let y = with_any!(self.dtype(), T => Tensor::from_data(self.contiguous_vec::<T>("contiguous")?, self.shape().clone()));
+        let y = kernels::contiguous(self, "contiguous")?;
         Ok(y.record(
             rule("CloneBackward", |_, _, g| Ok(vec![Some(g.clone())])),
             &[self],
@@ -217,61 +217,7 @@ impl Tensor {
         if dtype == self.dtype() {
             return Ok(self.detach());
         }
-        if let Some(y) = self.cast_f32_half(dtype) {
-            return Ok(y);
-        }
-        let storage = self.read_storage();
-        with_any!(self.dtype(), S => {
-            let src = storage.host_slice::<S>().expect("dtype matches");
-            with_any!(dtype, D => {
-                let mut out: Vec<D> = crate::storage::alloc(self.numel());
-                let mut i = 0;
-                crate::tensor::visit_strided(src, self.layout(), |v: S| {
-                    out[i] = <D as crate::Element>::from_f64(crate::Element::to_f64(v));
-                    i += 1;
-                });
-                Ok(Tensor::from_data(out, self.shape().clone()))
-            })
-        })
-    }
-}
-
-impl Tensor {
-    /// The casts between f32 and a 16-bit float, which every half-precision op makes twice:
-    /// through `half`'s slice conversions (F16C instructions for f16 where the CPU has them).
-    /// `None` for other pairs of dtypes, which go element by element through f64.
-    fn cast_f32_half(&self, dtype: DType) -> Option<Tensor> {
-        use half::slice::HalfFloatSliceExt;
-        if !(self.dtype().is_half() || dtype.is_half()) || !self.is_contiguous() {
-            return None;
-        }
-        let storage = self.read_storage();
-        let src = self.0.layout.offset()..self.0.layout.offset() + self.numel();
-        let shape = self.shape().clone();
-        let y = match (self.dtype(), dtype) {
-            (DType::F32, DType::BF16) => {
-                let mut out = vec![half::bf16::ZERO; self.numel()];
-                out.convert_from_f32_slice(&storage.host_slice::<f32>()?[src]);
-                Tensor::from_data(out, shape)
-            }
-            (DType::F32, DType::F16) => {
-                let mut out = vec![half::f16::ZERO; self.numel()];
-                out.convert_from_f32_slice(&storage.host_slice::<f32>()?[src]);
-                Tensor::from_data(out, shape)
-            }
-            (DType::BF16, DType::F32) => {
-                let mut out = crate::storage::alloc::<f32>(self.numel());
-                storage.host_slice::<half::bf16>()?[src].convert_to_f32_slice(&mut out);
-                Tensor::from_data(out, shape)
-            }
-            (DType::F16, DType::F32) => {
-                let mut out = crate::storage::alloc::<f32>(self.numel());
-                storage.host_slice::<half::f16>()?[src].convert_to_f32_slice(&mut out);
-                Tensor::from_data(out, shape)
-            }
-            _ => return None,
-        };
-        Some(y)
+        kernels::cast(self, dtype, "to_dtype")
     }
 }
 
