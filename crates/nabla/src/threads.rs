@@ -8,7 +8,8 @@ use crate::{Error, Result};
 /// exists.
 ///
 /// # Errors
-/// [`Error::InvalidArgument`] when `n` is 0 or the pool was already started.
+/// [`Error::OutOfRange`] when `n` is 0; [`Error::InvalidArgument`] when the pool was
+/// already started.
 pub fn set_num_threads(n: usize) -> Result<()> {
     if n == 0 {
         return Err(Error::out_of_range(

@@ -125,14 +125,11 @@ impl Tensor {
     /// Gaussian bump `exp(-x² / σ²)`, the course's radial activation.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when `sigma` is not positive.
+    /// [`Error::OutOfRange`] when `sigma` is not positive.
     pub fn gaussian(&self, sigma: f64) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("gaussian", self, self, |x| x.gaussian(sigma));
         if sigma.is_nan() || sigma <= 0.0 {
-            return Err(Error::invalid(
-                "gaussian",
-                format!("sigma must be positive, got {sigma}"),
-            ));
+            return Err(Error::out_of_range("gaussian", "sigma", "positive", sigma));
         }
         let inv = 1.0 / (sigma * sigma);
         let y = unary_map(self, Unary::Gaussian { inv }, "gaussian")?;

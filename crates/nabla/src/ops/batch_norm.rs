@@ -40,8 +40,7 @@ impl Tensor {
     ///
     /// # Errors
     /// [`Error::UnexpectedShape`] when the input has rank < 2 or a statistic/affine tensor
-    /// is not `[channels]`; [`Error::InvalidArgument`] for a batch with one value per channel
-    /// in training.
+    /// is not `[channels]`, or the batch has one value per channel in training.
     pub fn batch_norm(
         &self,
         running: Option<RunningStats<'_>>,
@@ -96,13 +95,11 @@ impl Tensor {
                 Some(mean.into_iter().zip(var).collect::<Vec<_>>())
             }
             _ if count <= 1 && training => {
-                return Err(Error::invalid(
-                    op,
-                    format!(
-                        "expected more than 1 value per channel when training, got input {}",
-                        self.shape()
-                    ),
-                ))
+                return Err(Error::UnexpectedShape {
+                    op: op,
+                    expected: "more than 1 value per channel when training".into(),
+                    got: self.shape().clone(),
+                })
             }
             _ => None,
         };

@@ -10,7 +10,7 @@ impl Tensor {
     /// identity when `training` is false.
     ///
     /// # Errors
-    /// [`Error::InvalidArgument`] when `p` is outside `[0, 1]`.
+    /// [`Error::OutOfRange`] when `p` is outside `[0, 1]`.
     pub fn dropout(&self, p: f64, training: bool) -> Result<Tensor> {
         if !training || p == 0.0 {
             check_p(p)?;
@@ -34,9 +34,11 @@ impl Tensor {
 
 fn check_p(p: f64) -> Result<()> {
     if !(0.0..=1.0).contains(&p) {
-        return Err(Error::invalid(
+        return Err(Error::out_of_range(
             "dropout",
-            format!("probability must be in [0, 1], got {p}"),
+            "the probability",
+            "in [0, 1]",
+            p,
         ));
     }
     Ok(())

@@ -101,9 +101,11 @@ impl Tensor {
     pub fn chunk<D: Dim>(&self, n: usize, dim: D) -> Result<Vec<Tensor>> {
         let d = dim.resolve(self.rank(), "chunk")?;
         if n == 0 {
-            return Err(Error::invalid(
+            return Err(Error::out_of_range(
                 "chunk",
-                "the number of chunks must be at least 1",
+                "the number of chunks",
+                "at least 1",
+                n,
             ));
         }
         let size = self.dims()[d];

@@ -12,7 +12,7 @@ impl Tensor {
     /// A composite of differentiable ops, so its gradient is exact by construction.
     ///
     /// # Errors
-    /// [`Error::UnexpectedShape`] for inputs of rank < 3; [`Error::InvalidArgument`] for
+    /// [`Error::UnexpectedShape`] for inputs of rank < 3; [`Error::OutOfRange`] for
     /// `size == 0`.
     pub fn local_response_norm(
         &self,
@@ -29,9 +29,11 @@ impl Tensor {
             });
         }
         if size == 0 {
-            return Err(Error::invalid(
+            return Err(Error::out_of_range(
                 "local_response_norm",
-                "size must be at least 1",
+                "size",
+                "at least 1",
+                size,
             ));
         }
         let c = self.dims()[1];

@@ -166,24 +166,23 @@ fn sliding_geometry(op: &'static str, x: &Tensor, cfg: &Pool2dConfig) -> Result<
         return Err(Error::invalid(op, "kernel and stride must be at least 1"));
     }
     if cfg.padding * 2 > cfg.kernel {
-        return Err(Error::invalid(
+        return Err(Error::out_of_range(
             op,
-            format!(
-                "padding {} must be at most half the kernel {}",
-                cfg.padding, cfg.kernel
-            ),
+            "padding",
+            format!("at most half the kernel {}", cfg.kernel),
+            cfg.padding,
         ));
     }
     let (h, w) = (x.dims()[2], x.dims()[3]);
     let (Some(rows), Some(cols)) = (Windows::sliding(h, cfg), Windows::sliding(w, cfg)) else {
-        return Err(Error::invalid(
-            op,
-            format!(
-                "the {0}x{0} window does not fit in the padded input {1}",
-                cfg.kernel,
-                x.shape()
+        return Err(Error::UnexpectedShape {
+            op: op,
+            expected: format!(
+                "an input in which the {0}x{0} window fits after padding",
+                cfg.kernel
             ),
-        ));
+            got: x.shape().clone(),
+        });
     };
     Ok(PoolGeometry {
         planes: x.dims()[0] * x.dims()[1],
@@ -203,8 +202,9 @@ impl Tensor {
     /// The gradient goes to the position of each window's maximum (the first on ties).
     ///
     /// # Errors
-    /// [`Error::UnexpectedShape`] for a non-4-D input; [`Error::InvalidArgument`] for a
-    /// window that does not fit or a zero stride.
+    /// [`Error::UnexpectedShape`] for a non-4-D input or a window that does not fit;
+    /// [`Error::OutOfRange`] for too much padding; [`Error::InvalidArgument`] for a zero
+    /// stride.
     pub fn max_pool2d(&self, cfg: Pool2dConfig) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("max_pool2d", self, self, |x| x.max_pool2d(cfg));
         let op = "max_pool2d";
@@ -236,10 +236,11 @@ impl Tensor {
         check_4d("adaptive_avg_pool2d", self)?;
         let (h, w) = (self.dims()[2], self.dims()[3]);
         if output.0 == 0 || output.1 == 0 || (h == 0 || w == 0) {
-            return Err(Error::invalid(
-                "adaptive_avg_pool2d",
-                format!("cannot pool {} to {output:?}", self.shape()),
-            ));
+            return Err(Error::UnexpectedShape {
+                op: "adaptive_avg_pool2d",
+                expected: format!("an input that pools to {output:?}"),
+                got: self.shape().clone(),
+            });
         }
         let g = PoolGeometry {
             planes: self.dims()[0] * self.dims()[1],

@@ -31,10 +31,11 @@ impl Tensor {
         let m: usize = kept.iter().map(|&d| shape[d]).product();
         let out_shape = Shape(reduced_shape(shape, dims, true));
         if kind != Kind::Sum && r == 0 {
-            return Err(Error::invalid(
-                op,
-                format!("cannot reduce an empty dimension of {}", self.shape()),
-            ));
+            return Err(Error::UnexpectedShape {
+                op: op,
+                expected: "a non-empty dimension to reduce".into(),
+                got: self.shape().clone(),
+            });
         }
         let leading = dims.iter().enumerate().all(|(i, &d)| i == d);
         if kind == Kind::Sum && leading && self.is_contiguous() && !dims.is_empty() {
@@ -201,10 +202,11 @@ impl Tensor {
         let d = dim.resolve(self.rank(), op)?;
         let r = self.dims()[d];
         if r == 0 {
-            return Err(Error::invalid(
-                op,
-                format!("dimension {d} of {} is empty", self.shape()),
-            ));
+            return Err(Error::UnexpectedShape {
+                op: op,
+                expected: format!("a non-empty dimension {d}"),
+                got: self.shape().clone(),
+            });
         }
         let mut perm: Vec<usize> = (0..self.rank()).filter(|&i| i != d).collect();
         perm.push(d);

@@ -55,7 +55,7 @@ impl Tensor {
     ///
     /// # Errors
     /// [`Error::UnexpectedShape`] for mismatched shapes; [`Error::IndexOutOfRange`] for a
-    /// target outside `0..classes`; [`Error::InvalidArgument`] for `s` outside `[0, 1]`.
+    /// target outside `0..classes`; [`Error::OutOfRange`] for `s` outside `[0, 1]`.
     pub fn cross_entropy(&self, targets: &Tensor, label_smoothing: f64) -> Result<Tensor> {
         crate::ops::half::half_via_f32!("cross_entropy", self, self, |x| x
             .cross_entropy(targets, label_smoothing));
@@ -71,9 +71,11 @@ impl Tensor {
             });
         }
         if !(0.0..=1.0).contains(&label_smoothing) {
-            return Err(Error::invalid(
+            return Err(Error::out_of_range(
                 op,
-                format!("label smoothing must be in [0, 1], got {label_smoothing}"),
+                "label smoothing",
+                "in [0, 1]",
+                label_smoothing,
             ));
         }
         let (n, classes) = (self.dims()[0], self.dims()[1]);

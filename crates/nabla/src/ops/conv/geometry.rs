@@ -150,13 +150,13 @@ pub(crate) fn forward_geometry(
         out_size(h, kh, stride.0, pad.0, dil.0),
         out_size(w, kw, stride.1, pad.1, dil.1),
     ) else {
-        return Err(Error::invalid(
-            op,
-            format!(
-                "the kernel {kh}x{kw} (dilation {dil:?}) does not fit in the padded input {}",
-                x.shape()
+        return Err(Error::UnexpectedShape {
+            op: op,
+            expected: format!(
+                "an input in which the kernel {kh}x{kw} (dilation {dil:?}) fits after padding"
             ),
-        ));
+            got: x.shape().clone(),
+        });
     };
     Ok(Geometry {
         n,

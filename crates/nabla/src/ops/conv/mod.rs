@@ -98,7 +98,8 @@ impl Tensor {
     ///
     /// # Errors
     /// [`Error::UnexpectedShape`] when ranks or channel counts do not fit;
-    /// [`Error::InvalidArgument`] for zero strides or a kernel larger than the padded input.
+    /// [`Error::InvalidArgument`] for zero strides; [`Error::UnexpectedShape`] for a kernel
+    /// larger than the padded input.
     pub fn conv2d(
         &self,
         weight: &Tensor,
@@ -319,12 +320,11 @@ impl Tensor {
             ));
         }
         if cfg.output_padding >= s.max(d) {
-            return Err(Error::invalid(
+            return Err(Error::out_of_range(
                 op,
-                format!(
-                    "output_padding {} must be smaller than stride or dilation",
-                    cfg.output_padding
-                ),
+                "output_padding",
+                "smaller than stride or dilation",
+                cfg.output_padding,
             ));
         }
         if self.rank() != 4 || weight.rank() != 4 {
@@ -385,13 +385,13 @@ impl Tensor {
             tuning: ConvTuning::current(),
         };
         if out_size(oh, kh, s, p, d) != Some(h) || out_size(ow, kw, s, p, d) != Some(w) {
-            return Err(Error::invalid(
-                op,
-                format!(
-                    "input {} does not fit kernel {kh}x{kw} with stride {s}, padding {p}",
-                    self.shape()
+            return Err(Error::UnexpectedShape {
+                op: op,
+                expected: format!(
+                    "an input that fits the kernel {kh}x{kw} with stride {s}, padding {p}"
                 ),
-            ));
+                got: self.shape().clone(),
+            });
         }
         crate::macs::add_macs(g.macs());
         let mut y = kernels::backward_data(&g, self, weight, op)?;
