@@ -96,7 +96,7 @@ impl Tensor {
             }
             _ if count <= 1 && training => {
                 return Err(Error::UnexpectedShape {
-                    op: op,
+                    op,
                     expected: "more than 1 value per channel when training".into(),
                     got: self.shape().clone(),
                 })

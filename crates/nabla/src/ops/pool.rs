@@ -176,7 +176,7 @@ fn sliding_geometry(op: &'static str, x: &Tensor, cfg: &Pool2dConfig) -> Result<
     let (h, w) = (x.dims()[2], x.dims()[3]);
     let (Some(rows), Some(cols)) = (Windows::sliding(h, cfg), Windows::sliding(w, cfg)) else {
         return Err(Error::UnexpectedShape {
-            op: op,
+            op,
             expected: format!(
                 "an input in which the {0}x{0} window fits after padding",
                 cfg.kernel

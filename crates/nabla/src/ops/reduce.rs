@@ -32,7 +32,7 @@ impl Tensor {
         let out_shape = Shape(reduced_shape(shape, dims, true));
         if kind != Kind::Sum && r == 0 {
             return Err(Error::UnexpectedShape {
-                op: op,
+                op,
                 expected: "a non-empty dimension to reduce".into(),
                 got: self.shape().clone(),
             });
@@ -203,7 +203,7 @@ impl Tensor {
         let r = self.dims()[d];
         if r == 0 {
             return Err(Error::UnexpectedShape {
-                op: op,
+                op,
                 expected: format!("a non-empty dimension {d}"),
                 got: self.shape().clone(),
             });

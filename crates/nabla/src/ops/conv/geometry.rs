@@ -151,7 +151,7 @@ pub(crate) fn forward_geometry(
         out_size(w, kw, stride.1, pad.1, dil.1),
     ) else {
         return Err(Error::UnexpectedShape {
-            op: op,
+            op,
             expected: format!(
                 "an input in which the kernel {kh}x{kw} (dilation {dil:?}) fits after padding"
             ),

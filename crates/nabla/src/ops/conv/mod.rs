@@ -386,7 +386,7 @@ impl Tensor {
         };
         if out_size(oh, kh, s, p, d) != Some(h) || out_size(ow, kw, s, p, d) != Some(w) {
             return Err(Error::UnexpectedShape {
-                op: op,
+                op,
                 expected: format!(
                     "an input that fits the kernel {kh}x{kw} with stride {s}, padding {p}"
                 ),
