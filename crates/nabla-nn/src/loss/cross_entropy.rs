@@ -122,7 +122,8 @@ pub fn nll(log_probs: &Tensor, targets: &Tensor) -> Result<Tensor> {
         .mean_all()?)
 }
 
-/// Binary cross-entropy on logits, stable form `max(x, 0) − x·y + ln(1 + e^(−|x|))`.
+/// Binary cross-entropy on logits, stable form `max(x, 0) − x·y + ln(1 + e^(−|x|))`, one
+/// fused engine op ([`Tensor::bce_with_logits`]).
 ///
 /// # Errors
 /// When shapes differ.
@@ -135,12 +136,7 @@ pub fn bce_with_logits(logits: &Tensor, targets: &Tensor, reduction: Reduction) 
         ));
     }
     let y = targets.to_dtype(logits.dtype())?;
-    let zero = Tensor::zeros(&[], logits.dtype(), &logits.device());
-    let loss = logits
-        .maximum(&zero)?
-        .sub(&logits.mul(&y)?)?
-        .add(&logits.abs()?.neg()?.exp()?.add_scalar(1.0)?.log()?)?;
-    reduction.apply(&loss)
+    reduction.apply(&logits.bce_with_logits(&y)?)
 }
 
 #[cfg(test)]

@@ -135,6 +135,12 @@ pub(crate) fn binary<T: Float>(
                 g
             }
         }),
+        Binary::BceWithLogits => broadcast_zip(a, la, b, lb, out_shape, |x: T, y: T| {
+            x.max(T::ZERO) - x * y + (-x.abs()).exp().ln_1p()
+        }),
+        Binary::BceWithLogitsGrad => {
+            broadcast_zip(a, la, b, lb, out_shape, |x: T, y: T| x.sigmoid_fast() - y)
+        }
         Binary::SigmoidGrad => {
             broadcast_zip(a, la, b, lb, out_shape, |g: T, y: T| g * y * (T::ONE - y))
         }

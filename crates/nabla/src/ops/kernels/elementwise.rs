@@ -107,6 +107,11 @@ pub(crate) enum Binary {
     WhereMask,
     /// `a` where the mask `b` is zero, else 0.
     WhereNotMask,
+    /// Binary cross-entropy of logits `a` against targets `b`, in its stable form
+    /// `max(a, 0) - a·b + ln(1 + e^(-|a|))`.
+    BceWithLogits,
+    /// Its derivative in the logits, from `(a, b)`: `σ(a) - b`.
+    BceWithLogitsGrad,
     /// The sigmoid's gradient from `(grad, y)`: `g · y(1 - y)`.
     SigmoidGrad,
     /// The tanh's gradient from `(grad, y)`: `g · (1 - y²)`.
