@@ -49,7 +49,7 @@ pub fn num_threads() -> usize {
 /// between kernels. Here one task per other thread takes and runs work as soon as it is
 /// queued, until `f` returns (or unwinds). With 2 threads, `nabla bench --only
 /// latency_resnet18`, alternating rounds: medians 17.3 → 16.5 and 16.2 → 15.7 ms
-/// (2026-11-28). The spinning threads keep their cores busy meanwhile: use it for latency-
+/// on 2 cores. The spinning threads keep their cores busy meanwhile: use it for latency-
 /// bound work (a serving loop), not while other work needs the cores.
 pub fn keep_awake<R>(f: impl FnOnce() -> R) -> R {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));

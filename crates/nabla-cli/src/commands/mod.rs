@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod classic;
+mod counts;
 pub mod eval;
 pub mod export;
 pub mod gan_score;

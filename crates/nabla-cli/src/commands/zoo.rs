@@ -1,6 +1,6 @@
 //! `nabla zoo`: the models nabla can build, with their size and cost at their native input.
 
-use super::summary::{short, thousands};
+use super::counts::{short, thousands};
 use crate::args::ZooArgs;
 use anyhow::{Context, Result};
 use nabla::{DType, Device, Tensor};

@@ -1,7 +1,7 @@
 //! Matrix products through the `gemm` crate (packed AVX-512/AVX2 micro-kernels).
 //!
-//! Threads split the output here rather than in the crate (measured on the MLP's products,
-//! issue 9): in the crate's own parallel mode every thread packs the whole left panel set
+//! Threads split the output here rather than in the crate (measured on the MLP's products):
+//! in the crate's own parallel mode every thread packs the whole left panel set
 //! (the crate's lhs, our rhs: the weight `Wᵀ` of `linear`, gathered one scalar per row at
 //! about 1 ns per element) and the pool is forked twice per depth block. Here each thread
 //! gets a band of output columns (or of rows when there are few columns), so that it packs
