@@ -1,13 +1,13 @@
 //! `nabla summary`: a model's layers with output shapes, parameters and multiply-accumulates,
 //! and the totals, like torchinfo's or Keras's `summary()`.
 
+use super::counts::{short, thousands};
 use crate::args::SummaryArgs;
 use anyhow::{bail, Context, Result};
 use nabla::{DType, Device, Tensor};
 use nabla_data::spec::{self as data_spec, SpecOptions};
 use nabla_nn::models::{self, ModelConfig};
 use nabla_nn::{Module, VarKind, VarStore};
-use super::counts::{short, thousands};
 
 /// Parses `3x224x224` (or `784`, `1x28x28`) into dimensions.
 pub fn parse_shape(s: &str) -> Result<Vec<usize>> {
@@ -35,10 +35,7 @@ fn shape_and_classes(args: &SummaryArgs) -> Result<(Vec<usize>, usize)> {
                 .into_iter()
                 .find(|s| s.name == args.model)
             {
-                Some(spec) => (
-                    spec.native_input(1)[1..].to_vec(),
-                    spec.native.num_classes,
-                ),
+                Some(spec) => (spec.native_input(1)[1..].to_vec(), spec.native.num_classes),
                 None => {
                     let n = ModelConfig::mnist();
                     (
