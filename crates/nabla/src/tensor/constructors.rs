@@ -129,15 +129,8 @@ impl Tensor {
         dtype: DType,
         device: &Device,
     ) -> Result<Tensor> {
-        device.check_available("random")?;
-        let shape = Shape::from(shape);
-        if dtype.is_half() {
-            // Drawn in f32 and rounded: a seed gives the 16-bit dtype its f32 draws, rounded.
-            return Tensor::uniform_with(rng, low, high, shape.dims(), DType::F32, device)?
-                .to_dtype_untracked(dtype);
-        }
         let dist = Distribution::Uniform { low, high };
-        crate::ops::kernels::random::fill(rng, dist, shape, dtype, "uniform")
+        Tensor::random_with(rng, dist, shape, dtype, device, "uniform")
     }
 
     /// Normal samples with the given mean and standard deviation drawn from `rng`.
@@ -149,15 +142,26 @@ impl Tensor {
         dtype: DType,
         device: &Device,
     ) -> Result<Tensor> {
+        let dist = Distribution::Normal { mean, std };
+        Tensor::random_with(rng, dist, shape, dtype, device, "normal")
+    }
+
+    /// Samples of `dist` drawn from `rng`; 16-bit dtypes are drawn in f32 and rounded, so a
+    /// seed gives them its f32 draws, rounded.
+    fn random_with(
+        rng: &mut Rng,
+        dist: Distribution,
+        shape: &[usize],
+        dtype: DType,
+        device: &Device,
+        op: &'static str,
+    ) -> Result<Tensor> {
         device.check_available("random")?;
-        let shape = Shape::from(shape);
         if dtype.is_half() {
-            // Drawn in f32 and rounded: a seed gives the 16-bit dtype its f32 draws, rounded.
-            return Tensor::normal_with(rng, mean, std, shape.dims(), DType::F32, device)?
+            return Tensor::random_with(rng, dist, shape, DType::F32, device, op)?
                 .to_dtype_untracked(dtype);
         }
-        let dist = Distribution::Normal { mean, std };
-        crate::ops::kernels::random::fill(rng, dist, shape, dtype, "normal")
+        crate::ops::kernels::random::fill(rng, dist, Shape::from(shape), dtype, op)
     }
 
     /// Uniform samples in `[low, high)` from the process-wide generator (see [`crate::manual_seed`]).
