@@ -204,6 +204,29 @@ def bf16_summary(nabla: dict[str, list[dict]]) -> list[str]:
     return lines + [""]
 
 
+FMA_LANES = {"AVX-512": 16, "AVX2": 8}  # f32 lanes of each `peak_fma` path
+
+
+def fma_peak(recs: list[dict] | None, threads: int) -> tuple[float | None, str | None]:
+    """The machine's f32 peak from the `peak_fma` records, and the line that states it.
+
+    The peak counts only when every record names the path that ran (`path`, AVX-512 or
+    AVX2) and the same one: records without it come from a build that counted 16 lanes
+    whether or not its AVX-512 chains ran, so their GFLOP/s may be a raw flop count."""
+    if not recs:
+        return None, None
+    paths = {r.get("path") for r in recs}
+    gflops = med(recs, "gflops")
+    if len(paths) != 1 or next(iter(paths)) not in FMA_LANES or not gflops:
+        return None, ("Peak: not measured: the `peak_fma` records name no single FMA path that "
+                      "ran, so their flops are unknown and the kernel table has no % of peak.")
+    path = paths.pop()
+    return gflops, (f"Peak: **{gflops:.0f} GFLOP/s** f32 on {threads} threads ({path} FMA chains), "
+                    f"measured by the `peak_fma` workload (12 independent {path} FMA chains per "
+                    f"thread, {FMA_LANES[path]} lanes, 2 flops per FMA: cores × clock × FMA width "
+                    "as the machine actually runs it, turbo included).")
+
+
 def title(path: str) -> str:
     """The first heading of a Markdown file, without its #s (the file name if it has none)."""
     with open(path) as f:
@@ -267,7 +290,7 @@ def main() -> None:
         ap.error(f"{', '.join(missing)} needed (or --refresh FILE)")
     nabla = load(os.path.join(a.dir, "nabla_*.jsonl"))
     torch = load(os.path.join(a.dir, "pytorch_*.jsonl"))
-    peak = med(nabla.get("peak_fma"), "gflops")
+    peak, peak_line = fma_peak(nabla.get("peak_fma"), a.threads)
     now = a.date or datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     out = ["# Benchmarks: nabla vs PyTorch on the CPU", "",
            f"Machine: {machine()}. Date: {now}. Threads: {a.threads} (both sides). PyTorch {a.torch}. "
@@ -297,10 +320,8 @@ def main() -> None:
                 "idle machine for the record.", ""]
     if "OMP_WAIT_POLICY" in os.environ:
         out += [f"PyTorch ran with OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']} (`--omp-passive`).", ""]
-    if peak:
-        out += [f"Peak: **{peak:.0f} GFLOP/s** f32 on {a.threads} threads, measured by the `peak_fma` "
-                "workload (12 independent AVX-512 FMA chains per thread, 16 lanes, 2 flops per FMA: "
-                "cores × clock × FMA width as the machine actually runs it, turbo included).", ""]
+    if peak_line:
+        out += [peak_line, ""]
     met = total = 0
     for g, (title, names, desc) in enumerate(GROUPS):
         rows = table(g, names, nabla, torch, peak)

@@ -126,6 +126,26 @@ class ReportTest(unittest.TestCase):
         by_load = self.run_report(recs, recs, ["--load-before", "1.8 1.7 1.7"])
         self.assertIn("Warning", by_load)
 
+    def test_peak_names_the_fma_path_that_ran(self):
+        fma = lambda g, **kw: [[{"workload": "peak_fma", "median_s": 0.1, "gflops": g, **kw},
+                                {"workload": "sgemm_1024", "median_s": 0.02, "gflops": g / 2}]]
+        avx2 = self.run_report(fma(190.0, path="AVX2"), [[]])
+        self.assertIn("Peak: **190 GFLOP/s** f32 on 2 threads (AVX2 FMA chains), measured by the "
+                      "`peak_fma` workload (12 independent AVX2 FMA chains per thread, 8 lanes,", avx2)
+        self.assertIn("| 95.0 | – | 50% |", avx2)
+        avx512 = self.run_report(fma(446.0, path="AVX-512"), [[]])
+        self.assertIn("Peak: **446 GFLOP/s** f32 on 2 threads (AVX-512 FMA chains)", avx512)
+        self.assertIn("16 lanes", avx512)
+
+    def test_peak_is_not_measured_when_its_flops_are_unknown(self):
+        # A record without the path may count AVX-512 lanes whose chains never ran: the
+        # raw count over a near-zero time, as once printed "Peak: **307200000 GFLOP/s**".
+        for recs in ([{"workload": "peak_fma", "median_s": 5e-8, "gflops": 307200000.0}],
+                     [{"workload": "peak_fma", "median_s": 5e-8, "gflops": None}]):
+            out = self.run_report([recs], [[]])
+            self.assertIn("Peak: not measured", out)
+            self.assertNotIn("GFLOP/s** f32", out)
+
 
 if __name__ == "__main__":
     unittest.main()

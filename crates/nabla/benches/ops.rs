@@ -6,7 +6,10 @@
 //! Each workload runs 2 warm-up iterations, then `--repeat` timed ones; it prints the median
 //! and minimum seconds per iteration, GFLOP/s where defined, and the process's peak resident
 //! memory so far. `peak_fma` measures the machine's f32 FMA throughput (the peak that GEMM
-//! efficiency is quoted against): independent AVX-512 FMA chains on every thread.
+//! efficiency is quoted against): 12 independent FMA chains on every thread, AVX-512 (16
+//! lanes) where the CPU has it, else AVX2 with FMA (8 lanes); its GFLOP/s count the lanes of
+//! the path that ran, named in its output (`path` in the JSON). On a CPU with neither it runs
+//! nothing and has no GFLOP/s.
 
 use nabla::{Conv2dConfig, DType, Device, Result, Tensor};
 use std::time::Instant;
@@ -68,8 +71,10 @@ type Body = Box<dyn FnMut() -> Result<()>>;
 
 struct Workload {
     name: &'static str,
-    /// Floating point operations of one iteration (None: not meaningful).
+    /// Floating point operations of one iteration (None: not meaningful, or not known).
     flops: Option<f64>,
+    /// Which of the workload's code paths ran, where it picks one by CPU.
+    path: Option<&'static str>,
     /// Prepares inputs and returns the iteration body.
     setup: fn() -> Result<Body>,
 }
@@ -186,15 +191,80 @@ fn conv_flops(x: [usize; 4], w: [usize; 4], padding: usize) -> f64 {
     3.0 * 2.0 * (x[0] * w[0] * oh * ow * w[1] * w[2] * w[3]) as f64
 }
 
-#[cfg(target_arch = "x86_64")]
+/// The FMA chains `peak_fma` runs: the widest vector FMA this CPU has.
+#[derive(Clone, Copy)]
+enum FmaPath {
+    Avx512,
+    Avx2,
+}
+
+impl FmaPath {
+    /// The widest path this CPU runs; None without AVX2 and FMA (or off x86-64).
+    fn detect() -> Option<FmaPath> {
+        #[cfg(target_arch = "x86_64")]
+        {
+            if std::arch::is_x86_feature_detected!("avx512f") {
+                return Some(FmaPath::Avx512);
+            }
+            if std::arch::is_x86_feature_detected!("avx2")
+                && std::arch::is_x86_feature_detected!("fma")
+            {
+                return Some(FmaPath::Avx2);
+            }
+        }
+        None
+    }
+
+    /// The name written in the output (`report.py` reads it from the JSON).
+    fn name(self) -> &'static str {
+        match self {
+            FmaPath::Avx512 => "AVX-512",
+            FmaPath::Avx2 => "AVX2",
+        }
+    }
+
+    /// f32 lanes of one FMA.
+    fn lanes(self) -> usize {
+        match self {
+            FmaPath::Avx512 => 16,
+            FmaPath::Avx2 => 8,
+        }
+    }
+
+    /// Floating point operations of one `peak_fma` iteration on `threads` threads: every
+    /// thread runs `ITERS` rounds of `CHAINS` FMAs of `lanes` lanes, 2 flops each.
+    fn flops(self, threads: usize) -> f64 {
+        (threads * fma::CHAINS * fma::ITERS * self.lanes() * 2) as f64
+    }
+
+    /// Runs the chains on this thread; returns a value so the work cannot be optimized away.
+    #[cfg(target_arch = "x86_64")]
+    fn run(self) -> f32 {
+        // SAFETY: `detect` found the features each path is compiled for.
+        unsafe {
+            match self {
+                FmaPath::Avx512 => fma::avx512_chains(),
+                FmaPath::Avx2 => fma::avx2_chains(),
+            }
+        }
+    }
+
+    #[cfg(not(target_arch = "x86_64"))]
+    fn run(self) -> f32 {
+        unreachable!("detect finds no FMA path off x86-64")
+    }
+}
+
+/// Independent FMA chains, as many as keep two FMA pipes of 4 to 6 cycles' latency busy.
 mod fma {
+    #[cfg(target_arch = "x86_64")]
     use std::arch::x86_64::*;
 
     pub const CHAINS: usize = 12;
     pub const ITERS: usize = 20_000_000;
 
-    /// Runs `ITERS` rounds of `CHAINS` independent 16-lane FMAs; returns a value so the work
-    /// cannot be optimized away.
+    /// `ITERS` rounds of `CHAINS` independent 16-lane FMAs.
+    #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f")]
     pub unsafe fn avx512_chains() -> f32 {
         let mut acc = [_mm512_set1_ps(1.0); CHAINS];
@@ -205,24 +275,40 @@ mod fma {
                 *r = _mm512_fmadd_ps(*r, a, b);
             }
         }
-        let mut s = _mm512_setzero_ps();
-        for r in acc {
-            s = _mm512_add_ps(s, r);
-        }
+        let s = acc
+            .into_iter()
+            .fold(_mm512_setzero_ps(), |s, r| _mm512_add_ps(s, r));
         _mm512_reduce_add_ps(s)
+    }
+
+    /// `ITERS` rounds of `CHAINS` independent 8-lane FMAs.
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2,fma")]
+    pub unsafe fn avx2_chains() -> f32 {
+        let mut acc = [_mm256_set1_ps(1.0); CHAINS];
+        let a = _mm256_set1_ps(0.999_999);
+        let b = _mm256_set1_ps(1e-7);
+        for _ in 0..ITERS {
+            for r in acc.iter_mut() {
+                *r = _mm256_fmadd_ps(*r, a, b);
+            }
+        }
+        let s = acc
+            .into_iter()
+            .fold(_mm256_setzero_ps(), |s, r| _mm256_add_ps(s, r));
+        let s = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps::<1>(s));
+        let s = _mm_hadd_ps(s, s);
+        _mm_cvtss_f32(_mm_hadd_ps(s, s))
     }
 }
 
 fn peak_fma() -> Result<Body> {
-    Ok(Box::new(|| {
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
+    let path = FmaPath::detect();
+    Ok(Box::new(move || {
+        if let Some(path) = path {
             let threads = nabla::num_threads();
             let sums: Vec<f32> = std::thread::scope(|s| {
-                // SAFETY: avx512f support was checked above.
-                let handles: Vec<_> = (0..threads)
-                    .map(|_| s.spawn(|| unsafe { fma::avx512_chains() }))
-                    .collect();
+                let handles: Vec<_> = (0..threads).map(|_| s.spawn(|| path.run())).collect();
                 handles
                     .into_iter()
                     .map(|h| h.join().expect("fma thread"))
@@ -236,64 +322,72 @@ fn peak_fma() -> Result<Body> {
 
 fn workloads(threads: usize) -> Vec<Workload> {
     let gemm_flops = |n: usize| Some(2.0 * (n * n * n) as f64);
-    #[cfg(target_arch = "x86_64")]
-    let fma_flops = Some((threads * fma::CHAINS * fma::ITERS * 16 * 2) as f64);
-    #[cfg(not(target_arch = "x86_64"))]
-    let fma_flops = None;
+    let fma_path = FmaPath::detect();
     vec![
         Workload {
             name: "peak_fma",
-            flops: fma_flops,
+            flops: fma_path.map(|p| p.flops(threads)),
+            path: fma_path.map(FmaPath::name),
             setup: peak_fma,
         },
         Workload {
             name: "sgemm_256",
             flops: gemm_flops(256),
+            path: None,
             setup: || sgemm(256),
         },
         Workload {
             name: "sgemm_1024",
             flops: gemm_flops(1024),
+            path: None,
             setup: || sgemm(1024),
         },
         Workload {
             name: "sgemm_1024_bf16",
             flops: gemm_flops(1024),
+            path: None,
             setup: || bgemm(1024),
         },
         Workload {
             name: "sgemm_2048",
             flops: gemm_flops(2048),
+            path: None,
             setup: || sgemm(2048),
         },
         Workload {
             name: "maxpool_lenet",
             flops: None,
+            path: None,
             setup: maxpool,
         },
         Workload {
             name: "conv_lenet1",
             flops: Some(conv_flops([64, 1, 32, 32], [6, 1, 5, 5], 0)),
+            path: None,
             setup: || conv([64, 1, 32, 32], [6, 1, 5, 5], true, 0),
         },
         Workload {
             name: "conv_lenet2",
             flops: Some(conv_flops([64, 6, 14, 14], [16, 6, 5, 5], 0)),
+            path: None,
             setup: || conv([64, 6, 14, 14], [16, 6, 5, 5], true, 0),
         },
         Workload {
             name: "conv_resnet",
             flops: Some(conv_flops([8, 64, 56, 56], [64, 64, 3, 3], 1)),
+            path: None,
             setup: || conv([8, 64, 56, 56], [64, 64, 3, 3], false, 1),
         },
         Workload {
             name: "lstm",
             flops: lstm_flops(),
+            path: None,
             setup: lstm,
         },
         Workload {
             name: "conv_vgg",
             flops: Some(conv_flops([8, 256, 28, 28], [256, 256, 3, 3], 1)),
+            path: None,
             setup: || conv([8, 256, 28, 28], [256, 256, 3, 3], true, 1),
         },
     ]
@@ -350,14 +444,18 @@ fn run(args: &Args) -> std::result::Result<(), Box<dyn std::error::Error + Send 
         if args.json {
             let g = gflops.map_or("null".to_string(), |g| format!("{g:.3}"));
             let r = rss.map_or("null".to_string(), |r| format!("{r:.1}"));
+            let p = w
+                .path
+                .map_or(String::new(), |p| format!(r#", "path": "{p}""#));
             println!(
-                r#"{{"workload": "{}", "median_s": {median:.6}, "min_s": {min:.6}, "gflops": {g}, "repeat": {repeat}, "threads": {}, "peak_rss_mb": {r}}}"#,
+                r#"{{"workload": "{}", "median_s": {median:.6}, "min_s": {min:.6}, "gflops": {g}, "repeat": {repeat}, "threads": {}, "peak_rss_mb": {r}{p}}}"#,
                 w.name, args.threads
             );
         } else {
             let g = gflops.map_or(String::new(), |g| format!("{g:8.1} GFLOP/s"));
+            let p = w.path.map_or(String::new(), |p| format!("  ({p})"));
             println!(
-                "{:<12} median {:9.3} ms  min {:9.3} ms {g}  peak RSS {:.0} MiB",
+                "{:<12} median {:9.3} ms  min {:9.3} ms {g}  peak RSS {:.0} MiB{p}",
                 w.name,
                 median * 1e3,
                 min * 1e3,
