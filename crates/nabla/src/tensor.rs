@@ -281,7 +281,8 @@ impl Tensor {
     /// is contiguous, copied otherwise.
     ///
     /// # Errors
-    /// [`Error::DType`] when `T` is not the tensor's dtype.
+    /// [`Error::DType`] when `T` is not the tensor's dtype; [`Error::DeviceUnavailable`] when
+    /// the data is not in host memory.
     pub fn with_contiguous<T: Element, R>(
         &self,
         op: &'static str,
@@ -289,7 +290,7 @@ impl Tensor {
     ) -> Result<R> {
         self.check_dtype::<T>(op)?;
         let storage = self.read_storage();
-        let data = storage.host_slice::<T>().expect("dtype checked above");
+        let data = host_data::<T>(&storage, op)?;
         let l = &self.0.layout;
         if l.is_contiguous() {
             let start = l.offset();
@@ -307,7 +308,8 @@ impl Tensor {
     /// strided views in place (broadcasting, transposed operands).
     ///
     /// # Errors
-    /// [`Error::DType`] when `T` is not the tensor's dtype.
+    /// [`Error::DType`] when `T` is not the tensor's dtype; [`Error::DeviceUnavailable`] when
+    /// the data is not in host memory.
     pub(crate) fn with_strided<T: Element, R>(
         &self,
         op: &'static str,
@@ -315,18 +317,18 @@ impl Tensor {
     ) -> Result<R> {
         self.check_dtype::<T>(op)?;
         let storage = self.read_storage();
-        Ok(f(
-            storage.host_slice::<T>().expect("dtype checked above"),
-            &self.0.layout,
-        ))
+        Ok(f(host_data::<T>(&storage, op)?, &self.0.layout))
     }
 
     /// The elements in row-major order as a new (pooled) vector.
+    ///
+    /// # Errors
+    /// As [`Tensor::with_strided`].
     pub(crate) fn contiguous_vec<T: Element>(&self, op: &'static str) -> Result<Vec<T>> {
         self.check_dtype::<T>(op)?;
         let storage = self.read_storage();
         Ok(gather_strided(
-            storage.host_slice::<T>().expect("dtype checked above"),
+            host_data::<T>(&storage, op)?,
             &self.0.layout,
         ))
     }
@@ -336,7 +338,8 @@ impl Tensor {
     ///
     /// # Errors
     /// [`Error::DType`] when `T` is not the tensor's dtype; [`Error::InvalidArgument`] when the
-    /// tensor is not contiguous.
+    /// tensor is not contiguous; [`Error::DeviceUnavailable`] when the data is not in host
+    /// memory.
     pub fn update_data<T: Element>(&self, f: impl FnOnce(&mut [T])) -> Result<()> {
         self.check_dtype::<T>("update_data")?;
         let l = &self.0.layout;
@@ -347,8 +350,11 @@ impl Tensor {
             ));
         }
         let mut storage = self.write_storage();
+        let device = storage.device();
+        let data = storage
+            .host_slice_mut::<T>()
+            .ok_or_else(|| needs_host("update_data", device))?;
         crate::storage::note_write();
-        let data = storage.host_slice_mut::<T>().expect("dtype checked above");
         f(&mut data[l.offset()..l.offset() + l.numel()]);
         Ok(())
     }
@@ -370,6 +376,30 @@ impl Tensor {
             let src = src.to_dtype_untracked(self.dtype())?;
             src.with_contiguous::<T, _>("copy_from", |values| self.update_data::<T>(|d| d.copy_from_slice(values)))?
         })
+    }
+}
+
+/// The storage's elements as a host slice of `T`, for the CPU kernels behind `op`.
+///
+/// The caller has checked the dtype, so `host_slice` failing means the data lives on another
+/// device: an error for the caller, not a broken invariant. `Storage` has only its host
+/// variant so far, which is why no test reaches this error; a test tensor labelled with
+/// another device (`from_storage`) still holds host memory and passes.
+///
+/// # Errors
+/// [`Error::DeviceUnavailable`] naming `op` and the storage's device.
+fn host_data<'a, T: Element>(storage: &'a Storage, op: &'static str) -> Result<&'a [T]> {
+    storage
+        .host_slice::<T>()
+        .ok_or_else(|| needs_host(op, storage.device()))
+}
+
+/// The error of an op whose kernel reads host memory, called on data held by `device`.
+fn needs_host(op: &'static str, device: Device) -> Error {
+    Error::DeviceUnavailable {
+        op,
+        device,
+        why: "this op's kernel reads host memory; move the tensor with to_device(&Device::Cpu)",
     }
 }
 
