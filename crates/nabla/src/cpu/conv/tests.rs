@@ -9,18 +9,9 @@ use super::{
 };
 use crate::cpu::skinny;
 use crate::dtype::Float;
-use crate::ops::conv::{forward_geometry, square_geometry, Geometry};
+use crate::ops::conv::{cfg, forward_geometry, square_geometry, Geometry};
 use crate::testing::{assert_close, gradcheck};
-use crate::{Conv2dConfig, DType, Result, Tensor};
-
-fn cfg(stride: usize, padding: usize, dilation: usize, groups: usize) -> Conv2dConfig {
-    Conv2dConfig {
-        stride,
-        padding,
-        dilation,
-        groups,
-    }
-}
+use crate::{DType, Result, Tensor};
 
 /// The algorithm of a recorded forward pass that takes no weight gradient.
 fn forward_algo(g: &Geometry, dtype: DType) -> ConvAlgo {

@@ -63,6 +63,18 @@ impl Default for Conv2dConfig {
     }
 }
 
+/// A [`Conv2dConfig`] from its four options in field order, for the tests of the ops and
+/// of the CPU algorithms that sweep them.
+#[cfg(test)]
+pub(crate) fn cfg(stride: usize, padding: usize, dilation: usize, groups: usize) -> Conv2dConfig {
+    Conv2dConfig {
+        stride,
+        padding,
+        dilation,
+        groups,
+    }
+}
+
 /// Options of [`Tensor::conv_transpose2d`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConvTranspose2dConfig {

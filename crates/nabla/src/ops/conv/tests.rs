@@ -7,15 +7,6 @@ use super::*;
 use crate::cpu::conv::{choose, ConvAlgo, Pass};
 use crate::testing::{assert_close, gradcheck, gradcheck_with, tensor, GradcheckOpts};
 
-fn cfg(stride: usize, padding: usize, dilation: usize, groups: usize) -> Conv2dConfig {
-    Conv2dConfig {
-        stride,
-        padding,
-        dilation,
-        groups,
-    }
-}
-
 #[test]
 fn conv2d_matches_a_hand_computed_case() -> Result<()> {
     ConvTuning::EAGER.scoped(|| -> Result<()> {
