@@ -5,7 +5,10 @@
 # distance of its features to the test set), beside the real test set's own score.
 #
 #   bench/dcgan_compare.sh [--epochs N] [--threads T] [--batch-size B] [--count C]
-#                          [--name NAME] [--together]   # defaults 5, 2, 128, 10000, dcgan-cmp
+#                          [--width W] [--name NAME] [--together]
+#   # defaults 5, 2, 128, 10000, 64, dcgan-cmp
+#
+# --width is nabla's --gan-width (PyTorch's --width): the generator's 7x7 channels.
 #
 # --together trains the two at the same time (each with T threads; use T = 1 on a 2-core
 # machine that others share: both sides then see the same load, and PyTorch's OpenMP
@@ -22,6 +25,7 @@ THREADS=2
 COUNT=10000
 NAME=dcgan-cmp
 BATCH=128
+WIDTH=64
 TOGETHER=0
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -29,13 +33,14 @@ while [ $# -gt 0 ]; do
     --threads) THREADS=${2:?--threads needs a number}; shift 2 ;;
     --count) COUNT=${2:?--count needs a number}; shift 2 ;;
     --batch-size) BATCH=${2:?--batch-size needs a number}; shift 2 ;;
+    --width) WIDTH=${2:?--width needs a number}; shift 2 ;;
     --together) TOGETHER=1; shift ;;
     --name) NAME=${2:?--name needs a name}; shift 2 ;;
-    -h|--help) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "dcgan_compare.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
-for v in "$EPOCHS" "$THREADS" "$BATCH" "$COUNT"; do
+for v in "$EPOCHS" "$THREADS" "$BATCH" "$COUNT" "$WIDTH"; do
   [[ "$v" =~ ^[0-9]+$ ]] || { echo "dcgan_compare.sh: '$v' is not a whole number" >&2; exit 2; }
 done
 NABLA=${NABLA:-${CARGO_TARGET_DIR:-target}/release/nabla}
@@ -48,13 +53,13 @@ fi
 rm -rf "runs/$NAME-nabla"
 nabla_side() {
   "$NABLA" --threads "$THREADS" train --model dcgan --epochs "$EPOCHS" --batch-size "$BATCH" \
-    --out "$NAME-nabla" --quiet | sed 's/^/nabla: /'
+    --gan-width "$WIDTH" --out "$NAME-nabla" --quiet | sed 's/^/nabla: /'
 }
 torch_side() {
   "$PYTHON" bench/pytorch/dcgan_mnist.py --epochs "$EPOCHS" --threads "$THREADS" \
-    --batch-size "$BATCH" --count "$COUNT" --samples-out "runs/$NAME-torch.npy" | sed 's/^/PyTorch: /'
+    --batch-size "$BATCH" --width "$WIDTH" --count "$COUNT" --samples-out "runs/$NAME-torch.npy" | sed 's/^/PyTorch: /'
 }
-echo "== $EPOCHS epochs, batch $BATCH, $THREADS threads each$([ $TOGETHER = 1 ] && echo ', both at once')"
+echo "== $EPOCHS epochs, batch $BATCH, width $WIDTH, $THREADS threads each$([ $TOGETHER = 1 ] && echo ', both at once')"
 if [ "$TOGETHER" = 1 ]; then
   nabla_side &
   torch_side &

@@ -11,7 +11,7 @@ once, D on the real and (detached) fake batches separately with BCE-with-logits,
 non-saturating loss through the updated D; Adam lr 2e-4, betas (0.5, 0.999), one per network.
 Prints one line per epoch (batch means of both losses, D(x), D(G(z)), seconds) and with
 --samples-out writes --count samples of the generator in evaluation mode as [n, 784] float32
-pixels in [0, 1] (.npy).
+pixels in [0, 1] (.npy). --width is nabla's --gan-width.
 
     /work/venv/bin/python bench/pytorch/dcgan_mnist.py --epochs 5 --threads 2 --samples-out torch.npy
 """
@@ -91,11 +91,12 @@ def main() -> None:
     ap.add_argument("--samples-out", default=None, help=".npy file for the samples")
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--json", action="store_true", help="one JSON object per epoch")
+    ap.add_argument("--width", type=int, default=64, help="nabla's --gan-width (D: half)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train = pixels("train").mul_(2.0).sub_(1.0)
-    g, d = Generator(), Discriminator()
+    g, d = Generator(args.width), Discriminator(args.width // 2)
     dcgan_init(g)
     dcgan_init(d)
     g_opt = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))

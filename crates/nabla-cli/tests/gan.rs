@@ -188,3 +188,84 @@ fn dcgan_trains_samples_and_is_scored_by_a_classifier() {
         ],
     );
 }
+
+#[test]
+fn gan_width_sets_both_networks_and_is_kept_for_sampling() {
+    let dir = workdir("dcgan-width");
+    let o = nabla(
+        &dir,
+        &[
+            "train",
+            "--model",
+            "dcgan",
+            "--gan-width",
+            "16",
+            "--train-size",
+            "128",
+            "--batch-size",
+            "64",
+            "--epochs",
+            "1",
+            "--out",
+            "narrow",
+            "--quiet",
+        ],
+    );
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    // Generator: fc 100 → 16·49, bn0 (2·16), deconv1 16 → 8 (4×4), bn1 (2·8), deconv2 8 → 1
+    // (4×4, bias); discriminator: conv1 1 → 8 (+8), conv2 8 → 16, bn2 (2·16), fc 16·49 → 1.
+    let g = 100 * 16 * 49 + 2 * 16 + 16 * 8 * 16 + 2 * 8 + 8 * 16 + 1;
+    let d = 8 * 16 + 8 + 8 * 16 * 16 + 2 * 16 + 16 * 49 + 1;
+    assert!(
+        out.contains(&format!("generator {g}, discriminator {d}")),
+        "{out}"
+    );
+    let cfg = std::fs::read_to_string(dir.join("runs/narrow/config.json")).expect("config");
+    assert!(cfg.contains("\"gan_width\": 16"), "{cfg}");
+    // Sampling rebuilds the generator at the run's width (the default would not load).
+    let o = nabla(
+        &dir,
+        &[
+            "sample",
+            "--weights",
+            "runs/narrow",
+            "--grid",
+            "2x2",
+            "--out",
+            "n.png",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
+
+    for (args, says) in [
+        (
+            &[
+                "train",
+                "--model",
+                "vae",
+                "--gan-width",
+                "16",
+                "--epochs",
+                "1",
+            ][..],
+            "--gan-width is for --model dcgan",
+        ),
+        (
+            &[
+                "train",
+                "--model",
+                "dcgan",
+                "--gan-width",
+                "15",
+                "--epochs",
+                "1",
+            ][..],
+            "--gan-width must be even",
+        ),
+    ] {
+        let o = nabla(&dir, args);
+        let out = text(&o);
+        assert!(!o.status.success() && out.contains(says), "{args:?}: {out}");
+    }
+}

@@ -138,6 +138,9 @@ pub trait Float:
     /// tanh from [`Float::exp_fast`]: `1 - 2 / (e^{2x} + 1)`, and its Taylor series near 0
     /// where that form cancels (f32: absolute error below 3e-7); `tanh` itself for f64.
     fn tanh_fast(self) -> Self;
+    /// ln(1 + x) by a branch-free polynomial that vectorizes (f32: relative error below
+    /// 3e-7, see [`crate::cpu::math::ln_1p_f32`]); `ln_1p` itself for f64.
+    fn ln_1p_fast(self) -> Self;
     /// The error function.
     fn erf_value(self) -> Self {
         Self::from_f64(crate::cpu::math::erf(self.to_f64()))
@@ -182,11 +185,15 @@ impl_half_element!(half::bf16, BF16);
 impl_half_element!(half::f16, F16);
 
 macro_rules! impl_float {
-    ($t:ident, $bits:ty, $exp_fast:path, $tanh_fast:path) => {
+    ($t:ident, $bits:ty, $exp_fast:path, $tanh_fast:path, $ln_1p_fast:path) => {
         impl Float for $t {
             #[inline(always)]
             fn exp_fast(self) -> Self {
                 $exp_fast(self)
+            }
+            #[inline(always)]
+            fn ln_1p_fast(self) -> Self {
+                $ln_1p_fast(self)
             }
             #[inline(always)]
             fn tanh_fast(self) -> Self {
@@ -260,9 +267,10 @@ impl_float!(
     f32,
     u32,
     crate::cpu::math::exp_f32,
-    crate::cpu::math::tanh_f32
+    crate::cpu::math::tanh_f32,
+    crate::cpu::math::ln_1p_f32
 );
-impl_float!(f64, u64, f64::exp, f64::tanh);
+impl_float!(f64, u64, f64::exp, f64::tanh, f64::ln_1p);
 
 /// Runs `$body` with `$T` bound to the Rust type of `F32` or `F64`, or returns
 /// [`crate::Error::UnsupportedDType`] for other dtypes. The kernels under it are written for

@@ -60,7 +60,9 @@ fn run_config(args: &TrainArgs, data: &data_spec::DataBundle, lr: f64) -> Result
     if args.model == "dcgan" {
         training["optimizer"] = json!(super::train_gan::OPTIMIZER);
         training["loss"] = json!("binary cross-entropy with logits, non-saturating generator loss");
-        training["latent"] = json!(nabla_nn::models::dcgan::DcganConfig::default().latent);
+        let gan = nabla_nn::models::dcgan::DcganConfig::default();
+        training["latent"] = json!(gan.latent);
+        training["gan_width"] = json!(args.gan_width.unwrap_or(gan.g_channels as u64));
     }
     Ok(RunConfig {
         model: args.model.clone(),
@@ -96,6 +98,12 @@ fn check_options(args: &TrainArgs) -> Result<()> {
     }
     if !args.model.ends_with("vae") && args.latent.is_some() {
         bail!("--latent is for --model vae or conv-vae");
+    }
+    if args.model != "dcgan" && args.gan_width.is_some() {
+        bail!("--gan-width is for --model dcgan");
+    }
+    if args.gan_width.is_some_and(|w| w % 2 != 0) {
+        bail!("--gan-width must be even (the generator's 14x14 maps have half as many channels)");
     }
     if args.model != "rbm" && (args.cd_k != 1 || args.persistent) {
         bail!("--cd-k and --persistent are for --model rbm");

@@ -51,6 +51,14 @@ pub const RBM_HIDDEN: usize = 500;
 /// The image models `nabla sample` can draw from.
 pub const SAMPLERS: &[&str] = &["vae", "conv-vae", "rbm", "dcgan"];
 
+/// The sizes of a DCGAN run (runs from before `--gan-width` existed have the default).
+fn gan_config(cfg: &RunConfig) -> DcganConfig {
+    match cfg.training["gan_width"].as_u64() {
+        Some(w) => DcganConfig::of_width(w as usize),
+        None => DcganConfig::default(),
+    }
+}
+
 /// The latent dimensions of a VAE run (runs from before `--latent` existed have 20).
 fn latent(cfg: &RunConfig) -> usize {
     cfg.training["latent"].as_u64().unwrap_or(20) as usize
@@ -120,7 +128,7 @@ impl Unsupervised {
                         cfg.input_shape
                     );
                 }
-                Unsupervised::Dcgan(Box::new(Dcgan::new(&vs.root(), DcganConfig::default())?))
+                Unsupervised::Dcgan(Box::new(Dcgan::new(&vs.root(), gan_config(cfg))?))
             }
             other => bail!(
                 "'{other}' is not an unsupervised model; they are: {}",

@@ -34,6 +34,19 @@ impl Default for DcganConfig {
     }
 }
 
+impl DcganConfig {
+    /// The default latent size with `width` channels in the generator's `7 × 7` maps and
+    /// half as many in the discriminator's `14 × 14` maps (64 is the default, 128 the
+    /// DCGAN paper's widths at MNIST's size).
+    pub fn of_width(width: usize) -> DcganConfig {
+        DcganConfig {
+            g_channels: width,
+            d_channels: width / 2,
+            ..DcganConfig::default()
+        }
+    }
+}
+
 /// The DCGAN paper's initialization: weights `N(0, 0.02²)`, batch-norm scales
 /// `N(1, 0.02²)`, biases zero (PyTorch's DCGAN example applies the same `weights_init`).
 fn dcgan_init(vars: &[Var]) -> Result<()> {

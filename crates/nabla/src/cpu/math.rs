@@ -158,9 +158,46 @@ pub fn tanh_f32(x: f32) -> f32 {
     }
 }
 
+/// ln(1 + x) for f32 without branches or calls, so loops over it vectorize (libm's
+/// `log1pf` is a scalar call: in the binary cross-entropy of a VAE's 784 logits per image it
+/// took a tenth of the training time). `u = 1 + x` is split into `2^e · m` with
+/// `m ∈ [√½, √2)` by its bits, `ln m` is Cephes' `logf` polynomial in `m − 1`, and
+/// `(x − (u − 1)) / u` adds back what rounding `1 + x` lost (so that tiny `x` gives `x`).
+/// For `x > −1` and finite; relative error below 3e-7 (tested against `f64::ln_1p`).
+#[inline(always)]
+pub fn ln_1p_f32(x: f32) -> f32 {
+    const SQRT_HALF: f32 = std::f32::consts::FRAC_1_SQRT_2;
+    let u = 1.0 + x;
+    let correction = (x - (u - 1.0)) / u;
+    let bits = u.to_bits();
+    // Mantissa in [1, 2), then halved (and the exponent raised) when it is above √2, by
+    // comparing it with √2: `m ∈ [√½, √2)`.
+    let m1 = f32::from_bits((bits & 0x007f_ffff) | 0x3f80_0000);
+    let e1 = ((bits >> 23) & 0xff) as i32 - 127;
+    let high = m1 > 2.0 * SQRT_HALF;
+    let m = if high { m1 * 0.5 } else { m1 };
+    let e = (e1 + high as i32) as f32;
+    let f = m - 1.0;
+    let z = f * f;
+    let p = 7.037_683_6e-2_f32;
+    let p = p * f - 1.151_461e-1;
+    let p = p * f + 1.167_699_9e-1;
+    let p = p * f - 1.242_014_1e-1;
+    let p = p * f + 1.424_932_3e-1;
+    let p = p * f - 1.666_805_8e-1;
+    let p = p * f + 2.000_071_5e-1;
+    let p = p * f - 2.499_999_4e-1;
+    let p = p * f + 3.333_333_1e-1;
+    // ln 2 split as in `exp_f32`, so that e·LN2_HI is exact.
+    const LN2_HI: f32 = 0.693_359_4;
+    const LN2_LO: f32 = -2.121_944_4e-4;
+    let ln_m = f + (f * z * p + e * LN2_LO - 0.5 * z);
+    ln_m + e * LN2_HI + correction
+}
+
 #[cfg(test)]
 mod fast_tests {
-    use super::{exp_f32, tanh_f32};
+    use super::{exp_f32, ln_1p_f32, tanh_f32};
 
     #[test]
     fn exp_f32_is_accurate_over_its_range() {
@@ -188,5 +225,37 @@ mod fast_tests {
         assert_eq!(tanh_f32(0.0), 0.0);
         assert_eq!(tanh_f32(100.0), 1.0);
         assert_eq!(tanh_f32(-100.0), -1.0);
+    }
+
+    #[test]
+    fn ln_1p_f32_is_accurate_from_near_minus_one_to_large_values() {
+        let mut worst = 0.0f64;
+        let mut check = |x: f32| {
+            let want = (x as f64).ln_1p();
+            let got = ln_1p_f32(x) as f64;
+            let err = if want == 0.0 {
+                got.abs()
+            } else {
+                ((got - want) / want).abs()
+            };
+            worst = worst.max(err);
+        };
+        // The BCE's range (x = e^-|logit| in (0, 1]) densely, then wide and tiny values.
+        let mut x = 0.0f32;
+        while x <= 1.0 {
+            check(x);
+            x += 1.0 / 4099.0;
+        }
+        let mut x = -0.999f32;
+        while x < 1e30 {
+            check(x);
+            check(-x.abs().min(0.999));
+            x = if x < 0.0 { x + 0.0371 } else { x * 1.37 + 1e-3 };
+        }
+        for tiny in [1e-30f32, 1e-20, 1e-10, -1e-10, 1e-7, 3e-5] {
+            check(tiny);
+        }
+        assert!(worst < 3e-7, "worst relative error {worst}");
+        assert_eq!(ln_1p_f32(0.0), 0.0);
     }
 }

@@ -77,7 +77,7 @@ pub(crate) fn unary<T: Float>(f: Unary, x: &[T]) -> Vec<T> {
             if v > T::from_f64(20.0) {
                 v
             } else {
-                v.exp().ln_1p()
+                v.exp_fast().ln_1p_fast()
             }
         }),
         Unary::Gaussian { inv } => map(x, |v: T| (-(v * v) * T::from_f64(inv)).exp()),
@@ -136,7 +136,7 @@ pub(crate) fn binary<T: Float>(
             }
         }),
         Binary::BceWithLogits => broadcast_zip(a, la, b, lb, out_shape, |x: T, y: T| {
-            x.max(T::ZERO) - x * y + (-x.abs()).exp().ln_1p()
+            x.max(T::ZERO) - x * y + (-x.abs()).exp_fast().ln_1p_fast()
         }),
         Binary::BceWithLogitsGrad => {
             broadcast_zip(a, la, b, lb, out_shape, |x: T, y: T| x.sigmoid_fast() - y)

@@ -77,6 +77,12 @@ pub(crate) fn sum_rows<T: Float>(x: &[T], r: usize, m: usize) -> Vec<T> {
 /// Sum down the columns of an `[m, r]` matrix: `out[j] = Σ_i x[i*r + j]`.
 pub(crate) fn sum_cols<T: Float>(x: &[T], m: usize, r: usize) -> Vec<T> {
     let mut out = alloc::<T>(r);
+    if r == 1 {
+        // The sum of every element (`sum_all`): one column of m rows would be one chain of
+        // dependent adds (a VAE's summed BCE over 128 × 784 logits: 5% of its training).
+        out[0] = sum_slice(&x[..m]);
+        return out;
+    }
     out.fill(T::ZERO);
     let add_rows = |out: &mut [T], j0: usize| {
         for i in 0..m {
@@ -121,4 +127,20 @@ pub(crate) fn extremum_rows<T: Float>(x: &[T], r: usize, want_max: bool) -> (Vec
         pairs.iter().map(|p| T::from_f64(p.0)).collect(),
         pairs.iter().map(|p| p.1).collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sum_cols_matches_the_plain_sums_for_one_and_many_columns() {
+        // Small integers: every order of summation gives the exact value.
+        let x: Vec<f32> = (0..3 * 70_001).map(|v| (v % 13) as f32 - 6.0).collect();
+        for r in [1, 3, 70_001] {
+            let m = x.len() / r;
+            let want: Vec<f32> = (0..r).map(|j| (0..m).map(|i| x[i * r + j]).sum()).collect();
+            assert_eq!(sum_cols(&x, m, r), want, "{r} columns");
+        }
+    }
 }
