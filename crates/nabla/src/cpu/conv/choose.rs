@@ -51,7 +51,8 @@ pub(crate) struct ConvTuning {
     /// Output channels up to which they run.
     pub(crate) direct_max_cout: usize,
     /// Output channels up to which a recorded forward pass keeps its patch matrices for
-    /// the weight gradient.
+    /// the weight gradient (the DCGAN discriminator's 32 → 64 layer at batch 128, 3.2 M
+    /// patch values: 100 training steps 9.1 → 8.8 s with 64 here instead of 32).
     pub(crate) keep_patches_max_cout: usize,
     /// Elements of patch matrices a forward pass keeps at most (16 MiB of f32).
     pub(crate) keep_patches_max_len: usize,
@@ -70,7 +71,7 @@ impl ConvTuning {
         direct_min_taps: 100,
         direct_max_taps: 256,
         direct_max_cout: 64,
-        keep_patches_max_cout: 32,
+        keep_patches_max_cout: 64,
         keep_patches_max_len: 1 << 22,
     };
 
