@@ -32,11 +32,13 @@ GROUPS = [
     ("Kernels (`cargo bench -p nabla --bench ops`, `bench/pytorch/ops.py`)",
      [("sgemm_256", None, None), ("sgemm_1024", "gflops", 0.9), ("sgemm_2048", None, None),
       ("maxpool_lenet", None, None), ("conv_lenet1", "time", 1.0), ("conv_lenet2", "time", 1.0),
-      ("conv_resnet", "time", 1.0), ("conv_vgg", "time", 1.0), ("lstm", "time", 1.0)],
+      ("conv_resnet", "time", 1.0), ("conv_vgg", "time", 1.0), ("conv_dcgan", None, None),
+      ("lstm", "time", 1.0)],
      "`sgemm_N`: an N×N×N f32 matrix product. `conv_*`: one conv2d forward plus backward (input, "
      "weight and bias gradients) for LeNet-5's conv1 (64×1×32×32, 6@5×5) and conv2 (64×6×14×14, "
-     "16@5×5), a ResNet 3×3 64→64 layer at 56×56 (batch 8, padding 1, no bias) and a VGG 3×3 "
-     "256→256 layer at 28×28 (batch 8); GFLOP/s counts forward, input-gradient and weight-gradient "
+     "16@5×5), a ResNet 3×3 64→64 layer at 56×56 (batch 8, padding 1, no bias), a VGG 3×3 "
+     "256→256 layer at 28×28 (batch 8) and the DCGAN discriminator's 4×4 stride-2 32→64 layer at "
+     "14×14 (batch 128, padding 1, no bias); GFLOP/s counts forward, input-gradient and weight-gradient "
      "products. `maxpool_lenet`: 2×2 max-pool forward+backward of 128×6×28×28. `lstm`: forward+"
      "backward of a 2-layer LSTM, batch 32, 100 steps, 256 inputs and hidden units. RSS here is of "
      "the whole ops process so far."),

@@ -151,6 +151,7 @@ WORKLOADS: dict[str, Callable[[], Workload]] = {
     "conv_lenet2": conv((64, 6, 14, 14), (16, 6, 5, 5), bias=True),
     "conv_resnet": conv((8, 64, 56, 56), (64, 64, 3, 3), bias=False, padding=1),
     "conv_vgg": conv((8, 256, 28, 28), (256, 256, 3, 3), bias=True, padding=1),
+    "conv_dcgan": conv((128, 32, 14, 14), (64, 32, 4, 4), bias=False, stride=2, padding=1),
     "lstm": lstm,
 }
 

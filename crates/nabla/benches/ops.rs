@@ -103,7 +103,7 @@ fn bgemm(n: usize) -> Result<Body> {
 
 /// One conv2d forward + backward (input, weight and bias gradients) with a fixed upstream
 /// gradient, as `y.backward(g)` in PyTorch.
-fn conv(x: [usize; 4], w: [usize; 4], bias: bool, padding: usize) -> Result<Body> {
+fn conv(x: [usize; 4], w: [usize; 4], bias: bool, stride: usize, padding: usize) -> Result<Body> {
     let xt = randn(&x)?.requires_grad();
     let wt = randn(&w)?.mul_scalar(0.1)?.requires_grad();
     let bt = if bias {
@@ -112,6 +112,7 @@ fn conv(x: [usize; 4], w: [usize; 4], bias: bool, padding: usize) -> Result<Body
         None
     };
     let cfg = Conv2dConfig {
+        stride,
         padding,
         ..Default::default()
     };
@@ -184,9 +185,9 @@ fn lstm_flops() -> Option<f64> {
     Some(3.0 * layers as f64 * 2.0 * 2.0 * (t * b * h * 4 * h) as f64)
 }
 
-fn conv_flops(x: [usize; 4], w: [usize; 4], padding: usize) -> f64 {
-    let oh = x[2] + 2 * padding - w[2] + 1;
-    let ow = x[3] + 2 * padding - w[3] + 1;
+fn conv_flops(x: [usize; 4], w: [usize; 4], stride: usize, padding: usize) -> f64 {
+    let oh = (x[2] + 2 * padding - w[2]) / stride + 1;
+    let ow = (x[3] + 2 * padding - w[3]) / stride + 1;
     // forward, input gradient and weight gradient each cost one product of this size
     3.0 * 2.0 * (x[0] * w[0] * oh * ow * w[1] * w[2] * w[3]) as f64
 }
@@ -362,21 +363,21 @@ fn workloads(threads: usize) -> Vec<Workload> {
         },
         Workload {
             name: "conv_lenet1",
-            flops: Some(conv_flops([64, 1, 32, 32], [6, 1, 5, 5], 0)),
+            flops: Some(conv_flops([64, 1, 32, 32], [6, 1, 5, 5], 1, 0)),
             path: None,
-            setup: || conv([64, 1, 32, 32], [6, 1, 5, 5], true, 0),
+            setup: || conv([64, 1, 32, 32], [6, 1, 5, 5], true, 1, 0),
         },
         Workload {
             name: "conv_lenet2",
-            flops: Some(conv_flops([64, 6, 14, 14], [16, 6, 5, 5], 0)),
+            flops: Some(conv_flops([64, 6, 14, 14], [16, 6, 5, 5], 1, 0)),
             path: None,
-            setup: || conv([64, 6, 14, 14], [16, 6, 5, 5], true, 0),
+            setup: || conv([64, 6, 14, 14], [16, 6, 5, 5], true, 1, 0),
         },
         Workload {
             name: "conv_resnet",
-            flops: Some(conv_flops([8, 64, 56, 56], [64, 64, 3, 3], 1)),
+            flops: Some(conv_flops([8, 64, 56, 56], [64, 64, 3, 3], 1, 1)),
             path: None,
-            setup: || conv([8, 64, 56, 56], [64, 64, 3, 3], false, 1),
+            setup: || conv([8, 64, 56, 56], [64, 64, 3, 3], false, 1, 1),
         },
         Workload {
             name: "lstm",
@@ -385,10 +386,16 @@ fn workloads(threads: usize) -> Vec<Workload> {
             setup: lstm,
         },
         Workload {
-            name: "conv_vgg",
-            flops: Some(conv_flops([8, 256, 28, 28], [256, 256, 3, 3], 1)),
+            name: "conv_dcgan",
+            flops: Some(conv_flops([128, 32, 14, 14], [64, 32, 4, 4], 2, 1)),
             path: None,
-            setup: || conv([8, 256, 28, 28], [256, 256, 3, 3], true, 1),
+            setup: || conv([128, 32, 14, 14], [64, 32, 4, 4], false, 2, 1),
+        },
+        Workload {
+            name: "conv_vgg",
+            flops: Some(conv_flops([8, 256, 28, 28], [256, 256, 3, 3], 1, 1)),
+            path: None,
+            setup: || conv([8, 256, 28, 28], [256, 256, 3, 3], true, 1, 1),
         },
     ]
 }
