@@ -238,6 +238,28 @@ fn gan_width_sets_both_networks_and_is_kept_for_sampling() {
     );
     assert!(o.status.success(), "{}", text(&o));
 
+    // An edited config.json with an absurd width is refused before anything is allocated.
+    let cfg_path = dir.join("runs/narrow/config.json");
+    std::fs::write(
+        &cfg_path,
+        cfg.replace("\"gan_width\": 16", "\"gan_width\": 4000000000"),
+    )
+    .expect("write config");
+    let o = nabla(
+        &dir,
+        &[
+            "sample",
+            "--weights",
+            "runs/narrow",
+            "--grid",
+            "2x2",
+            "--out",
+            "n.png",
+        ],
+    );
+    let out = text(&o);
+    assert!(!o.status.success() && out.contains("gan_width"), "{out}");
+
     for (args, says) in [
         (
             &[

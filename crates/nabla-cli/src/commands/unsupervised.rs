@@ -51,17 +51,30 @@ pub const RBM_HIDDEN: usize = 500;
 /// The image models `nabla sample` can draw from.
 pub const SAMPLERS: &[&str] = &["vae", "conv-vae", "rbm", "dcgan"];
 
-/// The sizes of a DCGAN run (runs from before `--gan-width` existed have the default).
-fn gan_config(cfg: &RunConfig) -> DcganConfig {
-    match cfg.training["gan_width"].as_u64() {
-        Some(w) => DcganConfig::of_width(w as usize),
-        None => DcganConfig::default(),
+/// The sizes of a DCGAN run (runs from before `--gan-width` existed have the default),
+/// refusing a width that `--gan-width` would not take (an edited config.json).
+fn gan_config(cfg: &RunConfig) -> Result<DcganConfig> {
+    let width = &cfg.training["gan_width"];
+    match width.as_u64() {
+        None if width.is_null() => Ok(DcganConfig::default()),
+        Some(w) if (4..=1024).contains(&w) && w % 2 == 0 => Ok(DcganConfig::of_width(w as usize)),
+        _ => bail!(
+            "config.json: training.gan_width is {width}; a DCGAN run's width is an even number from 4 to 1024"
+        ),
     }
 }
 
-/// The latent dimensions of a VAE run (runs from before `--latent` existed have 20).
-fn latent(cfg: &RunConfig) -> usize {
-    cfg.training["latent"].as_u64().unwrap_or(20) as usize
+/// The latent dimensions of a VAE run (runs from before `--latent` existed have 20),
+/// refusing a size that `--latent` would not take (an edited config.json).
+fn latent(cfg: &RunConfig) -> Result<usize> {
+    let latent = &cfg.training["latent"];
+    match latent.as_u64() {
+        None if latent.is_null() => Ok(20),
+        Some(n) if (1..=4096).contains(&n) => Ok(n as usize),
+        _ => {
+            bail!("config.json: training.latent is {latent}; a VAE's latent size is from 1 to 4096")
+        }
+    }
 }
 
 /// Whether `name` is one of [`MODELS`].
@@ -105,7 +118,7 @@ impl Unsupervised {
                 &vs.root(),
                 VaeConfig {
                     inputs,
-                    latent: latent(cfg),
+                    latent: latent(cfg)?,
                     ..VaeConfig::default()
                 },
             )?),
@@ -117,7 +130,7 @@ impl Unsupervised {
                         cfg.input_shape
                     );
                 }
-                Unsupervised::ConvVae(ConvVae::new(&vs.root(), latent(cfg))?)
+                Unsupervised::ConvVae(ConvVae::new(&vs.root(), latent(cfg)?)?)
             }
             "rbm" => Unsupervised::Rbm(Rbm::new(&vs.root(), inputs, RBM_HIDDEN)?),
             "dcgan" => {
@@ -128,7 +141,7 @@ impl Unsupervised {
                         cfg.input_shape
                     );
                 }
-                Unsupervised::Dcgan(Box::new(Dcgan::new(&vs.root(), gan_config(cfg))?))
+                Unsupervised::Dcgan(Box::new(Dcgan::new(&vs.root(), gan_config(cfg)?)?))
             }
             other => bail!(
                 "'{other}' is not an unsupervised model; they are: {}",
