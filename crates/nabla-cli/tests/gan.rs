@@ -224,18 +224,21 @@ fn gan_width_sets_both_networks_and_is_kept_for_sampling() {
     let cfg = std::fs::read_to_string(dir.join("runs/narrow/config.json")).expect("config");
     assert!(cfg.contains("\"gan_width\": 16"), "{cfg}");
     // Sampling rebuilds the generator at the run's width (the default would not load).
-    let o = nabla(
-        &dir,
-        &[
-            "sample",
-            "--weights",
-            "runs/narrow",
-            "--grid",
-            "2x2",
-            "--out",
-            "n.png",
-        ],
-    );
+    let sample = || {
+        nabla(
+            &dir,
+            &[
+                "sample",
+                "--weights",
+                "runs/narrow",
+                "--grid",
+                "2x2",
+                "--out",
+                "n.png",
+            ],
+        )
+    };
+    let o = sample();
     assert!(o.status.success(), "{}", text(&o));
 
     // An edited config.json with an absurd width is refused before anything is allocated.
@@ -245,18 +248,7 @@ fn gan_width_sets_both_networks_and_is_kept_for_sampling() {
         cfg.replace("\"gan_width\": 16", "\"gan_width\": 4000000000"),
     )
     .expect("write config");
-    let o = nabla(
-        &dir,
-        &[
-            "sample",
-            "--weights",
-            "runs/narrow",
-            "--grid",
-            "2x2",
-            "--out",
-            "n.png",
-        ],
-    );
+    let o = sample();
     let out = text(&o);
     assert!(!o.status.success() && out.contains("gan_width"), "{out}");
 
