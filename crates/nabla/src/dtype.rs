@@ -138,8 +138,9 @@ pub trait Float:
     /// tanh from [`Float::exp_fast`]: `1 - 2 / (e^{2x} + 1)`, and its Taylor series near 0
     /// where that form cancels (f32: absolute error below 3e-7); `tanh` itself for f64.
     fn tanh_fast(self) -> Self;
-    /// ln(1 + x) by a branch-free polynomial that vectorizes (f32: relative error below
-    /// 3e-7, see [`crate::cpu::math::ln_1p_f32`]); `ln_1p` itself for f64.
+    /// ln(1 + x) for `x > −1` by a branch-free polynomial that vectorizes (f32: relative
+    /// error below 3e-7, see [`crate::cpu::math::ln_1p_f32`]; NaN stays NaN, other values
+    /// outside the domain give no meaningful result); `ln_1p` itself for f64.
     fn ln_1p_fast(self) -> Self;
     /// The error function.
     fn erf_value(self) -> Self {
