@@ -257,5 +257,6 @@ mod fast_tests {
         }
         assert!(worst < 3e-7, "worst relative error {worst}");
         assert_eq!(ln_1p_f32(0.0), 0.0);
+        assert!(ln_1p_f32(f32::NAN).is_nan());
     }
 }
