@@ -270,13 +270,13 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u64).range(1..))]
     pub seq_len: u64,
     /// --model vae or conv-vae: latent dimensions (default 20; 2 for `nabla viz latent`).
-    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=4096))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(crate::commands::unsupervised::LATENT_SIZES))]
     pub latent: Option<u64>,
     /// --model dcgan: channels of the generator's 7x7 maps (its 14x14 maps and the
     /// discriminator's 14x14 maps have half as many, the discriminator's 7x7 maps as many).
     /// 64 is half the DCGAN paper's widths at MNIST's size; 128 is the paper's, about four
     /// times the work per epoch.
-    #[arg(long, value_parser = clap::value_parser!(u64).range(4..=1024))]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(crate::commands::unsupervised::GAN_WIDTHS))]
     pub gan_width: Option<u64>,
     /// --model rbm: Gibbs steps of each contrastive-divergence update (the k of CD-k).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]

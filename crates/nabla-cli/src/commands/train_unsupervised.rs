@@ -102,7 +102,10 @@ fn check_options(args: &TrainArgs) -> Result<()> {
     if args.model != "dcgan" && args.gan_width.is_some() {
         bail!("--gan-width is for --model dcgan");
     }
-    if args.gan_width.is_some_and(|w| w % 2 != 0) {
+    if args
+        .gan_width
+        .is_some_and(|w| !super::unsupervised::is_gan_width(w))
+    {
         bail!("--gan-width must be even (the generator's 14x14 maps have half as many channels)");
     }
     if args.model != "rbm" && (args.cd_k != 1 || args.persistent) {

@@ -12,6 +12,7 @@ use nabla_nn::models::rbm::Rbm;
 use nabla_nn::models::vae::{Vae, VaeConfig};
 use nabla_nn::trainer::LossFn;
 use nabla_nn::{Module, VarStore};
+use std::ops::RangeInclusive;
 
 /// The unsupervised models `nabla train --model` accepts, with what each is.
 pub const MODELS: &[(&str, &str)] = &[
@@ -51,15 +52,28 @@ pub const RBM_HIDDEN: usize = 500;
 /// The image models `nabla sample` can draw from.
 pub const SAMPLERS: &[&str] = &["vae", "conv-vae", "rbm", "dcgan"];
 
+/// The widths `--gan-width` takes, and a run's config.json must hold (even ones only: the
+/// generator's 14x14 maps have half as many channels).
+pub const GAN_WIDTHS: RangeInclusive<u64> = 4..=1024;
+/// The latent sizes `--latent` takes, and a run's config.json must hold.
+pub const LATENT_SIZES: RangeInclusive<u64> = 1..=4096;
+
+/// Whether `w` is a DCGAN width: even and in [`GAN_WIDTHS`].
+pub fn is_gan_width(w: u64) -> bool {
+    GAN_WIDTHS.contains(&w) && w.is_multiple_of(2)
+}
+
 /// The sizes of a DCGAN run (runs from before `--gan-width` existed have the default),
 /// refusing a width that `--gan-width` would not take (an edited config.json).
 fn gan_config(cfg: &RunConfig) -> Result<DcganConfig> {
     let width = &cfg.training["gan_width"];
     match width.as_u64() {
         None if width.is_null() => Ok(DcganConfig::default()),
-        Some(w) if (4..=1024).contains(&w) && w % 2 == 0 => Ok(DcganConfig::of_width(w as usize)),
+        Some(w) if is_gan_width(w) => Ok(DcganConfig::of_width(w as usize)),
         _ => bail!(
-            "config.json: training.gan_width is {width}; a DCGAN run's width is an even number from 4 to 1024"
+            "config.json: training.gan_width is {width}; a DCGAN run's width is an even number from {} to {}",
+            GAN_WIDTHS.start(),
+            GAN_WIDTHS.end()
         ),
     }
 }
@@ -70,10 +84,12 @@ fn latent(cfg: &RunConfig) -> Result<usize> {
     let latent = &cfg.training["latent"];
     match latent.as_u64() {
         None if latent.is_null() => Ok(20),
-        Some(n) if (1..=4096).contains(&n) => Ok(n as usize),
-        _ => {
-            bail!("config.json: training.latent is {latent}; a VAE's latent size is from 1 to 4096")
-        }
+        Some(n) if LATENT_SIZES.contains(&n) => Ok(n as usize),
+        _ => bail!(
+            "config.json: training.latent is {latent}; a VAE's latent size is from {} to {}",
+            LATENT_SIZES.start(),
+            LATENT_SIZES.end()
+        ),
     }
 }
 
