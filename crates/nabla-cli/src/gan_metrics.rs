@@ -11,32 +11,75 @@
 /// When `probs.len()` is not a multiple of `classes` (an internal invariant: the command
 /// reads whole rows).
 pub fn classifier_score(probs: &[f64], classes: usize) -> f64 {
-    assert!(
-        classes > 0 && probs.len().is_multiple_of(classes),
-        "whole rows of probabilities"
-    );
-    let n = probs.len() / classes;
-    if n == 0 {
-        return f64::NAN;
-    }
-    let mut marginal = vec![0.0; classes];
-    for row in probs.chunks(classes) {
-        for (m, p) in marginal.iter_mut().zip(row) {
-            *m += p / n as f64;
+    ScoreParts::of(probs, classes).score()
+}
+
+/// Why a classifier score is what it is. Its logarithm is the entropy of the classes drawn
+/// less the mean entropy of each image's class distribution, `ln score = H(p(y)) −
+/// E_x H(p(y|x))`: a low score comes from classes drawn unevenly (the first term below
+/// `ln classes`: mode dropping) or from images the classifier cannot place (the second
+/// above 0: malformed or ambiguous digits).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScoreParts {
+    /// `p(y)`: the mean class distribution over the images (the share of each class).
+    pub shares: Vec<f64>,
+    /// `H(p(y))` in nats, at most `ln classes`.
+    pub marginal_entropy: f64,
+    /// `E_x H(p(y|x))` in nats, 0 when every image is classified with certainty.
+    pub mean_entropy: f64,
+    /// The mean over the images of their largest class probability.
+    pub mean_top: f64,
+}
+
+/// `−Σ p ln p` in nats (`0 ln 0 = 0`).
+fn entropy(p: &[f64]) -> f64 {
+    -p.iter()
+        .filter(|p| **p > 0.0)
+        .map(|p| p * p.ln())
+        .sum::<f64>()
+}
+
+impl ScoreParts {
+    /// The parts of `n` rows of `classes` probabilities (see [`classifier_score`]); NaN
+    /// entropies for no rows.
+    ///
+    /// # Panics
+    /// When `probs.len()` is not a multiple of `classes`.
+    pub fn of(probs: &[f64], classes: usize) -> ScoreParts {
+        assert!(
+            classes > 0 && probs.len().is_multiple_of(classes),
+            "whole rows of probabilities"
+        );
+        let n = probs.len() / classes;
+        if n == 0 {
+            return ScoreParts {
+                shares: vec![f64::NAN; classes],
+                marginal_entropy: f64::NAN,
+                mean_entropy: f64::NAN,
+                mean_top: f64::NAN,
+            };
+        }
+        let mut shares = vec![0.0; classes];
+        let (mut entropies, mut tops) = (0.0, 0.0);
+        for row in probs.chunks(classes) {
+            for (m, p) in shares.iter_mut().zip(row) {
+                *m += p / n as f64;
+            }
+            entropies += entropy(row);
+            tops += row.iter().copied().fold(0.0, f64::max);
+        }
+        ScoreParts {
+            marginal_entropy: entropy(&shares),
+            shares,
+            mean_entropy: entropies / n as f64,
+            mean_top: tops / n as f64,
         }
     }
-    // p ln(p / q) is 0 at p = 0, whatever q.
-    let kl_sum: f64 = probs
-        .chunks(classes)
-        .map(|row| {
-            row.iter()
-                .zip(&marginal)
-                .filter(|(p, _)| **p > 0.0)
-                .map(|(p, q)| p * (p / q).ln())
-                .sum::<f64>()
-        })
-        .sum();
-    (kl_sum / n as f64).exp()
+
+    /// `exp(H(p(y)) − E_x H(p(y|x)))`: the classifier score.
+    pub fn score(&self) -> f64 {
+        (self.marginal_entropy - self.mean_entropy).exp()
+    }
 }
 
 /// The mean (`[d]`) and the unbiased covariance (`[d, d]`, row-major) of `n` rows of `d`
@@ -195,6 +238,32 @@ mod tests {
         let kl = (1.0f64 / 0.75).ln() + 0.5 * (0.5f64 / 0.75).ln() + 0.5 * 2f64.ln();
         let s = classifier_score(&[1.0, 0.0, 0.5, 0.5], 2);
         assert!((s - (kl / 2.0).exp()).abs() < 1e-12, "{s}");
+    }
+
+    #[test]
+    fn score_parts_split_the_score_into_coverage_and_certainty() {
+        // Two classes; rows (1, 0), (1, 0), (0.5, 0.5), (0, 1): shares (0.625, 0.375).
+        let probs = [1.0, 0.0, 1.0, 0.0, 0.5, 0.5, 0.0, 1.0];
+        let parts = ScoreParts::of(&probs, 2);
+        assert_eq!(parts.shares, vec![0.625, 0.375]);
+        let h = -(0.625f64 * 0.625f64.ln() + 0.375 * 0.375f64.ln());
+        assert!((parts.marginal_entropy - h).abs() < 1e-12);
+        assert!((parts.mean_entropy - 2f64.ln() / 4.0).abs() < 1e-12);
+        assert!((parts.mean_top - 3.5 / 4.0).abs() < 1e-12);
+        // The same number as E KL(p(y|x) ‖ p(y)), computed the other way.
+        let kl: f64 = probs
+            .chunks(2)
+            .map(|r| {
+                r.iter()
+                    .zip(&parts.shares)
+                    .filter(|(p, _)| **p > 0.0)
+                    .map(|(p, q)| p * (p / q).ln())
+                    .sum::<f64>()
+            })
+            .sum::<f64>()
+            / 4.0;
+        assert!((parts.score() - kl.exp()).abs() < 1e-12);
+        assert!(ScoreParts::of(&[], 3).score().is_nan());
     }
 
     #[test]

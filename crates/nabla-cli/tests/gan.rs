@@ -117,6 +117,13 @@ fn dcgan_trains_samples_and_is_scored_by_a_classifier() {
     let fid = number_after(&drawn, "Frechet distance");
     assert!((1.0..=10.0).contains(&score), "{drawn}");
     assert!(fid > 0.0, "{drawn}");
+    // The score's two parts: ln score = H(classes drawn) - mean H(per image).
+    let h_drawn = number_after(&drawn, "(entropy");
+    let h_image = number_after(&drawn, "mean entropy");
+    assert!(
+        ((h_drawn - h_image).exp() - score).abs() < 2e-3 * score,
+        "{drawn}"
+    );
     // The saved samples score the same through --samples.
     let o = nabla(
         &dir,

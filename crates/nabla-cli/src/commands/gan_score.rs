@@ -4,7 +4,7 @@
 
 use super::unsupervised::Unsupervised;
 use super::{build_model, load_weights, loader, Batches};
-use crate::gan_metrics::{classifier_score, frechet_distance, mean_cov};
+use crate::gan_metrics::{classifier_score, frechet_distance, mean_cov, ScoreParts};
 use crate::run_config::{resolve_weights, RunConfig};
 use anyhow::{bail, Context, Result};
 use clap::Args;
@@ -210,6 +210,30 @@ fn read_samples(path: &std::path::Path) -> Result<Tensor> {
     Ok(t.clamp(0.0, 1.0)?)
 }
 
+/// The two terms of the score's logarithm, so that a user sees whether classes are missing
+/// or images are hard to place.
+fn print_parts(parts: &ScoreParts, names: &[String]) {
+    let shares: Vec<String> = parts
+        .shares
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let name = names.get(i).map_or_else(|| i.to_string(), String::clone);
+            format!("{name} {:.1}%", 100.0 * s)
+        })
+        .collect();
+    println!(
+        "  classes drawn: {} (entropy {:.4} nats of at most {:.4})",
+        shares.join(", "),
+        parts.marginal_entropy,
+        (parts.shares.len() as f64).ln()
+    );
+    println!(
+        "  per image: mean entropy {:.4} nats, mean top probability {:.4} (score = exp({:.4} - {:.4}))",
+        parts.mean_entropy, parts.mean_top, parts.marginal_entropy, parts.mean_entropy
+    );
+}
+
 /// Runs `nabla gan-score`.
 pub fn run(args: &GanScoreArgs) -> Result<()> {
     let c = Classifier::load(&args.classifier)?;
@@ -249,7 +273,7 @@ pub fn run(args: &GanScoreArgs) -> Result<()> {
     }
     let (m1, c1) = mean_cov(&scored.features, d);
     let (m2, c2) = mean_cov(&reference.features, d);
-    let score = classifier_score(&scored.probs, scored.classes);
+    let parts = ScoreParts::of(&scored.probs, scored.classes);
     let fid = frechet_distance(&m1, &c1, &m2, &c2, d);
     println!(
         "{what}, scored by {} ({}):",
@@ -257,9 +281,11 @@ pub fn run(args: &GanScoreArgs) -> Result<()> {
         args.classifier.display()
     );
     println!(
-        "classifier score {score:.4} (of at most {})",
+        "classifier score {:.4} (of at most {})",
+        parts.score(),
         scored.classes
     );
+    print_parts(&parts, c.cfg.class_names.as_deref().unwrap_or_default());
     println!(
         "Frechet distance {fid:.4} of the {d} penultimate features to the {} test images",
         reference.len()
