@@ -2,16 +2,17 @@
 its epoch time and, through `nabla gan-score --samples`, its sample quality.
 
 Same recipe as nabla's `nabla_nn::models::dcgan` (layer for layer, parameter names included):
-generator z(100) -> fc (no bias) -> 64x7x7 -> bn0, ReLU -> deconv1 (4x4, stride 2, no bias)
--> 32x14x14 -> bn1, ReLU -> deconv2 (4x4, stride 2) -> 1x28x28 -> tanh; discriminator
-conv1 (1 -> 32, 4x4, stride 2) -> LeakyReLU(0.2) -> conv2 (32 -> 64, no bias) -> bn2 ->
-LeakyReLU(0.2) -> fc (3136 -> 1) logit. Weights N(0, 0.02^2), batch-norm scales N(1, 0.02^2),
+generator z(100) -> hidden (1024, no bias) -> bn_hidden, ReLU -> fc (no bias) -> 64x7x7 ->
+bn0, ReLU -> deconv1 (4x4, stride 2, no bias) -> 32x14x14 -> bn1, ReLU -> deconv2 (4x4,
+stride 2) -> 1x28x28 -> tanh; discriminator conv1 (1 -> 32, 4x4, stride 2) -> LeakyReLU(0.2)
+-> conv2 (32 -> 64, no bias) -> bn2 -> LeakyReLU(0.2) -> hidden (3136 -> 1024, no bias) ->
+bn_hidden, LeakyReLU(0.2) -> fc (1024 -> 1) logit; --hidden 0 drops both hidden layers. Weights N(0, 0.02^2), batch-norm scales N(1, 0.02^2),
 biases 0. Real pixels in [0, 1] scaled to [-1, 1]; shuffled batches of 128; per step, G(z)
 once, D on the real and (detached) fake batches separately with BCE-with-logits, then G's
 non-saturating loss through the updated D; Adam lr 2e-4, betas (0.5, 0.999), one per network.
 Prints one line per epoch (batch means of both losses, D(x), D(G(z)), seconds) and with
 --samples-out writes --count samples of the generator in evaluation mode as [n, 784] float32
-pixels in [0, 1] (.npy). --width is nabla's --gan-width.
+pixels in [0, 1] (.npy). --width and --hidden are nabla's --gan-width and --gan-hidden.
 
     /work/venv/bin/python bench/pytorch/dcgan_mnist.py --epochs 5 --threads 2 --samples-out torch.npy
 """
@@ -41,33 +42,41 @@ def pixels(split: str) -> torch.Tensor:
 
 
 class Generator(nn.Module):
-    def __init__(self, ch: int = 64) -> None:
+    def __init__(self, ch: int = 64, hidden: int = 1024) -> None:
         super().__init__()
         self.ch = ch
-        self.fc = nn.Linear(LATENT, ch * 49, bias=False)
+        self.hidden = nn.Linear(LATENT, hidden, bias=False) if hidden else None
+        self.bn_hidden = nn.BatchNorm1d(hidden) if hidden else None
+        self.fc = nn.Linear(hidden or LATENT, ch * 49, bias=False)
         self.bn0 = nn.BatchNorm2d(ch)
         self.deconv1 = nn.ConvTranspose2d(ch, ch // 2, 4, 2, 1, bias=False)
         self.bn1 = nn.BatchNorm2d(ch // 2)
         self.deconv2 = nn.ConvTranspose2d(ch // 2, 1, 4, 2, 1)
 
     def forward(self, z):
+        if self.hidden is not None:
+            z = F.relu(self.bn_hidden(self.hidden(z)))
         h = F.relu(self.bn0(self.fc(z).view(-1, self.ch, 7, 7)))
         h = F.relu(self.bn1(self.deconv1(h)))
         return torch.tanh(self.deconv2(h))
 
 
 class Discriminator(nn.Module):
-    def __init__(self, ch: int = 32) -> None:
+    def __init__(self, ch: int = 32, hidden: int = 1024) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(1, ch, 4, 2, 1)
         self.conv2 = nn.Conv2d(ch, 2 * ch, 4, 2, 1, bias=False)
         self.bn2 = nn.BatchNorm2d(2 * ch)
-        self.fc = nn.Linear(2 * ch * 49, 1)
+        self.hidden = nn.Linear(2 * ch * 49, hidden, bias=False) if hidden else None
+        self.bn_hidden = nn.BatchNorm1d(hidden) if hidden else None
+        self.fc = nn.Linear(hidden or 2 * ch * 49, 1)
 
     def forward(self, x):
         h = F.leaky_relu(self.conv1(x), 0.2)
-        h = F.leaky_relu(self.bn2(self.conv2(h)), 0.2)
-        return self.fc(h.flatten(1)).view(-1)
+        h = F.leaky_relu(self.bn2(self.conv2(h)), 0.2).flatten(1)
+        if self.hidden is not None:
+            h = F.leaky_relu(self.bn_hidden(self.hidden(h)), 0.2)
+        return self.fc(h).view(-1)
 
 
 def dcgan_init(module: nn.Module) -> None:
@@ -92,11 +101,12 @@ def main() -> None:
     ap.add_argument("--count", type=int, default=10000)
     ap.add_argument("--json", action="store_true", help="one JSON object per epoch")
     ap.add_argument("--width", type=int, default=64, help="nabla's --gan-width (D: half)")
+    ap.add_argument("--hidden", type=int, default=1024, help="nabla's --gan-hidden (0: none)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
     train = pixels("train").mul_(2.0).sub_(1.0)
-    g, d = Generator(args.width), Discriminator(args.width // 2)
+    g, d = Generator(args.width, args.hidden), Discriminator(args.width // 2, args.hidden)
     dcgan_init(g)
     dcgan_init(d)
     g_opt = torch.optim.Adam(g.parameters(), lr=2e-4, betas=(0.5, 0.999))

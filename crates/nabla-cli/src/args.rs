@@ -278,6 +278,12 @@ pub struct TrainArgs {
     /// times the work per epoch.
     #[arg(long, value_parser = clap::value_parser!(u64).range(crate::commands::unsupervised::GAN_WIDTHS))]
     pub gan_width: Option<u64>,
+    /// --model dcgan: units of the hidden fully connected layer (with batch norm) that the
+    /// generator has after its code and the discriminator before its logit (default 1024,
+    /// as InfoGAN's MNIST networks); 0 for the DCGAN paper's layout without them, whose
+    /// samples are more often malformed digits and spread unevenly over the classes.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(crate::commands::unsupervised::GAN_HIDDEN))]
+    pub gan_hidden: Option<u64>,
     /// --model rbm: Gibbs steps of each contrastive-divergence update (the k of CD-k).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=1000))]
     pub cd_k: u64,

@@ -199,37 +199,45 @@ fn dcgan_trains_samples_and_is_scored_by_a_classifier() {
 #[test]
 fn gan_width_sets_both_networks_and_is_kept_for_sampling() {
     let dir = workdir("dcgan-width");
-    let o = nabla(
-        &dir,
-        &[
-            "train",
-            "--model",
-            "dcgan",
-            "--gan-width",
-            "16",
-            "--train-size",
-            "128",
-            "--batch-size",
-            "64",
-            "--epochs",
-            "1",
-            "--out",
-            "narrow",
-            "--quiet",
-        ],
-    );
-    let out = text(&o);
-    assert!(o.status.success(), "{out}");
-    // Generator: fc 100 → 16·49, bn0 (2·16), deconv1 16 → 8 (4×4), bn1 (2·8), deconv2 8 → 1
-    // (4×4, bias); discriminator: conv1 1 → 8 (+8), conv2 8 → 16, bn2 (2·16), fc 16·49 → 1.
-    let g = 100 * 16 * 49 + 2 * 16 + 16 * 8 * 16 + 2 * 8 + 8 * 16 + 1;
-    let d = 8 * 16 + 8 + 8 * 16 * 16 + 2 * 16 + 16 * 49 + 1;
+    let train = |out: &str, hidden: &str| {
+        let o = nabla(
+            &dir,
+            &[
+                "train",
+                "--model",
+                "dcgan",
+                "--gan-width",
+                "16",
+                "--gan-hidden",
+                hidden,
+                "--train-size",
+                "128",
+                "--batch-size",
+                "64",
+                "--epochs",
+                "1",
+                "--out",
+                out,
+                "--quiet",
+            ],
+        );
+        let text = text(&o);
+        assert!(o.status.success(), "{text}");
+        text
+    };
+    let out = train("narrow", "8");
+    // Generator: hidden 100 → 8, bn_hidden (2·8), fc 8 → 16·49, bn0 (2·16), deconv1 16 → 8
+    // (4×4), bn1 (2·8), deconv2 8 → 1 (4×4, bias); discriminator: conv1 1 → 8 (+8), conv2
+    // 8 → 16, bn2 (2·16), hidden 16·49 → 8, bn_hidden (2·8), fc 8 → 1.
+    let g = 100 * 8 + 2 * 8 + 8 * 16 * 49 + 2 * 16 + 16 * 8 * 16 + 2 * 8 + 8 * 16 + 1;
+    let d = 8 * 16 + 8 + 8 * 16 * 16 + 2 * 16 + 16 * 49 * 8 + 2 * 8 + 8 + 1;
     assert!(
         out.contains(&format!("generator {g}, discriminator {d}")),
         "{out}"
     );
     let cfg = std::fs::read_to_string(dir.join("runs/narrow/config.json")).expect("config");
     assert!(cfg.contains("\"gan_width\": 16"), "{cfg}");
+    assert!(cfg.contains("\"gan_hidden\": 8"), "{cfg}");
     // Sampling rebuilds the generator at the run's width (the default would not load).
     let sample = || {
         nabla(
@@ -258,6 +266,41 @@ fn gan_width_sets_both_networks_and_is_kept_for_sampling() {
     let o = sample();
     let out = text(&o);
     assert!(!o.status.success() && out.contains("gan_width"), "{out}");
+    std::fs::write(
+        &cfg_path,
+        cfg.replace("\"gan_hidden\": 8", "\"gan_hidden\": 1e12"),
+    )
+    .expect("write config");
+    let o = sample();
+    let out = text(&o);
+    assert!(!o.status.success() && out.contains("gan_hidden"), "{out}");
+
+    // Without hidden layers: the paper's layout, fc 100 → 16·49 and fc 16·49 → 1. A run
+    // from before --gan-hidden (no gan_hidden in its config.json) is read as one.
+    let out = train("plain", "0");
+    let g = 100 * 16 * 49 + 2 * 16 + 16 * 8 * 16 + 2 * 8 + 8 * 16 + 1;
+    let d = 8 * 16 + 8 + 8 * 16 * 16 + 2 * 16 + 16 * 49 + 1;
+    assert!(
+        out.contains(&format!("generator {g}, discriminator {d}")),
+        "{out}"
+    );
+    let plain = dir.join("runs/plain/config.json");
+    let cfg = std::fs::read_to_string(&plain).expect("config");
+    assert!(cfg.contains("\"gan_hidden\": 0,"), "{cfg}");
+    std::fs::write(&plain, cfg.replace("\"gan_hidden\": 0,", "")).expect("write config");
+    let o = nabla(
+        &dir,
+        &[
+            "sample",
+            "--weights",
+            "runs/plain",
+            "--grid",
+            "2x2",
+            "--out",
+            "p.png",
+        ],
+    );
+    assert!(o.status.success(), "{}", text(&o));
 
     for (args, says) in [
         (
@@ -271,6 +314,18 @@ fn gan_width_sets_both_networks_and_is_kept_for_sampling() {
                 "1",
             ][..],
             "--gan-width is for --model dcgan",
+        ),
+        (
+            &[
+                "train",
+                "--model",
+                "ae",
+                "--gan-hidden",
+                "16",
+                "--epochs",
+                "1",
+            ][..],
+            "--gan-hidden is for --model dcgan",
         ),
         (
             &[

@@ -63,6 +63,7 @@ fn run_config(args: &TrainArgs, data: &data_spec::DataBundle, lr: f64) -> Result
         let gan = nabla_nn::models::dcgan::DcganConfig::default();
         training["latent"] = json!(gan.latent);
         training["gan_width"] = json!(args.gan_width.unwrap_or(gan.g_channels as u64));
+        training["gan_hidden"] = json!(args.gan_hidden.unwrap_or(gan.hidden as u64));
     }
     Ok(RunConfig {
         model: args.model.clone(),
@@ -101,6 +102,9 @@ fn check_options(args: &TrainArgs) -> Result<()> {
     }
     if args.model != "dcgan" && args.gan_width.is_some() {
         bail!("--gan-width is for --model dcgan");
+    }
+    if args.model != "dcgan" && args.gan_hidden.is_some() {
+        bail!("--gan-hidden is for --model dcgan");
     }
     if args
         .gan_width

@@ -55,6 +55,9 @@ pub const SAMPLERS: &[&str] = &["vae", "conv-vae", "rbm", "dcgan"];
 /// The widths `--gan-width` takes, and a run's config.json must hold (even ones only: the
 /// generator's 14x14 maps have half as many channels).
 pub const GAN_WIDTHS: RangeInclusive<u64> = 4..=1024;
+/// The hidden-layer sizes `--gan-hidden` takes, and a run's config.json must hold (0: no
+/// hidden layers).
+pub const GAN_HIDDEN: RangeInclusive<u64> = 0..=8192;
 /// The latent sizes `--latent` takes, and a run's config.json must hold.
 pub const LATENT_SIZES: RangeInclusive<u64> = 1..=4096;
 
@@ -63,13 +66,27 @@ pub fn is_gan_width(w: u64) -> bool {
     GAN_WIDTHS.contains(&w) && w.is_multiple_of(2)
 }
 
-/// The sizes of a DCGAN run (runs from before `--gan-width` existed have the default),
-/// refusing a width that `--gan-width` would not take (an edited config.json).
+/// The sizes of a DCGAN run, refusing a width or hidden size that the flags would not take
+/// (an edited config.json). Runs from before `--gan-width` have the default width, runs from
+/// before `--gan-hidden` no hidden layers (they were trained without them).
 fn gan_config(cfg: &RunConfig) -> Result<DcganConfig> {
+    let hidden = &cfg.training["gan_hidden"];
+    let hidden = match hidden.as_u64() {
+        None if hidden.is_null() => 0,
+        Some(h) if GAN_HIDDEN.contains(&h) => h as usize,
+        _ => bail!(
+            "config.json: training.gan_hidden is {hidden}; a DCGAN run's hidden layers have from {} to {} units",
+            GAN_HIDDEN.start(),
+            GAN_HIDDEN.end()
+        ),
+    };
     let width = &cfg.training["gan_width"];
     match width.as_u64() {
-        None if width.is_null() => Ok(DcganConfig::default()),
-        Some(w) if is_gan_width(w) => Ok(DcganConfig::of_width(w as usize)),
+        None if width.is_null() => Ok(DcganConfig {
+            hidden,
+            ..DcganConfig::default()
+        }),
+        Some(w) if is_gan_width(w) => Ok(DcganConfig::of_width(w as usize, hidden)),
         _ => bail!(
             "config.json: training.gan_width is {width}; a DCGAN run's width is an even number from {} to {}",
             GAN_WIDTHS.start(),
