@@ -74,7 +74,7 @@ impl Hidden {
         }
         Ok(Some(Hidden {
             fc: Linear::new(&p.sub(name), inputs, units, false)?,
-            bn: BatchNorm::new1d(&p.sub(&format!("bn_{name}")), units)?,
+            bn: BatchNorm::new1d(&p.sub(format!("bn_{name}")), units)?,
         }))
     }
 
