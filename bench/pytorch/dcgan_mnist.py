@@ -102,6 +102,12 @@ def main() -> None:
     ap.add_argument("--json", action="store_true", help="one JSON object per epoch")
     ap.add_argument("--width", type=int, default=64, help="nabla's --gan-width (D: half)")
     ap.add_argument("--hidden", type=int, default=1024, help="nabla's --gan-hidden (0: none)")
+    ap.add_argument(
+        "--freeze-d",
+        action="store_true",
+        help="turn off D's requires_grad for G's step, as nabla does (PyTorch's example "
+        "computes D's weight gradients there too, then zeroes them)",
+    )
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
@@ -131,8 +137,12 @@ def main() -> None:
             d_loss.backward()
             d_opt.step()
             g_opt.zero_grad()
+            if args.freeze_d:
+                d.requires_grad_(False)
             g_loss = F.binary_cross_entropy_with_logits(d(fake), ones)
             g_loss.backward()
+            if args.freeze_d:
+                d.requires_grad_(True)
             g_opt.step()
             sums["d_loss"] += d_loss.item() * n
             sums["g_loss"] += g_loss.item() * n
