@@ -52,12 +52,16 @@ pub enum Command {
     /// Score generated digits with a trained classifier: classifier (Inception) score and
     /// Frechet distance of its features to the test set.
     ///
-    /// The classifier is a run of `nabla train` on 28x28 digits (the main job's LeNet-5:
-    /// `nabla train --out lenet5-mnist`).
+    /// The classifier is a run of `nabla train` on 28x28 digits: LeNet-5 trained for 15
+    /// epochs (`nabla train --epochs 15 --out lenet5-mnist`) scores the test set about 9.9;
+    /// the main job's 4 epochs leave it less sure of itself, and every score lower.
     ///
     /// Classifier score = exp(E_x KL(p(y|x) || p(y))), the Inception score with the
     /// classifier in place of Inception: 1 when every image gets the same class distribution,
-    /// 10 when each is classified with certainty and the classes are equally frequent.
+    /// 10 when each is classified with certainty and the classes are equally frequent. Its
+    /// two parts are printed below it: ln score = H(p(y)) - E_x H(p(y|x)), the entropy of
+    /// the classes drawn (low when some digits are drawn more often than others) less the
+    /// mean entropy of each image's classification (high for malformed digits).
     ///
     /// Frechet distance (FID with the classifier's features) = |m1 - m2|^2 + tr(C1 + C2 -
     /// 2 (C1 C2)^1/2) between Gaussians fitted to the classifier's penultimate-layer features
