@@ -239,13 +239,14 @@ fn gan_width_sets_both_networks_and_is_kept_for_sampling() {
     assert!(cfg.contains("\"gan_width\": 16"), "{cfg}");
     assert!(cfg.contains("\"gan_hidden\": 8"), "{cfg}");
     // Sampling rebuilds the generator at the run's width (the default would not load).
-    let sample = || {
+    let sample = |run: &str| {
+        let weights = format!("runs/{run}");
         nabla(
             &dir,
             &[
                 "sample",
                 "--weights",
-                "runs/narrow",
+                &weights,
                 "--grid",
                 "2x2",
                 "--out",
@@ -253,27 +254,25 @@ fn gan_width_sets_both_networks_and_is_kept_for_sampling() {
             ],
         )
     };
-    let o = sample();
+    let o = sample("narrow");
     assert!(o.status.success(), "{}", text(&o));
 
-    // An edited config.json with an absurd width is refused before anything is allocated.
+    // An edited config.json with an absurd width or hidden size is refused before anything
+    // is allocated.
     let cfg_path = dir.join("runs/narrow/config.json");
-    std::fs::write(
-        &cfg_path,
-        cfg.replace("\"gan_width\": 16", "\"gan_width\": 4000000000"),
-    )
-    .expect("write config");
-    let o = sample();
-    let out = text(&o);
-    assert!(!o.status.success() && out.contains("gan_width"), "{out}");
-    std::fs::write(
-        &cfg_path,
-        cfg.replace("\"gan_hidden\": 8", "\"gan_hidden\": 1e12"),
-    )
-    .expect("write config");
-    let o = sample();
-    let out = text(&o);
-    assert!(!o.status.success() && out.contains("gan_hidden"), "{out}");
+    for (field, from, to) in [
+        (
+            "gan_width",
+            "\"gan_width\": 16",
+            "\"gan_width\": 4000000000",
+        ),
+        ("gan_hidden", "\"gan_hidden\": 8", "\"gan_hidden\": 1e12"),
+    ] {
+        std::fs::write(&cfg_path, cfg.replace(from, to)).expect("write config");
+        let o = sample("narrow");
+        let out = text(&o);
+        assert!(!o.status.success() && out.contains(field), "{out}");
+    }
 
     // Without hidden layers: the paper's layout, fc 100 → 16·49 and fc 16·49 → 1. A run
     // from before --gan-hidden (no gan_hidden in its config.json) is read as one.
@@ -288,18 +287,7 @@ fn gan_width_sets_both_networks_and_is_kept_for_sampling() {
     let cfg = std::fs::read_to_string(&plain).expect("config");
     assert!(cfg.contains("\"gan_hidden\": 0,"), "{cfg}");
     std::fs::write(&plain, cfg.replace("\"gan_hidden\": 0,", "")).expect("write config");
-    let o = nabla(
-        &dir,
-        &[
-            "sample",
-            "--weights",
-            "runs/plain",
-            "--grid",
-            "2x2",
-            "--out",
-            "p.png",
-        ],
-    );
+    let o = sample("plain");
     assert!(o.status.success(), "{}", text(&o));
 
     for (args, says) in [

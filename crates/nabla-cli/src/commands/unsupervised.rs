@@ -66,48 +66,67 @@ pub fn is_gan_width(w: u64) -> bool {
     GAN_WIDTHS.contains(&w) && w.is_multiple_of(2)
 }
 
-/// The sizes of a DCGAN run, refusing a width or hidden size that the flags would not take
-/// (an edited config.json). Runs from before `--gan-width` have the default width, runs from
-/// before `--gan-hidden` no hidden layers (they were trained without them).
-fn gan_config(cfg: &RunConfig) -> Result<DcganConfig> {
-    let hidden = &cfg.training["gan_hidden"];
-    let hidden = match hidden.as_u64() {
-        None if hidden.is_null() => 0,
-        Some(h) if GAN_HIDDEN.contains(&h) => h as usize,
-        _ => bail!(
-            "config.json: training.gan_hidden is {hidden}; a DCGAN run's hidden layers have from {} to {} units",
-            GAN_HIDDEN.start(),
-            GAN_HIDDEN.end()
-        ),
-    };
-    let width = &cfg.training["gan_width"];
-    match width.as_u64() {
-        None if width.is_null() => Ok(DcganConfig {
-            hidden,
-            ..DcganConfig::default()
-        }),
-        Some(w) if is_gan_width(w) => Ok(DcganConfig::of_width(w as usize, hidden)),
-        _ => bail!(
-            "config.json: training.gan_width is {width}; a DCGAN run's width is an even number from {} to {}",
-            GAN_WIDTHS.start(),
-            GAN_WIDTHS.end()
-        ),
+/// `training.{field}` of a run's config.json: `absent` when the run has none (it predates
+/// the flag), the value when `valid` takes it, else an error naming the field, its value and
+/// `expected` (an edited config.json is refused before anything is allocated).
+fn config_size(
+    cfg: &RunConfig,
+    field: &str,
+    absent: usize,
+    valid: impl Fn(u64) -> bool,
+    expected: &str,
+) -> Result<usize> {
+    let value = &cfg.training[field];
+    match value.as_u64() {
+        None if value.is_null() => Ok(absent),
+        Some(n) if valid(n) => Ok(n as usize),
+        _ => bail!("config.json: training.{field} is {value}; {expected}"),
     }
 }
 
+/// The sizes of a DCGAN run, refusing a width or hidden size that the flags would not take.
+/// Runs from before `--gan-width` have the default width, runs from before `--gan-hidden`
+/// no hidden layers (they were trained without them).
+fn gan_config(cfg: &RunConfig) -> Result<DcganConfig> {
+    let hidden = config_size(
+        cfg,
+        "gan_hidden",
+        0,
+        |h| GAN_HIDDEN.contains(&h),
+        &format!(
+            "a DCGAN run's hidden layers have from {} to {} units",
+            GAN_HIDDEN.start(),
+            GAN_HIDDEN.end()
+        ),
+    )?;
+    let width = config_size(
+        cfg,
+        "gan_width",
+        DcganConfig::default().g_channels,
+        is_gan_width,
+        &format!(
+            "a DCGAN run's width is an even number from {} to {}",
+            GAN_WIDTHS.start(),
+            GAN_WIDTHS.end()
+        ),
+    )?;
+    Ok(DcganConfig::of_width(width, hidden))
+}
+
 /// The latent dimensions of a VAE run (runs from before `--latent` existed have 20),
-/// refusing a size that `--latent` would not take (an edited config.json).
+/// refusing a size that `--latent` would not take.
 fn latent(cfg: &RunConfig) -> Result<usize> {
-    let latent = &cfg.training["latent"];
-    match latent.as_u64() {
-        None if latent.is_null() => Ok(20),
-        Some(n) if LATENT_SIZES.contains(&n) => Ok(n as usize),
-        _ => bail!(
-            "config.json: training.latent is {latent}; a VAE's latent size is from {} to {}",
+    config_size(
+        cfg,
+        "latent",
+        20,
+        |n| LATENT_SIZES.contains(&n),
+        &format!(
+            "a VAE's latent size is from {} to {}",
             LATENT_SIZES.start(),
             LATENT_SIZES.end()
         ),
-    }
+    )
 }
 
 /// Whether `name` is one of [`MODELS`].

@@ -67,15 +67,17 @@ struct Hidden {
 }
 
 impl Hidden {
-    /// `None` for `units == 0`.
-    fn new(p: &Path, name: &str, inputs: usize, units: usize) -> Result<Option<Hidden>> {
+    /// The layer (`None` for `units == 0`) and the width of what comes out of it: `units`,
+    /// or `inputs` when there is no layer.
+    fn new(p: &Path, name: &str, inputs: usize, units: usize) -> Result<(Option<Hidden>, usize)> {
         if units == 0 {
-            return Ok(None);
+            return Ok((None, inputs));
         }
-        Ok(Some(Hidden {
+        let layer = Hidden {
             fc: Linear::new(&p.sub(name), inputs, units, false)?,
             bn: BatchNorm::new1d(&p.sub(format!("bn_{name}")), units)?,
-        }))
+        };
+        Ok((Some(layer), units))
     }
 
     /// `bn(fc(x))`, `[n, units]` of `[n, inputs]`, before its activation.
@@ -121,8 +123,7 @@ pub struct Generator {
 impl Generator {
     fn new(p: &Path, c: &DcganConfig) -> Result<Generator> {
         let ch = c.g_channels;
-        let hidden = Hidden::new(p, "hidden", c.latent, c.hidden)?;
-        let fc_inputs = if c.hidden > 0 { c.hidden } else { c.latent };
+        let (hidden, fc_inputs) = Hidden::new(p, "hidden", c.latent, c.hidden)?;
         Ok(Generator {
             hidden,
             fc: Linear::new(&p.sub("fc"), fc_inputs, ch * 49, false)?,
@@ -178,13 +179,16 @@ pub const LEAKY_SLOPE: f64 = 0.2;
 impl Discriminator {
     fn new(p: &Path, c: &DcganConfig) -> Result<Discriminator> {
         let ch = c.d_channels;
-        let features = 2 * ch * 49;
-        let fc_inputs = if c.hidden > 0 { c.hidden } else { features };
+        // Created in the order of the forward pass: the initialization draws in it.
+        let conv1 = Conv2d::new(&p.sub("conv1"), 1, ch, 4, halving(), true)?;
+        let conv2 = Conv2d::new(&p.sub("conv2"), ch, 2 * ch, 4, halving(), false)?;
+        let bn2 = BatchNorm::new2d(&p.sub("bn2"), 2 * ch)?;
+        let (hidden, fc_inputs) = Hidden::new(p, "hidden", 2 * ch * 49, c.hidden)?;
         Ok(Discriminator {
-            conv1: Conv2d::new(&p.sub("conv1"), 1, ch, 4, halving(), true)?,
-            conv2: Conv2d::new(&p.sub("conv2"), ch, 2 * ch, 4, halving(), false)?,
-            bn2: BatchNorm::new2d(&p.sub("bn2"), 2 * ch)?,
-            hidden: Hidden::new(p, "hidden", features, c.hidden)?,
+            conv1,
+            conv2,
+            bn2,
+            hidden,
             fc: Linear::new(&p.sub("fc"), fc_inputs, 1, true)?,
             channels: ch,
         })
